@@ -1,0 +1,35 @@
+"""A generic in-process async event bus: topics, bounded buffers, backpressure, flush.
+
+It routes msgspec-encoded messages by NATS-style topic and knows nothing about
+trading. Publishing is a synchronous append to one bounded buffer per subscription.
+"""
+
+from __future__ import annotations
+
+from ._bus import BusStatistics as BusStatistics
+from ._bus import EventBus as EventBus
+from ._exceptions import BusClosed as BusClosed
+from ._exceptions import BusFull as BusFull
+from ._exceptions import EventBusError as EventBusError
+from ._message import Message as Message
+from ._subscription import Overflow as Overflow
+from ._subscription import Subscription as Subscription
+from ._subscription import SubscriptionStatistics as SubscriptionStatistics
+from ._topics import Pattern as Pattern
+from ._topics import check_topic as check_topic
+from ._topics import matches as matches
+
+__all__ = [
+    "BusClosed",
+    "BusFull",
+    "BusStatistics",
+    "EventBus",
+    "EventBusError",
+    "Message",
+    "Overflow",
+    "Pattern",
+    "Subscription",
+    "SubscriptionStatistics",
+    "check_topic",
+    "matches",
+]

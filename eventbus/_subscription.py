@@ -1,0 +1,308 @@
+"""A subscription: one bounded buffer of messages for one consumer."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Literal, NamedTuple
+
+import anyio
+from anyio.lowlevel import checkpoint
+
+from ._exceptions import BusClosed
+from ._message import Message
+from ._topics import Pattern
+
+__all__ = ["Overflow", "Subscription", "SubscriptionStatistics"]
+
+Overflow = Literal["block", "drop_oldest"]
+
+_monotonic = time.monotonic
+_NEVER = sys.maxsize
+
+
+class SubscriptionStatistics(NamedTuple):
+    """Counters of one subscription (see :meth:`Subscription.statistics`)."""
+
+    name: str
+    patterns: tuple[str, ...]
+    overflow: Overflow
+    max_buffer: int
+    #: Messages waiting in the buffer, not yet received.
+    buffered: int
+    #: Messages received but not yet acknowledged.
+    in_flight: int
+    #: The most messages the buffer ever held.
+    high_water: int
+    #: Messages appended to the buffer (including those dropped later).
+    delivered: int
+    received: int
+    acknowledged: int
+    #: Messages discarded by the ``drop_oldest`` policy.
+    dropped: int
+
+
+class Subscription:
+    """Receives the messages whose topic matches its patterns, in publish order.
+
+    Created by :meth:`EventBus.subscribe`. Consume with ``async for message in sub``
+    (each message is acknowledged when the next one is asked for) or with
+    :meth:`receive_batch` followed by :meth:`ack` once the batch is processed.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        patterns: tuple[Pattern, ...],
+        max_buffer: int,
+        overflow: Overflow,
+        durable: bool,
+        on_close: Callable[[Subscription], None],
+    ) -> None:
+        if max_buffer < 1:
+            raise ValueError(f"max_buffer must be >= 1, got {max_buffer}")
+        if overflow not in ("block", "drop_oldest"):
+            raise ValueError(f"overflow must be 'block' or 'drop_oldest', got {overflow!r}")
+        self.name = name
+        self.patterns = patterns
+        self.max_buffer = max_buffer
+        self.overflow: Overflow = overflow
+        self.durable = durable
+        self._on_close = on_close
+        # Fields touched by EventBus.publish_nowait on the hot path.
+        self._buffer: deque[Message] = deque()
+        self._drop_oldest = overflow == "drop_oldest"
+        self._first_at = 0.0  # when the oldest buffered message arrived (monotonic)
+        self._waiter: anyio.Event | None = None
+        self._wake_at = _NEVER  # buffer length at which the waiting receiver is woken
+        self._dropped = 0
+        # Consumer side.
+        self._in_flight: deque[Message] = deque()
+        self._received = 0
+        self._acknowledged = 0
+        self._high_water = 0
+        self._iter_pending = 0
+        self._room: anyio.Event | None = None
+        self._done_waiters: list[tuple[int, anyio.Event]] = []
+        self._closed = False
+        self._bus_closed = False
+
+    # ------------------------------------------------------------------ receiving
+
+    def receive_nowait(self) -> Message:
+        """Take the oldest buffered message.
+
+        :raises anyio.WouldBlock: if none is buffered.
+        :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
+        """
+        batch = self._take(1)
+        if not batch:
+            raise anyio.WouldBlock
+        return batch[0]
+
+    async def receive(self) -> Message:
+        """Wait for the next message and return it.
+
+        :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
+        """
+        batch = await self.receive_batch(1, 0.0)
+        return batch[0]
+
+    async def receive_batch(self, max_items: int = 1000, max_wait: float = 0.05) -> list[Message]:
+        """Wait for a first message, then return up to ``max_items`` messages.
+
+        Returns as soon as ``max_items`` are buffered, or when the oldest of them has
+        waited ``max_wait`` seconds since it was published, whichever comes first; on a
+        closed bus, at once with what is left.
+
+        :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
+        """
+        if max_items < 1:
+            raise ValueError(f"max_items must be >= 1, got {max_items}")
+        await checkpoint()
+        buffer = self._buffer
+        if not buffer:
+            await self._wait_for(1, math.inf)
+        if len(buffer) < max_items and not self._bus_closed:
+            remaining = self._first_at + max_wait - _monotonic()
+            if remaining > 0:
+                await self._wait_for(max_items, remaining)
+        return self._take(max_items)
+
+    async def _wait_for(self, count: int, timeout: float) -> None:
+        while len(self._buffer) < count and not self._closed and not self._bus_closed:
+            waiter = self._waiter = anyio.Event()
+            self._wake_at = count
+            try:
+                with anyio.move_on_after(timeout) as scope:
+                    await waiter.wait()
+            finally:
+                self._waiter = None
+                self._wake_at = _NEVER
+            if scope.cancelled_caught:
+                return
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        self._wake_at = _NEVER
+        if waiter is not None:
+            self._waiter = None
+            waiter.set()
+
+    def _drop_oldest_message(self) -> None:
+        self._buffer.popleft()
+        self._dropped += 1
+        if self._done_waiters:
+            self._release_done()
+
+    def _take(self, max_items: int) -> list[Message]:
+        if self._closed:
+            raise BusClosed(f"subscription {self.name!r} is closed")
+        buffer = self._buffer
+        n = len(buffer)
+        if n == 0:
+            if self._bus_closed:
+                raise BusClosed(f"the bus is closed and subscription {self.name!r} is drained")
+            return []
+        if n > self._high_water:
+            self._high_water = n
+        if n <= max_items:
+            batch = list(buffer)
+            buffer.clear()
+        else:
+            popleft = buffer.popleft
+            batch = [popleft() for _ in range(max_items)]
+            # The leftovers arrived before now; counting their wait from now errs late
+            # by at most the time the previous batch took.
+            self._first_at = _monotonic()
+        self._in_flight.extend(batch)
+        self._received += len(batch)
+        room = self._room
+        if room is not None:
+            self._room = None
+            room.set()
+        return batch
+
+    # ------------------------------------------------------------ acknowledgement
+
+    def ack(self, count: int = 1) -> None:
+        """Mark the ``count`` oldest received messages as done.
+
+        :raises ValueError: if fewer than ``count`` messages are received and unacknowledged.
+        """
+        in_flight = self._in_flight
+        if not 0 <= count <= len(in_flight):
+            raise ValueError(
+                f"cannot acknowledge {count} messages: {len(in_flight)} are received "
+                f"and not yet acknowledged on subscription {self.name!r}"
+            )
+        if count == len(in_flight):
+            in_flight.clear()
+        else:
+            popleft = in_flight.popleft
+            for _ in range(count):
+                popleft()
+        self._acknowledged += count
+        if self._done_waiters:
+            self._release_done()
+
+    def _oldest_pending_seq(self) -> float:
+        if self._in_flight:
+            return self._in_flight[0].seq
+        if self._buffer:
+            return self._buffer[0].seq
+        return math.inf
+
+    def _release_done(self) -> None:
+        if self._closed:
+            oldest = math.inf
+        else:
+            oldest = self._oldest_pending_seq()
+        keep: list[tuple[int, anyio.Event]] = []
+        for target, event in self._done_waiters:
+            if oldest > target:
+                event.set()
+            else:
+                keep.append((target, event))
+        self._done_waiters = keep
+
+    async def wait_done(self, seq: int) -> None:
+        """Wait until every message up to ``seq`` has been acknowledged (or dropped)."""
+        while not self._closed and self._oldest_pending_seq() <= seq:
+            event = anyio.Event()
+            self._done_waiters.append((seq, event))
+            await event.wait()
+
+    async def _wait_room(self) -> None:
+        while not self._closed and len(self._buffer) >= self.max_buffer:
+            room = self._room
+            if room is None:
+                room = self._room = anyio.Event()
+            await room.wait()
+
+    # -------------------------------------------------------------------- iterate
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Message:
+        if self._iter_pending:
+            self.ack(self._iter_pending)
+            self._iter_pending = 0
+        try:
+            message = await self.receive()
+        except BusClosed:
+            raise StopAsyncIteration from None
+        self._iter_pending = 1
+        return message
+
+    # ---------------------------------------------------------------------- close
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Stop receiving: drop this subscription from the bus and discard its buffer.
+
+        Waiting receivers get :class:`BusClosed`; flushes stop waiting for it.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._on_close(self)
+        self._buffer.clear()
+        self._in_flight.clear()
+        self._wake()
+        if self._room is not None:
+            self._room.set()
+        self._release_done()
+
+    def _bus_closing(self) -> None:
+        self._bus_closed = True
+        self._wake()
+
+    def statistics(self) -> SubscriptionStatistics:
+        """Return the subscription's counters."""
+        buffered = len(self._buffer)
+        return SubscriptionStatistics(
+            name=self.name,
+            patterns=tuple(p.text for p in self.patterns),
+            overflow=self.overflow,
+            max_buffer=self.max_buffer,
+            buffered=buffered,
+            in_flight=len(self._in_flight),
+            high_water=max(self._high_water, buffered),
+            delivered=self._received + buffered + self._dropped,
+            received=self._received,
+            acknowledged=self._acknowledged,
+            dropped=self._dropped,
+        )
+
+    def __repr__(self) -> str:
+        patterns = ", ".join(p.text for p in self.patterns)
+        return f"<Subscription {self.name!r} [{patterns}] buffered={len(self._buffer)}>"

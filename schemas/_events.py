@@ -1,0 +1,352 @@
+"""The events of a trading system, as frozen, tagged, keyword-only msgspec Structs.
+
+Every event encodes as a msgpack array ``[tag, field, field, ...]`` (``array_like``):
+compact, and a batch of them decodes straight into rows. Fields are therefore only
+ever appended, with defaults, so that older encoded events still decode.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import msgspec
+
+from ._ids import new_event_id
+from ._topics import symbol_token
+from ._types import (
+    AlertType,
+    Confidence,
+    Count,
+    Direction,
+    HealthStatus,
+    HttpMethod,
+    HttpStatus,
+    Json,
+    LongText,
+    Money,
+    Name,
+    NonNegative,
+    Outcome,
+    PositionStatus,
+    Positive,
+    Price,
+    RecommendationStatus,
+    Severity,
+    ShortText,
+    Symbol,
+    Ticket,
+    Timeframe,
+    Timestamp,
+    UrlPath,
+)
+
+__all__ = [
+    "LIFECYCLE_EVENTS",
+    "AnalysisResult",
+    "AnyEvent",
+    "ApiLog",
+    "Candle",
+    "Event",
+    "PositionUpdate",
+    "RecommendationUpdate",
+    "SystemHealth",
+    "Tick",
+    "TradeAlert",
+    "TradeAnalysis",
+    "TradeExecution",
+    "TradeMonitoring",
+    "TradeRecommendation",
+]
+
+_now = time.time_ns
+_id = msgspec.field(default_factory=new_event_id)
+
+
+class Event(msgspec.Struct, frozen=True, tag=True, kw_only=True, array_like=True):
+    """Base of every event: immutable, tagged by class name, keyword-only."""
+
+    #: The first token of the event's topic, and so the family it belongs to.
+    topic_prefix: ClassVar[str] = ""
+
+    @property
+    def topic(self) -> str:
+        """The dotted NATS-style topic this event is published on."""
+        raise NotImplementedError  # pragma: no cover - every concrete event overrides it
+
+
+# --------------------------------------------------------------------------- market
+
+# Topics of the symbols that passed validation (filled by schemas.admit, bounded).
+_tick_topics: dict[str, str] = {}
+
+
+class Tick(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """A top-of-book quote (and optionally the last trade) for one symbol."""
+
+    topic_prefix: ClassVar[str] = "market.tick"
+
+    symbol: Symbol
+    bid: Price
+    ask: Price
+    last: Price | None = None
+    volume: NonNegative = 0.0
+    source: ShortText = ""
+    ts: Timestamp = msgspec.field(default_factory=_now)
+
+    @property
+    def topic(self) -> str:
+        topic = _tick_topics.get(self.symbol)
+        if topic is None:
+            topic = f"market.tick.{symbol_token(self.symbol)}"
+        return topic
+
+
+class Candle(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """An OHLCV bar of one timeframe, opened at ``ts_open``."""
+
+    topic_prefix: ClassVar[str] = "market.candle"
+
+    symbol: Symbol
+    timeframe: Timeframe
+    ts_open: Timestamp
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: NonNegative = 0.0
+    tick_count: Count = 0
+    ts: Timestamp = msgspec.field(default_factory=_now)
+
+    @property
+    def topic(self) -> str:
+        return f"market.candle.{self.timeframe}.{symbol_token(self.symbol)}"
+
+
+# -------------------------------------------------------------------------- trading
+
+
+class TradeExecution(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """A trade opened at the broker (it opens the position ``ticket``)."""
+
+    topic_prefix: ClassVar[str] = "trade.execution"
+
+    ticket: Ticket
+    symbol: Symbol
+    direction: Direction
+    entry_price: Price
+    volume: Positive
+    stop_loss: Price | None = None
+    take_profit: Price | None = None
+    recommendation_id: Name | None = None
+    comment: LongText = ""
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"trade.execution.{symbol_token(self.symbol)}"
+
+
+class PositionUpdate(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """A change in the state of an open position: price, stops, or its close."""
+
+    topic_prefix: ClassVar[str] = "trade.position"
+
+    ticket: Ticket
+    symbol: Symbol
+    status: PositionStatus
+    current_price: Price
+    volume: Positive | None = None
+    stop_loss: Price | None = None
+    take_profit: Price | None = None
+    unrealized_pnl: Money | None = None
+    close_price: Price | None = None
+    realized_pnl: Money | None = None
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"trade.position.{symbol_token(self.symbol)}"
+
+
+# ------------------------------------------------------------------------- analysis
+
+
+class TradeRecommendation(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """An analyst's (or agent's) proposal for a trade."""
+
+    topic_prefix: ClassVar[str] = "analysis.recommendation"
+
+    recommendation_id: Name = _id
+    symbol: Symbol
+    direction: Direction
+    entry_price: Price
+    stop_loss: Price
+    take_profit: Price
+    confidence: Confidence
+    reasoning: LongText = ""
+    timeframe: ShortText = ""
+    source: ShortText = ""
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"analysis.recommendation.{symbol_token(self.symbol)}"
+
+
+class RecommendationUpdate(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """A recommendation moved to a new status (executed, closed with an outcome, ...)."""
+
+    topic_prefix: ClassVar[str] = "analysis.recommendation_update"
+
+    recommendation_id: Name
+    status: RecommendationStatus
+    ticket: Ticket | None = None
+    outcome: Outcome | None = None
+    realized_pnl: Money | None = None
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"analysis.recommendation_update.{self.status}"
+
+
+class TradeAnalysis(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """A market analysis of one symbol and timeframe."""
+
+    topic_prefix: ClassVar[str] = "analysis.trade_analysis"
+
+    symbol: Symbol
+    timeframe: Name
+    regime: Name
+    confluence_score: float
+    indicators: Json = msgspec.field(default_factory=dict)
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"analysis.trade_analysis.{symbol_token(self.symbol)}"
+
+
+class AnalysisResult(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """Any other result an analysis produces, as a JSON-like payload."""
+
+    topic_prefix: ClassVar[str] = "analysis.result"
+
+    kind: Name
+    payload: Json = msgspec.field(default_factory=dict)
+    symbol: Symbol | None = None
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"analysis.result.{symbol_token(self.kind)}"
+
+
+# ----------------------------------------------------------------------------- logs
+
+
+class TradeMonitoring(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """Something observed about a live trade (stop loss hit, trailing stop moved, ...)."""
+
+    topic_prefix: ClassVar[str] = "logs.monitoring"
+
+    ticket: Ticket
+    symbol: Symbol
+    monitoring_type: Name
+    status: Name
+    details: LongText = ""
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"logs.monitoring.{symbol_token(self.symbol)}"
+
+
+class TradeAlert(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """A risk, profit or system alert."""
+
+    topic_prefix: ClassVar[str] = "logs.alert"
+
+    alert_type: AlertType
+    severity: Severity
+    message: LongText
+    symbol: Symbol | None = None
+    ticket: Ticket | None = None
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"logs.alert.{self.severity}"
+
+
+class ApiLog(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """One request served by an API."""
+
+    topic_prefix: ClassVar[str] = "logs.api"
+
+    method: HttpMethod
+    path: UrlPath
+    status_code: HttpStatus
+    duration_ms: NonNegative
+    client: ShortText = ""
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"logs.api.{symbol_token(self.method)}"
+
+
+class SystemHealth(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """A health beat of one component."""
+
+    topic_prefix: ClassVar[str] = "logs.health"
+
+    component: Name
+    status: HealthStatus
+    details: Json = msgspec.field(default_factory=dict)
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"logs.health.{symbol_token(self.component)}"
+
+
+AnyEvent = (
+    Tick
+    | Candle
+    | TradeExecution
+    | PositionUpdate
+    | TradeRecommendation
+    | RecommendationUpdate
+    | TradeAnalysis
+    | AnalysisResult
+    | TradeMonitoring
+    | TradeAlert
+    | ApiLog
+    | SystemHealth
+)
+
+#: The event types that carry an ``event_id`` (all but market data).
+LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
+    TradeExecution,
+    PositionUpdate,
+    TradeRecommendation,
+    RecommendationUpdate,
+    TradeAnalysis,
+    AnalysisResult,
+    TradeMonitoring,
+    TradeAlert,
+    ApiLog,
+    SystemHealth,
+)

@@ -1,0 +1,43 @@
+"""The errors of ``schemas``.
+
+Exception tree::
+
+    ValueError
+    └── InvalidEvent      an event, or the data for one, is not valid
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["InvalidEvent"]
+
+
+class InvalidEvent(ValueError):
+    """An event (or the data meant to become one) failed validation.
+
+    The message names the event type, the field and the offending value; the same
+    facts are available as attributes for programs.
+    """
+
+    def __init__(self, event_type: str, field: str | None, value: Any, reason: str) -> None:
+        self.event_type = event_type
+        self.field = field
+        self.value = value
+        self.reason = reason
+        where = f"{event_type}.{field}" if field else event_type
+        shown = _short_repr(value)
+        super().__init__(f"invalid {where}: {reason} (got {shown})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.event_type, self.field, self.value, self.reason))
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        text = f"<unprintable {type(value).__name__}>"
+    if len(text) > limit:
+        text = f"{text[: limit - 15]}...<{len(text)} chars>"
+    return text

@@ -1,0 +1,50 @@
+"""Writer actors: exactly one writer per SQLite database file.
+
+A writer consumes its database's topics from the bus in batches and commits each
+batch in one transaction; everyone else reads through :func:`open_reader`.
+"""
+
+from __future__ import annotations
+
+from . import _queries as queries
+from ._actor import WriterActor as WriterActor
+from ._actor import WriterStatistics as WriterStatistics
+from ._exceptions import SchemaVersionError as SchemaVersionError
+from ._exceptions import WriterError as WriterError
+from ._exceptions import WriterLockError as WriterLockError
+from ._lock import WriterLock as WriterLock
+from ._lock import lock_path as lock_path
+from ._reader import open_reader as open_reader
+from ._records import DeadLetter as DeadLetter
+from ._records import PositionRecord as PositionRecord
+from ._records import RecommendationRecord as RecommendationRecord
+from ._specs import ANALYSIS as ANALYSIS
+from ._specs import LOGS as LOGS
+from ._specs import MAIN as MAIN
+from ._specs import DatabaseSpec as DatabaseSpec
+from ._sqlite import Synchronous as Synchronous
+from ._sqlite import tick_insert_sql as tick_insert_sql
+
+SPECS: tuple[DatabaseSpec, ...] = (MAIN, ANALYSIS, LOGS)
+
+__all__ = [
+    "ANALYSIS",
+    "LOGS",
+    "MAIN",
+    "SPECS",
+    "DatabaseSpec",
+    "DeadLetter",
+    "PositionRecord",
+    "RecommendationRecord",
+    "SchemaVersionError",
+    "Synchronous",
+    "WriterActor",
+    "WriterError",
+    "WriterLock",
+    "WriterLockError",
+    "WriterStatistics",
+    "lock_path",
+    "open_reader",
+    "queries",
+    "tick_insert_sql",
+]

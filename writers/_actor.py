@@ -1,0 +1,546 @@
+"""The writer actor: the only writer of one SQLite database file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from itertools import chain
+from operator import itemgetter
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import anyio
+import msgspec
+from anyio.abc import TaskGroup, TaskStatus
+
+from eventbus import BusClosed, EventBus, Message, Subscription
+from schemas import Event, Tick, pack_array
+
+from ._exceptions import WriterError
+from ._lock import WriterLock
+from ._specs import DatabaseSpec, Statement
+from ._sqlite import (
+    TICK_FIELDS,
+    Synchronous,
+    is_transient,
+    migrate,
+    open_write_connection,
+    tick_insert_sql,
+)
+
+__all__ = ["WriterActor", "WriterStatistics"]
+
+logger = logging.getLogger("writers")
+
+_raw_decode = msgspec.msgpack.Decoder().decode
+_first = itemgetter(0)
+_TICK_TAG = Tick.__name__
+_SET_TICK_SEQ = (
+    "INSERT INTO writer_state (key, value) VALUES ('tick_seq', ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_DEAD_LETTER = (
+    "INSERT INTO dead_letters (topic, seq, event_type, data, error, ts) VALUES (?, ?, ?, ?, ?, ?)"
+)
+# Rows per multi-row tick INSERT: large enough to amortise the statement, small
+# enough to stay far below SQLite's bound-variable limit.
+_TICK_CHUNK = 100
+_CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
+_WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
+
+
+class _Poison(Exception):
+    """The batch holds something that retrying will not store."""
+
+
+class WriterStatistics(NamedTuple):
+    """Counters of one writer (see :meth:`WriterActor.statistics`)."""
+
+    database: str
+    path: str
+    #: Rows written per table (inserted or updated; replays that changed nothing too).
+    rows: dict[str, int]
+    batches: int
+    events: int
+    mean_batch: float
+    max_batch: int
+    last_commit_ms: float
+    mean_commit_ms: float
+    max_commit_ms: float
+    retries: int
+    dead_letters: int
+    #: Events waiting in the subscription or being written.
+    pending: int
+    #: Frames in the WAL at the last inspection.
+    wal_frames: int
+    last_error: str | None
+
+
+class WriterActor:
+    """Consumes its database's topics from the bus in batches; one transaction each.
+
+    Use as ``async with WriterActor(bus, MAIN, path)`` or start it in a task group
+    with ``await tg.start(actor.run)``: it is ready once it holds the lock, the schema
+    is migrated and it is subscribed.
+
+    :param role: recorded in the lock file, so that a refused writer is told who holds it.
+    :param max_batch: commit when this many events are pending...
+    :param max_delay: ... or when the oldest pending event has waited this long (s).
+    :param synchronous: ``PRAGMA synchronous``: NORMAL (an app crash loses nothing
+        committed; a power loss may lose the last commits) or FULL.
+    :param max_buffer: how many events may wait for this writer before publishers
+        feel backpressure.
+    :param on_commit: called after each commit with the batch and the monotonic time.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        spec: DatabaseSpec,
+        path: str | os.PathLike[str],
+        *,
+        role: str = "",
+        max_batch: int = 5_000,
+        max_delay: float = 0.05,
+        synchronous: Synchronous = "NORMAL",
+        max_buffer: int = 100_000,
+        busy_timeout: float = 5.0,
+        max_backoff: float = 2.0,
+        drain_timeout: float = 30.0,
+        on_commit: Callable[[list[Message], float], None] | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if not max_delay >= 0:
+            raise ValueError(f"max_delay must be >= 0 seconds, got {max_delay}")
+        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.bus = bus
+        self.spec = spec
+        self.path = os.fspath(path)
+        self.role = role
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self.synchronous: Synchronous = synchronous
+        self.max_buffer = max_buffer
+        self.busy_timeout = busy_timeout
+        self.max_backoff = max_backoff
+        self.drain_timeout = drain_timeout
+        self.on_commit = on_commit
+        self._lock = WriterLock(self.path, role)
+        self._conn: Any = None
+        self._subscription: Subscription | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._task_group: TaskGroup | None = None
+        self._identity: tuple[int, int] | None = None
+        self._next_tick_seq = 1
+        self._last_inspection = 0.0
+        # statistics
+        self._rows: dict[str, int] = dict.fromkeys(spec.tables, 0)
+        self._batches = 0
+        self._events = 0
+        self._max_batch_seen = 0
+        self._commit_total = 0.0
+        self._commit_last = 0.0
+        self._commit_max = 0.0
+        self._retries = 0
+        self._dead_letters = 0
+        self._in_hand = 0
+        self._wal_frames = 0
+        self._last_error: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        try:
+            await self._task_group.start(self.run)
+        except BaseException as exc:
+            await self._task_group.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        assert self._task_group is not None
+        try:
+            await self._task_group.__aexit__(None, None, None)
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    def stop(self) -> None:
+        """Ask the writer to commit what it holds and buffers, then exit."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Take the lock, open and migrate the database, then write until stopped.
+
+        :raises WriterLockError: at once, if another writer holds the database.
+        :raises WriterError: if the database cannot be opened, migrated or written.
+        """
+        self._lock.acquire()
+        try:
+            self._conn = await open_write_connection(
+                self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout
+            )
+            try:
+                await migrate(self._conn, self.spec, self.path)
+                self._next_tick_seq = await self._load_tick_seq()
+                stat = os.stat(self.path)
+                self._identity = (stat.st_dev, stat.st_ino)
+                subscription = self._subscription = self.bus.subscribe(
+                    list(self.spec.topics),
+                    max_buffer=self.max_buffer,
+                    durable=True,
+                    name=f"writer:{self.spec.name}",
+                )
+                try:
+                    with anyio.CancelScope() as self._scope:
+                        task_status.started()
+                        try:
+                            await self._consume(subscription)
+                        finally:
+                            with anyio.move_on_after(self.drain_timeout, shield=True):
+                                await self._drain(subscription)
+                            self._report_undrained(subscription)
+                finally:
+                    subscription.close()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._close_connection()
+        finally:
+            self._lock.release()
+
+    async def _consume(self, subscription: Subscription) -> None:
+        while True:
+            try:
+                batch = await subscription.receive_batch(self.max_batch, self.max_delay)
+            except BusClosed:
+                return
+            await self._commit_and_ack(subscription, batch)
+
+    async def _drain(self, subscription: Subscription) -> None:
+        """Commit what was received but not yet acknowledged, then all that is buffered."""
+        if self._conn is None:
+            return
+        held = list(subscription._in_flight)
+        if held:
+            await self._commit_and_ack(subscription, held)
+        while True:
+            try:
+                batch = subscription._take(self.max_batch)
+            except BusClosed:
+                return
+            if not batch:
+                return
+            await self._commit_and_ack(subscription, batch)
+
+    def _report_undrained(self, subscription: Subscription) -> None:
+        left = len(subscription._buffer) + len(subscription._in_flight)
+        if left and not subscription.closed:
+            logger.error(
+                "writer %s: %d events could not be committed before shutdown (%s)",
+                self.spec.name,
+                left,
+                self._last_error or "drain timed out",
+            )
+
+    async def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass
+        await conn.close()
+
+    async def _load_tick_seq(self) -> int:
+        async with self._conn.execute(
+            "SELECT value FROM writer_state WHERE key = 'tick_seq'"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 1
+
+    # ----------------------------------------------------------------- committing
+
+    async def _commit_and_ack(self, subscription: Subscription, batch: list[Message]) -> None:
+        self._in_hand = len(batch)
+        try:
+            await self._store(batch)
+        finally:
+            self._in_hand = 0
+        subscription.ack(len(batch))
+        if self.on_commit is not None:
+            self.on_commit(batch, time.monotonic())
+
+    async def _store(self, batch: list[Message]) -> None:
+        """Commit ``batch``, retrying transient faults; poison goes to dead_letters."""
+        backoff = 0.05
+        while True:
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._write(batch)
+                self._last_error = None
+                return
+            except _Poison as exc:
+                if len(batch) == 1:
+                    await self._dead_letter(batch[0], exc)
+                    return
+                middle = len(batch) // 2
+                await self._store(batch[:middle])
+                await self._store(batch[middle:])
+                return
+            except sqlite3.Error as exc:
+                if not is_transient(exc):
+                    raise WriterError(f"{self.path}: {exc}") from exc
+                self._retries += 1
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                logger.warning(
+                    "writer %s: %s; holding %d events, retrying in %.2fs",
+                    self.spec.name,
+                    self._last_error,
+                    len(batch),
+                    backoff,
+                )
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+
+    async def _write(self, batch: list[Message]) -> None:
+        """One transaction: plan the statements, execute them, commit."""
+        try:
+            statements, next_tick_seq = self._plan(batch)
+        except Exception as exc:
+            raise _Poison(f"{type(exc).__name__}: {exc}") from exc
+        self._check_identity()
+        conn = self._conn
+        started = time.perf_counter()
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for _table, sql, rows in statements:
+                await conn.executemany(sql, rows)
+            await conn.execute("COMMIT")
+        except BaseException as exc:
+            await self._rollback()
+            if isinstance(exc, sqlite3.IntegrityError | sqlite3.InterfaceError | sqlite3.DataError):
+                raise _Poison(f"{type(exc).__name__}: {exc}") from exc
+            if isinstance(exc, sqlite3.OperationalError | sqlite3.ProgrammingError) and not (
+                is_transient(exc) or _is_fatal(exc)
+            ):
+                raise _Poison(f"{type(exc).__name__}: {exc}") from exc
+            if isinstance(exc, OverflowError | ValueError | TypeError | msgspec.MsgspecError):
+                raise _Poison(f"{type(exc).__name__}: {exc}") from exc
+            raise
+        elapsed = time.perf_counter() - started
+        self._next_tick_seq = next_tick_seq
+        self._account(batch, statements, elapsed)
+        await self._inspect_wal()
+
+    async def _rollback(self) -> None:
+        try:
+            await self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite may have rolled back already (SQLITE_FULL does)
+
+    def _check_identity(self) -> None:
+        try:
+            stat = os.stat(self.path)
+        except OSError as exc:
+            raise WriterError(
+                f"{self.path} vanished while its writer ran ({exc.strerror}): refusing to "
+                "commit into an unlinked file; restore the data directory and restart"
+            ) from None
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            raise WriterError(
+                f"{self.path} was replaced by another file while its writer ran: refusing to "
+                "commit into the unlinked original; restart the writer"
+            )
+
+    def _plan(self, batch: Sequence[Message]) -> tuple[list[Statement], int]:
+        """Turn a batch into statements: ticks on the fast path, the rest per type."""
+        rows: list[list[Any]] = _raw_decode(pack_array([m.data for m in batch]))
+        statements: list[Statement] = []
+        tick_seq = self._next_tick_seq
+        tags = set(map(_first, rows))
+        if tags == {_TICK_TAG}:
+            ticks = rows
+            others: list[Message] = []
+        else:
+            ticks = [r for r in rows if r[0] == _TICK_TAG]
+            others = [m for m, r in zip(batch, rows, strict=True) if r[0] != _TICK_TAG]
+        if ticks:
+            table = self.spec.tick_table
+            if table is None:
+                raise ValueError(f"the {self.spec.name!r} database has no table for ticks")
+            if set(map(len, ticks)) != {TICK_FIELDS}:
+                raise ValueError("tick rows of an unknown layout")
+            statements.extend(self._tick_statements(table, ticks, tick_seq))
+            tick_seq += len(ticks)
+            statements.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
+        if others:
+            by_type: dict[type[Event], list[Any]] = {}
+            for message in others:
+                event = message.event
+                by_type.setdefault(type(event), []).append(event)
+            for event_type, handler in self.spec.handlers.items():
+                events = by_type.pop(event_type, None)
+                if events:
+                    statements.extend(handler(events))
+            if by_type:
+                names = ", ".join(t.__name__ for t in by_type)
+                raise ValueError(f"the {self.spec.name!r} database does not store {names}")
+        return statements, tick_seq
+
+    @staticmethod
+    def _tick_statements(table: str, ticks: list[list[Any]], first_seq: int) -> list[Statement]:
+        flat = list(chain.from_iterable(ticks))
+        n = len(ticks)
+        width = _TICK_CHUNK * TICK_FIELDS
+        full = n // _TICK_CHUNK
+        chunks = []
+        for c in range(full):
+            params = flat[c * width : (c + 1) * width]
+            params.append(first_seq + c * _TICK_CHUNK)
+            chunks.append(params)
+        statements: list[Statement] = []
+        if chunks:
+            statements.append((table, tick_insert_sql(table, _TICK_CHUNK), chunks))
+        rest = n - full * _TICK_CHUNK
+        if rest:
+            params = flat[full * width :]
+            params.append(first_seq + full * _TICK_CHUNK)
+            statements.append((table, tick_insert_sql(table, rest), [params]))
+        return statements
+
+    def _account(self, batch: list[Message], statements: list[Statement], elapsed: float) -> None:
+        rows = self._rows
+        for table, sql, params in statements:
+            if not table:
+                continue
+            if sql.startswith("INSERT INTO " + (self.spec.tick_table or "\0")):
+                rows[table] = rows.get(table, 0) + (len(params[0]) - 1) // TICK_FIELDS * len(
+                    params
+                )
+            elif sql.lstrip().startswith("INSERT"):
+                rows[table] = rows.get(table, 0) + len(params)
+        n = len(batch)
+        self._batches += 1
+        self._events += n
+        self._max_batch_seen = max(self._max_batch_seen, n)
+        ms = elapsed * 1000
+        self._commit_last = ms
+        self._commit_total += ms
+        self._commit_max = max(self._commit_max, ms)
+
+    async def _dead_letter(self, message: Message, error: BaseException) -> None:
+        """Store an event that cannot be stored, with the error; retry if SQLite is sick."""
+        event_type = _peek_tag(message.data)
+        reason = str(error)
+        logger.error(
+            "writer %s: %s (topic %s, seq %d) moved to dead_letters: %s",
+            self.spec.name,
+            event_type or "event",
+            message.topic,
+            message.seq,
+            reason,
+        )
+        row = (message.topic, message.seq, event_type, message.data, reason, time.time_ns())
+        backoff = 0.05
+        while True:
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        await self._conn.execute(_DEAD_LETTER, row)
+                        await self._conn.execute("COMMIT")
+                    except BaseException:
+                        await self._rollback()
+                        raise
+                self._dead_letters += 1
+                self._rows["dead_letters"] = self._rows.get("dead_letters", 0) + 1
+                return
+            except sqlite3.Error as exc:
+                if not is_transient(exc):
+                    raise WriterError(f"{self.path}: cannot store a dead letter: {exc}") from exc
+                self._retries += 1
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+
+    async def _inspect_wal(self) -> None:
+        """Checkpoint now and then; warn when readers keep the WAL from being reset."""
+        now = time.monotonic()
+        if now - self._last_inspection < _CHECKPOINT_EVERY:
+            return
+        self._last_inspection = now
+        try:
+            async with self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.Error:
+            return
+        if row is None:
+            return
+        _busy, frames, checkpointed = row
+        self._wal_frames = max(frames, 0)
+        if frames > _WAL_STARVED_FRAMES and checkpointed < frames:
+            logger.warning(
+                "writer %s: the WAL holds %d frames that cannot be checkpointed: a reader "
+                "keeps a read transaction open; end it so the WAL can be reset",
+                self.spec.name,
+                frames - checkpointed,
+            )
+
+    # ------------------------------------------------------------------ inspection
+
+    def statistics(self) -> WriterStatistics:
+        """Return the writer's counters."""
+        subscription = self._subscription
+        waiting = len(subscription._buffer) if subscription is not None else 0
+        return WriterStatistics(
+            database=self.spec.name,
+            path=self.path,
+            rows=dict(self._rows),
+            batches=self._batches,
+            events=self._events,
+            mean_batch=self._events / self._batches if self._batches else 0.0,
+            max_batch=self._max_batch_seen,
+            last_commit_ms=self._commit_last,
+            mean_commit_ms=self._commit_total / self._batches if self._batches else 0.0,
+            max_commit_ms=self._commit_max,
+            retries=self._retries,
+            dead_letters=self._dead_letters,
+            pending=waiting + self._in_hand,
+            wal_frames=self._wal_frames,
+            last_error=self._last_error,
+        )
+
+    def __repr__(self) -> str:
+        return f"<WriterActor {self.spec.name} {self.path!r}>"
+
+
+def _is_fatal(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _peek_tag(data: bytes) -> str | None:
+    try:
+        raw = _raw_decode(data)
+    except Exception:
+        return None
+    if isinstance(raw, list) and raw and isinstance(raw[0], str):
+        return raw[0][:64]
+    return None
+
+

@@ -1,0 +1,132 @@
+"""SQLite plumbing of a writer: opening, pragmas, migrations, error classes."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import lru_cache
+from typing import Final, Literal
+
+import aiosqlite
+
+from ._exceptions import SchemaVersionError, WriterError
+from ._specs import DatabaseSpec
+
+__all__ = [
+    "Synchronous",
+    "is_transient",
+    "migrate",
+    "open_write_connection",
+    "tick_insert_sql",
+]
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+# Errors that clear by themselves (or once an operator frees disk, fixes permissions,
+# stops a foreign locker): the writer holds the batch and retries with backoff.
+_TRANSIENT: Final = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the same batch later may succeed."""
+    if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+        return False
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.ProgrammingError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        text = str(exc).lower()
+        return any(w in text for w in ("locked", "busy", "disk", "i/o", "full", "readonly"))
+    return (code & 0xFF) in _TRANSIENT
+
+
+async def open_write_connection(
+    path: str, *, synchronous: Synchronous, busy_timeout: float
+) -> aiosqlite.Connection:
+    """Open ``path`` for writing: WAL, the chosen ``synchronous``, a busy timeout."""
+    try:
+        conn = await aiosqlite.connect(
+            path,
+            isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+            timeout=busy_timeout,
+            cached_statements=256,
+        )
+    except sqlite3.Error as exc:
+        raise WriterError(f"cannot open {path} for writing: {exc}") from exc
+    try:
+        mode = await _pragma(conn, "PRAGMA journal_mode=WAL")
+        if str(mode).lower() != "wal":
+            raise WriterError(f"{path}: could not switch to WAL (journal_mode={mode})")
+        await conn.execute(f"PRAGMA synchronous={synchronous}")
+        await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        # Checkpoint every ~4 MB of WAL (SQLite's default), and truncate the WAL file
+        # back to 64 MB after a checkpoint so that a burst does not leave it huge.
+        await conn.execute("PRAGMA wal_autocheckpoint=1000")
+        await conn.execute("PRAGMA journal_size_limit=67108864")
+        await conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def _pragma(conn: aiosqlite.Connection, sql: str) -> object:
+    async with conn.execute(sql) as cursor:
+        row = await cursor.fetchone()
+    return row[0] if row else None
+
+
+async def migrate(conn: aiosqlite.Connection, spec: DatabaseSpec, path: str) -> int:
+    """Bring the schema to ``spec.schema_version``; return the version found.
+
+    :raises SchemaVersionError: if the file's version is newer than the spec's.
+    """
+    found = int(await _pragma(conn, "PRAGMA user_version") or 0)  # type: ignore[call-overload]
+    if found > spec.schema_version:
+        raise SchemaVersionError(
+            f"{path} has schema version {found} but this tradebus knows only up to "
+            f"{spec.schema_version} for the {spec.name!r} database: upgrade tradebus"
+        )
+    for version in range(found, spec.schema_version):
+        script = spec.migrations[version]
+        # executescript commits first; the whole migration and its version bump are
+        # one transaction, so a crash mid-migration leaves the previous version.
+        await conn.executescript(
+            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
+        )
+    return found
+
+
+# ------------------------------------------------------------------ tick rows
+
+# A raw tick row is the decoded msgpack array [tag, symbol, bid, ask, last, volume,
+# source, ts]. Multi-row INSERT statements bind these rows flattened, as they are,
+# with numbered parameters that skip the tag; a last parameter carries the first
+# seq of the chunk, and each row adds its offset. No Python work per row.
+TICK_FIELDS: Final = 8
+
+
+@lru_cache(maxsize=256)
+def tick_insert_sql(table: str, rows: int) -> str:
+    """The INSERT for a chunk of ``rows`` raw tick rows plus a trailing seq base."""
+    base = rows * TICK_FIELDS + 1
+    values = []
+    for i in range(rows):
+        o = i * TICK_FIELDS
+        values.append(
+            f"(?{o + 2},?{o + 8},?{base}+{i},?{o + 3},?{o + 4},?{o + 5},?{o + 6},?{o + 7})"
+        )
+    return (
+        f"INSERT INTO {table} (symbol, ts, seq, bid, ask, last, volume, source) VALUES "
+        + ",".join(values)
+    )
