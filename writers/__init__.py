@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import _queries as queries
 from ._actor import WriterActor as WriterActor
 from ._actor import WriterStatistics as WriterStatistics
+from ._create import create_database as create_database
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import WriterError as WriterError
 from ._exceptions import WriterLockError as WriterLockError
@@ -43,6 +44,7 @@ __all__ = [
     "WriterLock",
     "WriterLockError",
     "WriterStatistics",
+    "create_database",
     "lock_path",
     "open_reader",
     "queries",

@@ -1,0 +1,34 @@
+"""tradebus: persist a trading system's event stream into SQLite, one writer per file.
+
+The application layer: the topology of roles and databases, the node that wires the
+bus and the writers, the trade-integration API and the ``tradebus`` CLI.
+"""
+
+from __future__ import annotations
+
+from ._exceptions import AccessDenied as AccessDenied
+from ._exceptions import NoRoute as NoRoute
+from ._exceptions import TradebusError as TradebusError
+from ._integration import TradeIntegration as TradeIntegration
+from ._integration import outcome_of as outcome_of
+from ._node import Node as Node
+from ._node import NodeStatistics as NodeStatistics
+from ._node import open_node as open_node
+from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
+from ._topology import Topology as Topology
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_ROLES",
+    "AccessDenied",
+    "Node",
+    "NodeStatistics",
+    "NoRoute",
+    "Topology",
+    "TradeIntegration",
+    "TradebusError",
+    "__version__",
+    "open_node",
+    "outcome_of",
+]

@@ -1,0 +1,251 @@
+"""The node: one event bus and the writers of the roles this process hosts."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
+
+import aiosqlite
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+import schemas
+from eventbus import BusStatistics, EventBus
+from writers import DatabaseSpec, WriterActor, WriterStatistics, open_reader
+
+from ._exceptions import AccessDenied, NoRoute, TradebusError
+from ._topology import Topology
+
+if TYPE_CHECKING:
+    from ._integration import TradeIntegration
+
+__all__ = ["Node", "NodeStatistics", "open_node"]
+
+logger = logging.getLogger("tradebus")
+
+
+class NodeStatistics(NamedTuple):
+    """The bus's and every hosted writer's counters."""
+
+    bus: BusStatistics
+    writers: dict[str, WriterStatistics]
+
+
+def open_node(
+    data_dir: str | os.PathLike[str],
+    *,
+    roles: Iterable[str] | None = None,
+    topology: Topology | None = None,
+    **writer_options: Any,
+) -> Node:
+    """Start a node: ``async with open_node("data") as node: ...``.
+
+    It owns the event bus and one :class:`~writers.WriterActor` per database whose
+    owner role it hosts (all roles by default). The data directory is created when
+    missing. Leaving the context flushes, drains and closes everything; an error in
+    a writer tears the node down and reaches the caller.
+
+    :param roles: the roles this process hosts (default: every role of the topology).
+    :param topology: roles -> databases (default: :meth:`Topology.default`).
+    :param writer_options: passed to every writer (``max_batch``, ``max_delay``,
+        ``synchronous``, ``max_buffer``, ...).
+    """
+    return Node(data_dir, roles=roles, topology=topology, **writer_options)
+
+
+class Node:
+    """The bus plus the writers of the hosted roles. Create with :func:`open_node`."""
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        roles: Iterable[str] | None = None,
+        topology: Topology | None = None,
+        **writer_options: Any,
+    ) -> None:
+        self.topology = topology if topology is not None else Topology.default()
+        self.data_dir = Path(data_dir)
+        hosted = self.topology.roles if roles is None else tuple(dict.fromkeys(roles))
+        for role in hosted:
+            self.topology.owned_by(role)  # raises for unknown roles
+        self.roles: tuple[str, ...] = hosted
+        self._writer_options = writer_options
+        self.bus = EventBus(
+            admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
+        )
+        self._writers: dict[str, WriterActor] = {}
+        self._task_group: TaskGroup | None = None
+        self._readers = AsyncExitStack()
+        self._shared: dict[str, aiosqlite.Connection] = {}
+        self._failure: BaseException | None = None
+        self._entered = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        if self._entered:
+            raise RuntimeError("a Node can be entered only once")
+        self._entered = True
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TradebusError(f"cannot create the data directory {self.data_dir}: {exc}") from exc
+        await self.bus.__aenter__()
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        try:
+            for role in self.roles:
+                spec = self.topology.owned_by(role)
+                writer = WriterActor(
+                    self.bus, spec, self.path(spec), role=role, **self._writer_options
+                )
+                await self._task_group.start(self._run_writer, writer)
+                self._writers[spec.name] = writer
+        except BaseException as exc:
+            await self._teardown(exc)
+            raise
+        return self
+
+    async def _run_writer(
+        self, writer: WriterActor, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        try:
+            await writer.run(task_status=task_status)
+        except BaseException as exc:
+            if not isinstance(exc, anyio.get_cancelled_exc_class()):
+                # A dead writer must not leave a half-alive node: refuse publishes at
+                # once, and let the task group cancel the body.
+                self._failure = self._failure or exc
+                logger.error("writer %s failed: %s; shutting the node down", writer.spec.name, exc)
+                self.bus.close()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None and self._failure is None:
+            try:
+                await self.bus.flush()
+            except BaseException as flush_exc:
+                await self._teardown(flush_exc)
+                raise
+        await self._teardown(exc)
+
+    async def _teardown(self, exc: BaseException | None) -> None:
+        """Close the bus (writers drain what they hold and exit), then wait for them."""
+        self.bus.close()
+        with anyio.CancelScope(shield=True):
+            await self._readers.aclose()
+        task_group, self._task_group = self._task_group, None
+        cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+        try:
+            if task_group is not None:
+                if cancelled and exc is not None:
+                    # The body may have been cancelled by the task group itself (a
+                    # writer failed): hand it over so the group can absorb it.
+                    await task_group.__aexit__(type(exc), exc, exc.__traceback__)
+                else:
+                    await task_group.__aexit__(None, None, None)
+        except BaseExceptionGroup as group:
+            errors = [
+                e
+                for e in group.exceptions
+                if not isinstance(e, anyio.get_cancelled_exc_class())
+            ]
+            if exc is not None and not cancelled:
+                return  # the body's own error wins; the writer's was logged
+            if len(errors) == 1:
+                raise errors[0] from None
+            raise
+        finally:
+            # Not shielded: the bus's task group scope must exit where it was entered.
+            await self.bus.__aexit__(None, None, None)
+
+    # ------------------------------------------------------------------ routing
+
+    def _refuse_unrouted(self, topic: str) -> None:
+        spec = self.topology.home_of_topic(topic)
+        if spec is None:
+            return  # not a persistent topic: in-process subscribers only
+        owner = self.topology.owner(spec)
+        raise NoRoute(
+            f"no writer in this node stores {topic!r}: its database {spec.name!r} "
+            f"({spec.filename}) is owned by role {owner!r}, which this node does not host "
+            f"(hosted: {', '.join(self.roles) or 'none'}); nothing was enqueued"
+        )
+
+    def check_route(self, event: schemas.Event) -> None:
+        """Raise :class:`NoRoute` unless a writer in this node stores ``event``."""
+        spec = self.topology.home(event)
+        if spec is not None and spec.name not in self._writers:
+            self._refuse_unrouted(event.topic)
+
+    # ------------------------------------------------------------------ access
+
+    def integration(self, role: str) -> TradeIntegration:
+        """The trade-integration API, logging as ``role`` (a role this node hosts).
+
+        :raises AccessDenied: if this node does not host ``role``.
+        """
+        from ._integration import TradeIntegration
+
+        self._require_role(role)
+        return TradeIntegration(self, role)
+
+    def writer(self, database: str | DatabaseSpec) -> WriterActor:
+        """The writer of ``database`` (the only write access there is).
+
+        :raises AccessDenied: if this node does not host the database's owner role.
+        """
+        spec = self.topology.spec(database)
+        self._require_role(self.topology.owner(spec), spec)
+        return self._writers[spec.name]
+
+    def _require_role(self, role: str, spec: DatabaseSpec | None = None) -> None:
+        if role in self.roles:
+            return
+        what = f"write {spec.name!r} ({spec.filename})" if spec else f"act as role {role!r}"
+        raise AccessDenied(
+            f"this node may not {what}: it hosts {', '.join(self.roles) or 'no roles'}; "
+            f"the owners are {self.topology.describe()}"
+        )
+
+    def path(self, database: str | DatabaseSpec) -> Path:
+        """The file of ``database`` in this node's data directory."""
+        return self.data_dir / self.topology.spec(database).filename
+
+    @asynccontextmanager
+    async def reader(self, database: str | DatabaseSpec) -> AsyncIterator[aiosqlite.Connection]:
+        """A read-only connection to any database, hosted here or not."""
+        async with open_reader(self.path(database)) as conn:
+            yield conn
+
+    async def shared_reader(self, database: str | DatabaseSpec) -> aiosqlite.Connection:
+        """A read-only connection kept open for the node's lifetime (for quick reads)."""
+        spec = self.topology.spec(database)
+        conn = self._shared.get(spec.name)
+        if conn is None:
+            conn = await self._readers.enter_async_context(open_reader(self.path(spec)))
+            self._shared[spec.name] = conn
+        return conn
+
+    def statistics(self) -> NodeStatistics:
+        """The bus's and every hosted writer's counters."""
+        return NodeStatistics(
+            bus=self.bus.statistics(),
+            writers={name: writer.statistics() for name, writer in self._writers.items()},
+        )
+
+    def __repr__(self) -> str:
+        return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"
+
+

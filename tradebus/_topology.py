@@ -1,0 +1,121 @@
+"""Roles and the database each one owns (the only writer of it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from eventbus import Pattern
+from schemas import Event
+from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec
+
+from ._exceptions import TradebusError
+
+__all__ = ["DEFAULT_ROLES", "Topology"]
+
+#: The original system's roles, in the order they are usually started.
+DEFAULT_ROLES: tuple[str, ...] = ("chatgpt_bot", "desktop_agent", "api_server")
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    """Which role owns (is the only writer of) which database.
+
+    The default is the original system's: ``chatgpt_bot`` owns ``main``
+    (``unified_tick_pipeline.db``), ``desktop_agent`` owns ``analysis``
+    (``analysis_data.db``), ``api_server`` owns ``logs`` (``system_logs.db``).
+    Build another with other role names or file names::
+
+        Topology({"feed": MAIN.with_filename("ticks.db"), "agent": ANALYSIS, "ops": LOGS})
+    """
+
+    owners: Mapping[str, DatabaseSpec]
+
+    def __post_init__(self) -> None:
+        owners = dict(self.owners)
+        if not owners:
+            raise ValueError("a topology needs at least one role")
+        names = [spec.name for spec in owners.values()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each database has exactly one owner role, got {owners}")
+        files = [spec.filename for spec in owners.values()]
+        if len(set(files)) != len(files):
+            raise ValueError(f"each database needs its own file, got {files}")
+        object.__setattr__(self, "owners", MappingProxyType(owners))
+
+    @classmethod
+    def default(cls) -> Topology:
+        """The original system's three roles and file names."""
+        return cls(dict(zip(DEFAULT_ROLES, (MAIN, ANALYSIS, LOGS), strict=True)))
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(self.owners)
+
+    @property
+    def databases(self) -> tuple[DatabaseSpec, ...]:
+        return tuple(self.owners.values())
+
+    def with_files(self, **filenames: str) -> Topology:
+        """A copy with other file names, by database name (``main="ticks.db"``)."""
+        unknown = set(filenames) - {spec.name for spec in self.databases}
+        if unknown:
+            raise ValueError(f"unknown databases {sorted(unknown)}; known: {self.names()}")
+        return Topology(
+            {
+                role: spec.with_filename(filenames.get(spec.name, spec.filename))
+                for role, spec in self.owners.items()
+            }
+        )
+
+    def names(self) -> list[str]:
+        return [spec.name for spec in self.databases]
+
+    def spec(self, database: str | DatabaseSpec) -> DatabaseSpec:
+        """The spec of a database, by name (``main``), file name, owner role or spec."""
+        if isinstance(database, DatabaseSpec):
+            database = database.name
+        for role, spec in self.owners.items():
+            if database in (spec.name, spec.filename, role):
+                return spec
+        raise TradebusError(
+            f"no database {database!r} in this topology; it has {self.describe()}"
+        )
+
+    def owner(self, database: str | DatabaseSpec) -> str:
+        """The role that owns (writes) ``database``."""
+        spec = self.spec(database)
+        return next(role for role, s in self.owners.items() if s.name == spec.name)
+
+    def owned_by(self, role: str) -> DatabaseSpec:
+        """The database ``role`` owns."""
+        try:
+            return self.owners[role]
+        except KeyError:
+            raise TradebusError(
+                f"no role {role!r} in this topology; it has {self.describe()}"
+            ) from None
+
+    def home(self, event: Event | type[Event]) -> DatabaseSpec | None:
+        """The database that stores events of this type (None: not persisted)."""
+        event_type = event if isinstance(event, type) else type(event)
+        for spec in self.databases:
+            if event_type in spec.event_types:
+                return spec
+        return None
+
+    def home_of_topic(self, topic: str) -> DatabaseSpec | None:
+        """The database whose writer subscribes to ``topic`` (None: not persisted)."""
+        for spec in self.databases:
+            if any(Pattern(p).matches(topic) for p in spec.topics):
+                return spec
+        return None
+
+    def describe(self, roles: Iterable[str] | None = None) -> str:
+        """``chatgpt_bot -> main (unified_tick_pipeline.db), ...`` for error messages."""
+        chosen = self.roles if roles is None else tuple(roles)
+        return ", ".join(
+            f"{role} -> {self.owners[role].name} ({self.owners[role].filename})"
+            for role in chosen
+        )
