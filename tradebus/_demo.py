@@ -1,0 +1,311 @@
+"""``tradebus demo``: the whole system in one process, on a simulated market."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+import signal
+import time
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskGroup
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from eventbus import BusFull
+from schemas import Tick
+
+from ._integration import TradeIntegration
+from ._node import Node, open_node
+
+__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+
+_START_PRICES = {"BTCUSDT": 50_000.0, "ETHUSDT": 3_000.0, "EURUSD": 1.08, "XAUUSD": 2_000.0}
+_STEP = 0.00005  # relative standard deviation of one tick's move
+_STOP = 0.002  # stop loss 0.2% from entry
+_TARGET = 0.003  # take profit 0.3% from entry
+_MAX_HOLD = 8.0  # seconds before a position is closed at market
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DemoConfig:
+    data_dir: Path
+    seconds: float = 10.0
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "EURUSD")
+    rate: float = 3_000.0
+    seed: int | None = None
+    max_batch: int = 5_000
+    max_delay: float = 0.05
+
+
+@dataclasses.dataclass
+class DemoResult:
+    seconds: float = 0.0
+    ticks: int = 0
+    recommendations: int = 0
+    executions: int = 0
+    closed: int = 0
+    wins: int = 0
+    losses: int = 0
+    realized_pnl: float = 0.0
+    stopped_by_signal: bool = False
+
+
+@dataclasses.dataclass
+class _Position:
+    ticket: int
+    symbol: str
+    direction: str
+    entry: float
+    stop_loss: float
+    take_profit: float
+    volume: float
+    opened: float
+    breakeven: bool = False
+
+
+class _Market:
+    """A random walk per symbol, published as ticks at a steady rate."""
+
+    def __init__(self, symbols: tuple[str, ...], rng: random.Random) -> None:
+        self.rng = rng
+        self.prices = {s: _START_PRICES.get(s, 100.0) for s in symbols}
+        self.ticks = 0
+
+    def next_tick(self, symbol: str) -> Tick:
+        price = self.prices[symbol] * (1.0 + self.rng.gauss(0.0, _STEP))
+        self.prices[symbol] = price
+        half_spread = price * 0.00005
+        self.ticks += 1
+        return Tick(
+            symbol=symbol,
+            bid=round(price - half_spread, 8),
+            ask=round(price + half_spread, 8),
+            volume=round(self.rng.uniform(0.01, 2.0), 4),
+            source="demo",
+        )
+
+    async def run(self, node: Node, rate: float) -> None:
+        symbols = itertools.cycle(tuple(self.prices))
+        interval = 0.01
+        started = time.monotonic()
+        while True:
+            due = int((time.monotonic() - started) * rate) - self.ticks
+            for _ in range(max(due, 0)):
+                tick = self.next_tick(next(symbols))
+                try:
+                    node.bus.publish_nowait(tick)
+                except BusFull:
+                    await node.bus.publish(tick)  # backpressure: the writer is behind
+            await anyio.sleep(interval)
+
+
+class _Strategy:
+    """Recommends, executes, manages and closes one position per symbol at a time."""
+
+    _tickets = itertools.count(100_001)
+
+    def __init__(self, node: Node, market: _Market, result: DemoResult) -> None:
+        self.market = market
+        self.result = result
+        self.bot: TradeIntegration = node.integration("chatgpt_bot")
+        self.agent: TradeIntegration = node.integration("desktop_agent")
+        self.api: TradeIntegration = node.integration("api_server")
+
+    async def run(self, symbol: str) -> None:
+        rng = self.market.rng
+        while True:
+            await anyio.sleep(rng.uniform(0.3, 1.0))
+            position = await self._open(symbol)
+            if position is not None:
+                await self._manage(position)
+
+    async def _open(self, symbol: str) -> _Position | None:
+        rng = self.market.rng
+        price = self.market.prices[symbol]
+        direction = rng.choice(("BUY", "SELL"))
+        sign = 1.0 if direction == "BUY" else -1.0
+        stop_loss = price * (1.0 - sign * _STOP)
+        take_profit = price * (1.0 + sign * _TARGET)
+        recommendation_id = await self.agent.log_trade_recommendation(
+            symbol=symbol,
+            direction=direction,
+            entry_price=price,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            confidence=round(rng.uniform(55, 95), 1),
+            reasoning=f"{'bullish' if sign > 0 else 'bearish'} momentum on the simulated feed",
+            timeframe="M1",
+        )
+        self.result.recommendations += 1
+        if rng.random() < 0.2:
+            await self.agent.update_recommendation(
+                recommendation_id=recommendation_id, status="rejected"
+            )
+            return None
+        ticket = next(self._tickets)
+        volume = 0.01 if price > 1_000 else 1_000.0
+        await self.bot.log_trade_execution(
+            ticket=ticket,
+            symbol=symbol,
+            direction=direction,
+            entry_price=price,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            volume=volume,
+            recommendation_id=recommendation_id,
+        )
+        self.result.executions += 1
+        return _Position(
+            ticket, symbol, direction, price, stop_loss, take_profit, volume, time.monotonic()
+        )
+
+    async def _manage(self, p: _Position) -> None:
+        sign = 1.0 if p.direction == "BUY" else -1.0
+        last_update = time.monotonic()
+        while True:
+            await anyio.sleep(0.05)
+            price = self.market.prices[p.symbol]
+            pnl = round((price - p.entry) * sign * p.volume, 6)
+            if (price - p.stop_loss) * sign <= 0:
+                await self._close(p, price, pnl, "stop_loss_hit", f"Stop loss hit at {p.stop_loss:.6g}")
+                return
+            if (price - p.take_profit) * sign >= 0:
+                await self._close(p, price, pnl, "take_profit_hit", f"Take profit hit at {p.take_profit:.6g}")
+                return
+            if time.monotonic() - p.opened > _MAX_HOLD:
+                await self._close(p, price, pnl, "time_exit", "Closed at market after max hold")
+                return
+            if not p.breakeven and (price - p.entry) * sign >= (p.take_profit - p.entry) * sign / 2:
+                p.breakeven = True
+                p.stop_loss = p.entry
+                await self.api.log_trade_monitoring(
+                    ticket=p.ticket,
+                    symbol=p.symbol,
+                    monitoring_type="breakeven_set",
+                    status="stop_moved",
+                    details=f"Stop loss moved to entry {p.entry:.6g}",
+                )
+                await self.bot.update_position(
+                    ticket=p.ticket, symbol=p.symbol, current_price=price,
+                    stop_loss=p.entry, unrealized_pnl=pnl,
+                )  # fmt: skip
+            elif time.monotonic() - last_update > 1.0:
+                last_update = time.monotonic()
+                await self.bot.update_position(
+                    ticket=p.ticket, symbol=p.symbol, current_price=price, unrealized_pnl=pnl
+                )
+
+    async def _close(self, p: _Position, price: float, pnl: float, kind: str, details: str) -> None:
+        await self.api.log_trade_monitoring(
+            ticket=p.ticket, symbol=p.symbol, monitoring_type=kind,
+            status="alert_triggered", details=details,
+        )  # fmt: skip
+        await self.bot.close_position(
+            ticket=p.ticket, symbol=p.symbol, close_price=price, realized_pnl=pnl
+        )
+        self.result.closed += 1
+        self.result.realized_pnl += pnl
+        if pnl > 0:
+            self.result.wins += 1
+        elif pnl < 0:
+            self.result.losses += 1
+        await self.api.log_trade_alert(
+            alert_type="profit" if pnl > 0 else "risk",
+            severity="info" if pnl >= 0 else "warning",
+            message=f"{p.symbol} #{p.ticket} closed ({kind}): P&L {pnl:+.4f}",
+            symbol=p.symbol,
+            ticket=p.ticket,
+        )
+
+
+async def _health(node: Node) -> None:
+    api = node.integration("api_server")
+    while True:
+        stats = node.statistics()
+        for name, writer in stats.writers.items():
+            status = "ok" if writer.last_error is None else "degraded"
+            await api.log_system_health(
+                component=f"writer.{name}",
+                status=status,
+                details={"pending": writer.pending, "batches": writer.batches},
+            )
+        await anyio.sleep(2.0)
+
+
+def _progress(node: Node, market: _Market, result: DemoResult, started: float) -> Group:
+    elapsed = max(time.monotonic() - started, 1e-9)
+    stats = node.statistics()
+    head = Table.grid(padding=(0, 2))
+    head.add_row(
+        f"[bold]{elapsed:6.1f}s[/]",
+        f"ticks {market.ticks:,} ({market.ticks / elapsed:,.0f}/s)",
+        f"queue {sum(s.buffered for s in stats.bus.subscriptions):,}",
+        f"trades {result.executions} open, {result.closed} closed",
+        f"P&L {result.realized_pnl:+.4f}",
+    )
+    rows = Table(show_header=True, header_style="bold", box=None)
+    rows.add_column("database")
+    rows.add_column("table")
+    rows.add_column("rows", justify="right")
+    for name, writer in stats.writers.items():
+        for table, count in writer.rows.items():
+            if count:
+                rows.add_row(name, table, f"{count:,}")
+    return Group(head, rows)
+
+
+async def _stop_on_signal(scope: anyio.CancelScope, result: DemoResult) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            result.stopped_by_signal = True
+            scope.cancel()
+            return
+
+
+async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
+    """Run the simulated system until ``config.seconds`` pass or SIGINT/SIGTERM arrives."""
+    rng = random.Random(config.seed)
+    result = DemoResult()
+    market = _Market(config.symbols, rng)
+    started = time.monotonic()
+    async with open_node(
+        config.data_dir, max_batch=config.max_batch, max_delay=config.max_delay
+    ) as node:
+        strategy = _Strategy(node, market, result)
+        live = Live(
+            _progress(node, market, result, started),
+            console=console,
+            refresh_per_second=4,
+            transient=True,
+        )
+        with live, anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                _start(tg, scope, node, market, strategy, config, result)
+                deadline = started + config.seconds
+                while time.monotonic() < deadline:
+                    await anyio.sleep(0.25)
+                    live.update(_progress(node, market, result, started))
+                tg.cancel_scope.cancel()
+    result.ticks = market.ticks
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _start(
+    tg: TaskGroup,
+    scope: anyio.CancelScope,
+    node: Node,
+    market: _Market,
+    strategy: _Strategy,
+    config: DemoConfig,
+    result: DemoResult,
+) -> None:
+    tg.start_soon(_stop_on_signal, scope, result)
+    tg.start_soon(market.run, node, config.rate)
+    for symbol in config.symbols:
+        tg.start_soon(strategy.run, symbol)
+    tg.start_soon(_health, node)
