@@ -22,9 +22,9 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_ROLES",
     "AccessDenied",
+    "NoRoute",
     "Node",
     "NodeStatistics",
-    "NoRoute",
     "Topology",
     "TradeIntegration",
     "TradebusError",

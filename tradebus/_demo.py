@@ -171,10 +171,14 @@ class _Strategy:
             price = self.market.prices[p.symbol]
             pnl = round((price - p.entry) * sign * p.volume, 6)
             if (price - p.stop_loss) * sign <= 0:
-                await self._close(p, price, pnl, "stop_loss_hit", f"Stop loss hit at {p.stop_loss:.6g}")
+                await self._close(
+                    p, price, pnl, "stop_loss_hit", f"Stop loss hit at {p.stop_loss:.6g}"
+                )
                 return
             if (price - p.take_profit) * sign >= 0:
-                await self._close(p, price, pnl, "take_profit_hit", f"Take profit hit at {p.take_profit:.6g}")
+                await self._close(
+                    p, price, pnl, "take_profit_hit", f"Take profit hit at {p.take_profit:.6g}"
+                )
                 return
             if time.monotonic() - p.opened > _MAX_HOLD:
                 await self._close(p, price, pnl, "time_exit", "Closed at market after max hold")

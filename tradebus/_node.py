@@ -157,9 +157,7 @@ class Node:
                     await task_group.__aexit__(None, None, None)
         except BaseExceptionGroup as group:
             errors = [
-                e
-                for e in group.exceptions
-                if not isinstance(e, anyio.get_cancelled_exc_class())
+                e for e in group.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())
             ]
             if exc is not None and not cancelled:
                 return  # the body's own error wins; the writer's was logged
@@ -247,5 +245,3 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"
-
-

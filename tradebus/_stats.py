@@ -38,7 +38,9 @@ def summarize(data_dir: Path, topology: Topology | None = None) -> list[Database
     topology = topology or Topology.default()
     if not data_dir.is_dir():
         raise TradebusError(f"no data directory at {data_dir}")
-    summaries = [_summarize(spec.name, data_dir / spec.filename, spec.tables) for spec in topology.databases]
+    summaries = [
+        _summarize(spec.name, data_dir / spec.filename, spec.tables) for spec in topology.databases
+    ]
     if not any(s.exists for s in summaries):
         names = ", ".join(spec.filename for spec in topology.databases)
         raise TradebusError(f"{data_dir} is not a tradebus data directory (none of {names})")

@@ -79,9 +79,7 @@ class Topology:
         for role, spec in self.owners.items():
             if database in (spec.name, spec.filename, role):
                 return spec
-        raise TradebusError(
-            f"no database {database!r} in this topology; it has {self.describe()}"
-        )
+        raise TradebusError(f"no database {database!r} in this topology; it has {self.describe()}")
 
     def owner(self, database: str | DatabaseSpec) -> str:
         """The role that owns (writes) ``database``."""
@@ -116,6 +114,5 @@ class Topology:
         """``chatgpt_bot -> main (unified_tick_pipeline.db), ...`` for error messages."""
         chosen = self.roles if roles is None else tuple(roles)
         return ", ".join(
-            f"{role} -> {self.owners[role].name} ({self.owners[role].filename})"
-            for role in chosen
+            f"{role} -> {self.owners[role].name} ({self.owners[role].filename})" for role in chosen
         )

@@ -152,9 +152,9 @@ async def test_bad_arguments_raise_invalid_event_and_store_nothing(tmp_path: Pat
             await bot.log_trade_execution(
                 ticket=1, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=0.0
             )
-    assert _rows(tmp_path / "unified_tick_pipeline.db", "SELECT count(*) FROM trade_executions") == [
-        (0,)
-    ]
+    assert _rows(
+        tmp_path / "unified_tick_pipeline.db", "SELECT count(*) FROM trade_executions"
+    ) == [(0,)]
 
 
 async def test_reads_return_typed_records(tmp_path: Path) -> None:

@@ -84,10 +84,13 @@ async def test_leaving_the_node_commits_everything_published(tmp_path: Path) -> 
 async def test_an_error_in_the_body_reaches_the_caller_as_itself_and_data_is_kept(
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(KeyError, match="boom"):
+    async def body() -> None:
         async with open_node(tmp_path) as node:
             node.bus.publish_nowait(TradeAlert(alert_type="risk", severity="info", message="m"))
             raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        await body()
     with sqlite3.connect(tmp_path / "system_logs.db") as conn:
         assert conn.execute("SELECT count(*) FROM trade_alerts").fetchone() == (1,)
 
@@ -100,18 +103,19 @@ async def test_a_second_node_for_the_same_role_is_refused(tmp_path: Path) -> Non
 
 
 async def test_a_failing_writer_tears_the_node_down_loudly(tmp_path: Path) -> None:
-    with pytest.raises(WriterError, match="vanished"):
+    async def body() -> None:
         async with open_node(tmp_path, roles=["api_server"]) as node:
             (tmp_path / "system_logs.db").unlink()
             await node.integration("api_server").log_trade_alert(
                 alert_type="risk", severity="info", message="lost?"
             )
 
+    with pytest.raises(WriterError, match="vanished"):
+        await body()
+
 
 async def test_a_custom_topology_renames_roles_and_files(tmp_path: Path) -> None:
-    topology = Topology(
-        {"feed": MAIN.with_filename("ticks.db"), "agent": ANALYSIS, "ops": LOGS}
-    )
+    topology = Topology({"feed": MAIN.with_filename("ticks.db"), "agent": ANALYSIS, "ops": LOGS})
     async with open_node(tmp_path, topology=topology) as node:
         node.bus.publish_nowait(Tick(symbol="BTCUSDT", bid=1.0, ask=1.5))
         await node.integration("ops").log_system_health(component="feed", status="ok")
