@@ -44,7 +44,7 @@ def decode(data: bytes | bytearray | memoryview) -> AnyEvent:
         event: AnyEvent = _decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise _invalid_from(data, exc) from None
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except Exception as exc:  # DecodeError, and UnicodeDecodeError, RecursionError, ...
         raise InvalidEvent("event", None, bytes(data[:32]), f"malformed msgpack ({exc})") from None
     semantic_check(event)
     return event
@@ -58,14 +58,16 @@ def decode_many(items: Iterable[bytes]) -> list[AnyEvent]:
     items = list(items)
     try:
         events: list[AnyEvent] = _list_decoder.decode(pack_array(items))
-    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+    except Exception:  # ValidationError, DecodeError, UnicodeDecodeError, RecursionError, ...
         return [decode(item) for item in items]  # find and name the bad one
     for event in events:
         semantic_check(event)
     return events
 
 
-def _invalid_from(data: bytes | bytearray | memoryview, exc: msgspec.ValidationError) -> InvalidEvent:
+def _invalid_from(
+    data: bytes | bytearray | memoryview, exc: msgspec.ValidationError
+) -> InvalidEvent:
     try:
         raw: Any = msgspec.msgpack.decode(data)
     except Exception:

@@ -17,7 +17,6 @@ from typing import Any, Final, TypeVar, get_args, get_origin, get_type_hints
 import msgspec
 
 from ._events import (
-    _tick_topics,
     AnalysisResult,
     AnyEvent,
     Candle,
@@ -29,11 +28,20 @@ from ._events import (
     TradeAnalysis,
     TradeExecution,
     TradeRecommendation,
+    _tick_topics,
 )
 from ._exceptions import InvalidEvent
 from ._types import MAX_INT64
 
-__all__ = ["EVENT_TYPES", "admit", "build", "check_symbol", "from_dict", "semantic_check", "validate"]
+__all__ = [
+    "EVENT_TYPES",
+    "admit",
+    "build",
+    "check_symbol",
+    "from_dict",
+    "semantic_check",
+    "validate",
+]
 
 E = TypeVar("E", bound=Event)
 
@@ -50,6 +58,7 @@ _known_sources: set[str] = {""}  # Tick.source values that passed validation
 _INF: Final = math.inf
 _MAX_JSON_DEPTH: Final = 32
 _MAX_JSON_NODES: Final = 100_000
+_TOO_DEEP: Final = f"nested deeper than {_MAX_JSON_DEPTH}"
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoders: Final[dict[type[Event], msgspec.msgpack.Decoder[Any]]] = {
@@ -80,10 +89,10 @@ for _cls in EVENT_TYPES:
 
 def check_symbol(event_type: str, symbol: object, field: str = "symbol") -> None:
     """Raise :class:`InvalidEvent` unless ``symbol`` is a well-formed broker symbol."""
+    if type(symbol) is not str:  # first: an unhashable value cannot be looked up
+        raise InvalidEvent(event_type, field, symbol, "expected a str")
     if symbol in _known_symbols:
         return
-    if type(symbol) is not str:
-        raise InvalidEvent(event_type, field, symbol, "expected a str")
     if not symbol:
         raise InvalidEvent(event_type, field, symbol, "must not be empty")
     if _SYMBOL_RE.fullmatch(symbol) is None:
@@ -105,8 +114,8 @@ def admit(event: Event) -> str:
     if type(event) is Tick:
         # The hot path: a handful of comparisons. A symbol seen before is known valid
         # (its topic is cached); anything unusual goes the slow way for a precise error.
-        topic = _tick_topics.get(event.symbol)
         try:
+            topic = _tick_topics.get(event.symbol)
             if (
                 topic is not None
                 and type(event.bid) is float
@@ -114,13 +123,14 @@ def admit(event: Event) -> str:
                 and type(event.ask) is float
                 and 0.0 < event.ask < _INF
                 and event.last is None
+                and type(event.volume) is float
                 and 0.0 <= event.volume < _INF
                 and event.source in _known_sources
                 and type(event.ts) is int
                 and 0 <= event.ts <= MAX_INT64
             ):
                 return topic
-        except TypeError:  # an unhashable source, a str price, ...
+        except TypeError:  # an unhashable symbol or source, a str price, ...
             pass
     _validate_slow(event)
     topic = event.topic
@@ -145,8 +155,8 @@ def _validate_slow(event: Event) -> None:
     decoder = _decoders.get(cls)
     if decoder is None:
         raise InvalidEvent(cls.__name__, None, event, "not a tradebus event type")
-    for name in _JSON_FIELDS[cls]:
-        _check_json(cls.__name__, name, getattr(event, name))
+    for field in _JSON_FIELDS[cls]:
+        _check_json(cls.__name__, field, getattr(event, field))
     try:
         data = _encoder.encode(event)
     except Exception as exc:
@@ -244,9 +254,7 @@ def _check_sides(
             )
     else:
         if stop_loss is not None and not stop_loss > entry:
-            raise InvalidEvent(
-                name, "stop_loss", stop_loss, f"a SELL needs it above entry {entry}"
-            )
+            raise InvalidEvent(name, "stop_loss", stop_loss, f"a SELL needs it above entry {entry}")
         if take_profit is not None and not take_profit < entry:
             raise InvalidEvent(
                 name, "take_profit", take_profit, f"a SELL needs it below entry {entry}"
@@ -267,14 +275,14 @@ def _check_json(event_type: str, field: str, value: object) -> None:
         kind = type(item)
         if kind is dict:
             if depth > _MAX_JSON_DEPTH:
-                raise InvalidEvent(event_type, field, value, f"nested deeper than {_MAX_JSON_DEPTH}")
+                raise InvalidEvent(event_type, field, value, _TOO_DEEP)
             for key, child in item.items():  # type: ignore[attr-defined]
                 if type(key) is not str:
                     raise InvalidEvent(event_type, field, key, "object keys must be str")
                 stack.append((child, depth + 1))
         elif kind is list or kind is tuple:
             if depth > _MAX_JSON_DEPTH:
-                raise InvalidEvent(event_type, field, value, f"nested deeper than {_MAX_JSON_DEPTH}")
+                raise InvalidEvent(event_type, field, value, _TOO_DEEP)
             stack.extend((child, depth + 1) for child in item)  # type: ignore[attr-defined]
         elif kind is float:
             if not math.isfinite(item):  # type: ignore[arg-type]
@@ -289,7 +297,9 @@ def _check_json(event_type: str, field: str, value: object) -> None:
             raise InvalidEvent(event_type, field, item, f"{kind.__name__} is not JSON data")
 
 
-_MISSING_ARG: Final = re.compile(r"(?:[Mm]issing required argument|[Uu]nexpected keyword argument) '([^']+)'")
+_MISSING_ARG: Final = re.compile(
+    r"(?:[Mm]issing required argument|[Uu]nexpected keyword argument) '([^']+)'"
+)
 
 
 def build(cls: type[E], /, **fields: Any) -> E:
@@ -316,18 +326,21 @@ def from_dict(data: Mapping[str, Any], cls: type[E] | None = None) -> E:
     :raises InvalidEvent: on an unknown type, unknown or missing fields, invalid values.
     """
     if not isinstance(data, Mapping):
-        raise InvalidEvent(cls.__name__ if cls else "event", None, data, "expected a mapping")
+        event_type = "event" if cls is None else cls.__name__
+        raise InvalidEvent(event_type, None, data, "expected a mapping")
     fields = dict(data)
     tag = fields.pop("type", None)
+    target: type[Event]
     if cls is None:
         found = _BY_TAG.get(tag) if isinstance(tag, str) else None
         if found is None:
             raise InvalidEvent("event", "type", tag, f"expected one of {sorted(_BY_TAG)}")
-        cls = found  # type: ignore[assignment]
-    elif tag is not None and tag != cls.__name__:
-        raise InvalidEvent(cls.__name__, "type", tag, f"expected {cls.__name__!r}")
+        target = found
+    else:
+        target = cls
+        if tag is not None and tag != cls.__name__:
+            raise InvalidEvent(cls.__name__, "type", tag, f"expected {cls.__name__!r}")
     bad = [key for key in fields if not isinstance(key, str)]
     if bad:
-        raise InvalidEvent(cls.__name__, None, bad[0], "field names must be str")
-    assert cls is not None
-    return build(cls, **fields)
+        raise InvalidEvent(target.__name__, None, bad[0], "field names must be str")
+    return build(target, **fields)  # type: ignore[return-value]  # E is target's type
