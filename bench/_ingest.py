@@ -1,0 +1,239 @@
+"""Ingest at full speed: the plain-sqlite3 ceiling, the naive baseline, and tradebus."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from anyio.lowlevel import checkpoint
+
+import schemas
+from eventbus import BusFull, EventBus, Message
+from schemas import Tick
+from writers import MAIN, WriterActor, WriterStatistics
+
+from ._context import Context
+from ._results import Line, ScenarioResult
+from ._sqlite import TICK_INSERT, connect, create_database
+from ._ticks import TickRow
+
+__all__ = [
+    "IngestRun",
+    "ceiling",
+    "count_ticks",
+    "ingest_tradebus",
+    "naive",
+    "publish_all",
+    "tradebus",
+    "writer_figures",
+]
+
+#: A producer yields to the event loop every this many ticks, as a real feed does
+#: between network reads; it lets the writer overlap with publishing.
+YIELD_EVERY = 500
+
+
+def count_ticks(path: Path) -> int:
+    """How many rows ``unified_ticks`` holds (every run checks nothing was lost)."""
+    conn = sqlite3.connect(path)
+    try:
+        (count,) = conn.execute("SELECT count(*) FROM unified_ticks").fetchone()
+    finally:
+        conn.close()
+    return int(count)
+
+
+def _check_stored(path: Path, expected: int) -> None:
+    stored = count_ticks(path)
+    if stored != expected:
+        raise RuntimeError(f"{path}: {stored} ticks stored, {expected} expected")
+
+
+# ------------------------------------------------------------------------ ceiling
+
+
+def ceiling_once(path: Path, rows: Sequence[TickRow], batch: int) -> float:
+    """Insert ``rows`` with ``executemany``, ``batch`` rows per transaction; the seconds."""
+    create_database(path, MAIN)
+    conn = connect(path)
+    try:
+        started = time.perf_counter()
+        for start in range(0, len(rows), batch):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(TICK_INSERT, rows[start : start + batch])
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+    finally:
+        conn.close()
+    _check_stored(path, len(rows))
+    return elapsed
+
+
+async def ceiling(ctx: Context) -> ScenarioResult:
+    """Plain sqlite3 ``executemany`` of pre-built rows: the limit for Python here."""
+    config = ctx.config
+    runs = []
+    for i in range(config.repeat):
+        ctx.status(f"run {i + 1}/{config.repeat}")
+        runs.append(ceiling_once(ctx.db_path("ceiling"), ctx.rows, config.max_batch))
+    best = min(runs)
+    rate = len(ctx.rows) / best
+    figures = {
+        "ticks": len(ctx.rows),
+        "rows_per_transaction": config.max_batch,
+        "seconds": best,
+        "ticks_per_s": rate,
+        "runs_s": runs,
+    }
+    line = Line(
+        scenario="ceiling",
+        label=f"sqlite3 executemany, {config.max_batch} rows/txn",
+        rate=rate,
+        unit="ticks/s",
+    )
+    return ScenarioResult(name="ceiling", figures=figures, lines=[line])
+
+
+# -------------------------------------------------------------------------- naive
+
+
+def naive_once(path: Path, rows: Sequence[TickRow]) -> float:
+    """One INSERT and COMMIT per row, default rollback journal; the seconds."""
+    create_database(path, MAIN, journal="delete")
+    conn = connect(path, journal="delete")
+    try:
+        started = time.perf_counter()
+        for row in rows:
+            conn.execute("BEGIN")
+            conn.execute(TICK_INSERT, row)
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+    finally:
+        conn.close()
+    _check_stored(path, len(rows))
+    return elapsed
+
+
+async def naive(ctx: Context) -> ScenarioResult:
+    """A commit per tick with the default journal: what the original system did."""
+    rows = ctx.rows[: ctx.config.naive_ticks]
+    ctx.status(f"{len(rows)} commits")
+    seconds = naive_once(ctx.db_path("naive"), rows)
+    rate = len(rows) / seconds
+    figures = {"ticks": len(rows), "seconds": seconds, "ticks_per_s": rate}
+    line = Line(
+        scenario="naive",
+        label="INSERT + COMMIT per tick, rollback journal",
+        rate=rate,
+        unit="ticks/s",
+    )
+    return ScenarioResult(name="naive", figures=figures, lines=[line])
+
+
+# ----------------------------------------------------------------------- tradebus
+
+
+@dataclasses.dataclass(kw_only=True)
+class IngestRun:
+    """One tradebus ingest: seconds from the first publish until flush returned."""
+
+    ticks: int
+    seconds: float
+    writer: WriterStatistics
+
+    @property
+    def rate(self) -> float:
+        return self.ticks / self.seconds
+
+
+async def publish_all(bus: EventBus, ticks: Sequence[Tick]) -> None:
+    """Publish ``ticks`` with ``publish_nowait``, waiting only when a buffer is full."""
+    publish = bus.publish_nowait
+    for start in range(0, len(ticks), YIELD_EVERY):
+        for tick in ticks[start : start + YIELD_EVERY]:
+            try:
+                publish(tick)
+            except BusFull:
+                await bus.publish(tick)
+        await checkpoint()
+
+
+async def ingest_tradebus(
+    path: Path,
+    ticks: Sequence[Tick],
+    *,
+    max_batch: int,
+    max_delay: float,
+    on_commit: Callable[[list[Message], float], None] | None = None,
+    during: Callable[[], Any] | None = None,
+) -> IngestRun:
+    """Publish every tick through the bus into a main writer; time it until flush returns.
+
+    The writer is started (and the schema created) before the clock starts.
+    ``during`` is called right before the first publish.
+    """
+    async with (
+        EventBus(admit=schemas.admit) as bus,
+        WriterActor(
+            bus, MAIN, path, max_batch=max_batch, max_delay=max_delay, on_commit=on_commit
+        ) as writer,
+    ):
+        if during is not None:
+            during()
+        started = time.perf_counter()
+        await publish_all(bus, ticks)
+        await bus.flush()
+        elapsed = time.perf_counter() - started
+        statistics = writer.statistics()
+    _check_stored(path, len(ticks))
+    return IngestRun(ticks=len(ticks), seconds=elapsed, writer=statistics)
+
+
+def writer_figures(statistics: WriterStatistics) -> dict[str, Any]:
+    """The writer's statistics worth keeping in the results file."""
+    return {
+        "batches": statistics.batches,
+        "mean_batch": statistics.mean_batch,
+        "max_batch": statistics.max_batch,
+        "mean_commit_ms": statistics.mean_commit_ms,
+        "max_commit_ms": statistics.max_commit_ms,
+        "retries": statistics.retries,
+        "dead_letters": statistics.dead_letters,
+    }
+
+
+async def tradebus(ctx: Context) -> ScenarioResult:
+    """Pre-built ticks through ``publish_nowait`` into the main writer, until flush."""
+    config = ctx.config
+    runs: list[IngestRun] = []
+    for i in range(config.repeat):
+        ctx.status(f"run {i + 1}/{config.repeat}")
+        runs.append(
+            await ingest_tradebus(
+                ctx.db_path("tradebus"),
+                ctx.ticks,
+                max_batch=config.max_batch,
+                max_delay=config.max_delay,
+            )
+        )
+    best = min(runs, key=lambda run: run.seconds)
+    figures = {
+        "ticks": best.ticks,
+        "seconds": best.seconds,
+        "ticks_per_s": best.rate,
+        "runs_s": [run.seconds for run in runs],
+        "writer": writer_figures(best.writer),
+    }
+    line = Line(
+        scenario="tradebus",
+        label=f"publish_nowait -> writer, batch {config.max_batch}/{config.max_delay * 1000:g} ms",
+        rate=best.rate,
+        unit="ticks/s",
+        note=f"mean batch {best.writer.mean_batch:.0f}, "
+        f"mean commit {best.writer.mean_commit_ms:.1f} ms",
+    )
+    return ScenarioResult(name="tradebus", figures=figures, lines=[line])

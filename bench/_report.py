@@ -1,0 +1,186 @@
+"""The run's report: ratios, the performance targets, the terminal table and the JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ._config import BenchConfig
+from ._results import Line, ScenarioResult, Target
+
+__all__ = ["apply_ratios", "check_targets", "render", "write_json"]
+
+
+def _rate(results: Mapping[str, ScenarioResult], name: str, key: str) -> float | None:
+    result = results.get(name)
+    if result is None:
+        return None
+    value = result.figures.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def apply_ratios(results: Mapping[str, ScenarioResult]) -> list[Line]:
+    """Every line of every scenario, with its ratio to ``ceiling`` and ``naive`` filled in."""
+    ceiling = _rate(results, "ceiling", "ticks_per_s")
+    naive = _rate(results, "naive", "ticks_per_s")
+    lines = [line for result in results.values() for line in result.lines]
+    for line in lines:
+        if line.comparable and line.rate is not None:
+            line.to_ceiling = line.rate / ceiling if ceiling else None
+            line.to_naive = line.rate / naive if naive else None
+    return lines
+
+
+def _check(name: str, required: str, measured: str | None, passed: bool | None) -> Target:
+    if measured is None:
+        return Target(name=name, required=required, measured="not run", passed=None)
+    return Target(name=name, required=required, measured=measured, passed=passed)
+
+
+def check_targets(results: Mapping[str, ScenarioResult], config: BenchConfig) -> list[Target]:
+    """The targets of issues 3, 4 and 6, checked against this run."""
+    targets = []
+    ceiling = _rate(results, "ceiling", "ticks_per_s")
+    naive = _rate(results, "naive", "ticks_per_s")
+    tradebus = _rate(results, "tradebus", "ticks_per_s")
+
+    ratio = tradebus / ceiling if tradebus and ceiling else None
+    targets.append(
+        _check(
+            "tradebus vs ceiling",
+            ">= 0.80x",
+            None if ratio is None else f"{ratio:.2f}x",
+            None if ratio is None else ratio >= 0.8,
+        )
+    )
+    ratio = tradebus / naive if tradebus and naive else None
+    targets.append(
+        _check(
+            "tradebus vs naive",
+            ">= 100x",
+            None if ratio is None else f"{ratio:,.0f}x",
+            None if ratio is None else ratio >= 100,
+        )
+    )
+    three = results.get("three-files")
+    locked = None if three is None else int(three.figures["lock_errors"])
+    targets.append(
+        _check(
+            "three-files lock errors",
+            "0",
+            None if locked is None else str(locked),
+            None if locked is None else locked == 0,
+        )
+    )
+    under = results.get("read-under-write")
+    ratio = None if under is None else under.figures.get("ratio_to_tradebus")
+    targets.append(
+        _check(
+            "read-under-write vs tradebus",
+            ">= 0.90x",
+            None if ratio is None else f"{ratio:.2f}x",
+            None if ratio is None else ratio >= 0.9,
+        )
+    )
+    latency = results.get("latency")
+    at_50k = None if latency is None else latency.figures["rates"].get("50000")
+    budget_ms = config.max_delay * 1000
+    if at_50k is not None:
+        p99 = at_50k["latency"]["p99_ms"]
+        commit = at_50k["writer"]["mean_commit_ms"]
+        targets.append(
+            _check(
+                "p99 latency at 50k ticks/s",
+                f"< max_delay + 1 commit ({budget_ms:g} + {commit:.1f} ms)",
+                f"{p99:.1f} ms",
+                p99 < budget_ms + commit,
+            )
+        )
+    else:
+        targets.append(
+            _check("p99 latency at 50k ticks/s", f"< max_delay ({budget_ms:g} ms) + 1 commit",
+                   None, None)
+        )  # fmt: skip
+    rate = _rate(results, "bus", "bus_msgs_per_s")
+    targets.append(
+        _check(
+            "bus publish + receive_batch",
+            ">= 500,000 msgs/s",
+            None if rate is None else f"{rate:,.0f} msgs/s",
+            None if rate is None else rate >= 500_000,
+        )
+    )
+    ratio = _rate(results, "bus", "ratio_to_stream")
+    targets.append(
+        _check(
+            "bus vs anyio memory stream",
+            ">= 0.25x",
+            None if ratio is None else f"{ratio:.2f}x",
+            None if ratio is None else ratio >= 0.25,
+        )
+    )
+    return targets
+
+
+def _ratio(value: float | None, digits: int) -> str:
+    if value is None or math.isnan(value):
+        return ""
+    if 0 < value < 0.1:
+        return f"{value:.2g}x"
+    return f"{value:,.{digits}f}x"
+
+
+def render(lines: list[Line], targets: list[Target], title: str) -> RenderableType:
+    """The terminal table of every figure, and the targets below it."""
+    table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left")
+    table.add_column("scenario", style="bold")
+    table.add_column("what")
+    table.add_column("rate", justify="right")
+    table.add_column("x ceiling", justify="right")
+    table.add_column("x naive", justify="right")
+    table.add_column("notes", overflow="fold")
+    for line in lines:
+        rate = "" if line.rate is None else f"{line.rate:,.0f} {line.unit}"
+        table.add_row(
+            line.scenario,
+            line.label,
+            rate,
+            _ratio(line.to_ceiling, 2),
+            _ratio(line.to_naive, 0),
+            line.note,
+        )
+    checks = Table(title="targets", box=box.SIMPLE, title_justify="left")
+    checks.add_column("target")
+    checks.add_column("required")
+    checks.add_column("measured", justify="right")
+    checks.add_column("")
+    for target in targets:
+        verdict = {True: Text("ok", "green"), False: Text("MISSED", "bold red"), None: Text("-")}
+        checks.add_row(target.name, target.required, target.measured, verdict[target.passed])
+    return Group(table, checks)
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no spelling for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as indented JSON (atomically: a reader never sees half a file)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(_clean(payload), indent=2) + "\n")
+    partial.replace(path)
