@@ -159,8 +159,12 @@ class WriterActor:
         await self._task_group.__aenter__()
         try:
             await self._task_group.start(self.run)
-        except BaseException as exc:
-            await self._task_group.__aexit__(type(exc), exc, exc.__traceback__)
+        except BaseException:
+            # run() has ended (start() waits for it). Close the now empty task group
+            # without handing it the error, so that the caller gets WriterLockError
+            # itself rather than an exception group around it.
+            self._task_group.cancel_scope.cancel()
+            await self._task_group.__aexit__(None, None, None)
             raise
         return self
 
