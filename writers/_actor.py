@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -265,10 +266,8 @@ class WriterActor:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        try:
+        with contextlib.suppress(sqlite3.Error):
             await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass
         await conn.close()
 
     async def _load_tick_seq(self) -> int:
@@ -353,10 +352,9 @@ class WriterActor:
         await self._inspect_wal()
 
     async def _rollback(self) -> None:
-        try:
+        # SQLite may have rolled back already (SQLITE_FULL does).
+        with contextlib.suppress(sqlite3.Error):
             await self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # SQLite may have rolled back already (SQLITE_FULL does)
 
     def _check_identity(self) -> None:
         try:
@@ -434,9 +432,7 @@ class WriterActor:
             if not table:
                 continue
             if sql.startswith("INSERT INTO " + (self.spec.tick_table or "\0")):
-                rows[table] = rows.get(table, 0) + (len(params[0]) - 1) // TICK_FIELDS * len(
-                    params
-                )
+                rows[table] = rows.get(table, 0) + (len(params[0]) - 1) // TICK_FIELDS * len(params)
             elif sql.lstrip().startswith("INSERT"):
                 rows[table] = rows.get(table, 0) + len(params)
         n = len(batch)
@@ -546,5 +542,3 @@ def _peek_tag(data: bytes) -> str | None:
     if isinstance(raw, list) and raw and isinstance(raw[0], str):
         return raw[0][:64]
     return None
-
-

@@ -49,7 +49,12 @@ class WriterLock:
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise WriterLockError(self.database, holder.get("pid"), holder.get("role")) from None
+            pid, role = holder.get("pid"), holder.get("role")
+            raise WriterLockError(
+                self.database,
+                pid if isinstance(pid, int) else None,
+                role if isinstance(role, str) else None,
+            ) from None
         except OSError as exc:
             os.close(fd)
             raise WriterError(f"cannot lock {self.path}: {exc}") from exc

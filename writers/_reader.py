@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import aiosqlite
+import anyio
 
 from ._exceptions import WriterError
 
@@ -33,7 +34,7 @@ async def open_reader(
 
     :raises WriterError: if the file does not exist or cannot be opened.
     """
-    if not Path(path).exists():
+    if not await anyio.Path(path).exists():
         raise WriterError(f"{path} does not exist: run 'tradebus init' or start its writer")
     try:
         conn = await aiosqlite.connect(reader_uri(path), uri=True, timeout=busy_timeout)

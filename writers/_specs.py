@@ -276,8 +276,7 @@ def _alerts(events: Sequence[TradeAlert]) -> list[Statement]:
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
     """
     rows = [
-        (e.alert_type, e.severity, e.message, e.symbol, e.ticket, e.ts, e.event_id)
-        for e in events
+        (e.alert_type, e.severity, e.message, e.symbol, e.ticket, e.ts, e.event_id) for e in events
     ]
     return [("trade_alerts", sql, rows)]
 
@@ -288,8 +287,7 @@ def _api_logs(events: Sequence[ApiLog]) -> list[Statement]:
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
     """
     rows = [
-        (e.method, e.path, e.status_code, e.duration_ms, e.client, e.ts, e.event_id)
-        for e in events
+        (e.method, e.path, e.status_code, e.duration_ms, e.client, e.ts, e.event_id) for e in events
     ]
     return [("api_logs", sql, rows)]
 
@@ -307,8 +305,14 @@ MAIN: Final = DatabaseSpec(
     name="main",
     filename="unified_tick_pipeline.db",
     topics=("market.>", "trade.>"),
-    tables=("unified_ticks", "candles", "trade_executions", "trade_positions",
-            "position_updates", "dead_letters"),  # fmt: skip
+    tables=(
+        "unified_ticks",
+        "candles",
+        "trade_executions",
+        "trade_positions",
+        "position_updates",
+        "dead_letters",
+    ),
     migrations=MAIN_MIGRATIONS,
     handlers={Candle: _candles, TradeExecution: _executions, PositionUpdate: _position_updates},
     tick_table="unified_ticks",
@@ -318,8 +322,13 @@ ANALYSIS: Final = DatabaseSpec(
     name="analysis",
     filename="analysis_data.db",
     topics=("analysis.>",),
-    tables=("trade_recommendations", "recommendation_updates", "trade_analysis",
-            "analysis_results", "dead_letters"),  # fmt: skip
+    tables=(
+        "trade_recommendations",
+        "recommendation_updates",
+        "trade_analysis",
+        "analysis_results",
+        "dead_letters",
+    ),
     migrations=ANALYSIS_MIGRATIONS,
     handlers={
         TradeRecommendation: _recommendations,

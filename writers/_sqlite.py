@@ -91,7 +91,8 @@ async def migrate(conn: aiosqlite.Connection, spec: DatabaseSpec, path: str) -> 
 
     :raises SchemaVersionError: if the file's version is newer than the spec's.
     """
-    found = int(await _pragma(conn, "PRAGMA user_version") or 0)  # type: ignore[call-overload]
+    version = await _pragma(conn, "PRAGMA user_version")
+    found = version if isinstance(version, int) else 0
     if found > spec.schema_version:
         raise SchemaVersionError(
             f"{path} has schema version {found} but this tradebus knows only up to "
