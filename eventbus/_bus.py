@@ -247,7 +247,7 @@ class EventBus:
         With ``wait=True``, return only once every subscription that received the
         message has acknowledged it (for a writer: once it is committed).
 
-        :raises BusClosed: if the bus is closed.
+        :raises BusClosed: if the bus is closed, or closes while this waits for room.
         """
         await checkpoint()
         topic, data, route = self._prepare(event, topic)
@@ -266,7 +266,9 @@ class EventBus:
                 await subscription.wait_done(seq)
         return seq
 
-    def publish_threadsafe(self, event: Any, topic: str | None = None, *, wait: bool = False) -> int:
+    def publish_threadsafe(
+        self, event: Any, topic: str | None = None, *, wait: bool = False
+    ) -> int:
         """Publish from a thread that is not the bus's event loop thread.
 
         Blocks the calling thread until there is room (it never drops), and with

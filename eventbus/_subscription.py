@@ -133,12 +133,12 @@ class Subscription:
                 await self._wait_for(max_items, remaining)
         return self._take(max_items)
 
-    async def _wait_for(self, count: int, timeout: float) -> None:
+    async def _wait_for(self, count: int, seconds: float) -> None:
         while len(self._buffer) < count and not self._closed and not self._bus_closed:
             waiter = self._waiter = anyio.Event()
             self._wake_at = count
             try:
-                with anyio.move_on_after(timeout) as scope:
+                with anyio.move_on_after(seconds) as scope:
                     await waiter.wait()
             finally:
                 self._waiter = None
@@ -218,10 +218,7 @@ class Subscription:
         return math.inf
 
     def _release_done(self) -> None:
-        if self._closed:
-            oldest = math.inf
-        else:
-            oldest = self._oldest_pending_seq()
+        oldest = math.inf if self._closed else self._oldest_pending_seq()
         keep: list[tuple[int, anyio.Event]] = []
         for target, event in self._done_waiters:
             if oldest > target:
@@ -238,7 +235,7 @@ class Subscription:
             await event.wait()
 
     async def _wait_room(self) -> None:
-        while not self._closed and len(self._buffer) >= self.max_buffer:
+        while not self._closed and not self._bus_closed and len(self._buffer) >= self.max_buffer:
             room = self._room
             if room is None:
                 room = self._room = anyio.Event()
@@ -277,6 +274,7 @@ class Subscription:
         self._on_close(self)
         self._buffer.clear()
         self._in_flight.clear()
+        self._iter_pending = 0  # what `async for` would acknowledge next is gone
         self._wake()
         if self._room is not None:
             self._room.set()
@@ -285,6 +283,10 @@ class Subscription:
     def _bus_closing(self) -> None:
         self._bus_closed = True
         self._wake()
+        # Publishers waiting for room must learn that the bus closed (BusClosed).
+        if self._room is not None:
+            self._room.set()
+            self._room = None
 
     def statistics(self) -> SubscriptionStatistics:
         """Return the subscription's counters."""

@@ -61,7 +61,15 @@ class Pattern:
 
 def compile_patterns(patterns: str | Iterable[str]) -> tuple[Pattern, ...]:
     """Compile one pattern or a list of them."""
-    texts: Sequence[str] = [patterns] if isinstance(patterns, str) else list(patterns)
+    if isinstance(patterns, str):
+        texts: Sequence[str] = [patterns]
+    else:
+        try:
+            texts = list(patterns)
+        except TypeError:
+            raise ValueError(
+                f"a pattern is a non-empty str (or a list of them), got {patterns!r}"
+            ) from None
     if not texts:
         raise ValueError("subscribe() needs at least one pattern")
     return tuple(Pattern(text) for text in texts)

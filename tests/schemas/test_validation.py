@@ -191,15 +191,27 @@ def test_validate_refuses_an_event_built_in_code_with_an_invalid_value(
         admit(event)
 
 
-@pytest.mark.parametrize(("cls", "field", "value"), INVALID, ids=map(_row_id, INVALID))
+def _encoded(cls: type[Event], field: str, value: Any) -> bytes | None:
+    """The bad row as msgpack, as it could arrive from elsewhere (None: not representable)."""
+    try:
+        return msgspec.msgpack.encode([cls.__name__, *_bad_fields(cls, field, value).values()])
+    except OverflowError:  # integers beyond 64 bits
+        return None
+
+
+ENCODABLE = [row for row in INVALID if _encoded(*row) is not None]
+
+
+def test_almost_every_invalid_row_can_be_encoded() -> None:
+    assert len(INVALID) - len(ENCODABLE) == 2
+
+
+@pytest.mark.parametrize(("cls", "field", "value"), ENCODABLE, ids=map(_row_id, ENCODABLE))
 def test_decode_refuses_encoded_data_with_an_invalid_value(
     cls: type[Event], field: str, value: Any
 ) -> None:
-    raw = [cls.__name__, *_bad_fields(cls, field, value).values()]
-    try:
-        data = msgspec.msgpack.encode(raw)
-    except (OverflowError, TypeError):
-        pytest.skip("not representable in msgpack")
+    data = _encoded(cls, field, value)
+    assert data is not None
     with pytest.raises(InvalidEvent) as info:
         decode(data)
     assert info.value.event_type == cls.__name__

@@ -1,0 +1,674 @@
+"""The event bus: routing, fan-out, backpressure, batches, acks, flush, closing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import msgspec
+import pytest
+
+import schemas
+from eventbus import (
+    BusClosed,
+    BusFull,
+    EventBus,
+    EventBusError,
+    Message,
+    Subscription,
+)
+from eventbus import _bus as bus_module
+from eventbus import _subscription as subscription_module
+from schemas import InvalidEvent, Tick
+
+
+class Item(msgspec.Struct, frozen=True):
+    """A small event with a topic of its own: ``items.<producer>``."""
+
+    n: int
+    producer: int = 0
+
+    @property
+    def topic(self) -> str:
+        return f"items.{self.producer}"
+
+
+def numbers(messages: list[Message]) -> list[int]:
+    return [message.event.n for message in messages]
+
+
+async def settle() -> None:
+    """Let every other task run until it waits for something."""
+    await anyio.wait_all_tasks_blocked()
+
+
+# ---------------------------------------------------------------------- routing
+
+
+async def test_messages_of_one_producer_arrive_in_publish_order() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe("items.*")
+        seqs = [bus.publish_nowait(Item(n=i, producer=i % 3)) for i in range(100)]
+        seqs += [await bus.publish(Item(n=i, producer=i % 3)) for i in range(100, 150)]
+        messages = await sub.receive_batch(1_000, 0)
+    assert numbers(messages) == list(range(150))
+    assert [m.seq for m in messages] == seqs == list(range(1, 151))
+    assert [m.topic for m in messages] == [f"items.{i % 3}" for i in range(150)]
+
+
+async def test_every_matching_subscription_receives_every_message() -> None:
+    async with EventBus() as bus:
+        everything = bus.subscribe(">")
+        all_items = bus.subscribe("items.*")
+        producer_one = bus.subscribe("items.1")
+        elsewhere = bus.subscribe("other.>")
+        for i in range(10):
+            bus.publish_nowait(Item(n=i, producer=1))
+        received = [await s.receive_batch(100, 0) for s in (everything, all_items, producer_one)]
+    for messages in received:
+        assert numbers(messages) == list(range(10))
+    # Encoded once, the same bytes for every subscriber.
+    for a, b, c in zip(*received, strict=True):
+        assert a.data is b.data is c.data
+        assert msgspec.msgpack.decode(a.data, type=Item) == a.event
+    assert elsewhere.statistics().delivered == 0
+
+
+async def test_an_in_process_message_carries_the_published_object_itself() -> None:
+    item = Item(n=7)
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        bus.publish_nowait(item)
+        message = await sub.receive()
+    assert message.event is item
+
+
+async def test_an_event_without_a_topic_needs_an_explicit_one() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        with pytest.raises(EventBusError, match="topic"):
+            bus.publish_nowait({"no": "topic"})
+        bus.publish_nowait({"no": "topic"}, "explicit.topic")
+        message = await sub.receive()
+    assert (message.topic, message.seq, message.event) == ("explicit.topic", 1, {"no": "topic"})
+
+
+def test_message_event_is_decoded_lazily_and_once_when_there_is_no_local_object() -> None:
+    tick = Tick(symbol="BTCUSDT", bid=1.0, ask=2.0)
+    calls: list[bytes] = []
+
+    def decoder(data: bytes) -> Any:
+        calls.append(data)
+        return schemas.decode(data)
+
+    message = Message("market.tick.BTCUSDT", 1, schemas.encode(tick), decoder=decoder)
+    assert calls == []
+    event = message.event
+    assert event == tick
+    assert message.event is event
+    assert len(calls) == 1
+    plain = Message("a.b", 2, msgspec.msgpack.encode({"a": 1}))
+    assert plain.event == {"a": 1}
+
+
+async def test_schemas_admit_refuses_an_invalid_event_before_it_enters_the_bus() -> None:
+    async with EventBus(admit=schemas.admit, decoder=schemas.decode) as bus:
+        sub = bus.subscribe("market.>")
+        with pytest.raises(InvalidEvent, match="bid"):
+            bus.publish_nowait(Tick(symbol="BTCUSDT", bid=-1.0, ask=1.0))
+        with pytest.raises(InvalidEvent, match="symbol"):
+            await bus.publish(Tick(symbol="", bid=1.0, ask=1.0))
+        bus.publish_nowait(Tick(symbol="EURUSD.m", bid=1.0, ask=1.1))
+        messages = await sub.receive_batch(10, 0)
+    assert [m.topic for m in messages] == ["market.tick.EURUSD%2Em"]
+    assert schemas.decode(messages[0].data) == messages[0].event
+    assert bus.statistics().published == 1
+
+
+async def test_the_admit_hook_sees_every_event_and_its_error_refuses_the_publish() -> None:
+    seen: list[Item] = []
+
+    def admit(event: Item) -> str:
+        seen.append(event)
+        if event.n < 0:
+            raise ValueError(f"negative n: {event.n}")
+        return f"admitted.{event.n}"
+
+    bad = Item(n=-1)
+    async with EventBus(admit=admit) as bus:
+        sub = bus.subscribe(">")
+        other = bus.subscribe(">", overflow="drop_oldest")
+        bus.publish_nowait(Item(n=1))
+        bus.publish_nowait(Item(n=2), "explicit.topic")
+        with pytest.raises(ValueError, match="negative"):
+            bus.publish_nowait(bad)
+        with pytest.raises(ValueError, match="negative"):
+            await bus.publish(bad)
+        messages = await sub.receive_batch(10, 0)
+    assert seen == [Item(n=1), Item(n=2), bad, bad]
+    assert [m.topic for m in messages] == ["admitted.1", "explicit.topic"]
+    assert bus.statistics().published == 2
+    assert other.statistics().delivered == 2
+
+
+async def test_on_unrouted_refuses_a_publish_that_no_durable_subscription_takes() -> None:
+    class NoDurableRoute(Exception):
+        pass
+
+    unrouted: list[str] = []
+
+    def on_unrouted(topic: str) -> None:
+        unrouted.append(topic)
+        if topic.startswith("persist."):
+            raise NoDurableRoute(topic)
+
+    async with EventBus(on_unrouted=on_unrouted) as bus:
+        watcher = bus.subscribe(">")
+        with pytest.raises(NoDurableRoute):
+            bus.publish_nowait(Item(n=0), "persist.a")
+        with pytest.raises(NoDurableRoute):
+            await bus.publish(Item(n=0), "persist.a")
+        assert (bus.statistics().published, watcher.statistics().delivered) == (0, 0)
+        bus.publish_nowait(Item(n=1), "view.a")  # the hook let it through
+        writer = bus.subscribe("persist.>", durable=True)
+        bus.publish_nowait(Item(n=2), "persist.a")
+        assert unrouted == ["persist.a", "persist.a", "view.a"]
+        assert numbers(await watcher.receive_batch(10, 0)) == [1, 2]
+        assert numbers(await writer.receive_batch(10, 0)) == [2]
+        writer.close()
+        with pytest.raises(NoDurableRoute):
+            bus.publish_nowait(Item(n=3), "persist.a")
+        assert watcher.statistics().buffered == 0
+
+
+# ----------------------------------------------------------------- backpressure
+
+
+async def test_publish_waits_for_room_in_a_full_block_subscription() -> None:
+    done = anyio.Event()
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">", max_buffer=2)
+        bus.publish_nowait(Item(n=0))
+        bus.publish_nowait(Item(n=1))
+
+        async def publish_third() -> None:
+            await bus.publish(Item(n=2))
+            done.set()
+
+        tg.start_soon(publish_third)
+        await settle()
+        assert not done.is_set()
+        assert bus.statistics().published == 2
+        assert sub.statistics().buffered == 2
+        assert numbers([await sub.receive()]) == [0]
+        with anyio.fail_after(5):
+            await done.wait()
+        assert numbers(await sub.receive_batch(10, 0)) == [1, 2]
+
+
+async def test_backpressure_keeps_the_buffer_within_max_buffer() -> None:
+    received: list[int] = []
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">", max_buffer=8)
+
+        async def produce() -> None:
+            for i in range(200):
+                await bus.publish(Item(n=i))
+
+        tg.start_soon(produce)
+        with anyio.fail_after(60):
+            while len(received) < 200:
+                for _ in range(20):  # turns enough for the producer to fill the buffer
+                    await anyio.lowlevel.checkpoint()
+                assert len(sub._buffer) <= 8
+                batch = await sub.receive_batch(3, 0)
+                received += numbers(batch)
+                sub.ack(len(batch))
+    assert received == list(range(200))
+    assert sub.statistics().high_water == 8
+
+
+async def test_publish_nowait_raises_bus_full_and_delivers_nowhere() -> None:
+    async with EventBus() as bus:
+        full = bus.subscribe("items.1", max_buffer=1, name="small")
+        roomy = bus.subscribe(">")
+        lossy = bus.subscribe(">", max_buffer=100, overflow="drop_oldest")
+        assert bus.publish_nowait(Item(n=0, producer=1)) == 1
+        with pytest.raises(BusFull, match="small") as info:
+            bus.publish_nowait(Item(n=1, producer=1))
+        assert info.value.subscription is full
+        assert isinstance(info.value, EventBusError)
+        assert bus.statistics().published == 1
+        for sub in (full, roomy, lossy):
+            assert (sub.statistics().buffered, sub.statistics().delivered) == (1, 1)
+        # Other topics still flow, and the refused message used no sequence number.
+        assert bus.publish_nowait(Item(n=2, producer=2)) == 2
+        assert numbers(await roomy.receive_batch(10, 0)) == [0, 2]
+        assert numbers(await lossy.receive_batch(10, 0)) == [0, 2]
+
+
+async def test_drop_oldest_never_blocks_and_counts_every_drop() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe(">", max_buffer=3, overflow="drop_oldest")
+        with anyio.fail_after(5):
+            for i in range(5):
+                bus.publish_nowait(Item(n=i))
+            for i in range(5, 10):
+                await bus.publish(Item(n=i))
+        stats = sub.statistics()
+        assert (stats.dropped, stats.delivered, stats.buffered, stats.high_water) == (7, 10, 3, 3)
+        assert numbers(await sub.receive_batch(10, 0)) == [7, 8, 9]
+        sub.ack(3)
+        with anyio.fail_after(5):
+            await bus.flush()  # dropped messages do not hold a flush
+
+
+# ---------------------------------------------------------------- acks and flush
+
+
+async def test_flush_waits_until_every_receiving_subscription_acknowledges() -> None:
+    flushed = anyio.Event()
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        first = bus.subscribe(">")
+        second = bus.subscribe("items.1")
+        bus.publish_nowait(Item(n=0, producer=1))
+        bus.publish_nowait(Item(n=1, producer=2))
+        bus.publish_nowait(Item(n=2, producer=1))
+
+        async def flush() -> None:
+            await bus.flush()
+            flushed.set()
+
+        tg.start_soon(flush)
+        await settle()
+        bus.publish_nowait(Item(n=3, producer=1))  # after the flush began: does not hold it
+        first.ack(len(await first.receive_batch(3, 0)))
+        await settle()
+        assert not flushed.is_set()  # the second subscription holds messages 0 and 2
+        second.ack(len(await second.receive_batch(1, 0)))
+        await settle()
+        assert not flushed.is_set()
+        assert numbers([await second.receive()]) == [2]
+        await settle()
+        assert not flushed.is_set()  # received is not acknowledged
+        second.ack()
+        with anyio.fail_after(5):
+            await flushed.wait()
+        assert first.statistics().buffered == second.statistics().buffered == 1
+
+
+async def test_flush_returns_at_once_when_nothing_is_pending() -> None:
+    async with EventBus() as bus:
+        with anyio.fail_after(5):
+            await bus.flush()
+        sub = bus.subscribe(">")
+        bus.subscribe("elsewhere")
+        bus.publish_nowait(Item(n=0))
+        await sub.receive()
+        sub.ack()
+        with anyio.fail_after(5):
+            await bus.flush()
+
+
+async def test_publish_with_wait_returns_only_after_the_message_is_acknowledged() -> None:
+    result: list[int] = []
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">")
+        bus.subscribe("elsewhere")
+
+        async def publish() -> None:
+            result.append(await bus.publish(Item(n=0), wait=True))
+
+        tg.start_soon(publish)
+        await settle()
+        assert result == []
+        message = await sub.receive()
+        await settle()
+        assert result == []
+        sub.ack()
+        await settle()
+        assert result == [message.seq]
+
+
+async def test_acknowledging_more_than_received_raises_value_error() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        for i in range(3):
+            bus.publish_nowait(Item(n=i))
+        with pytest.raises(ValueError, match="cannot acknowledge 1"):
+            sub.ack(1)  # buffered is not received
+        await sub.receive_batch(2, 0)
+        with pytest.raises(ValueError, match="cannot acknowledge 3"):
+            sub.ack(3)
+        with pytest.raises(ValueError, match="cannot acknowledge -1"):
+            sub.ack(-1)
+        sub.ack(2)
+        with pytest.raises(ValueError, match="cannot acknowledge 1"):
+            sub.ack(1)
+        stats = sub.statistics()
+    assert (stats.received, stats.acknowledged, stats.in_flight, stats.buffered) == (2, 2, 0, 1)
+
+
+async def test_async_for_acknowledges_each_message_when_it_asks_for_the_next() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        for i in range(3):
+            bus.publish_nowait(Item(n=i))
+        async for message in sub:
+            stats = sub.statistics()
+            assert (stats.acknowledged, stats.in_flight) == (message.event.n, 1)
+            if message.event.n == 2:
+                break
+
+
+# -------------------------------------------------------------------- batches
+
+
+async def test_receive_batch_returns_as_soon_as_max_items_are_there() -> None:
+    got: list[Message] = []
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">")
+        for i in range(7):
+            bus.publish_nowait(Item(n=i))
+        with anyio.fail_after(5):  # max_wait is an hour: only the count can end the wait
+            assert numbers(await sub.receive_batch(5, 3600)) == [0, 1, 2, 3, 4]
+
+        async def receive() -> None:
+            got.extend(await sub.receive_batch(5, 3600))
+
+        tg.start_soon(receive)
+        await settle()
+        assert got == []  # two are there, it waits for five
+        for i in range(7, 10):
+            bus.publish_nowait(Item(n=i))
+        await settle()
+        assert numbers(got) == [5, 6, 7, 8, 9]
+
+
+async def test_receive_batch_returns_fewer_after_max_wait_without_further_traffic() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        published_at = time.monotonic()
+        bus.publish_nowait(Item(n=0))
+        with anyio.fail_after(10):
+            batch = await sub.receive_batch(100, 0.2)
+        waited = time.monotonic() - published_at
+    assert numbers(batch) == [0]
+    assert waited >= 0.19
+
+
+async def test_receive_batch_waits_for_a_first_message_however_long() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        with anyio.move_on_after(0.1) as scope:
+            await sub.receive_batch(10, 0.001)
+    assert scope.cancelled_caught
+
+
+async def test_receive_batch_measures_max_wait_from_the_first_message_arrival(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1_000.0]
+    monkeypatch.setattr(bus_module, "_monotonic", lambda: now[0])
+    monkeypatch.setattr(subscription_module, "_monotonic", lambda: now[0])
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        bus.publish_nowait(Item(n=0))
+        now[0] += 60.0  # the message has waited a minute already
+        with anyio.fail_after(5):
+            assert numbers(await sub.receive_batch(100, 30.0)) == [0]
+        bus.publish_nowait(Item(n=1))
+        now[0] += 29.9  # 0.1 s of its 30 s are left: the receiver waits for them
+        with anyio.move_on_after(0.05) as scope:
+            await sub.receive_batch(100, 30.0)
+        assert scope.cancelled_caught
+        assert sub.statistics().buffered == 1  # a cancelled receive takes nothing
+
+
+# -------------------------------------------------------------------- threads
+
+
+async def test_four_threads_publishing_concurrently_lose_nothing_and_keep_their_order() -> None:
+    per_thread = 200
+    received: list[Item] = []
+
+    def produce(producer: int) -> None:
+        for n in range(per_thread):
+            bus.publish_threadsafe(Item(n=n, producer=producer))
+
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">", max_buffer=16)  # small: the threads wait for room too
+        for producer in range(4):
+            tg.start_soon(anyio.to_thread.run_sync, produce, producer)
+        with anyio.fail_after(60):
+            while len(received) < 4 * per_thread:
+                batch = await sub.receive_batch(50, 0.01)
+                received.extend(m.event for m in batch)
+                sub.ack(len(batch))
+    assert len(received) == bus.statistics().published == 4 * per_thread
+    for producer in range(4):
+        assert [e.n for e in received if e.producer == producer] == list(range(per_thread))
+    assert sub.statistics().high_water <= 16
+
+
+async def test_publish_threadsafe_refuses_the_event_loop_thread_and_a_bus_not_running() -> None:
+    bus = EventBus()
+    with pytest.raises(BusClosed):
+        await anyio.to_thread.run_sync(bus.publish_threadsafe, Item(n=0))
+    async with bus:
+        sub = bus.subscribe(">")
+        with pytest.raises(RuntimeError, match="event loop"):
+            bus.publish_threadsafe(Item(n=0))
+        seq = await anyio.to_thread.run_sync(bus.publish_threadsafe, Item(n=1))
+    with pytest.raises(BusClosed):
+        await anyio.to_thread.run_sync(bus.publish_threadsafe, Item(n=2))
+    assert (seq, numbers(await sub.receive_batch(10, 0))) == (1, [1])
+
+
+# -------------------------------------------------------------------- closing
+
+
+async def test_closing_the_bus_refuses_publishes_and_keeps_buffered_messages_receivable() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        iterated = bus.subscribe(">")
+        for i in range(3):
+            bus.publish_nowait(Item(n=i))
+    assert bus.closed
+    with pytest.raises(BusClosed):
+        bus.publish_nowait(Item(n=9))
+    with pytest.raises(BusClosed):
+        await bus.publish(Item(n=9))
+    with pytest.raises(BusClosed):
+        bus.subscribe(">")
+    with anyio.fail_after(5):  # a closed bus does not make receivers wait for max_wait
+        assert numbers(await sub.receive_batch(2, 3600)) == [0, 1]
+        assert numbers(await sub.receive_batch(100, 3600)) == [2]
+        with pytest.raises(BusClosed):
+            await sub.receive_batch(100, 3600)
+        with pytest.raises(BusClosed):
+            await sub.receive()
+        assert [m.event.n async for m in iterated] == [0, 1, 2]
+    assert bus.statistics().published == 3
+
+
+async def test_closing_the_bus_wakes_a_waiting_receiver_and_a_blocked_publisher() -> None:
+    outcomes: dict[str, type[BaseException]] = {}
+
+    async def outcome_of(name: str, call: Any) -> None:
+        try:
+            await call()
+        except BusClosed as exc:
+            outcomes[name] = type(exc)
+
+    async with anyio.create_task_group() as tg:
+        async with EventBus() as bus:
+            idle = bus.subscribe("nothing")
+            full = bus.subscribe("items.>", max_buffer=1)
+            bus.publish_nowait(Item(n=0))
+            tg.start_soon(outcome_of, "receiver", idle.receive)
+            tg.start_soon(outcome_of, "publisher", lambda: bus.publish(Item(n=1)))
+            await settle()
+            assert outcomes == {}
+        await settle()
+        tg.cancel_scope.cancel()  # whatever still hangs fails the test below, not forever
+    assert outcomes == {"receiver": BusClosed, "publisher": BusClosed}
+    assert numbers(await full.receive_batch(10, 0)) == [0]
+
+
+async def test_closing_a_subscription_releases_blocked_publishers_and_flushes() -> None:
+    done: list[str] = []
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        closing = bus.subscribe(">", max_buffer=1)
+        other = bus.subscribe(">")
+        bus.publish_nowait(Item(n=0))
+        other.ack(len(await other.receive_batch(10, 0)))
+
+        async def flush() -> None:
+            await bus.flush()
+            done.append("flush")
+
+        async def publish() -> None:
+            await bus.publish(Item(n=1))
+            done.append("publish")
+
+        tg.start_soon(flush)
+        tg.start_soon(publish)
+        await settle()
+        assert done == []
+        closing.close()
+        await settle()
+        assert sorted(done) == ["flush", "publish"]
+        assert closing.closed
+        assert [s.name for s in bus.statistics().subscriptions] == [other.name]
+        with pytest.raises(BusClosed):
+            await closing.receive()
+        assert numbers(await other.receive_batch(10, 0)) == [1]
+
+
+async def test_closing_a_subscription_wakes_its_waiting_receiver_with_bus_closed() -> None:
+    outcome: list[str] = []
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">")
+
+        async def receive() -> None:
+            try:
+                await sub.receive_batch(10, 1)
+            except BusClosed:
+                outcome.append("closed")
+
+        tg.start_soon(receive)
+        await settle()
+        sub.close()
+        sub.close()  # closing twice is harmless
+        await settle()
+        assert outcome == ["closed"]
+        bus.publish_nowait(Item(n=0))
+        assert [m async for m in sub] == []
+
+
+async def test_closing_a_subscription_inside_async_for_ends_the_loop() -> None:
+    seen: list[int] = []
+    async with EventBus() as bus:
+        sub = bus.subscribe(">")
+        for i in range(3):
+            bus.publish_nowait(Item(n=i))
+        async for message in sub:
+            seen.append(message.event.n)
+            sub.close()
+    assert seen == [0]
+
+
+async def test_an_exception_in_the_body_reaches_the_caller_as_itself() -> None:
+    error = KeyError("boom")
+    bus = EventBus()
+
+    async def body() -> None:
+        async with bus:
+            bus.subscribe(">")
+            raise error
+
+    with pytest.raises(KeyError) as info:
+        await body()
+    assert info.value is error
+    assert bus.closed
+
+
+async def test_a_bus_can_be_entered_only_once() -> None:
+    bus = EventBus()
+    async with bus:
+        pass
+    with pytest.raises(RuntimeError, match="once"):
+        async with bus:
+            pass
+
+
+def test_subscribe_refuses_a_bad_max_buffer_or_overflow() -> None:
+    bus = EventBus()
+    with pytest.raises(ValueError, match="max_buffer"):
+        bus.subscribe(">", max_buffer=0)
+    with pytest.raises(ValueError, match="overflow"):
+        bus.subscribe(">", overflow="drop_newest")  # type: ignore[arg-type]
+    assert bus.subscriptions() == ()
+
+
+async def test_cancelling_receivers_publishers_and_flushes_leaves_no_task_behind() -> None:
+    before = len(asyncio.all_tasks())
+    async with EventBus() as bus:
+        idle = bus.subscribe("idle")
+        full = bus.subscribe("items.>", max_buffer=1)
+        bus.publish_nowait(Item(n=0))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(idle.receive)
+            tg.start_soon(bus.publish, Item(n=1))  # blocks: full is full
+            tg.start_soon(bus.flush)  # waits for full to acknowledge
+            await settle()
+            assert len(asyncio.all_tasks()) == before + 3
+            tg.cancel_scope.cancel()
+        with anyio.move_on_after(0.05):  # cancelled half-way through a batch
+            await full.receive_batch(10, 3600)
+        assert bus.statistics().published == 1  # the cancelled publish delivered nothing
+        assert full.statistics().buffered == 1  # and the cancelled receive took nothing
+        bus.publish_nowait(Item(n=2), "idle")
+        assert numbers([await idle.receive()]) == [2]
+    assert len(asyncio.all_tasks()) == before
+
+
+# ----------------------------------------------------------------- statistics
+
+
+async def test_statistics_count_published_buffered_high_water_and_acknowledgements() -> None:
+    async with EventBus() as bus:
+        blocking = bus.subscribe(">", max_buffer=10, name="blocking")
+        lossy = bus.subscribe(">", max_buffer=2, overflow="drop_oldest", name="lossy")
+        for i in range(5):
+            bus.publish_nowait(Item(n=i))
+        stats = bus.statistics()
+        assert stats.published == 5
+        by_name = {s.name: s for s in stats.subscriptions}
+        b, d = by_name["blocking"], by_name["lossy"]
+        assert (b.buffered, b.high_water, b.delivered, b.received, b.dropped) == (5, 5, 5, 0, 0)
+        assert (d.buffered, d.high_water, d.delivered, d.received, d.dropped) == (2, 2, 5, 0, 3)
+        assert lossy.statistics() == d
+        assert (b.max_buffer, b.overflow, b.patterns) == (10, "block", (">",))
+
+        await blocking.receive_batch(3, 0)
+        blocking.ack(2)
+        bus.publish_nowait(Item(n=5))
+        b = blocking.statistics()
+        assert (b.buffered, b.in_flight, b.received, b.acknowledged) == (3, 1, 3, 2)
+        assert (b.high_water, b.delivered) == (5, 6)
+        assert bus.statistics().published == 6
+    assert isinstance(stats, tuple)
+    assert stats._fields == ("published", "subscriptions")
+
+
+def test_a_subscription_shows_its_name_and_patterns() -> None:
+    sub = EventBus().subscribe(["a.*", "b.>"], name="writer.main")
+    assert isinstance(sub, Subscription)
+    assert "writer.main" in repr(sub)
+    assert "a.*, b.>" in repr(sub)
