@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["format_ts", "now_ns", "ts_to_datetime"]
 
 now_ns = time.time_ns
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def ts_to_datetime(ts: int) -> datetime:
     """Return the aware UTC datetime of ``ts`` (nanoseconds; sub-microseconds dropped)."""
-    return datetime.fromtimestamp(ts // 1_000 / 1_000_000, tz=UTC)
+    # Integer arithmetic: a float of seconds is off by a microsecond for some ts.
+    return _EPOCH + timedelta(microseconds=ts // 1_000)
 
 
 def format_ts(ts: int) -> str:

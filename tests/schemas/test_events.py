@@ -6,6 +6,7 @@ import itertools
 import re
 import threading
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 import msgspec
@@ -160,3 +161,18 @@ def test_events_are_tagged_with_their_class_name(event: Event) -> None:
     assert cls.__struct_config__.tag == cls.__name__
     assert msgspec.msgpack.decode(encode(event))[0] == cls.__name__
     assert isinstance(event, Event)
+
+
+@pytest.mark.parametrize(
+    ("ts", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000000Z"),
+        (1_700_000_000_123_456_789, "2023-11-14T22:13:20.123456Z"),
+        (8_766_739_561_597_655_341, "2247-10-22T21:26:01.597655Z"),
+    ],
+)
+def test_timestamps_display_as_utc_to_the_exact_microsecond(ts: int, text: str) -> None:
+    assert schemas.format_ts(ts) == text
+    moment = schemas.ts_to_datetime(ts)
+    assert moment.utcoffset() == timedelta(0)
+    assert moment.microsecond == ts // 1_000 % 1_000_000
