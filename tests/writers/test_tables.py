@@ -1,0 +1,324 @@
+"""What the writers store: typed rows, idempotent events, kept ticks, positions, ..."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import anyio
+import msgspec
+
+import schemas
+from eventbus import EventBus
+from schemas import (
+    AnalysisResult,
+    ApiLog,
+    Candle,
+    Event,
+    PositionUpdate,
+    RecommendationUpdate,
+    SystemHealth,
+    Tick,
+    TradeAlert,
+    TradeAnalysis,
+    TradeExecution,
+    TradeMonitoring,
+    TradeRecommendation,
+    new_event_id,
+)
+from tests.schemas._samples import sample_events
+from writers import ANALYSIS, LOGS, MAIN, SPECS, WriterActor
+
+from ._helpers import (
+    count,
+    execution,
+    position_update,
+    query,
+    recommendation,
+    running_writer,
+    tick,
+)
+
+# Where each event type is stored, in columns named as its fields.
+TABLES: dict[type[Event], tuple[str, str]] = {
+    Tick: (MAIN.filename, "unified_ticks"),
+    Candle: (MAIN.filename, "candles"),
+    TradeExecution: (MAIN.filename, "trade_executions"),
+    PositionUpdate: (MAIN.filename, "position_updates"),
+    TradeRecommendation: (ANALYSIS.filename, "trade_recommendations"),
+    RecommendationUpdate: (ANALYSIS.filename, "recommendation_updates"),
+    TradeAnalysis: (ANALYSIS.filename, "trade_analysis"),
+    AnalysisResult: (ANALYSIS.filename, "analysis_results"),
+    TradeMonitoring: (LOGS.filename, "trade_monitoring"),
+    TradeAlert: (LOGS.filename, "trade_alerts"),
+    ApiLog: (LOGS.filename, "api_logs"),
+    SystemHealth: (LOGS.filename, "system_health"),
+}
+
+
+async def test_every_event_type_is_stored_in_typed_columns_of_its_table(
+    tmp_path: Path,
+) -> None:
+    events = sample_events()
+    assert {type(event) for event in events} == set(TABLES)
+    async with EventBus(admit=schemas.admit) as bus, anyio.create_task_group() as tg:
+        actors = [WriterActor(bus, spec, tmp_path / spec.filename) for spec in SPECS]
+        for actor in actors:
+            await tg.start(actor.run)
+        for event in events:
+            bus.publish_nowait(event)
+        await bus.flush()
+        for actor in actors:
+            actor.stop()
+    for event in events:
+        filename, table = TABLES[type(event)]
+        fields = msgspec.structs.asdict(event)
+        [row] = query(tmp_path / filename, f"SELECT {', '.join(fields)} FROM {table}")
+        stored = dict(zip(fields, row, strict=True))
+        for name, value in fields.items():
+            if isinstance(value, dict):  # JSON columns hold JSON text
+                stored[name] = json.loads(stored[name])
+        assert stored == fields, table
+    for spec in SPECS:
+        assert count(tmp_path / spec.filename, "dead_letters") == 0
+
+
+async def test_an_execution_published_twice_is_stored_once(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    event = execution(12345)
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(event)
+        bus.publish_nowait(event)  # in the same batch
+        await bus.flush()
+        bus.publish_nowait(event)  # replayed later, in another batch
+        await bus.flush()
+    assert query(path, "SELECT ticket, event_id FROM trade_executions") == [(12345, event.event_id)]
+    assert count(path, "trade_positions") == 1
+    assert count(path, "dead_letters") == 0  # the replays were no errors either
+
+
+async def test_a_recommendation_published_twice_is_stored_once(tmp_path: Path) -> None:
+    path = tmp_path / ANALYSIS.filename
+    rec = recommendation()
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        bus.publish_nowait(rec)
+        bus.publish_nowait(rec)
+        await bus.flush()
+        bus.publish_nowait(rec)
+        await bus.flush()
+    assert query(path, "SELECT recommendation_id, event_id FROM trade_recommendations") == [
+        (rec.recommendation_id, rec.event_id)
+    ]
+    assert count(path, "dead_letters") == 0
+
+
+async def test_an_alert_published_twice_is_stored_once(tmp_path: Path) -> None:
+    path = tmp_path / LOGS.filename
+    alert = TradeAlert(alert_type="risk", severity="critical", message="drawdown 5%")
+    async with running_writer(path, LOGS) as (bus, _):
+        bus.publish_nowait(alert)
+        await bus.flush()
+    async with running_writer(path, LOGS) as (bus, _):  # a replay after a restart
+        bus.publish_nowait(alert)
+        bus.publish_nowait(alert)
+        await bus.flush()
+    assert query(path, "SELECT message, event_id FROM trade_alerts") == [
+        ("drawdown 5%", alert.event_id)
+    ]
+    assert count(path, "dead_letters") == 0
+
+
+async def test_ticks_repeating_symbol_and_time_are_all_kept_across_restarts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    same = tick(ts=1_700_000_000_000_000_000)
+    async with running_writer(path, MAIN) as (bus, _):
+        for _ in range(3):
+            bus.publish_nowait(same)
+        await bus.flush()
+    # A new writer continues the tick sequence instead of colliding with stored rows.
+    async with running_writer(path, MAIN) as (bus, _):
+        for _ in range(2):
+            bus.publish_nowait(same)
+        await bus.flush()
+    assert query(path, "SELECT count(*), count(DISTINCT seq) FROM unified_ticks") == [(5, 5)]
+
+
+async def test_an_execution_opens_its_position(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=100, entry_price=50_000.0))
+        await bus.flush()
+    assert query(
+        path,
+        "SELECT ticket, direction, status, entry_price, current_price, volume, stop_loss, "
+        "take_profit, opened_ts, closed_ts FROM trade_positions",
+    ) == [(1, "BUY", "open", 50_000.0, 50_000.0, 0.01, 49_500.0, 51_000.0, 100, None)]
+
+
+async def test_a_position_has_one_row_and_every_update_in_its_history(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=100))
+        for n in range(1, 4):
+            bus.publish_nowait(position_update(1, ts=100 + n, current_price=50_000.0 + n))
+        await bus.flush()
+    assert query(path, "SELECT ticket, status, current_price, ts FROM trade_positions") == [
+        (1, "modified", 50_003.0, 103)
+    ]
+    assert count(path, "position_updates") == 3
+
+
+async def test_an_older_position_update_never_overwrites_a_newer_one(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=100))
+        bus.publish_nowait(position_update(1, ts=300, current_price=50_300.0, stop_loss=50_100.0))
+        await bus.flush()
+        # Delivered late (out of order, or replayed): older by ts.
+        bus.publish_nowait(position_update(1, ts=200, current_price=50_200.0, stop_loss=49_900.0))
+        await bus.flush()
+    assert query(path, "SELECT current_price, stop_loss, ts FROM trade_positions") == [
+        (50_300.0, 50_100.0, 300)
+    ]
+    assert count(path, "position_updates") == 2
+
+
+async def test_position_updates_with_the_same_ts_resolve_to_the_larger_event_id(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    smaller, larger = new_event_id(), new_event_id()
+    assert smaller < larger
+    async with running_writer(path, MAIN) as (bus, _):
+        # Ticket 1 gets the larger id first, ticket 2 last: both must end on it.
+        for ticket, order in ((1, (larger, smaller)), (2, (smaller, larger))):
+            bus.publish_nowait(execution(ticket, ts=100))
+            for event_id in order:
+                price = 2.0 if event_id == larger else 1.0
+                bus.publish_nowait(
+                    position_update(ticket, ts=200, current_price=price, event_id=event_id)
+                )
+                await bus.flush()  # each in its own batch: the stored row decides
+    assert query(path, "SELECT ticket, current_price, event_id FROM trade_positions") == [
+        (1, 2.0, larger),
+        (2, 2.0, larger),
+    ]
+
+
+async def test_a_closing_update_records_close_price_and_realized_pnl(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=100))
+        bus.publish_nowait(position_update(1, ts=200, current_price=50_400.0, unrealized_pnl=4.0))
+        bus.publish_nowait(
+            position_update(
+                1,
+                ts=300,
+                status="closed",
+                current_price=51_000.0,
+                close_price=51_000.0,
+                realized_pnl=10.0,
+            )
+        )
+        await bus.flush()
+    assert query(
+        path,
+        "SELECT status, close_price, realized_pnl, unrealized_pnl, opened_ts, closed_ts "
+        "FROM trade_positions",
+    ) == [("closed", 51_000.0, 10.0, None, 100, 300)]
+
+
+async def test_updates_before_the_execution_keep_their_newer_state(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(position_update(1, ts=200, current_price=50_200.0, stop_loss=50_000.0))
+        await bus.flush()
+        bus.publish_nowait(execution(1, ts=100, entry_price=50_000.0))
+        await bus.flush()
+    assert query(
+        path,
+        "SELECT direction, status, entry_price, current_price, stop_loss, opened_ts, ts "
+        "FROM trade_positions",
+    ) == [("BUY", "modified", 50_000.0, 50_200.0, 50_000.0, 100, 200)]
+
+
+async def test_a_candle_is_updated_in_place_by_newer_versions_of_its_bar(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+
+    def bar(close: float, ts: int, timeframe: Literal["M1", "M5"] = "M5") -> Candle:
+        return Candle(symbol="BTCUSDT", timeframe=timeframe, ts_open=0, open=1.0, high=3.0,
+                      low=0.5, close=close, ts=ts)  # fmt: skip
+
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(bar(1.5, ts=10))
+        bus.publish_nowait(bar(2.5, ts=30))
+        bus.publish_nowait(bar(1.0, ts=20))  # late: an older version of the bar
+        bus.publish_nowait(bar(2.0, ts=30, timeframe="M1"))
+        await bus.flush()
+    assert query(path, "SELECT timeframe, close, ts FROM candles ORDER BY timeframe") == [
+        ("M1", 2.0, 30),
+        ("M5", 2.5, 30),
+    ]
+    assert query(path, "SELECT symbol, close FROM m5_candles") == [("BTCUSDT", 2.5)]
+
+
+async def test_recommendation_updates_change_it_in_place_and_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / ANALYSIS.filename
+    rec = recommendation()
+    rid = rec.recommendation_id
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        bus.publish_nowait(rec)
+        await bus.flush()
+        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="executed",
+                                                ticket=12345, ts=200))  # fmt: skip
+        await bus.flush()
+        closed = RecommendationUpdate(recommendation_id=rid, status="closed", outcome="win",
+                                      realized_pnl=10.0, ts=300)  # fmt: skip
+        bus.publish_nowait(closed)
+        bus.publish_nowait(closed)  # a replay changes nothing
+        await bus.flush()
+    assert query(
+        path,
+        "SELECT recommendation_id, status, ticket, outcome, realized_pnl, updated_ts "
+        "FROM trade_recommendations",
+    ) == [(rid, "closed", 12345, "win", 10.0, 300)]
+    assert query(path, "SELECT status, ticket, ts FROM recommendation_updates ORDER BY ts") == [
+        ("executed", 12345, 200),
+        ("closed", None, 300),
+    ]
+
+
+async def test_a_recommendation_arriving_after_its_update_takes_the_update(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / ANALYSIS.filename
+    rec = recommendation()
+    update = RecommendationUpdate(
+        recommendation_id=rec.recommendation_id, status="executed", ticket=7, ts=200
+    )
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        bus.publish_nowait(update)
+        await bus.flush()
+        bus.publish_nowait(rec)
+        await bus.flush()
+    assert query(path, "SELECT status, ticket, updated_ts FROM trade_recommendations") == [
+        ("executed", 7, 200)
+    ]
+    assert count(path, "recommendation_updates") == 1
+
+
+async def test_an_older_recommendation_update_does_not_undo_a_newer_one(tmp_path: Path) -> None:
+    path = tmp_path / ANALYSIS.filename
+    rec = recommendation()
+    rid = rec.recommendation_id
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        bus.publish_nowait(rec)
+        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="expired", ts=300))
+        await bus.flush()
+        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="executed", ts=200))
+        await bus.flush()
+    assert query(path, "SELECT status, updated_ts FROM trade_recommendations") == [("expired", 300)]
+    assert count(path, "recommendation_updates") == 2
