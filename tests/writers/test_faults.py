@@ -1,0 +1,170 @@
+"""Faults: poison goes to dead_letters, disk full is retried, a killed writer loses nothing."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+import schemas
+from eventbus import EventBus
+from schemas import PositionUpdate, TradeAlert
+from writers import ANALYSIS, MAIN, WriterActor
+
+from ._helpers import (
+    count,
+    execution,
+    position_update,
+    query,
+    recommendation,
+    running_writer,
+    tick,
+    wait_until,
+    writer_process,
+)
+
+
+async def test_an_event_without_a_table_is_dead_lettered_and_its_batch_lands(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    alert = TradeAlert(alert_type="risk", severity="critical", message="no table in main")
+    started = time.time_ns()
+    batches: list[int] = []
+    async with running_writer(
+        path, MAIN, max_batch=24, on_commit=lambda batch, _: batches.append(len(batch))
+    ) as (bus, actor):
+        for n in range(10):
+            bus.publish_nowait(tick(n))
+        bus.publish_nowait(execution(1))
+        bus.publish_nowait(alert, topic="trade.alert.x")  # reaches the main writer
+        bus.publish_nowait(execution(2))
+        for n in range(10, 20):
+            bus.publish_nowait(tick(n))
+        bus.publish_nowait(position_update(1, ts=2_000, current_price=50_100.0))
+        await bus.flush()
+    assert batches == [24]
+    assert count(path, "unified_ticks") == 20
+    assert query(path, "SELECT ticket FROM trade_executions ORDER BY ticket") == [(1,), (2,)]
+    assert query(path, "SELECT ticket, current_price FROM trade_positions ORDER BY ticket") == [
+        (1, 50_100.0),
+        (2, 50_000.0),
+    ]
+    [(topic, event_type, data, error, ts)] = query(
+        path, "SELECT topic, event_type, data, error, ts FROM dead_letters"
+    )
+    assert (topic, event_type, data) == ("trade.alert.x", "TradeAlert", schemas.encode(alert))
+    assert "does not store TradeAlert" in error
+    assert started <= ts <= time.time_ns()
+    stats = actor.statistics()
+    assert (stats.dead_letters, stats.rows["dead_letters"], stats.events) == (1, 1, 23)
+
+
+async def test_a_recommendation_reusing_an_id_is_dead_lettered(tmp_path: Path) -> None:
+    path = tmp_path / ANALYSIS.filename
+    original = recommendation()
+    duplicate = recommendation(original.recommendation_id)  # a new event_id, same key
+    assert duplicate.event_id != original.event_id
+    async with running_writer(path, ANALYSIS) as (bus, actor):
+        bus.publish_nowait(original)
+        bus.publish_nowait(duplicate)
+        bus.publish_nowait(recommendation())
+        await bus.flush()
+        assert actor.statistics().dead_letters == 1
+    assert count(path, "trade_recommendations") == 2
+    assert query(
+        path,
+        "SELECT event_id FROM trade_recommendations WHERE recommendation_id = ?",
+        (original.recommendation_id,),
+    ) == [(original.event_id,)]
+    [(event_type, data, error)] = query(path, "SELECT event_type, data, error FROM dead_letters")
+    assert (event_type, data) == ("TradeRecommendation", schemas.encode(duplicate))
+    assert "UNIQUE constraint failed: trade_recommendations.recommendation_id" in error
+
+
+async def test_an_event_whose_bytes_are_damaged_is_dead_lettered_as_they_are(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    damaged = b"\xc1 not msgpack"
+
+    def encode(event: Any) -> bytes:
+        if isinstance(event, PositionUpdate) and event.ticket == 2:
+            return damaged
+        return schemas.encode(event)
+
+    async with (
+        EventBus(admit=schemas.admit, encode=encode) as bus,
+        WriterActor(bus, MAIN, path) as actor,
+    ):
+        for ticket in (1, 2, 3):
+            bus.publish_nowait(execution(ticket))
+            bus.publish_nowait(position_update(ticket, ts=2_000, current_price=50_500.0))
+        await bus.flush()
+        assert actor.statistics().dead_letters == 1
+    assert query(path, "SELECT ticket, current_price FROM trade_positions ORDER BY ticket") == [
+        (1, 50_500.0),
+        (2, 50_000.0),
+        (3, 50_500.0),
+    ]
+    assert query(path, "SELECT topic, data FROM dead_letters") == [
+        ("trade.position.BTCUSDT", damaged)
+    ]
+
+
+async def test_a_full_disk_holds_the_batch_until_space_returns(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN, max_backoff=0.05) as (bus, actor):
+        bus.publish_nowait(execution(1))
+        await bus.flush()
+        # The database may not grow by a single page: every insert is SQLITE_FULL.
+        conn = actor._conn
+        async with conn.execute("PRAGMA page_count") as cursor:
+            [pages] = await cursor.fetchone()
+        await conn.execute(f"PRAGMA max_page_count={pages}")
+        [subscription] = bus.subscriptions()
+        acknowledged = subscription.statistics().acknowledged
+        for n in range(2_000):
+            bus.publish_nowait(tick(n))
+        bus.publish_nowait(execution(2))
+        with anyio.fail_after(10):
+            await wait_until(lambda: actor.statistics().retries >= 2)
+        stats = actor.statistics()
+        assert stats.pending == 2_001
+        assert "full" in (stats.last_error or "")
+        assert subscription.statistics().acknowledged == acknowledged
+        assert count(path, "unified_ticks") == 0
+
+        await conn.execute("PRAGMA max_page_count=1073741823")  # the disk is freed
+        with anyio.fail_after(10):
+            await bus.flush()
+        stats = actor.statistics()
+        assert (stats.pending, stats.dead_letters, stats.last_error) == (0, 0, None)
+    assert count(path, "unified_ticks") == 2_000
+    assert count(path, "trade_executions") == 2
+
+
+async def test_a_writer_killed_mid_ingest_keeps_every_acknowledged_event(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    log = tmp_path / "acknowledged.log"
+    async with writer_process("ingest", path, log) as ingest:
+
+        async def enough_acknowledged() -> bool:
+            return (await anyio.Path(log).read_text()).count("\n") >= 100
+
+        with anyio.fail_after(30):
+            await wait_until(enough_acknowledged)
+        ingest.send_signal(signal.SIGKILL)
+        assert await ingest.wait() == -signal.SIGKILL
+    # A torn last line (killed mid-write) was not fully logged: it does not count.
+    acknowledged = (await anyio.Path(log).read_text()).split("\n")[:-1]
+    assert len(acknowledged) >= 100
+    assert query(path, "PRAGMA integrity_check") == [("ok",)]
+    stored = {event_id for (event_id,) in query(path, "SELECT event_id FROM trade_executions")}
+    assert set(acknowledged) <= stored
+    assert count(path, "unified_ticks") > 0
