@@ -130,7 +130,7 @@ def admit(event: Event) -> str:
                 and 0 <= event.ts <= MAX_INT64
             ):
                 return topic
-        except TypeError:  # an unhashable symbol or source, a str price, ...
+        except Exception:  # an unhashable symbol or source, a str price, ...
             pass
     _validate_slow(event)
     topic = event.topic
@@ -163,10 +163,44 @@ def _validate_slow(event: Event) -> None:
         name, value = _find_unencodable(event)
         raise InvalidEvent(cls.__name__, name, value, f"cannot be encoded ({exc})") from exc
     try:
-        decoder.decode(data)
+        decoded = decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise _from_validation_error(cls, event, exc) from None
+    try:
+        same = decoded == event
+    except Exception:
+        same = False
+    if not same:
+        _check_round_trip(event, decoded)
     semantic_check(event)
+
+
+def _check_round_trip(event: Event, decoded: Event) -> None:
+    """Refuse a value that does not survive encoding: the wrong type in disguise.
+
+    msgspec encodes datetimes, decimals, UUIDs and enums as strings, which then
+    decode as valid ``str`` fields; the event itself would still hold the object.
+    """
+    cls = type(event)
+    json_fields = _JSON_FIELDS[cls]  # checked strictly by _check_json already
+    for name in _FIELDS[cls]:
+        if name in json_fields:
+            continue
+        value = getattr(event, name)
+        back = getattr(decoded, name)
+        if type(back) is float and back != back:
+            continue  # NaN: semantic_check names it
+        try:
+            same = bool(value == back)
+        except Exception:
+            same = False
+        if not same:
+            raise InvalidEvent(
+                cls.__name__,
+                name,
+                value,
+                f"expected {type(back).__name__}, got {type(value).__name__}",
+            )
 
 
 def _find_unencodable(event: Event) -> tuple[str | None, Any]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
 import math
+import uuid
 from typing import Any
 
 import msgspec
@@ -245,6 +249,53 @@ def test_the_tick_fast_path_refuses_what_the_slow_path_refuses(field: str, value
     with pytest.raises(InvalidEvent) as info:
         admit(Tick(**fields | {field: value}))
     assert (info.value.event_type, info.value.field) == ("Tick", field)
+
+
+class Side(enum.Enum):
+    BUY = "BUY"
+
+
+class Unhashable:
+    """A hostile value: hashing or comparing it raises."""
+
+    def __hash__(self) -> int:
+        raise RuntimeError("no hash")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no eq")
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "value"),
+    [
+        (Tick, "source", datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)),
+        (Tick, "symbol", decimal.Decimal("1")),
+        (TradeExecution, "comment", decimal.Decimal("1.5")),
+        (TradeExecution, "direction", Side.BUY),
+        (TradeExecution, "event_id", uuid.UUID(int=7)),
+        (AnalysisResult, "kind", uuid.UUID(int=7)),
+        (SystemHealth, "component", datetime.date(2026, 1, 1)),
+        (Tick, "symbol", Unhashable()),
+    ],
+    ids=["datetime", "decimal-symbol", "decimal", "enum", "uuid-id", "uuid", "date", "hostile"],
+)
+def test_a_value_that_msgspec_would_encode_as_a_str_is_still_the_wrong_type(
+    cls: type[Event], field: str, value: Any
+) -> None:
+    validate(cls(**fields_of(cls)))  # the tick fast path is taken next
+    with pytest.raises(InvalidEvent) as info:
+        validate(cls(**fields_of(cls) | {field: value}))
+    assert (info.value.event_type, info.value.field) == (cls.__name__, field)
+    with pytest.raises(InvalidEvent):
+        build(cls, **fields_of(cls) | {field: value})
+
+
+def test_values_of_a_compatible_type_are_accepted() -> None:
+    class Direction(enum.StrEnum):
+        BUY = "BUY"
+
+    fields = fields_of(TradeExecution) | {"direction": Direction.BUY, "volume": 1, "ticket": 5}
+    assert validate(TradeExecution(**fields)).volume == 1
 
 
 @pytest.mark.parametrize(
