@@ -122,7 +122,7 @@ def admit(event: Event) -> str:
                 and 0.0 < event.bid < _INF
                 and type(event.ask) is float
                 and 0.0 < event.ask < _INF
-                and event.last is None
+                and (event.last is None or (type(event.last) is float and 0.0 < event.last < _INF))
                 and type(event.volume) is float
                 and 0.0 <= event.volume < _INF
                 and event.source in _known_sources

@@ -237,6 +237,10 @@ def a_valid_tick() -> Tick:
         ("volume", NAN),
         ("bid", True),
         ("ask", 10**30),
+        ("last", True),
+        ("last", NAN),
+        ("last", -1.0),
+        ("last", "50000.0"),
         ("symbol", ["BTCUSDT"]),
         ("source", ["unhashable"]),
         ("ts", True),
@@ -244,6 +248,7 @@ def a_valid_tick() -> Tick:
     ],
 )
 def test_the_tick_fast_path_refuses_what_the_slow_path_refuses(field: str, value: Any) -> None:
+    validate(Tick(symbol="BTCUSDT", bid=1.0, ask=2.0, last=1.5))
     fields: dict[str, Any] = {"symbol": "BTCUSDT", "bid": 1.0, "ask": 2.0}
     validate(Tick(**fields))  # the symbol is now known: the next tick takes the fast path
     with pytest.raises(InvalidEvent) as info:
