@@ -39,6 +39,7 @@ from schemas import (
     from_dict,
     validate,
 )
+from schemas import _validate as validate_module
 from schemas._validate import _SYMBOL_RE
 
 from ._samples import fields_of, sample_events
@@ -643,3 +644,17 @@ def test_decoding_a_corrupted_encoding_returns_a_valid_event_or_raises_invalid_e
 
 def test_every_event_type_is_covered_by_the_invalid_table() -> None:
     assert {cls for cls, _, _ in INVALID} == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("last", [None, 50000.25])
+def test_a_tick_of_a_known_symbol_takes_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch, last: float | None
+) -> None:
+    validate(Tick(symbol="BTCUSDT", bid=1.0, ask=2.0, source="feed"))
+
+    def slow(event: Event) -> None:
+        raise AssertionError(f"slow path taken for {event!r}")
+
+    monkeypatch.setattr(validate_module, "_validate_slow", slow)
+    tick = Tick(symbol="BTCUSDT", bid=50000.0, ask=50000.5, last=last, volume=2.0, source="feed")
+    assert admit(tick) == "market.tick.BTCUSDT"
