@@ -53,7 +53,11 @@ def is_transient(exc: BaseException) -> bool:
 async def open_write_connection(
     path: str, *, synchronous: Synchronous, busy_timeout: float
 ) -> aiosqlite.Connection:
-    """Open ``path`` for writing: WAL, the chosen ``synchronous``, a busy timeout."""
+    """Open ``path`` for writing: WAL, the chosen ``synchronous``, a busy timeout.
+
+    :raises WriterError: if it cannot be opened or switched to WAL (for example in a
+        directory where the -wal file cannot be created).
+    """
     try:
         conn = await aiosqlite.connect(
             path,
@@ -74,8 +78,10 @@ async def open_write_connection(
         await conn.execute("PRAGMA wal_autocheckpoint=1000")
         await conn.execute("PRAGMA journal_size_limit=67108864")
         await conn.execute("PRAGMA foreign_keys=ON")
-    except BaseException:
+    except BaseException as exc:
         await conn.close()
+        if isinstance(exc, sqlite3.Error):
+            raise WriterError(f"cannot open {path} for writing: {exc}") from exc
         raise
     return conn
 
@@ -90,8 +96,12 @@ async def migrate(conn: aiosqlite.Connection, spec: DatabaseSpec, path: str) -> 
     """Bring the schema to ``spec.schema_version``; return the version found.
 
     :raises SchemaVersionError: if the file's version is newer than the spec's.
+    :raises WriterError: if a migration fails (the file keeps its previous version).
     """
-    version = await _pragma(conn, "PRAGMA user_version")
+    try:
+        version = await _pragma(conn, "PRAGMA user_version")
+    except sqlite3.Error as exc:
+        raise WriterError(f"cannot read the schema version of {path}: {exc}") from exc
     found = version if isinstance(version, int) else 0
     if found > spec.schema_version:
         raise SchemaVersionError(
@@ -102,9 +112,17 @@ async def migrate(conn: aiosqlite.Connection, spec: DatabaseSpec, path: str) -> 
         script = spec.migrations[version]
         # executescript commits first; the whole migration and its version bump are
         # one transaction, so a crash mid-migration leaves the previous version.
-        await conn.executescript(
-            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
-        )
+        try:
+            await conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
+            )
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                await conn.rollback()
+            raise WriterError(
+                f"cannot migrate {path} to schema version {version + 1} of the "
+                f"{spec.name!r} database: {exc}"
+            ) from exc
     return found
 
 

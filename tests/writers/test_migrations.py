@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from writers import MAIN, SPECS, DatabaseSpec, SchemaVersionError, WriterLock
+from writers import MAIN, SPECS, DatabaseSpec, SchemaVersionError, WriterError, WriterLock
 
 from ._helpers import count, execution, query, running_writer
 
@@ -73,3 +73,30 @@ async def test_a_file_from_a_newer_version_is_refused(tmp_path: Path, spec: Data
     lock = WriterLock(path)
     lock.acquire()  # and its lock released
     lock.release()
+
+
+async def test_a_file_that_is_not_a_database_is_refused_with_writer_error(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    path.write_bytes(b"this is not an SQLite database, but a user's notes" * 100)
+    with pytest.raises(WriterError, match=f"cannot open {path}"):
+        async with running_writer(path, MAIN):
+            pytest.fail("the writer started")
+    assert path.read_bytes().startswith(b"this is not an SQLite database")
+
+
+async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(MAIN.migrations[0])
+        # Something a user added that migration 2 collides with.
+        conn.execute("CREATE INDEX trade_positions_status ON trade_positions (symbol)")
+        conn.execute("PRAGMA user_version = 1")
+    with pytest.raises(WriterError, match="schema version 2") as refused:
+        async with running_writer(path, MAIN):
+            pytest.fail("the writer started")
+    assert isinstance(refused.value.__cause__, sqlite3.OperationalError)
+    assert query(path, "PRAGMA user_version") == [(1,)]
+    # Migration 2 is one transaction: the indexes it made before failing are gone.
+    assert (
+        query(path, "SELECT name FROM sqlite_master WHERE name = 'trade_executions_ticket'") == []
+    )
