@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, closing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+import pytest
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
@@ -68,6 +71,30 @@ async def wait_until(condition: Callable[[], bool | Awaitable[bool]]) -> None:
         if result if isinstance(result, bool) else await result:
             return
         await anyio.sleep(0.02)
+
+
+@contextmanager
+def read_only_directory(path: Path) -> Iterator[None]:
+    """Nobody may create or delete files in ``path``; files in it stay writable.
+
+    chmod does not stop root, so as root the directory is made immutable (chattr +i);
+    where that is not possible either, the test is skipped.
+    """
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", path], check=False).returncode:
+        pytest.skip("running as root, where only chattr +i makes a directory read-only")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", path], check=True)
 
 
 def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

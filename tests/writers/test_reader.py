@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from writers import MAIN, WriterError, open_reader, queries
 
-from ._helpers import execution, running_writer, tick
+from ._helpers import execution, read_only_directory, running_writer, tick
 
 
 async def test_a_reader_sees_what_the_running_writer_committed(tmp_path: Path) -> None:
@@ -59,17 +58,14 @@ async def test_a_reader_works_in_a_directory_it_cannot_write(tmp_path: Path) -> 
         bus.publish_nowait(tick(1))
         await bus.flush()
         # The writer has created the -wal and -shm files; now nobody may add files.
-        directory.chmod(0o555)
-        try:
-            if os.access(directory, os.W_OK):
-                pytest.skip("this user (root?) can write a 0o555 directory")
+        with read_only_directory(directory):
+            with pytest.raises(PermissionError):
+                (directory / "probe").touch()
             async with open_reader(path) as reader:
                 assert await queries.recent_ticks(reader, "BTCUSDT") == [tick(1)]
                 bus.publish_nowait(tick(2))
                 await bus.flush()
                 assert await queries.recent_ticks(reader, "BTCUSDT") == [tick(2), tick(1)]
-        finally:
-            directory.chmod(0o755)
 
 
 async def test_opening_a_missing_database_for_reading_fails_clearly(tmp_path: Path) -> None:
