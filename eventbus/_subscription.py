@@ -90,6 +90,8 @@ class Subscription:
         self._done_waiters: list[tuple[int, anyio.Event]] = []
         self._closed = False
         self._bus_closed = False
+        # The oldest message a durable subscription discarded unacknowledged on close.
+        self._abandoned_from: float = math.inf
 
     # ------------------------------------------------------------------ receiving
 
@@ -228,11 +230,20 @@ class Subscription:
         self._done_waiters = keep
 
     async def wait_done(self, seq: int) -> None:
-        """Wait until every message up to ``seq`` has been acknowledged (or dropped)."""
+        """Wait until every message up to ``seq`` has been acknowledged (or dropped).
+
+        :raises BusClosed: if this is a durable subscription and it was closed before
+            acknowledging one of them (it was not stored: do not report it done).
+        """
         while not self._closed and self._oldest_pending_seq() <= seq:
             event = anyio.Event()
             self._done_waiters.append((seq, event))
             await event.wait()
+        if self._abandoned_from <= seq:
+            raise BusClosed(
+                f"subscription {self.name!r} was closed before it acknowledged message "
+                f"{int(self._abandoned_from)}; messages up to {seq} were not all processed"
+            )
 
     async def _wait_room(self) -> None:
         while not self._closed and not self._bus_closed and len(self._buffer) >= self.max_buffer:
@@ -271,6 +282,8 @@ class Subscription:
         if self._closed:
             return
         self._closed = True
+        if self.durable:
+            self._abandoned_from = self._oldest_pending_seq()
         self._on_close(self)
         self._buffer.clear()
         self._in_flight.clear()

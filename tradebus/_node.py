@@ -15,7 +15,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
-from eventbus import BusStatistics, EventBus
+from eventbus import BusClosed, BusStatistics, EventBus, EventBusError
 from writers import DatabaseSpec, WriterActor, WriterStatistics, open_reader
 
 from ._exceptions import AccessDenied, NoRoute, TradebusError
@@ -159,7 +159,7 @@ class Node:
             errors = [
                 e for e in group.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())
             ]
-            if exc is not None and not cancelled:
+            if exc is not None and not cancelled and not _caused_by_stop(exc):
                 return  # the body's own error wins; the writer's was logged
             if len(errors) == 1:
                 raise errors[0] from None
@@ -174,6 +174,13 @@ class Node:
         spec = self.topology.home_of_topic(topic)
         if spec is None:
             return  # not a persistent topic: in-process subscribers only
+        if spec.name in self._writers:
+            # Its writer is hosted but no longer subscribed: it failed (the node is
+            # going down) or stopped. Not a routing mistake of the caller.
+            raise BusClosed(
+                f"cannot publish {topic!r}: the writer of {spec.name!r} ({spec.filename}) "
+                "has stopped; nothing was enqueued"
+            )
         owner = self.topology.owner(spec)
         raise NoRoute(
             f"no writer in this node stores {topic!r}: its database {spec.name!r} "
@@ -245,3 +252,10 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"
+
+
+def _caused_by_stop(exc: BaseException) -> bool:
+    """Whether the body failed only because the node was stopping (a closed bus)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_caused_by_stop(e) for e in exc.exceptions)
+    return isinstance(exc, EventBusError | anyio.get_cancelled_exc_class())

@@ -1,0 +1,71 @@
+"""Shared helpers of the reliability tests: plain-sqlite3 checks of a data directory."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import anyio
+
+from writers import SPECS, WriterLock
+
+HERE = Path(__file__).parent
+
+#: The three default database files.
+DATABASE_FILES: tuple[str, ...] = tuple(spec.filename for spec in SPECS)
+
+#: Soak variants run only when this is set (they are marked ``soak`` too).
+SOAK = os.environ.get("TRADEBUS_SOAK") == "1"
+
+
+def script(name: str) -> list[str]:
+    """The command line that runs the helper script ``name`` of this directory."""
+    return [sys.executable, str(HERE / name)]
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain ``sqlite3`` read-only connection, as an outside observer opens it."""
+    uri = f"file:{path.absolute().as_posix()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=10.0)) as conn:
+        yield conn
+
+
+def integrity(path: Path) -> str:
+    """``PRAGMA integrity_check`` of ``path`` ("ok" when the file is sound)."""
+    with read_only(path) as conn:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    return "\n".join(str(row[0]) for row in rows)
+
+
+def count(path: Path, table: str, where: str = "", *params: object) -> int:
+    """Rows of ``table`` (matching ``where``), read with plain sqlite3."""
+    with read_only(path) as conn:
+        sql = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
+        row = conn.execute(sql, params).fetchone()
+    return int(row[0])
+
+
+def tables(path: Path) -> list[tuple[str, str]]:
+    """(type, name) of every table, index and view in ``path``."""
+    with read_only(path) as conn:
+        rows = conn.execute("SELECT type, name FROM sqlite_master ORDER BY type, name").fetchall()
+    return [(str(kind), str(name)) for kind, name in rows]
+
+
+def assert_lock_free(database: Path) -> None:
+    """A new writer can take ``database``'s writer lock at once (nobody holds it)."""
+    lock = WriterLock(database, "reliability-test")
+    lock.acquire()  # raises WriterLockError if a (dead) process still held it
+    lock.release()
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` until it holds (30 s at most): for counters, not events."""
+    with anyio.fail_after(30):
+        while not condition():  # noqa: ASYNC110 - statistics are counters, not events
+            await anyio.sleep(0.01)
