@@ -78,6 +78,7 @@ class Subscription:
         self._drop_oldest = overflow == "drop_oldest"
         self._first_at = 0.0  # when the oldest buffered message arrived (monotonic)
         self._waiter: anyio.Event | None = None
+        self._receivers_waiting = 0
         self._wake_at = _NEVER  # buffer length at which the waiting receiver is woken
         self._dropped = 0
         # Consumer side.
@@ -127,26 +128,42 @@ class Subscription:
             raise ValueError(f"max_items must be >= 1, got {max_items}")
         await checkpoint()
         buffer = self._buffer
-        if not buffer:
-            await self._wait_for(1, math.inf)
-        if len(buffer) < max_items and not self._bus_closed:
-            remaining = self._first_at + max_wait - _monotonic()
-            if remaining > 0:
-                await self._wait_for(max_items, remaining)
-        return self._take(max_items)
+        while True:
+            if not buffer:
+                await self._wait_for(1, math.inf)
+            if len(buffer) < max_items and not self._bus_closed:
+                remaining = self._first_at + max_wait - _monotonic()
+                if remaining > 0:
+                    await self._wait_for(max_items, remaining)
+            batch = self._take(max_items)
+            if batch:
+                return batch
+            # Another receiver of this subscription took what was there: wait again.
 
     async def _wait_for(self, count: int, seconds: float) -> None:
-        while len(self._buffer) < count and not self._closed and not self._bus_closed:
-            waiter = self._waiter = anyio.Event()
-            self._wake_at = count
-            try:
-                with anyio.move_on_after(seconds) as scope:
+        """Wait until ``count`` messages are buffered, at most ``seconds``.
+
+        Receivers waiting together share one event, woken at the smallest count any
+        of them waits for; each then checks its own count again.
+        """
+        deadline = anyio.current_time() + seconds
+        self._receivers_waiting += 1
+        try:
+            while len(self._buffer) < count and not self._closed and not self._bus_closed:
+                waiter = self._waiter
+                if waiter is None:
+                    waiter = self._waiter = anyio.Event()
+                if count < self._wake_at:
+                    self._wake_at = count
+                with anyio.move_on_at(deadline) as scope:
                     await waiter.wait()
-            finally:
+                if scope.cancelled_caught:
+                    return
+        finally:
+            self._receivers_waiting -= 1
+            if not self._receivers_waiting:
                 self._waiter = None
                 self._wake_at = _NEVER
-            if scope.cancelled_caught:
-                return
 
     def _wake(self) -> None:
         waiter = self._waiter

@@ -672,3 +672,45 @@ def test_a_subscription_shows_its_name_and_patterns() -> None:
     assert isinstance(sub, Subscription)
     assert "writer.main" in repr(sub)
     assert "a.*, b.>" in repr(sub)
+
+
+async def test_two_receivers_waiting_on_one_subscription_both_get_messages() -> None:
+    received: list[int] = []
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">")
+
+        async def receive_one() -> None:
+            received.append((await sub.receive()).event.n)
+
+        tg.start_soon(receive_one)
+        tg.start_soon(receive_one)
+        await settle()
+        bus.publish_nowait(Item(n=1))
+        bus.publish_nowait(Item(n=2))
+        await settle()
+        assert sorted(received) == [1, 2]
+
+
+async def test_a_receiver_that_gives_up_does_not_strand_another_one_waiting() -> None:
+    received: list[int] = []
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">")
+        first = anyio.CancelScope()
+
+        async def receive_one() -> None:
+            received.append((await sub.receive()).event.n)
+
+        async def give_up() -> None:
+            with first:
+                await sub.receive_batch(10, 3600)
+
+        tg.start_soon(give_up)
+        await settle()
+        tg.start_soon(receive_one)
+        await settle()
+        first.cancel()
+        await settle()
+        bus.publish_nowait(Item(n=1))
+        await settle()
+        tg.cancel_scope.cancel()
+    assert received == [1]
