@@ -30,6 +30,7 @@ from ._sqlite import (
     migrate,
     open_write_connection,
     tick_insert_sql,
+    tick_json_insert_sql,
 )
 
 __all__ = ["WriterActor", "WriterStatistics"]
@@ -37,6 +38,10 @@ __all__ = ["WriterActor", "WriterStatistics"]
 logger = logging.getLogger("writers")
 
 _raw_decode = msgspec.msgpack.Decoder().decode
+_json_encode = msgspec.json.Encoder().encode
+#: How ticks are inserted: "json" (one JSON parameter per batch, expanded by SQLite's
+#: json_each) or "values" (multi-row INSERT ... VALUES statements of 100 rows).
+TICK_PATH = "json"
 _first = itemgetter(0)
 _TICK_TAG = Tick.__name__
 _SET_TICK_SEQ = (
@@ -330,13 +335,11 @@ class WriterActor:
         self._check_identity()
         conn = self._conn
         started = time.perf_counter()
-        await conn.execute("BEGIN IMMEDIATE")
         try:
-            for _table, sql, rows in statements:
-                await conn.executemany(sql, rows)
-            await conn.execute("COMMIT")
+            # The whole transaction in one hop to the connection's thread: every hop
+            # back to the event loop waits for the producers to yield, and for the GIL.
+            await conn._execute(_run_transaction, conn, statements)
         except BaseException as exc:
-            await self._rollback()
             if isinstance(exc, sqlite3.IntegrityError | sqlite3.InterfaceError | sqlite3.DataError):
                 raise _Poison(f"{type(exc).__name__}: {exc}") from exc
             if isinstance(exc, sqlite3.OperationalError | sqlite3.ProgrammingError) and not (
@@ -347,8 +350,9 @@ class WriterActor:
                 raise _Poison(f"{type(exc).__name__}: {exc}") from exc
             raise
         elapsed = time.perf_counter() - started
+        ticks = next_tick_seq - self._next_tick_seq
         self._next_tick_seq = next_tick_seq
-        self._account(batch, statements, elapsed)
+        self._account(batch, statements, ticks, elapsed)
         await self._inspect_wal()
 
     async def _rollback(self) -> None:
@@ -371,7 +375,8 @@ class WriterActor:
             )
 
     def _plan(self, batch: Sequence[Message]) -> tuple[list[Statement], int]:
-        """Turn a batch into statements: ticks on the fast path, the rest per type."""
+        """Turn a batch into statements (ticks on the fast path, the rest per type) and
+        the next tick seq (the difference with the current one is the tick count)."""
         rows: list[list[Any]] = _raw_decode(pack_array([m.data for m in batch]))
         statements: list[Statement] = []
         tick_seq = self._next_tick_seq
@@ -388,7 +393,10 @@ class WriterActor:
                 raise ValueError(f"the {self.spec.name!r} database has no table for ticks")
             if set(map(len, ticks)) != {TICK_FIELDS}:
                 raise ValueError("tick rows of an unknown layout")
-            statements.extend(self._tick_statements(table, ticks, tick_seq))
+            if TICK_PATH == "json":
+                statements.append(_tick_json_statement(table, ticks, tick_seq))
+            else:
+                statements.extend(self._tick_statements(table, ticks, tick_seq))
             tick_seq += len(ticks)
             statements.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
         if others:
@@ -426,15 +434,19 @@ class WriterActor:
             statements.append((table, tick_insert_sql(table, rest), [params]))
         return statements
 
-    def _account(self, batch: list[Message], statements: list[Statement], elapsed: float) -> None:
+    def _account(
+        self, batch: list[Message], statements: list[Statement], ticks: int, elapsed: float
+    ) -> None:
         rows = self._rows
         for table, sql, params in statements:
             if not table:
                 continue
-            if sql.startswith("INSERT INTO " + (self.spec.tick_table or "\0")):
-                rows[table] = rows.get(table, 0) + (len(params[0]) - 1) // TICK_FIELDS * len(params)
-            elif sql.lstrip().startswith("INSERT"):
+            if table == self.spec.tick_table:
+                continue  # counted below: one statement holds many ticks
+            if sql.lstrip().startswith("INSERT"):
                 rows[table] = rows.get(table, 0) + len(params)
+        if ticks:
+            rows[self.spec.tick_table or ""] += ticks
         n = len(batch)
         self._batches += 1
         self._events += n
@@ -527,6 +539,26 @@ class WriterActor:
 
     def __repr__(self) -> str:
         return f"<WriterActor {self.spec.name} {self.path!r}>"
+
+
+def _run_transaction(conn: Any, statements: list[Statement]) -> None:
+    """Run ``statements`` in one transaction, in the connection's own thread."""
+    raw: sqlite3.Connection = conn._conn  # aiosqlite's sqlite3 connection (its thread)
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        for _table, sql, rows in statements:
+            raw.executemany(sql, rows)
+        raw.execute("COMMIT")
+    except BaseException:
+        if raw.in_transaction:
+            raw.rollback()
+        raise
+
+
+def _tick_json_statement(table: str, ticks: list[list[Any]], first_seq: int) -> Statement:
+    # One bound parameter for the whole batch: SQLite parses it in C with the GIL
+    # released, where binding 8 Python values per row would hold the GIL.
+    return (table, tick_json_insert_sql(table), [(_json_encode(ticks).decode(), first_seq)])
 
 
 def _is_fatal(exc: BaseException) -> bool:
