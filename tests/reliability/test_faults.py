@@ -7,6 +7,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +93,37 @@ async def test_disk_full_is_retried_and_loses_nothing_once_space_returns(tmp_pat
         assert writer.statistics().dead_letters == 0
     assert count(tmp_path / _MAIN, "unified_ticks") == 20_000
     assert count(tmp_path / _MAIN, "trade_executions", "event_id = ?", event_ids[0]) == 1
+    assert integrity(tmp_path / _MAIN) == "ok"
+
+
+async def test_disk_full_at_shutdown_gives_up_loudly_after_the_drain_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    event_ids: list[str] = []
+    with anyio.CancelScope() as scope:
+        async with open_node(
+            tmp_path, max_buffer=1_000, max_batch=500, max_backoff=0.1, drain_timeout=1.0
+        ) as node:
+            conn = node.writer("main")._conn
+            async with conn.execute("PRAGMA page_count") as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            await conn.execute(f"PRAGMA max_page_count = {row[0]}")
+
+            async def log_execution() -> None:
+                event_ids.append(await execution(node, 1))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(log_execution)
+                tg.start_soon(publish_ticks, node, 10_000, [0])
+                await wait_until(lambda: node.writer("main").statistics().retries >= 2)
+                stopping = time.monotonic()
+                scope.cancel()  # the disk never frees up: shut down anyway
+    shutdown = time.monotonic() - stopping
+    assert shutdown < 5, f"shutting down took {shutdown:.1f}s"
+    assert event_ids == [], "an execution was acknowledged although it was never stored"
+    assert "could not be committed before shutdown" in caplog.text
+    assert count(tmp_path / _MAIN, "trade_executions") == 0
     assert integrity(tmp_path / _MAIN) == "ok"
 
 
