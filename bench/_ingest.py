@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,21 +57,33 @@ def _check_stored(path: Path, expected: int) -> None:
 # ------------------------------------------------------------------------ ceiling
 
 
-def ceiling_once(path: Path, rows: Sequence[TickRow], batch: int) -> float:
-    """Insert ``rows`` with ``executemany``, ``batch`` rows per transaction; the seconds."""
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Wall-clock and CPU seconds (every thread of this process) of one run."""
+
+    seconds: float
+    cpu_seconds: float
+
+
+def ceiling_once(path: Path, rows: Sequence[TickRow], batch: int) -> Timing:
+    """Insert ``rows`` with ``executemany``, ``batch`` rows per transaction."""
     create_database(path, MAIN)
     conn = connect(path)
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for start in range(0, len(rows), batch):
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(TICK_INSERT, rows[start : start + batch])
             conn.execute("COMMIT")
-        elapsed = time.perf_counter() - started
+        timing = Timing(time.perf_counter() - started, time.process_time() - cpu_started)
     finally:
         conn.close()
     _check_stored(path, len(rows))
-    return elapsed
+    return timing
+
+
+def _per_tick_us(timing: Timing, ticks: int) -> float:
+    return timing.cpu_seconds / ticks * 1e6 if ticks else 0.0
 
 
 async def ceiling(ctx: Context) -> ScenarioResult:
@@ -80,20 +93,24 @@ async def ceiling(ctx: Context) -> ScenarioResult:
     for i in range(config.repeat):
         ctx.status(f"run {i + 1}/{config.repeat}")
         runs.append(ceiling_once(ctx.db_path("ceiling"), ctx.rows, config.max_batch))
-    best = min(runs)
-    rate = len(ctx.rows) / best
+    best = min(runs, key=lambda run: run.seconds)
+    rate = len(ctx.rows) / best.seconds
+    cpu_us = _per_tick_us(best, len(ctx.rows))
     figures = {
         "ticks": len(ctx.rows),
         "rows_per_transaction": config.max_batch,
-        "seconds": best,
+        "seconds": best.seconds,
         "ticks_per_s": rate,
-        "runs_s": runs,
+        "cpu_seconds": best.cpu_seconds,
+        "cpu_us_per_tick": cpu_us,
+        "runs_s": [run.seconds for run in runs],
     }
     line = Line(
         scenario="ceiling",
         label=f"sqlite3 executemany, {config.max_batch} rows/txn",
         rate=rate,
         unit="ticks/s",
+        note=f"CPU {cpu_us:.1f} us/tick",
     )
     return ScenarioResult(name="ceiling", figures=figures, lines=[line])
 
@@ -143,6 +160,8 @@ class IngestRun:
 
     ticks: int
     seconds: float
+    #: CPU seconds of the whole process (event loop thread and SQLite thread).
+    cpu_seconds: float
     writer: WriterStatistics
 
     @property
@@ -184,13 +203,13 @@ async def ingest_tradebus(
     ):
         if during is not None:
             during()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await publish_all(bus, ticks)
         await bus.flush()
-        elapsed = time.perf_counter() - started
-        statistics = writer.statistics()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        counters = writer.statistics()
     _check_stored(path, len(ticks))
-    return IngestRun(ticks=len(ticks), seconds=elapsed, writer=statistics)
+    return IngestRun(ticks=len(ticks), seconds=elapsed, cpu_seconds=cpu, writer=counters)
 
 
 def writer_figures(statistics: WriterStatistics) -> dict[str, Any]:
@@ -207,33 +226,50 @@ def writer_figures(statistics: WriterStatistics) -> dict[str, Any]:
 
 
 async def tradebus(ctx: Context) -> ScenarioResult:
-    """Pre-built ticks through ``publish_nowait`` into the main writer, until flush."""
+    """Pre-built ticks through ``publish_nowait`` into the main writer, until flush.
+
+    When the ceiling is part of the run, each tradebus run is paired with a ceiling
+    run right before it: the median of the pairs' ratios resists a machine whose
+    load changes during the run better than the ratio of the two best runs does.
+    """
     config = ctx.config
+    paired = "ceiling" in config.scenarios
     runs: list[IngestRun] = []
+    pair_ratios: list[float] = []
     for i in range(config.repeat):
         ctx.status(f"run {i + 1}/{config.repeat}")
-        runs.append(
-            await ingest_tradebus(
-                ctx.db_path("tradebus"),
-                ctx.ticks,
-                max_batch=config.max_batch,
-                max_delay=config.max_delay,
-            )
+        if paired:
+            reference = ceiling_once(ctx.db_path("ceiling-pair"), ctx.rows, config.max_batch)
+        run = await ingest_tradebus(
+            ctx.db_path("tradebus"),
+            ctx.ticks,
+            max_batch=config.max_batch,
+            max_delay=config.max_delay,
         )
+        runs.append(run)
+        if paired:
+            pair_ratios.append(reference.seconds / run.seconds)
     best = min(runs, key=lambda run: run.seconds)
+    cpu_us = best.cpu_seconds / best.ticks * 1e6 if best.ticks else 0.0
+    paired_ratio = statistics.median(pair_ratios) if pair_ratios else None
     figures = {
         "ticks": best.ticks,
         "seconds": best.seconds,
         "ticks_per_s": best.rate,
+        "cpu_seconds": best.cpu_seconds,
+        "cpu_us_per_tick": cpu_us,
         "runs_s": [run.seconds for run in runs],
+        "paired_ratios_to_ceiling": pair_ratios,
+        "paired_ratio_to_ceiling": paired_ratio,
         "writer": writer_figures(best.writer),
     }
+    paired_note = "" if paired_ratio is None else f"paired with ceiling {paired_ratio:.2f}x; "
     line = Line(
         scenario="tradebus",
         label=f"publish_nowait -> writer, batch {config.max_batch}/{config.max_delay * 1000:g} ms",
         rate=best.rate,
         unit="ticks/s",
-        note=f"mean batch {best.writer.mean_batch:.0f}, "
-        f"mean commit {best.writer.mean_commit_ms:.1f} ms",
+        note=f"{paired_note}CPU {cpu_us:.1f} us/tick; mean batch {best.writer.mean_batch:.0f}, "
+        f"commit {best.writer.mean_commit_ms:.1f} ms",
     )
     return ScenarioResult(name="tradebus", figures=figures, lines=[line])

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine_info"]
+__all__ = ["busy_warning", "machine_info"]
 
 
 def _cpu_model() -> str:
@@ -38,6 +38,25 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def busy_warning() -> str | None:
+    """A warning if other work keeps this machine's CPUs busy (figures will be noisy)."""
+    load = _load_average()
+    cpus = os.cpu_count() or 1
+    if load is None or load[0] < 0.5 * cpus:
+        return None
+    return (
+        f"the machine is busy (load average {load[0]:.1f} on {cpus} CPUs): figures will be "
+        "noisy; the paired ratios resist it best"
+    )
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, memory, OS, Python, SQLite and the versions of the packages on the path."""
     return {
@@ -49,6 +68,7 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "python_implementation": platform.python_implementation(),
         "sqlite": sqlite3.sqlite_version,
+        "load_average": _load_average(),
         "packages": {
             name: _version(name) for name in ("tradebus", "anyio", "aiosqlite", "msgspec")
         },

@@ -27,7 +27,7 @@ from ._config import BenchConfig
 from ._context import Context
 from ._ingest import ceiling, naive, tradebus
 from ._latency import batch_sweep, latency
-from ._machine import machine_info
+from ._machine import busy_warning, machine_info
 from ._plot import write_plot
 from ._processes import read_under_write, shared_file, three_files
 from ._report import apply_ratios, check_targets, render, write_json
@@ -86,6 +86,10 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
         TimeElapsedColumn(),
         console=console,
     )
+    machine_at_start = machine_info()
+    warning = busy_warning()
+    if warning is not None:
+        console.print(f"[yellow]warning:[/] {warning}")
     try:
         with progress:
             overall = progress.add_task("generating ticks", total=len(config.scenarios))
@@ -122,7 +126,8 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
         "tool": "tradebus bench",
         "started_at": started_at.isoformat(),
         "duration_s": time.perf_counter() - started,
-        "machine": machine_info(),
+        "machine": machine_at_start,
+        "load_average_at_end": machine_info()["load_average"],
         "parameters": config.to_json(),
         "scenarios": {
             name: result.figures | {"duration_s": durations[name]}

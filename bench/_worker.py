@@ -30,6 +30,7 @@ from eventbus import BusFull, EventBus
 from schemas import ApiLog, Event, Tick, TradeRecommendation
 from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor
 
+from ._results import percentile
 from ._sqlite import LATEST_TICKS, TICK_INSERT
 from ._ticks import START_TS, api_log, make_ticks, recommendation, symbol_names
 
@@ -100,31 +101,35 @@ def run_shared(params: dict[str, Any]) -> dict[str, Any]:
     conn.execute("PRAGMA synchronous=NORMAL")
     committed = locked = other = 0
     last_error = ""
+    attempts_ms: list[float] = []  # how long each row's transaction took, failed or not
+    clock = time.perf_counter
     _emit("ready")
     _wait_for_line()
-    started = time.perf_counter()
+    started = clock()
     deadline = started + float(params["seconds"])
     seq = 0
-    while time.perf_counter() < deadline:
-        for _ in range(_CHUNK // 10):
-            seq += 1
-            statements = to_sql(next(events), seq)
-            try:
-                conn.execute("BEGIN")
-                for sql, row in statements:
-                    conn.execute(sql, row)
-                conn.execute("COMMIT")
-                committed += 1
-            except sqlite3.OperationalError as exc:
-                last_error = str(exc)
-                if "locked" in last_error or "busy" in last_error:
-                    locked += 1
-                else:
-                    other += 1
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-    elapsed = time.perf_counter() - started
+    while clock() < deadline:
+        seq += 1
+        statements = to_sql(next(events), seq)
+        began = clock()
+        try:
+            conn.execute("BEGIN")
+            for sql, row in statements:
+                conn.execute(sql, row)
+            conn.execute("COMMIT")
+            committed += 1
+        except sqlite3.OperationalError as exc:
+            last_error = str(exc)
+            if "locked" in last_error or "busy" in last_error:
+                locked += 1
+            else:
+                other += 1
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        attempts_ms.append((clock() - began) * 1000)
+    elapsed = clock() - started
     conn.close()
+    attempts_ms.sort()
     return {
         "kind": kind,
         "committed": committed,
@@ -132,6 +137,9 @@ def run_shared(params: dict[str, Any]) -> dict[str, Any]:
         "other_errors": other,
         "last_error": last_error,
         "seconds": elapsed,
+        "row_p50_ms": percentile(attempts_ms, 50),
+        "row_p99_ms": percentile(attempts_ms, 99),
+        "row_max_ms": attempts_ms[-1] if attempts_ms else 0.0,
     }
 
 
