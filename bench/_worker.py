@@ -12,6 +12,7 @@ latest ticks of each symbol in a loop through a read-only connection.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import sqlite3
@@ -52,21 +53,25 @@ def _wait_for_line() -> None:
 
 
 def _events(kind: str, params: dict[str, Any]) -> Iterator[Event]:
-    """The endless stream of events a process of ``kind`` writes (seeded)."""
+    """The endless stream of events a process of ``kind`` writes (seeded).
+
+    Ticks are built here, before the clock starts, and cycled; trade recommendations
+    and API logs are built as they are written (each carries a new event_id).
+    """
     seed = int(params["seed"])
     if kind == "ticks":
-        ticks = make_ticks(int(params["ticks"]), int(params["symbols"]), seed)
-        while True:
-            yield from ticks
+        return itertools.cycle(make_ticks(int(params["ticks"]), int(params["symbols"]), seed))
+    return _generated(kind, seed, symbol_names(int(params["symbols"])))
+
+
+def _generated(kind: str, seed: int, names: list[str]) -> Iterator[Event]:
     rng = random.Random(seed + (1 if kind == "trades" else 2))
-    names = symbol_names(int(params["symbols"]))
     ts = START_TS
     while True:
         ts += rng.randrange(100_000, 2_000_000)
         if kind == "trades":
-            yield recommendation(
-                rng, names[rng.randrange(len(names))], 100.0 * rng.random() + 1, ts
-            )
+            price = 100.0 * rng.random() + 1
+            yield recommendation(rng, names[rng.randrange(len(names))], price, ts)
         else:
             yield api_log(rng, ts)
 
