@@ -276,7 +276,8 @@ async def read_under_write(ctx: Context) -> ScenarioResult:
             rate=best.rate,
             unit="ticks/s",
             note=f"paired with tradebus alone {ratio:.2f}x; reader {queries_per_s:,.0f} "
-            f"queries/s, {answer['errors']} errors",
+            f"queries/s using {answer['cpu_seconds'] / answer['seconds']:.0%} of a CPU, "
+            f"{answer['errors']} errors",
         )
     ]
     return ScenarioResult(name="read-under-write", figures=figures, lines=lines)

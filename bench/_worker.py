@@ -212,7 +212,7 @@ def run_reader(params: dict[str, Any]) -> dict[str, Any]:
     threading.Thread(target=wait_for_stop, daemon=True).start()
     queries = errors = rows = 0
     last_error = ""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     while not stop.is_set():
         for symbol in names:
             try:
@@ -221,10 +221,11 @@ def run_reader(params: dict[str, Any]) -> dict[str, Any]:
             except sqlite3.Error as exc:
                 errors += 1
                 last_error = str(exc)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     conn.close()
     return {
         "queries": queries,
+        "cpu_seconds": cpu,
         "rows": rows,
         "errors": errors,
         "last_error": last_error,
