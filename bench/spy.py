@@ -22,8 +22,11 @@ import collections
 import sys
 from pathlib import Path
 
-__all__ = ["bucket", "main", "summarize"]
+__all__ = ["OTHER_THREADS", "SETUP", "bucket", "main", "summarize"]
 
+SETUP = "(setup: not measured)"
+OTHER_THREADS = "(other threads: the progress display)"
+_UNMEASURED = (SETUP, OTHER_THREADS)
 _SETUP = ("make_ticks", "tick_rows", "importlib", "ceiling_once", "create_database")
 
 
@@ -32,7 +35,9 @@ def bucket(stack: str) -> str:
     frames = stack.split(";")
     thread, leaf = frames[0], frames[-1]
     if any(name in stack for name in _SETUP) and "publish_nowait" not in stack:
-        return "setup (not measured)"
+        return SETUP
+    if "MainThread" not in thread and "_connection_worker_thread" not in thread:
+        return OTHER_THREADS
     if "_connection_worker_thread" in thread:
         if "get (queue" in stack or "core.py:59)" in leaf:
             return "sqlite thread: idle"
@@ -60,15 +65,19 @@ def bucket(stack: str) -> str:
 
 
 def summarize(path: Path) -> list[tuple[str, int, float]]:
-    """(bucket, samples, share) for the raw py-spy file at ``path``, largest first."""
+    """(bucket, samples, share) for the raw py-spy file at ``path``, largest first.
+
+    Shares are of the samples of the event loop's thread and the SQLite thread
+    outside the setup (building the ticks, the ceiling runs).
+    """
     counts: collections.Counter[str] = collections.Counter()
     for line in path.read_text().splitlines():
         stack, _, samples = line.rstrip().rpartition(" ")
         if stack and samples.isdigit():
             counts[bucket(stack)] += int(samples)
-    measured = sum(n for name, n in counts.items() if not name.startswith("setup"))
+    measured = sum(n for name, n in counts.items() if name not in _UNMEASURED)
     return [
-        (name, n, n / measured if measured and not name.startswith("setup") else 0.0)
+        (name, n, n / measured if measured and name not in _UNMEASURED else 0.0)
         for name, n in counts.most_common()
     ]
 
