@@ -69,7 +69,7 @@ async def publish_rate(ticks: int) -> float:
 async def main(data_dir: Path, max_buffer: int, seconds: float) -> dict[str, Any]:
     capacity = await publish_rate(20_000)
     async with open_node(
-        data_dir, roles=["chatgpt_bot"], max_buffer=max_buffer, max_batch=500, max_delay=0.01
+        data_dir, roles=["chatgpt_bot"], max_buffer=max_buffer, max_batch=50, max_delay=0.01
     ) as node:
         bus = node.bus
         follower = bus.subscribe("market.>", max_buffer=max_buffer, name="follower")
@@ -119,6 +119,9 @@ async def main(data_dir: Path, max_buffer: int, seconds: float) -> dict[str, Any
             writer_high_water = max(
                 s.high_water for s in bus.statistics().subscriptions if s.name == "writer:main"
             )
+            block_high_water = max(
+                s.high_water for s in bus.statistics().subscriptions if s.overflow == "block"
+            )
             await bus.flush()
             rss_after = peak_rss_kb()
             feed_statistics = feed.statistics()
@@ -137,6 +140,7 @@ async def main(data_dir: Path, max_buffer: int, seconds: float) -> dict[str, Any
         "seconds": produced,
         "stored": stored,
         "writer_high_water": writer_high_water,
+        "block_high_water": block_high_water,
         "follower_received": counted["follower"],
         "follower_dropped": follower_statistics.dropped,
         "ui_counted": counted["ui"],
