@@ -92,7 +92,7 @@ class BenchConfig:
                 max_batch=5_000,
                 max_delay=0.05,
                 seed=20_260_101,
-                repeat=3,
+                repeat=5,
                 naive_ticks=3_000,
                 seconds=8.0,
                 busy_timeout=0.02,

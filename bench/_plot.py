@@ -45,7 +45,7 @@ def write_plot(
     bars.set_xlabel("per second (ticks, rows or messages; log scale)")
     bars.set_title("throughput")
     for i, line in enumerate(rated):
-        ratio = f"  {line.to_ceiling:.2f}x ceiling" if line.to_ceiling is not None else ""
+        ratio = "" if line.to_ceiling is None else f"  {line.to_ceiling:.2g}x ceiling"
         bars.text(line.rate or 0.0, i, f" {line.rate:,.0f} {line.unit}{ratio}", va="center",
                   fontsize=6)  # fmt: skip
     if panels == 2:
