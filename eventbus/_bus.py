@@ -192,7 +192,7 @@ class EventBus:
             if len(subscription._buffer) >= subscription.max_buffer:
                 raise BusFull(subscription)
         self._seq = seq = self._seq + 1
-        message = Message(topic, seq, data, event)
+        message = Message(topic, seq, data, event, None if event is not None else self.decoder)
         for subscription in route[0]:
             buffer = subscription._buffer
             if not buffer:
@@ -263,6 +263,34 @@ class EventBus:
                 route = self._routes.get(topic) or self._resolve(topic)
         if wait:
             for subscription in route.subscriptions:
+                await subscription.wait_done(seq)
+        return seq
+
+    def publish_encoded_nowait(self, data: bytes, topic: str) -> int:
+        """Publish an event that arrives already encoded (from another process).
+
+        Subscribers get ``Message.event`` decoded lazily by the bus's ``decoder``;
+        nothing is validated here (the receiver of foreign data decides).
+
+        :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
+        :raises BusClosed: if the bus is closed.
+        """
+        if self._closed:
+            raise BusClosed("cannot publish: the bus is closed")
+        route = self._routes.get(topic) or self._resolve(topic)
+        return self._deliver(topic, bytes(data), None, route)
+
+    async def publish_encoded(self, data: bytes, topic: str, *, wait: bool = False) -> int:
+        """Like :meth:`publish_encoded_nowait`, waiting for room instead of raising."""
+        await checkpoint()
+        while True:
+            try:
+                seq = self.publish_encoded_nowait(data, topic)
+                break
+            except BusFull as exc:
+                await exc.subscription._wait_room()
+        if wait:
+            for subscription in (self._routes.get(topic) or self._resolve(topic)).subscriptions:
                 await subscription.wait_done(seq)
         return seq
 

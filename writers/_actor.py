@@ -9,7 +9,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
@@ -30,7 +30,6 @@ from ._sqlite import (
     migrate,
     open_write_connection,
     tick_insert_sql,
-    tick_json_insert_sql,
 )
 
 __all__ = ["WriterActor", "WriterStatistics"]
@@ -38,10 +37,8 @@ __all__ = ["WriterActor", "WriterStatistics"]
 logger = logging.getLogger("writers")
 
 _raw_decode = msgspec.msgpack.Decoder().decode
-_json_encode = msgspec.json.Encoder().encode
-#: How ticks are inserted: "json" (one JSON parameter per batch, expanded by SQLite's
-#: json_each) or "values" (multi-row INSERT ... VALUES statements of 100 rows).
-TICK_PATH = "json"
+_to_rows = msgspec.to_builtins
+_local = attrgetter("local")
 _first = itemgetter(0)
 _TICK_TAG = Tick.__name__
 _SET_TICK_SEQ = (
@@ -51,9 +48,9 @@ _SET_TICK_SEQ = (
 _DEAD_LETTER = (
     "INSERT INTO dead_letters (topic, seq, event_type, data, error, ts) VALUES (?, ?, ?, ?, ?, ?)"
 )
-# Rows per multi-row tick INSERT: large enough to amortise the statement, small
-# enough to stay far below SQLite's bound-variable limit.
-_TICK_CHUNK = 100
+# Rows per multi-row tick INSERT: large enough that the SQLite thread wins the GIL
+# back after each statement rarely, far below SQLite's bound-variable limit (32766).
+_TICK_CHUNK = 500
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
 
@@ -377,7 +374,11 @@ class WriterActor:
     def _plan(self, batch: Sequence[Message]) -> tuple[list[Statement], int]:
         """Turn a batch into statements (ticks on the fast path, the rest per type) and
         the next tick seq (the difference with the current one is the tick count)."""
-        rows: list[list[Any]] = _raw_decode(pack_array([m.data for m in batch]))
+        local = list(map(_local, batch))
+        if None in local:  # some came from elsewhere: decode every encoded copy
+            rows: list[list[Any]] = _raw_decode(pack_array([m.data for m in batch]))
+        else:  # published here: the events themselves, as [tag, field, ...] lists
+            rows = _to_rows(local)
         statements: list[Statement] = []
         tick_seq = self._next_tick_seq
         tags = set(map(_first, rows))
@@ -393,10 +394,7 @@ class WriterActor:
                 raise ValueError(f"the {self.spec.name!r} database has no table for ticks")
             if set(map(len, ticks)) != {TICK_FIELDS}:
                 raise ValueError("tick rows of an unknown layout")
-            if TICK_PATH == "json":
-                statements.append(_tick_json_statement(table, ticks, tick_seq))
-            else:
-                statements.extend(self._tick_statements(table, ticks, tick_seq))
+            statements.extend(self._tick_statements(table, ticks, tick_seq))
             tick_seq += len(ticks)
             statements.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
         if others:
@@ -405,9 +403,9 @@ class WriterActor:
                 event = message.event
                 by_type.setdefault(type(event), []).append(event)
             for event_type, handler in self.spec.handlers.items():
-                events = by_type.pop(event_type, None)
-                if events:
-                    statements.extend(handler(events))
+                of_type = by_type.pop(event_type, None)
+                if of_type:
+                    statements.extend(handler(of_type))
             if by_type:
                 names = ", ".join(t.__name__ for t in by_type)
                 raise ValueError(f"the {self.spec.name!r} database does not store {names}")
@@ -553,12 +551,6 @@ def _run_transaction(conn: Any, statements: list[Statement]) -> None:
         if raw.in_transaction:
             raw.rollback()
         raise
-
-
-def _tick_json_statement(table: str, ticks: list[list[Any]], first_seq: int) -> Statement:
-    # One bound parameter for the whole batch: SQLite parses it in C with the GIL
-    # released, where binding 8 Python values per row would hold the GIL.
-    return (table, tick_json_insert_sql(table), [(_json_encode(ticks).decode(), first_seq)])
 
 
 def _is_fatal(exc: BaseException) -> bool:

@@ -17,7 +17,6 @@ __all__ = [
     "migrate",
     "open_write_connection",
     "tick_insert_sql",
-    "tick_json_insert_sql",
 ]
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -149,14 +148,4 @@ def tick_insert_sql(table: str, rows: int) -> str:
     return (
         f"INSERT INTO {table} (symbol, ts, seq, bid, ask, last, volume, source) VALUES "
         + ",".join(values)
-    )
-
-
-@lru_cache(maxsize=16)
-def tick_json_insert_sql(table: str) -> str:
-    """The INSERT of a whole batch of raw tick rows given as one JSON array (?1)."""
-    return (
-        f"INSERT INTO {table} (symbol, ts, seq, bid, ask, last, volume, source) "
-        "SELECT value->>1, value->>7, ?2 + key, value->>2, value->>3, value->>4, value->>5, "
-        "value->>6 FROM json_each(?1)"
     )

@@ -5,14 +5,12 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 
 import schemas
-from eventbus import EventBus
-from schemas import PositionUpdate, TradeAlert
-from writers import ANALYSIS, MAIN, WriterActor
+from schemas import TradeAlert
+from writers import ANALYSIS, MAIN
 
 from ._helpers import (
     count,
@@ -90,19 +88,13 @@ async def test_an_event_whose_bytes_are_damaged_is_dead_lettered_as_they_are(
 ) -> None:
     path = tmp_path / MAIN.filename
     damaged = b"\xc1 not msgpack"
-
-    def encode(event: Any) -> bytes:
-        if isinstance(event, PositionUpdate) and event.ticket == 2:
-            return damaged
-        return schemas.encode(event)
-
-    async with (
-        EventBus(admit=schemas.admit, encode=encode) as bus,
-        WriterActor(bus, MAIN, path) as actor,
-    ):
+    async with running_writer(path, MAIN) as (bus, actor):
         for ticket in (1, 2, 3):
             bus.publish_nowait(execution(ticket))
-            bus.publish_nowait(position_update(ticket, ts=2_000, current_price=50_500.0))
+            if ticket == 2:  # arrives encoded from elsewhere, and damaged on the way
+                bus.publish_encoded_nowait(damaged, "trade.position.BTCUSDT")
+            else:
+                bus.publish_nowait(position_update(ticket, ts=2_000, current_price=50_500.0))
         await bus.flush()
         assert actor.statistics().dead_letters == 1
     assert query(path, "SELECT ticket, current_price FROM trade_positions ORDER BY ticket") == [
