@@ -35,6 +35,8 @@ class _Route(NamedTuple):
     subscriptions: tuple[Subscription, ...]
     blocking: tuple[Subscription, ...]
     durable: bool
+    #: The one subscription when there is exactly one (the common case: a writer).
+    only: Subscription | None
 
 
 class EventBus:
@@ -162,6 +164,7 @@ class EventBus:
             subscriptions=subscriptions,
             blocking=tuple(s for s in subscriptions if not s._drop_oldest),
             durable=any(s.durable for s in subscriptions),
+            only=subscriptions[0] if len(subscriptions) == 1 else None,
         )
         if not route.durable and self._on_unrouted is not None:
             self._on_unrouted(topic)  # may raise; then the topic is not cached
@@ -224,7 +227,21 @@ class EventBus:
         elif topic is None:
             topic = _own_topic(event)
         data = self._encode(event)
-        subscriptions, blocking, _ = self._routes.get(topic) or self._resolve(topic)
+        subscriptions, blocking, _, only = self._routes.get(topic) or self._resolve(topic)
+        if only is not None:
+            buffer = only._buffer
+            queued = len(buffer)
+            if queued >= only.max_buffer:
+                if not only._drop_oldest:
+                    raise BusFull(only)
+                only._drop_oldest_message()
+            elif not queued:
+                only._first_at = _monotonic()
+            self._seq = seq = self._seq + 1
+            buffer.append(Message(topic, seq, data, event))
+            if queued >= only._wake_at - 1:
+                only._wake()
+            return seq
         for subscription in blocking:
             if len(subscription._buffer) >= subscription.max_buffer:
                 raise BusFull(subscription)
