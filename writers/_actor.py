@@ -50,9 +50,19 @@ _DEAD_LETTER = (
 )
 # Rows per multi-row tick INSERT: large enough that the SQLite thread wins the GIL
 # back after each statement rarely, far below SQLite's bound-variable limit (32766).
-_TICK_CHUNK = 500
+_TICK_CHUNK = 256
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
+
+
+_BAD_DATA = (
+    ValueError,  # includes msgspec's DecodeError/ValidationError and UnicodeDecodeError
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    msgspec.MsgspecError,
+)
 
 
 class _Poison(Exception):
@@ -327,7 +337,8 @@ class WriterActor:
         """One transaction: plan the statements, execute them, commit."""
         try:
             statements, next_tick_seq = self._plan(batch)
-        except Exception as exc:
+        except _BAD_DATA as exc:
+            # What bad bytes or values raise; anything else is a bug and fails loudly.
             raise _Poison(f"{type(exc).__name__}: {exc}") from exc
         self._check_identity()
         conn = self._conn
@@ -425,11 +436,17 @@ class WriterActor:
         statements: list[Statement] = []
         if chunks:
             statements.append((table, tick_insert_sql(table, _TICK_CHUNK), chunks))
-        rest = n - full * _TICK_CHUNK
-        if rest:
-            params = flat[full * width :]
-            params.append(first_seq + full * _TICK_CHUNK)
-            statements.append((table, tick_insert_sql(table, rest), [params]))
+        # The rest in power-of-two chunks: a handful of statements, each compiled once
+        # (compiling an INSERT of a few hundred rows costs milliseconds).
+        row = full * _TICK_CHUNK
+        size = _TICK_CHUNK // 2
+        while row < n:
+            if n - row >= size:
+                params = flat[row * TICK_FIELDS : (row + size) * TICK_FIELDS]
+                params.append(first_seq + row)
+                statements.append((table, tick_insert_sql(table, size), [params]))
+                row += size
+            size //= 2
         return statements
 
     def _account(

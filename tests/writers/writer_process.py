@@ -63,7 +63,8 @@ async def ingest(database: Path, log: Path) -> None:
     with anyio.move_on_after(_TIME_LIMIT):
         async with (
             EventBus(admit=schemas.admit) as bus,
-            WriterActor(bus, MAIN, database, role="ingest", max_delay=0.005),
+            # A small buffer: acknowledged executions wait behind at most 2000 ticks.
+            WriterActor(bus, MAIN, database, role="ingest", max_delay=0.005, max_buffer=2_000),
             anyio.create_task_group() as tg,
         ):
             print("ready", flush=True)
