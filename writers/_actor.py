@@ -101,7 +101,9 @@ class WriterActor:
 
     :param role: recorded in the lock file, so that a refused writer is told who holds it.
     :param max_batch: commit when this many events are pending...
-    :param max_delay: ... or when the oldest pending event has waited this long (s).
+    :param max_delay: ... or when the oldest pending event has waited this long (s),
+        less the duration of the last commit (at most half of it), so that an event
+        is committed about ``max_delay`` after its publish even with no more traffic.
     :param synchronous: ``PRAGMA synchronous``: NORMAL (an app crash loses nothing
         committed; a power loss may lose the last commits) or FULL.
     :param max_buffer: how many events may wait for this writer before publishers
@@ -243,10 +245,19 @@ class WriterActor:
     async def _consume(self, subscription: Subscription) -> None:
         while True:
             try:
-                batch = await subscription.receive_batch(self.max_batch, self.max_delay)
+                batch = await subscription.receive_batch(self.max_batch, self._cut_after())
             except BusClosed:
                 return
             await self._commit_and_ack(subscription, batch)
+
+    def _cut_after(self) -> float:
+        """How long the oldest pending event may wait before the batch is cut.
+
+        ``max_delay`` less the time the last commit took, so that an event is
+        committed within about ``max_delay`` of its publish, not ``max_delay`` plus
+        a commit; never less than half of it, so batches stay batches.
+        """
+        return max(self.max_delay - self._commit_last / 1000, self.max_delay / 2)
 
     async def _drain(self, subscription: Subscription) -> None:
         """Commit what was received but not yet acknowledged, then all that is buffered."""
