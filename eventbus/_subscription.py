@@ -51,6 +51,8 @@ class Subscription:
     Created by :meth:`EventBus.subscribe`. Consume with ``async for message in sub``
     (each message is acknowledged when the next one is asked for) or with
     :meth:`receive_batch` followed by :meth:`ack` once the batch is processed.
+    A loop left with ``break`` has not acknowledged its last message: :meth:`ack` it
+    or :meth:`close` the subscription, or :meth:`EventBus.flush` waits for it.
     """
 
     def __init__(
