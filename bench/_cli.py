@@ -17,29 +17,39 @@ from ._runner import run_bench
 __all__ = ["build_parser", "config_from_args", "main"]
 
 
+def _number(text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text.replace("_", ""))
+    value = int(_number(text, int))
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    value = float(_number(text, float))
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    value = float(text)
+    value = float(_number(text, float))
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
 
 
 def _rates(text: str) -> tuple[int, ...]:
-    return tuple(_positive_int(part) for part in text.split(",") if part.strip())
+    rates = tuple(_positive_int(part) for part in text.split(",") if part.strip())
+    if not rates:
+        raise argparse.ArgumentTypeError(f"expected rates like 10000,50000, got {text!r}")
+    return rates
 
 
 def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
@@ -90,6 +100,8 @@ def _scenarios(parser: argparse.ArgumentParser, values: Sequence[str] | None) ->
     if not values:
         return SCENARIOS
     chosen = {name.strip() for value in values for name in value.split(",") if name.strip()}
+    if not chosen:
+        parser.error(f"--scenarios names none; choose from {', '.join(SCENARIOS)}")
     unknown = sorted(chosen - set(SCENARIOS))
     if unknown:
         parser.error(

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -29,7 +28,7 @@ from anyio.lowlevel import checkpoint
 import schemas
 from eventbus import BusFull, EventBus
 from schemas import ApiLog, Event, Tick, TradeRecommendation
-from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor
+from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor, reader_uri
 
 from ._results import percentile
 from ._sqlite import LATEST_TICKS, TICK_INSERT
@@ -197,7 +196,7 @@ async def run_own(params: dict[str, Any]) -> dict[str, Any]:
 
 def run_reader(params: dict[str, Any]) -> dict[str, Any]:
     """Ask for the latest ticks of each symbol over and over, read-only, until stopped."""
-    uri = Path(params["path"]).absolute().as_uri() + "?mode=ro"
+    uri = reader_uri(params["path"])
     conn = sqlite3.connect(uri, uri=True, timeout=5.0, isolation_level=None)
     conn.execute("PRAGMA query_only=1")
     names = symbol_names(int(params["symbols"]))

@@ -34,7 +34,6 @@ class BusStatistics(NamedTuple):
 class _Route(NamedTuple):
     subscriptions: tuple[Subscription, ...]
     blocking: tuple[Subscription, ...]
-    durable: bool
     #: The one subscription when there is exactly one (the common case: a writer).
     only: Subscription | None
 
@@ -163,10 +162,9 @@ class EventBus:
         route = _Route(
             subscriptions=subscriptions,
             blocking=tuple(s for s in subscriptions if not s._drop_oldest),
-            durable=any(s.durable for s in subscriptions),
             only=subscriptions[0] if len(subscriptions) == 1 else None,
         )
-        if not route.durable and self._on_unrouted is not None:
+        if self._on_unrouted is not None and not any(s.durable for s in subscriptions):
             self._on_unrouted(topic)  # may raise; then the topic is not cached
 
         if len(self._routes) > 100_000:  # a flood of distinct topics must not grow it forever
@@ -227,7 +225,8 @@ class EventBus:
         elif topic is None:
             topic = _own_topic(event)
         data = self._encode(event)
-        subscriptions, blocking, _, only = self._routes.get(topic) or self._resolve(topic)
+        route = self._routes.get(topic) or self._resolve(topic)
+        only = route.only
         if only is not None:
             buffer = only._buffer
             queued = len(buffer)
@@ -242,32 +241,24 @@ class EventBus:
             if queued >= only._wake_at - 1:
                 only._wake()
             return seq
-        for subscription in blocking:
-            if len(subscription._buffer) >= subscription.max_buffer:
-                raise BusFull(subscription)
-        self._seq = seq = self._seq + 1
-        message = Message(topic, seq, data, event)
-        for subscription in subscriptions:
-            buffer = subscription._buffer
-            if not buffer:
-                subscription._first_at = _monotonic()
-            elif subscription._drop_oldest and len(buffer) >= subscription.max_buffer:
-                subscription._drop_oldest_message()
-            buffer.append(message)
-            if len(buffer) >= subscription._wake_at:
-                subscription._wake()
-        return seq
+        return self._deliver(topic, data, event, route)
 
     async def publish(self, event: Any, topic: str | None = None, *, wait: bool = False) -> int:
         """Publish ``event``, waiting for room in full subscriptions (backpressure).
 
-        With ``wait=True``, return only once every subscription that received the
-        message has acknowledged it (for a writer: once it is committed).
+        With ``wait=True``, return only once the message is acknowledged: by the
+        durable subscriptions that received it (for a writer: once it is committed),
+        or, if none did, by every subscription that received it.
 
         :raises BusClosed: if the bus is closed, or closes while this waits for room.
         """
         await checkpoint()
         topic, data, route = self._prepare(event, topic)
+        return await self._deliver_waiting(topic, data, event, route, wait)
+
+    async def _deliver_waiting(
+        self, topic: str, data: bytes, event: Any, route: _Route, wait: bool
+    ) -> int:
         while True:
             try:
                 seq = self._deliver(topic, data, event, route)
@@ -279,7 +270,7 @@ class EventBus:
                 # Subscriptions may have come or gone while we waited.
                 route = self._routes.get(topic) or self._resolve(topic)
         if wait:
-            for subscription in route.subscriptions:
+            for subscription in _waited_on(route.subscriptions):
                 await subscription.wait_done(seq)
         return seq
 
@@ -300,16 +291,10 @@ class EventBus:
     async def publish_encoded(self, data: bytes, topic: str, *, wait: bool = False) -> int:
         """Like :meth:`publish_encoded_nowait`, waiting for room instead of raising."""
         await checkpoint()
-        while True:
-            try:
-                seq = self.publish_encoded_nowait(data, topic)
-                break
-            except BusFull as exc:
-                await exc.subscription._wait_room()
-        if wait:
-            for subscription in (self._routes.get(topic) or self._resolve(topic)).subscriptions:
-                await subscription.wait_done(seq)
-        return seq
+        if self._closed:
+            raise BusClosed("cannot publish: the bus is closed")
+        route = self._routes.get(topic) or self._resolve(topic)
+        return await self._deliver_waiting(topic, bytes(data), None, route, wait)
 
     def publish_threadsafe(
         self, event: Any, topic: str | None = None, *, wait: bool = False
@@ -335,16 +320,19 @@ class EventBus:
         except anyio.RunFinishedError:
             raise BusClosed("cannot publish: the bus's event loop has finished") from None
 
-    async def flush(self) -> None:
-        """Return when every message published before the call is acknowledged.
+    async def flush(self, seq: int | None = None) -> None:
+        """Return when every message published before the call (or up to ``seq``) is
+        acknowledged.
 
-        Only subscriptions that received a message wait for it; closed subscriptions
-        and messages dropped by ``drop_oldest`` do not hold a flush.
+        When the bus has durable subscriptions (writers), only they are waited for:
+        a flush means "committed", and a slow in-process reader must not hold it.
+        Otherwise every subscription that received a message waits for it. Closed
+        subscriptions and messages dropped by ``drop_oldest`` do not hold a flush.
         """
         await checkpoint()
-        seq = self._seq
-        for subscription in list(self._subscriptions):
-            await subscription.wait_done(seq)
+        last = self._seq if seq is None else seq
+        for subscription in _waited_on(tuple(self._subscriptions)):
+            await subscription.wait_done(last)
 
     # ---------------------------------------------------------------- inspection
 
@@ -372,3 +360,9 @@ def _own_topic(event: Any) -> str:
     if type(topic) is not str:
         raise EventBusError(f"{type(event).__name__} has no topic of its own: pass topic=...")
     return topic
+
+
+def _waited_on(subscriptions: tuple[Subscription, ...]) -> tuple[Subscription, ...]:
+    """The subscriptions whose acknowledgement counts: the durable ones if any."""
+    durable = tuple(s for s in subscriptions if s.durable)
+    return durable or subscriptions

@@ -109,6 +109,19 @@ class Subscription:
             raise anyio.WouldBlock
         return batch[0]
 
+    def receive_batch_nowait(self, max_items: int = 1000) -> list[Message]:
+        """Take up to ``max_items`` buffered messages (an empty list if none is).
+
+        :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
+        """
+        if max_items < 1:
+            raise ValueError(f"max_items must be >= 1, got {max_items}")
+        return self._take(max_items)
+
+    def unacknowledged(self) -> list[Message]:
+        """The messages received and not yet acknowledged, oldest first."""
+        return list(self._in_flight)
+
     async def receive(self) -> Message:
         """Wait for the next message and return it.
 

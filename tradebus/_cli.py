@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[:1] == ["bench"]:
         from bench import main as bench_main
 
-        return bench_main(args_list[1:])
+        return bench_main(args_list[1:], prog="tradebus bench")
     parser = _parser()
     args = parser.parse_args(args_list)
     console = Console()

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import anyio
-from anyio.abc import TaskGroup
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -37,8 +36,6 @@ class DemoConfig:
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "EURUSD")
     rate: float = 3_000.0
     seed: int | None = None
-    max_batch: int = 5_000
-    max_delay: float = 0.05
 
 
 @dataclasses.dataclass
@@ -79,7 +76,6 @@ class _Market:
         price = self.prices[symbol] * (1.0 + self.rng.gauss(0.0, _STEP))
         self.prices[symbol] = price
         half_spread = price * 0.00005
-        self.ticks += 1
         return Tick(
             symbol=symbol,
             bid=round(price - half_spread, 8),
@@ -100,15 +96,15 @@ class _Market:
                     node.bus.publish_nowait(tick)
                 except BusFull:
                     await node.bus.publish(tick)  # backpressure: the writer is behind
+                self.ticks += 1  # counted once the bus took it: the summary's count
             await anyio.sleep(interval)
 
 
 class _Strategy:
     """Recommends, executes, manages and closes one position per symbol at a time."""
 
-    _tickets = itertools.count(100_001)
-
-    def __init__(self, node: Node, market: _Market, result: DemoResult) -> None:
+    def __init__(self, node: Node, market: _Market, result: DemoResult, first_ticket: int) -> None:
+        self._tickets = itertools.count(first_ticket)
         self.market = market
         self.result = result
         self.bot: TradeIntegration = node.integration("chatgpt_bot")
@@ -248,7 +244,7 @@ def _progress(node: Node, market: _Market, result: DemoResult, started: float) -
         f"[bold]{elapsed:6.1f}s[/]",
         f"ticks {market.ticks:,} ({market.ticks / elapsed:,.0f}/s)",
         f"queue {sum(s.buffered for s in stats.bus.subscriptions):,}",
-        f"trades {result.executions} open, {result.closed} closed",
+        f"trades {result.executions - result.closed} open, {result.closed} closed",
         f"P&L {result.realized_pnl:+.4f}",
     )
     rows = Table(show_header=True, header_style="bold", box=None)
@@ -276,10 +272,15 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
     result = DemoResult()
     market = _Market(config.symbols, rng)
     started = time.monotonic()
-    async with open_node(
-        config.data_dir, max_batch=config.max_batch, max_delay=config.max_delay
-    ) as node:
-        strategy = _Strategy(node, market, result)
+    async with open_node(config.data_dir) as node:
+        # Tickets continue from an earlier run in the same directory: a reused ticket
+        # would be taken for an update of that run's position.
+        async with (
+            node.reader("main") as conn,
+            conn.execute("SELECT coalesce(max(ticket), 100000) + 1 FROM trade_positions") as cursor,
+        ):
+            (first_ticket,) = await cursor.fetchone() or (100_001,)
+        strategy = _Strategy(node, market, result, first_ticket)
         live = Live(
             _progress(node, market, result, started),
             console=console,
@@ -288,7 +289,11 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
         )
         with live, anyio.CancelScope() as scope:
             async with anyio.create_task_group() as tg:
-                _start(tg, scope, node, market, strategy, config, result)
+                tg.start_soon(_stop_on_signal, scope, result)
+                tg.start_soon(market.run, node, config.rate)
+                for symbol in config.symbols:
+                    tg.start_soon(strategy.run, symbol)
+                tg.start_soon(_health, node)
                 deadline = started + config.seconds
                 while time.monotonic() < deadline:
                     await anyio.sleep(0.25)
@@ -297,19 +302,3 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
     result.ticks = market.ticks
     result.seconds = time.monotonic() - started
     return result
-
-
-def _start(
-    tg: TaskGroup,
-    scope: anyio.CancelScope,
-    node: Node,
-    market: _Market,
-    strategy: _Strategy,
-    config: DemoConfig,
-    result: DemoResult,
-) -> None:
-    tg.start_soon(_stop_on_signal, scope, result)
-    tg.start_soon(market.run, node, config.rate)
-    for symbol in config.symbols:
-        tg.start_soon(strategy.run, symbol)
-    tg.start_soon(_health, node)

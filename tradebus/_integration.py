@@ -21,6 +21,8 @@ from schemas import (
 )
 from writers import PositionRecord, RecommendationRecord, queries
 
+from ._exceptions import TradebusError
+
 if TYPE_CHECKING:
     from ._node import Node
 
@@ -48,10 +50,21 @@ class TradeIntegration:
         self.role = role
 
     async def _log(self, *events: Event) -> None:
-        for event in events:  # refuse before anything is enqueued
-            self.node.check_route(event)
+        """Publish ``events`` and return once all are committed (their writers commit
+        in parallel); refuse them all, before anything is enqueued, if one has no route.
+        """
         for event in events:
-            await self.node.bus.publish(event, wait=True)
+            self.node.check_route(event)
+        last = 0
+        for event in events:
+            last = await self.node.bus.publish(event)
+        await self.node.bus.flush(last)
+
+    async def _record(self, event_type: type[Event], **fields: Any) -> str:
+        """Build (validate), log and return the ``event_id`` of one event."""
+        event = schemas.build(event_type, **fields)
+        await self._log(event)
+        return str(event.event_id)  # type: ignore[attr-defined]
 
     # ---------------------------------------------------------------- analysis
 
@@ -98,17 +111,16 @@ class TradeIntegration:
         ticket: int | None = None,
         outcome: str | None = None,
         realized_pnl: float | None = None,
-    ) -> None:
-        """Move a recommendation to ``status`` (``rejected``, ``expired``, ...)."""
-        await self._log(
-            schemas.build(
-                RecommendationUpdate,
-                recommendation_id=recommendation_id,
-                status=status,
-                ticket=ticket,
-                outcome=outcome,
-                realized_pnl=realized_pnl,
-            )
+    ) -> str:
+        """Move a recommendation to ``status`` (``rejected``, ``expired``, ...); return the
+        update's ``event_id``."""
+        return await self._record(
+            RecommendationUpdate,
+            recommendation_id=recommendation_id,
+            status=status,
+            ticket=ticket,
+            outcome=outcome,
+            realized_pnl=realized_pnl,
         )
 
     async def log_trade_analysis(
@@ -121,7 +133,7 @@ class TradeIntegration:
         indicators: dict[str, Any] | None = None,
     ) -> str:
         """Log a market analysis; return its ``event_id``."""
-        event = schemas.build(
+        return await self._record(
             TradeAnalysis,
             symbol=symbol,
             timeframe=timeframe,
@@ -129,18 +141,14 @@ class TradeIntegration:
             confluence_score=confluence_score,
             indicators={} if indicators is None else indicators,
         )
-        await self._log(event)
-        return event.event_id
 
     async def log_analysis_result(
         self, *, kind: str, payload: dict[str, Any] | None = None, symbol: str | None = None
     ) -> str:
         """Log any other analysis result; return its ``event_id``."""
-        event = schemas.build(
+        return await self._record(
             AnalysisResult, kind=kind, payload={} if payload is None else payload, symbol=symbol
         )
-        await self._log(event)
-        return event.event_id
 
     # ----------------------------------------------------------------- trading
 
@@ -200,7 +208,7 @@ class TradeIntegration:
         volume: float | None = None,
     ) -> str:
         """Log a change of an open position (price, stops, P&L); return its ``event_id``."""
-        event = schemas.build(
+        return await self._record(
             PositionUpdate,
             ticket=ticket,
             symbol=symbol,
@@ -211,8 +219,6 @@ class TradeIntegration:
             unrealized_pnl=unrealized_pnl,
             volume=volume,
         )
-        await self._log(event)
-        return event.event_id
 
     async def close_position(
         self,
@@ -236,9 +242,11 @@ class TradeIntegration:
             close_price=close_price,
             realized_pnl=realized_pnl,
         )
+        self.node.check_route(close)
         events: list[Event] = [close]
         if realized_pnl is not None:
-            recommendation_id = await self._recommendation_of(ticket)
+            conn = await self._reader(PositionUpdate)
+            recommendation_id = await queries.recommendation_of(conn, ticket)
             if recommendation_id is not None:
                 events.append(
                     schemas.build(
@@ -253,14 +261,6 @@ class TradeIntegration:
         await self._log(*events)
         return close.event_id
 
-    async def _recommendation_of(self, ticket: int) -> str | None:
-        conn = await self.node.shared_reader(self.node.topology.home(TradeExecution) or "main")
-        async with conn.execute(
-            "SELECT recommendation_id FROM trade_positions WHERE ticket = ?", (ticket,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else row[0]
-
     # -------------------------------------------------------------------- logs
 
     async def log_trade_monitoring(
@@ -273,7 +273,7 @@ class TradeIntegration:
         details: str = "",
     ) -> str:
         """Log something observed about a live trade; return its ``event_id``."""
-        event = schemas.build(
+        return await self._record(
             TradeMonitoring,
             ticket=ticket,
             symbol=symbol,
@@ -281,8 +281,6 @@ class TradeIntegration:
             status=status,
             details=details,
         )
-        await self._log(event)
-        return event.event_id
 
     async def log_trade_alert(
         self,
@@ -294,7 +292,7 @@ class TradeIntegration:
         ticket: int | None = None,
     ) -> str:
         """Log a risk, profit or system alert; return its ``event_id``."""
-        event = schemas.build(
+        return await self._record(
             TradeAlert,
             alert_type=alert_type,
             severity=severity,
@@ -302,8 +300,6 @@ class TradeIntegration:
             symbol=symbol,
             ticket=ticket,
         )
-        await self._log(event)
-        return event.event_id
 
     async def log_api_request(
         self,
@@ -315,7 +311,7 @@ class TradeIntegration:
         client: str = "",
     ) -> str:
         """Log one API request; return its ``event_id``."""
-        event = schemas.build(
+        return await self._record(
             ApiLog,
             method=method,
             path=path,
@@ -323,21 +319,17 @@ class TradeIntegration:
             duration_ms=duration_ms,
             client=client,
         )
-        await self._log(event)
-        return event.event_id
 
     async def log_system_health(
         self, *, component: str, status: str, details: dict[str, Any] | None = None
     ) -> str:
         """Log a health beat of ``component``; return its ``event_id``."""
-        event = schemas.build(
+        return await self._record(
             SystemHealth,
             component=component,
             status=status,
             details={} if details is None else details,
         )
-        await self._log(event)
-        return event.event_id
 
     # ------------------------------------------------------------------- reads
 
@@ -359,7 +351,8 @@ class TradeIntegration:
 
     async def _reader(self, event_type: type[Event]) -> Any:
         spec = self.node.topology.home(event_type)
-        assert spec is not None, f"{event_type.__name__} has no home database"
+        if spec is None:
+            raise TradebusError(f"no database of this topology stores {event_type.__name__}")
         return await self.node.shared_reader(spec)
 
     def __repr__(self) -> str:

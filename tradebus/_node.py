@@ -71,6 +71,8 @@ class Node:
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
+        if isinstance(roles, str):
+            roles = (roles,)  # one role, not its letters
         hosted = self.topology.roles if roles is None else tuple(dict.fromkeys(roles))
         for role in hosted:
             self.topology.owned_by(role)  # raises for unknown roles
@@ -83,7 +85,7 @@ class Node:
         self._task_group: TaskGroup | None = None
         self._readers = AsyncExitStack()
         self._shared: dict[str, aiosqlite.Connection] = {}
-        self._failure: BaseException | None = None
+        self._writer_failed = False
         self._entered = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -121,7 +123,7 @@ class Node:
             if not isinstance(exc, anyio.get_cancelled_exc_class()):
                 # A dead writer must not leave a half-alive node: refuse publishes at
                 # once, and let the task group cancel the body.
-                self._failure = self._failure or exc
+                self._writer_failed = True
                 logger.error("writer %s failed: %s; shutting the node down", writer.spec.name, exc)
                 self.bus.close()
             raise
@@ -132,7 +134,7 @@ class Node:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None and self._failure is None:
+        if exc is None and not self._writer_failed:
             try:
                 await self.bus.flush()
             except BaseException as flush_exc:

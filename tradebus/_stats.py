@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import quote
+
+from writers import reader_uri
 
 from ._exceptions import TradebusError
 from ._topology import Topology
@@ -51,7 +52,7 @@ def _summarize(name: str, path: Path, tables: tuple[str, ...]) -> DatabaseSummar
     if not path.exists():
         return DatabaseSummary(name, path, False, 0, 0, 0, ())
     wal = path.with_name(path.name + "-wal")
-    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    uri = reader_uri(path)
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=5)
     except sqlite3.Error as exc:

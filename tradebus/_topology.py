@@ -38,7 +38,8 @@ class Topology:
             raise ValueError("a topology needs at least one role")
         names = [spec.name for spec in owners.values()]
         if len(set(names)) != len(names):
-            raise ValueError(f"each database has exactly one owner role, got {owners}")
+            owned = {role: spec.name for role, spec in owners.items()}
+            raise ValueError(f"each database has exactly one owner role, got {owned}")
         files = [spec.filename for spec in owners.values()]
         if len(set(files)) != len(files):
             raise ValueError(f"each database needs its own file, got {files}")

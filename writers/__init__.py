@@ -16,6 +16,7 @@ from ._exceptions import WriterLockError as WriterLockError
 from ._lock import WriterLock as WriterLock
 from ._lock import lock_path as lock_path
 from ._reader import open_reader as open_reader
+from ._reader import reader_uri as reader_uri
 from ._records import DeadLetter as DeadLetter
 from ._records import PositionRecord as PositionRecord
 from ._records import RecommendationRecord as RecommendationRecord
@@ -24,7 +25,6 @@ from ._specs import LOGS as LOGS
 from ._specs import MAIN as MAIN
 from ._specs import DatabaseSpec as DatabaseSpec
 from ._sqlite import Synchronous as Synchronous
-from ._sqlite import tick_insert_sql as tick_insert_sql
 
 SPECS: tuple[DatabaseSpec, ...] = (MAIN, ANALYSIS, LOGS)
 
@@ -48,5 +48,5 @@ __all__ = [
     "lock_path",
     "open_reader",
     "queries",
-    "tick_insert_sql",
+    "reader_uri",
 ]

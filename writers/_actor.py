@@ -7,7 +7,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from itertools import chain
 from operator import attrgetter, itemgetter
 from types import TracebackType
@@ -163,7 +163,6 @@ class WriterActor:
         self._commit_max = 0.0
         self._retries = 0
         self._dead_letters = 0
-        self._in_hand = 0
         self._wal_frames = 0
         self._last_error: str | None = None
 
@@ -263,12 +262,12 @@ class WriterActor:
         """Commit what was received but not yet acknowledged, then all that is buffered."""
         if self._conn is None:
             return
-        held = list(subscription._in_flight)
+        held = subscription.unacknowledged()
         if held:
             await self._commit_and_ack(subscription, held)
         while True:
             try:
-                batch = subscription._take(self.max_batch)
+                batch = subscription.receive_batch_nowait(self.max_batch)
             except BusClosed:
                 return
             if not batch:
@@ -276,7 +275,8 @@ class WriterActor:
             await self._commit_and_ack(subscription, batch)
 
     def _report_undrained(self, subscription: Subscription) -> None:
-        left = len(subscription._buffer) + len(subscription._in_flight)
+        stats = subscription.statistics()
+        left = stats.buffered + stats.in_flight
         if left and not subscription.closed:
             logger.error(
                 "writer %s: %d events could not be committed before shutdown (%s)",
@@ -303,31 +303,34 @@ class WriterActor:
     # ----------------------------------------------------------------- committing
 
     async def _commit_and_ack(self, subscription: Subscription, batch: list[Message]) -> None:
-        self._in_hand = len(batch)
-        try:
-            await self._store(batch)
-        finally:
-            self._in_hand = 0
+        await self._store(batch)
         subscription.ack(len(batch))
         if self.on_commit is not None:
             self.on_commit(batch, time.monotonic())
 
     async def _store(self, batch: list[Message]) -> None:
         """Commit ``batch``, retrying transient faults; poison goes to dead_letters."""
+        try:
+            await self._retrying(lambda: self._write(batch), len(batch))
+        except _Poison as exc:
+            if len(batch) == 1:
+                await self._dead_letter(batch[0], exc)
+                return
+            middle = len(batch) // 2
+            await self._store(batch[:middle])
+            await self._store(batch[middle:])
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[None]], holding: int) -> None:
+        """Run ``attempt`` (shielded) until it succeeds, backing off on transient faults.
+
+        :raises WriterError: on a fault that retrying will not fix.
+        """
         backoff = 0.05
         while True:
             try:
                 with anyio.CancelScope(shield=True):
-                    await self._write(batch)
+                    await attempt()
                 self._last_error = None
-                return
-            except _Poison as exc:
-                if len(batch) == 1:
-                    await self._dead_letter(batch[0], exc)
-                    return
-                middle = len(batch) // 2
-                await self._store(batch[:middle])
-                await self._store(batch[middle:])
                 return
             except sqlite3.Error as exc:
                 if not is_transient(exc):
@@ -338,7 +341,7 @@ class WriterActor:
                     "writer %s: %s; holding %d events, retrying in %.2fs",
                     self.spec.name,
                     self._last_error,
-                    len(batch),
+                    holding,
                     backoff,
                 )
                 await anyio.sleep(backoff)
@@ -348,24 +351,14 @@ class WriterActor:
         """One transaction: plan the statements, execute them, commit."""
         try:
             statements, next_tick_seq = self._plan(batch)
-        except _BAD_DATA as exc:
-            # What bad bytes or values raise; anything else is a bug and fails loudly.
+        except _BAD_DATA as exc:  # anything else is a bug, and fails loudly
             raise _Poison(f"{type(exc).__name__}: {exc}") from exc
         self._check_identity()
-        conn = self._conn
         started = time.perf_counter()
         try:
-            # The whole transaction in one hop to the connection's thread: every hop
-            # back to the event loop waits for the producers to yield, and for the GIL.
-            await conn._execute(_run_transaction, conn, statements)
-        except BaseException as exc:
-            if isinstance(exc, sqlite3.IntegrityError | sqlite3.InterfaceError | sqlite3.DataError):
-                raise _Poison(f"{type(exc).__name__}: {exc}") from exc
-            if isinstance(exc, sqlite3.OperationalError | sqlite3.ProgrammingError) and not (
-                is_transient(exc) or _is_fatal(exc)
-            ):
-                raise _Poison(f"{type(exc).__name__}: {exc}") from exc
-            if isinstance(exc, OverflowError | ValueError | TypeError | msgspec.MsgspecError):
+            await self._execute(statements)
+        except Exception as exc:
+            if _is_poison(exc):
                 raise _Poison(f"{type(exc).__name__}: {exc}") from exc
             raise
         elapsed = time.perf_counter() - started
@@ -374,10 +367,10 @@ class WriterActor:
         self._account(batch, statements, ticks, elapsed)
         await self._inspect_wal()
 
-    async def _rollback(self) -> None:
-        # SQLite may have rolled back already (SQLITE_FULL does).
-        with contextlib.suppress(sqlite3.Error):
-            await self._conn.execute("ROLLBACK")
+    async def _execute(self, statements: list[Statement]) -> None:
+        # The whole transaction in one hop to the connection's thread: every hop
+        # back to the event loop waits for the producers to yield, and for the GIL.
+        await self._conn._execute(_run_transaction, self._conn, statements)
 
     def _check_identity(self) -> None:
         try:
@@ -396,13 +389,15 @@ class WriterActor:
     def _plan(self, batch: Sequence[Message]) -> tuple[list[Statement], int]:
         """Turn a batch into statements (ticks on the fast path, the rest per type) and
         the next tick seq (the difference with the current one is the tick count)."""
+        tick_seq = self._next_tick_seq
+        if self.spec.tick_table is None:  # no fast path to sort ticks out for
+            return self._event_statements(batch), tick_seq
         local = list(map(_local, batch))
         if None in local:  # some came from elsewhere: decode every encoded copy
             rows: list[list[Any]] = _raw_decode(pack_array([m.data for m in batch]))
         else:  # published here: the events themselves, as [tag, field, ...] lists
             rows = _to_rows(local)
         statements: list[Statement] = []
-        tick_seq = self._next_tick_seq
         tags = set(map(_first, rows))
         if tags == {_TICK_TAG}:
             ticks = rows
@@ -411,27 +406,30 @@ class WriterActor:
             ticks = [r for r in rows if r[0] == _TICK_TAG]
             others = [m for m, r in zip(batch, rows, strict=True) if r[0] != _TICK_TAG]
         if ticks:
-            table = self.spec.tick_table
-            if table is None:
-                raise ValueError(f"the {self.spec.name!r} database has no table for ticks")
             if set(map(len, ticks)) != {TICK_FIELDS}:
                 raise ValueError("tick rows of an unknown layout")
-            statements.extend(self._tick_statements(table, ticks, tick_seq))
+            statements.extend(self._tick_statements(self.spec.tick_table, ticks, tick_seq))
             tick_seq += len(ticks)
             statements.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
         if others:
-            by_type: dict[type[Event], list[Any]] = {}
-            for message in others:
-                event = message.event
-                by_type.setdefault(type(event), []).append(event)
-            for event_type, handler in self.spec.handlers.items():
-                of_type = by_type.pop(event_type, None)
-                if of_type:
-                    statements.extend(handler(of_type))
-            if by_type:
-                names = ", ".join(t.__name__ for t in by_type)
-                raise ValueError(f"the {self.spec.name!r} database does not store {names}")
+            statements.extend(self._event_statements(others))
         return statements, tick_seq
+
+    def _event_statements(self, messages: Sequence[Message]) -> list[Statement]:
+        """Statements for events other than ticks, by their spec's handlers, in order."""
+        by_type: dict[type[Event], list[Any]] = {}
+        for message in messages:
+            event = message.event
+            by_type.setdefault(type(event), []).append(event)
+        statements: list[Statement] = []
+        for event_type, handler in self.spec.handlers.items():
+            of_type = by_type.pop(event_type, None)
+            if of_type:
+                statements.extend(handler(of_type))
+        if by_type:
+            names = ", ".join(t.__name__ for t in by_type)
+            raise ValueError(f"the {self.spec.name!r} database does not store {names}")
+        return statements
 
     @staticmethod
     def _tick_statements(table: str, ticks: list[list[Any]], first_seq: int) -> list[Statement]:
@@ -446,7 +444,7 @@ class WriterActor:
             chunks.append(params)
         statements: list[Statement] = []
         if chunks:
-            statements.append((table, tick_insert_sql(table, _TICK_CHUNK), chunks))
+            statements.append(("", tick_insert_sql(table, _TICK_CHUNK), chunks))
         # The rest in power-of-two chunks: a handful of statements, each compiled once
         # (compiling an INSERT of a few hundred rows costs milliseconds).
         row = full * _TICK_CHUNK
@@ -455,7 +453,7 @@ class WriterActor:
             if n - row >= size:
                 params = flat[row * TICK_FIELDS : (row + size) * TICK_FIELDS]
                 params.append(first_seq + row)
-                statements.append((table, tick_insert_sql(table, size), [params]))
+                statements.append(("", tick_insert_sql(table, size), [params]))
                 row += size
             size //= 2
         return statements
@@ -464,15 +462,11 @@ class WriterActor:
         self, batch: list[Message], statements: list[Statement], ticks: int, elapsed: float
     ) -> None:
         rows = self._rows
-        for table, sql, params in statements:
-            if not table:
-                continue
-            if table == self.spec.tick_table:
-                continue  # counted below: one statement holds many ticks
-            if sql.lstrip().startswith("INSERT"):
+        for table, _sql, params in statements:
+            if table:  # statements that write no row of their own have none
                 rows[table] = rows.get(table, 0) + len(params)
         if ticks:
-            rows[self.spec.tick_table or ""] += ticks
+            rows[self.spec.tick_table or ""] = rows.get(self.spec.tick_table or "", 0) + ticks
         n = len(batch)
         self._batches += 1
         self._events += n
@@ -495,26 +489,12 @@ class WriterActor:
             reason,
         )
         row = (message.topic, message.seq, event_type, message.data, reason, time.time_ns())
-        backoff = 0.05
-        while True:
-            try:
-                with anyio.CancelScope(shield=True):
-                    await self._conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        await self._conn.execute(_DEAD_LETTER, row)
-                        await self._conn.execute("COMMIT")
-                    except BaseException:
-                        await self._rollback()
-                        raise
-                self._dead_letters += 1
-                self._rows["dead_letters"] = self._rows.get("dead_letters", 0) + 1
-                return
-            except sqlite3.Error as exc:
-                if not is_transient(exc):
-                    raise WriterError(f"{self.path}: cannot store a dead letter: {exc}") from exc
-                self._retries += 1
-                await anyio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+        statements: list[Statement] = [("dead_letters", _DEAD_LETTER, [row])]
+        await self._retrying(
+            lambda: self._conn._execute(_run_transaction, self._conn, statements), 1
+        )
+        self._dead_letters += 1
+        self._rows["dead_letters"] += 1
 
     async def _inspect_wal(self) -> None:
         """Checkpoint now and then; warn when readers keep the WAL from being reset."""
@@ -543,8 +523,10 @@ class WriterActor:
 
     def statistics(self) -> WriterStatistics:
         """Return the writer's counters."""
-        subscription = self._subscription
-        waiting = len(subscription._buffer) if subscription is not None else 0
+        pending = 0
+        if self._subscription is not None:
+            held = self._subscription.statistics()
+            pending = held.buffered + held.in_flight
         return WriterStatistics(
             database=self.spec.name,
             path=self.path,
@@ -558,7 +540,7 @@ class WriterActor:
             max_commit_ms=self._commit_max,
             retries=self._retries,
             dead_letters=self._dead_letters,
-            pending=waiting + self._in_hand,
+            pending=pending,
             wal_frames=self._wal_frames,
             last_error=self._last_error,
         )
@@ -581,9 +563,18 @@ def _run_transaction(conn: Any, statements: list[Statement]) -> None:
         raise
 
 
-def _is_fatal(exc: BaseException) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+def _is_poison(exc: Exception) -> bool:
+    """Whether SQLite refused what the batch holds (so retrying it is pointless)."""
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.InterfaceError | sqlite3.DataError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.ProgrammingError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        fatal = code is not None and (code & 0xFF) in (
+            sqlite3.SQLITE_CORRUPT,
+            sqlite3.SQLITE_NOTADB,
+        )
+        return not (is_transient(exc) or fatal)
+    return isinstance(exc, _BAD_DATA)
 
 
 def _peek_tag(data: bytes) -> str | None:

@@ -11,7 +11,14 @@ from schemas import Tick, TradeAlert
 
 from ._records import DeadLetter, PositionRecord, RecommendationRecord
 
-__all__ = ["alerts", "dead_letters", "open_positions", "recent_ticks", "recommendations"]
+__all__ = [
+    "alerts",
+    "dead_letters",
+    "open_positions",
+    "recent_ticks",
+    "recommendation_of",
+    "recommendations",
+]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -69,6 +76,15 @@ async def alerts(conn: aiosqlite.Connection, since: int | None = None) -> list[T
         "WHERE ts >= ? ORDER BY ts, event_id"
     )
     return await _fetch(conn, TradeAlert, sql, (since or 0,))
+
+
+async def recommendation_of(conn: aiosqlite.Connection, ticket: int) -> str | None:
+    """The recommendation position ``ticket`` followed, if any."""
+    async with conn.execute(
+        "SELECT recommendation_id FROM trade_positions WHERE ticket = ?", (ticket,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else row[0]
 
 
 async def dead_letters(conn: aiosqlite.Connection) -> list[DeadLetter]:

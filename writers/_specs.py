@@ -28,7 +28,9 @@ from ._ddl import ANALYSIS_MIGRATIONS, LOGS_MIGRATIONS, MAIN_MIGRATIONS
 
 __all__ = ["ANALYSIS", "LOGS", "MAIN", "DatabaseSpec", "Statement"]
 
-#: (table, sql, rows): one ``executemany`` inside the batch's transaction.
+#: (table, sql, rows): one ``executemany`` inside the batch's transaction; ``table``
+#: names where each of ``rows`` is written, for statistics ("" for statements that
+#: only update what other rows say, or that are counted otherwise).
 Statement = tuple[str, str, Sequence[Sequence[Any]]]
 #: Turns the events of one type (in publish order) into statements.
 Handler = Callable[[Sequence[Any]], list[Statement]]
@@ -209,7 +211,7 @@ def _recommendations(events: Sequence[TradeRecommendation]) -> list[Statement]:
     ids = [(e.recommendation_id,) for e in events]
     return [
         ("trade_recommendations", insert, rows),
-        ("trade_recommendations", _APPLY_LATEST_UPDATE, ids),
+        ("", _APPLY_LATEST_UPDATE, ids),
     ]
 
 
@@ -227,7 +229,7 @@ def _recommendation_updates(events: Sequence[RecommendationUpdate]) -> list[Stat
     ids = sorted({(e.recommendation_id,) for e in events})
     return [
         ("recommendation_updates", history, rows),
-        ("trade_recommendations", _APPLY_LATEST_UPDATE, ids),
+        ("", _APPLY_LATEST_UPDATE, ids),
     ]
 
 

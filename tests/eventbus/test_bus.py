@@ -714,3 +714,35 @@ async def test_a_receiver_that_gives_up_does_not_strand_another_one_waiting() ->
         await settle()
         tg.cancel_scope.cancel()
     assert received == [1]
+
+
+async def test_flush_and_wait_follow_the_durable_subscriptions_when_there_are_any() -> None:
+    async with EventBus() as bus:
+        writer = bus.subscribe("items.>", durable=True)
+        reader = bus.subscribe("items.>")  # a slow in-process reader that never acks
+        bus.publish_nowait(Item(n=1))
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: bus.publish(Item(n=2), wait=True))
+                received: list[Message] = []
+                while len(received) < 2:
+                    received += await writer.receive_batch(2, 0.0)
+                writer.ack(2)  # the waiting publish returns: the reader does not hold it
+        with anyio.fail_after(5):
+            await bus.flush()  # held by the writer only
+        assert reader.statistics().acknowledged == 0
+        assert reader.statistics().buffered == 2
+
+
+async def test_flush_up_to_a_message_ignores_later_ones() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe("items.>")
+        first = bus.publish_nowait(Item(n=1))
+        bus.publish_nowait(Item(n=2))
+        sub.receive_nowait()
+        sub.ack()
+        with anyio.fail_after(5):
+            await bus.flush(first)
+        with pytest.raises(TimeoutError):
+            with anyio.fail_after(0.05):
+                await bus.flush()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 
-from writers import SPECS, WriterLock
+from writers import SPECS, WriterLock, reader_uri
 
 HERE = Path(__file__).parent
 
@@ -30,7 +30,7 @@ def script(name: str) -> list[str]:
 @contextmanager
 def read_only(path: Path) -> Iterator[sqlite3.Connection]:
     """A plain ``sqlite3`` read-only connection, as an outside observer opens it."""
-    uri = f"file:{path.absolute().as_posix()}?mode=ro"
+    uri = reader_uri(path)
     with closing(sqlite3.connect(uri, uri=True, timeout=10.0)) as conn:
         yield conn
 

@@ -20,6 +20,7 @@ import schemas
 from eventbus import EventBusError
 from schemas import InvalidEvent, Tick, TradeExecution
 from tradebus import Node, TradeIntegration, open_node
+from writers import reader_uri
 
 from ._helpers import DATABASE_FILES, SOAK, read_only, tables
 
@@ -314,7 +315,7 @@ async def test_bus_refuses_what_is_not_a_valid_event(tmp_path: Path) -> None:
 
 def _rows(path: Path, sql_or_table: str) -> list[tuple[Any, ...]]:
     sql = sql_or_table if " " in sql_or_table else f"SELECT * FROM {sql_or_table}"
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+    with closing(sqlite3.connect(reader_uri(path), uri=True)) as conn:
         return conn.execute(sql).fetchall()
 
 

@@ -87,3 +87,18 @@ def test_a_file_where_the_data_directory_should_be_is_an_error(tmp_path: Path) -
 def test_version_and_help(tmp_path: Path) -> None:
     assert _run("--version").stdout.startswith("tradebus ")
     assert "demo" in _run("--help").stdout
+
+
+def test_a_second_demo_in_the_same_directory_opens_new_tickets(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    for seed in ("1", "2"):
+        run = _run(
+            "demo", "--data-dir", str(data), "--seconds", "3", "--rate", "500", "--seed", seed
+        )
+        assert run.returncode == 0, run.stderr
+    with sqlite3.connect(data / "unified_tick_pipeline.db") as conn:
+        executions, tickets = conn.execute(
+            "SELECT count(*), count(DISTINCT ticket) FROM trade_executions"
+        ).fetchone()
+    assert executions >= 2
+    assert tickets == executions

@@ -128,3 +128,8 @@ async def test_a_custom_topology_renames_roles_and_files(tmp_path: Path) -> None
 def test_topology_rejects_two_owners_for_one_database() -> None:
     with pytest.raises(ValueError, match="exactly one owner"):
         Topology({"a": MAIN, "b": MAIN})
+
+
+async def test_roles_may_name_a_single_role(tmp_path: Path) -> None:
+    async with open_node(tmp_path, roles="api_server") as node:
+        assert node.roles == ("api_server",)
