@@ -9,7 +9,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
@@ -18,7 +18,8 @@ import msgspec
 from anyio.abc import TaskGroup, TaskStatus
 
 from eventbus import BusClosed, EventBus, Message, Subscription
-from schemas import Event, Tick, pack_array
+from schemas import Event, Tick
+from schemas import decode as _decode
 
 from ._exceptions import WriterError
 from ._lock import WriterLock
@@ -37,10 +38,8 @@ __all__ = ["WriterActor", "WriterStatistics"]
 logger = logging.getLogger("writers")
 
 _raw_decode = msgspec.msgpack.Decoder().decode
-_to_rows = msgspec.to_builtins
+_astuple = msgspec.structs.astuple
 _local = attrgetter("local")
-_first = itemgetter(0)
-_TICK_TAG = Tick.__name__
 _SET_TICK_SEQ = (
     "INSERT INTO writer_state (key, value) VALUES ('tick_seq', ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -48,9 +47,9 @@ _SET_TICK_SEQ = (
 _DEAD_LETTER = (
     "INSERT INTO dead_letters (topic, seq, event_type, data, error, ts) VALUES (?, ?, ?, ?, ?, ?)"
 )
-# Rows per multi-row tick INSERT: large enough that the SQLite thread wins the GIL
-# back after each statement rarely, far below SQLite's bound-variable limit (32766).
-_TICK_CHUNK = 256
+# Rows per multi-row tick INSERT: large, because the SQLite thread has to win the GIL
+# back after each statement, and below SQLite's bound-variable limit (32766).
+_TICK_CHUNK = 1024
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
 
@@ -390,25 +389,21 @@ class WriterActor:
         """Turn a batch into statements (ticks on the fast path, the rest per type) and
         the next tick seq (the difference with the current one is the tick count)."""
         tick_seq = self._next_tick_seq
-        if self.spec.tick_table is None:  # no fast path to sort ticks out for
+        table = self.spec.tick_table
+        if table is None:  # no fast path to sort ticks out for
             return self._event_statements(batch), tick_seq
-        local = list(map(_local, batch))
-        if None in local:  # some came from elsewhere: decode every encoded copy
-            rows: list[list[Any]] = _raw_decode(pack_array([m.data for m in batch]))
-        else:  # published here: the events themselves, as [tag, field, ...] lists
-            rows = _to_rows(local)
+        events: list[Any] = list(map(_local, batch))
+        if None in events:  # some came from elsewhere: decode them (bad data is poison)
+            events = [_decode(m.data) if m.local is None else m.local for m in batch]
         statements: list[Statement] = []
-        tags = set(map(_first, rows))
-        if tags == {_TICK_TAG}:
-            ticks = rows
+        if set(map(type, events)) == {Tick}:
+            ticks = events
             others: list[Message] = []
         else:
-            ticks = [r for r in rows if r[0] == _TICK_TAG]
-            others = [m for m, r in zip(batch, rows, strict=True) if r[0] != _TICK_TAG]
+            ticks = [e for e in events if type(e) is Tick]
+            others = [m for m, e in zip(batch, events, strict=True) if type(e) is not Tick]
         if ticks:
-            if set(map(len, ticks)) != {TICK_FIELDS}:
-                raise ValueError("tick rows of an unknown layout")
-            statements.extend(self._tick_statements(self.spec.tick_table, ticks, tick_seq))
+            statements.extend(_tick_statements(table, ticks, tick_seq))
             tick_seq += len(ticks)
             statements.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
         if others:
@@ -429,33 +424,6 @@ class WriterActor:
         if by_type:
             names = ", ".join(t.__name__ for t in by_type)
             raise ValueError(f"the {self.spec.name!r} database does not store {names}")
-        return statements
-
-    @staticmethod
-    def _tick_statements(table: str, ticks: list[list[Any]], first_seq: int) -> list[Statement]:
-        flat = list(chain.from_iterable(ticks))
-        n = len(ticks)
-        width = _TICK_CHUNK * TICK_FIELDS
-        full = n // _TICK_CHUNK
-        chunks = []
-        for c in range(full):
-            params = flat[c * width : (c + 1) * width]
-            params.append(first_seq + c * _TICK_CHUNK)
-            chunks.append(params)
-        statements: list[Statement] = []
-        if chunks:
-            statements.append(("", tick_insert_sql(table, _TICK_CHUNK), chunks))
-        # The rest in power-of-two chunks: a handful of statements, each compiled once
-        # (compiling an INSERT of a few hundred rows costs milliseconds).
-        row = full * _TICK_CHUNK
-        size = _TICK_CHUNK // 2
-        while row < n:
-            if n - row >= size:
-                params = flat[row * TICK_FIELDS : (row + size) * TICK_FIELDS]
-                params.append(first_seq + row)
-                statements.append(("", tick_insert_sql(table, size), [params]))
-                row += size
-            size //= 2
         return statements
 
     def _account(
@@ -547,6 +515,35 @@ class WriterActor:
 
     def __repr__(self) -> str:
         return f"<WriterActor {self.spec.name} {self.path!r}>"
+
+
+def _tick_statements(table: str, ticks: list[Tick], first_seq: int) -> list[Statement]:
+    """The multi-row INSERTs of ``ticks``: chunks of ``_TICK_CHUNK`` rows, then the
+    rest in power-of-two chunks (a handful of statements, each compiled once)."""
+    # flat[1 + i * TICK_FIELDS :][:TICK_FIELDS] is tick i; a chunk's parameters are
+    # the slice that starts one earlier, its first slot overwritten with the seq base.
+    flat: list[Any] = [None]
+    flat += chain.from_iterable(map(_astuple, ticks))
+    n = len(ticks)
+    statements: list[Statement] = []
+    full = n // _TICK_CHUNK
+    if full:
+        chunks = []
+        for row in range(0, full * _TICK_CHUNK, _TICK_CHUNK):
+            params = flat[row * TICK_FIELDS : (row + _TICK_CHUNK) * TICK_FIELDS + 1]
+            params[0] = first_seq + row
+            chunks.append(params)
+        statements.append(("", tick_insert_sql(table, _TICK_CHUNK), chunks))
+    row = full * _TICK_CHUNK
+    size = _TICK_CHUNK // 2
+    while row < n:
+        if n - row >= size:
+            params = flat[row * TICK_FIELDS : (row + size) * TICK_FIELDS + 1]
+            params[0] = first_seq + row
+            statements.append(("", tick_insert_sql(table, size), [params]))
+            row += size
+        size //= 2
+    return statements
 
 
 def _run_transaction(conn: Any, statements: list[Statement]) -> None:

@@ -8,10 +8,14 @@ from typing import Final, Literal
 
 import aiosqlite
 
+from schemas import Tick
+
 from ._exceptions import SchemaVersionError, WriterError
 from ._specs import DatabaseSpec
 
 __all__ = [
+    "TICK_COLUMNS",
+    "TICK_FIELDS",
     "Synchronous",
     "is_transient",
     "migrate",
@@ -128,24 +132,26 @@ async def migrate(conn: aiosqlite.Connection, spec: DatabaseSpec, path: str) -> 
 
 # ------------------------------------------------------------------ tick rows
 
-# A raw tick row is the decoded msgpack array [tag, symbol, bid, ask, last, volume,
-# source, ts]. Multi-row INSERT statements bind these rows flattened, as they are,
-# with numbered parameters that skip the tag; a last parameter carries the first
-# seq of the chunk, and each row adds its offset. No Python work per row.
-TICK_FIELDS: Final = 8
+#: The fields of a ``Tick`` in declaration order: what ``msgspec.structs.astuple``
+#: returns, and the column order of the tick INSERT.
+TICK_COLUMNS: Final = Tick.__struct_fields__
+TICK_FIELDS: Final = len(TICK_COLUMNS)
+if set(TICK_COLUMNS) != {"symbol", "bid", "ask", "last", "volume", "source", "ts"}:
+    raise ImportError(f"Tick fields changed ({TICK_COLUMNS}): update the tick table")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def tick_insert_sql(table: str, rows: int) -> str:
-    """The INSERT for a chunk of ``rows`` raw tick rows plus a trailing seq base."""
-    base = rows * TICK_FIELDS + 1
-    values = []
-    for i in range(rows):
-        o = i * TICK_FIELDS
-        values.append(
-            f"(?{o + 2},?{o + 8},?{base}+{i},?{o + 3},?{o + 4},?{o + 5},?{o + 6},?{o + 7})"
-        )
-    return (
-        f"INSERT INTO {table} (symbol, ts, seq, bid, ask, last, volume, source) VALUES "
-        + ",".join(values)
-    )
+    """The INSERT of ``rows`` ticks: a seq base, then every tick's fields, flattened.
+
+    The parameters are ``[first_seq, *astuple(tick0), *astuple(tick1), ...]``: the
+    statement binds the flattened tuples as they are, with anonymous parameters, and
+    each row's seq is the base plus its offset. (Numbered parameters would make
+    SQLite's compile time quadratic in the row count.)
+    """
+    if rows < 1:
+        raise ValueError(f"rows must be >= 1, got {rows}")
+    fields = ",".join("?" * TICK_FIELDS)
+    values = [f"(?1,{fields})"]
+    values.extend(f"(?1+{i},{fields})" for i in range(1, rows))
+    return f"INSERT INTO {table} (seq,{','.join(TICK_COLUMNS)}) VALUES " + ",".join(values)

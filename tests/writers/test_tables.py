@@ -146,6 +146,38 @@ async def test_ticks_repeating_symbol_and_time_are_all_kept_across_restarts(
     assert query(path, "SELECT count(*), count(DISTINCT seq) FROM unified_ticks") == [(5, 5)]
 
 
+async def test_every_tick_of_a_large_mixed_batch_lands_with_its_own_values(
+    tmp_path: Path,
+) -> None:
+    # 3,001 ticks in one batch: full multi-row chunks, every power-of-two remainder,
+    # other events in between, and ticks that arrive encoded from elsewhere.
+    path = tmp_path / MAIN.filename
+    ticks = [
+        Tick(symbol=f"S{n % 7}", bid=1.0 + n, ask=1.5 + n, last=None if n % 2 else 1.25 + n,
+             volume=float(n % 5), source=f"feed{n % 3}", ts=1_000 + n // 3)
+        for n in range(3_001)
+    ]  # fmt: skip
+    async with running_writer(path, MAIN, max_batch=10_000, max_delay=0.5) as (bus, actor):
+        for n, t in enumerate(ticks):
+            if n % 10 == 3:
+                bus.publish_encoded_nowait(schemas.encode(t), t.topic)
+            else:
+                bus.publish_nowait(t)
+            if n % 1_000 == 500:
+                bus.publish_nowait(execution(n))
+        await bus.flush()
+        assert actor.statistics().batches == 1
+    stored = query(
+        path, "SELECT symbol, bid, ask, last, volume, source, ts, seq FROM unified_ticks"
+    )
+    assert sorted(row[:7] for row in stored) == sorted(
+        (t.symbol, t.bid, t.ask, t.last, t.volume, t.source, t.ts) for t in ticks
+    )
+    assert sorted(row[7] for row in stored) == list(range(1, 3_002))
+    assert count(path, "trade_executions") == 3
+    assert count(path, "dead_letters") == 0
+
+
 async def test_an_execution_opens_its_position(tmp_path: Path) -> None:
     path = tmp_path / MAIN.filename
     async with running_writer(path, MAIN) as (bus, _):
