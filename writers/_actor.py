@@ -22,6 +22,7 @@ from schemas import Event, Tick
 from schemas import decode as _decode
 
 from ._exceptions import WriterError
+from ._gil import DEFAULT_SWITCH_INTERVAL, shortened_switch_interval
 from ._lock import WriterLock
 from ._specs import DatabaseSpec, Statement
 from ._sqlite import (
@@ -108,6 +109,11 @@ class WriterActor:
     :param max_buffer: how many events may wait for this writer before publishers
         feel backpressure.
     :param on_commit: called after each commit with the batch and the monotonic time.
+    :param switch_interval: while the writer runs, the interpreter's thread switch
+        interval (``sys.setswitchinterval``) is at most this many seconds, so that the
+        SQLite thread wins the GIL back from a busy event loop after each statement
+        (CPython's 5 ms default starves it); the previous value is restored when the
+        last writer stops. ``None`` leaves the interval alone.
     """
 
     def __init__(
@@ -125,6 +131,7 @@ class WriterActor:
         max_backoff: float = 2.0,
         drain_timeout: float = 30.0,
         on_commit: Callable[[list[Message], float], None] | None = None,
+        switch_interval: float | None = DEFAULT_SWITCH_INTERVAL,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
@@ -132,6 +139,8 @@ class WriterActor:
             raise ValueError(f"max_delay must be >= 0 seconds, got {max_delay}")
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        if switch_interval is not None and not switch_interval > 0:
+            raise ValueError(f"switch_interval must be > 0 seconds or None, got {switch_interval}")
         self.bus = bus
         self.spec = spec
         self.path = os.fspath(path)
@@ -144,6 +153,7 @@ class WriterActor:
         self.max_backoff = max_backoff
         self.drain_timeout = drain_timeout
         self.on_commit = on_commit
+        self.switch_interval = switch_interval
         self._lock = WriterLock(self.path, role)
         self._conn: Any = None
         self._subscription: Subscription | None = None
@@ -209,36 +219,40 @@ class WriterActor:
         """
         self._lock.acquire()
         try:
-            self._conn = await open_write_connection(
-                self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout
-            )
-            try:
-                await migrate(self._conn, self.spec, self.path)
-                self._next_tick_seq = await self._load_tick_seq()
-                stat = os.stat(self.path)
-                self._identity = (stat.st_dev, stat.st_ino)
-                subscription = self._subscription = self.bus.subscribe(
-                    list(self.spec.topics),
-                    max_buffer=self.max_buffer,
-                    durable=True,
-                    name=f"writer:{self.spec.name}",
-                )
-                try:
-                    with anyio.CancelScope() as self._scope:
-                        task_status.started()
-                        try:
-                            await self._consume(subscription)
-                        finally:
-                            with anyio.move_on_after(self.drain_timeout, shield=True):
-                                await self._drain(subscription)
-                            self._report_undrained(subscription)
-                finally:
-                    subscription.close()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await self._close_connection()
+            with shortened_switch_interval(self.switch_interval):
+                await self._run_locked(task_status)
         finally:
             self._lock.release()
+
+    async def _run_locked(self, task_status: TaskStatus[None]) -> None:
+        self._conn = await open_write_connection(
+            self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout
+        )
+        try:
+            await migrate(self._conn, self.spec, self.path)
+            self._next_tick_seq = await self._load_tick_seq()
+            stat = os.stat(self.path)
+            self._identity = (stat.st_dev, stat.st_ino)
+            subscription = self._subscription = self.bus.subscribe(
+                list(self.spec.topics),
+                max_buffer=self.max_buffer,
+                durable=True,
+                name=f"writer:{self.spec.name}",
+            )
+            try:
+                with anyio.CancelScope() as self._scope:
+                    task_status.started()
+                    try:
+                        await self._consume(subscription)
+                    finally:
+                        with anyio.move_on_after(self.drain_timeout, shield=True):
+                            await self._drain(subscription)
+                        self._report_undrained(subscription)
+            finally:
+                subscription.close()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._close_connection()
 
     async def _consume(self, subscription: Subscription) -> None:
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -137,9 +138,44 @@ async def test_the_default_synchronous_is_normal(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("max_batch", 0), ("max_delay", -1.0), ("max_delay", float("nan")), ("synchronous", "FAST")],
+    [
+        ("max_batch", 0),
+        ("max_delay", -1.0),
+        ("max_delay", float("nan")),
+        ("synchronous", "FAST"),
+        ("switch_interval", 0.0),
+    ],
 )
 async def test_invalid_settings_are_refused(tmp_path: Path, option: str, value: object) -> None:
     async with EventBus(admit=schemas.admit) as bus:
         with pytest.raises(ValueError, match=option):
             WriterActor(bus, MAIN, tmp_path / MAIN.filename, **{option: value})  # type: ignore[arg-type]
+
+
+async def test_writers_shorten_the_switch_interval_while_they_run(tmp_path: Path) -> None:
+    before = sys.getswitchinterval()
+    assert before > 0.001  # CPython's default (5 ms), which starves the SQLite thread
+    async with running_writer(tmp_path / MAIN.filename, MAIN) as (bus, _):
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+        async with WriterActor(bus, LOGS, tmp_path / LOGS.filename, switch_interval=0.0002):
+            assert sys.getswitchinterval() == pytest.approx(0.0002)
+        # Still shortened: another writer runs.
+        assert sys.getswitchinterval() <= 0.0005
+    assert sys.getswitchinterval() == before
+
+
+async def test_a_writer_can_leave_the_switch_interval_alone(tmp_path: Path) -> None:
+    before = sys.getswitchinterval()
+    async with running_writer(tmp_path / MAIN.filename, MAIN, switch_interval=None):
+        assert sys.getswitchinterval() == before
+    assert sys.getswitchinterval() == before
+
+
+async def test_a_switch_interval_changed_meanwhile_is_not_undone(tmp_path: Path) -> None:
+    before = sys.getswitchinterval()
+    try:
+        async with running_writer(tmp_path / MAIN.filename, MAIN):
+            sys.setswitchinterval(0.002)  # the application decides otherwise
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+    finally:
+        sys.setswitchinterval(before)
