@@ -68,6 +68,8 @@ class EventBus:
         self._seq = 0
         self._subscriptions: list[Subscription] = []
         self._routes: dict[str, _Route] = {}
+        #: topic -> its only subscription, for topics that have exactly one (the hot path)
+        self._single: dict[str, Subscription] = {}
         self._names = 0
         self._closed = False
         self._entered = False
@@ -146,13 +148,17 @@ class EventBus:
             on_close=self._forget,
         )
         self._subscriptions.append(subscription)
-        self._routes.clear()
+        self._forget_routes()
         return subscription
 
     def _forget(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
-            self._routes.clear()
+            self._forget_routes()
+
+    def _forget_routes(self) -> None:
+        self._routes.clear()
+        self._single.clear()
 
     def _resolve(self, topic: str) -> _Route:
         check_topic(topic)
@@ -168,8 +174,10 @@ class EventBus:
             self._on_unrouted(topic)  # may raise; then the topic is not cached
 
         if len(self._routes) > 100_000:  # a flood of distinct topics must not grow it forever
-            self._routes.clear()
+            self._forget_routes()
         self._routes[topic] = route
+        if route.only is not None:
+            self._single[topic] = route.only
         return route
 
     # ---------------------------------------------------------------- publishing
@@ -190,7 +198,7 @@ class EventBus:
 
     def _deliver(self, topic: str, data: bytes, event: Any, route: _Route) -> int:
         for subscription in route[1]:
-            if len(subscription._buffer) >= subscription.max_buffer:
+            if len(subscription._buffer) >= subscription._max_buffer:
                 raise BusFull(subscription)
         self._seq = seq = self._seq + 1
         message = Message(topic, seq, data, event, None if event is not None else self.decoder)
@@ -198,7 +206,7 @@ class EventBus:
             buffer = subscription._buffer
             if not buffer:
                 subscription._first_at = _monotonic()
-            elif subscription._drop_oldest and len(buffer) >= subscription.max_buffer:
+            elif subscription._drop_oldest and len(buffer) >= subscription._max_buffer:
                 subscription._drop_oldest_message()
             buffer.append(message)
             if len(buffer) >= subscription._wake_at:
@@ -213,8 +221,8 @@ class EventBus:
         :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
         :raises BusClosed: if the bus is closed.
         """
-        # _prepare and _deliver, inlined: this is the tick hot path, where every call
-        # and attribute lookup shows in the throughput.
+        # _prepare and _deliver, inlined for the common case: this is the tick hot path,
+        # where every call and attribute lookup shows in the throughput.
         if self._closed:
             raise BusClosed("cannot publish: the bus is closed")
         admit = self._admit
@@ -225,23 +233,16 @@ class EventBus:
         elif topic is None:
             topic = _own_topic(event)
         data = self._encode(event)
-        route = self._routes.get(topic) or self._resolve(topic)
-        only = route.only
+        only = self._single.get(topic)
         if only is not None:
             buffer = only._buffer
-            queued = len(buffer)
-            if queued >= only.max_buffer:
-                if not only._drop_oldest:
-                    raise BusFull(only)
-                only._drop_oldest_message()
-            elif not queued:
-                only._first_at = _monotonic()
-            self._seq = seq = self._seq + 1
-            buffer.append(Message(topic, seq, data, event))
-            if queued >= only._wake_at - 1:
-                only._wake()
-            return seq
-        return self._deliver(topic, data, event, route)
+            # Neither the first message (which starts the batch clock), nor one that
+            # fills the buffer or wakes a receiver: just append.
+            if 0 < len(buffer) < only._append_below:
+                self._seq = seq = self._seq + 1
+                buffer.append(Message(topic, seq, data, event))
+                return seq
+        return self._deliver(topic, data, event, self._routes.get(topic) or self._resolve(topic))
 
     async def publish(self, event: Any, topic: str | None = None, *, wait: bool = False) -> int:
         """Publish ``event``, waiting for room in full subscriptions (backpressure).

@@ -71,7 +71,7 @@ class Subscription:
             raise ValueError(f"overflow must be 'block' or 'drop_oldest', got {overflow!r}")
         self.name = name
         self.patterns = patterns
-        self.max_buffer = max_buffer
+        self._max_buffer = max_buffer
         self.overflow: Overflow = overflow
         self.durable = durable
         self._on_close = on_close
@@ -82,6 +82,8 @@ class Subscription:
         self._waiter: anyio.Event | None = None
         self._receivers_waiting = 0
         self._wake_at = _NEVER  # buffer length at which the waiting receiver is woken
+        # Below this length a publish only appends: min(max_buffer, _wake_at - 1).
+        self._append_below = max_buffer
         self._dropped = 0
         # Consumer side.
         self._in_flight: deque[Message] = deque()
@@ -95,6 +97,11 @@ class Subscription:
         self._bus_closed = False
         # The oldest message a durable subscription discarded unacknowledged on close.
         self._abandoned_from: float = math.inf
+
+    @property
+    def max_buffer(self) -> int:
+        """How many messages may wait in the buffer."""
+        return self._max_buffer
 
     # ------------------------------------------------------------------ receiving
 
@@ -169,7 +176,7 @@ class Subscription:
                 if waiter is None:
                     waiter = self._waiter = anyio.Event()
                 if count < self._wake_at:
-                    self._wake_at = count
+                    self._set_wake_at(count)
                 with anyio.move_on_at(deadline) as scope:
                     await waiter.wait()
                 if scope.cancelled_caught:
@@ -178,11 +185,15 @@ class Subscription:
             self._receivers_waiting -= 1
             if not self._receivers_waiting:
                 self._waiter = None
-                self._wake_at = _NEVER
+                self._set_wake_at(_NEVER)
+
+    def _set_wake_at(self, count: int) -> None:
+        self._wake_at = count
+        self._append_below = min(self._max_buffer, count - 1)
 
     def _wake(self) -> None:
         waiter = self._waiter
-        self._wake_at = _NEVER
+        self._set_wake_at(_NEVER)
         if waiter is not None:
             self._waiter = None
             waiter.set()

@@ -115,22 +115,22 @@ def admit(event: Event) -> str:
         # The hot path: a handful of comparisons. A symbol seen before is known valid
         # (its topic is cached); anything unusual goes the slow way for a precise error.
         try:
-            topic = _tick_topics.get(event.symbol)
+            bid = event.bid
+            ask = event.ask
+            volume = event.volume
+            ts = event.ts
             if (
-                topic is not None
-                and type(event.bid) is float
-                and 0.0 < event.bid < _INF
-                and type(event.ask) is float
-                and 0.0 < event.ask < _INF
-                and (event.last is None or (type(event.last) is float and 0.0 < event.last < _INF))
-                and type(event.volume) is float
-                and 0.0 <= event.volume < _INF
+                type(bid) is type(ask) is type(volume) is float
+                and type(ts) is int
+                and 0.0 < bid < _INF
+                and 0.0 < ask < _INF
+                and 0.0 <= volume < _INF
+                and 0 <= ts <= MAX_INT64
                 and event.source in _known_sources
-                and type(event.ts) is int
-                and 0 <= event.ts <= MAX_INT64
+                and (event.last is None or (type(event.last) is float and 0.0 < event.last < _INF))
             ):
-                return topic
-        except Exception:  # an unhashable symbol or source, a str price, ...
+                return _tick_topics[event.symbol]
+        except Exception:  # an unknown or unhashable symbol, a str price, ...
             pass
     _validate_slow(event)
     topic = event.topic
