@@ -231,6 +231,10 @@ class WriterActor:
         try:
             await migrate(self._conn, self.spec, self.path)
             self._next_tick_seq = await self._load_tick_seq()
+            if self.spec.tick_table is not None:
+                await self._conn._execute(
+                    _prepare, self._conn, _tick_statement_sizes(self.spec.tick_table)
+                )
             stat = os.stat(self.path)
             self._identity = (stat.st_dev, stat.st_ino)
             subscription = self._subscription = self.bus.subscribe(
@@ -558,6 +562,29 @@ def _tick_statements(table: str, ticks: list[Tick], first_seq: int) -> list[Stat
             row += size
         size //= 2
     return statements
+
+
+def _tick_statement_sizes(table: str) -> list[str]:
+    """Every tick INSERT :func:`_tick_statements` may use (one per chunk size)."""
+    sizes = []
+    size = _TICK_CHUNK
+    while size:
+        sizes.append(tick_insert_sql(table, size))
+        size //= 2
+    return sizes
+
+
+def _prepare(conn: Any, statements: list[str]) -> None:
+    """Compile ``statements`` into the connection's statement cache, in its thread.
+
+    Compiling an INSERT of a thousand rows takes milliseconds; done here, it does not
+    delay the first batches that use it. sqlite3 has no prepare-only call: executing
+    with no parameters compiles and caches the statement, then refuses to run it.
+    """
+    raw: sqlite3.Connection = conn._conn
+    for sql in statements:
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            raw.execute(sql, ())
 
 
 def _run_transaction(conn: Any, statements: list[Statement]) -> None:
