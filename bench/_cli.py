@@ -31,6 +31,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(_number(text, int))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(_number(text, float))
     if not value > 0:
@@ -88,6 +95,11 @@ def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
     parser.add_argument(
         "--rates", type=_rates, help="offered rates of the latency scenario, e.g. 10000,50000"
     )
+    parser.add_argument(
+        "--reader-rate",
+        type=_non_negative_int,
+        help="queries/s of the read-under-write reader (default 1000; 0: as fast as it can)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     parser.add_argument("--keep", action="store_true", help="keep the databases in --out")
     parser.add_argument(
@@ -125,6 +137,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         ("repeat", "repeat"),
         ("naive_ticks", "naive_ticks"),
         ("rates", "latency_rates"),
+        ("reader_rate", "reader_rate"),
     ):
         value = getattr(args, flag)
         if value is not None:

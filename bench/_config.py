@@ -41,6 +41,10 @@ class BenchConfig:
     :param latency_seconds: how long each offered rate is held.
     :param sweep: the (max_batch, max_delay) settings of the batch sweep.
     :param sweep_rate: the offered rate at which the sweep measures latency.
+    :param reader_rate: the queries/s of the read-under-write reader (a dashboard or
+        API polling the latest ticks); 0 asks as fast as one process can, which on a
+        two-core machine measures the CPU it takes from ingest more than SQLite's
+        readers and writer getting in each other's way.
     """
 
     quick: bool
@@ -58,6 +62,7 @@ class BenchConfig:
     sweep: tuple[tuple[int, float], ...]
     sweep_rate: int
     scenarios: tuple[str, ...]
+    reader_rate: int = 1_000
     out: Path
     plot: bool = True
     keep: bool = False
@@ -124,5 +129,6 @@ class BenchConfig:
                 {"max_batch": batch, "max_delay_ms": delay * 1000} for batch, delay in self.sweep
             ],
             "sweep_rate": self.sweep_rate,
+            "reader_rate": self.reader_rate,
             "scenarios": list(self.scenarios),
         }

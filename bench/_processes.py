@@ -221,7 +221,8 @@ async def three_files(ctx: Context) -> ScenarioResult:
 
 
 async def read_under_write(ctx: Context) -> ScenarioResult:
-    """The tradebus ingest while a reader process queries the latest ticks in a loop.
+    """The tradebus ingest while a reader process queries the latest ticks in a loop
+    (``reader_rate`` queries/s, or as fast as it can).
 
     Each run is paired with a tradebus run without the reader right before it; the
     median of the pairs' ratios is the figure compared with the target.
@@ -240,7 +241,14 @@ async def read_under_write(ctx: Context) -> ScenarioResult:
         ctx.status(f"run {i + 1}/{config.repeat}: with the reader")
         path = ctx.db_path("read-under-write")
         create_database(path, MAIN)  # the reader opens it before the writer starts
-        reader = Worker({"role": "reader", "path": str(path), "symbols": config.symbols})
+        reader = Worker(
+            {
+                "role": "reader",
+                "path": str(path),
+                "symbols": config.symbols,
+                "rate": config.reader_rate,
+            }
+        )
         try:
             await anyio.to_thread.run_sync(reader.wait_ready)
             run = await ingest_tradebus(
@@ -259,6 +267,7 @@ async def read_under_write(ctx: Context) -> ScenarioResult:
     best, answer = min(runs, key=lambda pair: pair[0].seconds)
     ratio = statistics.median(pair_ratios)
     queries_per_s = answer["queries"] / answer["seconds"]
+    pace = f"{config.reader_rate:,} queries/s" if config.reader_rate else "unpaced"
     figures: dict[str, Any] = {
         "ticks": best.ticks,
         "seconds": best.seconds,
@@ -272,7 +281,7 @@ async def read_under_write(ctx: Context) -> ScenarioResult:
     lines = [
         Line(
             scenario="read-under-write",
-            label="tradebus ingest, 1 reader process",
+            label=f"tradebus ingest, 1 reader process ({pace})",
             rate=best.rate,
             unit="ticks/s",
             note=f"paired with tradebus alone {ratio:.2f}x; reader {queries_per_s:,.0f} "

@@ -195,11 +195,15 @@ async def run_own(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_reader(params: dict[str, Any]) -> dict[str, Any]:
-    """Ask for the latest ticks of each symbol over and over, read-only, until stopped."""
+    """Ask for the latest ticks of each symbol over and over, read-only, until stopped.
+
+    ``rate`` paces it (queries/s); 0 asks as fast as it can.
+    """
     uri = reader_uri(params["path"])
     conn = sqlite3.connect(uri, uri=True, timeout=5.0, isolation_level=None)
     conn.execute("PRAGMA query_only=1")
     names = symbol_names(int(params["symbols"]))
+    rate = int(params.get("rate", 0))
     stop = threading.Event()
     _emit("ready")
     _wait_for_line()
@@ -220,10 +224,15 @@ def run_reader(params: dict[str, Any]) -> dict[str, Any]:
             except sqlite3.Error as exc:
                 errors += 1
                 last_error = str(exc)
+        if rate:
+            ahead = started + queries / rate - time.perf_counter()
+            if ahead > 0:
+                stop.wait(ahead)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     conn.close()
     return {
         "queries": queries,
+        "rate": rate,
         "cpu_seconds": cpu,
         "rows": rows,
         "errors": errors,
