@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -51,6 +52,7 @@ _DEAD_LETTER = (
 # Rows per multi-row tick INSERT: large, because the SQLite thread has to win the GIL
 # back after each statement, and below SQLite's bound-variable limit (32766).
 _TICK_CHUNK = 1024
+_RECENT_COMMITS = 16  # commits whose duration the batch cut allows for
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
 
@@ -102,8 +104,8 @@ class WriterActor:
     :param role: recorded in the lock file, so that a refused writer is told who holds it.
     :param max_batch: commit when this many events are pending...
     :param max_delay: ... or when the oldest pending event has waited this long (s),
-        less the duration of the last commit (at most half of it), so that an event
-        is committed about ``max_delay`` after its publish even with no more traffic.
+        less the longest of the last 16 commits (at most half of it), so that an event
+        is committed within about ``max_delay`` of its publish, even with no more traffic.
     :param synchronous: ``PRAGMA synchronous``: NORMAL (an app crash loses nothing
         committed; a power loss may lose the last commits) or FULL.
     :param max_buffer: how many events may wait for this writer before publishers
@@ -169,6 +171,7 @@ class WriterActor:
         self._max_batch_seen = 0
         self._commit_total = 0.0
         self._commit_last = 0.0
+        self._recent_commits: collections.deque[float] = collections.deque(maxlen=_RECENT_COMMITS)
         self._commit_max = 0.0
         self._retries = 0
         self._dead_letters = 0
@@ -269,11 +272,13 @@ class WriterActor:
     def _cut_after(self) -> float:
         """How long the oldest pending event may wait before the batch is cut.
 
-        ``max_delay`` less the time the last commit took, so that an event is
-        committed within about ``max_delay`` of its publish, not ``max_delay`` plus
-        a commit; never less than half of it, so batches stay batches.
+        ``max_delay`` less the longest of the recent commits (a commit that runs a WAL
+        checkpoint takes twice as long as the others), so that an event is committed
+        within about ``max_delay`` of its publish, not ``max_delay`` plus a commit;
+        never less than half of it, so batches stay batches.
         """
-        return max(self.max_delay - self._commit_last / 1000, self.max_delay / 2)
+        longest = max(self._recent_commits, default=0.0)
+        return max(self.max_delay - longest, self.max_delay / 2)
 
     async def _drain(self, subscription: Subscription) -> None:
         """Commit what was received but not yet acknowledged, then all that is buffered."""
@@ -459,6 +464,7 @@ class WriterActor:
         self._max_batch_seen = max(self._max_batch_seen, n)
         ms = elapsed * 1000
         self._commit_last = ms
+        self._recent_commits.append(elapsed)
         self._commit_total += ms
         self._commit_max = max(self._commit_max, ms)
 
