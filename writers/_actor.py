@@ -412,19 +412,19 @@ class WriterActor:
         """Turn a batch into statements (ticks on the fast path, the rest per type) and
         the next tick seq (the difference with the current one is the tick count)."""
         tick_seq = self._next_tick_seq
-        table = self.spec.tick_table
-        if table is None:  # no fast path to sort ticks out for
-            return self._event_statements(batch), tick_seq
         events: list[Any] = list(map(_local, batch))
         if None in events:  # some came from elsewhere: decode them (bad data is poison)
             events = [_decode(m.data) if m.local is None else m.local for m in batch]
+        table = self.spec.tick_table
+        if table is None:  # no fast path to sort ticks out for
+            return self._event_statements(events), tick_seq
         statements: list[Statement] = []
         if set(map(type, events)) == {Tick}:
             ticks = events
-            others: list[Message] = []
+            others: list[Any] = []
         else:
             ticks = [e for e in events if type(e) is Tick]
-            others = [m for m, e in zip(batch, events, strict=True) if type(e) is not Tick]
+            others = [e for e in events if type(e) is not Tick]
         if ticks:
             statements.extend(_tick_statements(table, ticks, tick_seq))
             tick_seq += len(ticks)
@@ -433,11 +433,10 @@ class WriterActor:
             statements.extend(self._event_statements(others))
         return statements, tick_seq
 
-    def _event_statements(self, messages: Sequence[Message]) -> list[Statement]:
+    def _event_statements(self, events: Sequence[Any]) -> list[Statement]:
         """Statements for events other than ticks, by their spec's handlers, in order."""
         by_type: dict[type[Event], list[Any]] = {}
-        for message in messages:
-            event = message.event
+        for event in events:
             by_type.setdefault(type(event), []).append(event)
         statements: list[Statement] = []
         for event_type, handler in self.spec.handlers.items():
