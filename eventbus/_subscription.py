@@ -7,6 +7,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import repeat
 from typing import Literal, NamedTuple
 
 import anyio
@@ -21,6 +22,7 @@ __all__ = ["Overflow", "Subscription", "SubscriptionStatistics"]
 Overflow = Literal["block", "drop_oldest"]
 
 _monotonic = time.monotonic
+_popleft = deque.popleft
 _NEVER = sys.maxsize
 
 
@@ -219,8 +221,7 @@ class Subscription:
             batch = list(buffer)
             buffer.clear()
         else:
-            popleft = buffer.popleft
-            batch = [popleft() for _ in range(max_items)]
+            batch = list(map(_popleft, repeat(buffer, max_items)))  # a loop in C
             # The leftovers arrived before now; counting their wait from now errs late
             # by at most the time the previous batch took.
             self._first_at = _monotonic()
@@ -248,9 +249,7 @@ class Subscription:
         if count == len(in_flight):
             in_flight.clear()
         else:
-            popleft = in_flight.popleft
-            for _ in range(count):
-                popleft()
+            deque(map(_popleft, repeat(in_flight, count)), maxlen=0)  # a loop in C
         self._acknowledged += count
         if self._done_waiters:
             self._release_done()
