@@ -76,6 +76,12 @@ class EventBus:
         self._token: EventLoopToken | None = None
         self._loop_thread: int | None = None
         self._task_group: TaskGroup | None = None
+        if admit is not None:
+            # The tick hot path: publish_nowait as a closure over what it needs saves
+            # its attribute lookups and the closed check (a closed bus caches no
+            # routes, so its publishes take the slow path, which raises BusClosed):
+            # about 4% of a publish's instructions.
+            self.publish_nowait = self._fast_publish_nowait(admit)  # type: ignore[method-assign]
 
     # -------------------------------------------------------------------- context
 
@@ -108,6 +114,7 @@ class EventBus:
         if self._closed:
             return
         self._closed = True
+        self._forget_routes()
         for subscription in self._subscriptions:
             subscription._bus_closing()
 
@@ -221,27 +228,40 @@ class EventBus:
         :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
         :raises BusClosed: if the bus is closed.
         """
-        # _prepare and _deliver, inlined for the common case: this is the tick hot path,
-        # where every call and attribute lookup shows in the throughput.
-        if self._closed:
-            raise BusClosed("cannot publish: the bus is closed")
-        admit = self._admit
-        if admit is not None:
+        # A bus with an admit hook replaces this method by _fast_publish_nowait's closure.
+        topic, data, route = self._prepare(event, topic)
+        return self._deliver(topic, data, event, route)
+
+    def _fast_publish_nowait(self, admit: Callable[[Any], str]) -> Callable[..., int]:
+        """:meth:`publish_nowait` for a bus with an ``admit`` hook, as a closure."""
+        encode = self._encode
+        single = self._single.get
+        slow = self._publish_slow
+        bus = self
+
+        def publish_nowait(event: Any, topic: str | None = None) -> int:
             own_topic = admit(event)
             if topic is None:
                 topic = own_topic
-        elif topic is None:
-            topic = _own_topic(event)
-        data = self._encode(event)
-        only = self._single.get(topic)
-        if only is not None:
-            buffer = only._buffer
-            # Neither the first message (which starts the batch clock), nor one that
-            # fills the buffer or wakes a receiver: just append.
-            if 0 < len(buffer) < only._append_below:
-                self._seq = seq = self._seq + 1
-                buffer.append(Message(topic, seq, data, event))
-                return seq
+            data = encode(event)
+            only = single(topic)
+            if only is not None:
+                buffer = only._buffer
+                # Neither the first message (which starts the batch clock), nor one
+                # that fills the buffer or wakes a receiver: just append.
+                if 0 < len(buffer) < only._append_below:
+                    bus._seq = seq = bus._seq + 1
+                    buffer.append(Message(topic, seq, data, event))
+                    return seq
+            return slow(topic, data, event)
+
+        publish_nowait.__doc__ = EventBus.publish_nowait.__doc__
+        return publish_nowait
+
+    def _publish_slow(self, topic: str, data: bytes, event: Any) -> int:
+        """Deliver what the fast path does not (see :meth:`_deliver`)."""
+        if self._closed:
+            raise BusClosed("cannot publish: the bus is closed")
         return self._deliver(topic, data, event, self._routes.get(topic) or self._resolve(topic))
 
     async def publish(self, event: Any, topic: str | None = None, *, wait: bool = False) -> int:

@@ -746,3 +746,78 @@ async def test_flush_up_to_a_message_ignores_later_ones() -> None:
         with pytest.raises(TimeoutError):
             with anyio.fail_after(0.05):
                 await bus.flush()
+
+
+# ------------------------------------------------- the fast path of an admitting bus
+
+
+def item_topic(event: Item) -> str:
+    """An admit hook that checks nothing: a bus with one publishes through a closure."""
+    return event.topic
+
+
+async def test_an_admitting_bus_keeps_order_fan_out_and_sequence_numbers() -> None:
+    async with EventBus(admit=item_topic) as bus:
+        one = bus.subscribe("items.1")
+        every = bus.subscribe(">")
+        seqs = [bus.publish_nowait(Item(n=i, producer=i % 2)) for i in range(50)]
+        assert bus.publish_nowait(Item(n=50, producer=1), "elsewhere.x") == 51
+        assert seqs == list(range(1, 51))
+        assert numbers(await one.receive_batch(100, 0)) == list(range(1, 50, 2))
+        received = await every.receive_batch(100, 0)
+    assert numbers(received) == list(range(51))
+    assert received[-1].topic == "elsewhere.x"
+    assert bus.statistics().published == 51
+
+
+async def test_an_admitting_bus_keeps_every_buffer_rule() -> None:
+    async with EventBus(admit=item_topic) as bus:
+        small = bus.subscribe("items.1", max_buffer=3, name="small")
+        lossy = bus.subscribe("items.2", max_buffer=2, overflow="drop_oldest")
+        for i in range(3):
+            bus.publish_nowait(Item(n=i, producer=1))
+        with pytest.raises(BusFull, match="small"):
+            bus.publish_nowait(Item(n=3, producer=1))
+        assert (small.statistics().delivered, bus.statistics().published) == (3, 3)
+        for i in range(5):
+            bus.publish_nowait(Item(n=i, producer=2))
+        assert (lossy.statistics().dropped, lossy.statistics().buffered) == (3, 2)
+        assert numbers(await lossy.receive_batch(10, 0)) == [3, 4]
+
+
+async def test_an_admitting_bus_wakes_a_receiver_at_its_count_and_its_first_message() -> None:
+    got: list[list[Message]] = []
+    async with EventBus(admit=item_topic) as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">")
+
+        async def receive(count: int) -> None:
+            got.append(await sub.receive_batch(count, 3600))
+
+        with anyio.fail_after(5):  # max_wait is an hour: only the count ends a wait
+            tg.start_soon(receive, 4)
+            await settle()
+            for i in range(3):
+                bus.publish_nowait(Item(n=i))
+            await settle()
+            assert got == []  # three are there, it waits for four
+            bus.publish_nowait(Item(n=3))
+            await settle()
+            assert [numbers(batch) for batch in got] == [[0, 1, 2, 3]]
+            tg.start_soon(receive, 1)
+            await settle()
+            bus.publish_nowait(Item(n=4))  # the first message into an empty buffer
+            await settle()
+        assert [numbers(batch) for batch in got] == [[0, 1, 2, 3], [4]]
+
+
+async def test_an_admitting_bus_refuses_publishes_once_closed() -> None:
+    async with EventBus(admit=item_topic) as bus:
+        sub = bus.subscribe(">")
+        for i in range(3):
+            bus.publish_nowait(Item(n=i))
+    with pytest.raises(BusClosed):
+        bus.publish_nowait(Item(n=9))
+    with pytest.raises(BusClosed):
+        bus.publish_nowait(Item(n=9), "items.0")
+    assert numbers(await sub.receive_batch(10, 0)) == [0, 1, 2]
+    assert bus.statistics().published == 3
