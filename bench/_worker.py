@@ -224,8 +224,8 @@ def run_reader(params: dict[str, Any]) -> dict[str, Any]:
             except sqlite3.Error as exc:
                 errors += 1
                 last_error = str(exc)
-        if rate:
-            ahead = started + queries / rate - time.perf_counter()
+        if rate:  # paced by attempts: a reader whose queries fail must not spin
+            ahead = started + (queries + errors) / rate - time.perf_counter()
             if ahead > 0:
                 stop.wait(ahead)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started

@@ -168,6 +168,8 @@ class EventBus:
         self._single.clear()
 
     def _resolve(self, topic: str) -> _Route:
+        if self._closed:  # a closed bus caches no routes: its publishes take the slow path
+            raise BusClosed("cannot publish: the bus is closed")
         check_topic(topic)
         subscriptions = tuple(
             s for s in self._subscriptions if any(p.matches(topic) for p in s.patterns)
@@ -208,7 +210,10 @@ class EventBus:
             if len(subscription._buffer) >= subscription._max_buffer:
                 raise BusFull(subscription)
         self._seq = seq = self._seq + 1
-        message = Message(topic, seq, data, event, None if event is not None else self.decoder)
+        if event is None:
+            message = Message(topic, seq, data, None, self.decoder, True)
+        else:
+            message = Message(topic, seq, data, event)
         for subscription in route[0]:
             buffer = subscription._buffer
             if not buffer:
@@ -226,7 +231,8 @@ class EventBus:
         Returns the message's bus-wide sequence number.
 
         :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
-        :raises BusClosed: if the bus is closed.
+        :raises BusClosed: if the bus is closed (a bus with an ``admit`` hook checks
+            the event first, so an invalid one raises the hook's error instead).
         """
         # A bus with an admit hook replaces this method by _fast_publish_nowait's closure.
         topic, data, route = self._prepare(event, topic)

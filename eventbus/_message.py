@@ -15,8 +15,9 @@ class Message(msgspec.Struct, gc=False):
 
     ``data`` is the encoded event (encoded once, shared by every subscriber); ``event``
     is the published object itself when it was published in this process, or decoded
-    from ``data`` once, lazily, when the message came from elsewhere. Treat it as
-    read-only.
+    from ``data`` once, lazily, when the message came from elsewhere (``foreign``:
+    published with ``publish_encoded``; what ``event`` then holds is whatever the
+    bus's decoder made of the bytes). Treat it as read-only.
     """
 
     topic: str
@@ -24,6 +25,7 @@ class Message(msgspec.Struct, gc=False):
     data: bytes
     local: Any = None
     decoder: Callable[[bytes], Any] | None = None
+    foreign: bool = False
 
     @property
     def event(self) -> Any:

@@ -44,6 +44,7 @@ logger = logging.getLogger("writers")
 _raw_decode = msgspec.msgpack.Decoder().decode
 _astuple = msgspec.structs.astuple
 _local = attrgetter("local")
+_foreign = attrgetter("foreign")
 _SET_TICK_SEQ = (
     "INSERT INTO writer_state (key, value) VALUES ('tick_seq', ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -52,7 +53,7 @@ _DEAD_LETTER = (
     "INSERT INTO dead_letters (topic, seq, event_type, data, error, ts) VALUES (?, ?, ?, ?, ?, ?)"
 )
 # Rows per multi-row tick INSERT: large, because the SQLite thread has to win the GIL
-# back after each statement, and below SQLite's bound-variable limit (32766).
+# back after each statement; smaller if SQLite's bound-variable limit asks for it.
 _TICK_CHUNK = 1024
 _LAST_SLOT = 1 + TICK_COLUMNS.index("last")  # in the flattened tick parameters
 _NONE_AS_NAN: dict[object, float] = {None: math.nan}
@@ -167,6 +168,7 @@ class WriterActor:
         self._task_group: TaskGroup | None = None
         self._identity: tuple[int, int] | None = None
         self._next_tick_seq = 1
+        self._tick_chunk = _TICK_CHUNK
         self._last_inspection = 0.0
         # statistics
         self._rows: dict[str, int] = dict.fromkeys(spec.tables, 0)
@@ -239,8 +241,8 @@ class WriterActor:
             await migrate(self._conn, self.spec, self.path)
             self._next_tick_seq = await self._load_tick_seq()
             if self.spec.tick_table is not None:
-                await self._conn._execute(
-                    _prepare, self._conn, _tick_statement_sizes(self.spec.tick_table)
+                self._tick_chunk = await self._conn._execute(
+                    _prepare_tick_statements, self._conn, self.spec.tick_table
                 )
             stat = os.stat(self.path)
             self._identity = (stat.st_dev, stat.st_ino)
@@ -417,8 +419,10 @@ class WriterActor:
         the next tick seq (the difference with the current one is the tick count)."""
         tick_seq = self._next_tick_seq
         events: list[Any] = list(map(_local, batch))
-        if None in events:  # some came from elsewhere: decode them (bad data is poison)
-            events = [_decode(m.data) if m.local is None else m.local for m in batch]
+        if any(map(_foreign, batch)):
+            # Some came from elsewhere: decode them with the schemas (bad data is
+            # poison), whatever the bus's decoder may have made of them for others.
+            events = [_decode(m.data) if m.foreign else m.local for m in batch]
         table = self.spec.tick_table
         if table is None:  # no fast path to sort ticks out for
             return self._event_statements(events), tick_seq
@@ -430,7 +434,7 @@ class WriterActor:
             ticks = [e for e in events if type(e) is Tick]
             others = [e for e in events if type(e) is not Tick]
         if ticks:
-            statements.extend(_tick_statements(table, ticks, tick_seq))
+            statements.extend(_tick_statements(table, ticks, tick_seq, self._tick_chunk))
             tick_seq += len(ticks)
             statements.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
         if others:
@@ -544,9 +548,9 @@ class WriterActor:
         return f"<WriterActor {self.spec.name} {self.path!r}>"
 
 
-def _tick_statements(table: str, ticks: list[Tick], first_seq: int) -> list[Statement]:
-    """The multi-row INSERTs of ``ticks``: chunks of ``_TICK_CHUNK`` rows, then the
-    rest in power-of-two chunks (a handful of statements, each compiled once)."""
+def _tick_statements(table: str, ticks: list[Tick], first_seq: int, chunk: int) -> list[Statement]:
+    """The multi-row INSERTs of ``ticks``: chunks of ``chunk`` rows, then the rest in
+    power-of-two chunks (a handful of statements, each compiled once)."""
     # flat[1 + i * TICK_FIELDS :][:TICK_FIELDS] is tick i; a chunk's parameters are
     # the slice that starts one earlier, its first slot overwritten with the seq base.
     flat: list[Any] = [None]
@@ -557,16 +561,16 @@ def _tick_statements(table: str, ticks: list[Tick], first_seq: int) -> list[Stat
     flat[_LAST_SLOT::TICK_FIELDS] = map(_NONE_AS_NAN.get, lasts, lasts)
     n = len(ticks)
     statements: list[Statement] = []
-    full = n // _TICK_CHUNK
+    full = n // chunk
     if full:
         chunks = []
-        for row in range(0, full * _TICK_CHUNK, _TICK_CHUNK):
-            params = flat[row * TICK_FIELDS : (row + _TICK_CHUNK) * TICK_FIELDS + 1]
+        for row in range(0, full * chunk, chunk):
+            params = flat[row * TICK_FIELDS : (row + chunk) * TICK_FIELDS + 1]
             params[0] = first_seq + row
             chunks.append(params)
-        statements.append(("", tick_insert_sql(table, _TICK_CHUNK), chunks))
-    row = full * _TICK_CHUNK
-    size = _TICK_CHUNK // 2
+        statements.append(("", tick_insert_sql(table, chunk), chunks))
+    row = full * chunk
+    size = chunk // 2
     while row < n:
         if n - row >= size:
             params = flat[row * TICK_FIELDS : (row + size) * TICK_FIELDS + 1]
@@ -577,27 +581,29 @@ def _tick_statements(table: str, ticks: list[Tick], first_seq: int) -> list[Stat
     return statements
 
 
-def _tick_statement_sizes(table: str) -> list[str]:
-    """Every tick INSERT :func:`_tick_statements` may use (one per chunk size)."""
-    sizes = []
-    size = _TICK_CHUNK
-    while size:
-        sizes.append(tick_insert_sql(table, size))
-        size //= 2
-    return sizes
-
-
-def _prepare(conn: Any, statements: list[str]) -> None:
-    """Compile ``statements`` into the connection's statement cache, in its thread.
+def _prepare_tick_statements(conn: Any, table: str) -> int:
+    """Choose the tick chunk for the connection's variable limit and compile every
+    tick INSERT :func:`_tick_statements` may use (one per chunk size), in its thread.
 
     Compiling an INSERT of a thousand rows takes milliseconds; done here, it does not
     delay the first batches that use it. sqlite3 has no prepare-only call: executing
     with no parameters compiles and caches the statement, then refuses to run it.
+    Returns the chunk.
     """
     raw: sqlite3.Connection = conn._conn
-    for sql in statements:
-        with contextlib.suppress(sqlite3.ProgrammingError):
-            raw.execute(sql, ())
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    chunk = _TICK_CHUNK
+    while chunk > 1 and 1 + chunk * TICK_FIELDS > limit:
+        chunk //= 2
+    size = chunk
+    while size:
+        try:
+            raw.execute(tick_insert_sql(table, size), ())
+        except sqlite3.ProgrammingError as exc:
+            if "bindings" not in str(exc):  # anything but the expected refusal
+                raise
+        size //= 2
+    return chunk
 
 
 def _run_transaction(conn: Any, statements: list[Statement]) -> None:

@@ -31,21 +31,26 @@ _ours: float | None = None  # the interval the holders set
 def shortened_switch_interval(seconds: float | None) -> Iterator[None]:
     """Make ``sys.getswitchinterval()`` at most ``seconds`` while in the block.
 
-    Nested and concurrent uses share one setting; the interval in force before the
-    first of them is restored when the last one leaves, unless someone else changed
-    it in between. ``None`` leaves the interval alone.
+    Nested and concurrent uses share one setting: the shortest any of them asked
+    for. The interval in force before the first of them is restored when the last
+    one leaves, unless the application changed it while they ran (then it is left
+    as the application set it). ``None`` leaves the interval alone.
     """
     global _holders, _saved, _ours
     if seconds is None:
         yield
         return
     with _lock:
+        current = sys.getswitchinterval()
         if _holders == 0:
-            _saved = sys.getswitchinterval()
+            _saved = _ours = current
+        elif current != _ours:  # the application changed it meanwhile: its call now
+            _saved = None
+            _ours = current
         _holders += 1
-        if sys.getswitchinterval() > seconds:
+        if current > seconds:
             sys.setswitchinterval(seconds)
-        _ours = sys.getswitchinterval()
+            _ours = sys.getswitchinterval()
     try:
         yield
     finally:

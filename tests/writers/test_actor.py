@@ -177,5 +177,12 @@ async def test_a_switch_interval_changed_meanwhile_is_not_undone(tmp_path: Path)
         async with running_writer(tmp_path / MAIN.filename, MAIN):
             sys.setswitchinterval(0.002)  # the application decides otherwise
         assert sys.getswitchinterval() == pytest.approx(0.002)
+        sys.setswitchinterval(before)
+        # Changed between two writers' starts: not undone when both stop either.
+        async with running_writer(tmp_path / MAIN.filename, MAIN) as (bus, _):
+            sys.setswitchinterval(0.0001)
+            async with WriterActor(bus, LOGS, tmp_path / LOGS.filename):
+                assert sys.getswitchinterval() == pytest.approx(0.0001)
+        assert sys.getswitchinterval() == pytest.approx(0.0001)
     finally:
         sys.setswitchinterval(before)

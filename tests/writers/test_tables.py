@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Literal
 
 import anyio
@@ -29,7 +31,7 @@ from schemas import (
     new_event_id,
 )
 from tests.schemas._samples import sample_events
-from writers import ANALYSIS, LOGS, MAIN, SPECS, WriterActor
+from writers import ANALYSIS, LOGS, MAIN, SPECS, WriterActor, _actor, create_database
 
 from ._helpers import (
     count,
@@ -64,16 +66,21 @@ async def test_every_event_type_is_stored_in_typed_columns_of_its_table(
 ) -> None:
     events = sample_events()
     assert {type(event) for event in events} == set(TABLES)
-    # A bus without a decoder: the writers decode what arrives encoded themselves.
+    # A bus without a decoder: the writers decode what arrives encoded themselves,
+    # even after another subscriber had the bus decode it (into plain lists).
     async with EventBus(admit=schemas.admit) as bus, anyio.create_task_group() as tg:
         actors = [WriterActor(bus, spec, tmp_path / spec.filename) for spec in SPECS]
         for actor in actors:
             await tg.start(actor.run)
+        watcher = bus.subscribe(">")
         for event in events:
             if arrival == "published here":
                 bus.publish_nowait(event)
             else:
                 bus.publish_encoded_nowait(schemas.encode(event), event.topic)
+        seen = [message.event for message in watcher.receive_batch_nowait(100)]
+        assert seen == events if arrival == "published here" else len(seen) == len(events)
+        watcher.close()
         await bus.flush()
         for actor in actors:
             actor.stop()
@@ -174,12 +181,13 @@ async def test_every_tick_of_a_large_mixed_batch_lands_with_its_own_values(
         await bus.flush()
         assert actor.statistics().batches == 1
     stored = query(
-        path, "SELECT symbol, bid, ask, last, volume, source, ts, seq FROM unified_ticks"
+        path, "SELECT seq, symbol, bid, ask, last, volume, source, ts FROM unified_ticks"
     )
-    assert sorted(row[:7] for row in stored) == sorted(
-        (t.symbol, t.bid, t.ask, t.last, t.volume, t.source, t.ts) for t in ticks
-    )
-    assert sorted(row[7] for row in stored) == list(range(1, 3_002))
+    # Each tick has its own values and its own seq: its place in the publish order.
+    assert {row[0]: row[1:] for row in stored} == {
+        n + 1: (t.symbol, t.bid, t.ask, t.last, t.volume, t.source, t.ts)
+        for n, t in enumerate(ticks)
+    }
     assert count(path, "trade_executions") == 3
     assert count(path, "dead_letters") == 0
 
@@ -360,3 +368,27 @@ async def test_an_older_recommendation_update_does_not_undo_a_newer_one(tmp_path
         await bus.flush()
     assert query(path, "SELECT status, updated_ts FROM trade_recommendations") == [("expired", 300)]
     assert count(path, "recommendation_updates") == 2
+
+
+async def test_a_lower_variable_limit_gives_smaller_tick_statements_that_store_every_tick(
+    tmp_path: Path,
+) -> None:
+    # SQLite builds older than 3.32 allow 999 bound variables (3.32+: 32,766).
+    path = tmp_path / MAIN.filename
+    await create_database(MAIN, path)
+    raw = sqlite3.connect(path, isolation_level=None)
+    try:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        chunk = _actor._prepare_tick_statements(SimpleNamespace(_conn=raw), "unified_ticks")
+        assert chunk == 128  # 1 + 128 * 7 parameters <= 999 < 1 + 256 * 7
+        ticks = [tick(n) for n in range(1_000)]
+        statements = _actor._tick_statements("unified_ticks", ticks, 1, chunk)
+        raw.execute("BEGIN IMMEDIATE")
+        for _table, sql, rows in statements:
+            raw.executemany(sql, rows)
+        raw.execute("COMMIT")
+    finally:
+        raw.close()
+    assert query(path, "SELECT seq, bid FROM unified_ticks ORDER BY seq") == [
+        (n + 1, t.bid) for n, t in enumerate(ticks)
+    ]
