@@ -85,12 +85,14 @@ def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("bench-out"), help="where the JSON and PNG go"
     )
     parser.add_argument("--seed", type=int, help="the random walk's seed")
-    parser.add_argument("--repeat", type=_positive_int, help="runs per figure (best is kept)")
+    parser.add_argument(
+        "--repeat", type=_positive_int, help="runs per throughput figure (best is kept)"
+    )
     parser.add_argument("--naive-ticks", type=_positive_int, help="ticks of the naive scenario")
     parser.add_argument(
         "--seconds",
         type=_positive_float,
-        help="how long the processes of shared-file/three-files write, and each latency rate",
+        help="how long the processes of shared-file/three-files write, and each paced rate",
     )
     parser.add_argument(
         "--rates", type=_rates, help="offered rates of the latency scenario, e.g. 10000,50000"

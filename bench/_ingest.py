@@ -250,7 +250,7 @@ async def tradebus(ctx: Context) -> ScenarioResult:
         if paired:
             pair_ratios.append(reference.seconds / run.seconds)
     best = min(runs, key=lambda run: run.seconds)
-    cpu_us = best.cpu_seconds / best.ticks * 1e6 if best.ticks else 0.0
+    cpu_us = _per_tick_us(Timing(best.seconds, best.cpu_seconds), best.ticks)
     paired_ratio = statistics.median(pair_ratios) if pair_ratios else None
     figures = {
         "ticks": best.ticks,

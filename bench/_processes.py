@@ -16,12 +16,13 @@ from typing import IO, Any
 
 import anyio
 
+import writers
 from writers import MAIN
 
 from ._context import Context
 from ._ingest import IngestRun, ingest_tradebus, writer_figures
 from ._results import Line, ScenarioResult
-from ._sqlite import create_database, create_shared_database
+from ._sqlite import create_shared_database
 
 __all__ = ["Worker", "WorkerError", "read_under_write", "shared_file", "three_files"]
 
@@ -240,7 +241,7 @@ async def read_under_write(ctx: Context) -> ScenarioResult:
         )
         ctx.status(f"run {i + 1}/{config.repeat}: with the reader")
         path = ctx.db_path("read-under-write")
-        create_database(path, MAIN)  # the reader opens it before the writer starts
+        await writers.create_database(MAIN, path)  # the reader opens it before the writer
         reader = Worker(
             {
                 "role": "reader",

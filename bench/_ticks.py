@@ -14,6 +14,7 @@ __all__ = [
     "make_ticks",
     "recommendation",
     "symbol_names",
+    "tick_row",
     "tick_rows",
 ]
 
@@ -79,12 +80,14 @@ def make_ticks(count: int, symbols: int, seed: int) -> list[Tick]:
     return ticks
 
 
+def tick_row(t: Tick, seq: int) -> TickRow:
+    """The ``unified_ticks`` row of ``t`` with its ``seq``, in the baselines' column order."""
+    return (t.symbol, t.ts, seq, t.bid, t.ask, t.last, t.volume, t.source)
+
+
 def tick_rows(ticks: list[Tick]) -> list[TickRow]:
     """The ``unified_ticks`` rows of ``ticks``, numbered from 1 as the writer numbers them."""
-    return [
-        (t.symbol, t.ts, seq, t.bid, t.ask, t.last, t.volume, t.source)
-        for seq, t in enumerate(ticks, 1)
-    ]
+    return [tick_row(t, seq) for seq, t in enumerate(ticks, 1)]
 
 
 def recommendation(rng: random.Random, symbol: str, price: float, ts: int) -> TradeRecommendation:

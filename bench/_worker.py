@@ -32,7 +32,7 @@ from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor, reader_uri
 
 from ._results import percentile
 from ._sqlite import LATEST_TICKS, TICK_INSERT
-from ._ticks import START_TS, api_log, make_ticks, recommendation, symbol_names
+from ._ticks import START_TS, api_log, make_ticks, recommendation, symbol_names, tick_row
 
 __all__ = ["main"]
 
@@ -81,8 +81,7 @@ def _statements(kind: str) -> Callable[[Event, int], list[tuple[str, tuple[Any, 
 
         def tick_rows(event: Event, seq: int) -> list[tuple[str, tuple[Any, ...]]]:
             assert isinstance(event, Tick)
-            t = event
-            return [(TICK_INSERT, (t.symbol, t.ts, seq, t.bid, t.ask, t.last, t.volume, t.source))]
+            return [(TICK_INSERT, tick_row(event, seq))]
 
         return tick_rows
     spec = SPEC_OF_KIND[kind]

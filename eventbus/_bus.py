@@ -34,8 +34,6 @@ class BusStatistics(NamedTuple):
 class _Route(NamedTuple):
     subscriptions: tuple[Subscription, ...]
     blocking: tuple[Subscription, ...]
-    #: The one subscription when there is exactly one (the common case: a writer).
-    only: Subscription | None
 
 
 class EventBus:
@@ -49,8 +47,10 @@ class EventBus:
         is the hot path). Without it, the topic is ``event.topic`` and nothing is checked.
     :param encode: turns an event into bytes (default: msgpack).
     :param decoder: decodes ``Message.data`` for messages that arrive from elsewhere.
-    :param on_unrouted: called with the topic when a message matches no durable
-        subscription; raise to refuse the publish (nothing is delivered then).
+    :param on_unrouted: called with a topic that no durable subscription matches,
+        when its route is worked out: once per topic (again after subscriptions
+        change). Raise to refuse the publish (nothing is delivered then); a refused
+        topic is not cached, so every publish to it asks again.
     """
 
     def __init__(
@@ -177,7 +177,6 @@ class EventBus:
         route = _Route(
             subscriptions=subscriptions,
             blocking=tuple(s for s in subscriptions if not s._drop_oldest),
-            only=subscriptions[0] if len(subscriptions) == 1 else None,
         )
         if self._on_unrouted is not None and not any(s.durable for s in subscriptions):
             self._on_unrouted(topic)  # may raise; then the topic is not cached
@@ -185,8 +184,8 @@ class EventBus:
         if len(self._routes) > 100_000:  # a flood of distinct topics must not grow it forever
             self._forget_routes()
         self._routes[topic] = route
-        if route.only is not None:
-            self._single[topic] = route.only
+        if len(subscriptions) == 1:  # the common case (a writer): the hot path's dict
+            self._single[topic] = subscriptions[0]
         return route
 
     # ---------------------------------------------------------------- publishing
@@ -205,12 +204,14 @@ class EventBus:
         route = self._routes.get(topic) or self._resolve(topic)
         return topic, data, route
 
-    def _deliver(self, topic: str, data: bytes, event: Any, route: _Route) -> int:
+    def _deliver(
+        self, topic: str, data: bytes, event: Any, route: _Route, foreign: bool = False
+    ) -> int:
         for subscription in route[1]:
             if len(subscription._buffer) >= subscription._max_buffer:
                 raise BusFull(subscription)
         self._seq = seq = self._seq + 1
-        if event is None:
+        if foreign:
             message = Message(topic, seq, data, None, self.decoder, True)
         else:
             message = Message(topic, seq, data, event)
@@ -226,10 +227,15 @@ class EventBus:
         return seq
 
     def publish_nowait(self, event: Any, topic: str | None = None) -> int:
-        """Validate, encode and append ``event`` to every matching subscription.
+        """Check (with the ``admit`` hook, if any), encode and append ``event`` to every
+        matching subscription.
 
-        Returns the message's bus-wide sequence number.
+        Returns the message's bus-wide sequence number. What the ``admit`` and
+        ``on_unrouted`` hooks raise (in a node: ``InvalidEvent``, ``NoRoute``) reaches
+        the caller, and nothing is delivered.
 
+        :raises EventBusError: if ``topic`` is None and the event has none of its own.
+        :raises ValueError: if ``topic`` is not a valid topic.
         :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
         :raises BusClosed: if the bus is closed (a bus with an ``admit`` hook checks
             the event first, so an invalid one raises the hook's error instead).
@@ -277,6 +283,8 @@ class EventBus:
         durable subscriptions that received it (for a writer: once it is committed),
         or, if none did, by every subscription that received it.
 
+        Raises what :meth:`publish_nowait` raises, except :class:`BusFull`, and:
+
         :raises BusClosed: if the bus is closed, or closes while this waits for room.
         """
         await checkpoint()
@@ -284,11 +292,11 @@ class EventBus:
         return await self._deliver_waiting(topic, data, event, route, wait)
 
     async def _deliver_waiting(
-        self, topic: str, data: bytes, event: Any, route: _Route, wait: bool
+        self, topic: str, data: bytes, event: Any, route: _Route, wait: bool, foreign: bool = False
     ) -> int:
         while True:
             try:
-                seq = self._deliver(topic, data, event, route)
+                seq = self._deliver(topic, data, event, route, foreign)
                 break
             except BusFull as exc:
                 await exc.subscription._wait_room()
@@ -313,7 +321,7 @@ class EventBus:
         if self._closed:
             raise BusClosed("cannot publish: the bus is closed")
         route = self._routes.get(topic) or self._resolve(topic)
-        return self._deliver(topic, bytes(data), None, route)
+        return self._deliver(topic, bytes(data), None, route, foreign=True)
 
     async def publish_encoded(self, data: bytes, topic: str, *, wait: bool = False) -> int:
         """Like :meth:`publish_encoded_nowait`, waiting for room instead of raising."""
@@ -321,7 +329,7 @@ class EventBus:
         if self._closed:
             raise BusClosed("cannot publish: the bus is closed")
         route = self._routes.get(topic) or self._resolve(topic)
-        return await self._deliver_waiting(topic, bytes(data), None, route, wait)
+        return await self._deliver_waiting(topic, bytes(data), None, route, wait, foreign=True)
 
     def publish_threadsafe(
         self, event: Any, topic: str | None = None, *, wait: bool = False

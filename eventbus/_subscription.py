@@ -227,10 +227,7 @@ class Subscription:
             self._first_at = _monotonic()
         self._in_flight.extend(batch)
         self._received += len(batch)
-        room = self._room
-        if room is not None:
-            self._room = None
-            room.set()
+        self._release_room()
         return batch
 
     # ------------------------------------------------------------ acknowledgement
@@ -331,17 +328,21 @@ class Subscription:
         self._in_flight.clear()
         self._iter_pending = 0  # what `async for` would acknowledge next is gone
         self._wake()
-        if self._room is not None:
-            self._room.set()
+        self._release_room()
         self._release_done()
 
     def _bus_closing(self) -> None:
         self._bus_closed = True
         self._wake()
         # Publishers waiting for room must learn that the bus closed (BusClosed).
-        if self._room is not None:
-            self._room.set()
+        self._release_room()
+
+    def _release_room(self) -> None:
+        """Wake the publishers waiting for room (they check again why they woke)."""
+        room = self._room
+        if room is not None:
             self._room = None
+            room.set()
 
     def statistics(self) -> SubscriptionStatistics:
         """Return the subscription's counters."""

@@ -17,15 +17,12 @@ from typing import Any, Final, TypeVar, get_args, get_origin, get_type_hints
 import msgspec
 
 from ._events import (
-    AnalysisResult,
     AnyEvent,
     Candle,
     Event,
     PositionUpdate,
     RecommendationUpdate,
-    SystemHealth,
     Tick,
-    TradeAnalysis,
     TradeExecution,
     TradeRecommendation,
     _tick_topics,
@@ -172,7 +169,7 @@ def _validate_slow(event: Event) -> None:
         same = False
     if not same:
         _check_round_trip(event, decoded)
-    semantic_check(event)
+    _check_values(event)  # its JSON payloads were checked first
 
 
 def _check_round_trip(event: Event, decoded: Event) -> None:
@@ -241,10 +238,19 @@ def _from_validation_error(
 
 
 def semantic_check(event: Event) -> None:
-    """Check what typed decoding cannot: finiteness, symbols, cross-field rules.
+    """Check what typed decoding cannot: finiteness, symbols, cross-field rules, and
+    that JSON payloads are plain JSON of bounded size.
 
     The event's field types are assumed correct (it was just decoded, or checked).
     """
+    _check_values(event)
+    cls = type(event)
+    for field in _JSON_FIELDS[cls]:
+        _check_json(cls.__name__, field, getattr(event, field))
+
+
+def _check_values(event: Event) -> None:
+    """:func:`semantic_check` but for the JSON payloads (checked before encoding)."""
     cls = type(event)
     name = cls.__name__
     for field in _FLOAT_FIELDS[cls]:
@@ -271,9 +277,6 @@ def semantic_check(event: Event) -> None:
         assert isinstance(event, PositionUpdate)
         if event.close_price is not None and event.status != "closed":
             raise InvalidEvent(name, "close_price", event.close_price, "only a close has one")
-    elif cls is TradeAnalysis or cls is AnalysisResult or cls is SystemHealth:
-        for field in _JSON_FIELDS[cls]:
-            _check_json(name, field, getattr(event, field))
 
 
 def _check_sides(

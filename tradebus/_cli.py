@@ -15,6 +15,7 @@ from schemas import InvalidEvent, check_symbol, format_ts
 from writers import WriterError, create_database
 
 from ._exceptions import TradebusError
+from ._node import ensure_data_dir
 from ._topology import Topology
 
 __all__ = ["main"]
@@ -109,14 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _check_dir(data_dir: Path) -> None:
-    if data_dir.exists() and not data_dir.is_dir():
-        raise TradebusError(f"{data_dir} exists and is not a directory")
-
-
 def _init(data_dir: Path, console: Console) -> int:
-    _check_dir(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(data_dir)
     topology = Topology.default()
 
     async def create_all() -> list[tuple[str, str, int, int]]:
@@ -141,7 +136,7 @@ def _init(data_dir: Path, console: Console) -> int:
 def _demo(args: argparse.Namespace, console: Console) -> int:
     from ._demo import DemoConfig, run_demo
 
-    _check_dir(args.data_dir)
+    ensure_data_dir(args.data_dir)
     config = DemoConfig(
         data_dir=args.data_dir,
         seconds=args.seconds,

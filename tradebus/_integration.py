@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 import schemas
 from schemas import (
@@ -50,15 +53,25 @@ class TradeIntegration:
         self.role = role
 
     async def _log(self, *events: Event) -> None:
-        """Publish ``events`` and return once all are committed (their writers commit
-        in parallel); refuse them all, before anything is enqueued, if one has no route.
+        """Publish ``events`` and return once each is committed by its own writer (a
+        writer that is stuck on another database does not hold them; when they go to
+        several databases, those commit in parallel); refuse them all, before anything
+        is enqueued, if one has no route.
         """
         for event in events:
             self.node.check_route(event)
-        last = 0
-        for event in events:
-            last = await self.node.bus.publish(event)
-        await self.node.bus.flush(last)
+        publish = self.node.bus.publish
+        if len(events) == 1:
+            await publish(events[0], wait=True)
+            return
+        try:
+            async with anyio.create_task_group() as tg:
+                for event in events:
+                    tg.start_soon(functools.partial(publish, event, wait=True))
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
 
     async def _record(self, event_type: type[Event], **fields: Any) -> str:
         """Build (validate), log and return the ``event_id`` of one event."""

@@ -58,6 +58,19 @@ def open_node(
     return Node(data_dir, roles=roles, topology=topology, **writer_options)
 
 
+def ensure_data_dir(data_dir: Path) -> None:
+    """Create ``data_dir`` if it is missing.
+
+    :raises TradebusError: if it is a file, or cannot be created.
+    """
+    if data_dir.exists() and not data_dir.is_dir():
+        raise TradebusError(f"the data directory {data_dir} exists and is not a directory")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TradebusError(f"cannot create the data directory {data_dir}: {exc}") from exc
+
+
 class Node:
     """The bus plus the writers of the hosted roles. Create with :func:`open_node`."""
 
@@ -94,10 +107,7 @@ class Node:
         if self._entered:
             raise RuntimeError("a Node can be entered only once")
         self._entered = True
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TradebusError(f"cannot create the data directory {self.data_dir}: {exc}") from exc
+        ensure_data_dir(self.data_dir)
         await self.bus.__aenter__()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()

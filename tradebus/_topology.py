@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from eventbus import Pattern
@@ -58,21 +58,6 @@ class Topology:
     def databases(self) -> tuple[DatabaseSpec, ...]:
         return tuple(self.owners.values())
 
-    def with_files(self, **filenames: str) -> Topology:
-        """A copy with other file names, by database name (``main="ticks.db"``)."""
-        unknown = set(filenames) - {spec.name for spec in self.databases}
-        if unknown:
-            raise ValueError(f"unknown databases {sorted(unknown)}; known: {self.names()}")
-        return Topology(
-            {
-                role: spec.with_filename(filenames.get(spec.name, spec.filename))
-                for role, spec in self.owners.items()
-            }
-        )
-
-    def names(self) -> list[str]:
-        return [spec.name for spec in self.databases]
-
     def spec(self, database: str | DatabaseSpec) -> DatabaseSpec:
         """The spec of a database, by name (``main``), file name, owner role or spec."""
         if isinstance(database, DatabaseSpec):
@@ -111,9 +96,8 @@ class Topology:
                 return spec
         return None
 
-    def describe(self, roles: Iterable[str] | None = None) -> str:
+    def describe(self) -> str:
         """``chatgpt_bot -> main (unified_tick_pipeline.db), ...`` for error messages."""
-        chosen = self.roles if roles is None else tuple(roles)
         return ", ".join(
-            f"{role} -> {self.owners[role].name} ({self.owners[role].filename})" for role in chosen
+            f"{role} -> {spec.name} ({spec.filename})" for role, spec in self.owners.items()
         )

@@ -180,7 +180,6 @@ class WriterActor:
         self._recent_commits: collections.deque[float] = collections.deque(maxlen=_RECENT_COMMITS)
         self._commit_max = 0.0
         self._retries = 0
-        self._dead_letters = 0
         self._wal_frames = 0
         self._last_error: str | None = None
 
@@ -288,8 +287,6 @@ class WriterActor:
 
     async def _drain(self, subscription: Subscription) -> None:
         """Commit what was received but not yet acknowledged, then all that is buffered."""
-        if self._conn is None:
-            return
         held = subscription.unacknowledged()
         if held:
             await self._commit_and_ack(subscription, held)
@@ -335,6 +332,8 @@ class WriterActor:
         subscription.ack(len(batch))
         if self.on_commit is not None:
             self.on_commit(batch, time.monotonic())
+        with anyio.CancelScope(shield=True):  # a statement cut short blocks every COMMIT
+            await self._inspect_wal()  # after the ack: nobody waits for it
 
     async def _store(self, batch: list[Message]) -> None:
         """Commit ``batch``, retrying transient faults; poison goes to dead_letters."""
@@ -362,7 +361,10 @@ class WriterActor:
                 return
             except sqlite3.Error as exc:
                 if not is_transient(exc):
-                    raise WriterError(f"{self.path}: {exc}") from exc
+                    raise WriterError(
+                        f"writer {self.spec.name!r} cannot write {self.path}: {exc}; the "
+                        f"{holding} events it holds are not stored (the writer stops)"
+                    ) from exc
                 self._retries += 1
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 logger.warning(
@@ -393,7 +395,6 @@ class WriterActor:
         ticks = next_tick_seq - self._next_tick_seq
         self._next_tick_seq = next_tick_seq
         self._account(batch, statements, ticks, elapsed)
-        await self._inspect_wal()
 
     async def _execute(self, statements: list[Statement]) -> None:
         # The whole transaction in one hop to the connection's thread: every hop
@@ -464,7 +465,8 @@ class WriterActor:
             if table:  # statements that write no row of their own have none
                 rows[table] = rows.get(table, 0) + len(params)
         if ticks:
-            rows[self.spec.tick_table or ""] = rows.get(self.spec.tick_table or "", 0) + ticks
+            assert self.spec.tick_table is not None  # only a tick table counts ticks
+            rows[self.spec.tick_table] += ticks
         n = len(batch)
         self._batches += 1
         self._events += n
@@ -489,10 +491,7 @@ class WriterActor:
         )
         row = (message.topic, message.seq, event_type, message.data, reason, time.time_ns())
         statements: list[Statement] = [("dead_letters", _DEAD_LETTER, [row])]
-        await self._retrying(
-            lambda: self._conn._execute(_run_transaction, self._conn, statements), 1
-        )
-        self._dead_letters += 1
+        await self._retrying(lambda: self._execute(statements), 1)
         self._rows["dead_letters"] += 1
 
     async def _inspect_wal(self) -> None:
@@ -538,7 +537,7 @@ class WriterActor:
             mean_commit_ms=self._commit_total / self._batches if self._batches else 0.0,
             max_commit_ms=self._commit_max,
             retries=self._retries,
-            dead_letters=self._dead_letters,
+            dead_letters=self._rows["dead_letters"],
             pending=pending,
             wal_frames=self._wal_frames,
             last_error=self._last_error,

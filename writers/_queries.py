@@ -24,12 +24,13 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 
 async def _fetch(
-    conn: aiosqlite.Connection, cls: type[S], sql: str, params: tuple[Any, ...] = ()
+    conn: aiosqlite.Connection, cls: type[S], rest: str, params: tuple[Any, ...] = ()
 ) -> list[S]:
-    async with conn.execute(sql, params) as cursor:
-        names = [d[0] for d in cursor.description]
+    """``SELECT`` the columns named as ``cls``'s fields, then ``rest`` (FROM ...)."""
+    fields = cls.__struct_fields__
+    async with conn.execute(f"SELECT {', '.join(fields)} {rest}", params) as cursor:
         rows = await cursor.fetchall()
-    return [cls(**dict(zip(names, row, strict=True))) for row in rows]
+    return [cls(**dict(zip(fields, row, strict=True))) for row in rows]
 
 
 async def recent_ticks(conn: aiosqlite.Connection, symbol: str, limit: int = 100) -> list[Tick]:
@@ -37,8 +38,7 @@ async def recent_ticks(conn: aiosqlite.Connection, symbol: str, limit: int = 100
     return await _fetch(
         conn,
         Tick,
-        "SELECT symbol, bid, ask, last, volume, source, ts FROM unified_ticks "
-        "WHERE symbol = ? ORDER BY ts DESC, seq DESC LIMIT ?",
+        "FROM unified_ticks WHERE symbol = ? ORDER BY ts DESC, seq DESC LIMIT ?",
         (symbol, limit),
     )
 
@@ -48,8 +48,7 @@ async def open_positions(conn: aiosqlite.Connection) -> list[PositionRecord]:
     return await _fetch(
         conn,
         PositionRecord,
-        "SELECT * FROM trade_positions WHERE status IN ('open', 'modified') "
-        "ORDER BY opened_ts, ticket",
+        "FROM trade_positions WHERE status IN ('open', 'modified') ORDER BY opened_ts, ticket",
     )
 
 
@@ -57,25 +56,15 @@ async def recommendations(
     conn: aiosqlite.Connection, status: str | None = None
 ) -> list[RecommendationRecord]:
     """Recommendations (with one ``status`` only, if given), newest first."""
-    columns = (
-        "recommendation_id, symbol, direction, entry_price, stop_loss, take_profit, "
-        "confidence, reasoning, timeframe, source, status, ticket, outcome, realized_pnl, "
-        "ts, updated_ts, event_id"
-    )
-    if status is None:
-        sql = f"SELECT {columns} FROM trade_recommendations ORDER BY ts DESC"
-        return await _fetch(conn, RecommendationRecord, sql)
-    sql = f"SELECT {columns} FROM trade_recommendations WHERE status = ? ORDER BY ts DESC"
-    return await _fetch(conn, RecommendationRecord, sql, (status,))
+    where, params = ("", ()) if status is None else ("WHERE status = ? ", (status,))
+    rest = f"FROM trade_recommendations {where}ORDER BY ts DESC"
+    return await _fetch(conn, RecommendationRecord, rest, params)
 
 
 async def alerts(conn: aiosqlite.Connection, since: int | None = None) -> list[TradeAlert]:
     """Alerts at or after ``since`` (ns), oldest first."""
-    sql = (
-        "SELECT alert_type, severity, message, symbol, ticket, ts, event_id FROM trade_alerts "
-        "WHERE ts >= ? ORDER BY ts, event_id"
-    )
-    return await _fetch(conn, TradeAlert, sql, (since or 0,))
+    rest = "FROM trade_alerts WHERE ts >= ? ORDER BY ts, event_id"
+    return await _fetch(conn, TradeAlert, rest, (since or 0,))
 
 
 async def recommendation_of(conn: aiosqlite.Connection, ticket: int) -> str | None:
@@ -89,5 +78,4 @@ async def recommendation_of(conn: aiosqlite.Connection, ticket: int) -> str | No
 
 async def dead_letters(conn: aiosqlite.Connection) -> list[DeadLetter]:
     """Every dead letter, oldest first."""
-    sql = "SELECT id, topic, seq, event_type, data, error, ts FROM dead_letters ORDER BY id"
-    return await _fetch(conn, DeadLetter, sql)
+    return await _fetch(conn, DeadLetter, "FROM dead_letters ORDER BY id")

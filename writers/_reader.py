@@ -42,7 +42,6 @@ async def open_reader(
         raise WriterError(f"cannot open {path} read-only: {exc}") from exc
     try:
         await conn.execute("PRAGMA query_only=ON")
-        await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         yield conn
     finally:
         await conn.close()

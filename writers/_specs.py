@@ -49,6 +49,8 @@ class DatabaseSpec:
     :param name: the database's short name (``main``, ``analysis``, ``logs``).
     :param filename: the default file name in the data directory.
     :param topics: the topic patterns its writer subscribes to.
+    :param tables: the tables its writer writes (``dead_letters`` too): the rows it
+        counts per table in ``WriterActor.statistics().rows``.
     :param migrations: numbered schema scripts; ``PRAGMA user_version`` is how many ran.
     :param handlers: for each event type, how its events become rows.
     :param tick_table: the table ticks go to, on the fast path (or None).

@@ -43,7 +43,7 @@ _TRANSIENT: Final = frozenset(
 
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same batch later may succeed."""
-    if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+    if not isinstance(exc, sqlite3.DatabaseError):
         return False
     if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.ProgrammingError):
         return False
@@ -66,7 +66,7 @@ async def open_write_connection(
         conn = await aiosqlite.connect(
             path,
             isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
-            timeout=busy_timeout,
+            timeout=busy_timeout,  # sqlite3 sets the busy timeout from it
             cached_statements=256,
         )
     except sqlite3.Error as exc:
@@ -76,7 +76,6 @@ async def open_write_connection(
         if str(mode).lower() != "wal":
             raise WriterError(f"{path}: could not switch to WAL (journal_mode={mode})")
         await conn.execute(f"PRAGMA synchronous={synchronous}")
-        await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         # Checkpoint every ~4 MB of WAL (SQLite's default), and truncate the WAL file
         # back to 64 MB after a checkpoint so that a burst does not leave it huge.
         await conn.execute("PRAGMA wal_autocheckpoint=1000")

@@ -821,3 +821,28 @@ async def test_an_admitting_bus_refuses_publishes_once_closed() -> None:
         bus.publish_nowait(Item(n=9), "items.0")
     assert numbers(await sub.receive_batch(10, 0)) == [0, 1, 2]
     assert bus.statistics().published == 3
+
+
+async def test_events_published_encoded_are_foreign_and_decoded_by_the_bus() -> None:
+    got: list[Message] = []
+    async with EventBus(decoder=msgspec.msgpack.Decoder(Item).decode) as bus:
+        sub = bus.subscribe("items.*", max_buffer=1)
+        data = msgspec.msgpack.encode(Item(n=7))
+        assert bus.publish_encoded_nowait(data, "items.0") == 1
+        with pytest.raises(BusFull):
+            bus.publish_encoded_nowait(data, "items.0")
+
+        async def publish_when_there_is_room() -> None:
+            await bus.publish_encoded(data, "items.0", wait=True)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(publish_when_there_is_room)  # waits for room, then for the ack
+            got += await sub.receive_batch(10, 0)
+            sub.ack(1)
+            got += await sub.receive_batch(10, 0)
+            sub.ack(1)
+        bus.publish_nowait(None, "items.0")  # published here, even if it is None
+        [local] = await sub.receive_batch(10, 0)
+    seen = [(m.seq, m.foreign, m.event) for m in got]
+    assert seen == [(1, True, Item(n=7)), (2, True, Item(n=7))]
+    assert (local.foreign, local.event) == (False, None)

@@ -17,6 +17,7 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from schemas import Tick
+from tests.writers._helpers import read_only_directory
 from tradebus import Node, open_node
 from writers import WriterError
 
@@ -166,26 +167,6 @@ async def test_full_filesystem_is_retried_and_loses_nothing_once_space_returns(
 
 
 # ----------------------------------------------------------- read-only directory
-
-
-@contextlib.contextmanager
-def read_only_directory(path: Path) -> Iterator[None]:
-    """Nobody may create or delete files in ``path`` (root included: chattr +i)."""
-    if os.geteuid() != 0:
-        mode = path.stat().st_mode
-        path.chmod(0o555)
-        try:
-            yield
-        finally:
-            path.chmod(mode)
-        return
-    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
-    if made.returncode != 0:
-        pytest.skip("running as root, where only chattr +i makes a directory read-only")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 async def test_read_only_data_dir_does_not_disturb_a_live_writer(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from schemas import (
 )
 from schemas import _ids as ids_module
 
-from ._samples import sample_events
+from ._samples import sample, sample_events
 
 UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -74,7 +74,7 @@ def test_ts_defaults_to_now_in_integer_nanoseconds() -> None:
 
 @pytest.mark.parametrize("cls", LIFECYCLE_EVENTS, ids=lambda c: c.__name__)
 def test_lifecycle_events_get_a_uuid7_event_id_of_now(cls: type[Event]) -> None:
-    event = next(e for e in sample_events() if type(e) is cls)
+    event = sample(cls)
     event_id = event.event_id  # type: ignore[attr-defined]
     assert UUID7.fullmatch(event_id)
     assert abs(event_id_ts(event_id) - time.time_ns() // 1_000_000) < 60_000

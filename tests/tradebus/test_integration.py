@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
 
 from schemas import InvalidEvent, Tick
+from tests.writers._helpers import wait_until
 from tradebus import open_node
 
 
@@ -66,6 +68,30 @@ async def test_log_methods_return_after_commit(tmp_path: Path) -> None:
         assert _rows(tmp_path / "system_logs.db", "SELECT message FROM trade_alerts") == [
             ("drawdown 5%",)
         ]
+
+
+async def test_a_stuck_writer_does_not_hold_the_logs_of_another_database(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path, max_backoff=0.05) as node:
+        main = node.writer("main")
+        conn = main._conn
+        async with conn.execute("PRAGMA page_count") as cursor:
+            [pages] = await cursor.fetchone()
+        await conn.execute(f"PRAGMA max_page_count={pages}")  # main's disk is full
+        for n in range(2_000):  # more than the free room of its last pages
+            node.bus.publish_nowait(Tick(symbol="BTCUSDT", bid=50000.0 + n, ask=50000.5 + n))
+        with anyio.fail_after(10):
+            await wait_until(lambda: main.statistics().retries >= 1)
+            # The API server can still log its alert about it: the logs writer is fine.
+            api = node.integration("api_server")
+            await api.log_trade_alert(alert_type="system", severity="critical", message="disk")
+        assert _rows(tmp_path / "system_logs.db", "SELECT message FROM trade_alerts") == [("disk",)]
+        assert main.statistics().pending == 2_000
+        await conn.execute("PRAGMA max_page_count=1073741823")  # the disk is freed
+    assert _rows(tmp_path / "unified_tick_pipeline.db", "SELECT count(*) FROM unified_ticks") == [
+        (2_000,)
+    ]
 
 
 async def test_recommendation_is_tracked_through_execution_and_close(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from schemas import Tick, TradeAlert
-from tradebus import AccessDenied, NoRoute, Topology, open_node
+from tradebus import AccessDenied, NoRoute, Topology, TradebusError, open_node
 from writers import ANALYSIS, LOGS, MAIN, WriterError, WriterLockError
 
 
@@ -133,3 +133,12 @@ def test_topology_rejects_two_owners_for_one_database() -> None:
 async def test_roles_may_name_a_single_role(tmp_path: Path) -> None:
     async with open_node(tmp_path, roles="api_server") as node:
         assert node.roles == ("api_server",)
+
+
+async def test_a_data_directory_that_is_a_file_is_refused_clearly(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_text("not a directory")
+    with pytest.raises(TradebusError, match="exists and is not a directory"):
+        async with open_node(data):
+            pass
+    assert data.read_text() == "not a directory"
