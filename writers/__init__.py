@@ -13,8 +13,10 @@ from ._create import create_database as create_database
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import WriterError as WriterError
 from ._exceptions import WriterLockError as WriterLockError
+from ._integrity import check_database as check_database
 from ._lock import WriterLock as WriterLock
 from ._lock import lock_path as lock_path
+from ._reader import ReadOnlyConnection as ReadOnlyConnection
 from ._reader import open_reader as open_reader
 from ._reader import reader_uri as reader_uri
 from ._records import DeadLetter as DeadLetter
@@ -36,6 +38,7 @@ __all__ = [
     "DatabaseSpec",
     "DeadLetter",
     "PositionRecord",
+    "ReadOnlyConnection",
     "RecommendationRecord",
     "SchemaVersionError",
     "Synchronous",
@@ -44,6 +47,7 @@ __all__ = [
     "WriterLock",
     "WriterLockError",
     "WriterStatistics",
+    "check_database",
     "create_database",
     "lock_path",
     "open_reader",

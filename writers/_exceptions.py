@@ -19,19 +19,25 @@ class WriterError(Exception):
 class WriterLockError(WriterError):
     """The database already has a writer: there is exactly one writer per file.
 
-    ``pid`` and ``role`` name the holder when it recorded them.
+    ``pid`` is the holder's pid as this process sees it (None when it cannot see the
+    holder, for example in another PID namespace); ``role`` is the role the holder
+    recorded, when it agrees with what the system says. The message says plainly what
+    is known and what is not.
     """
 
-    def __init__(self, path: str, pid: int | None, role: str | None) -> None:
+    def __init__(
+        self, path: str, pid: int | None, role: str | None, holder: str | None = None
+    ) -> None:
         self.path = path
         self.pid = pid
         self.role = role
-        holder = f"pid {pid}" if pid is not None else "an unknown process"
-        if role:
-            holder += f" (role {role!r})"
+        if holder is None:
+            holder = f"pid {pid}" if pid is not None else "a process that has not said who it is"
+            if role:
+                holder += f" (role {role!r})"
         super().__init__(
-            f"{path} already has a writer: {holder} holds its lock; stop that writer, or "
-            "open the database read-only with open_reader()"
+            f"{path} already has a writer: {holder} holds its lock; stop that writer, "
+            "or read the database read-only"
         )
 
 

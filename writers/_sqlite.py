@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from functools import lru_cache
+from pathlib import Path
 from typing import Final, Literal
 
 import aiosqlite
@@ -11,6 +13,9 @@ import aiosqlite
 from schemas import Tick
 
 from ._exceptions import SchemaVersionError, WriterError
+from ._files import check_not_linked
+from ._integrity import QUICK_CHECK_LIMIT
+from ._lock import held_identity
 from ._specs import DatabaseSpec
 
 __all__ = [
@@ -59,9 +64,16 @@ async def open_write_connection(
 ) -> aiosqlite.Connection:
     """Open ``path`` for writing: WAL, the chosen ``synchronous``, a busy timeout.
 
-    :raises WriterError: if it cannot be opened or switched to WAL (for example in a
-        directory where the -wal file cannot be created).
+    Call it holding the file's :class:`WriterLock`. It refuses a database, -wal or
+    -shm file that is a symbolic link, a file other than the one the lock holds, and a
+    damaged file: SQLite's ``PRAGMA quick_check`` runs over the whole file when it is at
+    most ``QUICK_CHECK_LIMIT`` bytes, over its schema otherwise.
+
+    :raises WriterError: if it cannot be opened, is damaged, or cannot be switched to
+        WAL (for example in a directory where the -wal file cannot be created).
     """
+    for suffix, what in (("", "database"), ("-wal", "write-ahead log"), ("-shm", "WAL index")):
+        check_not_linked(Path(path + suffix), what)
     try:
         conn = await aiosqlite.connect(
             path,
@@ -72,6 +84,8 @@ async def open_write_connection(
     except sqlite3.Error as exc:
         raise WriterError(f"cannot open {path} for writing: {exc}") from exc
     try:
+        _check_identity(path)
+        await _quick_check(conn, path)
         mode = await _pragma(conn, "PRAGMA journal_mode=WAL")
         if str(mode).lower() != "wal":
             raise WriterError(f"{path}: could not switch to WAL (journal_mode={mode})")
@@ -87,6 +101,44 @@ async def open_write_connection(
             raise WriterError(f"cannot open {path} for writing: {exc}") from exc
         raise
     return conn
+
+
+def _check_identity(path: str) -> None:
+    """The file SQLite opened is the one this process holds the writer lock of."""
+    locked = held_identity(path)
+    if locked is None:
+        return
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise WriterError(f"cannot open {path} for writing: {exc}") from exc
+    if (info.st_dev, info.st_ino) != locked:
+        raise WriterError(
+            f"{path} was replaced by another file while its writer started: "
+            "find out what replaces it, then start the writer again"
+        )
+
+
+async def _quick_check(conn: aiosqlite.Connection, path: str) -> None:
+    whole = os.stat(path).st_size <= QUICK_CHECK_LIMIT
+    sql = "PRAGMA quick_check" if whole else "PRAGMA quick_check(sqlite_schema)"
+    try:
+        async with conn.execute(sql) as cursor:
+            rows = [str(row[0]) for row in await cursor.fetchall()]
+    except sqlite3.DatabaseError as exc:
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF not in (
+            sqlite3.SQLITE_CORRUPT,
+            sqlite3.SQLITE_NOTADB,
+        ):
+            raise
+        rows = [str(exc)]
+    if rows != ["ok"]:
+        found = "; ".join(rows[:3]) + (f" (and {len(rows) - 3} more)" if len(rows) > 3 else "")
+        raise WriterError(
+            f"cannot open {path} for writing: it is damaged ({sql}: {found}); the writer "
+            "will not write into it. Run 'tradebus check' for a full report, then restore "
+            "the database from a backup or move the file aside"
+        )
 
 
 async def _pragma(conn: aiosqlite.Connection, sql: str) -> object:
@@ -126,7 +178,26 @@ async def migrate(conn: aiosqlite.Connection, spec: DatabaseSpec, path: str) -> 
                 f"cannot migrate {path} to schema version {version + 1} of the "
                 f"{spec.name!r} database: {exc}"
             ) from exc
+    await _probe_write(conn, path, spec.schema_version)
     return found
+
+
+async def _probe_write(conn: aiosqlite.Connection, path: str, version: int) -> None:
+    """Commit one harmless write, so that a file the writer cannot write fails now.
+
+    Otherwise "attempt to write a readonly database" would only surface on the first
+    batch, retried for ever as if it might clear by itself.
+    """
+    try:
+        await conn.executescript(f"BEGIN IMMEDIATE;\nPRAGMA user_version = {version};\nCOMMIT;")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            await conn.rollback()
+        raise WriterError(
+            f"cannot write {path}: {exc}; its writer must be able to write the database "
+            "and its -wal and -shm files: check their owner, their mode and attributes "
+            "such as immutable (chattr +i)"
+        ) from exc
 
 
 # ------------------------------------------------------------------ tick rows

@@ -14,11 +14,10 @@ from ._helpers import count, execution, query, running_writer
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-async def test_an_empty_file_gets_every_table_and_the_latest_version(
+async def test_a_new_database_gets_every_table_and_the_latest_version(
     tmp_path: Path, spec: DatabaseSpec
 ) -> None:
     path = tmp_path / spec.filename
-    path.touch()
     async with running_writer(path, spec):
         pass
     assert query(path, "PRAGMA user_version") == [(len(spec.migrations),)]
