@@ -31,6 +31,9 @@ class Holder(NamedTuple):
     pid: int | None
     role: str | None
     description: str
+    #: Whether the kernel listed it: a holder this process cannot see is not listed
+    #: (nor is one that has just let go, so the lock is worth trying again).
+    listed: bool = True
 
 
 def kernel_holders(identity: Identity) -> list[int] | None:
@@ -64,8 +67,8 @@ def kernel_holders(identity: Identity) -> list[int] | None:
     return exact or same_inode
 
 
-def identify(identity: Identity, lock_file: Path) -> Holder | None:
-    """Who holds the flock on ``identity``; None if nobody does any more."""
+def identify(identity: Identity, lock_file: Path) -> Holder:
+    """Who holds the flock on ``identity``, as truthfully as this process can tell."""
     deadline = time.monotonic() + _PATIENCE
     while True:
         pids = kernel_holders(identity)
@@ -82,25 +85,26 @@ def identify(identity: Identity, lock_file: Path) -> Holder | None:
                     f"pid {named} (as its lock file records; this system does not list "
                     "lock holders)",
                 )
-        elif not pids:
-            return None
-        elif pids[0] > 0:
+        elif pids and pids[0] > 0:
             pid = pids[0]
             here = " (this process)" if pid == os.getpid() else ""
             if recorded_pid == pid:
                 return Holder(pid, role, f"pid {pid}{here}" + (f" (role {role!r})" if role else ""))
             if late:
                 record = (
-                    f"; its lock file names pid {named}, which is stale"
+                    f"; its lock file names pid {named}: a stale record, or a pid in "
+                    "another PID namespace"
                     if recorded_pid is not None
                     else ", which has not recorded its role"
                 )
                 return Holder(pid, None, f"pid {pid}{here}{record}")
         elif recorded_pid is not None or late:
+            # Listed with pid 0, or not listed: a holder in a PID namespace this one
+            # cannot see (an older kernel lists it as 0, a newer one leaves it out).
             unseen = "a process this one cannot see (in another PID namespace?)"
             if recorded_pid is None:
-                return Holder(None, None, f"{unseen}, which has not recorded who it is")
-            return Holder(None, role, f"{unseen}; its lock file says pid {named}")
+                return Holder(None, None, f"{unseen}, which has not recorded who it is", bool(pids))
+            return Holder(None, role, f"{unseen}; its lock file says pid {named}", bool(pids))
         time.sleep(0.01)
 
 

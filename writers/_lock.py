@@ -22,6 +22,7 @@ from ._integrity import header_problem, read_header, wal_size
 __all__ = ["WriterLock", "held_identity", "lock_path"]
 
 _ATTEMPTS: Final = 20  # the file changed under us (created, replaced) this many times: give up
+_UNLISTED_RETRIES: Final = 2  # refused, yet the kernel lists no holder: try again this often
 
 _held: dict[str, Identity] = {}  # absolute database path -> the file this process locked
 _held_guard = threading.Lock()
@@ -75,6 +76,7 @@ class WriterLock:
         if self.held:
             return
         database = Path(self.database)
+        unlisted = 0
         for _ in range(_ATTEMPTS):
             fd = _open_database(database)
             if fd is None:
@@ -85,8 +87,9 @@ class WriterLock:
                 identity = _fdpool.identity_of(fd)
                 _fdpool.keep(fd)
                 holder = identify(identity, self.path)
-                if holder is None:
-                    continue  # released meanwhile: try again
+                if not holder.listed and unlisted < _UNLISTED_RETRIES:
+                    unlisted += 1
+                    continue  # perhaps released meanwhile: try again
                 raise WriterLockError(
                     self.database, holder.pid, holder.role, holder.description
                 ) from None
@@ -150,12 +153,8 @@ class WriterLock:
                 raise WriterError(f"cannot lock {self.path}: {exc}") from exc
             # Only an older tradebus holds the lock file without the database.
             holder = identify(identity, self.path)
-            description = holder.description if holder else "a process that just let go"
             raise WriterLockError(
-                self.database,
-                holder.pid if holder else None,
-                holder.role if holder else None,
-                description,
+                self.database, holder.pid, holder.role, holder.description
             ) from None
         record = json.dumps({"pid": os.getpid(), "role": self.role, "since": time.time()})
         with contextlib.suppress(OSError):  # the lock holds even if we cannot record who we are
