@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="rows, sizes and time spans of a data directory")
     stats.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
 
+    check = commands.add_parser("check", help="full integrity check of every database (read-only)")
+    check.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
+
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )
@@ -101,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args, console)
         if args.command == "stats":
             return _stats(args.data_dir, console)
+        if args.command == "check":
+            from ._check import check
+
+            return check(args.data_dir, console, err)
     except (TradebusError, WriterError, OSError) as exc:
         err.print(f"[bold red]tradebus: error:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
