@@ -89,7 +89,9 @@ def identify(identity: Identity, lock_file: Path) -> Holder:
             pid = pids[0]
             here = " (this process)" if pid == os.getpid() else ""
             if recorded_pid == pid:
-                return Holder(pid, role, f"pid {pid}{here}" + (f" (role {role!r})" if role else ""))
+                notes = ["this process"] if here else []
+                notes += [f"role {role!r}"] if role else []
+                return Holder(pid, role, f"pid {pid}" + (f" ({', '.join(notes)})" if notes else ""))
             if late:
                 record = (
                     f"; its lock file names pid {named}: a stale record, or a pid in "

@@ -72,8 +72,7 @@ async def open_write_connection(
     :raises WriterError: if it cannot be opened, is damaged, or cannot be switched to
         WAL (for example in a directory where the -wal file cannot be created).
     """
-    for suffix, what in (("", "database"), ("-wal", "write-ahead log"), ("-shm", "WAL index")):
-        check_not_linked(Path(path + suffix), what)
+    _check_files(path)
     try:
         conn = await aiosqlite.connect(
             path,
@@ -95,12 +94,24 @@ async def open_write_connection(
         await conn.execute("PRAGMA wal_autocheckpoint=1000")
         await conn.execute("PRAGMA journal_size_limit=67108864")
         await conn.execute("PRAGMA foreign_keys=ON")
+        _check_files(path)  # again, now that SQLite has opened them: before any write
     except BaseException as exc:
         await conn.close()
         if isinstance(exc, sqlite3.Error):
             raise WriterError(f"cannot open {path} for writing: {exc}") from exc
         raise
     return conn
+
+
+def _check_files(path: str) -> None:
+    """Refuse the database or its companion files if one is a link or not a file."""
+    for suffix, what in (
+        ("", "database"),
+        ("-wal", "write-ahead log"),
+        ("-shm", "WAL index"),
+        ("-journal", "rollback journal"),
+    ):
+        check_not_linked(Path(path + suffix), what)
 
 
 def _check_identity(path: str) -> None:
