@@ -102,3 +102,25 @@ def test_a_second_demo_in_the_same_directory_opens_new_tickets(tmp_path: Path) -
         ).fetchone()
     assert executions >= 2
     assert tickets == executions
+
+
+def test_check_of_a_sound_data_directory_says_ok_and_exits_zero(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _run("init", "--data-dir", str(data)).returncode == 0
+    check = _run("check", "--data-dir", str(data))
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.count(" ok ") == 3
+    assert check.stderr == ""
+
+
+def test_check_reports_a_missing_database_and_a_missing_directory(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _run("init", "--data-dir", str(data)).returncode == 0
+    (data / "system_logs.db").unlink()
+    check = _run("check", "--data-dir", str(data))
+    assert check.returncode == 1
+    assert "system_logs.db does not exist: run 'tradebus init'" in check.stderr
+    assert "1 of 3 databases failed the check" in check.stderr
+    missing = _run("check", "--data-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1
+    assert "no data directory at" in missing.stderr
