@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -140,8 +141,10 @@ class WriterLock:
             fd = open_regular_file(
                 self.path, os.O_RDWR | os.O_CREAT, what="writer lock record", single_link=True
             )
-        except OSError:
-            return None  # a read-only directory: the lock holds without the record
+        except OSError as exc:
+            if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+                return None  # a read-only directory: the lock holds without the record
+            raise WriterError(f"cannot open the writer lock record {self.path}: {exc}") from exc
         _fdpool.register(fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -202,6 +202,11 @@ async def test_a_lock_file_with_other_hard_links_or_not_a_file_is_refused(tmp_pa
     with anyio.fail_after(10), pytest.raises(WriterError, match="not a regular file"):
         async with running_writer(path, MAIN):
             pytest.fail("the writer started")
+    lock_path(path).unlink()
+    lock_path(path).mkdir()
+    with pytest.raises(WriterError, match=str(lock_path(path))):
+        async with running_writer(path, MAIN):
+            pytest.fail("the writer started")
 
 
 async def test_a_forked_child_never_holds_the_writer_lock(tmp_path: Path) -> None:
