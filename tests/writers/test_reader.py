@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 
 from writers import MAIN, WriterError, open_reader, queries
@@ -135,6 +136,11 @@ async def test_a_reader_cannot_lift_its_own_restrictions(tmp_path: Path) -> None
             await reader.enable_load_extension(True)
         with pytest.raises(sqlite3.DatabaseError):
             await reader.execute(f"ATTACH 'file:{path}?mode=rw' AS x")
+        async with aiosqlite.connect(":memory:") as other:
+            await other.execute("CREATE TABLE intruder (x)")
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                await other.backup(reader)  # a backup *into* the reader's database
+    assert query(path, "SELECT name FROM sqlite_master WHERE name = 'intruder'") == []
 
 
 async def test_a_reader_still_reads_joins_and_holds_read_transactions(tmp_path: Path) -> None:
