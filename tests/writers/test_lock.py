@@ -300,3 +300,42 @@ def _unshare() -> str:
     ):
         pytest.skip("needs unshare and the right to make PID namespaces (root)")
     return unshare
+
+
+_OLDER_TRADEBUS = """
+import fcntl, json, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+os.write(fd, json.dumps({"pid": os.getpid(), "role": "old_bot"}).encode())
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_an_older_tradebus_that_locks_only_the_lock_file_is_respected(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN):
+        pass
+    older = await anyio.open_process(
+        [sys.executable, "-c", _OLDER_TRADEBUS, str(lock_path(path))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    async with older:
+        assert older.stdout is not None
+        with anyio.fail_after(30):
+            line = await BufferedByteReceiveStream(older.stdout).receive_until(b"\n", 64)
+        assert line == b"locked"
+        try:
+            with pytest.raises(WriterLockError) as refused:
+                async with running_writer(path, MAIN, role="chatgpt_bot"):
+                    pytest.fail("a second writer started")
+        finally:
+            older.kill()
+    assert (refused.value.pid, refused.value.role) == (older.pid, "old_bot")
+    async with running_writer(path, MAIN) as (bus, _):  # and once it is gone, ours starts
+        bus.publish_nowait(execution(1))
+        await bus.flush()
+    assert count(path, "trade_executions") == 1
