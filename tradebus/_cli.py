@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from schemas import InvalidEvent, check_symbol, format_ts
-from writers import WriterError, create_database
+from writers import WriterError, WriterLockError, create_database
 
+from ._cli_log import CliLog
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
+from ._stats import check_data_dir
 from ._topology import Topology
 
 __all__ = ["main"]
@@ -27,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
     """Bad arguments: one line and exit status 2, no traceback."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"tradebus: error: {message} (see 'tradebus --help')\n")
+        self.exit(2, f"tradebus: error: {message} (see '{self.prog} --help')\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,25 +97,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(args_list[1:], prog="tradebus bench")
     parser = _parser()
     args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 0
     console = Console()
-    err = Console(stderr=True)
-    try:
-        if args.command == "init":
-            return _init(args.data_dir, console)
-        if args.command == "demo":
-            return _demo(args, console)
-        if args.command == "stats":
-            return _stats(args.data_dir, console)
-    except (TradebusError, WriterError, OSError) as exc:
-        err.print(f"[bold red]tradebus: error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    with CliLog() as log:
+        try:
+            if args.command == "init":
+                return _init(args.data_dir, console)
+            if args.command == "demo":
+                return _demo(args, console)
+            if args.command == "stats":
+                return _stats(args.data_dir, console)
+        except (TradebusError, WriterError, OSError) as exc:
+            log.finish(exc)
+            _print_error(_explain(exc, args))
+            return 1
+        except KeyboardInterrupt:
+            log.finish(None)
+            _print_error(f"interrupted: {_INTERRUPTED[args.command]}")
+            return 128 + signal.SIGINT
     parser.print_help()
     return 0
 
 
+#: What an interruption of each command left behind (demo catches its own signals).
+_INTERRUPTED = {
+    "init": "each database is created or migrated in one transaction, so each is "
+    "either as before or done; run 'tradebus init' again to finish",
+    "demo": "what was committed is kept; 'tradebus stats' shows it",
+    "stats": "nothing was changed (stats only reads)",
+}
+
+
+def _print_error(message: str) -> None:
+    line = Text.assemble(("tradebus: error:", "bold red"), " ", message)
+    Console(stderr=True).print(line, highlight=False, soft_wrap=True)
+
+
+def _explain(exc: Exception, args: argparse.Namespace) -> str:
+    """The error for a CLI user: what happened, and a step they can take."""
+    if isinstance(exc, WriterLockError):
+        holder = f"pid {exc.pid}" if exc.pid is not None else "another process"
+        if exc.role:
+            holder += f" (role {exc.role!r})"
+        return (
+            f"{exc.path} already has a writer: {holder} holds its lock. Stop that writer "
+            f"first, or use 'tradebus stats --data-dir {args.data_dir}' to read what it "
+            "has committed"
+        )
+    return str(exc)
+
+
 def _init(data_dir: Path, console: Console) -> int:
+    check_data_dir(data_dir, must_exist=False)
     ensure_data_dir(data_dir)
     topology = Topology.default()
 
@@ -134,8 +174,9 @@ def _init(data_dir: Path, console: Console) -> int:
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
-    from ._demo import DemoConfig, run_demo
+    from ._demo import DemoConfig, StopSignals, run_demo
 
+    check_data_dir(args.data_dir, must_exist=False)
     ensure_data_dir(args.data_dir)
     config = DemoConfig(
         data_dir=args.data_dir,
@@ -146,47 +187,73 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     )
     console.print(
         f"[bold]tradebus demo[/]: {len(config.symbols)} symbols at {config.rate:,.0f} ticks/s "
-        f"for {config.seconds:g}s into {config.data_dir}/ (Ctrl-C stops cleanly)"
+        f"for {config.seconds:g}s into {config.data_dir}/ (Ctrl-C stops it; what the "
+        "writers hold is committed first)",
+        highlight=False,
     )
-    result = anyio.run(run_demo, config, console)
-    _stats(config.data_dir, console, title="committed rows")
-    stopped = " (stopped by signal)" if result.stopped_by_signal else ""
-    console.print(
-        f"{result.ticks:,} ticks in {result.seconds:.1f}s "
-        f"({result.ticks / max(result.seconds, 1e-9):,.0f}/s){stopped}; "
-        f"{result.recommendations} recommendations, {result.executions} executions, "
-        f"{result.closed} closed ({result.wins} won, {result.losses} lost), "
-        f"realized P&L {result.realized_pnl:+.4f}"
-    )
-    return 0
+    # Signals are caught through the report: a second Ctrl-C while the writers commit
+    # what they hold, or while the report is read, must not cut it short.
+    with StopSignals() as stop:
+        result = anyio.run(run_demo, config, console, stop)
+        _stats(config.data_dir, console, title=f"committed rows in {config.data_dir} (all runs)")
+        lost = result.ticks_published - result.ticks
+        ticks = f"{result.ticks:,} ticks" + (
+            f" (of {result.ticks_published:,} published)" if lost else ""
+        )
+        console.print(
+            f"This run committed {ticks} in {result.seconds:.1f}s "
+            f"({result.ticks / max(result.seconds, 1e-9):,.0f}/s), "
+            f"{result.recommendations} recommendations, {result.executions} executions; "
+            f"{result.closed} of {result.opened} positions closed ({result.wins} won, "
+            f"{result.losses} lost), realized P&L {result.realized_pnl:+.4f}",
+            highlight=False,
+        )
+        if stop.first is None:
+            return 0
+        status = 128 + stop.first
+        console.print(
+            f"Stopped by {signal.Signals(stop.first).name} (exit status {status}).",
+            highlight=False,
+        )
+        return status
 
 
 def _stats(data_dir: Path, console: Console, title: str | None = None) -> int:
     from ._stats import summarize
 
     summaries = summarize(data_dir)
-    table = Table(title=title or f"tradebus stats {data_dir}", title_justify="left")
-    for column in ("database", "table", "rows", "first", "last"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
+    # The same column widths in every database's table, so that they line up.
+    names = max((len(t.table) for db in summaries for t in db.tables), default=5)
+    counts = max((len(f"{t.rows:,}") for db in summaries for t in db.tables), default=4)
+    console.print(title or f"tradebus stats {data_dir}", style="bold", highlight=False)
     for db in summaries:
+        console.print()
         if not db.exists:
-            table.add_row(db.database, f"[dim]{db.path.name} missing[/]", "", "", "")
-            continue
-        for t in db.tables:
-            table.add_row(
-                db.database,
-                t.table,
-                f"{t.rows:,}",
-                _when(t.first_ts),
-                _when(t.last_ts),
-            )
-    console.print(table)
-    for db in summaries:
-        if db.exists:
             console.print(
-                f"{db.path.name}: {_size(db.bytes)} (+ WAL {_size(db.wal_bytes)}), "
-                f"schema v{db.schema_version}"
+                f"{db.database}: {db.path.name} does not exist yet "
+                f"('tradebus init --data-dir {data_dir}' creates it)",
+                highlight=False,
             )
+            continue
+        console.print(
+            f"{db.database}: {db.path.name}, {_size(db.bytes)} "
+            f"(+ WAL {_size(db.wal_bytes)}), schema v{db.schema_version}",
+            style="bold",
+            highlight=False,
+        )
+        # One narrow table per database: the table names stay whole in 80 columns.
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        table.add_column("table", no_wrap=True, min_width=names)
+        table.add_column("rows", justify="right", no_wrap=True, min_width=counts)
+        table.add_column("first (UTC)", no_wrap=True)
+        table.add_column("last (UTC)", no_wrap=True)
+        for t in db.tables:
+            table.add_row(t.table, f"{t.rows:,}", _when(t.first_ts), _when(t.last_ts))
+        console.print(table)
     return 0
 
 
