@@ -185,15 +185,15 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         rate=args.rate,
         seed=args.seed,
     )
-    console.print(
-        f"[bold]tradebus demo[/]: {len(config.symbols)} symbols at {config.rate:,.0f} ticks/s "
-        f"for {config.seconds:g}s into {config.data_dir}/ (Ctrl-C stops it; what the "
-        "writers hold is committed first)",
-        highlight=False,
-    )
     # Signals are caught through the report: a second Ctrl-C while the writers commit
     # what they hold, or while the report is read, must not cut it short.
     with StopSignals() as stop:
+        console.print(
+            f"[bold]tradebus demo[/]: {len(config.symbols)} symbols at {config.rate:,.0f} "
+            f"ticks/s for {config.seconds:g}s into {config.data_dir}/ (Ctrl-C stops it; what "
+            "the writers hold is committed first)",
+            highlight=False,
+        )
         result = anyio.run(run_demo, config, console, stop)
         _stats(config.data_dir, console, title=f"committed rows in {config.data_dir} (all runs)")
         lost = result.ticks_published - result.ticks

@@ -18,6 +18,7 @@ import anyio.to_thread
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from eventbus import BusFull
 from schemas import Tick
@@ -317,13 +318,7 @@ def _progress(node: Node, market: _Market, strategy: _Strategy, started: float) 
         f"trades {strategy.opened - strategy.closed} open, {strategy.closed} closed",
         f"P&L {strategy.realized_pnl:+.4f}",
     )
-    writes = Table(
-        show_header=True,
-        header_style="bold",
-        box=None,
-        caption="writes: rows inserted or updated (a replay that changed nothing too)",
-        caption_justify="left",
-    )
+    writes = Table(show_header=True, header_style="bold", box=None)
     writes.add_column("database")
     writes.add_column("table")
     writes.add_column("writes", justify="right")
@@ -331,7 +326,8 @@ def _progress(node: Node, market: _Market, strategy: _Strategy, started: float) 
         for table, count in writer.rows.items():
             if count:
                 writes.add_row(name, table, f"{count:,}")
-    return Group(head, writes)
+    note = Text("writes: rows inserted or updated (a replay that changed nothing too)", "dim")
+    return Group(head, writes, note)
 
 
 async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> DemoResult:
