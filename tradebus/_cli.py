@@ -20,6 +20,7 @@ from writers import WriterError, WriterLockError, create_database
 from ._cli_log import CliLog
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
+from ._signals import StopSignals
 from ._stats import check_data_dir
 from ._topology import Topology
 
@@ -121,10 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-#: What an interruption of each command left behind (demo catches its own signals).
+#: What an interruption left behind (init and demo catch the signals themselves).
 _INTERRUPTED = {
-    "init": "each database is created or migrated in one transaction, so each is "
-    "either as before or done; run 'tradebus init' again to finish",
+    "init": "run 'tradebus init' again to finish",
     "demo": "what was committed is kept; 'tradebus stats' shows it",
     "stats": "nothing was changed (stats only reads)",
 }
@@ -154,9 +154,11 @@ def _init(data_dir: Path, console: Console) -> int:
     ensure_data_dir(data_dir)
     topology = Topology.default()
 
-    async def create_all() -> list[tuple[str, str, int, int]]:
+    async def create_all(stop: StopSignals) -> list[tuple[str, str, int, int]]:
         done = []
         for role, spec in topology.owners.items():
+            if stop.first is not None:
+                break  # each database is one transaction: stop between two
             found, now = await create_database(spec, data_dir / spec.filename, role=role)
             done.append((spec.name, spec.filename, found, now))
         return done
@@ -164,17 +166,27 @@ def _init(data_dir: Path, console: Console) -> int:
     table = Table(title=f"tradebus init {data_dir}", title_justify="left")
     for column in ("database", "file", "schema"):
         table.add_column(column)
-    for name, filename, found, now in anyio.run(create_all):
+    with StopSignals() as stop:
+        done = anyio.run(create_all, stop)
+    for name, filename, found, now in done:
         change = f"created (v{now})" if found == 0 else (
             f"migrated v{found} -> v{now}" if found < now else f"up to date (v{now})"
         )  # fmt: skip
         table.add_row(name, filename, change)
+    for spec in topology.databases[len(done) :]:
+        table.add_row(spec.name, spec.filename, "not done (interrupted)")
     console.print(table)
-    return 0
+    if stop.first is None:
+        return 0
+    _print_error(
+        f"interrupted by {signal.Signals(stop.first).name}: run 'tradebus init --data-dir "
+        f"{data_dir}' again to finish"
+    )
+    return 128 + stop.first
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
-    from ._demo import DemoConfig, StopSignals, run_demo
+    from ._demo import DemoConfig, run_demo
 
     check_data_dir(args.data_dir, must_exist=False)
     ensure_data_dir(args.data_dir)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import random
 import signal
 import sqlite3
-import threading
 import time
 from pathlib import Path
-from types import FrameType, TracebackType
 
 import anyio
 import anyio.to_thread
@@ -26,9 +23,10 @@ from writers import reader_uri
 
 from ._integration import TradeIntegration
 from ._node import Node, open_node
+from ._signals import StopSignals
 from ._stats import count_rows
 
-__all__ = ["DemoConfig", "DemoResult", "StopSignals", "run_demo"]
+__all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
 _START_PRICES = {"BTCUSDT": 50_000.0, "ETHUSDT": 3_000.0, "EURUSD": 1.08, "XAUUSD": 2_000.0}
 _STEP = 0.00005  # relative standard deviation of one tick's move
@@ -77,51 +75,6 @@ class DemoResult:
     @property
     def executions(self) -> int:
         return self.added.get("main", {}).get("trade_executions", 0)
-
-
-class StopSignals:
-    """SIGINT and SIGTERM, caught for the whole demo: its run, shutdown and report.
-
-    The first asks the run to stop (the writers commit what they hold); later ones
-    are only acknowledged on stderr: raising KeyboardInterrupt in the middle of the
-    shutdown would abandon the writers' threads, and the report of what was committed.
-    Use as ``with StopSignals() as stop:``; outside the main thread it catches nothing.
-    """
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-        self._previous: dict[int, object] = {}
-
-    @property
-    def first(self) -> int | None:
-        """The first signal received, if any."""
-        return self.received[0] if self.received else None
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)  # type: ignore[arg-type]
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.received.append(signum)
-        if len(self.received) > 1:
-            # A raw write: a signal handler must not re-enter the console's buffers.
-            os.write(
-                2,
-                b"tradebus demo: already stopping: the writers commit what they hold, "
-                b"then the report shows what is committed\n",
-            )
 
 
 @dataclasses.dataclass
