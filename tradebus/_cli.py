@@ -47,28 +47,47 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     init = commands.add_parser("init", help="create or migrate the three databases")
-    init.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
+    _data_dir_argument(init)
 
     demo = commands.add_parser(
         "demo", help="run the whole system in one process on a simulated market"
     )
-    demo.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
-    demo.add_argument("--seconds", type=_positive_float, default=10.0, help="default: 10")
+    _data_dir_argument(demo)
     demo.add_argument(
-        "--symbols", nargs="+", type=_symbol, default=["BTCUSDT", "ETHUSDT", "EURUSD"]
+        "--seconds", type=_positive_float, default=10.0, help="how long to run (default: 10)"
+    )
+    demo.add_argument(
+        "--symbols",
+        nargs="+",
+        type=_symbol,
+        default=["BTCUSDT", "ETHUSDT", "EURUSD"],
+        metavar="SYMBOL",
+        help="the symbols to simulate (default: BTCUSDT ETHUSDT EURUSD)",
     )
     demo.add_argument(
         "--rate", type=_positive_float, default=3000.0, help="ticks per second (default: 3000)"
     )
     demo.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
 
-    stats = commands.add_parser("stats", help="rows, sizes and time spans of a data directory")
-    stats.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
+    stats = commands.add_parser(
+        "stats", help="rows, sizes and time spans of a data directory (read-only)"
+    )
+    _data_dir_argument(stats)
 
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )
     return parser
+
+
+def _data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=_DEFAULT_DIR,
+        type=Path,
+        metavar="DIR",
+        help="the directory of the databases (default: ./data)",
+    )
 
 
 def _positive_float(text: str) -> float:
@@ -201,7 +220,8 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     # what they hold, or while the report is read, must not cut it short.
     with StopSignals() as stop:
         console.print(
-            f"[bold]tradebus demo[/]: {len(config.symbols)} symbols at {config.rate:,.0f} "
+            f"[bold]tradebus demo[/]: {_plural(len(config.symbols), 'symbol')} at "
+            f"{config.rate:,.0f} "
             f"ticks/s for {config.seconds:g}s into {config.data_dir}/ (Ctrl-C stops it; what "
             "the writers hold is committed first)",
             highlight=False,
@@ -267,6 +287,10 @@ def _stats(data_dir: Path, console: Console, title: str | None = None) -> int:
             table.add_row(t.table, f"{t.rows:,}", _when(t.first_ts), _when(t.last_ts))
         console.print(table)
     return 0
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _when(ts: int | None) -> str:

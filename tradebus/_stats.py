@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -82,11 +84,12 @@ def count_rows(data_dir: Path, topology: Topology | None = None) -> dict[str, di
         conn = _connect(path)
         try:
             present = _tables(conn, path)
-            for table in spec.tables:
-                if table in present:
-                    (counts[spec.name][table],) = conn.execute(
-                        f'SELECT count(*) FROM "{table}"'
-                    ).fetchone()
+            with _reading(path):
+                for table in spec.tables:
+                    if table in present:
+                        (counts[spec.name][table],) = conn.execute(
+                            f'SELECT count(*) FROM "{table}"'
+                        ).fetchone()
         finally:
             conn.close()
     return counts
@@ -100,10 +103,22 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _tables(conn: sqlite3.Connection, path: Path) -> set[str]:
-    try:
+    with _reading(path):
         return {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn SQLite's errors into one-line TradebusErrors that name the file."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:  # locked, unreadable, ...
+        raise TradebusError(
+            f"cannot read {path}: {exc}; if another program holds it locked, try again "
+            "once it lets go"
+        ) from exc
     except sqlite3.DatabaseError as exc:
         raise TradebusError(f"{path} is not a SQLite database: {exc}") from exc
 
@@ -115,17 +130,18 @@ def _summarize(name: str, path: Path, tables: tuple[str, ...]) -> DatabaseSummar
     conn = _connect(path)
     try:
         present = _tables(conn, path)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0 or not present & set(tables):
-            raise TradebusError(f"{path} is not a tradebus {name!r} database")
-        summaries = []
-        for table in tables:
-            if table not in present:
-                continue
-            count, first, last = conn.execute(
-                f'SELECT count(*), min(ts), max(ts) FROM "{table}"'
-            ).fetchone()
-            summaries.append(TableSummary(table, count, first, last))
+        with _reading(path):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 or not present & set(tables):
+                raise TradebusError(f"{path} is not a tradebus {name!r} database")
+            summaries = []
+            for table in tables:
+                if table not in present:
+                    continue
+                count, first, last = conn.execute(
+                    f'SELECT count(*), min(ts), max(ts) FROM "{table}"'
+                ).fetchone()
+                summaries.append(TableSummary(table, count, first, last))
     finally:
         conn.close()
     return DatabaseSummary(

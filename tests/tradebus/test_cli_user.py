@@ -18,6 +18,7 @@ import pytest
 from tradebus import Topology
 
 _WRITER = Path(__file__).parents[1] / "writers" / "writer_process.py"
+_LOCKER = Path(__file__).parents[1] / "reliability" / "foreign_locker.py"
 _SUMMARY = re.compile(
     r"This run committed (?P<ticks>[\d,]+) ticks.*?, (?P<recommendations>\d+) recommendations, "
     r"(?P<executions>\d+) executions; (?P<closed>\d+) of (?P<opened>\d+) positions closed "
@@ -257,3 +258,28 @@ def test_the_live_view_names_what_it_counts_writes(tmp_path: Path) -> None:
     )  # fmt: skip
     assert demo.returncode == 0, demo.stderr
     assert "writes: rows inserted or updated (a replay that changed nothing too)" in demo.stdout
+
+
+def test_stats_of_a_database_another_program_locks_says_it_cannot_read_it(
+    tmp_path: Path,
+) -> None:
+    assert _run("init", "--data-dir", str(tmp_path)).returncode == 0
+    database = tmp_path / "system_logs.db"
+    locker = subprocess.Popen(
+        [sys.executable, str(_LOCKER), str(database), "exclusive-mode", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
+        result = _run("stats", "--data-dir", str(tmp_path))
+    finally:
+        locker.kill()
+        locker.wait()
+        assert locker.stdout is not None
+        locker.stdout.close()
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"tradebus: error: cannot read {database}: database is locked")
+    assert "not a SQLite database" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
