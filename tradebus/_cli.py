@@ -278,6 +278,7 @@ def _stats(data_dir: Path, console: Console, title: str | None = None) -> int:
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
+            collapse_padding=True,
         )
         table.add_column("table", no_wrap=True, min_width=names)
         table.add_column("rows", justify="right", no_wrap=True, min_width=counts)
