@@ -1,4 +1,4 @@
-"""Every public name is exported, once, and the names DESIGN.md promises exist."""
+"""Every public name is exported, once, and the names of the public API exist."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 PACKAGES = ["schemas", "eventbus", "writers", "tradebus"]
 
-# The contract of DESIGN.md ("Public API"): these names are fixed.
+# The public API the README documents: applications rely on these names; they stay.
 CONTRACT = {
     "schemas": [
         "Event",
@@ -62,13 +62,13 @@ def test_all_has_no_duplicates(package: str) -> None:
 
 
 @pytest.mark.parametrize("package", PACKAGES)
-def test_the_names_design_promises_are_public(package: str) -> None:
+def test_the_names_of_the_public_api_are_public(package: str) -> None:
     module = importlib.import_module(package)
     missing = [name for name in CONTRACT[package] if name not in module.__all__]
     assert missing == []
 
 
-def test_the_event_bus_has_the_methods_design_promises() -> None:
+def test_the_event_bus_has_its_public_methods() -> None:
     from eventbus import EventBus
 
     for method in ("publish_nowait", "publish", "publish_threadsafe", "subscribe", "flush"):
@@ -76,7 +76,7 @@ def test_the_event_bus_has_the_methods_design_promises() -> None:
     assert callable(EventBus.statistics)
 
 
-def test_the_error_trees_are_rooted_where_design_says() -> None:
+def test_the_error_trees_are_rooted_as_documented() -> None:
     from eventbus import BusClosed, BusFull, EventBusError
     from schemas import InvalidEvent
     from writers import WriterError, WriterLockError

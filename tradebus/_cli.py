@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from schemas import InvalidEvent, check_symbol, format_ts
-from writers import WriterError, create_database
+from writers import WriterError, WriterLockError, create_database
 
+from ._check import check
+from ._cli_log import CliLog
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
+from ._signals import StopSignals
+from ._stats import check_data_dir
 from ._topology import Topology
 
 __all__ = ["main"]
@@ -27,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     """Bad arguments: one line and exit status 2, no traceback."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"tradebus: error: {message} (see 'tradebus --help')\n")
+        self.exit(2, f"tradebus: error: {message} (see '{self.prog} --help')\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,31 +48,52 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     init = commands.add_parser("init", help="create or migrate the three databases")
-    init.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
+    _data_dir_argument(init)
 
     demo = commands.add_parser(
         "demo", help="run the whole system in one process on a simulated market"
     )
-    demo.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
-    demo.add_argument("--seconds", type=_positive_float, default=10.0, help="default: 10")
+    _data_dir_argument(demo)
     demo.add_argument(
-        "--symbols", nargs="+", type=_symbol, default=["BTCUSDT", "ETHUSDT", "EURUSD"]
+        "--seconds", type=_positive_float, default=10.0, help="how long to run (default: 10)"
+    )
+    demo.add_argument(
+        "--symbols",
+        nargs="+",
+        type=_symbol,
+        default=["BTCUSDT", "ETHUSDT", "EURUSD"],
+        metavar="SYMBOL",
+        help="the symbols to simulate (default: BTCUSDT ETHUSDT EURUSD)",
     )
     demo.add_argument(
         "--rate", type=_positive_float, default=3000.0, help="ticks per second (default: 3000)"
     )
     demo.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
 
-    stats = commands.add_parser("stats", help="rows, sizes and time spans of a data directory")
-    stats.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
+    stats = commands.add_parser(
+        "stats", help="rows, sizes and time spans of a data directory (read-only)"
+    )
+    _data_dir_argument(stats)
 
-    check = commands.add_parser("check", help="full integrity check of every database (read-only)")
-    check.add_argument("--data-dir", default=_DEFAULT_DIR, type=Path, help="default: ./data")
+    check = commands.add_parser(
+        "check", help="full integrity check of every database (read-only, safe while writing)"
+    )
+    _data_dir_argument(check)
 
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )
     return parser
+
+
+def _data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=_DEFAULT_DIR,
+        type=Path,
+        metavar="DIR",
+        help="the directory of the databases (default: ./data)",
+    )
 
 
 def _positive_float(text: str) -> float:
@@ -95,35 +123,71 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(args_list[1:], prog="tradebus bench")
     parser = _parser()
     args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 0
     console = Console()
-    err = Console(stderr=True)
-    try:
-        if args.command == "init":
-            return _init(args.data_dir, console)
-        if args.command == "demo":
-            return _demo(args, console)
-        if args.command == "stats":
-            return _stats(args.data_dir, console)
-        if args.command == "check":
-            from ._check import check
-
-            return check(args.data_dir, console, err)
-    except (TradebusError, WriterError, OSError) as exc:
-        err.print(f"[bold red]tradebus: error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    with CliLog() as log:
+        try:
+            if args.command == "init":
+                return _init(args.data_dir, console)
+            if args.command == "demo":
+                return _demo(args, console)
+            if args.command == "stats":
+                return _stats(args.data_dir, console)
+            if args.command == "check":
+                check_data_dir(args.data_dir, must_exist=True)
+                return check(args.data_dir, console, Console(stderr=True))
+        except (TradebusError, WriterError, OSError) as exc:
+            log.finish(exc)
+            _print_error(_explain(exc, args))
+            return 1
+        except KeyboardInterrupt:
+            log.finish(None)
+            _print_error(f"interrupted: {_INTERRUPTED[args.command]}")
+            return 128 + signal.SIGINT
     parser.print_help()
     return 0
 
 
+#: What an interruption left behind (init and demo catch the signals themselves).
+_INTERRUPTED = {
+    "init": "run 'tradebus init' again to finish",
+    "demo": "what was committed is kept; 'tradebus stats' shows it",
+    "stats": "nothing was changed (stats only reads)",
+    "check": "nothing was changed (check only reads)",
+}
+
+
+def _print_error(message: str) -> None:
+    line = Text.assemble(("tradebus: error:", "bold red"), " ", message)
+    Console(stderr=True).print(line, highlight=False, soft_wrap=True)
+
+
+def _explain(exc: Exception, args: argparse.Namespace) -> str:
+    """The error for a CLI user: what happened, and a step they can take."""
+    if isinstance(exc, WriterLockError):
+        holder = f"pid {exc.pid}" if exc.pid is not None else "another process"
+        if exc.role:
+            holder += f" (role {exc.role!r})"
+        return (
+            f"{exc.path} already has a writer: {holder} holds its lock. Stop that writer "
+            f"first, or use 'tradebus stats --data-dir {args.data_dir}' to read what it "
+            "has committed"
+        )
+    return str(exc)
+
+
 def _init(data_dir: Path, console: Console) -> int:
+    check_data_dir(data_dir, must_exist=False)
     ensure_data_dir(data_dir)
     topology = Topology.default()
 
-    async def create_all() -> list[tuple[str, str, int, int]]:
+    async def create_all(stop: StopSignals) -> list[tuple[str, str, int, int]]:
         done = []
         for role, spec in topology.owners.items():
+            if stop.first is not None:
+                break  # each database is one transaction: stop between two
             found, now = await create_database(spec, data_dir / spec.filename, role=role)
             done.append((spec.name, spec.filename, found, now))
         return done
@@ -131,18 +195,29 @@ def _init(data_dir: Path, console: Console) -> int:
     table = Table(title=f"tradebus init {data_dir}", title_justify="left")
     for column in ("database", "file", "schema"):
         table.add_column(column)
-    for name, filename, found, now in anyio.run(create_all):
+    with StopSignals() as stop:
+        done = anyio.run(create_all, stop)
+    for name, filename, found, now in done:
         change = f"created (v{now})" if found == 0 else (
             f"migrated v{found} -> v{now}" if found < now else f"up to date (v{now})"
         )  # fmt: skip
         table.add_row(name, filename, change)
+    for spec in topology.databases[len(done) :]:
+        table.add_row(spec.name, spec.filename, "not done (interrupted)")
     console.print(table)
-    return 0
+    if stop.first is None:
+        return 0
+    _print_error(
+        f"interrupted by {signal.Signals(stop.first).name}: run 'tradebus init --data-dir "
+        f"{data_dir}' again to finish"
+    )
+    return 128 + stop.first
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
     from ._demo import DemoConfig, run_demo
 
+    check_data_dir(args.data_dir, must_exist=False)
     ensure_data_dir(args.data_dir)
     config = DemoConfig(
         data_dir=args.data_dir,
@@ -151,50 +226,82 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         rate=args.rate,
         seed=args.seed,
     )
-    console.print(
-        f"[bold]tradebus demo[/]: {len(config.symbols)} symbols at {config.rate:,.0f} ticks/s "
-        f"for {config.seconds:g}s into {config.data_dir}/ (Ctrl-C stops cleanly)"
-    )
-    result = anyio.run(run_demo, config, console)
-    _stats(config.data_dir, console, title="committed rows")
-    stopped = " (stopped by signal)" if result.stopped_by_signal else ""
-    console.print(
-        f"{result.ticks:,} ticks in {result.seconds:.1f}s "
-        f"({result.ticks / max(result.seconds, 1e-9):,.0f}/s){stopped}; "
-        f"{result.recommendations} recommendations, {result.executions} executions, "
-        f"{result.closed} closed ({result.wins} won, {result.losses} lost), "
-        f"realized P&L {result.realized_pnl:+.4f}"
-    )
-    return 0
+    # Signals are caught through the report: a second Ctrl-C while the writers commit
+    # what they hold, or while the report is read, must not cut it short.
+    with StopSignals() as stop:
+        console.print(
+            f"[bold]tradebus demo[/]: {_plural(len(config.symbols), 'symbol')} at "
+            f"{config.rate:,.0f} "
+            f"ticks/s for {config.seconds:g}s into {config.data_dir}/ (Ctrl-C stops it; what "
+            "the writers hold is committed first)",
+            highlight=False,
+        )
+        result = anyio.run(run_demo, config, console, stop)
+        _stats(config.data_dir, console, title=f"committed rows in {config.data_dir} (all runs)")
+        lost = result.ticks_published - result.ticks
+        ticks = f"{result.ticks:,} ticks" + (
+            f" (of {result.ticks_published:,} published)" if lost else ""
+        )
+        console.print(
+            f"This run committed {ticks} in {result.seconds:.1f}s "
+            f"({result.ticks / max(result.seconds, 1e-9):,.0f}/s), "
+            f"{result.recommendations} recommendations, {result.executions} executions; "
+            f"{result.closed} of {result.opened} positions closed ({result.wins} won, "
+            f"{result.losses} lost), realized P&L {result.realized_pnl:+.4f}",
+            highlight=False,
+        )
+        if stop.first is None:
+            return 0
+        status = 128 + stop.first
+        console.print(
+            f"Stopped by {signal.Signals(stop.first).name} (exit status {status}).",
+            highlight=False,
+        )
+        return status
 
 
 def _stats(data_dir: Path, console: Console, title: str | None = None) -> int:
     from ._stats import summarize
 
     summaries = summarize(data_dir)
-    table = Table(title=title or f"tradebus stats {data_dir}", title_justify="left")
-    for column in ("database", "table", "rows", "first", "last"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
+    # The same column widths in every database's table, so that they line up.
+    names = max((len(t.table) for db in summaries for t in db.tables), default=5)
+    counts = max((len(f"{t.rows:,}") for db in summaries for t in db.tables), default=4)
+    console.print(title or f"tradebus stats {data_dir}", style="bold", highlight=False)
     for db in summaries:
+        console.print()
         if not db.exists:
-            table.add_row(db.database, f"[dim]{db.path.name} missing[/]", "", "", "")
-            continue
-        for t in db.tables:
-            table.add_row(
-                db.database,
-                t.table,
-                f"{t.rows:,}",
-                _when(t.first_ts),
-                _when(t.last_ts),
-            )
-    console.print(table)
-    for db in summaries:
-        if db.exists:
             console.print(
-                f"{db.path.name}: {_size(db.bytes)} (+ WAL {_size(db.wal_bytes)}), "
-                f"schema v{db.schema_version}"
+                f"{db.database}: {db.path.name} does not exist yet "
+                f"('tradebus init --data-dir {data_dir}' creates it)",
+                highlight=False,
             )
+            continue
+        console.print(
+            f"{db.database}: {db.path.name}, {_size(db.bytes)} "
+            f"(+ WAL {_size(db.wal_bytes)}), schema v{db.schema_version}",
+            style="bold",
+            highlight=False,
+        )
+        # One narrow table per database: the table names stay whole in 80 columns.
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        table.add_column("table", no_wrap=True, min_width=names)
+        table.add_column("rows", justify="right", no_wrap=True, min_width=counts)
+        table.add_column("first (UTC)", no_wrap=True)
+        table.add_column("last (UTC)", no_wrap=True)
+        for t in db.tables:
+            table.add_row(t.table, f"{t.rows:,}", _when(t.first_ts), _when(t.last_ts))
+        console.print(table)
     return 0
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _when(ts: int | None) -> str:

@@ -6,19 +6,25 @@ import dataclasses
 import itertools
 import random
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from eventbus import BusFull
 from schemas import Tick
+from writers import reader_uri
 
 from ._integration import TradeIntegration
 from ._node import Node, open_node
+from ._signals import StopSignals
+from ._stats import count_rows
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
@@ -40,15 +46,35 @@ class DemoConfig:
 
 @dataclasses.dataclass
 class DemoResult:
+    """What a run committed, read back from its databases once they were closed.
+
+    Nothing here is counted by the demo's own tasks: a call cancelled after its event
+    was committed (or before) cannot make the report disagree with the databases.
+    """
+
     seconds: float = 0.0
-    ticks: int = 0
-    recommendations: int = 0
-    executions: int = 0
+    #: Ticks the simulated feed handed to the bus (committed or not).
+    ticks_published: int = 0
+    #: Rows this run added, per database and table.
+    added: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    #: Positions this run opened, and of those, closed (won, lost) and their P&L.
+    opened: int = 0
     closed: int = 0
     wins: int = 0
     losses: int = 0
     realized_pnl: float = 0.0
-    stopped_by_signal: bool = False
+
+    @property
+    def ticks(self) -> int:
+        return self.added.get("main", {}).get("unified_ticks", 0)
+
+    @property
+    def recommendations(self) -> int:
+        return self.added.get("analysis", {}).get("trade_recommendations", 0)
+
+    @property
+    def executions(self) -> int:
+        return self.added.get("main", {}).get("trade_executions", 0)
 
 
 @dataclasses.dataclass
@@ -103,10 +129,13 @@ class _Market:
 class _Strategy:
     """Recommends, executes, manages and closes one position per symbol at a time."""
 
-    def __init__(self, node: Node, market: _Market, result: DemoResult, first_ticket: int) -> None:
+    def __init__(self, node: Node, market: _Market, first_ticket: int) -> None:
         self._tickets = itertools.count(first_ticket)
         self.market = market
-        self.result = result
+        # For the live view only: the report reads the databases.
+        self.opened = 0
+        self.closed = 0
+        self.realized_pnl = 0.0
         self.bot: TradeIntegration = node.integration("chatgpt_bot")
         self.agent: TradeIntegration = node.integration("desktop_agent")
         self.api: TradeIntegration = node.integration("api_server")
@@ -136,7 +165,6 @@ class _Strategy:
             reasoning=f"{'bullish' if sign > 0 else 'bearish'} momentum on the simulated feed",
             timeframe="M1",
         )
-        self.result.recommendations += 1
         if rng.random() < 0.2:
             await self.agent.update_recommendation(
                 recommendation_id=recommendation_id, status="rejected"
@@ -154,7 +182,7 @@ class _Strategy:
             volume=volume,
             recommendation_id=recommendation_id,
         )
-        self.result.executions += 1
+        self.opened += 1
         return _Position(
             ticket, symbol, direction, price, stop_loss, take_profit, volume, time.monotonic()
         )
@@ -207,12 +235,8 @@ class _Strategy:
         await self.bot.close_position(
             ticket=p.ticket, symbol=p.symbol, close_price=price, realized_pnl=pnl
         )
-        self.result.closed += 1
-        self.result.realized_pnl += pnl
-        if pnl > 0:
-            self.result.wins += 1
-        elif pnl < 0:
-            self.result.losses += 1
+        self.closed += 1
+        self.realized_pnl += pnl
         await self.api.log_trade_alert(
             alert_type="profit" if pnl > 0 else "risk",
             severity="info" if pnl >= 0 else "warning",
@@ -236,7 +260,7 @@ async def _health(node: Node) -> None:
         await anyio.sleep(2.0)
 
 
-def _progress(node: Node, market: _Market, result: DemoResult, started: float) -> Group:
+def _progress(node: Node, market: _Market, strategy: _Strategy, started: float) -> Group:
     elapsed = max(time.monotonic() - started, 1e-9)
     stats = node.statistics()
     head = Table.grid(padding=(0, 2))
@@ -244,35 +268,34 @@ def _progress(node: Node, market: _Market, result: DemoResult, started: float) -
         f"[bold]{elapsed:6.1f}s[/]",
         f"ticks {market.ticks:,} ({market.ticks / elapsed:,.0f}/s)",
         f"queue {sum(s.buffered for s in stats.bus.subscriptions):,}",
-        f"trades {result.executions - result.closed} open, {result.closed} closed",
-        f"P&L {result.realized_pnl:+.4f}",
+        f"trades {strategy.opened - strategy.closed} open, {strategy.closed} closed",
+        f"P&L {strategy.realized_pnl:+.4f}",
     )
-    rows = Table(show_header=True, header_style="bold", box=None)
-    rows.add_column("database")
-    rows.add_column("table")
-    rows.add_column("rows", justify="right")
+    writes = Table(show_header=True, header_style="bold", box=None)
+    writes.add_column("database")
+    writes.add_column("table")
+    writes.add_column("writes", justify="right")
     for name, writer in stats.writers.items():
         for table, count in writer.rows.items():
             if count:
-                rows.add_row(name, table, f"{count:,}")
-    return Group(head, rows)
+                writes.add_row(name, table, f"{count:,}")
+    note = Text("writes: rows inserted or updated (a replay that changed nothing too)", "dim")
+    return Group(head, writes, note)
 
 
-async def _stop_on_signal(scope: anyio.CancelScope, result: DemoResult) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            result.stopped_by_signal = True
-            scope.cancel()
-            return
+async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> DemoResult:
+    """Run the simulated system until ``config.seconds`` pass or ``stop`` gets a signal.
 
-
-async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
-    """Run the simulated system until ``config.seconds`` pass or SIGINT/SIGTERM arrives."""
+    The result is read from the databases after they were closed: what this run
+    committed, whatever interrupted it.
+    """
     rng = random.Random(config.seed)
-    result = DemoResult()
     market = _Market(config.symbols, rng)
     started = time.monotonic()
     async with open_node(config.data_dir) as node:
+        # Read while this node holds every database's lock: no one else adds rows
+        # until it closes them, so the difference at the end is this run's.
+        before = await anyio.to_thread.run_sync(count_rows, config.data_dir)
         # Tickets continue from an earlier run in the same directory: a reused ticket
         # would be taken for an update of that run's position.
         async with (
@@ -280,25 +303,59 @@ async def run_demo(config: DemoConfig, console: Console) -> DemoResult:
             conn.execute("SELECT coalesce(max(ticket), 100000) + 1 FROM trade_positions") as cursor,
         ):
             (first_ticket,) = await cursor.fetchone() or (100_001,)
-        strategy = _Strategy(node, market, result, first_ticket)
+        main_path = node.path("main")
+        strategy = _Strategy(node, market, first_ticket)
         live = Live(
-            _progress(node, market, result, started),
+            _progress(node, market, strategy, started),
             console=console,
             refresh_per_second=4,
             transient=True,
         )
-        with live, anyio.CancelScope() as scope:
+        with live:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_stop_on_signal, scope, result)
                 tg.start_soon(market.run, node, config.rate)
                 for symbol in config.symbols:
                     tg.start_soon(strategy.run, symbol)
                 tg.start_soon(_health, node)
                 deadline = started + config.seconds
-                while time.monotonic() < deadline:
+                while time.monotonic() < deadline and stop.first is None:
                     await anyio.sleep(0.25)
-                    live.update(_progress(node, market, result, started))
+                    live.update(_progress(node, market, strategy, started))
+                if stop.first is not None:
+                    live.console.print(
+                        f"{signal.Signals(stop.first).name}: stopping; the writers commit "
+                        "what they hold, then the report shows what is committed",
+                        highlight=False,
+                    )
                 tg.cancel_scope.cancel()
-    result.ticks = market.ticks
+    result = await anyio.to_thread.run_sync(
+        _read_result, config.data_dir, main_path, before, first_ticket
+    )
+    result.ticks_published = market.ticks
     result.seconds = time.monotonic() - started
     return result
+
+
+def _read_result(
+    data_dir: Path, main_path: Path, before: dict[str, dict[str, int]], first_ticket: int
+) -> DemoResult:
+    after = count_rows(data_dir)
+    added = {
+        database: {table: n - before.get(database, {}).get(table, 0) for table, n in tables.items()}
+        for database, tables in after.items()
+    }
+    conn = sqlite3.connect(reader_uri(main_path), uri=True)
+    try:
+        opened, closed, wins, losses, pnl = conn.execute(
+            "SELECT count(*), coalesce(sum(status = 'closed'), 0), "
+            "coalesce(sum(status = 'closed' AND realized_pnl > 0), 0), "
+            "coalesce(sum(status = 'closed' AND realized_pnl < 0), 0), "
+            "total(CASE WHEN status = 'closed' THEN realized_pnl END) "
+            "FROM trade_positions WHERE ticket >= ?",
+            (first_ticket,),
+        ).fetchone()
+    finally:
+        conn.close()
+    return DemoResult(
+        added=added, opened=opened, closed=closed, wins=wins, losses=losses, realized_pnl=pnl
+    )
