@@ -217,31 +217,39 @@ async def test_a_position_has_one_row_and_every_update_in_its_history(tmp_path: 
     assert count(path, "position_updates") == 3
 
 
-async def test_an_older_position_update_never_overwrites_a_newer_one(tmp_path: Path) -> None:
+async def test_an_update_with_a_smaller_event_id_never_overwrites_a_newer_one(
+    tmp_path: Path,
+) -> None:
+    # Delivered late (out of order, or replayed): made earlier, whatever its ts says.
     path = tmp_path / MAIN.filename
+    earlier, later = new_event_id(), new_event_id()
     async with running_writer(path, MAIN) as (bus, _):
         bus.publish_nowait(execution(1, ts=100))
-        bus.publish_nowait(position_update(1, ts=300, current_price=50_300.0, stop_loss=50_100.0))
+        bus.publish_nowait(
+            position_update(1, ts=200, current_price=50_300.0, stop_loss=50_100.0, event_id=later)
+        )
         await bus.flush()
-        # Delivered late (out of order, or replayed): older by ts.
-        bus.publish_nowait(position_update(1, ts=200, current_price=50_200.0, stop_loss=49_900.0))
+        bus.publish_nowait(
+            position_update(1, ts=300, current_price=50_200.0, stop_loss=49_900.0, event_id=earlier)
+        )
         await bus.flush()
-    assert query(path, "SELECT current_price, stop_loss, ts FROM trade_positions") == [
-        (50_300.0, 50_100.0, 300)
+    assert query(path, "SELECT current_price, stop_loss, ts, event_id FROM trade_positions") == [
+        (50_300.0, 50_100.0, 200, later)
     ]
     assert count(path, "position_updates") == 2
+    assert count(path, "dead_letters") == 0
 
 
-async def test_position_updates_with_the_same_ts_resolve_to_the_larger_event_id(
+async def test_position_updates_resolve_to_the_larger_event_id_in_any_arrival_order(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / MAIN.filename
-    smaller, larger = new_event_id(), new_event_id()
-    assert smaller < larger
+    ids = {ticket: (new_event_id(), new_event_id()) for ticket in (1, 2)}
     async with running_writer(path, MAIN) as (bus, _):
         # Ticket 1 gets the larger id first, ticket 2 last: both must end on it.
-        for ticket, order in ((1, (larger, smaller)), (2, (smaller, larger))):
+        for ticket, (smaller, larger) in ids.items():
             bus.publish_nowait(execution(ticket, ts=100))
+            order = (larger, smaller) if ticket == 1 else (smaller, larger)
             for event_id in order:
                 price = 2.0 if event_id == larger else 1.0
                 bus.publish_nowait(
@@ -249,8 +257,8 @@ async def test_position_updates_with_the_same_ts_resolve_to_the_larger_event_id(
                 )
                 await bus.flush()  # each in its own batch: the stored row decides
     assert query(path, "SELECT ticket, current_price, event_id FROM trade_positions") == [
-        (1, 2.0, larger),
-        (2, 2.0, larger),
+        (1, 2.0, ids[1][1]),
+        (2, 2.0, ids[2][1]),
     ]
 
 
