@@ -117,6 +117,26 @@ def _event_id_triggers(*tables: str) -> str:
     )
 
 
+# The columns an update may leave out (NULL: unchanged). An open position holds, for
+# each, the value of the update with the largest event_id that has one (else the
+# execution's): an update delivered late still fills in what no later one changed.
+_POSITION_KEPT: Final = ("volume", "stop_loss", "take_profit", "unrealized_pnl")
+_LATE_UPDATE_FILL: Final = (
+    "    UPDATE trade_positions SET\n"
+    + ",\n".join(
+        f"""        {c} = CASE WHEN NEW.{c} IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM position_updates AS u WHERE u.ticket = NEW.ticket
+                AND u.event_id > NEW.event_id AND u.{c} IS NOT NULL)
+            THEN NEW.{c} ELSE {c} END"""
+        for c in _POSITION_KEPT
+    )
+    + """
+    WHERE ticket = NEW.ticket AND status <> 'closed' AND event_id > NEW.event_id
+      AND EXISTS (SELECT 1 FROM position_updates AS u
+                  WHERE u.event_id = trade_positions.event_id);
+"""
+)
+
 _MAIN_INTEGRITY: Final = (
     # An execution: a replay of its event_id, or a retry that repeats it on its ticket
     # under a new event_id, is a no-op; another execution on the same ticket is refused.
@@ -171,7 +191,10 @@ BEGIN
             OR NOT EXISTS (SELECT 1 FROM position_updates AS u
                            WHERE u.event_id = trade_positions.event_id)
     END;
-END;
+"""
+    + _LATE_UPDATE_FILL
+    + """END;
+CREATE INDEX position_updates_ticket_event ON position_updates (ticket, event_id);
 """
 )
 
