@@ -737,3 +737,21 @@ def test_the_guarded_columns_cover_every_field_of_the_events() -> None:
         if table in EVENT_COLUMNS:
             fields = set(event_type.__struct_fields__) - {"event_id"}
             assert set(EVENT_COLUMNS[table]) == fields, table
+
+
+async def test_an_update_delivered_late_fills_in_what_no_later_update_changed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    stops_moved = position_update(1, ts=_T + 1, current_price=50_100.0, stop_loss=49_900.0,
+                                  take_profit=51_500.0)  # fmt: skip
+    price_moved = position_update(1, ts=_T + 2, current_price=50_200.0, take_profit=52_000.0)
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=_T))
+        bus.publish_nowait(price_moved)
+        await bus.flush()
+        bus.publish_nowait(stops_moved)  # made first, delivered last
+        await bus.flush()
+    assert query(
+        path, "SELECT current_price, stop_loss, take_profit, event_id FROM trade_positions"
+    ) == [(50_200.0, 49_900.0, 52_000.0, price_moved.event_id)]
