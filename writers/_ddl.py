@@ -12,7 +12,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "LOGS_MIGRATIONS",
     "MAIN_MIGRATIONS",
-    "RECOMMENDATION_FINAL",
+    "RECOMMENDATION_STAGES",
 ]
 
 _DEAD_LETTERS: Final = """
@@ -38,9 +38,26 @@ CREATE TABLE writer_state (
 # name the table, the key and the column that differs; the event itself is in the
 # dead letter (and in the caller's error).
 
-#: The statuses that end a recommendation: once it has one, no update changes it.
-RECOMMENDATION_FINAL: Final = ("rejected", "expired", "closed")
-_FINAL_LIST: Final = ", ".join(f"'{status}'" for status in RECOMMENDATION_FINAL)
+#: How far along its life each status puts a recommendation: pending, then rejected or
+#: expired (it ended unexecuted), executed, closed. A recommendation's status is that
+#: of its update of the furthest stage (the order updates arrive in, their event_id
+#: or their ts never take it back); of updates of one stage, the latest by event_id,
+#: but of two closes the first made: closed is final. An execution or close logged
+#: after a rejection or expiry still applies: the trade exists.
+RECOMMENDATION_STAGES: Final = {
+    "pending": 0,
+    "rejected": 1,
+    "expired": 1,
+    "executed": 2,
+    "closed": 3,
+}
+
+
+def _stage(status: str) -> str:
+    """The SQL expression of the stage of ``status`` (an SQL expression)."""
+    whens = " ".join(f"WHEN '{name}' THEN {n}" for name, n in RECOMMENDATION_STAGES.items())
+    return f"(CASE {status} {whens} ELSE 0 END)"
+
 
 # The stored columns of each event, as they were when migration 3 was written (a
 # migration never changes: a field added later needs a migration of its own).
@@ -214,8 +231,7 @@ _ANALYSIS_INTEGRITY: Final = (
     )
     + "END;\n"
     + _event_id_triggers("recommendation_updates", "trade_analysis", "analysis_results")
-    # The status of a recommendation follows its updates in event_id order; a final
-    # status (rejected, expired, closed) is never left; of two, the first made holds.
+    # The status of a recommendation: see RECOMMENDATION_STAGES.
     + f"""CREATE TRIGGER recommendation_updates_apply AFTER INSERT ON recommendation_updates
 BEGIN
     UPDATE trade_recommendations SET
@@ -225,15 +241,14 @@ BEGIN
         realized_pnl = coalesce(NEW.realized_pnl, realized_pnl),
         updated_ts = NEW.ts,
         updated_event_id = NEW.event_id
-    WHERE recommendation_id = NEW.recommendation_id AND CASE
-        WHEN status IN ({_FINAL_LIST})
-            THEN NEW.status IN ({_FINAL_LIST}) AND NEW.event_id < updated_event_id
-        WHEN NEW.status IN ({_FINAL_LIST}) THEN 1
-        ELSE NEW.event_id > updated_event_id
-    END;
+    WHERE recommendation_id = NEW.recommendation_id AND (
+        {_stage("NEW.status")} > {_stage("status")}
+        OR ({_stage("NEW.status")} = {_stage("status")} AND CASE NEW.status
+            WHEN 'closed' THEN NEW.event_id < updated_event_id
+            ELSE NEW.event_id > updated_event_id END));
 END;
 -- A recommendation that arrives after its updates (out-of-order delivery) takes the
--- state they give: the first final one, else the latest.
+-- state they give.
 CREATE TRIGGER trade_recommendations_catch_up AFTER INSERT ON trade_recommendations
 BEGIN
     UPDATE trade_recommendations SET
@@ -252,8 +267,8 @@ BEGIN
         updated_event_id = u.event_id
     FROM (SELECT status, ts, event_id FROM recommendation_updates
           WHERE recommendation_id = NEW.recommendation_id
-          ORDER BY status IN ({_FINAL_LIST}) DESC,
-                   CASE WHEN status IN ({_FINAL_LIST}) THEN event_id END,
+          ORDER BY {_stage("status")} DESC,
+                   CASE status WHEN 'closed' THEN event_id END,
                    event_id DESC
           LIMIT 1) AS u
     WHERE trade_recommendations.recommendation_id = NEW.recommendation_id;

@@ -177,8 +177,8 @@ def _recommendations(events: Sequence[TradeRecommendation]) -> list[Statement]:
 
 
 def _recommendation_updates(events: Sequence[RecommendationUpdate]) -> list[Statement]:
-    # A trigger applies each update really inserted to its recommendation, in
-    # event_id order; a final status is never left (RECOMMENDATION_FINAL).
+    # A trigger applies each update really inserted to its recommendation: the
+    # furthest stage holds, then the latest event_id (see RECOMMENDATION_STAGES).
     history = """
         INSERT INTO recommendation_updates (recommendation_id, status, ticket, outcome,
             realized_pnl, ts, event_id)

@@ -365,18 +365,26 @@ async def test_a_recommendation_arriving_after_its_update_takes_the_update(
     assert count(path, "recommendation_updates") == 1
 
 
-async def test_an_older_recommendation_update_does_not_undo_a_newer_one(tmp_path: Path) -> None:
+async def test_a_recommendation_update_of_an_earlier_stage_does_not_undo_a_later_one(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / ANALYSIS.filename
     rec = recommendation()
     rid = rec.recommendation_id
     async with running_writer(path, ANALYSIS) as (bus, _):
         bus.publish_nowait(rec)
-        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="expired", ts=300))
+        bus.publish_nowait(
+            RecommendationUpdate(recommendation_id=rid, status="executed", ticket=7, ts=300)
+        )
         await bus.flush()
-        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="executed", ts=200))
+        # Made later, stamped later: a timer's expiry and a stale "pending".
+        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="expired", ts=400))
+        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="pending", ts=500))
         await bus.flush()
-    assert query(path, "SELECT status, updated_ts FROM trade_recommendations") == [("expired", 300)]
-    assert count(path, "recommendation_updates") == 2
+    assert query(path, "SELECT status, ticket, updated_ts FROM trade_recommendations") == [
+        ("executed", 7, 300)
+    ]
+    assert count(path, "recommendation_updates") == 3
 
 
 async def test_a_lower_variable_limit_gives_smaller_tick_statements_that_store_every_tick(
@@ -516,7 +524,9 @@ async def test_of_two_closes_the_first_made_holds_in_any_arrival_order(tmp_path:
     assert count(path, "dead_letters") == 0
 
 
-async def test_a_final_status_of_a_recommendation_is_never_left(tmp_path: Path) -> None:
+async def test_a_closed_recommendation_is_never_reopened_but_an_expired_one_may_execute(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / ANALYSIS.filename
     recs = {status: recommendation() for status in ("rejected", "expired", "closed")}
     async with running_writer(path, ANALYSIS) as (bus, _):
@@ -526,7 +536,7 @@ async def test_a_final_status_of_a_recommendation_is_never_left(tmp_path: Path) 
                                                     status=status, ts=_T))  # fmt: skip
         await bus.flush()
         for rec in recs.values():  # later by every measure
-            for later in ("pending", "executed"):
+            for later in ("pending", "executed", "expired"):
                 rid = rec.recommendation_id
                 update = RecommendationUpdate(
                     recommendation_id=rid, status=later, ticket=9, ts=_T + 1
@@ -535,8 +545,12 @@ async def test_a_final_status_of_a_recommendation_is_never_left(tmp_path: Path) 
         await bus.flush()
     assert query(
         path, "SELECT recommendation_id, status, ticket, updated_ts FROM trade_recommendations"
-    ) == [(rec.recommendation_id, status, None, _T) for status, rec in recs.items()]
-    assert count(path, "recommendation_updates") == 9
+    ) == [
+        (recs["rejected"].recommendation_id, "executed", 9, _T + 1),  # the trade exists
+        (recs["expired"].recommendation_id, "executed", 9, _T + 1),
+        (recs["closed"].recommendation_id, "closed", None, _T),  # final
+    ]
+    assert count(path, "recommendation_updates") == 12
 
 
 async def test_a_recommendation_arriving_after_its_updates_takes_their_final_state(
