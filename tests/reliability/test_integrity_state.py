@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import hypothesis.strategies as st
 import msgspec
 from hypothesis import HealthCheck, given, settings
 
 import schemas
-from schemas import PositionUpdate, TradeExecution, new_event_id
+from schemas import (
+    PositionUpdate,
+    RecommendationUpdate,
+    TradeExecution,
+    TradeRecommendation,
+    new_event_id,
+)
 from tests.writers._helpers import count, execution, position_update, query, running_writer
 from tradebus import open_node
 from writers import ANALYSIS, MAIN
+from writers._ddl import RECOMMENDATION_STAGES
 
 from ._helpers import SOAK
 
@@ -175,13 +182,14 @@ async def test_a_big_batch_with_replays_and_one_forgery_keeps_every_lifecycle(
 
 # ---------------------------------------------------------------- arrival orders
 
+RecommendationStatus = Literal["pending", "executed", "rejected", "expired", "closed"]
 _KEPT = ("volume", "stop_loss", "take_profit", "unrealized_pnl")
 
 
 @st.composite
 def _lifecycles(draw: st.DrawFn) -> tuple[list[Any], list[bool], bool]:
-    """A position's events (made in this order), an arrival order, where batches end,
-    and whether the close (if any) arrives last."""
+    """A position's events in an arrival order (with a few identical replays), where
+    batches end, and whether the close (if any) arrives last."""
     made: list[Any] = [execution(1, ts=draw(st.integers(0, 10**6)))]
     closing_at = draw(st.one_of(st.none(), st.integers(0, 5)))
     for n in range(draw(st.integers(0, 5)) + 1):
@@ -190,26 +198,36 @@ def _lifecycles(draw: st.DrawFn) -> tuple[list[Any], list[bool], bool]:
             made.append(position_update(1, ts=ts, status="closed", current_price=50_500.0,
                                         close_price=50_500.0, realized_pnl=5.0))  # fmt: skip
             continue
-        fields = {c: draw(st.one_of(st.none(), st.sampled_from([1.0, 2.0]))) for c in _KEPT}
+        fields: dict[str, Any] = {
+            c: draw(st.one_of(st.none(), st.sampled_from([1.0, 2.0]))) for c in _KEPT
+        }
         price = draw(st.sampled_from([50_100.0, 50_200.0]))
-        made.append(position_update(1, ts=ts, current_price=price, **fields))
+        made.append(PositionUpdate(ticket=1, symbol="BTCUSDT", status="modified",
+                                   current_price=price, ts=ts, **fields))  # fmt: skip
     arrival = draw(st.permutations(made))
     close_last = draw(st.booleans())
     if close_last:
         closes = [e for e in arrival if isinstance(e, PositionUpdate) and e.status == "closed"]
         arrival = [e for e in arrival if e not in closes] + closes
+    for replay in draw(st.lists(st.sampled_from(made), max_size=3)):
+        if not (close_last and isinstance(replay, PositionUpdate) and replay.status == "closed"):
+            arrival.insert(draw(st.integers(0, len(arrival))), replay)  # a no-op
     cuts = [draw(st.booleans()) for _ in arrival]
     return arrival, cuts, close_last
 
 
+def _event_id(event: Any) -> str:
+    return str(event.event_id)
+
+
 def _expected(events: list[Any], close_last: bool) -> dict[str, Any]:
     """The position the events make, whatever their arrival order (by event_id)."""
-    [opened] = [e for e in events if isinstance(e, TradeExecution)]
-    updates = sorted((e for e in events if isinstance(e, PositionUpdate)), key=lambda e: e.event_id)
+    [opened] = {e for e in events if isinstance(e, TradeExecution)}
+    updates = sorted({e for e in events if isinstance(e, PositionUpdate)}, key=_event_id)
     closes = [u for u in updates if u.status == "closed"]
     modifies = [u for u in updates if u.status != "closed"]
     if closes and not close_last:  # a close is final: its own values, at least
-        [close] = closes
+        close = closes[0]
         return {"status": "closed", "current_price": close.current_price,
                 "close_price": close.close_price, "realized_pnl": close.realized_pnl,
                 "closed_ts": close.ts, "unrealized_pnl": None,
@@ -262,3 +280,49 @@ def test_event_ids_made_in_order_sort_in_order() -> None:
     # What the order of updates rests on: ids of one process sort as they were made.
     ids = [new_event_id() for _ in range(10_000)]
     assert sorted(ids) == ids
+
+
+_STATUSES: list[RecommendationStatus] = ["pending", "rejected", "expired", "executed", "closed"]
+
+
+@st.composite
+def _recommendation_lives(draw: st.DrawFn) -> list[Any]:
+    """A recommendation and its updates (any statuses, clocks), in an arrival order."""
+    rec = TradeRecommendation(recommendation_id="rec-1", **_RECOMMENDATION, ts=0)
+    statuses = st.sampled_from(_STATUSES)
+    updates = [
+        RecommendationUpdate(recommendation_id="rec-1", status=draw(statuses),
+                             ts=draw(st.integers(0, 10**6)))
+        for _ in range(draw(st.integers(0, 6)))
+    ]  # fmt: skip
+    arrival: list[Any] = draw(st.permutations([rec, *updates]))
+    for replay in draw(st.lists(st.sampled_from(arrival), max_size=2)):
+        arrival.insert(draw(st.integers(0, len(arrival))), replay)
+    return arrival
+
+
+@settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_recommendation_lives(), st.data())
+async def test_a_recommendation_ends_the_same_in_any_arrival_order(
+    arrival: list[Any], data: st.DataObject
+) -> None:
+    updates = {e for e in arrival if isinstance(e, RecommendationUpdate)}
+    # The furthest stage; in it the latest update, but the first close.
+    expected = [("pending", "")]
+    closes = sorted((u for u in updates if u.status == "closed"), key=_event_id)
+    if closes:
+        expected = [(closes[0].status, closes[0].event_id)]
+    elif updates:
+        last = max(updates, key=lambda u: (RECOMMENDATION_STAGES[u.status], u.event_id))
+        expected = [(last.status, last.event_id)]
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / ANALYSIS.filename
+        async with running_writer(path, ANALYSIS) as (bus, _):
+            for event in arrival:
+                bus.publish_nowait(event)
+                if data.draw(st.booleans(), label="batch ends"):
+                    await bus.flush()
+            await bus.flush()
+        stored = query(path, "SELECT status, updated_event_id FROM trade_recommendations")
+        assert count(path, "dead_letters") == 0
+    assert stored == expected

@@ -528,7 +528,8 @@ async def test_a_closed_recommendation_is_never_reopened_but_an_expired_one_may_
     tmp_path: Path,
 ) -> None:
     path = tmp_path / ANALYSIS.filename
-    recs = {status: recommendation() for status in ("rejected", "expired", "closed")}
+    ends: tuple[Literal["rejected", "expired", "closed"], ...] = ("rejected", "expired", "closed")
+    recs = {status: recommendation() for status in ends}
     async with running_writer(path, ANALYSIS) as (bus, _):
         for status, rec in recs.items():
             bus.publish_nowait(rec)
@@ -536,7 +537,9 @@ async def test_a_closed_recommendation_is_never_reopened_but_an_expired_one_may_
                                                     status=status, ts=_T))  # fmt: skip
         await bus.flush()
         for rec in recs.values():  # later by every measure
-            for later in ("pending", "executed", "expired"):
+            laters: tuple[Literal["pending", "executed", "expired"], ...]
+            laters = ("pending", "executed", "expired")
+            for later in laters:
                 rid = rec.recommendation_id
                 update = RecommendationUpdate(
                     recommendation_id=rid, status=later, ticket=9, ts=_T + 1
