@@ -1,6 +1,24 @@
 """The numbered schema migrations of the three databases (``PRAGMA user_version``).
 
 Migrations are only ever appended. Columns are typed, named as the events' fields.
+
+Migration 3 makes the schema keep the meaning of what was stored, whatever arrives:
+
+* A replay is a no-op: an event whose event_id is stored already, with the same
+  content (compared column by column with ``IS``: NULLs are equal, floats exactly as
+  stored), is skipped; with other content it is refused (the writer dead-letters it,
+  with the table and the column that differs), and changes nothing.
+* A repeated key is a no-op or refused: a recommendation logged again under its
+  recommendation_id, or an execution logged again on its ticket, with the same
+  content (ts and event_id aside) is skipped; with other content it is refused. A
+  ticket opens one trade: an execution on a ticket another execution opened is
+  refused, never merged into that position.
+* State follows event_id, never ts: a position takes its updates in event_id order (the
+  ids of one process increase even when its wall clock steps back); a close is final:
+  no later update reopens the position (of two closes, the first made holds). A
+  recommendation's status is its furthest stage (:data:`RECOMMENDATION_STAGES`).
+* Positions and recommendations change only from rows really inserted (AFTER INSERT
+  triggers), so a skipped replay cannot touch them.
 """
 
 from __future__ import annotations
