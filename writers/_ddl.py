@@ -1,13 +1,37 @@
 """The numbered schema migrations of the three databases (``PRAGMA user_version``).
 
 Migrations are only ever appended. Columns are typed, named as the events' fields.
+
+Migration 3 makes the schema keep the meaning of what was stored, whatever arrives:
+
+* A replay is a no-op: an event whose event_id is stored already, with the same
+  content (compared column by column with ``IS``: NULLs are equal, floats exactly as
+  stored), is skipped; with other content it is refused (the writer dead-letters it,
+  with the table and the column that differs), and changes nothing.
+* A repeated key is a no-op or refused: a recommendation logged again under its
+  recommendation_id, or an execution logged again on its ticket, with the same
+  content (ts and event_id aside) is skipped; with other content it is refused. A
+  ticket opens one trade: an execution on a ticket another execution opened is
+  refused, never merged into that position.
+* State follows event_id, never ts: a position takes its updates in event_id order (the
+  ids of one process increase even when its wall clock steps back); a close is final:
+  no later update reopens the position (of two closes, the first made holds). A
+  recommendation's status is its furthest stage (:data:`RECOMMENDATION_STAGES`).
+* Positions and recommendations change only from rows really inserted (AFTER INSERT
+  triggers), so a skipped replay cannot touch them.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ANALYSIS_MIGRATIONS", "LOGS_MIGRATIONS", "MAIN_MIGRATIONS"]
+__all__ = [
+    "ANALYSIS_MIGRATIONS",
+    "EVENT_COLUMNS",
+    "LOGS_MIGRATIONS",
+    "MAIN_MIGRATIONS",
+    "RECOMMENDATION_STAGES",
+]
 
 _DEAD_LETTERS: Final = """
 CREATE TABLE dead_letters (
@@ -25,6 +49,257 @@ CREATE TABLE writer_state (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
+
+# ------------------------------------------------------- migration 3: integrity
+#
+# SQLite (before 3.47) takes only a literal as RAISE's message: the refusals below
+# name the table, the key and the column that differs; the event itself is in the
+# dead letter (and in the caller's error).
+
+#: How far along its life each status puts a recommendation: pending, then rejected or
+#: expired (it ended unexecuted), executed, closed. A recommendation's status is that
+#: of its update of the furthest stage (the order updates arrive in, their event_id
+#: or their ts never take it back); of updates of one stage, the latest by event_id,
+#: but of two closes the first made: closed is final. An execution or close logged
+#: after a rejection or expiry still applies: the trade exists.
+RECOMMENDATION_STAGES: Final = {
+    "pending": 0,
+    "rejected": 1,
+    "expired": 1,
+    "executed": 2,
+    "closed": 3,
+}
+
+
+def _stage(status: str) -> str:
+    """The SQL expression of the stage of ``status`` (an SQL expression)."""
+    whens = " ".join(f"WHEN '{name}' THEN {n}" for name, n in RECOMMENDATION_STAGES.items())
+    return f"(CASE {status} {whens} ELSE 0 END)"
+
+
+# The stored columns of each event, as they were when migration 3 was written (a
+# migration never changes: a field added later needs a migration of its own).
+_EXECUTION_CONTENT: Final = (
+    "ticket", "symbol", "direction", "entry_price", "volume", "stop_loss", "take_profit",
+    "recommendation_id", "comment",
+)  # fmt: skip
+_RECOMMENDATION_CONTENT: Final = (
+    "symbol", "direction", "entry_price", "stop_loss", "take_profit", "confidence",
+    "reasoning", "timeframe", "source",
+)  # fmt: skip
+#: Per table keyed by ``event_id``: the columns an event fills, but for event_id.
+EVENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "trade_executions": (*_EXECUTION_CONTENT, "ts"),
+    "position_updates": (
+        "ticket", "symbol", "status", "current_price", "volume", "stop_loss", "take_profit",
+        "unrealized_pnl", "close_price", "realized_pnl", "ts",
+    ),
+    "trade_recommendations": ("recommendation_id", *_RECOMMENDATION_CONTENT, "ts"),
+    "recommendation_updates": (
+        "recommendation_id", "status", "ticket", "outcome", "realized_pnl", "ts",
+    ),
+    "trade_analysis": ("symbol", "timeframe", "regime", "confluence_score", "indicators", "ts"),
+    "analysis_results": ("kind", "payload", "symbol", "ts"),
+    "trade_monitoring": ("ticket", "symbol", "monitoring_type", "status", "details", "ts"),
+    "trade_alerts": ("alert_type", "severity", "message", "symbol", "ticket", "ts"),
+    "api_logs": ("method", "path", "status_code", "duration_ms", "client", "ts"),
+    "system_health": ("component", "status", "details", "ts"),
+}  # fmt: skip
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _repeat_guard(table: str, key: str, columns: tuple[str, ...], refusal: str) -> str:
+    """A trigger statement for an INSERT into ``table`` whose ``key`` is stored already:
+    it skips the INSERT (``RAISE(IGNORE)``) when the stored row holds the same
+    ``columns`` (``IS``: NULLs are equal), and refuses it (``RAISE(ABORT)``, the
+    transaction's statement fails) naming the first column that differs otherwise.
+
+    ``refusal`` is the message, with ``{column}`` where the column's name goes.
+    """
+    branches = "\n".join(
+        f"        WHEN stored.{c} IS NOT NEW.{c} "
+        f"THEN RAISE(ABORT, {_literal(refusal.format(column=c))})"
+        for c in columns
+        if c != key
+    )
+    return (
+        f"    SELECT CASE\n{branches}\n        ELSE RAISE(IGNORE) END\n"
+        f"    FROM {table} AS stored WHERE stored.{key} = NEW.{key} LIMIT 1;\n"
+    )
+
+
+def _event_id_guard(table: str) -> str:
+    """The statement that makes a replayed event_id a no-op, or refuses it if it
+    carries other content than the event stored under that id."""
+    return _repeat_guard(
+        table,
+        "event_id",
+        EVENT_COLUMNS[table],
+        f"{table}: an event with this event_id was stored before with another {{column}}; "
+        "a replay must repeat the event unchanged, a new fact needs a new event_id",
+    )
+
+
+def _event_id_triggers(*tables: str) -> str:
+    """One BEFORE INSERT trigger per table that guards nothing but the event_id."""
+    return "".join(
+        f"CREATE TRIGGER {table}_same_event BEFORE INSERT ON {table}\nBEGIN\n"
+        f"{_event_id_guard(table)}END;\n"
+        for table in tables
+    )
+
+
+# The columns an update may leave out (NULL: unchanged). An open position holds, for
+# each, the value of the update with the largest event_id that has one (else the
+# execution's): an update delivered late still fills in what no later one changed.
+_POSITION_KEPT: Final = ("volume", "stop_loss", "take_profit", "unrealized_pnl")
+_LATE_UPDATE_FILL: Final = (
+    "    UPDATE trade_positions SET\n"
+    + ",\n".join(
+        f"""        {c} = CASE WHEN NEW.{c} IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM position_updates AS u WHERE u.ticket = NEW.ticket
+                AND u.event_id > NEW.event_id AND u.{c} IS NOT NULL)
+            THEN NEW.{c} ELSE {c} END"""
+        for c in _POSITION_KEPT
+    )
+    + """
+    WHERE ticket = NEW.ticket AND status <> 'closed' AND event_id > NEW.event_id
+      AND EXISTS (SELECT 1 FROM position_updates AS u
+                  WHERE u.event_id = trade_positions.event_id);
+"""
+)
+
+_MAIN_INTEGRITY: Final = (
+    # An execution: a replay of its event_id, or a retry that repeats it on its ticket
+    # under a new event_id, is a no-op; another execution on the same ticket is refused.
+    "CREATE TRIGGER trade_executions_same_event BEFORE INSERT ON trade_executions\nBEGIN\n"
+    + _event_id_guard("trade_executions")
+    + _repeat_guard(
+        "trade_executions",
+        "ticket",
+        _EXECUTION_CONTENT,
+        "trade_executions: this ticket was opened before by another execution (its "
+        "{column} differs); a ticket opens one trade: a retry must repeat the execution "
+        "unchanged, a new trade needs a ticket of its own",
+    )
+    + """    SELECT RAISE(ABORT, 'trade_positions: this ticket holds the position of another """
+    """execution; a ticket opens one trade, a new trade needs a ticket of its own')
+    FROM trade_positions WHERE ticket = NEW.ticket AND direction IS NOT NULL;
+END;
+"""
+    + _event_id_triggers("position_updates")
+    # The state of a position follows its updates in event_id order (not ts: a wall
+    # clock may step back); a close is final. Only rows really inserted get here,
+    # so a replay never touches the state.
+    + """CREATE TRIGGER position_updates_apply AFTER INSERT ON position_updates
+BEGIN
+    INSERT INTO trade_positions (ticket, symbol, status, current_price, volume, stop_loss,
+        take_profit, unrealized_pnl, close_price, realized_pnl, closed_ts, ts, event_id)
+    VALUES (NEW.ticket, NEW.symbol, NEW.status, NEW.current_price, NEW.volume,
+        NEW.stop_loss, NEW.take_profit,
+        CASE WHEN NEW.status = 'closed' THEN NULL ELSE NEW.unrealized_pnl END,
+        NEW.close_price, NEW.realized_pnl,
+        CASE WHEN NEW.status = 'closed' THEN NEW.ts END, NEW.ts, NEW.event_id)
+    ON CONFLICT (ticket) DO UPDATE SET
+        status = excluded.status,
+        current_price = excluded.current_price,
+        volume = coalesce(excluded.volume, trade_positions.volume),
+        stop_loss = coalesce(excluded.stop_loss, trade_positions.stop_loss),
+        take_profit = coalesce(excluded.take_profit, trade_positions.take_profit),
+        unrealized_pnl = CASE WHEN excluded.status = 'closed' THEN NULL
+            ELSE coalesce(excluded.unrealized_pnl, trade_positions.unrealized_pnl) END,
+        close_price = coalesce(excluded.close_price, trade_positions.close_price),
+        realized_pnl = coalesce(excluded.realized_pnl, trade_positions.realized_pnl),
+        closed_ts = coalesce(excluded.closed_ts, trade_positions.closed_ts),
+        ts = excluded.ts,
+        event_id = excluded.event_id
+    WHERE CASE
+        -- closed is final; of two closes, the first made (smaller event_id) holds
+        WHEN trade_positions.status = 'closed'
+            THEN excluded.status = 'closed' AND excluded.event_id < trade_positions.event_id
+        WHEN excluded.status = 'closed' THEN 1
+        -- else the larger event_id; the execution's own id does not count
+        ELSE excluded.event_id > trade_positions.event_id
+            OR NOT EXISTS (SELECT 1 FROM position_updates AS u
+                           WHERE u.event_id = trade_positions.event_id)
+    END;
+"""
+    + _LATE_UPDATE_FILL
+    + """END;
+CREATE INDEX position_updates_ticket_event ON position_updates (ticket, event_id);
+"""
+)
+
+_ANALYSIS_INTEGRITY: Final = (
+    # A recommendation: a replay of its event_id, or a repeat of its recommendation_id
+    # with the same content (ts and event_id aside), is a no-op; other content is refused.
+    "CREATE TRIGGER trade_recommendations_same_event BEFORE INSERT ON trade_recommendations\n"
+    "BEGIN\n"
+    + _event_id_guard("trade_recommendations")
+    + _repeat_guard(
+        "trade_recommendations",
+        "recommendation_id",
+        _RECOMMENDATION_CONTENT,
+        "trade_recommendations: this recommendation_id was stored before with another "
+        "{column}; a recommendation is logged once: log a change as a recommendation "
+        "update, or a new recommendation under a new recommendation_id",
+    )
+    + "END;\n"
+    + _event_id_triggers("recommendation_updates", "trade_analysis", "analysis_results")
+    # The status of a recommendation: see RECOMMENDATION_STAGES.
+    + f"""CREATE TRIGGER recommendation_updates_apply AFTER INSERT ON recommendation_updates
+BEGIN
+    UPDATE trade_recommendations SET
+        status = NEW.status,
+        ticket = coalesce(NEW.ticket, ticket),
+        outcome = coalesce(NEW.outcome, outcome),
+        realized_pnl = coalesce(NEW.realized_pnl, realized_pnl),
+        updated_ts = NEW.ts,
+        updated_event_id = NEW.event_id
+    WHERE recommendation_id = NEW.recommendation_id AND (
+        {_stage("NEW.status")} > {_stage("status")}
+        OR ({_stage("NEW.status")} = {_stage("status")} AND CASE NEW.status
+            WHEN 'closed' THEN NEW.event_id < updated_event_id
+            ELSE NEW.event_id > updated_event_id END));
+END;
+-- A recommendation that arrives after its updates (out-of-order delivery) takes the
+-- state they give.
+CREATE TRIGGER trade_recommendations_catch_up AFTER INSERT ON trade_recommendations
+BEGIN
+    UPDATE trade_recommendations SET
+        status = u.status,
+        ticket = (SELECT ticket FROM recommendation_updates
+                  WHERE recommendation_id = NEW.recommendation_id AND ticket IS NOT NULL
+                  ORDER BY event_id DESC LIMIT 1),
+        outcome = (SELECT outcome FROM recommendation_updates
+                   WHERE recommendation_id = NEW.recommendation_id AND outcome IS NOT NULL
+                   ORDER BY event_id DESC LIMIT 1),
+        realized_pnl = (SELECT realized_pnl FROM recommendation_updates
+                        WHERE recommendation_id = NEW.recommendation_id
+                          AND realized_pnl IS NOT NULL
+                        ORDER BY event_id DESC LIMIT 1),
+        updated_ts = u.ts,
+        updated_event_id = u.event_id
+    FROM (SELECT status, ts, event_id FROM recommendation_updates
+          WHERE recommendation_id = NEW.recommendation_id
+          ORDER BY {_stage("status")} DESC,
+                   CASE status WHEN 'closed' THEN event_id END,
+                   event_id DESC
+          LIMIT 1) AS u
+    WHERE trade_recommendations.recommendation_id = NEW.recommendation_id;
+END;
+CREATE INDEX recommendation_updates_rec_event
+    ON recommendation_updates (recommendation_id, event_id);
+"""
+)
+
+_LOGS_INTEGRITY: Final = _event_id_triggers(
+    "trade_monitoring", "trade_alerts", "api_logs", "system_health"
+)
+
 
 # unified_ticks is clustered on (symbol, ts, seq): one B-tree insert per tick, and the
 # "latest ticks of a symbol" query reads one contiguous range. seq is a per-database
@@ -116,6 +391,8 @@ MAIN_MIGRATIONS: Final = (
     CREATE INDEX trade_positions_status ON trade_positions (status, symbol);
     CREATE INDEX position_updates_ticket_ts ON position_updates (ticket, ts);
     """,
+    # 3: replays, repeats and reused tickets are no-ops or refused; event_id order
+    _MAIN_INTEGRITY,
 )
 
 ANALYSIS_MIGRATIONS: Final = (
@@ -178,6 +455,7 @@ ANALYSIS_MIGRATIONS: Final = (
     CREATE INDEX trade_analysis_symbol_ts ON trade_analysis (symbol, ts);
     CREATE INDEX analysis_results_kind_ts ON analysis_results (kind, ts);
     """,
+    _ANALYSIS_INTEGRITY,
 )
 
 LOGS_MIGRATIONS: Final = (
@@ -229,4 +507,5 @@ LOGS_MIGRATIONS: Final = (
     CREATE INDEX api_logs_ts ON api_logs (ts);
     CREATE INDEX system_health_component_ts ON system_health (component, ts);
     """,
+    _LOGS_INTEGRITY,
 )

@@ -102,18 +102,23 @@ def _candles(events: Sequence[Candle]) -> list[Statement]:
 
 
 def _executions(events: Sequence[TradeExecution]) -> list[Statement]:
+    # The schema's triggers skip a replay (same event_id, same content) and a retry
+    # (same ticket, same content, new event_id), and refuse other content.
     insert = """
         INSERT INTO trade_executions (ticket, symbol, direction, entry_price, volume,
             stop_loss, take_profit, recommendation_id, comment, ts, event_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (event_id) DO NOTHING
     """
-    # An execution opens its position. If updates for the ticket arrived first, they
-    # are newer: keep their state and fill in only what the execution knows.
+    # An execution opens its position, from the row stored (none for a skipped
+    # retry). If updates for the ticket arrived first, they made a row with no
+    # direction: keep their state and fill in what the execution knows. A row with a
+    # direction is never changed here (so running this again changes nothing).
     open_position = """
         INSERT INTO trade_positions (ticket, symbol, direction, status, entry_price, volume,
             stop_loss, take_profit, current_price, recommendation_id, opened_ts, ts, event_id)
-        VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?4, ?8, ?9, ?9, ?10)
+        SELECT ticket, symbol, direction, 'open', entry_price, volume, stop_loss,
+            take_profit, entry_price, recommendation_id, ts, ts, event_id
+        FROM trade_executions WHERE event_id = ?
         ON CONFLICT (ticket) DO UPDATE SET
             direction = excluded.direction,
             entry_price = excluded.entry_price,
@@ -123,123 +128,74 @@ def _executions(events: Sequence[TradeExecution]) -> list[Statement]:
             volume = coalesce(trade_positions.volume, excluded.volume),
             stop_loss = coalesce(trade_positions.stop_loss, excluded.stop_loss),
             take_profit = coalesce(trade_positions.take_profit, excluded.take_profit)
+        WHERE trade_positions.direction IS NULL
     """
     rows = [
         (e.ticket, e.symbol, e.direction, e.entry_price, e.volume, e.stop_loss, e.take_profit,
          e.recommendation_id, e.comment, e.ts, e.event_id)
         for e in events
     ]  # fmt: skip
-    positions = [
-        (e.ticket, e.symbol, e.direction, e.entry_price, e.volume, e.stop_loss, e.take_profit,
-         e.recommendation_id, e.ts, e.event_id)
-        for e in events
-    ]  # fmt: skip
-    return [("trade_executions", insert, rows), ("trade_positions", open_position, positions)]
+    ids = [(e.event_id,) for e in events]
+    return [("trade_executions", insert, rows), ("trade_positions", open_position, ids)]
 
 
 def _position_updates(events: Sequence[PositionUpdate]) -> list[Statement]:
+    # A trigger applies each update really inserted to its position (one row per
+    # ticket), in event_id order, a close being final: see the schema's migration 3.
     history = """
         INSERT INTO position_updates (ticket, symbol, status, current_price, volume,
             stop_loss, take_profit, unrealized_pnl, close_price, realized_pnl, ts, event_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (event_id) DO NOTHING
-    """
-    # One row per ticket; an update older by ts (ties: smaller event_id) never
-    # overwrites a newer one, so replays and out-of-order delivery converge.
-    upsert = """
-        INSERT INTO trade_positions (ticket, symbol, status, current_price, volume,
-            stop_loss, take_profit, unrealized_pnl, close_price, realized_pnl, closed_ts,
-            ts, event_id)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
-                CASE WHEN ?3 = 'closed' THEN ?11 END, ?11, ?12)
-        ON CONFLICT (ticket) DO UPDATE SET
-            status = excluded.status,
-            current_price = excluded.current_price,
-            volume = coalesce(excluded.volume, trade_positions.volume),
-            stop_loss = coalesce(excluded.stop_loss, trade_positions.stop_loss),
-            take_profit = coalesce(excluded.take_profit, trade_positions.take_profit),
-            unrealized_pnl = CASE WHEN excluded.status = 'closed' THEN NULL
-                ELSE coalesce(excluded.unrealized_pnl, trade_positions.unrealized_pnl) END,
-            close_price = coalesce(excluded.close_price, trade_positions.close_price),
-            realized_pnl = coalesce(excluded.realized_pnl, trade_positions.realized_pnl),
-            closed_ts = coalesce(excluded.closed_ts, trade_positions.closed_ts),
-            ts = excluded.ts,
-            event_id = excluded.event_id
-        WHERE excluded.ts > trade_positions.ts
-           OR (excluded.ts = trade_positions.ts AND excluded.event_id > trade_positions.event_id)
     """
     rows = [
         (e.ticket, e.symbol, e.status, e.current_price, e.volume, e.stop_loss, e.take_profit,
          e.unrealized_pnl, e.close_price, e.realized_pnl, e.ts, e.event_id)
         for e in events
     ]  # fmt: skip
-    return [("position_updates", history, rows), ("trade_positions", upsert, rows)]
+    return [("position_updates", history, rows)]
 
 
 # -------------------------------------------------------------------- analysis
 
-# The current state of a recommendation is its latest update (by ts, then event_id);
-# applying it is idempotent, and also runs when the recommendation itself arrives
-# after its updates (out-of-order delivery).
-_APPLY_LATEST_UPDATE: Final = """
-    UPDATE trade_recommendations AS r SET
-        status = u.status,
-        ticket = coalesce(u.ticket, r.ticket),
-        outcome = coalesce(u.outcome, r.outcome),
-        realized_pnl = coalesce(u.realized_pnl, r.realized_pnl),
-        updated_ts = u.ts,
-        updated_event_id = u.event_id
-    FROM (SELECT status, ticket, outcome, realized_pnl, ts, event_id
-          FROM recommendation_updates WHERE recommendation_id = ?1
-          ORDER BY ts DESC, event_id DESC LIMIT 1) AS u
-    WHERE r.recommendation_id = ?1
-      AND (u.ts > r.updated_ts OR (u.ts = r.updated_ts AND u.event_id > r.updated_event_id))
-"""
-
 
 def _recommendations(events: Sequence[TradeRecommendation]) -> list[Statement]:
+    # Triggers skip a replay or a repeat of the recommendation_id with the same
+    # content, refuse other content, and give a recommendation that arrives after its
+    # updates the state they make.
     insert = """
         INSERT INTO trade_recommendations (recommendation_id, symbol, direction,
             entry_price, stop_loss, take_profit, confidence, reasoning, timeframe, source,
             ts, updated_ts, updated_event_id, event_id)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, '', ?12)
-        ON CONFLICT (event_id) DO NOTHING
     """
     rows = [
         (e.recommendation_id, e.symbol, e.direction, e.entry_price, e.stop_loss,
          e.take_profit, e.confidence, e.reasoning, e.timeframe, e.source, e.ts, e.event_id)
         for e in events
     ]  # fmt: skip
-    ids = [(e.recommendation_id,) for e in events]
-    return [
-        ("trade_recommendations", insert, rows),
-        ("", _APPLY_LATEST_UPDATE, ids),
-    ]
+    return [("trade_recommendations", insert, rows)]
 
 
 def _recommendation_updates(events: Sequence[RecommendationUpdate]) -> list[Statement]:
+    # A trigger applies each update really inserted to its recommendation: the
+    # furthest stage holds, then the latest event_id (see RECOMMENDATION_STAGES).
     history = """
         INSERT INTO recommendation_updates (recommendation_id, status, ticket, outcome,
             realized_pnl, ts, event_id)
         VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (event_id) DO NOTHING
     """
     rows = [
         (e.recommendation_id, e.status, e.ticket, e.outcome, e.realized_pnl, e.ts, e.event_id)
         for e in events
     ]
-    ids = sorted({(e.recommendation_id,) for e in events})
-    return [
-        ("recommendation_updates", history, rows),
-        ("", _APPLY_LATEST_UPDATE, ids),
-    ]
+    return [("recommendation_updates", history, rows)]
 
 
 def _analyses(events: Sequence[TradeAnalysis]) -> list[Statement]:
     sql = """
         INSERT INTO trade_analysis (symbol, timeframe, regime, confluence_score, indicators,
             ts, event_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+        VALUES (?, ?, ?, ?, ?, ?, ?)
     """
     rows = [
         (e.symbol, e.timeframe, e.regime, e.confluence_score, _text(e.indicators), e.ts,
@@ -252,7 +208,7 @@ def _analyses(events: Sequence[TradeAnalysis]) -> list[Statement]:
 def _results(events: Sequence[AnalysisResult]) -> list[Statement]:
     sql = """
         INSERT INTO analysis_results (kind, payload, symbol, ts, event_id)
-        VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+        VALUES (?, ?, ?, ?, ?)
     """
     rows = [(e.kind, _text(e.payload), e.symbol, e.ts, e.event_id) for e in events]
     return [("analysis_results", sql, rows)]
@@ -265,7 +221,7 @@ def _monitoring(events: Sequence[TradeMonitoring]) -> list[Statement]:
     sql = """
         INSERT INTO trade_monitoring (ticket, symbol, monitoring_type, status, details, ts,
             event_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+        VALUES (?, ?, ?, ?, ?, ?, ?)
     """
     rows = [
         (e.ticket, e.symbol, e.monitoring_type, e.status, e.details, e.ts, e.event_id)
@@ -277,7 +233,7 @@ def _monitoring(events: Sequence[TradeMonitoring]) -> list[Statement]:
 def _alerts(events: Sequence[TradeAlert]) -> list[Statement]:
     sql = """
         INSERT INTO trade_alerts (alert_type, severity, message, symbol, ticket, ts, event_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+        VALUES (?, ?, ?, ?, ?, ?, ?)
     """
     rows = [
         (e.alert_type, e.severity, e.message, e.symbol, e.ticket, e.ts, e.event_id) for e in events
@@ -288,7 +244,7 @@ def _alerts(events: Sequence[TradeAlert]) -> list[Statement]:
 def _api_logs(events: Sequence[ApiLog]) -> list[Statement]:
     sql = """
         INSERT INTO api_logs (method, path, status_code, duration_ms, client, ts, event_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+        VALUES (?, ?, ?, ?, ?, ?, ?)
     """
     rows = [
         (e.method, e.path, e.status_code, e.duration_ms, e.client, e.ts, e.event_id) for e in events
@@ -299,7 +255,7 @@ def _api_logs(events: Sequence[ApiLog]) -> list[Statement]:
 def _health(events: Sequence[SystemHealth]) -> list[Statement]:
     sql = """
         INSERT INTO system_health (component, status, details, ts, event_id)
-        VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING
+        VALUES (?, ?, ?, ?, ?)
     """
     rows = [(e.component, e.status, _text(e.details), e.ts, e.event_id) for e in events]
     return [("system_health", sql, rows)]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import anyio
+import msgspec
 
 import schemas
 from schemas import TradeAlert
@@ -64,7 +65,8 @@ async def test_an_event_without_a_table_is_dead_lettered_and_its_batch_lands(
 async def test_a_recommendation_reusing_an_id_is_dead_lettered(tmp_path: Path) -> None:
     path = tmp_path / ANALYSIS.filename
     original = recommendation()
-    duplicate = recommendation(original.recommendation_id)  # a new event_id, same key
+    # A new event_id, the same key, other content (the same content would be a no-op).
+    duplicate = msgspec.structs.replace(recommendation(original.recommendation_id), confidence=60.0)
     assert duplicate.event_id != original.event_id
     async with running_writer(path, ANALYSIS) as (bus, actor):
         bus.publish_nowait(original)
@@ -80,7 +82,7 @@ async def test_a_recommendation_reusing_an_id_is_dead_lettered(tmp_path: Path) -
     ) == [(original.event_id,)]
     [(event_type, data, error)] = query(path, "SELECT event_type, data, error FROM dead_letters")
     assert (event_type, data) == ("TradeRecommendation", schemas.encode(duplicate))
-    assert "UNIQUE constraint failed: trade_recommendations.recommendation_id" in error
+    assert "recommendation_id was stored before with another confidence" in error
 
 
 async def test_an_event_whose_bytes_are_damaged_is_dead_lettered_as_they_are(

@@ -6,11 +6,23 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from writers import MAIN, SPECS, DatabaseSpec, SchemaVersionError, WriterError, WriterLock
+import schemas
+from schemas import RecommendationUpdate, TradeAlert, TradeExecution, new_event_id
+from writers import (
+    ANALYSIS,
+    LOGS,
+    MAIN,
+    SPECS,
+    DatabaseSpec,
+    SchemaVersionError,
+    WriterError,
+    WriterLock,
+)
 
-from ._helpers import count, execution, query, running_writer
+from ._helpers import count, execution, position_update, query, recommendation, running_writer
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
@@ -98,4 +110,118 @@ async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -
     # Migration 2 is one transaction: the indexes it made before failing are gone.
     assert (
         query(path, "SELECT name FROM sqlite_master WHERE name = 'trade_executions_ticket'") == []
+    )
+
+
+def _at_version_2(path: Path, spec: DatabaseSpec, rows: str) -> None:
+    """A database made by migrations 1 and 2 only, holding ``rows`` (SQL)."""
+    with closing(sqlite3.connect(path)) as conn:
+        for script in spec.migrations[:2]:
+            conn.executescript(script)
+        conn.executescript(rows)
+        conn.execute("PRAGMA user_version = 2")
+        conn.commit()
+
+
+async def test_a_main_database_with_rows_gets_the_integrity_rules_of_version_3(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    opened_id, modified_id = new_event_id(), new_event_id()
+    # A position stored by version 2: opened, then modified (state ordered by ts).
+    _at_version_2(path, MAIN, f"""
+        INSERT INTO trade_executions (ticket, symbol, direction, entry_price, volume, stop_loss,
+            take_profit, recommendation_id, comment, ts, event_id)
+        VALUES (7, 'BTCUSDT', 'BUY', 50000.0, 0.01, 49500.0, 51000.0, NULL, '', 100,
+                '{opened_id}');
+        INSERT INTO position_updates (ticket, symbol, status, current_price, volume, stop_loss,
+            take_profit, unrealized_pnl, close_price, realized_pnl, ts, event_id)
+        VALUES (7, 'BTCUSDT', 'modified', 50100.0, NULL, NULL, NULL, 1.0, NULL, NULL, 200,
+                '{modified_id}');
+        INSERT INTO trade_positions (ticket, symbol, direction, status, entry_price, volume,
+            stop_loss, take_profit, current_price, unrealized_pnl, opened_ts, ts, event_id)
+        VALUES (7, 'BTCUSDT', 'BUY', 'modified', 50000.0, 0.01, 49500.0, 51000.0, 50100.0, 1.0,
+                100, 200, '{modified_id}');
+    """)  # fmt: skip
+    modified = position_update(7, ts=200, current_price=50_100.0, unrealized_pnl=1.0,
+                               event_id=modified_id)  # fmt: skip
+    phantom = msgspec.structs.replace(modified, volume=1_000.0, unrealized_pnl=-1e9)
+    reused = TradeExecution(ticket=7, symbol="BTCUSDT", direction="SELL", entry_price=60_000.0,
+                            volume=0.5, ts=300)  # fmt: skip
+    close = position_update(7, ts=150, status="closed", current_price=50_200.0,
+                            close_price=50_200.0, realized_pnl=2.0)  # an earlier clock  # fmt: skip
+    async with running_writer(path, MAIN) as (bus, _):
+        for event in (modified, phantom, reused, close):
+            bus.publish_nowait(event)
+            await bus.flush()
+        bus.publish_nowait(position_update(7, ts=400, current_price=50_300.0))
+        await bus.flush()
+    assert query(path, "PRAGMA user_version") == [(len(MAIN.migrations),)]
+    assert query(
+        path, "SELECT direction, status, volume, close_price, realized_pnl, event_id "
+        "FROM trade_positions"
+    ) == [("BUY", "closed", 0.01, 50_200.0, 2.0, close.event_id)]  # fmt: skip
+    assert query(path, "SELECT event_id FROM trade_executions") == [(opened_id,)]
+    errors = [error for (error,) in query(path, "SELECT error FROM dead_letters ORDER BY id")]
+    assert len(errors) == 2
+    assert "event_id was stored before with another volume" in errors[0]
+    assert "ticket was opened before by another execution (its direction differs)" in errors[1]
+
+
+async def test_an_analysis_database_with_rows_gets_the_integrity_rules_of_version_3(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / ANALYSIS.filename
+    _at_version_2(path, ANALYSIS, """
+        INSERT INTO trade_recommendations (recommendation_id, symbol, direction, entry_price,
+            stop_loss, take_profit, confidence, reasoning, timeframe, source, status, ticket,
+            ts, updated_ts, updated_event_id, event_id)
+        VALUES ('rec-1', 'BTCUSDT', 'BUY', 50000.0, 49500.0, 51000.0, 85.0,
+                'Strong bullish momentum', '', '', 'executed', 7, 100, 200, 'update-1',
+                'rec-event');
+        INSERT INTO recommendation_updates (recommendation_id, status, ticket, ts, event_id)
+        VALUES ('rec-1', 'executed', 7, 200, 'update-1');
+    """)  # fmt: skip
+    repeat = recommendation("rec-1")
+    other = msgspec.structs.replace(recommendation("rec-1"), confidence=10.0)
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        bus.publish_nowait(repeat)  # the same content: a no-op
+        bus.publish_nowait(other)
+        await bus.flush()
+        # Closed with an earlier clock, then a later update: closed is final.
+        for update in (
+            RecommendationUpdate(recommendation_id="rec-1", status="closed", outcome="win",
+                                 realized_pnl=2.0, ts=50),
+            RecommendationUpdate(recommendation_id="rec-1", status="executed", ticket=8, ts=500),
+        ):  # fmt: skip
+            bus.publish_nowait(update)
+        await bus.flush()
+    assert query(
+        path, "SELECT status, ticket, outcome, realized_pnl, event_id FROM trade_recommendations"
+    ) == [("closed", 7, "win", 2.0, "rec-event")]
+    [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
+    assert data == schemas.encode(other)
+    assert "recommendation_id was stored before with another confidence" in error
+
+
+async def test_a_logs_database_with_rows_refuses_a_replay_with_other_content(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / LOGS.filename
+    alert = TradeAlert(alert_type="risk", severity="critical", message="drawdown 5%", ts=100)
+    _at_version_2(path, LOGS, f"""
+        INSERT INTO trade_alerts (alert_type, severity, message, symbol, ticket, ts, event_id)
+        VALUES ('risk', 'critical', 'drawdown 5%', NULL, NULL, 100, '{alert.event_id}');
+    """)  # fmt: skip
+    forged = msgspec.structs.replace(alert, severity="info")
+    async with running_writer(path, LOGS) as (bus, _):
+        bus.publish_nowait(alert)
+        bus.publish_nowait(forged)
+        await bus.flush()
+    assert query(path, "SELECT severity, event_id FROM trade_alerts") == [
+        ("critical", alert.event_id)
+    ]
+    [(error,)] = query(path, "SELECT error FROM dead_letters")
+    assert "trade_alerts: an event with this event_id was stored before with another severity" in (
+        error
     )

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import msgspec
@@ -32,6 +32,7 @@ from schemas import (
 )
 from tests.schemas._samples import sample_events
 from writers import ANALYSIS, LOGS, MAIN, SPECS, WriterActor, _actor, create_database
+from writers._ddl import EVENT_COLUMNS
 
 from ._helpers import (
     count,
@@ -217,31 +218,39 @@ async def test_a_position_has_one_row_and_every_update_in_its_history(tmp_path: 
     assert count(path, "position_updates") == 3
 
 
-async def test_an_older_position_update_never_overwrites_a_newer_one(tmp_path: Path) -> None:
+async def test_an_update_with_a_smaller_event_id_never_overwrites_a_newer_one(
+    tmp_path: Path,
+) -> None:
+    # Delivered late (out of order, or replayed): made earlier, whatever its ts says.
     path = tmp_path / MAIN.filename
+    earlier, later = new_event_id(), new_event_id()
     async with running_writer(path, MAIN) as (bus, _):
         bus.publish_nowait(execution(1, ts=100))
-        bus.publish_nowait(position_update(1, ts=300, current_price=50_300.0, stop_loss=50_100.0))
+        bus.publish_nowait(
+            position_update(1, ts=200, current_price=50_300.0, stop_loss=50_100.0, event_id=later)
+        )
         await bus.flush()
-        # Delivered late (out of order, or replayed): older by ts.
-        bus.publish_nowait(position_update(1, ts=200, current_price=50_200.0, stop_loss=49_900.0))
+        bus.publish_nowait(
+            position_update(1, ts=300, current_price=50_200.0, stop_loss=49_900.0, event_id=earlier)
+        )
         await bus.flush()
-    assert query(path, "SELECT current_price, stop_loss, ts FROM trade_positions") == [
-        (50_300.0, 50_100.0, 300)
+    assert query(path, "SELECT current_price, stop_loss, ts, event_id FROM trade_positions") == [
+        (50_300.0, 50_100.0, 200, later)
     ]
     assert count(path, "position_updates") == 2
+    assert count(path, "dead_letters") == 0
 
 
-async def test_position_updates_with_the_same_ts_resolve_to_the_larger_event_id(
+async def test_position_updates_resolve_to_the_larger_event_id_in_any_arrival_order(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / MAIN.filename
-    smaller, larger = new_event_id(), new_event_id()
-    assert smaller < larger
+    ids = {ticket: (new_event_id(), new_event_id()) for ticket in (1, 2)}
     async with running_writer(path, MAIN) as (bus, _):
         # Ticket 1 gets the larger id first, ticket 2 last: both must end on it.
-        for ticket, order in ((1, (larger, smaller)), (2, (smaller, larger))):
+        for ticket, (smaller, larger) in ids.items():
             bus.publish_nowait(execution(ticket, ts=100))
+            order = (larger, smaller) if ticket == 1 else (smaller, larger)
             for event_id in order:
                 price = 2.0 if event_id == larger else 1.0
                 bus.publish_nowait(
@@ -249,8 +258,8 @@ async def test_position_updates_with_the_same_ts_resolve_to_the_larger_event_id(
                 )
                 await bus.flush()  # each in its own batch: the stored row decides
     assert query(path, "SELECT ticket, current_price, event_id FROM trade_positions") == [
-        (1, 2.0, larger),
-        (2, 2.0, larger),
+        (1, 2.0, ids[1][1]),
+        (2, 2.0, ids[2][1]),
     ]
 
 
@@ -356,18 +365,26 @@ async def test_a_recommendation_arriving_after_its_update_takes_the_update(
     assert count(path, "recommendation_updates") == 1
 
 
-async def test_an_older_recommendation_update_does_not_undo_a_newer_one(tmp_path: Path) -> None:
+async def test_a_recommendation_update_of_an_earlier_stage_does_not_undo_a_later_one(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / ANALYSIS.filename
     rec = recommendation()
     rid = rec.recommendation_id
     async with running_writer(path, ANALYSIS) as (bus, _):
         bus.publish_nowait(rec)
-        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="expired", ts=300))
+        bus.publish_nowait(
+            RecommendationUpdate(recommendation_id=rid, status="executed", ticket=7, ts=300)
+        )
         await bus.flush()
-        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="executed", ts=200))
+        # Made later, stamped later: a timer's expiry and a stale "pending".
+        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="expired", ts=400))
+        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="pending", ts=500))
         await bus.flush()
-    assert query(path, "SELECT status, updated_ts FROM trade_recommendations") == [("expired", 300)]
-    assert count(path, "recommendation_updates") == 2
+    assert query(path, "SELECT status, ticket, updated_ts FROM trade_recommendations") == [
+        ("executed", 7, 300)
+    ]
+    assert count(path, "recommendation_updates") == 3
 
 
 async def test_a_lower_variable_limit_gives_smaller_tick_statements_that_store_every_tick(
@@ -392,3 +409,366 @@ async def test_a_lower_variable_limit_gives_smaller_tick_statements_that_store_e
     assert query(path, "SELECT seq, bid FROM unified_ticks ORDER BY seq") == [
         (n + 1, t.bid) for n, t in enumerate(ticks)
     ]
+
+
+# ------------------------------------------------- order, finality, repeats, replays
+
+_T = 1_700_000_000_000_000_000  # a wall-clock time, ns
+_SECOND = 1_000_000_000
+
+
+def _close(ticket: int, *, ts: int, price: float, pnl: float, **fields: Any) -> PositionUpdate:
+    return position_update(
+        ticket, ts=ts, status="closed", current_price=price, close_price=price,
+        realized_pnl=pnl, **fields,
+    )  # fmt: skip
+
+
+_POSITION = (
+    "SELECT status, current_price, volume, close_price, realized_pnl, unrealized_pnl, closed_ts, "
+    "event_id FROM trade_positions"
+)
+
+
+async def test_a_close_stamped_before_the_last_update_still_closes_the_position(
+    tmp_path: Path,
+) -> None:
+    # The wall clock stepped back 2 s between the update and the close.
+    path = tmp_path / MAIN.filename
+    close = _close(1, ts=_T - _SECOND, price=50_200.0, pnl=2.0)
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=_T - 2 * _SECOND))
+        bus.publish_nowait(
+            position_update(1, ts=_T + _SECOND, current_price=50_100.0, unrealized_pnl=1.0)
+        )
+        await bus.flush()
+        bus.publish_nowait(close)
+        await bus.flush()
+    assert query(path, _POSITION) == [
+        ("closed", 50_200.0, 0.01, 50_200.0, 2.0, None, _T - _SECOND, close.event_id)
+    ]
+
+
+async def test_a_recommendation_closed_with_an_earlier_clock_is_closed(tmp_path: Path) -> None:
+    path = tmp_path / ANALYSIS.filename
+    rec = recommendation()
+    rid = rec.recommendation_id
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        bus.publish_nowait(rec)
+        bus.publish_nowait(
+            RecommendationUpdate(recommendation_id=rid, status="executed", ticket=7, ts=_T)
+        )
+        await bus.flush()
+        bus.publish_nowait(RecommendationUpdate(recommendation_id=rid, status="closed",
+                                                outcome="win", realized_pnl=2.0,
+                                                ts=_T - 2 * _SECOND))  # fmt: skip
+        await bus.flush()
+    assert query(
+        path, "SELECT status, ticket, outcome, realized_pnl FROM trade_recommendations"
+    ) == [("closed", 7, "win", 2.0)]
+
+
+async def test_no_update_after_a_close_reopens_the_position(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    made_before_the_close = position_update(1, ts=_T + 1, current_price=50_050.0)
+    close = _close(1, ts=_T + 2, price=50_200.0, pnl=2.0)
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=_T))
+        bus.publish_nowait(close)
+        await bus.flush()
+        # Made later (a larger event_id, a later ts), or made earlier and delivered late.
+        bus.publish_nowait(
+            position_update(1, ts=_T + 3, current_price=50_300.0, volume=1.0, unrealized_pnl=3.0)
+        )
+        bus.publish_nowait(made_before_the_close)
+        await bus.flush()
+    assert query(path, _POSITION) == [
+        ("closed", 50_200.0, 0.01, 50_200.0, 2.0, None, _T + 2, close.event_id)
+    ]
+    assert count(path, "position_updates") == 3  # every update is kept in the history
+    assert count(path, "dead_letters") == 0
+
+
+async def test_a_close_made_before_the_last_update_closes_the_position(tmp_path: Path) -> None:
+    # Two processes: the close got the smaller event_id, but arrives last. A close is
+    # final whatever the order: the position closes with the close's values.
+    path = tmp_path / MAIN.filename
+    close_id, modify_id = new_event_id(), new_event_id()
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=_T))
+        bus.publish_nowait(position_update(1, ts=_T + 2, current_price=50_300.0,
+                                           unrealized_pnl=3.0, event_id=modify_id))  # fmt: skip
+        await bus.flush()
+        bus.publish_nowait(_close(1, ts=_T + 1, price=50_100.0, pnl=1.0, event_id=close_id))
+        await bus.flush()
+    assert query(path, _POSITION) == [
+        ("closed", 50_100.0, 0.01, 50_100.0, 1.0, None, _T + 1, close_id)
+    ]
+
+
+async def test_of_two_closes_the_first_made_holds_in_any_arrival_order(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    ids = {ticket: (new_event_id(), new_event_id()) for ticket in (1, 2)}
+    async with running_writer(path, MAIN) as (bus, _):
+        for ticket, (first, second) in ids.items():
+            bus.publish_nowait(execution(ticket, ts=_T))
+            for event_id in (first, second) if ticket == 1 else (second, first):
+                price = 50_100.0 if event_id == first else 50_900.0
+                bus.publish_nowait(_close(ticket, ts=_T + 1, price=price, pnl=price - 50_000.0,
+                                          event_id=event_id))  # fmt: skip
+                await bus.flush()
+    assert query(path, "SELECT ticket, close_price, event_id FROM trade_positions") == [
+        (1, 50_100.0, ids[1][0]),
+        (2, 50_100.0, ids[2][0]),
+    ]
+    assert count(path, "dead_letters") == 0
+
+
+async def test_a_closed_recommendation_is_never_reopened_but_an_expired_one_may_execute(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / ANALYSIS.filename
+    ends: tuple[Literal["rejected", "expired", "closed"], ...] = ("rejected", "expired", "closed")
+    recs = {status: recommendation() for status in ends}
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        for status, rec in recs.items():
+            bus.publish_nowait(rec)
+            bus.publish_nowait(RecommendationUpdate(recommendation_id=rec.recommendation_id,
+                                                    status=status, ts=_T))  # fmt: skip
+        await bus.flush()
+        for rec in recs.values():  # later by every measure
+            laters: tuple[Literal["pending", "executed", "expired"], ...]
+            laters = ("pending", "executed", "expired")
+            for later in laters:
+                rid = rec.recommendation_id
+                update = RecommendationUpdate(
+                    recommendation_id=rid, status=later, ticket=9, ts=_T + 1
+                )
+                bus.publish_nowait(update)
+        await bus.flush()
+    assert query(
+        path, "SELECT recommendation_id, status, ticket, updated_ts FROM trade_recommendations"
+    ) == [
+        (recs["rejected"].recommendation_id, "executed", 9, _T + 1),  # the trade exists
+        (recs["expired"].recommendation_id, "executed", 9, _T + 1),
+        (recs["closed"].recommendation_id, "closed", None, _T),  # final
+    ]
+    assert count(path, "recommendation_updates") == 12
+
+
+async def test_a_recommendation_arriving_after_its_updates_takes_their_final_state(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / ANALYSIS.filename
+    rec = recommendation()
+    rid = rec.recommendation_id
+    executed = RecommendationUpdate(recommendation_id=rid, status="executed", ticket=7, ts=_T)
+    closed = RecommendationUpdate(recommendation_id=rid, status="closed", outcome="loss",
+                                  realized_pnl=-3.0, ts=_T - _SECOND)  # fmt: skip
+    pending = RecommendationUpdate(recommendation_id=rid, status="pending", ts=_T + _SECOND)
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        for update in (pending, closed, executed):
+            bus.publish_nowait(update)
+        await bus.flush()
+        bus.publish_nowait(rec)
+        await bus.flush()
+    assert query(
+        path,
+        "SELECT status, ticket, outcome, realized_pnl, updated_ts FROM trade_recommendations",
+    ) == [("closed", 7, "loss", -3.0, _T - _SECOND)]
+
+
+@pytest.mark.parametrize("first_trade", ["open", "closed"])
+async def test_a_second_execution_on_a_ticket_is_refused_and_never_merged(
+    tmp_path: Path, first_trade: str
+) -> None:
+    path = tmp_path / MAIN.filename
+    first = execution(1, ts=_T)
+    second = TradeExecution(ticket=1, symbol="BTCUSDT", direction="SELL", entry_price=60_000.0,
+                            volume=0.5, ts=_T + 10 * _SECOND)  # fmt: skip
+    async with running_writer(path, MAIN) as (bus, actor):
+        bus.publish_nowait(first)
+        bus.publish_nowait(
+            position_update(1, ts=_T + 1, current_price=50_100.0, stop_loss=49_900.0)
+        )
+        if first_trade == "closed":
+            bus.publish_nowait(_close(1, ts=_T + 2, price=50_200.0, pnl=2.0))
+        await bus.flush()
+        before = query(path, "SELECT * FROM trade_positions")
+        bus.publish_nowait(second)
+        bus.publish_nowait(execution(2, ts=_T + 3))  # the rest of the batch is stored
+        await bus.flush()
+        assert actor.statistics().dead_letters == 1
+    assert query(path, "SELECT * FROM trade_positions WHERE ticket = 1") == before
+    assert query(path, "SELECT ticket, event_id FROM trade_executions ORDER BY ticket") == [
+        (1, first.event_id),
+        (2, query(path, "SELECT event_id FROM trade_executions WHERE ticket = 2")[0][0]),
+    ]
+    [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
+    assert data == schemas.encode(second)
+    assert "ticket was opened before by another execution (its direction differs)" in error
+
+
+async def test_an_execution_retried_under_a_new_event_id_is_stored_once(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    first = execution(1, ts=_T)
+    retry = msgspec.structs.replace(first, ts=_T + _SECOND, event_id=new_event_id())
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(first)
+        await bus.flush()
+        bus.publish_nowait(position_update(1, ts=_T + 1, current_price=50_100.0))
+        bus.publish_nowait(retry)
+        bus.publish_nowait(retry)
+        await bus.flush()
+    assert query(path, "SELECT ticket, ts, event_id FROM trade_executions") == [
+        (1, _T, first.event_id)
+    ]
+    assert query(path, "SELECT status, current_price FROM trade_positions") == [
+        ("modified", 50_100.0)
+    ]
+    assert count(path, "dead_letters") == 0
+
+
+async def test_a_recommendation_repeated_with_its_content_is_stored_once(tmp_path: Path) -> None:
+    path = tmp_path / ANALYSIS.filename
+    rec = recommendation("rec-1")
+    repeat = msgspec.structs.replace(recommendation("rec-1"), ts=_T)  # new event_id and ts
+    other = msgspec.structs.replace(recommendation("rec-1"), entry_price=50_001.0)
+    async with running_writer(path, ANALYSIS) as (bus, actor):
+        bus.publish_nowait(rec)
+        bus.publish_nowait(RecommendationUpdate(recommendation_id="rec-1", status="executed",
+                                                ticket=7, ts=_T))  # fmt: skip
+        bus.publish_nowait(repeat)
+        await bus.flush()
+        assert actor.statistics().dead_letters == 0
+        bus.publish_nowait(other)
+        await bus.flush()
+    stored = "SELECT recommendation_id, status, ticket, ts, event_id FROM trade_recommendations"
+    assert query(path, stored) == [("rec-1", "executed", 7, 100, rec.event_id)]
+    [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
+    assert data == schemas.encode(other)
+    assert error == (
+        "IntegrityError: trade_recommendations: this recommendation_id was stored before "
+        "with another entry_price; a recommendation is logged once: log a change as a "
+        "recommendation update, or a new recommendation under a new recommendation_id"
+    )
+
+
+async def test_a_replayed_update_with_other_content_leaves_the_position_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    update = position_update(1, ts=_T + 1, current_price=50_100.0, volume=0.01,
+                             unrealized_pnl=1.0)  # fmt: skip
+    phantom = msgspec.structs.replace(update, volume=1_000.0, unrealized_pnl=-1e9)
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=_T))
+        bus.publish_nowait(update)
+        await bus.flush()
+        before = query(path, "SELECT * FROM trade_positions")
+        bus.publish_nowait(phantom)
+        bus.publish_nowait(update)  # the same content: a no-op, no error
+        await bus.flush()
+        bus.publish_nowait(_close(1, ts=_T + 2, price=50_050.0, pnl=0.5))
+        await bus.flush()
+        bus.publish_nowait(update)  # replayed after the close: still a no-op
+        await bus.flush()
+    assert before == [
+        (1, "BTCUSDT", "BUY", "modified", 50_000.0, 0.01, 49_500.0, 51_000.0, 50_100.0, 1.0,
+         None, None, None, _T, None, _T + 1, update.event_id)
+    ]  # fmt: skip
+    assert query(path, "SELECT status, volume, realized_pnl FROM trade_positions") == [
+        ("closed", 0.01, 0.5)
+    ]
+    assert query(path, "SELECT volume, unrealized_pnl FROM position_updates WHERE event_id = ?",
+                 (update.event_id,)) == [(0.01, 1.0)]  # fmt: skip
+    [(error,)] = query(path, "SELECT error FROM dead_letters")
+    assert "event_id was stored before with another volume" in error
+
+
+# A field of each event type keyed by event_id, and another value for it.
+_OTHER_CONTENT: dict[type[Event], tuple[str, object]] = {
+    TradeExecution: ("volume", 1_000.0),
+    PositionUpdate: ("realized_pnl", -1e9),
+    TradeRecommendation: ("confidence", 1.0),
+    RecommendationUpdate: ("realized_pnl", -1e9),
+    TradeAnalysis: ("indicators", {"rsi": 99.0}),
+    AnalysisResult: ("symbol", None),
+    TradeMonitoring: ("details", "something else"),
+    TradeAlert: ("message", "something else"),
+    ApiLog: ("status_code", 500),
+    SystemHealth: ("status", "down"),
+}
+
+
+@pytest.mark.parametrize("event_type", list(_OTHER_CONTENT), ids=lambda t: t.__name__)
+async def test_a_replayed_event_id_is_a_no_op_or_with_other_content_refused(
+    tmp_path: Path, event_type: type[Event]
+) -> None:
+    [event] = [e for e in sample_events() if type(e) is event_type]
+    field, value = _OTHER_CONTENT[event_type]
+    other = msgspec.structs.replace(event, **{field: value})
+    filename, table = TABLES[event_type]
+    spec = next(spec for spec in SPECS if spec.filename == filename)
+    path = tmp_path / filename
+    async with running_writer(path, spec) as (bus, _):
+        bus.publish_nowait(event)
+        await bus.flush()
+        before = {t: query(path, f"SELECT * FROM {t}") for t in spec.tables}
+        bus.publish_nowait(event)
+        bus.publish_nowait(other)
+        bus.publish_nowait(event)
+        await bus.flush()
+        after = {t: query(path, f"SELECT * FROM {t}") for t in spec.tables}
+    [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
+    assert data == schemas.encode(other)
+    assert error == (
+        f"IntegrityError: {table}: an event with this event_id was stored before with another "
+        f"{field}; a replay must repeat the event unchanged, a new fact needs a new event_id"
+    )
+    assert before.pop("dead_letters") == []
+    assert len(after.pop("dead_letters")) == 1
+    assert after == before  # no state changed anywhere
+
+
+async def test_both_copies_of_a_replay_in_one_batch_store_one(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    update = position_update(1, ts=_T + 1, current_price=50_100.0)
+    other = msgspec.structs.replace(update, current_price=1.0)
+    async with running_writer(path, MAIN) as (bus, actor):
+        for event in (execution(1, ts=_T), update, update, other, execution(2, ts=_T)):
+            bus.publish_nowait(event)
+        await bus.flush()
+        assert actor.statistics().batches >= 1
+    assert query(path, "SELECT ticket, status, current_price FROM trade_positions") == [
+        (1, "modified", 50_100.0),
+        (2, "open", 50_000.0),
+    ]
+    assert query(path, "SELECT current_price FROM position_updates") == [(50_100.0,)]
+    assert query(path, "SELECT data FROM dead_letters") == [(schemas.encode(other),)]
+
+
+def test_the_guarded_columns_cover_every_field_of_the_events() -> None:
+    # A field added to an event needs a migration that guards its column too.
+    for event_type, (_filename, table) in TABLES.items():
+        if table in EVENT_COLUMNS:
+            fields = set(event_type.__struct_fields__) - {"event_id"}
+            assert set(EVENT_COLUMNS[table]) == fields, table
+
+
+async def test_an_update_delivered_late_fills_in_what_no_later_update_changed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    stops_moved = position_update(1, ts=_T + 1, current_price=50_100.0, stop_loss=49_900.0,
+                                  take_profit=51_500.0)  # fmt: skip
+    price_moved = position_update(1, ts=_T + 2, current_price=50_200.0, take_profit=52_000.0)
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=_T))
+        bus.publish_nowait(price_moved)
+        await bus.flush()
+        bus.publish_nowait(stops_moved)  # made first, delivered last
+        await bus.flush()
+    assert query(
+        path, "SELECT current_price, stop_loss, take_profit, event_id FROM trade_positions"
+    ) == [(50_200.0, 49_900.0, 52_000.0, price_moved.event_id)]
