@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import threading
 import time
+from typing import Final
 
-__all__ = ["event_id_ts", "new_event_id"]
+from ._exceptions import InvalidEvent
+
+__all__ = [
+    "EVENT_ID_FORMAT",
+    "check_event_id",
+    "derived_event_id",
+    "event_id_ts",
+    "is_event_id",
+    "new_event_id",
+]
+
+#: What a caller-chosen ``event_id`` must look like.
+EVENT_ID_FORMAT: Final = (
+    "a UUIDv7 in canonical lowercase text form, e.g. '0190f5e2-7c1a-7d3e-8a4b-1c2d3e4f5a6b' "
+    "(8-4-4-4-12 hex digits, version 7, variant 10xx), as schemas.new_event_id() makes"
+)
+_EVENT_ID_RE: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
+# The latest millisecond whose nanosecond timestamp still fits an int64 (year 2262).
+_MAX_MS: Final = (2**63 - 1) // 1_000_000
 
 # RFC 9562 UUIDv7: 48 bits of Unix milliseconds, then 74 bits that we use as a
 # counter seeded at random each millisecond ("method 1" of the RFC), so that ids are
@@ -57,3 +80,62 @@ def new_event_id() -> str:
 def event_id_ts(event_id: str) -> int:
     """Return the Unix time in milliseconds embedded in a UUIDv7 ``event_id``."""
     return int(event_id.replace("-", "")[:12], 16)
+
+
+def is_event_id(value: object) -> bool:
+    """Whether ``value`` is an ``event_id`` of the format :data:`EVENT_ID_FORMAT`
+    whose time fits a nanosecond timestamp."""
+    return (
+        type(value) is str
+        and _EVENT_ID_RE.fullmatch(value) is not None
+        and event_id_ts(value) <= _MAX_MS
+    )
+
+
+def check_event_id(value: object, event_type: str = "event", field: str = "event_id") -> str:
+    """Return ``value`` if it is a valid caller-chosen ``event_id``.
+
+    :raises InvalidEvent: naming ``event_type``, ``field``, the value and the format.
+    """
+    if is_event_id(value):
+        return value  # type: ignore[return-value]  # is_event_id checked it is a str
+    if type(value) is str and _EVENT_ID_RE.fullmatch(value) is not None:
+        reason = "its time is after the year 2262 (nanosecond timestamps end there)"
+    else:
+        reason = f"expected {EVENT_ID_FORMAT}"
+    raise InvalidEvent(event_type, field, value, reason)
+
+
+# Ids made by new_event_id() never have an "f" after the version digit: that nibble
+# is the top of the 74-bit counter, seeded below 2**70 each millisecond, and reaching
+# 15 * 2**70 would take more ids in one millisecond than can ever be made. Derived
+# ids set it, so they cannot collide with made ones, and sort right after the ids of
+# the same millisecond.
+_DERIVED_NIBBLE: Final = 0xF
+
+
+def derived_event_id(event_id: str, purpose: str) -> str:
+    """Return the ``event_id`` of the event that ``event_id``'s event brings along for
+    ``purpose`` (a short name, e.g. the second event's type).
+
+    Deterministic (a retry that reuses ``event_id`` gets the same derived id), a valid
+    UUIDv7 with the same millisecond as ``event_id``, and never equal to an id
+    :func:`new_event_id` makes.
+
+    :raises InvalidEvent: if ``event_id`` is not of the format :data:`EVENT_ID_FORMAT`.
+    """
+    check_event_id(event_id)
+    digest = hashlib.blake2b(
+        f"{event_id}\x00{purpose}".encode(), digest_size=16, person=b"tradebus-derive"
+    ).digest()
+    bits = int.from_bytes(digest, "big")
+    value = (
+        (event_id_ts(event_id) << 80)
+        | (0x7 << 76)
+        | (_DERIVED_NIBBLE << 72)
+        | (((bits >> 62) & 0xFF) << 64)
+        | (0b10 << 62)
+        | (bits & ((1 << 62) - 1))
+    )
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
