@@ -388,7 +388,10 @@ def _check_json(event_type: str, field: str, value: object) -> int:
             size = len(item)  # type: ignore[arg-type]
             if size > _MAX_JSON_STRING:
                 raise InvalidEvent(
-                    event_type, field, item, f"strings must be at most {_MAX_JSON_STRING:,} long"
+                    event_type,
+                    field,
+                    item,
+                    f"strings must be at most {_MAX_JSON_STRING:,} characters",
                 )
             text += size
         elif item is not None and kind is not bool:
