@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -109,33 +108,42 @@ def check_event_id(value: object, event_type: str = "event", field: str = "event
 # Ids made by new_event_id() never have an "f" after the version digit: that nibble
 # is the top of the 74-bit counter, seeded below 2**70 each millisecond, and reaching
 # 15 * 2**70 would take more ids in one millisecond than can ever be made. Derived
-# ids set it, so they cannot collide with made ones, and sort right after the ids of
-# the same millisecond.
-_DERIVED_NIBBLE: Final = 0xF
+# ids set it, so they cannot collide with made ones and sort after the made ids of
+# their millisecond. Below it: 6 bits of the derived event's index, then the low 64
+# bits of the first id's counter, so that derived ids keep the order of the ids
+# they come from (those of one process; across processes, ids of one millisecond
+# have no meaningful order anyway).
+_DERIVED: Final = 0xF << 70
+_MAX_INDEX: Final = 63
+_LOW_64: Final = (1 << 64) - 1
+_LOW_62: Final = (1 << 62) - 1
 
 
-def derived_event_id(event_id: str, purpose: str) -> str:
-    """Return the ``event_id`` of the event that ``event_id``'s event brings along for
-    ``purpose`` (a short name, e.g. the second event's type).
+def derived_event_id(event_id: str, index: int = 1) -> str:
+    """Return the ``event_id`` of the ``index``-th event (1 to 63) that the event
+    ``event_id`` brings along in one call (e.g. the recommendation update an
+    execution makes).
 
     Deterministic (a retry that reuses ``event_id`` gets the same derived id), a valid
-    UUIDv7 with the same millisecond as ``event_id``, and never equal to an id
-    :func:`new_event_id` makes.
+    UUIDv7 of the same millisecond as ``event_id`` that sorts after every id
+    :func:`new_event_id` makes in that millisecond, never equal to one of them, and
+    in the order of the ids it is derived from.
 
     :raises InvalidEvent: if ``event_id`` is not of the format :data:`EVENT_ID_FORMAT`.
+    :raises ValueError: if ``index`` is not between 1 and 63.
     """
     check_event_id(event_id)
-    digest = hashlib.blake2b(
-        f"{event_id}\x00{purpose}".encode(), digest_size=16, person=b"tradebus-derive"
-    ).digest()
-    bits = int.from_bytes(digest, "big")
+    if type(index) is not int or not 1 <= index <= _MAX_INDEX:
+        raise ValueError(f"index must be an int from 1 to {_MAX_INDEX}, got {index!r}")
+    bits = int(event_id.replace("-", ""), 16)
+    counter = ((bits >> 64) & 0xFFF) << 62 | (bits & _LOW_62)
+    derived = _DERIVED | (index << 64) | (counter & _LOW_64)
     value = (
         (event_id_ts(event_id) << 80)
         | (0x7 << 76)
-        | (_DERIVED_NIBBLE << 72)
-        | (((bits >> 62) & 0xFF) << 64)
+        | ((derived >> 62) << 64)
         | (0b10 << 62)
-        | (bits & ((1 << 62) - 1))
+        | (derived & _LOW_62)
     )
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -40,9 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TradeIntegration", "outcome_of"]
 
-#: The purpose a second event's id is derived for (see :func:`schemas.derived_event_id`).
-_RECOMMENDATION_UPDATE = "RecommendationUpdate"
-
 
 def outcome_of(realized_pnl: float) -> Outcome:
     """``win``, ``loss`` or ``breakeven`` for a realized profit and loss."""
@@ -300,7 +297,7 @@ class TradeIntegration:
                     status="executed",
                     ticket=ticket,
                     ts=execution.ts,
-                    event_id=schemas.derived_event_id(execution.event_id, _RECOMMENDATION_UPDATE),
+                    event_id=schemas.derived_event_id(execution.event_id),
                 )
             )
         self._check_routes(*events)
@@ -395,7 +392,7 @@ class TradeIntegration:
                         outcome=outcome_of(realized_pnl),
                         realized_pnl=realized_pnl,
                         ts=close.ts,
-                        event_id=schemas.derived_event_id(close.event_id, _RECOMMENDATION_UPDATE),
+                        event_id=schemas.derived_event_id(close.event_id),
                     )
                 )
         await self._log(*events)

@@ -83,19 +83,27 @@ def test_check_event_id_refuses_what_is_not_a_canonical_uuid7(value: Any) -> Non
 def test_a_derived_id_is_a_valid_event_id_of_the_same_millisecond_sorting_after() -> None:
     for _ in range(1_000):
         first = new_event_id()
-        derived = derived_event_id(first, "RecommendationUpdate")
+        derived = derived_event_id(first)
         assert is_event_id(derived)
         assert event_id_ts(derived) == event_id_ts(first)
         assert derived[:13] == first[:13]  # the same millisecond prefix
         assert derived > first
-        assert derived == derived_event_id(first, "RecommendationUpdate")  # deterministic
-        assert derived != derived_event_id(first, "other purpose")
+        assert derived == derived_event_id(first)  # deterministic
+        assert derived != derived_event_id(first, 2)
+
+
+def test_derived_ids_keep_the_order_of_the_ids_they_come_from() -> None:
+    made = [new_event_id() for _ in range(20_000)]  # many share a millisecond
+    assert made == sorted(made)
+    derived = [derived_event_id(event_id) for event_id in made]
+    assert derived == sorted(derived)
+    assert len(set(derived)) == len(made)
 
 
 def test_derived_ids_never_collide_with_made_ones() -> None:
     made = {new_event_id() for _ in range(20_000)}
-    derived = {derived_event_id(event_id, "RecommendationUpdate") for event_id in made}
-    assert len(derived) == len(made)
+    derived = {derived_event_id(event_id, n) for event_id in made for n in (1, 2, 63)}
+    assert len(derived) == 3 * len(made)
     assert not made & derived
     # What makes it certain: made ids never have an "f" after the version digit.
     assert all(event_id[15] != "f" for event_id in made)
@@ -103,20 +111,23 @@ def test_derived_ids_never_collide_with_made_ones() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.from_regex(_UUID7, fullmatch=True), st.text(max_size=20))
-def test_any_valid_event_id_derives_a_valid_one(event_id: str, purpose: str) -> None:
+@given(st.from_regex(_UUID7, fullmatch=True), st.integers(1, 63))
+def test_any_valid_event_id_derives_a_valid_one(event_id: str, index: int) -> None:
     if not is_event_id(event_id):  # after the year 2262
         with pytest.raises(InvalidEvent):
-            derived_event_id(event_id, purpose)
+            derived_event_id(event_id, index)
         return
-    derived = derived_event_id(event_id, purpose)
+    derived = derived_event_id(event_id, index)
     assert is_event_id(derived)
     assert event_id_ts(derived) == event_id_ts(event_id)
 
 
-def test_derived_event_id_refuses_a_malformed_id() -> None:
+def test_derived_event_id_refuses_a_malformed_id_or_index() -> None:
     with pytest.raises(InvalidEvent, match="event_id"):
-        derived_event_id("not-an-id", "RecommendationUpdate")
+        derived_event_id("not-an-id")
+    for index in (0, 64, -1, 1.0, True):
+        with pytest.raises(ValueError, match="index must be an int from 1 to 63"):
+            derived_event_id(new_event_id(), index)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------- size
