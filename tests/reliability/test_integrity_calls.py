@@ -289,7 +289,7 @@ async def test_every_logging_method_takes_an_event_id_and_returns_it(tmp_path: P
             await api.log_system_health(component="c", status="ok", event_id=ids[10]),
         ]
         assert returned == ids[1:11]
-    stored = set()
+    stored: set[str] = set()
     for filename in DATABASE_FILES:
         with read_only(tmp_path / filename) as conn:
             tables = [
