@@ -27,16 +27,27 @@ from ._events import TradeExecution as TradeExecution
 from ._events import TradeMonitoring as TradeMonitoring
 from ._events import TradeRecommendation as TradeRecommendation
 from ._exceptions import InvalidEvent as InvalidEvent
+from ._ids import EVENT_ID_FORMAT as EVENT_ID_FORMAT
+from ._ids import check_event_id as check_event_id
+from ._ids import derived_event_id as derived_event_id
 from ._ids import event_id_ts as event_id_ts
+from ._ids import is_event_id as is_event_id
 from ._ids import new_event_id as new_event_id
 from ._time import format_ts as format_ts
 from ._time import now_ns as now_ns
 from ._time import ts_to_datetime as ts_to_datetime
 from ._topics import symbol_token as symbol_token
 from ._topics import token_symbol as token_symbol
+from ._types import AlertType as AlertType
 from ._types import Direction as Direction
+from ._types import HealthStatus as HealthStatus
+from ._types import Outcome as Outcome
+from ._types import PositionStatus as PositionStatus
+from ._types import RecommendationStatus as RecommendationStatus
+from ._types import Severity as Severity
 from ._types import Timeframe as Timeframe
 from ._validate import EVENT_TYPES as EVENT_TYPES
+from ._validate import MAX_EVENT_BYTES as MAX_EVENT_BYTES
 from ._validate import admit as admit
 from ._validate import build as build
 from ._validate import check_symbol as check_symbol
@@ -44,17 +55,25 @@ from ._validate import from_dict as from_dict
 from ._validate import validate as validate
 
 __all__ = [
+    "EVENT_ID_FORMAT",
     "EVENT_TYPES",
     "LIFECYCLE_EVENTS",
+    "MAX_EVENT_BYTES",
+    "AlertType",
     "AnalysisResult",
     "AnyEvent",
     "ApiLog",
     "Candle",
     "Direction",
     "Event",
+    "HealthStatus",
     "InvalidEvent",
+    "Outcome",
+    "PositionStatus",
     "PositionUpdate",
+    "RecommendationStatus",
     "RecommendationUpdate",
+    "Severity",
     "SystemHealth",
     "Tick",
     "Timeframe",
@@ -65,13 +84,16 @@ __all__ = [
     "TradeRecommendation",
     "admit",
     "build",
+    "check_event_id",
     "check_symbol",
     "decode",
     "decode_many",
+    "derived_event_id",
     "encode",
     "event_id_ts",
     "format_ts",
     "from_dict",
+    "is_event_id",
     "new_event_id",
     "now_ns",
     "pack_array",

@@ -9,7 +9,7 @@ import msgspec
 
 from ._events import AnyEvent
 from ._exceptions import InvalidEvent
-from ._validate import _BY_TAG, _from_validation_error, semantic_check
+from ._validate import _BY_TAG, MAX_EVENT_BYTES, _from_validation_error, semantic_check
 
 __all__ = ["decode", "decode_many", "encode", "pack_array"]
 
@@ -40,6 +40,14 @@ def decode(data: bytes | bytearray | memoryview) -> AnyEvent:
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidEvent("event", None, data, "expected bytes")
+    if len(data) > MAX_EVENT_BYTES:
+        raise InvalidEvent(
+            "event",
+            None,
+            bytes(data[:32]),
+            f"its encoded size, {len(data):,} bytes, is over the limit of "
+            f"{MAX_EVENT_BYTES:,} bytes per event",
+        )
     try:
         event: AnyEvent = _decoder.decode(data)
     except msgspec.ValidationError as exc:
@@ -57,6 +65,8 @@ def decode_many(items: Iterable[bytes]) -> list[AnyEvent]:
     """
     items = list(items)
     try:
+        if any(len(item) > MAX_EVENT_BYTES for item in items):
+            raise ValueError("an item is over the size limit")  # decode() names it
         events: list[AnyEvent] = _list_decoder.decode(pack_array(items))
     except Exception:  # ValidationError, DecodeError, UnicodeDecodeError, RecursionError, ...
         return [decode(item) for item in items]  # find and name the bad one

@@ -8,6 +8,7 @@ Exception tree::
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 __all__ = ["InvalidEvent"]
@@ -33,9 +34,22 @@ class InvalidEvent(ValueError):
         return (type(self), (self.event_type, self.field, self.value, self.reason))
 
 
+# Bounded: a hostile value (a payload of a gigabyte) is never rendered whole.
+_repr = reprlib.Repr()
+_repr.maxlevel = 3
+_repr.maxdict = _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = 4
+_repr.maxstring = _repr.maxlong = _repr.maxother = 100
+
+
 def _short_repr(value: Any, limit: int = 80) -> str:
     try:
-        text = repr(value)
+        if isinstance(value, str | bytes) and len(value) > limit:
+            kind = "chars" if isinstance(value, str) else "bytes"
+            return f"{value[: limit - 15]!r}...<{len(value)} {kind}>"
+        if isinstance(value, dict | list | tuple | set | frozenset):
+            text = _repr.repr(value)
+        else:
+            text = repr(value)
     except Exception:  # a hostile __repr__ must not hide the real error
         text = f"<unprintable {type(value).__name__}>"
     if len(text) > limit:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Final, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Final, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import msgspec
 
@@ -32,6 +32,7 @@ from ._types import MAX_INT64
 
 __all__ = [
     "EVENT_TYPES",
+    "MAX_EVENT_BYTES",
     "admit",
     "build",
     "check_symbol",
@@ -55,7 +56,17 @@ _known_sources: set[str] = {""}  # Tick.source values that passed validation
 _INF: Final = math.inf
 _MAX_JSON_DEPTH: Final = 32
 _MAX_JSON_NODES: Final = 100_000
+_MAX_JSON_STRING: Final = 1_000_000
 _TOO_DEEP: Final = f"nested deeper than {_MAX_JSON_DEPTH}"
+
+#: The most bytes one event may take encoded (msgpack): 1 MiB. Whatever validation
+#: admits can therefore always be stored, or kept as a dead letter, far below
+#: SQLite's limit on one value (1e9 bytes by default), even as JSON text (at most six
+#: bytes per encoded byte). Events without JSON payloads stay well under it by their
+#: per-field caps (the longest text is 65,536 characters); it bounds the JSON
+#: payloads of TradeAnalysis, AnalysisResult and SystemHealth, whose strings may
+#: each hold up to a million characters.
+MAX_EVENT_BYTES: Final = 1_048_576
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoders: Final[dict[type[Event], msgspec.msgpack.Decoder[Any]]] = {
@@ -76,12 +87,25 @@ def _is_json(annotation: Any) -> bool:
     return get_origin(annotation) is dict
 
 
+def _choices(annotation: Any) -> str | None:
+    """``'BUY', 'SELL'`` for a Literal field (``..., or None`` when optional)."""
+    args = get_args(annotation) if get_origin(annotation) is not Literal else (annotation,)
+    literals = [a for a in args if get_origin(a) is Literal]
+    if not literals:
+        return None
+    text = ", ".join(repr(v) for v in get_args(literals[0]))
+    return f"{text} or None" if type(None) in args else text
+
+
 _FLOAT_FIELDS: dict[type[Event], tuple[str, ...]] = {}
 _JSON_FIELDS: dict[type[Event], tuple[str, ...]] = {}
+#: The allowed values of every Literal (enum) field, for error messages.
+_CHOICES: dict[type[Event], dict[str, str]] = {}
 for _cls in EVENT_TYPES:
     _hints = get_type_hints(_cls, include_extras=True)
     _FLOAT_FIELDS[_cls] = tuple(f for f in _FIELDS[_cls] if _has_float(_hints[f]))
     _JSON_FIELDS[_cls] = tuple(f for f in _FIELDS[_cls] if _is_json(_hints[f]))
+    _CHOICES[_cls] = {f: c for f in _FIELDS[_cls] if (c := _choices(_hints[f])) is not None}
 
 
 def check_symbol(event_type: str, symbol: object, field: str = "symbol") -> None:
@@ -152,13 +176,23 @@ def _validate_slow(event: Event) -> None:
     decoder = _decoders.get(cls)
     if decoder is None:
         raise InvalidEvent(cls.__name__, None, event, "not a tradebus event type")
+    # Characters of its strings, per field: a lower bound of its encoded size.
+    text: dict[str, int] = {}
     for field in _JSON_FIELDS[cls]:
-        _check_json(cls.__name__, field, getattr(event, field))
+        text[field] = _check_json(cls.__name__, field, getattr(event, field))
+    for field in _FIELDS[cls]:
+        value = getattr(event, field)
+        if type(value) is str:
+            text[field] = len(value)
+    if sum(text.values()) > MAX_EVENT_BYTES:  # refuse before encoding (allocating) it all
+        raise _too_large(event, sum(text.values()), text, exact=False)
     try:
         data = _encoder.encode(event)
     except Exception as exc:
         name, value = _find_unencodable(event)
         raise InvalidEvent(cls.__name__, name, value, f"cannot be encoded ({exc})") from exc
+    if len(data) > MAX_EVENT_BYTES:
+        raise _too_large(event, len(data), text, exact=True)
     try:
         decoded = decoder.decode(data)
     except msgspec.ValidationError as exc:
@@ -170,6 +204,20 @@ def _validate_slow(event: Event) -> None:
     if not same:
         _check_round_trip(event, decoded)
     _check_values(event)  # its JSON payloads were checked first
+
+
+def _too_large(event: Event, size: int, text: dict[str, int], *, exact: bool) -> InvalidEvent:
+    """The error of an event over :data:`MAX_EVENT_BYTES`, naming its largest field."""
+    name = type(event).__name__
+    largest = max(text, key=text.__getitem__) if text else None
+    amount = f"{size:,} bytes" if exact else f"at least {size:,} bytes"
+    return InvalidEvent(
+        name,
+        None,
+        getattr(event, largest) if largest else event,
+        f"its encoded size, {amount}, is over the limit of {MAX_EVENT_BYTES:,} bytes per "
+        f"event (largest field: {largest}); store bulky data elsewhere and log a reference",
+    )
 
 
 def _check_round_trip(event: Event, decoded: Event) -> None:
@@ -232,7 +280,11 @@ def _from_validation_error(
         value = event[index + 1] if index + 1 < len(event) else None
     else:
         value = getattr(event, name, None)
-    if match.group(2):
+    choices = _CHOICES[cls].get(name)
+    if choices is not None:
+        # msgspec says "invalid enum value 'buy'" or "expected `str`, got `int`".
+        reason = f"must be one of {choices}"
+    elif match.group(2):
         reason = f"{reason} at {match.group(2)}"
     return InvalidEvent(cls.__name__, name, value, reason)
 
@@ -298,12 +350,16 @@ def _check_sides(
             )
 
 
-def _check_json(event_type: str, field: str, value: object) -> None:
-    """A JSON-like payload: str keys, finite numbers, bounded depth and size."""
+def _check_json(event_type: str, field: str, value: object) -> int:
+    """A JSON-like payload: str keys, finite numbers, bounded depth and size.
+
+    Return how many characters its keys and strings hold.
+    """
     if type(value) is not dict:
         raise InvalidEvent(event_type, field, value, "expected an object (dict)")
     stack: list[tuple[object, int]] = [(value, 1)]
     nodes = 0
+    text = 0
     while stack:
         item, depth = stack.pop()
         nodes += 1
@@ -316,6 +372,7 @@ def _check_json(event_type: str, field: str, value: object) -> None:
             for key, child in item.items():  # type: ignore[attr-defined]
                 if type(key) is not str:
                     raise InvalidEvent(event_type, field, key, "object keys must be str")
+                text += len(key)
                 stack.append((child, depth + 1))
         elif kind is list or kind is tuple:
             if depth > _MAX_JSON_DEPTH:
@@ -328,10 +385,18 @@ def _check_json(event_type: str, field: str, value: object) -> None:
             if not -(2**63) <= item <= MAX_INT64:  # type: ignore[operator]
                 raise InvalidEvent(event_type, field, item, "integers must fit in 64 bits")
         elif kind is str:
-            if len(item) > 1_000_000:  # type: ignore[arg-type]
-                raise InvalidEvent(event_type, field, item, "strings must be under 1 MB")
+            size = len(item)  # type: ignore[arg-type]
+            if size > _MAX_JSON_STRING:
+                raise InvalidEvent(
+                    event_type,
+                    field,
+                    item,
+                    f"strings must be at most {_MAX_JSON_STRING:,} characters",
+                )
+            text += size
         elif item is not None and kind is not bool:
             raise InvalidEvent(event_type, field, item, f"{kind.__name__} is not JSON data")
+    return text
 
 
 _MISSING_ARG: Final = re.compile(

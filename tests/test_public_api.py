@@ -41,7 +41,17 @@ CONTRACT = {
         "WriterError",
         "WriterLockError",
     ],
-    "tradebus": ["open_node", "Node", "TradeIntegration", "Topology", "AccessDenied", "NoRoute"],
+    "tradebus": [
+        "open_node",
+        "Node",
+        "TradeIntegration",
+        "Topology",
+        "AccessDenied",
+        "NoRoute",
+        "ReferenceRefused",
+        "UnknownReference",
+        "AlreadyRecorded",
+    ],
 }
 
 

@@ -7,8 +7,11 @@ bus and the writers, the trade-integration API and the ``tradebus`` CLI.
 from __future__ import annotations
 
 from ._exceptions import AccessDenied as AccessDenied
+from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
+from ._exceptions import ReferenceRefused as ReferenceRefused
 from ._exceptions import TradebusError as TradebusError
+from ._exceptions import UnknownReference as UnknownReference
 from ._integration import TradeIntegration as TradeIntegration
 from ._integration import outcome_of as outcome_of
 from ._node import Node as Node
@@ -22,12 +25,15 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_ROLES",
     "AccessDenied",
+    "AlreadyRecorded",
     "NoRoute",
     "Node",
     "NodeStatistics",
+    "ReferenceRefused",
     "Topology",
     "TradeIntegration",
     "TradebusError",
+    "UnknownReference",
     "__version__",
     "open_node",
     "outcome_of",

@@ -9,11 +9,17 @@ import anyio
 
 import schemas
 from schemas import (
+    AlertType,
     AnalysisResult,
     ApiLog,
+    Direction,
     Event,
+    HealthStatus,
+    Outcome,
     PositionUpdate,
+    RecommendationStatus,
     RecommendationUpdate,
+    Severity,
     SystemHealth,
     Tick,
     TradeAlert,
@@ -24,15 +30,18 @@ from schemas import (
 )
 from writers import PositionRecord, RecommendationRecord, queries
 
+from . import _references as references
 from ._exceptions import TradebusError
 
 if TYPE_CHECKING:
+    import aiosqlite
+
     from ._node import Node
 
 __all__ = ["TradeIntegration", "outcome_of"]
 
 
-def outcome_of(realized_pnl: float) -> str:
+def outcome_of(realized_pnl: float) -> Outcome:
     """``win``, ``loss`` or ``breakeven`` for a realized profit and loss."""
     if realized_pnl > 0:
         return "win"
@@ -46,6 +55,32 @@ class TradeIntegration:
 
     Where an event is stored is decided by its type's home database, not by the role
     that logs it. Get one with :meth:`Node.integration`.
+
+    **Retries.** Every logging method takes an optional ``event_id`` and returns the
+    one it used. A call that was cancelled (a timeout) or failed may still be
+    committed later; retry it with the *same arguments and the same event_id* and it
+    is stored once::
+
+        event_id = schemas.new_event_id()
+        while True:
+            with anyio.move_on_after(timeout):
+                await bot.log_trade_execution(..., event_id=event_id)
+                break
+
+    An ``event_id`` must be :data:`schemas.EVENT_ID_FORMAT` (a UUIDv7 as
+    :func:`schemas.new_event_id` makes), and name one event only: a retry is
+    recognised by it. Given one, the event's ``ts`` (unless passed) is the id's
+    millisecond, so that the retry's event is identical. Where one call logs two
+    events, the second one's id is derived from the first's
+    (:func:`schemas.derived_event_id`), so the retry repeats both.
+
+    **References.** Calls that name a ticket or a recommendation are checked against
+    what is *committed* in the data directory, before anything is enqueued, and
+    refused with :class:`~tradebus.UnknownReference` or
+    :class:`~tradebus.AlreadyRecorded`. Log (and await) a trade's execution before
+    updating or closing it, and a recommendation before updating or executing it.
+    Events of another process become visible once its writer commits them: until
+    then, calls naming them are refused (retry later).
     """
 
     def __init__(self, node: Node, role: str) -> None:
@@ -58,8 +93,7 @@ class TradeIntegration:
         several databases, those commit in parallel); refuse them all, before anything
         is enqueued, if one has no route.
         """
-        for event in events:
-            self.node.check_route(event)
+        self._check_routes(*events)
         publish = self.node.bus.publish
         if len(events) == 1:
             await publish(events[0], wait=True)
@@ -73,9 +107,13 @@ class TradeIntegration:
                 raise group.exceptions[0] from None
             raise
 
-    async def _record(self, event_type: type[Event], **fields: Any) -> str:
+    def _check_routes(self, *events: Event) -> None:
+        for event in events:
+            self.node.check_route(event)
+
+    async def _record(self, event_type: type[Event], event_id: str | None, **fields: Any) -> str:
         """Build (validate), log and return the ``event_id`` of one event."""
-        event = schemas.build(event_type, **fields)
+        event = schemas.build(event_type, **_identity(event_type, event_id), **fields)
         await self._log(event)
         return str(event.event_id)  # type: ignore[attr-defined]
 
@@ -85,7 +123,7 @@ class TradeIntegration:
         self,
         *,
         symbol: str,
-        direction: str,
+        direction: Direction,
         entry_price: float,
         stop_loss: float,
         take_profit: float,
@@ -95,11 +133,18 @@ class TradeIntegration:
         source: str = "",
         recommendation_id: str | None = None,
         ts: int | None = None,
+        event_id: str | None = None,
     ) -> str:
         """Log a recommendation (status ``pending``); return its ``recommendation_id``.
 
+        Without a ``recommendation_id``, it is the ``event_id`` when one is given (a
+        retry gets the same one), else a new id.
+
         :raises InvalidEvent: on bad arguments (nothing is enqueued).
+        :raises AlreadyRecorded: if ``recommendation_id`` is already committed for
+            another recommendation (another ``event_id``).
         """
+        identity = _identity(TradeRecommendation, event_id, ts)
         fields: dict[str, Any] = {
             "symbol": symbol,
             "direction": direction,
@@ -110,9 +155,16 @@ class TradeIntegration:
             "reasoning": reasoning,
             "timeframe": timeframe,
             "source": source or self.role,
+            "recommendation_id": (
+                recommendation_id if recommendation_id is not None else identity["event_id"]
+            ),
         }
-        _optional(fields, recommendation_id=recommendation_id, ts=ts)
-        event = schemas.build(TradeRecommendation, **fields)
+        event = schemas.build(TradeRecommendation, **identity, **fields)
+        self._check_routes(event)
+        database, conn = await self._reader(TradeRecommendation)
+        await references.require_new_recommendation(
+            conn, database, event.recommendation_id, event.event_id
+        )
         await self._log(event)
         return event.recommendation_id
 
@@ -120,21 +172,34 @@ class TradeIntegration:
         self,
         *,
         recommendation_id: str,
-        status: str,
+        status: RecommendationStatus,
         ticket: int | None = None,
-        outcome: str | None = None,
+        outcome: Outcome | None = None,
         realized_pnl: float | None = None,
+        event_id: str | None = None,
     ) -> str:
         """Move a recommendation to ``status`` (``rejected``, ``expired``, ...); return the
-        update's ``event_id``."""
-        return await self._record(
+        update's ``event_id``.
+
+        :raises InvalidEvent: on bad arguments (nothing is enqueued).
+        :raises UnknownReference: if no recommendation with ``recommendation_id`` is
+            committed (log it, awaited, first; one logged by another process is known
+            once its writer committed it).
+        """
+        update = schemas.build(
             RecommendationUpdate,
+            **_identity(RecommendationUpdate, event_id),
             recommendation_id=recommendation_id,
             status=status,
             ticket=ticket,
             outcome=outcome,
             realized_pnl=realized_pnl,
         )
+        self._check_routes(update)
+        database, conn = await self._reader(RecommendationUpdate)
+        await references.require_recommendation(conn, database, recommendation_id)
+        await self._log(update)
+        return update.event_id
 
     async def log_trade_analysis(
         self,
@@ -144,10 +209,16 @@ class TradeIntegration:
         regime: str,
         confluence_score: float,
         indicators: dict[str, Any] | None = None,
+        event_id: str | None = None,
     ) -> str:
-        """Log a market analysis; return its ``event_id``."""
+        """Log a market analysis; return its ``event_id``.
+
+        :raises InvalidEvent: on bad arguments, or ``indicators`` beyond the limits
+            (see :data:`schemas.MAX_EVENT_BYTES`); nothing is enqueued.
+        """
         return await self._record(
             TradeAnalysis,
+            event_id,
             symbol=symbol,
             timeframe=timeframe,
             regime=regime,
@@ -156,11 +227,24 @@ class TradeIntegration:
         )
 
     async def log_analysis_result(
-        self, *, kind: str, payload: dict[str, Any] | None = None, symbol: str | None = None
+        self,
+        *,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        symbol: str | None = None,
+        event_id: str | None = None,
     ) -> str:
-        """Log any other analysis result; return its ``event_id``."""
+        """Log any other analysis result; return its ``event_id``.
+
+        :raises InvalidEvent: on bad arguments, or a ``payload`` beyond the limits
+            (see :data:`schemas.MAX_EVENT_BYTES`); nothing is enqueued.
+        """
         return await self._record(
-            AnalysisResult, kind=kind, payload={} if payload is None else payload, symbol=symbol
+            AnalysisResult,
+            event_id,
+            kind=kind,
+            payload={} if payload is None else payload,
+            symbol=symbol,
         )
 
     # ----------------------------------------------------------------- trading
@@ -170,7 +254,7 @@ class TradeIntegration:
         *,
         ticket: int,
         symbol: str,
-        direction: str,
+        direction: Direction,
         entry_price: float,
         volume: float,
         stop_loss: float | None = None,
@@ -178,24 +262,32 @@ class TradeIntegration:
         recommendation_id: str | None = None,
         comment: str = "",
         ts: int | None = None,
+        event_id: str | None = None,
     ) -> str:
         """Log an executed trade (it opens position ``ticket``); return its ``event_id``.
 
-        Naming the ``recommendation_id`` it follows marks that recommendation executed.
+        Naming the ``recommendation_id`` it follows marks that recommendation executed
+        (a second event, whose id is derived from ``event_id``).
+
+        :raises InvalidEvent: on bad arguments (nothing is enqueued).
+        :raises AlreadyRecorded: if another execution of ``ticket`` is committed.
+        :raises UnknownReference: if no recommendation with ``recommendation_id`` is
+            committed. Two calls racing for one ticket both pass this check; the
+            writer refuses the second (its call raises ``eventbus.NotStored``).
         """
-        fields: dict[str, Any] = {
-            "ticket": ticket,
-            "symbol": symbol,
-            "direction": direction,
-            "entry_price": entry_price,
-            "volume": volume,
-            "stop_loss": stop_loss,
-            "take_profit": take_profit,
-            "recommendation_id": recommendation_id,
-            "comment": comment,
-        }
-        _optional(fields, ts=ts)
-        execution = schemas.build(TradeExecution, **fields)
+        execution = schemas.build(
+            TradeExecution,
+            **_identity(TradeExecution, event_id, ts),
+            ticket=ticket,
+            symbol=symbol,
+            direction=direction,
+            entry_price=entry_price,
+            volume=volume,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            recommendation_id=recommendation_id,
+            comment=comment,
+        )
         events: list[Event] = [execution]
         if recommendation_id is not None:
             events.append(
@@ -204,8 +296,16 @@ class TradeIntegration:
                     recommendation_id=recommendation_id,
                     status="executed",
                     ticket=ticket,
+                    ts=execution.ts,
+                    event_id=schemas.derived_event_id(execution.event_id),
                 )
             )
+        self._check_routes(*events)
+        database, conn = await self._reader(TradeExecution)
+        await references.require_new_execution(conn, database, ticket, execution.event_id)
+        if recommendation_id is not None:
+            database, conn = await self._reader(TradeRecommendation)
+            await references.require_recommendation(conn, database, recommendation_id)
         await self._log(*events)
         return execution.event_id
 
@@ -219,10 +319,18 @@ class TradeIntegration:
         take_profit: float | None = None,
         unrealized_pnl: float | None = None,
         volume: float | None = None,
+        event_id: str | None = None,
     ) -> str:
-        """Log a change of an open position (price, stops, P&L); return its ``event_id``."""
-        return await self._record(
+        """Log a change of an open position (price, stops, P&L); return its ``event_id``.
+
+        :raises InvalidEvent: on bad arguments (nothing is enqueued).
+        :raises UnknownReference: if ``ticket`` has no committed execution (log the
+            execution, awaited, first; one logged by another process counts once its
+            writer committed it).
+        """
+        update = schemas.build(
             PositionUpdate,
+            **_identity(PositionUpdate, event_id),
             ticket=ticket,
             symbol=symbol,
             status="modified",
@@ -232,6 +340,11 @@ class TradeIntegration:
             unrealized_pnl=unrealized_pnl,
             volume=volume,
         )
+        self._check_routes(update)
+        database, conn = await self._reader(PositionUpdate)
+        await references.require_execution(conn, database, ticket)
+        await self._log(update)
+        return update.event_id
 
     async def close_position(
         self,
@@ -240,14 +353,21 @@ class TradeIntegration:
         symbol: str,
         close_price: float,
         realized_pnl: float | None = None,
+        event_id: str | None = None,
     ) -> str:
         """Log the close of position ``ticket``; return its ``event_id``.
 
         With a ``realized_pnl``, the recommendation the trade followed (if any) is
-        marked closed with its outcome (win, loss, breakeven) and P&L.
+        marked closed with its outcome (win, loss, breakeven) and P&L (a second event,
+        whose id is derived from ``event_id``).
+
+        :raises InvalidEvent: on bad arguments (nothing is enqueued).
+        :raises UnknownReference: if ``ticket`` has no committed execution.
+        :raises AlreadyRecorded: if another close of ``ticket`` is committed.
         """
         close = schemas.build(
             PositionUpdate,
+            **_identity(PositionUpdate, event_id),
             ticket=ticket,
             symbol=symbol,
             status="closed",
@@ -255,10 +375,12 @@ class TradeIntegration:
             close_price=close_price,
             realized_pnl=realized_pnl,
         )
-        self.node.check_route(close)
+        self._check_routes(close)
+        database, conn = await self._reader(PositionUpdate)
+        await references.require_execution(conn, database, ticket)
+        await references.require_open(conn, database, ticket, close.event_id)
         events: list[Event] = [close]
         if realized_pnl is not None:
-            conn = await self._reader(PositionUpdate)
             recommendation_id = await queries.recommendation_of(conn, ticket)
             if recommendation_id is not None:
                 events.append(
@@ -269,6 +391,8 @@ class TradeIntegration:
                         ticket=ticket,
                         outcome=outcome_of(realized_pnl),
                         realized_pnl=realized_pnl,
+                        ts=close.ts,
+                        event_id=schemas.derived_event_id(close.event_id),
                     )
                 )
         await self._log(*events)
@@ -284,10 +408,12 @@ class TradeIntegration:
         monitoring_type: str,
         status: str,
         details: str = "",
+        event_id: str | None = None,
     ) -> str:
         """Log something observed about a live trade; return its ``event_id``."""
         return await self._record(
             TradeMonitoring,
+            event_id,
             ticket=ticket,
             symbol=symbol,
             monitoring_type=monitoring_type,
@@ -298,15 +424,17 @@ class TradeIntegration:
     async def log_trade_alert(
         self,
         *,
-        alert_type: str,
-        severity: str,
+        alert_type: AlertType,
+        severity: Severity,
         message: str,
         symbol: str | None = None,
         ticket: int | None = None,
+        event_id: str | None = None,
     ) -> str:
         """Log a risk, profit or system alert; return its ``event_id``."""
         return await self._record(
             TradeAlert,
+            event_id,
             alert_type=alert_type,
             severity=severity,
             message=message,
@@ -322,10 +450,12 @@ class TradeIntegration:
         status_code: int,
         duration_ms: float,
         client: str = "",
+        event_id: str | None = None,
     ) -> str:
         """Log one API request; return its ``event_id``."""
         return await self._record(
             ApiLog,
+            event_id,
             method=method,
             path=path,
             status_code=status_code,
@@ -334,11 +464,17 @@ class TradeIntegration:
         )
 
     async def log_system_health(
-        self, *, component: str, status: str, details: dict[str, Any] | None = None
+        self,
+        *,
+        component: str,
+        status: HealthStatus,
+        details: dict[str, Any] | None = None,
+        event_id: str | None = None,
     ) -> str:
         """Log a health beat of ``component``; return its ``event_id``."""
         return await self._record(
             SystemHealth,
+            event_id,
             component=component,
             status=status,
             details={} if details is None else details,
@@ -348,30 +484,55 @@ class TradeIntegration:
 
     async def recent_ticks(self, symbol: str, limit: int = 100) -> list[Tick]:
         """The latest ``limit`` committed ticks of ``symbol``, newest first."""
-        return await queries.recent_ticks(await self._reader(Tick), symbol, limit)
+        _, conn = await self._reader(Tick)
+        return await queries.recent_ticks(conn, symbol, limit)
 
     async def open_positions(self) -> list[PositionRecord]:
         """Positions that are not closed."""
-        return await queries.open_positions(await self._reader(PositionUpdate))
+        _, conn = await self._reader(PositionUpdate)
+        return await queries.open_positions(conn)
 
-    async def recommendations(self, status: str | None = None) -> list[RecommendationRecord]:
+    async def recommendations(
+        self, status: RecommendationStatus | None = None
+    ) -> list[RecommendationRecord]:
         """Recommendations, newest first (only those with ``status`` if given)."""
-        return await queries.recommendations(await self._reader(TradeRecommendation), status)
+        _, conn = await self._reader(TradeRecommendation)
+        return await queries.recommendations(conn, status)
 
     async def alerts(self, since: int | None = None) -> list[TradeAlert]:
         """Alerts at or after ``since`` (ns since the epoch), oldest first."""
-        return await queries.alerts(await self._reader(TradeAlert), since)
+        _, conn = await self._reader(TradeAlert)
+        return await queries.alerts(conn, since)
 
-    async def _reader(self, event_type: type[Event]) -> Any:
+    async def _reader(self, event_type: type[Event]) -> tuple[str, aiosqlite.Connection]:
+        """The file name and shared read-only connection of ``event_type``'s home."""
         spec = self.node.topology.home(event_type)
         if spec is None:
             raise TradebusError(f"no database of this topology stores {event_type.__name__}")
-        return await self.node.shared_reader(spec)
+        return spec.filename, await self.node.shared_reader(spec)
 
     def __repr__(self) -> str:
         return f"<TradeIntegration role={self.role!r}>"
 
 
-def _optional(fields: dict[str, Any], **values: Any) -> None:
-    """Set only the values given, so that defaults (generated ids, now) apply."""
-    fields.update({k: v for k, v in values.items() if v is not None})
+def _identity(
+    event_type: type[Event], event_id: str | None, ts: int | None = None
+) -> dict[str, Any]:
+    """The ``event_id`` and ``ts`` fields of a new event.
+
+    A caller's ``event_id`` is checked, and fixes the ``ts`` (its millisecond, unless
+    ``ts`` is given): a retry with that ``event_id`` builds the very same event.
+    Without one, a new id is made and ``ts`` is now (unless given).
+
+    :raises InvalidEvent: if ``event_id`` is not of the format ``EVENT_ID_FORMAT``.
+    """
+    fields: dict[str, Any] = {}
+    if event_id is None:
+        fields["event_id"] = schemas.new_event_id()
+    else:
+        fields["event_id"] = schemas.check_event_id(event_id, event_type.__name__)
+        if ts is None:
+            ts = schemas.event_id_ts(event_id) * 1_000_000
+    if ts is not None:
+        fields["ts"] = ts
+    return fields

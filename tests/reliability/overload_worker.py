@@ -32,6 +32,7 @@ from schemas import Tick
 from tradebus import Node, open_node
 
 _PRODUCERS = 4
+_WARM_UP = 2_000
 _SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
 
 
@@ -75,10 +76,16 @@ async def main(data_dir: Path, max_buffer: int, seconds: float) -> dict[str, Any
         follower = bus.subscribe("market.>", max_buffer=max_buffer, name="follower")
         feed = bus.subscribe("market.>", max_buffer=100, overflow="drop_oldest", name="ui")
         counted = {"follower": 0, "ui": 0}
+        # The follower has taken every tick once it counted ``expected`` (set when the
+        # producers are done): the buffer it still held at the flush included.
+        expected = {"follower": -1}
+        caught_up = anyio.Event()
 
         async def follow(subscription: Subscription, name: str, pause: float) -> None:
             async for _message in subscription:
                 counted[name] += 1
+                if counted[name] == expected.get(name):
+                    caught_up.set()
                 if pause:
                     await anyio.sleep(pause)
 
@@ -123,6 +130,11 @@ async def main(data_dir: Path, max_buffer: int, seconds: float) -> dict[str, Any
                 s.high_water for s in bus.statistics().subscriptions if s.overflow == "block"
             )
             await bus.flush()
+            expected["follower"] = sum(published) + _WARM_UP
+            if counted["follower"] >= expected["follower"]:
+                caught_up.set()
+            with anyio.move_on_after(60):  # if it never catches up, the counts say so
+                await caught_up.wait()
             rss_after = peak_rss_kb()
             feed_statistics = feed.statistics()
             follower_statistics = follower.statistics()
@@ -153,7 +165,7 @@ async def main(data_dir: Path, max_buffer: int, seconds: float) -> dict[str, Any
 
 async def warm_up(node: Node) -> None:
     """Ticks through every path once, so that one-off allocations are not counted."""
-    for n in range(2_000):
+    for n in range(_WARM_UP):
         await node.bus.publish(tick(n))
     await node.bus.flush()
 

@@ -152,4 +152,8 @@ async def test_sigkilled_node_loses_nothing_acknowledged(tmp_path: Path) -> None
 @pytest.mark.soak
 @pytest.mark.timeout(3600)
 async def test_sigkilled_node_loses_nothing_acknowledged_soak(tmp_path: Path) -> None:
-    await crash_loop(tmp_path, kills=60, seed=random.randrange(1 << 30))
+    seed = random.randrange(1 << 30)
+    try:
+        await crash_loop(tmp_path, kills=60, seed=seed)
+    except AssertionError as exc:  # a random run must be repeatable
+        raise AssertionError(f"crash loop with seed={seed}: {exc}") from exc
