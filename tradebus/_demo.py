@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eventbus import BusFull
-from schemas import Tick
+from schemas import Direction, HealthStatus, Tick
 from writers import reader_uri
 
 from ._integration import TradeIntegration
@@ -27,6 +27,8 @@ from ._signals import StopSignals
 from ._stats import count_rows
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
+
+_DIRECTIONS: tuple[Direction, ...] = ("BUY", "SELL")
 
 _START_PRICES = {"BTCUSDT": 50_000.0, "ETHUSDT": 3_000.0, "EURUSD": 1.08, "XAUUSD": 2_000.0}
 _STEP = 0.00005  # relative standard deviation of one tick's move
@@ -151,7 +153,7 @@ class _Strategy:
     async def _open(self, symbol: str) -> _Position | None:
         rng = self.market.rng
         price = self.market.prices[symbol]
-        direction = rng.choice(("BUY", "SELL"))
+        direction: Direction = rng.choice(_DIRECTIONS)
         sign = 1.0 if direction == "BUY" else -1.0
         stop_loss = price * (1.0 - sign * _STOP)
         take_profit = price * (1.0 + sign * _TARGET)
@@ -251,7 +253,7 @@ async def _health(node: Node) -> None:
     while True:
         stats = node.statistics()
         for name, writer in stats.writers.items():
-            status = "ok" if writer.last_error is None else "degraded"
+            status: HealthStatus = "ok" if writer.last_error is None else "degraded"
             await api.log_system_health(
                 component=f"writer.{name}",
                 status=status,
