@@ -172,7 +172,8 @@ async def test_an_explicit_topic_that_is_not_the_events_own_is_refused(tmp_path:
             "cannot publish TradeExecution to 'trades.execution.X': its own topic is "
             "'trade.execution.BTCUSDT'"
         )
-        with pytest.raises(EventBusError, match=re.escape("logs.alert.critical")):  # another database's family
+        # A topic of another database's family:
+        with pytest.raises(EventBusError, match=re.escape("logs.alert.critical")):
             await bus.publish(execution(2), topic="logs.alert.critical", wait=True)
         with pytest.raises(EventBusError, match=re.escape("'ticks.BTCUSDT'")):
             bus.publish_nowait(tick(1), topic="ticks.BTCUSDT")
@@ -248,9 +249,9 @@ async def test_log_calls_raise_not_stored_for_a_dead_lettered_event(tmp_path: Pa
             )
         assert refused.value.event_type == "TradeRecommendation"
         await node.bus.flush()  # reported once, to the caller
-    assert rows(
-        tmp_path / ANALYSIS.filename, "SELECT direction FROM trade_recommendations"
-    ) == [("BUY",)]
+    assert rows(tmp_path / ANALYSIS.filename, "SELECT direction FROM trade_recommendations") == [
+        ("BUY",)
+    ]
 
 
 async def test_a_waiter_cancelled_while_its_event_is_dead_lettered_leaves_it_to_a_flush(
