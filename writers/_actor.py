@@ -456,10 +456,12 @@ class WriterActor:
                 "what it committed since is in the unlinked original and cannot be "
                 "saved; restore the data directory and restart"
             )
-        raise WriterError(
+        message = (
             f"{name} {what} while its writer ran: refusing to commit or acknowledge "
             f"anything more ({holding} events held are not acknowledged); {saved}"
         )
+        logger.error("writer %s: %s", self.spec.name, message)
+        raise WriterError(message)
 
     async def _checkpoint_unlinked(self) -> str:
         """Copy every committed transaction from the (unlinked) WAL into the database."""
@@ -473,12 +475,6 @@ class WriterActor:
                 f"copying the WAL into {self.path} was blocked by readers: committed "
                 "events may be lost when the writer stops"
             )
-        logger.error(
-            "writer %s: its -wal or -shm file was deleted or replaced; every committed "
-            "transaction was copied into %s",
-            self.spec.name,
-            self.path,
-        )
         return (
             f"every committed transaction was copied into {self.path} (so every event "
             "acknowledged before is there; the held ones may be too); restart the writer"

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import os
 import re
+import signal
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, closing
@@ -29,7 +30,7 @@ from schemas import Tick, TradeExecution, TradeRecommendation
 from tradebus import NoRoute, Topology, TradebusError, open_node
 from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor, WriterError
 
-from ._helpers import read_only
+from ._helpers import read_only, script
 
 _MAIN = MAIN.filename
 
@@ -136,17 +137,27 @@ async def test_a_deleted_wal_or_shm_stops_the_writer_and_keeps_every_acknowledge
     tmp_path: Path, suffix: str, concurrent: bool
 ) -> None:
     path = tmp_path / _MAIN
-    acknowledged, refused, writer = await ingest_until_refused(path, suffix, concurrent=concurrent)
+    async with bus_and_writer(MAIN, path):
+        pass  # the database exists
+    # Another connection stays open throughout: the writer's connection, closing, is
+    # then not the last one, so SQLite does not checkpoint the (unlinked) WAL into the
+    # database on close. Only the writer's own rescue can save what it acknowledged.
+    with closing(sqlite3.connect(path)) as keeper:
+        keeper.execute("SELECT count(*) FROM trade_executions").fetchall()
+        acknowledged, refused, writer = await ingest_until_refused(
+            path, suffix, concurrent=concurrent
+        )
+        # Read as a crash would leave it: whatever was only in the unlinked WAL is gone.
+        stored = {ticket for (ticket,) in rows(path, "SELECT ticket FROM trade_executions")}
+        assert rows(path, "PRAGMA integrity_check") == [("ok",)]
     assert isinstance(refused, BusClosed)
     assert isinstance(refused.__cause__, WriterError)
     assert refused.__cause__ is writer.error
     message = str(writer.error)
     assert f"{path}{suffix} vanished while its writer ran" in message
     assert "every committed transaction was copied into" in message
-    stored = {ticket for (ticket,) in rows(path, "SELECT ticket FROM trade_executions")}
-    assert set(acknowledged) <= stored
     assert len(acknowledged) >= 20
-    assert rows(path, "PRAGMA integrity_check") == [("ok",)]
+    assert set(acknowledged) <= stored
 
 
 async def test_a_deleted_database_stops_the_writer_before_it_acknowledges_more(
@@ -435,3 +446,20 @@ async def test_a_node_used_without_async_with_says_it_is_not_started(tmp_path: P
         )
     with read_only(tmp_path / _MAIN) as conn:
         assert conn.execute("SELECT ticket FROM trade_executions").fetchall() == [(1,)]
+
+
+async def test_a_crash_right_after_the_writer_noticed_a_deleted_wal_loses_nothing_acknowledged(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / _MAIN
+    log = tmp_path / "acknowledged.log"
+    with anyio.fail_after(90):
+        process = await anyio.run_process(
+            [*script("wal_worker.py"), str(path), str(log)], check=False, stderr=None
+        )
+    assert process.returncode == -signal.SIGKILL  # it noticed, and crashed right then
+    acknowledged = {int(line) for line in log.read_text().split("\n")[:-1]}
+    assert len(acknowledged) >= 50
+    stored = {ticket for (ticket,) in rows(path, "SELECT ticket FROM trade_executions")}
+    assert acknowledged <= stored
+    assert rows(path, "PRAGMA integrity_check") == [("ok",)]
