@@ -453,8 +453,9 @@ class WriterActor:
                 saved = await self._checkpoint_unlinked()
         else:
             saved = (
-                "what it committed since is in the unlinked original and cannot be "
-                "saved; restore the data directory and restart"
+                "what it committed went to the file it holds open, wherever that is now "
+                "(deleted or moved away), and cannot be saved here; restore the data "
+                "directory and restart"
             )
         message = (
             f"{name} {what} while its writer ran: refusing to commit or acknowledge "
