@@ -1035,3 +1035,16 @@ async def test_ack_refuses_failures_of_messages_it_does_not_acknowledge() -> Non
         assert writer.statistics().acknowledged == 0
         writer.ack(2)
         await bus.flush()
+
+
+async def test_a_flush_cancelled_while_waiting_leaves_the_failure_to_the_next_one() -> None:
+    async with EventBus() as bus:
+        writer = bus.subscribe("items.>", durable=True)
+        seq = bus.publish_nowait(Item(n=1))
+        with anyio.move_on_after(0.01) as scope:
+            await bus.flush()  # nothing acknowledges: it gives up
+        assert scope.cancelled_caught
+        await writer.receive_batch(10, 0)
+        writer.ack(1, failed={seq: "refused"})
+        with pytest.raises(NotStored, match="refused"):
+            await bus.flush()
