@@ -11,6 +11,7 @@ from ._bus import EventBus as EventBus
 from ._exceptions import BusClosed as BusClosed
 from ._exceptions import BusFull as BusFull
 from ._exceptions import EventBusError as EventBusError
+from ._exceptions import NotStored as NotStored
 from ._message import Message as Message
 from ._subscription import Overflow as Overflow
 from ._subscription import Subscription as Subscription
@@ -26,6 +27,7 @@ __all__ = [
     "EventBus",
     "EventBusError",
     "Message",
+    "NotStored",
     "Overflow",
     "Pattern",
     "Subscription",

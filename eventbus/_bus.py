@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from anyio.lowlevel import EventLoopToken, checkpoint, current_token
 
 from ._exceptions import BusClosed, BusFull, EventBusError
 from ._message import Message
+from ._outcomes import Ledger
 from ._subscription import Overflow, Subscription, SubscriptionStatistics
 from ._topics import check_topic, compile_patterns
 
@@ -71,6 +73,7 @@ class EventBus:
         #: topic -> its only subscription, for topics that have exactly one (the hot path)
         self._single: dict[str, Subscription] = {}
         self._names = 0
+        self._ledger = Ledger()
         self._closed = False
         self._entered = False
         self._token: EventLoopToken | None = None
@@ -152,16 +155,23 @@ class EventBus:
             max_buffer=max_buffer,
             overflow=overflow,
             durable=durable,
+            ledger=self._ledger,
             on_close=self._forget,
         )
         self._subscriptions.append(subscription)
         self._forget_routes()
         return subscription
 
-    def _forget(self, subscription: Subscription) -> None:
+    def _forget(
+        self, subscription: Subscription, unacknowledged: float, error: BaseException | None
+    ) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
             self._forget_routes()
+        if subscription.durable and (unacknowledged < math.inf or error is not None):
+            # A failed consumer abandons what it held, or else what comes next.
+            first = unacknowledged if unacknowledged < math.inf else self._seq + 1
+            self._ledger.abandon(subscription.name, subscription.patterns, first, error)
 
     def _forget_routes(self) -> None:
         self._routes.clear()
@@ -169,7 +179,7 @@ class EventBus:
 
     def _resolve(self, topic: str) -> _Route:
         if self._closed:  # a closed bus caches no routes: its publishes take the slow path
-            raise BusClosed("cannot publish: the bus is closed")
+            raise self._ledger.closed_error()
         check_topic(topic)
         subscriptions = tuple(
             s for s in self._subscriptions if any(p.matches(topic) for p in s.patterns)
@@ -178,8 +188,11 @@ class EventBus:
             subscriptions=subscriptions,
             blocking=tuple(s for s in subscriptions if not s._drop_oldest),
         )
-        if self._on_unrouted is not None and not any(s.durable for s in subscriptions):
-            self._on_unrouted(topic)  # may raise; then the topic is not cached
+        if not any(s.durable for s in subscriptions):
+            # Its durable subscription failed: nothing would store it. May raise.
+            self._ledger.check_topic(topic)
+            if self._on_unrouted is not None:
+                self._on_unrouted(topic)  # may raise; then the topic is not cached
 
         if len(self._routes) > 100_000:  # a flood of distinct topics must not grow it forever
             self._forget_routes()
@@ -192,12 +205,14 @@ class EventBus:
 
     def _prepare(self, event: Any, topic: str | None) -> tuple[str, bytes, _Route]:
         if self._closed:
-            raise BusClosed("cannot publish: the bus is closed")
+            raise self._ledger.closed_error()
         admit = self._admit
         if admit is not None:
             own_topic = admit(event)
             if topic is None:
                 topic = own_topic
+            elif topic != own_topic:
+                raise _not_its_topic(event, topic, own_topic)
         elif topic is None:
             topic = _own_topic(event)
         data = self._encode(event)
@@ -234,7 +249,8 @@ class EventBus:
         ``on_unrouted`` hooks raise (in a node: ``InvalidEvent``, ``NoRoute``) reaches
         the caller, and nothing is delivered.
 
-        :raises EventBusError: if ``topic`` is None and the event has none of its own.
+        :raises EventBusError: if ``topic`` is None and the event has none of its own,
+            or, on a bus with an ``admit`` hook, if ``topic`` is not the event's own.
         :raises ValueError: if ``topic`` is not a valid topic.
         :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
         :raises BusClosed: if the bus is closed (a bus with an ``admit`` hook checks
@@ -255,6 +271,8 @@ class EventBus:
             own_topic = admit(event)
             if topic is None:
                 topic = own_topic
+            elif topic != own_topic:
+                raise _not_its_topic(event, topic, own_topic)
             data = encode(event)
             only = single(topic)
             if only is not None:
@@ -273,7 +291,7 @@ class EventBus:
     def _publish_slow(self, topic: str, data: bytes, event: Any) -> int:
         """Deliver what the fast path does not (see :meth:`_deliver`)."""
         if self._closed:
-            raise BusClosed("cannot publish: the bus is closed")
+            raise self._ledger.closed_error()
         return self._deliver(topic, data, event, self._routes.get(topic) or self._resolve(topic))
 
     async def publish(self, event: Any, topic: str | None = None, *, wait: bool = False) -> int:
@@ -285,7 +303,11 @@ class EventBus:
 
         Raises what :meth:`publish_nowait` raises, except :class:`BusFull`, and:
 
-        :raises BusClosed: if the bus is closed, or closes while this waits for room.
+        :raises BusClosed: if the bus is closed, or closes while this waits for room;
+            with ``wait=True``, if a durable subscription that received the message
+            closed (its consumer failed: the cause) before acknowledging it.
+        :raises NotStored: with ``wait=True``, if the message was acknowledged as not
+            stored (for a writer: it went to dead_letters).
         """
         await checkpoint()
         topic, data, route = self._prepare(event, topic)
@@ -301,13 +323,27 @@ class EventBus:
             except BusFull as exc:
                 await exc.subscription._wait_room()
                 if self._closed:
-                    raise BusClosed("cannot publish: the bus is closed") from None
+                    closed = self._ledger.closed_error()
+                    raise closed from closed.__cause__
                 # Subscriptions may have come or gone while we waited.
                 route = self._routes.get(topic) or self._resolve(topic)
         if wait:
-            for subscription in _waited_on(route.subscriptions):
-                await subscription.wait_done(seq)
+            await self._wait_stored(seq, _waited_on(route.subscriptions))
         return seq
+
+    async def _wait_stored(self, seq: int, subscriptions: tuple[Subscription, ...]) -> None:
+        """Wait until message ``seq`` is acknowledged; raise if it was not stored."""
+        ledger = self._ledger
+        ledger.watch(seq)
+        reported = False
+        try:
+            for subscription in subscriptions:
+                await subscription.wait_done(seq)
+            reported = True
+        finally:
+            failure = ledger.unwatch(seq, report=reported)
+        if failure is not None:
+            raise failure
 
     def publish_encoded_nowait(self, data: bytes, topic: str) -> int:
         """Publish an event that arrives already encoded (from another process).
@@ -319,7 +355,7 @@ class EventBus:
         :raises BusClosed: if the bus is closed.
         """
         if self._closed:
-            raise BusClosed("cannot publish: the bus is closed")
+            raise self._ledger.closed_error()
         route = self._routes.get(topic) or self._resolve(topic)
         return self._deliver(topic, bytes(data), None, route, foreign=True)
 
@@ -327,7 +363,7 @@ class EventBus:
         """Like :meth:`publish_encoded_nowait`, waiting for room instead of raising."""
         await checkpoint()
         if self._closed:
-            raise BusClosed("cannot publish: the bus is closed")
+            raise self._ledger.closed_error()
         route = self._routes.get(topic) or self._resolve(topic)
         return await self._deliver_waiting(topic, bytes(data), None, route, wait, foreign=True)
 
@@ -347,7 +383,7 @@ class EventBus:
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError("publish_threadsafe() called from the event loop: use publish()")
         if self._closed:
-            raise BusClosed("cannot publish: the bus is closed")
+            raise self._ledger.closed_error()
         try:
             return anyio.from_thread.run(
                 lambda: self.publish(event, topic, wait=wait), token=self._token
@@ -363,11 +399,23 @@ class EventBus:
         a flush means "committed", and a slow in-process reader must not hold it.
         Otherwise every subscription that received a message waits for it. Closed
         subscriptions and messages dropped by ``drop_oldest`` do not hold a flush.
+
+        :raises BusClosed: if a durable subscription closed (its consumer failed: the
+            cause) before acknowledging one of those messages: they are not stored.
+        :raises NotStored: if one of those messages was acknowledged as not stored
+            (for a writer: it went to dead_letters) and no publisher waiting for it was
+            told; each such message is reported once, to one flush.
         """
         await checkpoint()
         last = self._seq if seq is None else seq
+        ledger = self._ledger
+        ledger.check_abandoned(last)  # then the durable subscriptions may all be gone
         for subscription in _waited_on(tuple(self._subscriptions)):
             await subscription.wait_done(last)
+        ledger.check_abandoned(last)
+        failure = ledger.take_upto(last)
+        if failure is not None:
+            raise failure
 
     # ---------------------------------------------------------------- inspection
 
@@ -395,6 +443,14 @@ def _own_topic(event: Any) -> str:
     if type(topic) is not str:
         raise EventBusError(f"{type(event).__name__} has no topic of its own: pass topic=...")
     return topic
+
+
+def _not_its_topic(event: Any, topic: str, own_topic: str) -> EventBusError:
+    return EventBusError(
+        f"cannot publish {type(event).__name__} to {topic!r}: its own topic is "
+        f"{own_topic!r} and this bus routes events by their own topic; pass no topic "
+        "(nothing was delivered)"
+    )
 
 
 def _waited_on(subscriptions: tuple[Subscription, ...]) -> tuple[Subscription, ...]:

@@ -4,7 +4,8 @@ Exception tree::
 
     EventBusError          anything the bus refuses or cannot do
     ├── BusFull            a ``block`` subscription has no room (publish_nowait)
-    └── BusClosed          the bus or the subscription is closed
+    ├── BusClosed          the bus or the subscription is closed
+    └── NotStored          a message was acknowledged as processed but not stored
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._subscription import Subscription
 
-__all__ = ["BusClosed", "BusFull", "EventBusError"]
+__all__ = ["BusClosed", "BusFull", "EventBusError", "NotStored"]
 
 
 class EventBusError(Exception):
@@ -39,3 +40,38 @@ class BusFull(EventBusError):
 
 class BusClosed(EventBusError):
     """The bus (or the subscription) is closed: no more publishing or receiving."""
+
+
+class NotStored(EventBusError):
+    """A durable subscription processed the message but could not store it.
+
+    A writer reports this for an event it moved to its ``dead_letters`` table: the
+    rest of its batch is stored, this event is not (as the caller meant it). The
+    attributes name the message: ``event_type``, ``topic``, ``seq``, ``reason`` and
+    the ``subscription`` that refused it; ``more`` counts the further messages that
+    the same report covers (a flush reports every failure it waited for, once).
+    """
+
+    def __init__(
+        self,
+        *,
+        event_type: str,
+        topic: str,
+        seq: int,
+        reason: str,
+        subscription: str,
+        more: int = 0,
+    ) -> None:
+        self.event_type = event_type
+        self.topic = topic
+        self.seq = seq
+        self.reason = reason
+        self.subscription = subscription
+        self.more = more
+        text = (
+            f"{event_type} (topic {topic!r}, seq {seq}) was not stored by "
+            f"{subscription!r}: {reason}"
+        )
+        if more:
+            text += f"; {more} more messages covered by this call were not stored either"
+        super().__init__(text)

@@ -6,7 +6,7 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import repeat
 from typing import Literal, NamedTuple
 
@@ -15,6 +15,7 @@ from anyio.lowlevel import checkpoint
 
 from ._exceptions import BusClosed
 from ._message import Message
+from ._outcomes import Ledger
 from ._topics import Pattern
 
 __all__ = ["Overflow", "Subscription", "SubscriptionStatistics"]
@@ -65,7 +66,8 @@ class Subscription:
         max_buffer: int,
         overflow: Overflow,
         durable: bool,
-        on_close: Callable[[Subscription], None],
+        ledger: Ledger,
+        on_close: Callable[[Subscription, float, BaseException | None], None],
     ) -> None:
         if max_buffer < 1:
             raise ValueError(f"max_buffer must be >= 1, got {max_buffer}")
@@ -76,6 +78,7 @@ class Subscription:
         self._max_buffer = max_buffer
         self.overflow: Overflow = overflow
         self.durable = durable
+        self._ledger = ledger
         self._on_close = on_close
         # Fields touched by EventBus.publish_nowait on the hot path.
         self._buffer: deque[Message] = deque()
@@ -97,8 +100,10 @@ class Subscription:
         self._done_waiters: list[tuple[int, anyio.Event]] = []
         self._closed = False
         self._bus_closed = False
-        # The oldest message a durable subscription discarded unacknowledged on close.
+        # The oldest message a durable subscription discarded unacknowledged on close,
+        # and why it closed (a consumer that failed).
         self._abandoned_from: float = math.inf
+        self._error: BaseException | None = None
 
     @property
     def max_buffer(self) -> int:
@@ -232,10 +237,16 @@ class Subscription:
 
     # ------------------------------------------------------------ acknowledgement
 
-    def ack(self, count: int = 1) -> None:
+    def ack(self, count: int = 1, *, failed: Mapping[int, str] | None = None) -> None:
         """Mark the ``count`` oldest received messages as done.
 
-        :raises ValueError: if fewer than ``count`` messages are received and unacknowledged.
+        ``failed`` maps the seq of each of them that was processed but not stored (for
+        a writer: moved to dead_letters) to the reason. The publisher waiting for such
+        a message, or else the next flush that covers it, raises
+        :class:`~eventbus.NotStored` instead of returning.
+
+        :raises ValueError: if fewer than ``count`` messages are received and
+            unacknowledged, or ``failed`` names a message that is not among them.
         """
         in_flight = self._in_flight
         if not 0 <= count <= len(in_flight):
@@ -243,6 +254,8 @@ class Subscription:
                 f"cannot acknowledge {count} messages: {len(in_flight)} are received "
                 f"and not yet acknowledged on subscription {self.name!r}"
             )
+        if failed:
+            self._record_failed(count, failed)
         if count == len(in_flight):
             in_flight.clear()
         else:
@@ -250,6 +263,18 @@ class Subscription:
         self._acknowledged += count
         if self._done_waiters:
             self._release_done()
+
+    def _record_failed(self, count: int, failed: Mapping[int, str]) -> None:
+        acknowledged = [m for _, m in zip(range(count), self._in_flight, strict=False)]
+        failures = [m for m in acknowledged if m.seq in failed]
+        if len(failures) != len(failed):
+            known = {m.seq for m in acknowledged}
+            unknown = sorted(seq for seq in failed if seq not in known)
+            raise ValueError(
+                f"cannot report messages {unknown} as failed: they are not among the "
+                f"{count} acknowledged on subscription {self.name!r}"
+            )
+        self._ledger.record(self.name, failures, failed)
 
     def _oldest_pending_seq(self) -> float:
         if self._in_flight:
@@ -279,10 +304,13 @@ class Subscription:
             self._done_waiters.append((seq, event))
             await event.wait()
         if self._abandoned_from <= seq:
+            error = self._error
+            because = "" if error is None else f" ({type(error).__name__}: {error})"
             raise BusClosed(
                 f"subscription {self.name!r} was closed before it acknowledged message "
                 f"{int(self._abandoned_from)}; messages up to {seq} were not all processed"
-            )
+                + because
+            ) from error
 
     async def _wait_room(self) -> None:
         while not self._closed and not self._bus_closed and len(self._buffer) >= self.max_buffer:
@@ -313,17 +341,23 @@ class Subscription:
     def closed(self) -> bool:
         return self._closed
 
-    def close(self) -> None:
+    def close(self, *, error: BaseException | None = None) -> None:
         """Stop receiving: drop this subscription from the bus and discard its buffer.
 
-        Waiting receivers get :class:`BusClosed`; flushes stop waiting for it.
+        Waiting receivers get :class:`BusClosed`; flushes stop waiting for it. When a
+        durable subscription closes with messages unacknowledged, or with ``error``
+        (its consumer failed), those who wait for its messages, and every later flush
+        that covers them, raise :class:`BusClosed` (caused by ``error``) instead of
+        returning; if it failed, its topics are refused until another durable
+        subscription takes them.
         """
         if self._closed:
             return
         self._closed = True
+        self._error = error
         if self.durable:
             self._abandoned_from = self._oldest_pending_seq()
-        self._on_close(self)
+        self._on_close(self, self._abandoned_from, error)
         self._buffer.clear()
         self._in_flight.clear()
         self._iter_pending = 0  # what `async for` would acknowledge next is gone

@@ -99,7 +99,9 @@ class Node:
         self._readers = AsyncExitStack()
         self._shared: dict[str, aiosqlite.Connection] = {}
         self._writer_failed = False
+        self._writer_error: BaseException | None = None
         self._entered = False
+        self._running = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -122,6 +124,7 @@ class Node:
         except BaseException as exc:
             await self._teardown(exc)
             raise
+        self._running = True
         return self
 
     async def _run_writer(
@@ -134,6 +137,8 @@ class Node:
                 # A dead writer must not leave a half-alive node: refuse publishes at
                 # once, and let the task group cancel the body.
                 self._writer_failed = True
+                if self._writer_error is None:
+                    self._writer_error = exc
                 logger.error("writer %s failed: %s; shutting the node down", writer.spec.name, exc)
                 self.bus.close()
             raise
@@ -154,6 +159,7 @@ class Node:
 
     async def _teardown(self, exc: BaseException | None) -> None:
         """Close the bus (writers drain what they hold and exit), then wait for them."""
+        self._running = False
         self.bus.close()
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
@@ -183,6 +189,7 @@ class Node:
     # ------------------------------------------------------------------ routing
 
     def _refuse_unrouted(self, topic: str) -> None:
+        self._check_running(topic)
         spec = self.topology.home_of_topic(topic)
         if spec is None:
             return  # not a persistent topic: in-process subscribers only
@@ -201,10 +208,33 @@ class Node:
         )
 
     def check_route(self, event: schemas.Event) -> None:
-        """Raise :class:`NoRoute` unless a writer in this node stores ``event``."""
+        """Raise :class:`NoRoute` unless a writer in this node stores ``event``.
+
+        :raises BusClosed: if a writer of this node failed (its error is the cause).
+        :raises TradebusError: if the node is not started (or already closed).
+        """
+        self._check_running(event.topic)
         spec = self.topology.home(event)
         if spec is not None and spec.name not in self._writers:
             self._refuse_unrouted(event.topic)
+
+    def _check_running(self, topic: str) -> None:
+        """Refuse a publish unless the node runs: say why (a writer failed, or the
+        node is not started or is closed)."""
+        error = self._writer_error
+        if error is not None:
+            raise BusClosed(
+                f"cannot publish {topic!r}: a writer of this node failed "
+                f"({type(error).__name__}: {error}); the node is shutting down and "
+                "nothing was enqueued"
+            ) from error
+        if not self._running:
+            state = "closed" if self._entered else "not started"
+            raise TradebusError(
+                f"cannot publish {topic!r}: the node is {state}: use "
+                "`async with open_node(...) as node:` and publish inside the block; "
+                "nothing was enqueued"
+            )
 
     # ------------------------------------------------------------------ access
 

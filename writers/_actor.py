@@ -62,14 +62,20 @@ _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
 
 
-_BAD_DATA = (
-    ValueError,  # includes msgspec's DecodeError/ValidationError and UnicodeDecodeError
-    TypeError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    msgspec.MsgspecError,
+# What undecodable or invalid data from elsewhere raises when decoded (InvalidEvent
+# is a ValueError; msgspec's errors and UnicodeDecodeError too, for good measure).
+_BAD_ENCODING = (ValueError, msgspec.MsgspecError)
+# What SQLite (or binding a value to it) raises for what an event holds: constraint and
+# trigger aborts (IntegrityError), SQLITE_TOOBIG / SQLITE_MISMATCH / out-of-range
+# values (DataError), a number too large for SQLite, a str that is not valid Unicode.
+# Anything else (TypeError, KeyError, AttributeError, "no such column", ...) is a bug
+# of the writer or of its spec: it fails loudly instead of hiding data in dead_letters.
+_POISON_SQL = (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, UnicodeEncodeError)
+_POISON_CODES = frozenset(
+    {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH}
 )
+#: The files whose identity the writer watches: the database, its WAL and shared memory.
+_SIDE_FILES = ("", "-wal", "-shm")
 
 
 class _Poison(Exception):
@@ -166,7 +172,7 @@ class WriterActor:
         self._subscription: Subscription | None = None
         self._scope: anyio.CancelScope | None = None
         self._task_group: TaskGroup | None = None
-        self._identity: tuple[int, int] | None = None
+        self._identity: dict[str, tuple[int, int]] = {}
         self._next_tick_seq = 1
         self._tick_chunk = _TICK_CHUNK
         self._last_inspection = 0.0
@@ -243,25 +249,36 @@ class WriterActor:
                 self._tick_chunk = await self._conn._execute(
                     _prepare_tick_statements, self._conn, self.spec.tick_table
                 )
-            stat = os.stat(self.path)
-            self._identity = (stat.st_dev, stat.st_ino)
+            self._identity = _identities(self.path)
             subscription = self._subscription = self.bus.subscribe(
                 list(self.spec.topics),
                 max_buffer=self.max_buffer,
                 durable=True,
                 name=f"writer:{self.spec.name}",
             )
+            failure: Exception | None = None
             try:
                 with anyio.CancelScope() as self._scope:
                     task_status.started()
                     try:
                         await self._consume(subscription)
+                    except Exception as exc:
+                        failure = exc  # nothing more is committed: no drain
+                        raise
                     finally:
-                        with anyio.move_on_after(self.drain_timeout, shield=True):
-                            await self._drain(subscription)
-                        self._report_undrained(subscription)
+                        if failure is None:
+                            try:
+                                with anyio.move_on_after(self.drain_timeout, shield=True):
+                                    await self._drain(subscription)
+                            except Exception as exc:
+                                failure = exc
+                                raise
+                            finally:
+                                self._report_undrained(subscription)
             finally:
-                subscription.close()
+                # What it holds unacknowledged is abandoned: whoever waits for it, and
+                # every later flush, raises (with the writer's error as the cause).
+                subscription.close(error=failure)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._close_connection()
@@ -328,29 +345,35 @@ class WriterActor:
     # ----------------------------------------------------------------- committing
 
     async def _commit_and_ack(self, subscription: Subscription, batch: list[Message]) -> None:
-        await self._store(batch)
-        subscription.ack(len(batch))
+        failed: dict[int, str] = {}
+        await self._store(batch, failed)
+        # A file deleted or replaced during the commit: what was just committed may be
+        # in an unlinked file. Never acknowledge what the files may not keep.
+        await self._check_files(len(batch))
+        subscription.ack(len(batch), failed=failed)
         if self.on_commit is not None:
             self.on_commit(batch, time.monotonic())
         with anyio.CancelScope(shield=True):  # a statement cut short blocks every COMMIT
             await self._inspect_wal()  # after the ack: nobody waits for it
 
-    async def _store(self, batch: list[Message]) -> None:
-        """Commit ``batch``, retrying transient faults; poison goes to dead_letters."""
+    async def _store(self, batch: list[Message], failed: dict[int, str]) -> None:
+        """Commit ``batch``, retrying transient faults; poison goes to dead_letters
+        (and into ``failed``: seq -> why it is not stored)."""
         try:
             await self._retrying(lambda: self._write(batch), len(batch))
         except _Poison as exc:
             if len(batch) == 1:
                 await self._dead_letter(batch[0], exc)
+                failed[batch[0].seq] = f"went to dead_letters: {exc}"
                 return
             middle = len(batch) // 2
-            await self._store(batch[:middle])
-            await self._store(batch[middle:])
+            await self._store(batch[:middle], failed)
+            await self._store(batch[middle:], failed)
 
     async def _retrying(self, attempt: Callable[[], Awaitable[None]], holding: int) -> None:
         """Run ``attempt`` (shielded) until it succeeds, backing off on transient faults.
 
-        :raises WriterError: on a fault that retrying will not fix.
+        :raises WriterError: on a fault that retrying will not fix, or a bug.
         """
         backoff = 0.05
         while True:
@@ -359,6 +382,8 @@ class WriterActor:
                     await attempt()
                 self._last_error = None
                 return
+            except (_Poison, WriterError):
+                raise
             except sqlite3.Error as exc:
                 if not is_transient(exc):
                     raise WriterError(
@@ -376,14 +401,17 @@ class WriterActor:
                 )
                 await anyio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
+            except Exception as exc:
+                raise WriterError(
+                    f"writer {self.spec.name!r} failed on a bug, not on the data: "
+                    f"{type(exc).__name__}: {exc}; the {holding} events it holds are not "
+                    "acknowledged (the writer stops)"
+                ) from exc
 
     async def _write(self, batch: list[Message]) -> None:
         """One transaction: plan the statements, execute them, commit."""
-        try:
-            statements, next_tick_seq = self._plan(batch)
-        except _BAD_DATA as exc:  # anything else is a bug, and fails loudly
-            raise _Poison(f"{type(exc).__name__}: {exc}") from exc
-        self._check_identity()
+        statements, next_tick_seq = self._plan(batch)
+        await self._check_files(len(batch))
         started = time.perf_counter()
         try:
             await self._execute(statements)
@@ -401,19 +429,57 @@ class WriterActor:
         # back to the event loop waits for the producers to yield, and for the GIL.
         await self._conn._execute(_run_transaction, self._conn, statements)
 
-    def _check_identity(self) -> None:
-        try:
-            stat = os.stat(self.path)
-        except OSError as exc:
-            raise WriterError(
-                f"{self.path} vanished while its writer ran ({exc.strerror}): refusing to "
-                "commit into an unlinked file; restore the data directory and restart"
-            ) from None
-        if (stat.st_dev, stat.st_ino) != self._identity:
-            raise WriterError(
-                f"{self.path} was replaced by another file while its writer ran: refusing to "
-                "commit into the unlinked original; restart the writer"
+    async def _check_files(self, holding: int) -> None:
+        """Stop if the database, its -wal or its -shm file was deleted or replaced.
+
+        The writer's connection keeps writing into the files it opened: once one is
+        unlinked, what it commits is gone at the next crash (and invisible to every
+        other connection meanwhile). When the database file itself is still in place,
+        every committed transaction is first copied into it from the WAL the
+        connection still holds open (a checkpoint), so that nothing acknowledged
+        before is lost.
+
+        :raises WriterError: naming the file, and saying what was saved.
+        """
+        now = _identities(self.path)
+        changed = [suffix for suffix, known in self._identity.items() if now.get(suffix) != known]
+        if not changed:
+            return
+        suffix = changed[0]  # the database file first: then nothing can be saved
+        name = self.path + suffix
+        what = "was replaced by another file" if suffix in now else "vanished"
+        if suffix:
+            with anyio.CancelScope(shield=True):
+                saved = await self._checkpoint_unlinked()
+        else:
+            saved = (
+                "what it committed went to the file it holds open, wherever that is now "
+                "(deleted or moved away), and cannot be saved here; restore the data "
+                "directory and restart"
             )
+        message = (
+            f"{name} {what} while its writer ran: refusing to commit or acknowledge "
+            f"anything more ({holding} events held are not acknowledged); {saved}"
+        )
+        logger.error("writer %s: %s", self.spec.name, message)
+        raise WriterError(message)
+
+    async def _checkpoint_unlinked(self) -> str:
+        """Copy every committed transaction from the (unlinked) WAL into the database."""
+        try:
+            async with self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.Error as exc:
+            return f"copying the WAL into {self.path} failed ({exc}): committed events may be lost"
+        if row is None or row[0] != 0:
+            return (
+                f"copying the WAL into {self.path} was blocked by readers: committed "
+                "events may be lost when the writer stops"
+            )
+        return (
+            f"every committed transaction was copied into {self.path} (so every event "
+            "acknowledged before is there; the held ones may be too); restart the writer"
+        )
 
     def _plan(self, batch: Sequence[Message]) -> tuple[list[Statement], int]:
         """Turn a batch into statements (ticks on the fast path, the rest per type) and
@@ -423,7 +489,10 @@ class WriterActor:
         if any(map(_foreign, batch)):
             # Some came from elsewhere: decode them with the schemas (bad data is
             # poison), whatever the bus's decoder may have made of them for others.
-            events = [_decode(m.data) if m.foreign else m.local for m in batch]
+            try:
+                events = [_decode(m.data) if m.foreign else m.local for m in batch]
+            except _BAD_ENCODING as exc:
+                raise _Poison(f"{type(exc).__name__}: {exc}") from exc
         table = self.spec.tick_table
         if table is None:  # no fast path to sort ticks out for
             return self._event_statements(events), tick_seq
@@ -452,9 +521,9 @@ class WriterActor:
             of_type = by_type.pop(event_type, None)
             if of_type:
                 statements.extend(handler(of_type))
-        if by_type:
+        if by_type:  # published to this database's topics, but of another: the data's fault
             names = ", ".join(t.__name__ for t in by_type)
-            raise ValueError(f"the {self.spec.name!r} database does not store {names}")
+            raise _Poison(f"the {self.spec.name!r} database does not store {names}")
         return statements
 
     def _account(
@@ -620,17 +689,24 @@ def _run_transaction(conn: Any, statements: list[Statement]) -> None:
 
 
 def _is_poison(exc: Exception) -> bool:
-    """Whether SQLite refused what the batch holds (so retrying it is pointless)."""
-    if isinstance(exc, sqlite3.IntegrityError | sqlite3.InterfaceError | sqlite3.DataError):
+    """Whether SQLite refused what the batch holds (so retrying it is pointless), as
+    opposed to a bug (a wrong statement) or a sick database."""
+    if isinstance(exc, _POISON_SQL):
         return True
-    if isinstance(exc, sqlite3.OperationalError | sqlite3.ProgrammingError):
-        code = getattr(exc, "sqlite_errorcode", None)
-        fatal = code is not None and (code & 0xFF) in (
-            sqlite3.SQLITE_CORRUPT,
-            sqlite3.SQLITE_NOTADB,
-        )
-        return not (is_transient(exc) or fatal)
-    return isinstance(exc, _BAD_DATA)
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and (code & 0xFF) in _POISON_CODES
+
+
+def _identities(path: str) -> dict[str, tuple[int, int]]:
+    """(st_dev, st_ino) of those of the database, -wal and -shm files that exist."""
+    identities: dict[str, tuple[int, int]] = {}
+    for suffix in _SIDE_FILES:
+        try:
+            stat = os.stat(path + suffix)
+        except OSError:  # missing, or its directory is
+            continue
+        identities[suffix] = (stat.st_dev, stat.st_ino)
+    return identities
 
 
 def _peek_tag(data: bytes) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from eventbus import (
     EventBus,
     EventBusError,
     Message,
+    NotStored,
     Subscription,
 )
 from eventbus import _bus as bus_module
@@ -143,14 +145,14 @@ async def test_the_admit_hook_sees_every_event_and_its_error_refuses_the_publish
         sub = bus.subscribe(">")
         other = bus.subscribe(">", overflow="drop_oldest")
         bus.publish_nowait(Item(n=1))
-        bus.publish_nowait(Item(n=2), "explicit.topic")
+        bus.publish_nowait(Item(n=2), "admitted.2")  # its own topic, given explicitly
         with pytest.raises(ValueError, match="negative"):
             bus.publish_nowait(bad)
         with pytest.raises(ValueError, match="negative"):
-            await bus.publish(bad)
+            await bus.publish(bad, "admitted.2")  # checked before its topic
         messages = await sub.receive_batch(10, 0)
     assert seen == [Item(n=1), Item(n=2), bad, bad]
-    assert [m.topic for m in messages] == ["admitted.1", "explicit.topic"]
+    assert [m.topic for m in messages] == ["admitted.1", "admitted.2"]
     assert bus.statistics().published == 2
     assert other.statistics().delivered == 2
 
@@ -761,12 +763,12 @@ async def test_an_admitting_bus_keeps_order_fan_out_and_sequence_numbers() -> No
         one = bus.subscribe("items.1")
         every = bus.subscribe(">")
         seqs = [bus.publish_nowait(Item(n=i, producer=i % 2)) for i in range(50)]
-        assert bus.publish_nowait(Item(n=50, producer=1), "elsewhere.x") == 51
+        assert bus.publish_nowait(Item(n=50, producer=1), "items.1") == 51
         assert seqs == list(range(1, 51))
-        assert numbers(await one.receive_batch(100, 0)) == list(range(1, 50, 2))
+        assert numbers(await one.receive_batch(100, 0)) == [*range(1, 50, 2), 50]
         received = await every.receive_batch(100, 0)
     assert numbers(received) == list(range(51))
-    assert received[-1].topic == "elsewhere.x"
+    assert received[-1].topic == "items.1"
     assert bus.statistics().published == 51
 
 
@@ -846,3 +848,203 @@ async def test_events_published_encoded_are_foreign_and_decoded_by_the_bus() -> 
     seen = [(m.seq, m.foreign, m.event) for m in got]
     assert seen == [(1, True, Item(n=7)), (2, True, Item(n=7))]
     assert (local.foreign, local.event) == (False, None)
+
+
+# ----------------------------------------------------------- explicit topics
+
+
+async def test_an_admitting_bus_refuses_an_explicit_topic_that_is_not_the_events_own() -> None:
+    async with EventBus(admit=item_topic) as bus:
+        sub = bus.subscribe(">")
+        with pytest.raises(EventBusError) as refused:
+            bus.publish_nowait(Item(n=1, producer=2), "elsewhere.x")
+        assert str(refused.value) == (
+            "cannot publish Item to 'elsewhere.x': its own topic is 'items.2' and this bus "
+            "routes events by their own topic; pass no topic (nothing was delivered)"
+        )
+        with pytest.raises(EventBusError, match=re.escape("its own topic is 'items.2'")):
+            await bus.publish(Item(n=1, producer=2), "items.3", wait=True)
+        with pytest.raises(EventBusError, match=re.escape("its own topic is 'items.2'")):
+            await anyio.to_thread.run_sync(
+                lambda: bus.publish_threadsafe(Item(n=1, producer=2), "items.0")
+            )
+        assert (bus.published, sub.statistics().delivered) == (0, 0)
+    async with EventBus() as bus:  # no admit hook: an explicit topic for anything
+        sub = bus.subscribe(">")
+        bus.publish_nowait(Item(n=1), "elsewhere.x")
+        bus.publish_nowait({"any": "thing"}, "anything.at.all")
+        assert [m.topic for m in await sub.receive_batch(10, 0)] == [
+            "elsewhere.x",
+            "anything.at.all",
+        ]
+
+
+# ------------------------------------------------ what acknowledgements report
+
+
+class Burnt(Exception):
+    """The error of a consumer that failed."""
+
+
+async def test_a_failed_durable_subscription_poisons_flushes_and_refuses_its_topics() -> None:
+    async with EventBus() as bus:
+        writer = bus.subscribe("items.>", durable=True, name="writer")
+        viewer = bus.subscribe(">")
+        for n in range(3):
+            bus.publish_nowait(Item(n=n))
+        await writer.receive_batch(10, 0)
+        writer.ack(1)
+        error = Burnt("the disk is on fire")
+        writer.close(error=error)
+        for last in (None, 2):
+            with pytest.raises(BusClosed, match=r"message 2; .*the disk is on fire") as refused:
+                await bus.flush(last)
+            assert refused.value.__cause__ is error
+        viewer.ack(len(await viewer.receive_batch(10, 0)))  # it holds no flush either
+        await bus.flush(1)  # acknowledged before it failed
+        for wait in (True, False):
+            with pytest.raises(
+                BusClosed, match=re.escape("'items.0': subscription 'writer'")
+            ) as refused:
+                await bus.publish(Item(n=3), wait=wait)
+            assert refused.value.__cause__ is error
+        with pytest.raises(BusClosed):
+            bus.publish_nowait(Item(n=3))
+        bus.publish_nowait(Item(n=4), "other.topic")  # not its topic: delivered
+        assert viewer.statistics().delivered == 4
+        successor = bus.subscribe("items.>", durable=True)  # its topics are taken again
+        seq = bus.publish_nowait(Item(n=5))
+        await successor.receive_batch(10, 0)
+        successor.ack(1)
+        with pytest.raises(BusClosed):
+            await bus.flush(seq)  # it covers the abandoned messages: never stored
+
+
+async def test_a_failure_with_nothing_held_refuses_only_what_comes_after() -> None:
+    async with EventBus() as bus:
+        writer = bus.subscribe("items.>", durable=True)
+        bus.publish_nowait(Item(n=1))
+        await writer.receive_batch(10, 0)
+        writer.ack(1)
+        writer.close(error=Burnt("after its last commit"))
+        with anyio.fail_after(5):
+            await bus.flush()  # everything published was acknowledged
+        with pytest.raises(BusClosed, match="after its last commit"):
+            bus.publish_nowait(Item(n=2))
+
+
+async def test_closing_a_durable_subscription_that_acknowledged_everything_poisons_nothing() -> (
+    None
+):
+    async with EventBus() as bus:
+        writer = bus.subscribe("items.>", durable=True)
+        bus.publish_nowait(Item(n=1))
+        await writer.receive_batch(10, 0)
+        writer.ack(1)
+        writer.close()
+        successor = bus.subscribe("items.>", durable=True)
+        bus.publish_nowait(Item(n=2))
+        await successor.receive_batch(10, 0)
+        successor.ack(1)
+        with anyio.fail_after(5):
+            await bus.flush()
+
+
+async def test_a_message_acknowledged_as_failed_raises_not_stored_for_its_publisher() -> None:
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        writer = bus.subscribe("items.>", durable=True, name="writer")
+        outcomes: list[BaseException | None] = []
+
+        async def publish(n: int) -> None:
+            try:
+                await bus.publish(Item(n=n), wait=True)
+                outcomes.append(None)
+            except NotStored as exc:
+                outcomes.append(exc)
+
+        tg.start_soon(publish, 1)
+        tg.start_soon(publish, 2)
+        await settle()
+        [_, second] = await writer.receive_batch(10, 0)
+        writer.ack(2, failed={second.seq: "went to dead_letters: too big"})
+        await settle()
+        with anyio.fail_after(5):
+            await bus.flush()  # the publisher was told: the flush is not
+    [failure] = [o for o in outcomes if o is not None]
+    assert isinstance(failure, NotStored)
+    assert (failure.event_type, failure.topic, failure.seq) == ("Item", "items.0", second.seq)
+    assert (failure.reason, failure.subscription, failure.more) == (
+        "went to dead_letters: too big",
+        "writer",
+        0,
+    )
+    assert str(failure) == (
+        f"Item (topic 'items.0', seq {second.seq}) was not stored by 'writer': "
+        "went to dead_letters: too big"
+    )
+
+
+async def test_concurrent_flushes_report_each_failure_once() -> None:
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        writer = bus.subscribe("items.>", durable=True)
+        failures: list[NotStored] = []
+        returned: list[None] = []
+
+        async def flush() -> None:
+            try:
+                await bus.flush()
+                returned.append(None)
+            except NotStored as exc:
+                failures.append(exc)
+
+        bus.publish_nowait(Item(n=1))
+        bus.publish_nowait(Item(n=2))
+        for _ in range(3):
+            tg.start_soon(flush)
+        await settle()
+        await writer.receive_batch(10, 0)
+        writer.ack(2, failed={1: "no", 2: "no either"})
+        await settle()
+    [failure] = failures
+    assert (failure.seq, failure.more, len(returned)) == (1, 1, 2)
+
+
+async def test_unreported_failures_are_bounded_and_counted() -> None:
+    async with EventBus() as bus:
+        writer = bus.subscribe("items.>", durable=True, max_buffer=2_000)
+        for n in range(1_500):
+            bus.publish_nowait(Item(n=n))
+        await writer.receive_batch(2_000, 0)
+        writer.ack(1_500, failed=dict.fromkeys(range(1, 1_501), "refused"))
+        with pytest.raises(NotStored) as refused:
+            await bus.flush()
+        await bus.flush()
+    # The oldest 500 lost their details, not their count.
+    assert (refused.value.seq, refused.value.more) == (501, 1_499)
+    assert "1499 more messages" in str(refused.value)
+
+
+async def test_ack_refuses_failures_of_messages_it_does_not_acknowledge() -> None:
+    async with EventBus() as bus:
+        writer = bus.subscribe("items.>", durable=True)
+        bus.publish_nowait(Item(n=1))
+        bus.publish_nowait(Item(n=2))
+        await writer.receive_batch(10, 0)
+        with pytest.raises(ValueError, match=r"messages \[2\] as failed"):
+            writer.ack(1, failed={2: "not this one"})
+        assert writer.statistics().acknowledged == 0
+        writer.ack(2)
+        await bus.flush()
+
+
+async def test_a_flush_cancelled_while_waiting_leaves_the_failure_to_the_next_one() -> None:
+    async with EventBus() as bus:
+        writer = bus.subscribe("items.>", durable=True)
+        seq = bus.publish_nowait(Item(n=1))
+        with anyio.move_on_after(0.01) as scope:
+            await bus.flush()  # nothing acknowledges: it gives up
+        assert scope.cancelled_caught
+        await writer.receive_batch(10, 0)
+        writer.ack(1, failed={seq: "refused"})
+        with pytest.raises(NotStored, match="refused"):
+            await bus.flush()

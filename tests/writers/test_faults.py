@@ -8,8 +8,10 @@ from pathlib import Path
 
 import anyio
 import msgspec
+import pytest
 
 import schemas
+from eventbus import NotStored
 from schemas import TradeAlert
 from writers import ANALYSIS, MAIN
 
@@ -39,12 +41,21 @@ async def test_an_event_without_a_table_is_dead_lettered_and_its_batch_lands(
         for n in range(10):
             bus.publish_nowait(tick(n))
         bus.publish_nowait(execution(1))
-        bus.publish_nowait(alert, topic="trade.alert.x")  # reaches the main writer
+        # From elsewhere, on a topic of the main writer: not one of its events.
+        seq = bus.publish_encoded_nowait(schemas.encode(alert), "trade.alert.x")
         bus.publish_nowait(execution(2))
         for n in range(10, 20):
             bus.publish_nowait(tick(n))
         bus.publish_nowait(position_update(1, ts=2_000, current_price=50_100.0))
-        await bus.flush()
+        with pytest.raises(NotStored, match="does not store TradeAlert") as refused:
+            await bus.flush()
+        await bus.flush()  # reported once
+    assert (refused.value.event_type, refused.value.topic, refused.value.seq) == (
+        "TradeAlert",
+        "trade.alert.x",
+        seq,
+    )
+    assert refused.value.reason.startswith("went to dead_letters: ")
     assert batches == [24]
     assert count(path, "unified_ticks") == 20
     assert query(path, "SELECT ticket FROM trade_executions ORDER BY ticket") == [(1,), (2,)]
@@ -72,7 +83,8 @@ async def test_a_recommendation_reusing_an_id_is_dead_lettered(tmp_path: Path) -
         bus.publish_nowait(original)
         bus.publish_nowait(duplicate)
         bus.publish_nowait(recommendation())
-        await bus.flush()
+        with pytest.raises(NotStored, match="stored before with another confidence"):
+            await bus.flush()
         assert actor.statistics().dead_letters == 1
     assert count(path, "trade_recommendations") == 2
     assert query(
@@ -97,8 +109,10 @@ async def test_an_event_whose_bytes_are_damaged_is_dead_lettered_as_they_are(
                 bus.publish_encoded_nowait(damaged, "trade.position.BTCUSDT")
             else:
                 bus.publish_nowait(position_update(ticket, ts=2_000, current_price=50_500.0))
-        await bus.flush()
+        with pytest.raises(NotStored, match="malformed msgpack") as refused:
+            await bus.flush()
         assert actor.statistics().dead_letters == 1
+        assert refused.value.event_type == "event"  # the bytes name no type
     assert query(path, "SELECT ticket, current_price FROM trade_positions ORDER BY ticket") == [
         (1, 50_500.0),
         (2, 50_000.0),
