@@ -6,6 +6,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import msgspec
 
 import schemas
 from schemas import (
@@ -138,11 +139,13 @@ class TradeIntegration:
         """Log a recommendation (status ``pending``); return its ``recommendation_id``.
 
         Without a ``recommendation_id``, it is the ``event_id`` when one is given (a
-        retry gets the same one), else a new id.
+        retry gets the same one), else a new id. Logging a committed recommendation
+        again with the same content (a repeat without its ``event_id``) stores nothing
+        new: the call replays the stored event.
 
         :raises InvalidEvent: on bad arguments (nothing is enqueued).
         :raises AlreadyRecorded: if ``recommendation_id`` is already committed for
-            another recommendation (another ``event_id``).
+            another recommendation (other content), naming what differs.
         """
         identity = _identity(TradeRecommendation, event_id, ts)
         fields: dict[str, Any] = {
@@ -162,9 +165,10 @@ class TradeIntegration:
         event = schemas.build(TradeRecommendation, **identity, **fields)
         self._check_routes(event)
         database, conn = await self._reader(TradeRecommendation)
-        await references.require_new_recommendation(
-            conn, database, event.recommendation_id, event.event_id
-        )
+        twin = await references.twin_recommendation(conn, database, event)
+        if twin is not None:  # the same recommendation again: replay the stored event
+            event_id, ts = twin
+            event = msgspec.structs.replace(event, event_id=event_id, ts=ts)
         await self._log(event)
         return event.recommendation_id
 
@@ -270,7 +274,12 @@ class TradeIntegration:
         (a second event, whose id is derived from ``event_id``).
 
         :raises InvalidEvent: on bad arguments (nothing is enqueued).
-        :raises AlreadyRecorded: if another execution of ``ticket`` is committed.
+        Logging a committed execution again with the same content (a repeat without
+        its ``event_id``) stores nothing new and returns the stored ``event_id``.
+
+        :raises InvalidEvent: on bad arguments (nothing is enqueued).
+        :raises AlreadyRecorded: if another execution of ``ticket`` (other content) is
+            committed, naming what differs.
         :raises UnknownReference: if no recommendation with ``recommendation_id`` is
             committed. Two calls racing for one ticket both pass this check; the
             writer refuses the second (its call raises ``eventbus.NotStored``).
@@ -288,6 +297,12 @@ class TradeIntegration:
             recommendation_id=recommendation_id,
             comment=comment,
         )
+        self._check_routes(execution)
+        database, conn = await self._reader(TradeExecution)
+        twin = await references.twin_execution(conn, database, execution)
+        if twin is not None:  # the same trade again: replay the stored events
+            event_id, ts = twin
+            execution = msgspec.structs.replace(execution, event_id=event_id, ts=ts)
         events: list[Event] = [execution]
         if recommendation_id is not None:
             events.append(
@@ -301,8 +316,6 @@ class TradeIntegration:
                 )
             )
         self._check_routes(*events)
-        database, conn = await self._reader(TradeExecution)
-        await references.require_new_execution(conn, database, ticket, execution.event_id)
         if recommendation_id is not None:
             database, conn = await self._reader(TradeRecommendation)
             await references.require_recommendation(conn, database, recommendation_id)
@@ -520,19 +533,18 @@ def _identity(
 ) -> dict[str, Any]:
     """The ``event_id`` and ``ts`` fields of a new event.
 
-    A caller's ``event_id`` is checked, and fixes the ``ts`` (its millisecond, unless
-    ``ts`` is given): a retry with that ``event_id`` builds the very same event.
-    Without one, a new id is made and ``ts`` is now (unless given).
+    A caller's ``event_id`` is checked; without one, a new id is made. The id fixes
+    the ``ts`` (its millisecond, unless ``ts`` is given): a retry with that
+    ``event_id`` builds the very same event.
 
     :raises InvalidEvent: if ``event_id`` is not of the format ``EVENT_ID_FORMAT``.
     """
-    fields: dict[str, Any] = {}
     if event_id is None:
-        fields["event_id"] = schemas.new_event_id()
+        event_id = schemas.new_event_id()
     else:
-        fields["event_id"] = schemas.check_event_id(event_id, event_type.__name__)
-        if ts is None:
-            ts = schemas.event_id_ts(event_id) * 1_000_000
-    if ts is not None:
-        fields["ts"] = ts
-    return fields
+        event_id = schemas.check_event_id(event_id, event_type.__name__)
+    if ts is None:
+        # Whether the id is the caller's or new: a retry that passes the id this call
+        # returns builds the very same event.
+        ts = schemas.event_id_ts(event_id) * 1_000_000
+    return {"event_id": event_id, "ts": ts}

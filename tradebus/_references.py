@@ -8,18 +8,21 @@ its own event and passes.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 import aiosqlite
+
+from schemas import TradeExecution, TradeRecommendation
 
 from ._exceptions import AlreadyRecorded, UnknownReference
 
 __all__ = [
     "require_execution",
-    "require_new_execution",
-    "require_new_recommendation",
     "require_open",
     "require_recommendation",
+    "twin_execution",
+    "twin_recommendation",
 ]
 
 _LOG_FIRST = "log it (and await the call) first"
@@ -47,24 +50,29 @@ async def require_execution(conn: aiosqlite.Connection, database: str, ticket: i
         )
 
 
-async def require_new_execution(
-    conn: aiosqlite.Connection, database: str, ticket: int, event_id: str
-) -> None:
-    """Refuse a ``ticket`` that another execution (another ``event_id``) already opened.
+async def twin_execution(
+    conn: aiosqlite.Connection, database: str, execution: TradeExecution
+) -> tuple[str, int] | None:
+    """The ``(event_id, ts)`` of the committed execution of ``execution.ticket`` when it is
+    the same trade (a repeat of the call without its ``event_id``), else None.
 
-    :raises AlreadyRecorded: naming the ticket and the other execution's ``event_id``.
+    :raises AlreadyRecorded: if another execution (another ``event_id``, other content)
+        opened the ticket, naming the ticket, the other execution's ``event_id`` and
+        what differs.
     """
-    sql = "SELECT event_id FROM trade_executions WHERE ticket = ? AND event_id != ? LIMIT 1"
-    other = await _first(conn, sql, (ticket, event_id))
-    if other is not None:
-        raise AlreadyRecorded(
-            f"ticket {ticket} is already used by execution {other} in {database}: a ticket "
-            "opens one position; a retry of that call must pass event_id="
-            f"{other!r}; nothing was enqueued",
-            field="ticket",
-            value=ticket,
-            database=database,
-        )
+    return await _twin(
+        conn,
+        database,
+        execution,
+        table="trade_executions",
+        key="ticket",
+        columns=_EXECUTION_CONTENT,
+        refusal=lambda other, differs: (
+            f"ticket {execution.ticket} is already used by execution {other} in {database} "
+            f"(its {differs} differs): a ticket opens one position; a retry of that call "
+            f"must pass the same arguments (or event_id={other!r}); nothing was enqueued"
+        ),
+    )
 
 
 async def require_open(
@@ -108,21 +116,79 @@ async def require_recommendation(
         )
 
 
-async def require_new_recommendation(
-    conn: aiosqlite.Connection, database: str, recommendation_id: str, event_id: str
-) -> None:
-    """Refuse a ``recommendation_id`` that another recommendation already has.
+async def twin_recommendation(
+    conn: aiosqlite.Connection, database: str, recommendation: TradeRecommendation
+) -> tuple[str, int] | None:
+    """The ``(event_id, ts)`` of the committed recommendation with this
+    ``recommendation_id`` when it is the same recommendation (a repeat of the call
+    without its ``event_id``), else None.
 
-    :raises AlreadyRecorded: naming the recommendation_id and the other ``event_id``.
+    :raises AlreadyRecorded: if another recommendation (other content) has the id,
+        naming it, the other ``event_id`` and what differs.
     """
-    sql = "SELECT event_id FROM trade_recommendations WHERE recommendation_id = ?"
-    other = await _first(conn, sql, (recommendation_id,))
-    if other is not None and other != event_id:
-        raise AlreadyRecorded(
-            f"recommendation_id {recommendation_id!r} is already used by recommendation "
-            f"{other} in {database}; a retry of that call must pass event_id={other!r}; "
-            "nothing was enqueued",
-            field="recommendation_id",
-            value=recommendation_id,
-            database=database,
-        )
+    return await _twin(
+        conn,
+        database,
+        recommendation,
+        table="trade_recommendations",
+        key="recommendation_id",
+        columns=_RECOMMENDATION_CONTENT,
+        refusal=lambda other, differs: (
+            f"recommendation_id {recommendation.recommendation_id!r} is already used by "
+            f"recommendation {other} in {database} (its {differs} differs): log a change "
+            "as a recommendation update, or a new recommendation under a new "
+            "recommendation_id; nothing was enqueued"
+        ),
+    )
+
+
+# What makes two events the same trade or recommendation: everything but their
+# event_id and ts (a repeat of a call without its event_id gets new ones).
+_EXECUTION_CONTENT: Final = (
+    "symbol",
+    "direction",
+    "entry_price",
+    "volume",
+    "stop_loss",
+    "take_profit",
+    "recommendation_id",
+    "comment",
+)
+_RECOMMENDATION_CONTENT: Final = (
+    "symbol",
+    "direction",
+    "entry_price",
+    "stop_loss",
+    "take_profit",
+    "confidence",
+    "reasoning",
+    "timeframe",
+    "source",
+)
+
+
+async def _twin(
+    conn: aiosqlite.Connection,
+    database: str,
+    event: TradeExecution | TradeRecommendation,
+    *,
+    table: str,
+    key: str,
+    columns: tuple[str, ...],
+    refusal: Callable[[str, str], str],
+) -> tuple[str, int] | None:
+    value = getattr(event, key)
+    sql = (
+        f"SELECT event_id, ts, {', '.join(columns)} FROM {table} "
+        f"WHERE {key} = ? AND event_id != ? LIMIT 1"
+    )
+    async with conn.execute(sql, (value, event.event_id)) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return None
+    differs = [c for c, stored in zip(columns, row[2:], strict=True) if stored != getattr(event, c)]
+    if not differs:
+        return str(row[0]), int(row[1])
+    raise AlreadyRecorded(
+        refusal(str(row[0]), " and ".join(differs)), field=key, value=value, database=database
+    )

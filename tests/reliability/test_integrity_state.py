@@ -12,9 +12,11 @@ from typing import Any, Literal
 
 import hypothesis.strategies as st
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 import schemas
+from eventbus import NotStored
 from schemas import (
     PositionUpdate,
     RecommendationUpdate,
@@ -76,7 +78,7 @@ async def test_an_execution_logged_twice_opens_one_position(tmp_path: Path) -> N
         bot = node.integration("chatgpt_bot")
         first = await bot.log_trade_execution(recommendation_id="rec-1", **_EXECUTION)
         retry = await bot.log_trade_execution(recommendation_id="rec-1", **_EXECUTION)
-        assert first != retry
+        assert retry == first  # the stored execution, replayed
     main = tmp_path / MAIN.filename
     assert query(main, "SELECT ticket, event_id FROM trade_executions") == [(12_345, first)]
     assert query(main, "SELECT ticket, status, volume, event_id FROM trade_positions") == [
@@ -99,7 +101,8 @@ async def test_nulls_compare_as_values_in_a_replay(tmp_path: Path) -> None:
         await bus.flush()
         bus.publish_nowait(bare)  # NULL IS NULL: the same content
         bus.publish_nowait(with_stop)  # NULL vs a value: other content
-        await bus.flush()
+        with pytest.raises(NotStored, match="another stop_loss"):
+            await bus.flush()
     assert query(path, "SELECT stop_loss, take_profit FROM trade_executions") == [(None, None)]
     assert query(path, "SELECT stop_loss FROM trade_positions") == [(None,)]
     [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
@@ -115,7 +118,9 @@ async def test_floats_are_compared_exactly_as_stored(tmp_path: Path) -> None:
     async with running_writer(path, MAIN) as (bus, _):
         for event in (update, same, rounded):
             bus.publish_nowait(event)
-        await bus.flush()
+        with pytest.raises(NotStored, match="another current_price") as info:
+            await bus.flush()
+        assert info.value.seq == 3  # the rounded one, alone
     assert query(path, "SELECT current_price FROM position_updates") == [(0.1 * 3,)]
     assert query(path, "SELECT data FROM dead_letters") == [(schemas.encode(rounded),)]
 
@@ -169,7 +174,9 @@ async def test_a_big_batch_with_replays_and_one_forgery_keeps_every_lifecycle(
     async with running_writer(path, MAIN, max_batch=10_000, max_delay=0.5) as (bus, actor):
         for event in batch:
             bus.publish_nowait(event)
-        await bus.flush()
+        with pytest.raises(NotStored, match="another volume") as info:
+            await bus.flush()
+        assert info.value.more == 0  # the forgery, alone
         assert actor.statistics().dead_letters == 1
     assert query(
         path, "SELECT count(*), min(status), max(status), min(realized_pnl), max(realized_pnl), "
