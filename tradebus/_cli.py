@@ -167,11 +167,8 @@ def _print_error(message: str) -> None:
 def _explain(exc: Exception, args: argparse.Namespace) -> str:
     """The error for a CLI user: what happened, and a step they can take."""
     if isinstance(exc, WriterLockError):
-        holder = f"pid {exc.pid}" if exc.pid is not None else "another process"
-        if exc.role:
-            holder += f" (role {exc.role!r})"
         return (
-            f"{exc.path} already has a writer: {holder} holds its lock. Stop that writer "
+            f"{exc.path} already has a writer: {exc.holder} holds its lock. Stop that writer "
             f"first, or use 'tradebus stats --data-dir {args.data_dir}' to read what it "
             "has committed"
         )

@@ -35,6 +35,8 @@ class WriterLockError(WriterError):
             holder = f"pid {pid}" if pid is not None else "a process that has not said who it is"
             if role:
                 holder += f" (role {role!r})"
+        #: Who holds the lock, as truthfully as this process can tell.
+        self.holder = holder
         super().__init__(
             f"{path} already has a writer: {holder} holds its lock; stop that writer, "
             "or read the database read-only"
