@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 import schemas
+from eventbus import NotStored
 from schemas import RecommendationUpdate, TradeAlert, TradeExecution, new_event_id
 from writers import (
     ANALYSIS,
@@ -150,10 +151,16 @@ async def test_a_main_database_with_rows_gets_the_integrity_rules_of_version_3(
                             volume=0.5, ts=300)  # fmt: skip
     close = position_update(7, ts=150, status="closed", current_price=50_200.0,
                             close_price=50_200.0, realized_pnl=2.0)  # an earlier clock  # fmt: skip
+    refused: list[tuple[int, NotStored]] = []  # (seq, the flush's error) of each refusal
     async with running_writer(path, MAIN) as (bus, _):
         for event in (modified, phantom, reused, close):
-            bus.publish_nowait(event)
-            await bus.flush()
+            seq = bus.publish_nowait(event)
+            if event is phantom or event is reused:
+                with pytest.raises(NotStored, match=type(event).__name__) as failure:
+                    await bus.flush()
+                refused.append((seq, failure.value))
+            else:
+                await bus.flush()
         bus.publish_nowait(position_update(7, ts=400, current_price=50_300.0))
         await bus.flush()
     assert query(path, "PRAGMA user_version") == [(len(MAIN.migrations),)]
@@ -166,6 +173,9 @@ async def test_a_main_database_with_rows_gets_the_integrity_rules_of_version_3(
     assert len(errors) == 2
     assert "event_id was stored before with another volume" in errors[0]
     assert "ticket was opened before by another execution (its direction differs)" in errors[1]
+    for (refused_seq, error_raised), error in zip(refused, errors, strict=True):
+        assert (error_raised.seq, error_raised.more) == (refused_seq, 0)
+        assert error_raised.reason == f"went to dead_letters: {error}"
 
 
 async def test_an_analysis_database_with_rows_gets_the_integrity_rules_of_version_3(
@@ -186,8 +196,9 @@ async def test_an_analysis_database_with_rows_gets_the_integrity_rules_of_versio
     other = msgspec.structs.replace(recommendation("rec-1"), confidence=10.0)
     async with running_writer(path, ANALYSIS) as (bus, _):
         bus.publish_nowait(repeat)  # the same content: a no-op
-        bus.publish_nowait(other)
-        await bus.flush()
+        seq = bus.publish_nowait(other)
+        with pytest.raises(NotStored, match="stored before with another confidence") as refused:
+            await bus.flush()
         # Closed with an earlier clock, then a later update: closed is final.
         for update in (
             RecommendationUpdate(recommendation_id="rec-1", status="closed", outcome="win",
@@ -202,6 +213,12 @@ async def test_an_analysis_database_with_rows_gets_the_integrity_rules_of_versio
     [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
     assert data == schemas.encode(other)
     assert "recommendation_id was stored before with another confidence" in error
+    assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
+        "TradeRecommendation",
+        seq,
+        0,
+    )
+    assert refused.value.reason == f"went to dead_letters: {error}"
 
 
 async def test_a_logs_database_with_rows_refuses_a_replay_with_other_content(
@@ -216,8 +233,9 @@ async def test_a_logs_database_with_rows_refuses_a_replay_with_other_content(
     forged = msgspec.structs.replace(alert, severity="info")
     async with running_writer(path, LOGS) as (bus, _):
         bus.publish_nowait(alert)
-        bus.publish_nowait(forged)
-        await bus.flush()
+        seq = bus.publish_nowait(forged)
+        with pytest.raises(NotStored, match="stored before with another severity") as refused:
+            await bus.flush()
     assert query(path, "SELECT severity, event_id FROM trade_alerts") == [
         ("critical", alert.event_id)
     ]
@@ -225,3 +243,9 @@ async def test_a_logs_database_with_rows_refuses_a_replay_with_other_content(
     assert "trade_alerts: an event with this event_id was stored before with another severity" in (
         error
     )
+    assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
+        "TradeAlert",
+        seq,
+        0,
+    )
+    assert refused.value.reason == f"went to dead_letters: {error}"

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 import schemas
-from eventbus import EventBus
+from eventbus import EventBus, NotStored
 from schemas import (
     AnalysisResult,
     ApiLog,
@@ -595,9 +595,11 @@ async def test_a_second_execution_on_a_ticket_is_refused_and_never_merged(
             bus.publish_nowait(_close(1, ts=_T + 2, price=50_200.0, pnl=2.0))
         await bus.flush()
         before = query(path, "SELECT * FROM trade_positions")
-        bus.publish_nowait(second)
+        seq = bus.publish_nowait(second)
         bus.publish_nowait(execution(2, ts=_T + 3))  # the rest of the batch is stored
-        await bus.flush()
+        with pytest.raises(NotStored, match="opened before by another execution") as refused:
+            await bus.flush()
+        await bus.flush()  # reported once
         assert actor.statistics().dead_letters == 1
     assert query(path, "SELECT * FROM trade_positions WHERE ticket = 1") == before
     assert query(path, "SELECT ticket, event_id FROM trade_executions ORDER BY ticket") == [
@@ -607,6 +609,12 @@ async def test_a_second_execution_on_a_ticket_is_refused_and_never_merged(
     [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
     assert data == schemas.encode(second)
     assert "ticket was opened before by another execution (its direction differs)" in error
+    assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
+        "TradeExecution",
+        seq,
+        0,
+    )
+    assert refused.value.reason == f"went to dead_letters: {error}"
 
 
 async def test_an_execution_retried_under_a_new_event_id_is_stored_once(tmp_path: Path) -> None:
@@ -641,8 +649,9 @@ async def test_a_recommendation_repeated_with_its_content_is_stored_once(tmp_pat
         bus.publish_nowait(repeat)
         await bus.flush()
         assert actor.statistics().dead_letters == 0
-        bus.publish_nowait(other)
-        await bus.flush()
+        seq = bus.publish_nowait(other)
+        with pytest.raises(NotStored, match="stored before with another entry_price") as refused:
+            await bus.flush()
     stored = "SELECT recommendation_id, status, ticket, ts, event_id FROM trade_recommendations"
     assert query(path, stored) == [("rec-1", "executed", 7, 100, rec.event_id)]
     [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
@@ -652,6 +661,12 @@ async def test_a_recommendation_repeated_with_its_content_is_stored_once(tmp_pat
         "with another entry_price; a recommendation is logged once: log a change as a "
         "recommendation update, or a new recommendation under a new recommendation_id"
     )
+    assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
+        "TradeRecommendation",
+        seq,
+        0,
+    )
+    assert refused.value.reason == f"went to dead_letters: {error}"
 
 
 async def test_a_replayed_update_with_other_content_leaves_the_position_alone(
@@ -666,9 +681,10 @@ async def test_a_replayed_update_with_other_content_leaves_the_position_alone(
         bus.publish_nowait(update)
         await bus.flush()
         before = query(path, "SELECT * FROM trade_positions")
-        bus.publish_nowait(phantom)
+        seq = bus.publish_nowait(phantom)
         bus.publish_nowait(update)  # the same content: a no-op, no error
-        await bus.flush()
+        with pytest.raises(NotStored, match="stored before with another volume") as refused:
+            await bus.flush()
         bus.publish_nowait(_close(1, ts=_T + 2, price=50_050.0, pnl=0.5))
         await bus.flush()
         bus.publish_nowait(update)  # replayed after the close: still a no-op
@@ -684,6 +700,12 @@ async def test_a_replayed_update_with_other_content_leaves_the_position_alone(
                  (update.event_id,)) == [(0.01, 1.0)]  # fmt: skip
     [(error,)] = query(path, "SELECT error FROM dead_letters")
     assert "event_id was stored before with another volume" in error
+    assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
+        "PositionUpdate",
+        seq,
+        0,
+    )
+    assert refused.value.reason == f"went to dead_letters: {error}"
 
 
 # A field of each event type keyed by event_id, and another value for it.
@@ -716,9 +738,10 @@ async def test_a_replayed_event_id_is_a_no_op_or_with_other_content_refused(
         await bus.flush()
         before = {t: query(path, f"SELECT * FROM {t}") for t in spec.tables}
         bus.publish_nowait(event)
-        bus.publish_nowait(other)
+        seq = bus.publish_nowait(other)
         bus.publish_nowait(event)
-        await bus.flush()
+        with pytest.raises(NotStored, match=f"stored before with another {field};") as refused:
+            await bus.flush()
         after = {t: query(path, f"SELECT * FROM {t}") for t in spec.tables}
     [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
     assert data == schemas.encode(other)
@@ -726,6 +749,12 @@ async def test_a_replayed_event_id_is_a_no_op_or_with_other_content_refused(
         f"IntegrityError: {table}: an event with this event_id was stored before with another "
         f"{field}; a replay must repeat the event unchanged, a new fact needs a new event_id"
     )
+    assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
+        event_type.__name__,
+        seq,
+        0,
+    )
+    assert refused.value.reason == f"went to dead_letters: {error}"
     assert before.pop("dead_letters") == []
     assert len(after.pop("dead_letters")) == 1
     assert after == before  # no state changed anywhere
@@ -736,10 +765,14 @@ async def test_both_copies_of_a_replay_in_one_batch_store_one(tmp_path: Path) ->
     update = position_update(1, ts=_T + 1, current_price=50_100.0)
     other = msgspec.structs.replace(update, current_price=1.0)
     async with running_writer(path, MAIN) as (bus, actor):
-        for event in (execution(1, ts=_T), update, update, other, execution(2, ts=_T)):
+        seqs = [
             bus.publish_nowait(event)
-        await bus.flush()
+            for event in (execution(1, ts=_T), update, update, other, execution(2, ts=_T))
+        ]
+        with pytest.raises(NotStored, match="stored before with another current_price") as refused:
+            await bus.flush()
         assert actor.statistics().batches >= 1
+    assert (refused.value.seq, refused.value.more) == (seqs[3], 0)
     assert query(path, "SELECT ticket, status, current_price FROM trade_positions") == [
         (1, "modified", 50_100.0),
         (2, "open", 50_000.0),
