@@ -21,13 +21,14 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import msgspec
 import pytest
 from anyio.abc import TaskStatus
 
 import schemas
 from eventbus import BusClosed, EventBus, EventBusError, NotStored
-from schemas import Tick, TradeExecution, TradeRecommendation
-from tradebus import NoRoute, Topology, TradebusError, open_node
+from schemas import Direction, Tick, TradeExecution, TradeRecommendation
+from tradebus import NoRoute, Topology, TradebusError, TradeIntegration, open_node
 from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor, WriterError
 
 from ._helpers import read_only, script
@@ -205,7 +206,8 @@ async def test_an_explicit_topic_that_is_not_the_events_own_is_refused(tmp_path:
 async def test_a_dead_lettered_event_is_not_acknowledged_as_stored(tmp_path: Path) -> None:
     path = tmp_path / ANALYSIS.filename
     original = recommendation()
-    duplicate = recommendation(original.recommendation_id)
+    # The same recommendation_id for another recommendation: the writer refuses it.
+    duplicate = msgspec.structs.replace(recommendation(original.recommendation_id), confidence=60.0)
     after = recommendation()
     async with bus_and_writer(ANALYSIS, path, max_delay=0.2) as (bus, _writer):
         outcomes: dict[str, BaseException | None] = {}
@@ -227,7 +229,7 @@ async def test_a_dead_lettered_event_is_not_acknowledged_as_stored(tmp_path: Pat
     assert outcomes == {"original": None, "after": None}
     assert isinstance(failure, NotStored)
     assert (failure.event_type, failure.topic) == ("TradeRecommendation", duplicate.topic)
-    assert failure.reason.startswith("went to dead_letters: IntegrityError: UNIQUE constraint")
+    assert failure.reason.startswith("went to dead_letters: IntegrityError: trade_recommendations")
     assert failure.subscription == "writer:analysis"
     assert str(failure).startswith(f"TradeRecommendation (topic {duplicate.topic!r}, seq ")
     stored = rows(path, "SELECT event_id FROM trade_recommendations ORDER BY event_id")
@@ -238,31 +240,35 @@ async def test_a_dead_lettered_event_is_not_acknowledged_as_stored(tmp_path: Pat
 
 
 async def test_log_calls_raise_not_stored_for_a_dead_lettered_event(tmp_path: Path) -> None:
-    async with open_node(tmp_path) as node:
-        api = node.integration("desktop_agent")
-        taken = await api.log_trade_recommendation(
-            symbol="BTCUSDT",
-            direction="BUY",
-            entry_price=50_000.0,
-            stop_loss=49_500.0,
-            take_profit=51_000.0,
-            confidence=80.0,
-        )
-        with pytest.raises(NotStored, match="UNIQUE constraint failed") as refused:
-            await api.log_trade_recommendation(
-                symbol="BTCUSDT",
-                direction="SELL",
-                entry_price=50_000.0,
-                stop_loss=50_500.0,
-                take_profit=49_000.0,
-                confidence=80.0,
-                recommendation_id=taken,
-            )
-        assert refused.value.event_type == "TradeRecommendation"
+    # Two calls racing for one ticket both pass the check at the call (neither is
+    # committed yet); the writer refuses the second, and its caller is told.
+    outcomes: list[BaseException | str] = []
+
+    async def execute(bot: TradeIntegration, direction: Direction) -> None:
+        try:
+            outcomes.append(
+                await bot.log_trade_execution(
+                    ticket=7, symbol="BTCUSDT", direction=direction, entry_price=50_000.0,
+                    volume=0.01,
+                )
+            )  # fmt: skip
+        except NotStored as exc:
+            outcomes.append(exc)
+
+    # Neither commits before both are published: the writer commits pairs.
+    async with open_node(tmp_path, max_batch=2, max_delay=3600.0) as node:
+        bot = node.integration("chatgpt_bot")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(execute, bot, "BUY")
+            tg.start_soon(execute, bot, "SELL")
         await node.bus.flush()  # reported once, to the caller
-    assert rows(tmp_path / ANALYSIS.filename, "SELECT direction FROM trade_recommendations") == [
-        ("BUY",)
-    ]
+    [refused] = [o for o in outcomes if isinstance(o, NotStored)]
+    [stored] = [o for o in outcomes if isinstance(o, str)]
+    assert refused.event_type == "TradeExecution"
+    assert "ticket was opened before by another execution" in refused.reason
+    main = tmp_path / MAIN.filename
+    assert rows(main, "SELECT event_id FROM trade_executions") == [(stored,)]
+    assert rows(main, "SELECT count(*) FROM dead_letters") == [(1,)]
 
 
 async def test_a_waiter_cancelled_while_its_event_is_dead_lettered_leaves_it_to_a_flush(
@@ -270,7 +276,7 @@ async def test_a_waiter_cancelled_while_its_event_is_dead_lettered_leaves_it_to_
 ) -> None:
     path = tmp_path / ANALYSIS.filename
     original = recommendation()
-    duplicate = recommendation(original.recommendation_id)
+    duplicate = msgspec.structs.replace(recommendation(original.recommendation_id), confidence=60.0)
     async with bus_and_writer(ANALYSIS, path, max_delay=3600.0, max_batch=3) as (bus, _writer):
         await bus.publish(original)
         async with anyio.create_task_group() as tg:
