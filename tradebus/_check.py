@@ -33,8 +33,14 @@ def check(data_dir: Path, console: Console, err: Console, topology: Topology | N
         table.add_column(column)
     found: list[str] = []
     damaged = 0
+    missing: list[str] = []
     for spec in topology.databases:
-        problems = check_database(data_dir / spec.filename)
+        path = data_dir / spec.filename
+        if not path.exists() and not path.is_symlink():
+            missing.append(spec.filename)
+            table.add_row(spec.name, spec.filename, "[yellow]missing[/]")
+            continue
+        problems = check_database(path)
         if problems:
             damaged += 1
             found.extend(problems)
@@ -43,16 +49,25 @@ def check(data_dir: Path, console: Console, err: Console, topology: Topology | N
             result = "[green]ok[/]"
         table.add_row(spec.name, spec.filename, result)
     console.print(table)
-    if not damaged:
-        return 0
     for problem in found:
         err.print(f"[bold red]tradebus: problem:[/] {escape(problem)}", soft_wrap=True)
-    err.print(
-        f"[bold red]tradebus: error:[/] {damaged} of {len(topology.databases)} databases "
-        "failed the check: a writer refuses a damaged file. Stop its writer, then restore "
-        "the file from a backup, or move it (with its -wal and -shm files) aside to start "
-        "anew; a missing file is created by 'tradebus init'",
-        highlight=False,
-        soft_wrap=True,
-    )
-    return 1
+    if damaged:
+        err.print(
+            f"[bold red]tradebus: error:[/] {damaged} of {len(topology.databases)} databases "
+            "failed the check: a writer refuses a damaged file. Stop its writer, then restore "
+            "the file from a backup, or move it (with its -wal and -shm files) aside to start "
+            "anew",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if missing:
+        err.print(
+            f"[bold red]tradebus: error:[/] {escape(', '.join(missing))} "
+            f"{'does' if len(missing) == 1 else 'do'} not exist in {escape(str(data_dir))}: "
+            f"'tradebus init --data-dir {escape(str(data_dir))}' creates "
+            f"{'it' if len(missing) == 1 else 'them'} (or restore "
+            f"{'it' if len(missing) == 1 else 'them'} from a backup)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return 1 if damaged or missing else 0

@@ -90,10 +90,16 @@ def _data_dir_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         default=_DEFAULT_DIR,
-        type=Path,
+        type=_data_dir,
         metavar="DIR",
         help="the directory of the databases (default: ./data)",
     )
+
+
+def _data_dir(text: str) -> Path:
+    if not text:
+        raise argparse.ArgumentTypeError("--data-dir must not be empty: give a directory")
+    return Path(text)
 
 
 def _positive_float(text: str) -> float:

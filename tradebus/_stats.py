@@ -38,6 +38,11 @@ def check_data_dir(data_dir: Path, *, must_exist: bool) -> None:
 
     :raises TradebusError: naming the path and what to give instead.
     """
+    if data_dir.is_symlink() and not data_dir.exists():
+        raise TradebusError(
+            f"--data-dir {data_dir} is a symbolic link to {data_dir.readlink()}, which does "
+            "not exist: give the directory that holds (or is to hold) the databases"
+        )
     if data_dir.exists() and not data_dir.is_dir():
         raise TradebusError(
             f"--data-dir {data_dir} is not a directory: give the directory that holds "

@@ -119,8 +119,24 @@ def test_check_reports_a_missing_database_and_a_missing_directory(tmp_path: Path
     (data / "system_logs.db").unlink()
     check = _run("check", "--data-dir", str(data))
     assert check.returncode == 1
-    assert "system_logs.db does not exist: run 'tradebus init'" in check.stderr
-    assert "1 of 3 databases failed the check" in check.stderr
+    assert f"system_logs.db does not exist in {data}: 'tradebus init --data-dir" in check.stderr
+    assert "failed the check" not in check.stderr  # missing is not damaged: no restore advice
+    assert "missing" in check.stdout
     missing = _run("check", "--data-dir", str(tmp_path / "nowhere"))
     assert missing.returncode == 1
     assert "no data directory at" in missing.stderr
+
+
+def test_an_empty_or_dangling_data_dir_is_refused_clearly(tmp_path: Path) -> None:
+    empty = _run("stats", "--data-dir", "")
+    assert empty.returncode == 2
+    assert "--data-dir must not be empty" in empty.stderr
+    link = tmp_path / "data"
+    link.symlink_to(tmp_path / "gone")
+    for command in ("init", "stats", "check"):
+        dangling = _run(command, "--data-dir", str(link))
+        assert dangling.returncode == 1, command
+        assert (
+            f"--data-dir {link} is a symbolic link to {tmp_path / 'gone'}, which does not exist"
+            in (dangling.stderr.replace("\n", ""))
+        ), command
