@@ -47,8 +47,11 @@ def open_regular_file(path: Path, flags: int, *, what: str, single_link: bool = 
     return fd
 
 
-def check_not_linked(path: Path, what: str) -> None:
+def check_not_linked(path: Path, what: str, *, single_link: bool = False) -> None:
     """Refuse ``path`` if it exists as anything but a regular file (a link, a directory...).
+
+    With ``single_link`` a file with other hard links is refused too: a hard link makes
+    two names one file (a write-ahead log shared by two databases mixes them).
 
     :raises WriterError: naming the file and what to do.
     """
@@ -65,6 +68,11 @@ def check_not_linked(path: Path, what: str) -> None:
         )
     if not stat.S_ISREG(info.st_mode):
         raise WriterError(f"{path} ({what}) is not a regular file: tradebus refuses it; remove it")
+    if single_link and info.st_nlink > 1:
+        raise WriterError(
+            f"{path} ({what}) has {info.st_nlink} hard links: it would be shared with "
+            "another name, so tradebus refuses it; remove the other links"
+        )
 
 
 def create_database_file(path: Path) -> bool:

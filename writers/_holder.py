@@ -97,7 +97,7 @@ def identify(identity: Identity, lock_file: Path) -> Holder:
                     f"; its lock file names pid {named}: a stale record, or a pid in "
                     "another PID namespace"
                     if recorded_pid is not None
-                    else ", which has not recorded its role"
+                    else " (no role recorded)"
                 )
                 return Holder(pid, None, f"pid {pid}{here}{record}")
         elif recorded_pid is not None or late:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
@@ -106,12 +107,20 @@ async def open_write_connection(
 def _check_files(path: str) -> None:
     """Refuse the database or its companion files if one is a link or not a file."""
     for suffix, what in (
-        ("", "database"),
         ("-wal", "write-ahead log"),
         ("-shm", "WAL index"),
         ("-journal", "rollback journal"),
     ):
-        check_not_linked(Path(path + suffix), what)
+        check_not_linked(Path(path + suffix), what, single_link=True)
+    # A database being created has a second name for a moment (its temporary one,
+    # unlinked right after it is linked into place): wait that moment out.
+    for _ in range(100):
+        try:
+            check_not_linked(Path(path), "database", single_link=True)
+            return
+        except WriterError:
+            time.sleep(0.01)
+    check_not_linked(Path(path), "database", single_link=True)
 
 
 def _check_identity(path: str) -> None:

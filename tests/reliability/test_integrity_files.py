@@ -201,3 +201,28 @@ async def test_a_wal_file_the_writer_cannot_write_is_refused_at_start(tmp_path: 
     with immutable(wal), pytest.raises(WriterError, match=f"cannot write {path}") as refused:
         await _start(tmp_path)
     assert "readonly" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "refusal"),
+    [("-wal", "hard links"), ("-shm", "hard links"), ("", "already has a writer")],
+)
+async def test_a_file_hard_linked_to_another_databases_file_is_refused_at_start(
+    tmp_path: Path, suffix: str, refusal: str
+) -> None:
+    # Another database's live write-ahead log (or index, or the database itself) given
+    # a second name in this directory: two writers would mix their databases in it.
+    first, second = tmp_path / "a", tmp_path / "b"
+    second.mkdir()
+    async with open_node(first, roles=["chatgpt_bot"]) as node:
+        await node.bus.publish(Tick(symbol="BTCUSDT", bid=100.0, ask=101.0), wait=True)
+        (second / f"{_MAIN}{suffix}").hardlink_to(first / f"{_MAIN}{suffix}")
+        with pytest.raises(WriterError, match=refusal):
+            async with open_node(second, roles=["chatgpt_bot"]):
+                pass
+        await node.bus.publish(Tick(symbol="BTCUSDT", bid=100.0, ask=101.0), wait=True)
+    assert count(first / _MAIN, "unified_ticks") == 2
+    if not suffix:  # with nobody holding it, the second name is refused as such
+        with pytest.raises(WriterError, match="hard links"):
+            async with open_node(second, roles=["chatgpt_bot"]):
+                pass
