@@ -78,7 +78,8 @@ _SETTINGS: Final = frozenset(
         "wal_autocheckpoint",
     }
 )
-_DENIED_FUNCTIONS: Final = frozenset({"load_extension"})
+# load_extension loads code; fts3_tokenizer hands out (and takes) raw C pointers.
+_DENIED_FUNCTIONS: Final = frozenset({"load_extension", "fts3_tokenizer"})
 
 
 def _authorize(

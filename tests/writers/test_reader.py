@@ -88,6 +88,8 @@ WRITE_ATTEMPTS: dict[str, list[str]] = {
         "BEGIN DELETE FROM trade_positions; END"
     ],
     "load-extension": ["SELECT load_extension('/nonexistent/intruder')"],
+    # Hands out a C pointer (and with two arguments, takes one): no business of a reader.
+    "fts3-tokenizer": ["SELECT fts3_tokenizer('simple')"],
     "begin-exclusive": ["BEGIN EXCLUSIVE", "DELETE FROM trade_positions"],
 }
 
