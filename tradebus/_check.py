@@ -54,9 +54,9 @@ def check(data_dir: Path, console: Console, err: Console, topology: Topology | N
     if damaged:
         err.print(
             f"[bold red]tradebus: error:[/] {damaged} of {len(topology.databases)} databases "
-            "failed the check: a writer refuses a damaged file. Stop its writer, then restore "
-            "the file from a backup, or move it (with its -wal and -shm files) aside to start "
-            "anew",
+            "failed the check. Stop its writer (a writer checks a file whole at start only "
+            "up to 128 MiB, so a larger one may still be written), then restore the file "
+            "from a backup, or move it (with its -wal and -shm files) aside to start anew",
             highlight=False,
             soft_wrap=True,
         )
