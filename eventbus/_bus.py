@@ -348,24 +348,46 @@ class EventBus:
     def publish_encoded_nowait(self, data: bytes, topic: str) -> int:
         """Publish an event that arrives already encoded (from another process).
 
-        Subscribers get ``Message.event`` decoded lazily by the bus's ``decoder``;
-        nothing is validated here (the receiver of foreign data decides).
+        Subscribers get ``Message.event`` decoded lazily by the bus's ``decoder``. On a
+        bus with both an ``admit`` hook and a ``decoder`` (a node's bus), the bytes are
+        decoded and admitted first, and ``topic`` must be the event's own topic, as for
+        :meth:`publish_nowait`; elsewhere nothing is checked here (the receiver of
+        foreign data decides).
 
+        :raises EventBusError: if ``topic`` is not the event's own (nothing delivered).
         :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
         :raises BusClosed: if the bus is closed.
+
+        What the ``decoder`` and ``admit`` hooks raise for bytes that are not a valid
+        event reaches the caller, and nothing is delivered.
         """
         if self._closed:
             raise self._ledger.closed_error()
+        data = bytes(data)
+        self._check_encoded(data, topic)
         route = self._routes.get(topic) or self._resolve(topic)
-        return self._deliver(topic, bytes(data), None, route, foreign=True)
+        return self._deliver(topic, data, None, route, foreign=True)
+
+    def _check_encoded(self, data: bytes, topic: str) -> None:
+        """On a bus that admits what it routes, refuse bytes that are not an event of
+        ``topic`` (a persistent event is routed by what it is, never by a caller's word)."""
+        admit, decoder = self._admit, self.decoder
+        if admit is None or decoder is None:
+            return
+        event = decoder(data)
+        own_topic = admit(event)
+        if topic != own_topic:
+            raise _not_its_topic(event, topic, own_topic)
 
     async def publish_encoded(self, data: bytes, topic: str, *, wait: bool = False) -> int:
         """Like :meth:`publish_encoded_nowait`, waiting for room instead of raising."""
         await checkpoint()
         if self._closed:
             raise self._ledger.closed_error()
+        data = bytes(data)
+        self._check_encoded(data, topic)
         route = self._routes.get(topic) or self._resolve(topic)
-        return await self._deliver_waiting(topic, bytes(data), None, route, wait, foreign=True)
+        return await self._deliver_waiting(topic, data, None, route, wait, foreign=True)
 
     def publish_threadsafe(
         self, event: Any, topic: str | None = None, *, wait: bool = False

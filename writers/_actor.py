@@ -59,6 +59,7 @@ _LAST_SLOT = 1 + TICK_COLUMNS.index("last")  # in the flattened tick parameters
 _NONE_AS_NAN: dict[object, float] = {None: math.nan}
 _RECENT_COMMITS = 16  # commits whose duration the batch cut allows for
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
+_WATCH_FILES_EVERY = 0.1  # seconds an idle writer waits before it looks at its files again
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
 
 
@@ -285,10 +286,19 @@ class WriterActor:
 
     async def _consume(self, subscription: Subscription) -> None:
         while True:
-            try:
-                batch = await subscription.receive_batch(self.max_batch, self._cut_after())
-            except BusClosed:
-                return
+            batch: list[Message] | None = None
+            # Only the wait is cut short (a batch not yet taken stays buffered, and its
+            # age counts from its first publish), never a commit.
+            with anyio.move_on_after(_WATCH_FILES_EVERY):
+                try:
+                    batch = await subscription.receive_batch(self.max_batch, self._cut_after())
+                except BusClosed:
+                    return
+            if batch is None:
+                # An idle writer still watches its files: a -wal deleted between two
+                # batches holds what was acknowledged before; copy it back in time.
+                await self._check_files(0)
+                continue
             await self._commit_and_ack(subscription, batch)
 
     def _cut_after(self) -> float:
@@ -465,17 +475,29 @@ class WriterActor:
         raise WriterError(message)
 
     async def _checkpoint_unlinked(self) -> str:
-        """Copy every committed transaction from the (unlinked) WAL into the database."""
-        try:
-            async with self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
-                row = await cursor.fetchone()
-        except sqlite3.Error as exc:
-            return f"copying the WAL into {self.path} failed ({exc}): committed events may be lost"
-        if row is None or row[0] != 0:
-            return (
-                f"copying the WAL into {self.path} was blocked by readers: committed "
-                "events may be lost when the writer stops"
-            )
+        """Copy every committed transaction from the (unlinked) WAL into the database.
+
+        A reader's open snapshot keeps a checkpoint from copying the frames after it:
+        try again until readers let it (for at most ``drain_timeout``).
+        """
+        deadline = anyio.current_time() + self.drain_timeout
+        while True:
+            try:
+                async with self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
+                    row = await cursor.fetchone()
+            except sqlite3.Error as exc:
+                return (
+                    f"copying the WAL into {self.path} failed ({exc}): committed events may be lost"
+                )
+            if row is not None and row[1] >= 0 and row[1] == row[2]:
+                break  # every frame of the log is in the database file
+            if anyio.current_time() >= deadline:
+                return (
+                    f"copying the WAL into {self.path} was blocked by readers for "
+                    f"{self.drain_timeout:g} s: committed events may be lost when the "
+                    "writer stops"
+                )
+            await anyio.sleep(0.05)
         return (
             f"every committed transaction was copied into {self.path} (so every event "
             "acknowledged before is there; the held ones may be too); restart the writer"

@@ -454,14 +454,19 @@ async def test_a_node_used_without_async_with_says_it_is_not_started(tmp_path: P
         assert conn.execute("SELECT ticket FROM trade_executions").fetchall() == [(1,)]
 
 
+@pytest.mark.parametrize("flow", ["busy", "idle"])
 async def test_a_crash_right_after_the_writer_noticed_a_deleted_wal_loses_nothing_acknowledged(
-    tmp_path: Path,
+    tmp_path: Path, flow: str
 ) -> None:
+    # idle: the -wal is deleted once the events stopped; the writer watches its files
+    # while idle too, and saves what the deleted WAL holds before the crash.
     path = tmp_path / _MAIN
     log = tmp_path / "acknowledged.log"
     with anyio.fail_after(90):
         process = await anyio.run_process(
-            [*script("wal_worker.py"), str(path), str(log)], check=False, stderr=None
+            [*script("wal_worker.py"), str(path), str(log), *(["idle"] if flow == "idle" else [])],
+            check=False,
+            stderr=None,
         )
     assert process.returncode == -signal.SIGKILL  # it noticed, and crashed right then
     acknowledged = {int(line) for line in log.read_text().split("\n")[:-1]}
@@ -469,3 +474,24 @@ async def test_a_crash_right_after_the_writer_noticed_a_deleted_wal_loses_nothin
     stored = {ticket for (ticket,) in rows(path, "SELECT ticket FROM trade_executions")}
     assert acknowledged <= stored
     assert rows(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+async def test_encoded_events_on_a_node_are_routed_by_what_they_are(tmp_path: Path) -> None:
+    # Bytes from elsewhere: the topic a caller names must be the event's own, and bytes
+    # that are no valid event are refused at the call, never acknowledged.
+    alert = schemas.TradeAlert(alert_type="risk", severity="critical", message="encoded")
+    trade = execution(3)
+    async with open_node(tmp_path) as node:
+        with pytest.raises(EventBusError, match="its own topic is"):
+            await node.bus.publish_encoded(schemas.encode(alert), "nowhere.topic", wait=True)
+        with pytest.raises(EventBusError, match="its own topic is"):
+            await node.bus.publish_encoded(
+                schemas.encode(trade), "trade.position.BTCUSDT", wait=True
+            )
+        with pytest.raises(schemas.InvalidEvent, match="malformed"):
+            node.bus.publish_encoded_nowait(b"\x93garbage", alert.topic)
+        assert node.bus.published == 0
+        await node.bus.publish_encoded(schemas.encode(alert), alert.topic, wait=True)
+        await node.bus.publish_encoded(schemas.encode(trade), trade.topic, wait=True)
+    assert rows(tmp_path / LOGS.filename, "SELECT message FROM trade_alerts") == [("encoded",)]
+    assert rows(tmp_path / MAIN.filename, "SELECT ticket FROM trade_executions") == [(3,)]

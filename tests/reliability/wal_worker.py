@@ -2,11 +2,12 @@
 
 Usage::
 
-    python wal_worker.py DATABASE LOG
+    python wal_worker.py DATABASE LOG [idle]
 
 Publishes trade executions with ``wait=True`` from several tasks and appends each
 acknowledged ticket to LOG; after 50 acknowledgements it deletes ``DATABASE-wal``
-from a thread while the events keep flowing. When the writer logs that it found the
+from a thread while the events keep flowing (with ``idle``: once they stopped, so
+that only the writer's watch of an idle database can notice). When the writer logs that it found the
 file gone, this process SIGKILLs itself: what a crash at that moment leaves behind,
 before the writer closes its connection (which would checkpoint the WAL too).
 """
@@ -38,15 +39,17 @@ class _CrashWhenNoticed(logging.Handler):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-async def main(database: Path, log: Path) -> None:
+async def main(database: Path, log: Path, idle: bool) -> None:
     logging.getLogger("writers").addHandler(_CrashWhenNoticed(logging.ERROR))
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     tickets = itertools.count(1)
     acknowledged = 0
+    stopped = 0
     enough = anyio.Event()
+    all_stopped = anyio.Event()
 
     async def publish_executions(bus: EventBus) -> None:
-        nonlocal acknowledged
+        nonlocal acknowledged, stopped
         while True:
             ticket = next(tickets)
             event = TradeExecution(
@@ -60,10 +63,19 @@ async def main(database: Path, log: Path) -> None:
             acknowledged += 1
             if acknowledged >= 50:
                 enough.set()
+                if idle:
+                    stopped += 1
+                    if stopped == _PUBLISHERS:
+                        all_stopped.set()
+                    return
 
     async def delete_wal() -> None:
         await enough.wait()
+        if idle:
+            await all_stopped.wait()  # every publish acknowledged: nothing in flight
         await anyio.to_thread.run_sync(os.unlink, f"{database}-wal")
+        if idle:
+            await anyio.sleep(_TIME_LIMIT)  # stay up, idle: the writer must notice alone
 
     with anyio.move_on_after(_TIME_LIMIT):
         async with (
@@ -77,4 +89,4 @@ async def main(database: Path, log: Path) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, Path(sys.argv[1]), Path(sys.argv[2]))
+    anyio.run(main, Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:] == ["idle"])
