@@ -8,15 +8,18 @@ Migration 3 makes the schema keep the meaning of what was stored, whatever arriv
   content (compared column by column with ``IS``: NULLs are equal, floats exactly as
   stored), is skipped; with other content it is refused (the writer dead-letters it,
   with the table and the column that differs), and changes nothing.
-* A repeated key is a no-op or refused: a recommendation logged again under its
-  recommendation_id, or an execution logged again on its ticket, with the same
-  content (ts and event_id aside) is skipped; with other content it is refused. A
-  ticket opens one trade: an execution on a ticket another execution opened is
-  refused, never merged into that position.
+* A key belongs to one event: a recommendation_id stored under another event_id, or
+  an execution on a ticket another execution (another event_id) opened, is refused
+  whatever its content, never skipped and never merged: an event acknowledged is an
+  event stored under its own event_id. (A repeat of a committed call is the
+  caller's to replay under the stored event_id.)
+* A position closes once, and so does a recommendation: a close (another event_id)
+  of a ticket or recommendation closed already is refused; the first close stored
+  holds, whatever the event_ids.
 * State follows event_id, never ts: a position takes its updates in event_id order (the
   ids of one process increase even when its wall clock steps back); a close is final:
-  no later update reopens the position (of two closes, the first made holds). A
-  recommendation's status is its furthest stage (:data:`RECOMMENDATION_STAGES`).
+  no later update reopens the position. A recommendation's status is its furthest
+  stage (:data:`RECOMMENDATION_STAGES`).
 * Positions and recommendations change only from rows really inserted (AFTER INSERT
   triggers), so a skipped replay cannot touch them.
 """
@@ -59,9 +62,10 @@ CREATE TABLE writer_state (
 #: How far along its life each status puts a recommendation: pending, then rejected or
 #: expired (it ended unexecuted), executed, closed. A recommendation's status is that
 #: of its update of the furthest stage (the order updates arrive in, their event_id
-#: or their ts never take it back); of updates of one stage, the latest by event_id,
-#: but of two closes the first made: closed is final. An execution or close logged
-#: after a rejection or expiry still applies: the trade exists.
+#: or their ts never take it back); of updates of one stage, the latest by event_id.
+#: Closed is final: a recommendation has one close (a second is refused). An
+#: execution or close logged after a rejection or expiry still applies: the trade
+#: exists.
 RECOMMENDATION_STAGES: Final = {
     "pending": 0,
     "rejected": 1,
@@ -152,6 +156,35 @@ def _event_id_triggers(*tables: str) -> str:
     )
 
 
+def _refuse_if(table: str, where: str, refusal: str) -> str:
+    """A trigger statement that refuses the INSERT (``RAISE(ABORT)``, the statement
+    fails) with ``refusal`` if a row of ``table`` matches ``where``.
+
+    It follows :func:`_event_id_guard`, which ends the trigger for a replay: so the
+    rows it finds belong to other events.
+    """
+    return (
+        f"    SELECT RAISE(ABORT, {_literal(refusal)})\n"
+        f"    FROM {table} AS stored WHERE {where} LIMIT 1;\n"
+    )
+
+
+def _closes_once(table: str, key: str, refusal: str) -> str:
+    """The BEFORE INSERT trigger of ``table`` (a history of updates keyed by ``key``):
+    a replay is a no-op or refused; a close of a ``key`` closed by another event is
+    refused, so the first close stored holds."""
+    return (
+        f"CREATE TRIGGER {table}_same_event BEFORE INSERT ON {table}\nBEGIN\n"
+        + _event_id_guard(table)
+        + _refuse_if(
+            table,
+            f"NEW.status = 'closed' AND stored.{key} = NEW.{key} AND stored.status = 'closed'",
+            refusal,
+        )
+        + "END;\n"
+    )
+
+
 # The columns an update may leave out (NULL: unchanged). An open position holds, for
 # each, the value of the update with the largest event_id that has one (else the
 # execution's): an update delivered late still fills in what no later one changed.
@@ -173,24 +206,30 @@ _LATE_UPDATE_FILL: Final = (
 )
 
 _MAIN_INTEGRITY: Final = (
-    # An execution: a replay of its event_id, or a retry that repeats it on its ticket
-    # under a new event_id, is a no-op; another execution on the same ticket is refused.
+    # An execution: a replay of its event_id is a no-op; any other execution on the
+    # same ticket (another event_id, whatever its content) is refused: skipping it
+    # would acknowledge an event_id stored nowhere.
     "CREATE TRIGGER trade_executions_same_event BEFORE INSERT ON trade_executions\nBEGIN\n"
     + _event_id_guard("trade_executions")
-    + _repeat_guard(
+    + _refuse_if(
         "trade_executions",
-        "ticket",
-        _EXECUTION_CONTENT,
-        "trade_executions: this ticket was opened before by another execution (its "
-        "{column} differs); a ticket opens one trade: a retry must repeat the execution "
-        "unchanged, a new trade needs a ticket of its own",
+        "stored.ticket = NEW.ticket",
+        "trade_executions: this ticket was opened before by another execution (another "
+        "event_id); a ticket opens one trade: a retry must repeat the execution under its "
+        "event_id, a new trade needs a ticket of its own",
     )
     + """    SELECT RAISE(ABORT, 'trade_positions: this ticket holds the position of another """
     """execution; a ticket opens one trade, a new trade needs a ticket of its own')
     FROM trade_positions WHERE ticket = NEW.ticket AND direction IS NOT NULL;
 END;
 """
-    + _event_id_triggers("position_updates")
+    + _closes_once(
+        "position_updates",
+        "ticket",
+        "position_updates: this ticket was closed before by another close (another "
+        "event_id); a position closes once: a retry must repeat the close under its "
+        "event_id",
+    )
     # The state of a position follows its updates in event_id order (not ts: a wall
     # clock may step back); a close is final. Only rows really inserted get here,
     # so a replay never touches the state.
@@ -217,9 +256,8 @@ BEGIN
         ts = excluded.ts,
         event_id = excluded.event_id
     WHERE CASE
-        -- closed is final; of two closes, the first made (smaller event_id) holds
-        WHEN trade_positions.status = 'closed'
-            THEN excluded.status = 'closed' AND excluded.event_id < trade_positions.event_id
+        -- closed is final (a second close never gets here: it is refused)
+        WHEN trade_positions.status = 'closed' THEN 0
         WHEN excluded.status = 'closed' THEN 1
         -- else the larger event_id; the execution's own id does not count
         ELSE excluded.event_id > trade_positions.event_id
@@ -234,21 +272,28 @@ CREATE INDEX position_updates_ticket_event ON position_updates (ticket, event_id
 )
 
 _ANALYSIS_INTEGRITY: Final = (
-    # A recommendation: a replay of its event_id, or a repeat of its recommendation_id
-    # with the same content (ts and event_id aside), is a no-op; other content is refused.
+    # A recommendation: a replay of its event_id is a no-op; its recommendation_id
+    # under another event_id (whatever the content) is refused.
     "CREATE TRIGGER trade_recommendations_same_event BEFORE INSERT ON trade_recommendations\n"
     "BEGIN\n"
     + _event_id_guard("trade_recommendations")
-    + _repeat_guard(
+    + _refuse_if(
         "trade_recommendations",
-        "recommendation_id",
-        _RECOMMENDATION_CONTENT,
-        "trade_recommendations: this recommendation_id was stored before with another "
-        "{column}; a recommendation is logged once: log a change as a recommendation "
-        "update, or a new recommendation under a new recommendation_id",
+        "stored.recommendation_id = NEW.recommendation_id",
+        "trade_recommendations: this recommendation_id was stored before by another event "
+        "(another event_id); a recommendation is logged once: a retry must repeat it under "
+        "its event_id, a change is a recommendation update, a new recommendation needs a "
+        "recommendation_id of its own",
     )
     + "END;\n"
-    + _event_id_triggers("recommendation_updates", "trade_analysis", "analysis_results")
+    + _closes_once(
+        "recommendation_updates",
+        "recommendation_id",
+        "recommendation_updates: this recommendation was closed before by another update "
+        "(another event_id); a recommendation closes once: a retry must repeat the close "
+        "under its event_id",
+    )
+    + _event_id_triggers("trade_analysis", "analysis_results")
     # The status of a recommendation: see RECOMMENDATION_STAGES.
     + f"""CREATE TRIGGER recommendation_updates_apply AFTER INSERT ON recommendation_updates
 BEGIN
@@ -261,9 +306,8 @@ BEGIN
         updated_event_id = NEW.event_id
     WHERE recommendation_id = NEW.recommendation_id AND (
         {_stage("NEW.status")} > {_stage("status")}
-        OR ({_stage("NEW.status")} = {_stage("status")} AND CASE NEW.status
-            WHEN 'closed' THEN NEW.event_id < updated_event_id
-            ELSE NEW.event_id > updated_event_id END));
+        OR ({_stage("NEW.status")} = {_stage("status")} AND status <> 'closed'
+            AND NEW.event_id > updated_event_id));
 END;
 -- A recommendation that arrives after its updates (out-of-order delivery) takes the
 -- state they give.
@@ -285,9 +329,7 @@ BEGIN
         updated_event_id = u.event_id
     FROM (SELECT status, ts, event_id FROM recommendation_updates
           WHERE recommendation_id = NEW.recommendation_id
-          ORDER BY {_stage("status")} DESC,
-                   CASE status WHEN 'closed' THEN event_id END,
-                   event_id DESC
+          ORDER BY {_stage("status")} DESC, event_id DESC
           LIMIT 1) AS u
     WHERE trade_recommendations.recommendation_id = NEW.recommendation_id;
 END;
@@ -391,7 +433,7 @@ MAIN_MIGRATIONS: Final = (
     CREATE INDEX trade_positions_status ON trade_positions (status, symbol);
     CREATE INDEX position_updates_ticket_ts ON position_updates (ticket, ts);
     """,
-    # 3: replays, repeats and reused tickets are no-ops or refused; event_id order
+    # 3: replays are no-ops; reused tickets and second closes are refused; event_id order
     _MAIN_INTEGRITY,
 )
 

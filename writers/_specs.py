@@ -102,15 +102,16 @@ def _candles(events: Sequence[Candle]) -> list[Statement]:
 
 
 def _executions(events: Sequence[TradeExecution]) -> list[Statement]:
-    # The schema's triggers skip a replay (same event_id, same content) and a retry
-    # (same ticket, same content, new event_id), and refuse other content.
+    # The schema's triggers skip a replay (same event_id, same content), refuse a
+    # replay with other content, and refuse any other execution on a ticket that an
+    # execution opened (another event_id, whatever its content).
     insert = """
         INSERT INTO trade_executions (ticket, symbol, direction, entry_price, volume,
             stop_loss, take_profit, recommendation_id, comment, ts, event_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     """
     # An execution opens its position, from the row stored (none for a skipped
-    # retry). If updates for the ticket arrived first, they made a row with no
+    # replay). If updates for the ticket arrived first, they made a row with no
     # direction: keep their state and fill in what the execution knows. A row with a
     # direction is never changed here (so running this again changes nothing).
     open_position = """
@@ -141,7 +142,8 @@ def _executions(events: Sequence[TradeExecution]) -> list[Statement]:
 
 def _position_updates(events: Sequence[PositionUpdate]) -> list[Statement]:
     # A trigger applies each update really inserted to its position (one row per
-    # ticket), in event_id order, a close being final: see the schema's migration 3.
+    # ticket), in event_id order, a close being final; a second close of a ticket is
+    # refused (the first stored holds): see the schema's migration 3.
     history = """
         INSERT INTO position_updates (ticket, symbol, status, current_price, volume,
             stop_loss, take_profit, unrealized_pnl, close_price, realized_pnl, ts, event_id)
@@ -159,9 +161,9 @@ def _position_updates(events: Sequence[PositionUpdate]) -> list[Statement]:
 
 
 def _recommendations(events: Sequence[TradeRecommendation]) -> list[Statement]:
-    # Triggers skip a replay or a repeat of the recommendation_id with the same
-    # content, refuse other content, and give a recommendation that arrives after its
-    # updates the state they make.
+    # Triggers skip a replay (same event_id, same content), refuse its
+    # recommendation_id under another event_id (whatever the content), and give a
+    # recommendation that arrives after its updates the state they make.
     insert = """
         INSERT INTO trade_recommendations (recommendation_id, symbol, direction,
             entry_price, stop_loss, take_profit, confidence, reasoning, timeframe, source,
@@ -178,7 +180,8 @@ def _recommendations(events: Sequence[TradeRecommendation]) -> list[Statement]:
 
 def _recommendation_updates(events: Sequence[RecommendationUpdate]) -> list[Statement]:
     # A trigger applies each update really inserted to its recommendation: the
-    # furthest stage holds, then the latest event_id (see RECOMMENDATION_STAGES).
+    # furthest stage holds, then the latest event_id (see RECOMMENDATION_STAGES); a
+    # second close of a recommendation is refused.
     history = """
         INSERT INTO recommendation_updates (recommendation_id, status, ticket, outcome,
             realized_pnl, ts, event_id)

@@ -10,13 +10,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import hypothesis.strategies as st
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 import schemas
-from eventbus import NotStored
+from eventbus import EventBus, NotStored
 from schemas import (
     PositionUpdate,
     RecommendationUpdate,
@@ -90,6 +91,98 @@ async def test_an_execution_logged_twice_opens_one_position(tmp_path: Path) -> N
     ]
     for database in (main, analysis):
         assert count(database, "dead_letters") == 0
+
+
+async def _race(bus: EventBus, *events: Any) -> list[NotStored | None]:
+    """Publish ``events`` at once, each awaited (``wait=True``) by a caller of its own;
+    return what each caller was told: None (stored) or the NotStored it raised."""
+    told: list[NotStored | None] = [None] * len(events)
+
+    async def call(n: int) -> None:
+        try:
+            await bus.publish(events[n], wait=True)
+        except NotStored as refused:
+            told[n] = refused
+
+    async with anyio.create_task_group() as tg:
+        for n in range(len(events)):
+            tg.start_soon(call, n)
+    return told
+
+
+async def test_of_two_racing_closes_one_is_stored_and_the_other_caller_told(
+    tmp_path: Path,
+) -> None:
+    # Both passed the call's checks (neither was committed yet): other event_ids,
+    # other P&L. The caller whose close is not the one stored must not be told it was.
+    path = tmp_path / MAIN.filename
+    closes = [
+        position_update(1, ts=_T + n, status="closed", current_price=price, close_price=price,
+                        realized_pnl=price - 50_000.0)
+        for n, price in enumerate((50_100.0, 50_900.0))
+    ]  # fmt: skip
+    async with running_writer(path, MAIN) as (bus, _):
+        await bus.publish(execution(1, ts=_T), wait=True)
+        with anyio.fail_after(10):
+            told = await _race(bus, *closes)
+    [(stored, refused)] = [(closes[n], closes[1 - n]) for n in (0, 1) if told[n] is None]
+    error = told[closes.index(refused)]
+    assert isinstance(error, NotStored)
+    assert "ticket was closed before by another close" in error.reason
+    assert query(
+        path, "SELECT status, close_price, realized_pnl, event_id FROM trade_positions"
+    ) == [("closed", stored.close_price, stored.realized_pnl, stored.event_id)]
+    assert query(path, "SELECT event_id FROM position_updates") == [(stored.event_id,)]
+    assert query(path, "SELECT seq, data FROM dead_letters") == [
+        (error.seq, schemas.encode(refused))
+    ]
+
+
+async def test_of_two_racing_identical_executions_one_is_stored_and_the_other_caller_told(
+    tmp_path: Path,
+) -> None:
+    # The same trade twice at once under two event_ids: one event_id is stored, the
+    # other caller is told its event_id is not (an acknowledged id is a stored id).
+    path = tmp_path / MAIN.filename
+    first = TradeExecution(**_EXECUTION, ts=_T)
+    twin = msgspec.structs.replace(first, event_id=new_event_id())
+    async with running_writer(path, MAIN) as (bus, _):
+        with anyio.fail_after(10):
+            told = await _race(bus, first, twin)
+    [(stored, refused)] = [
+        (event, other) for event, other, said in ((first, twin, told[0]), (twin, first, told[1]))
+        if said is None
+    ]  # fmt: skip
+    error = told[(first, twin).index(refused)]
+    assert isinstance(error, NotStored)
+    assert "ticket was opened before by another execution (another event_id)" in error.reason
+    assert query(path, "SELECT event_id FROM trade_executions") == [(stored.event_id,)]
+    assert query(path, "SELECT event_id, volume FROM trade_positions") == [(stored.event_id, 0.01)]
+    assert query(path, "SELECT seq, data FROM dead_letters") == [
+        (error.seq, schemas.encode(refused))
+    ]
+
+
+async def test_of_two_racing_recommendations_with_one_id_one_is_stored_and_the_other_told(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / ANALYSIS.filename
+    first = TradeRecommendation(recommendation_id="rec-1", **_RECOMMENDATION, ts=_T)
+    twin = msgspec.structs.replace(first, event_id=new_event_id())
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        with anyio.fail_after(10):
+            told = await _race(bus, first, twin)
+    [(stored, refused)] = [
+        (event, other) for event, other, said in ((first, twin, told[0]), (twin, first, told[1]))
+        if said is None
+    ]  # fmt: skip
+    error = told[(first, twin).index(refused)]
+    assert isinstance(error, NotStored)
+    assert "recommendation_id was stored before by another event" in error.reason
+    assert query(path, "SELECT event_id FROM trade_recommendations") == [(stored.event_id,)]
+    assert query(path, "SELECT seq, data FROM dead_letters") == [
+        (error.seq, schemas.encode(refused))
+    ]
 
 
 async def test_nulls_compare_as_values_in_a_replay(tmp_path: Path) -> None:
@@ -196,14 +289,16 @@ _KEPT = ("volume", "stop_loss", "take_profit", "unrealized_pnl")
 @st.composite
 def _lifecycles(draw: st.DrawFn) -> tuple[list[Any], list[bool], bool]:
     """A position's events in an arrival order (with a few identical replays), where
-    batches end, and whether the close (if any) arrives last."""
+    batches end, and whether the closes (none, one, or two racing) arrive last."""
     made: list[Any] = [execution(1, ts=draw(st.integers(0, 10**6)))]
-    closing_at = draw(st.one_of(st.none(), st.integers(0, 5)))
+    closing_at = draw(st.lists(st.integers(0, 5), max_size=2, unique=True))
     for n in range(draw(st.integers(0, 5)) + 1):
         ts = draw(st.integers(0, 10**6))  # wall clocks that disagree, or step back
-        if n == closing_at:
-            made.append(position_update(1, ts=ts, status="closed", current_price=50_500.0,
-                                        close_price=50_500.0, realized_pnl=5.0))  # fmt: skip
+        if n in closing_at:
+            price = 50_500.0 + n  # racing closes of other prices and P&L
+            close = position_update(1, ts=ts, status="closed", current_price=price,
+                                    close_price=price, realized_pnl=price - 50_000.0)  # fmt: skip
+            made.append(close)
             continue
         fields: dict[str, Any] = {
             c: draw(st.one_of(st.none(), st.sampled_from([1.0, 2.0]))) for c in _KEPT
@@ -227,11 +322,19 @@ def _event_id(event: Any) -> str:
     return str(event.event_id)
 
 
+def _first_close(arrival: list[Any]) -> Any:
+    """The close that arrives first (it is stored; any other close is refused), or None."""
+    closes = (e for e in arrival if isinstance(e, PositionUpdate) and e.status == "closed")
+    return next(closes, None)
+
+
 def _expected(events: list[Any], close_last: bool) -> dict[str, Any]:
-    """The position the events make, whatever their arrival order (by event_id)."""
+    """The position the events make, whatever their arrival order: modifies in
+    event_id order, and the close that arrived first."""
     [opened] = {e for e in events if isinstance(e, TradeExecution)}
     updates = sorted({e for e in events if isinstance(e, PositionUpdate)}, key=_event_id)
-    closes = [u for u in updates if u.status == "closed"]
+    first_close = _first_close(events)
+    closes = [] if first_close is None else [first_close]
     modifies = [u for u in updates if u.status != "closed"]
     if closes and not close_last:  # a close is final: its own values, at least
         close = closes[0]
@@ -246,7 +349,7 @@ def _expected(events: list[Any], close_last: bool) -> dict[str, Any]:
         "ts": opened.ts, "event_id": opened.event_id, "direction": opened.direction,
         "entry_price": opened.entry_price, "opened_ts": opened.ts,
     }  # fmt: skip
-    for update in modifies + closes:  # the close, if any, is the last to arrive
+    for update in modifies + closes:  # the closes, if any, are the last to arrive
         state.update(status=update.status, current_price=update.current_price, ts=update.ts,
                      event_id=update.event_id)  # fmt: skip
         for column in _KEPT:
@@ -269,18 +372,37 @@ async def test_a_position_ends_the_same_in_any_arrival_order(
 ) -> None:
     arrival, cuts, close_last = lifecycle
     expected = _expected(arrival, close_last)
+    first_close = _first_close(arrival)
+    refused = [  # every arrival of a close other than the first to arrive
+        e
+        for e in arrival
+        if isinstance(e, PositionUpdate) and e.status == "closed" and e != first_close
+    ]
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / MAIN.filename
+        reported = 0  # the events the flushes said were not stored
         async with running_writer(path, MAIN) as (bus, _):
             for event, cut in zip(arrival, cuts, strict=True):
                 bus.publish_nowait(event)
                 if cut:
-                    await bus.flush()
-            await bus.flush()
+                    reported += await _flush(bus)
+            reported += await _flush(bus)
         columns = ", ".join(expected)
         [row] = query(path, f"SELECT {columns} FROM trade_positions")
         assert dict(zip(expected, row, strict=True)) == expected
-        assert count(path, "dead_letters") == 0
+        letters = query(path, "SELECT data, error FROM dead_letters ORDER BY id")
+    assert [data for data, _ in letters] == [schemas.encode(e) for e in refused]
+    assert all("closed before by another close" in error for _, error in letters)
+    assert reported == len(refused)
+
+
+async def _flush(bus: EventBus) -> int:
+    """Flush ``bus``; return how many events the flush reported not stored."""
+    try:
+        await bus.flush()
+    except NotStored as refused:
+        return 1 + refused.more
+    return 0
 
 
 def test_event_ids_made_in_order_sort_in_order() -> None:
@@ -293,8 +415,9 @@ _STATUSES: list[RecommendationStatus] = ["pending", "rejected", "expired", "exec
 
 
 @st.composite
-def _recommendation_lives(draw: st.DrawFn) -> list[Any]:
-    """A recommendation and its updates (any statuses, clocks), in an arrival order."""
+def _recommendation_lives(draw: st.DrawFn) -> tuple[list[Any], list[bool]]:
+    """A recommendation and its updates (any statuses, clocks), in an arrival order,
+    and where batches end."""
     rec = TradeRecommendation(recommendation_id="rec-1", **_RECOMMENDATION, ts=0)
     statuses = st.sampled_from(_STATUSES)
     updates = [
@@ -305,18 +428,22 @@ def _recommendation_lives(draw: st.DrawFn) -> list[Any]:
     arrival: list[Any] = draw(st.permutations([rec, *updates]))
     for replay in draw(st.lists(st.sampled_from(arrival), max_size=2)):
         arrival.insert(draw(st.integers(0, len(arrival))), replay)
-    return arrival
+    return arrival, [draw(st.booleans()) for _ in arrival]
 
 
 @settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_recommendation_lives(), st.data())
+@given(_recommendation_lives())
 async def test_a_recommendation_ends_the_same_in_any_arrival_order(
-    arrival: list[Any], data: st.DataObject
+    life: tuple[list[Any], list[bool]],
 ) -> None:
+    arrival, cuts = life  # drawn up front: nothing is drawn while the writer runs
     updates = {e for e in arrival if isinstance(e, RecommendationUpdate)}
-    # The furthest stage; in it the latest update, but the first close.
+    # The furthest stage; in it the latest update, but the first close to arrive (any
+    # other close is refused, each time it arrives).
+    arriving = [e for e in arrival if isinstance(e, RecommendationUpdate)]
+    closes = [u for u in arriving if u.status == "closed"]
+    refused = [u for u in closes if u != closes[0]]
     expected = [("pending", "")]
-    closes = sorted((u for u in updates if u.status == "closed"), key=_event_id)
     if closes:
         expected = [(closes[0].status, closes[0].event_id)]
     elif updates:
@@ -324,12 +451,16 @@ async def test_a_recommendation_ends_the_same_in_any_arrival_order(
         expected = [(last.status, last.event_id)]
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / ANALYSIS.filename
+        reported = 0
         async with running_writer(path, ANALYSIS) as (bus, _):
-            for event in arrival:
+            for event, cut in zip(arrival, cuts, strict=True):
                 bus.publish_nowait(event)
-                if data.draw(st.booleans(), label="batch ends"):
-                    await bus.flush()
-            await bus.flush()
+                if cut:
+                    reported += await _flush(bus)
+            reported += await _flush(bus)
         stored = query(path, "SELECT status, updated_event_id FROM trade_recommendations")
-        assert count(path, "dead_letters") == 0
+        letters = query(path, "SELECT data, error FROM dead_letters ORDER BY id")
     assert stored == expected
+    assert [data for data, _ in letters] == [schemas.encode(e) for e in refused]
+    assert all("closed before by another update" in error for _, error in letters)
+    assert reported == len(refused)

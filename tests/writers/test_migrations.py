@@ -128,8 +128,9 @@ async def test_a_main_database_with_rows_gets_the_integrity_rules_of_version_3(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / MAIN.filename
-    opened_id, modified_id = new_event_id(), new_event_id()
-    # A position stored by version 2: opened, then modified (state ordered by ts).
+    opened_id, modified_id, closed_id = new_event_id(), new_event_id(), new_event_id()
+    # Positions stored by version 2: one opened, then modified (state ordered by ts);
+    # one closed.
     _at_version_2(path, MAIN, f"""
         INSERT INTO trade_executions (ticket, symbol, direction, entry_price, volume, stop_loss,
             take_profit, recommendation_id, comment, ts, event_id)
@@ -143,19 +144,33 @@ async def test_a_main_database_with_rows_gets_the_integrity_rules_of_version_3(
             stop_loss, take_profit, current_price, unrealized_pnl, opened_ts, ts, event_id)
         VALUES (7, 'BTCUSDT', 'BUY', 'modified', 50000.0, 0.01, 49500.0, 51000.0, 50100.0, 1.0,
                 100, 200, '{modified_id}');
+        INSERT INTO position_updates (ticket, symbol, status, current_price, close_price,
+            realized_pnl, ts, event_id)
+        VALUES (8, 'BTCUSDT', 'closed', 50100.0, 50100.0, 1.0, 200, '{closed_id}');
+        INSERT INTO trade_positions (ticket, symbol, status, current_price, close_price,
+            realized_pnl, closed_ts, ts, event_id)
+        VALUES (8, 'BTCUSDT', 'closed', 50100.0, 50100.0, 1.0, 200, 200, '{closed_id}');
     """)  # fmt: skip
     modified = position_update(7, ts=200, current_price=50_100.0, unrealized_pnl=1.0,
                                event_id=modified_id)  # fmt: skip
     phantom = msgspec.structs.replace(modified, volume=1_000.0, unrealized_pnl=-1e9)
     reused = TradeExecution(ticket=7, symbol="BTCUSDT", direction="SELL", entry_price=60_000.0,
                             volume=0.5, ts=300)  # fmt: skip
+    # The stored trade under a new event_id: another execution all the same.
+    repeated = TradeExecution(ticket=7, symbol="BTCUSDT", direction="BUY", entry_price=50_000.0,
+                              volume=0.01, stop_loss=49_500.0, take_profit=51_000.0,
+                              ts=100)  # fmt: skip
     close = position_update(7, ts=150, status="closed", current_price=50_200.0,
                             close_price=50_200.0, realized_pnl=2.0)  # an earlier clock  # fmt: skip
+    second_close = msgspec.structs.replace(close, event_id=new_event_id())
+    old_close = position_update(8, ts=300, status="closed", current_price=50_900.0,
+                                close_price=50_900.0, realized_pnl=9.0)  # fmt: skip
+    refusals = (phantom, reused, repeated, second_close, old_close)
     refused: list[tuple[int, NotStored]] = []  # (seq, the flush's error) of each refusal
     async with running_writer(path, MAIN) as (bus, _):
-        for event in (modified, phantom, reused, close):
+        for event in (modified, phantom, reused, repeated, close, second_close, old_close):
             seq = bus.publish_nowait(event)
-            if event is phantom or event is reused:
+            if any(event is refusal for refusal in refusals):
                 with pytest.raises(NotStored, match=type(event).__name__) as failure:
                     await bus.flush()
                 refused.append((seq, failure.value))
@@ -165,14 +180,21 @@ async def test_a_main_database_with_rows_gets_the_integrity_rules_of_version_3(
         await bus.flush()
     assert query(path, "PRAGMA user_version") == [(len(MAIN.migrations),)]
     assert query(
-        path, "SELECT direction, status, volume, close_price, realized_pnl, event_id "
-        "FROM trade_positions"
-    ) == [("BUY", "closed", 0.01, 50_200.0, 2.0, close.event_id)]  # fmt: skip
+        path, "SELECT ticket, direction, status, volume, close_price, realized_pnl, event_id "
+        "FROM trade_positions ORDER BY ticket"
+    ) == [
+        (7, "BUY", "closed", 0.01, 50_200.0, 2.0, close.event_id),
+        (8, None, "closed", None, 50_100.0, 1.0, closed_id),
+    ]  # fmt: skip
     assert query(path, "SELECT event_id FROM trade_executions") == [(opened_id,)]
-    errors = [error for (error,) in query(path, "SELECT error FROM dead_letters ORDER BY id")]
-    assert len(errors) == 2
+    letters = query(path, "SELECT data, error FROM dead_letters ORDER BY id")
+    assert [data for data, _ in letters] == [schemas.encode(event) for event in refusals]
+    errors = [error for _, error in letters]
     assert "event_id was stored before with another volume" in errors[0]
-    assert "ticket was opened before by another execution (its direction differs)" in errors[1]
+    for error in errors[1:3]:
+        assert "ticket was opened before by another execution (another event_id)" in error
+    for error in errors[3:]:
+        assert "ticket was closed before by another close (another event_id)" in error
     for (refused_seq, error_raised), error in zip(refused, errors, strict=True):
         assert (error_raised.seq, error_raised.more) == (refused_seq, 0)
         assert error_raised.reason == f"went to dead_letters: {error}"
@@ -192,33 +214,44 @@ async def test_an_analysis_database_with_rows_gets_the_integrity_rules_of_versio
         INSERT INTO recommendation_updates (recommendation_id, status, ticket, ts, event_id)
         VALUES ('rec-1', 'executed', 7, 200, 'update-1');
     """)  # fmt: skip
-    repeat = recommendation("rec-1")
+    repeat = recommendation("rec-1")  # the stored content, under a new event_id
     other = msgspec.structs.replace(recommendation("rec-1"), confidence=10.0)
+    closed = RecommendationUpdate(recommendation_id="rec-1", status="closed", outcome="win",
+                                  realized_pnl=2.0, ts=50)  # fmt: skip
+    closed_again = RecommendationUpdate(recommendation_id="rec-1", status="closed",
+                                        outcome="loss", realized_pnl=-1.0, ts=60)  # fmt: skip
     async with running_writer(path, ANALYSIS) as (bus, _):
-        bus.publish_nowait(repeat)  # the same content: a no-op
-        seq = bus.publish_nowait(other)
-        with pytest.raises(NotStored, match="stored before with another confidence") as refused:
+        seq = bus.publish_nowait(repeat)
+        bus.publish_nowait(other)
+        with pytest.raises(NotStored, match="recommendation_id was stored before") as refused:
             await bus.flush()
         # Closed with an earlier clock, then a later update: closed is final.
-        for update in (
-            RecommendationUpdate(recommendation_id="rec-1", status="closed", outcome="win",
-                                 realized_pnl=2.0, ts=50),
-            RecommendationUpdate(recommendation_id="rec-1", status="executed", ticket=8, ts=500),
-        ):  # fmt: skip
-            bus.publish_nowait(update)
+        bus.publish_nowait(closed)
+        bus.publish_nowait(
+            RecommendationUpdate(recommendation_id="rec-1", status="executed", ticket=8, ts=500)
+        )
         await bus.flush()
+        bus.publish_nowait(closed_again)
+        with pytest.raises(NotStored, match="closed before by another update"):
+            await bus.flush()
     assert query(
         path, "SELECT status, ticket, outcome, realized_pnl, event_id FROM trade_recommendations"
     ) == [("closed", 7, "win", 2.0, "rec-event")]
-    [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
-    assert data == schemas.encode(other)
-    assert "recommendation_id was stored before with another confidence" in error
+    letters = query(path, "SELECT data, error FROM dead_letters ORDER BY id")
+    assert [data for data, _ in letters] == [
+        schemas.encode(event) for event in (repeat, other, closed_again)
+    ]
+    for _, error in letters[:2]:
+        assert "recommendation_id was stored before by another event (another event_id)" in error
+    assert (
+        "recommendation was closed before by another update (another event_id)" in (letters[2][1])
+    )
     assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
         "TradeRecommendation",
         seq,
-        0,
+        1,
     )
-    assert refused.value.reason == f"went to dead_letters: {error}"
+    assert refused.value.reason == f"went to dead_letters: {letters[0][1]}"
 
 
 async def test_a_logs_database_with_rows_refuses_a_replay_with_other_content(

@@ -506,22 +506,106 @@ async def test_a_close_made_before_the_last_update_closes_the_position(tmp_path:
     ]
 
 
-async def test_of_two_closes_the_first_made_holds_in_any_arrival_order(tmp_path: Path) -> None:
+_SECOND_CLOSE = (
+    "IntegrityError: position_updates: this ticket was closed before by another close "
+    "(another event_id); a position closes once: a retry must repeat the close under its "
+    "event_id"
+)
+
+
+@pytest.mark.parametrize("batches", ["one batch", "a batch each"])
+async def test_of_two_closes_the_first_stored_holds_and_the_other_is_refused(
+    tmp_path: Path, batches: str
+) -> None:
+    # Two callers close one ticket at once (other event_ids, other P&L): whatever
+    # their event_ids, the close that arrives first is stored, the other is refused.
     path = tmp_path / MAIN.filename
     ids = {ticket: (new_event_id(), new_event_id()) for ticket in (1, 2)}
+    refused: dict[int, tuple[PositionUpdate, int, NotStored]] = {}
     async with running_writer(path, MAIN) as (bus, _):
-        for ticket, (first, second) in ids.items():
+        for ticket, (made_first, made_second) in ids.items():
             bus.publish_nowait(execution(ticket, ts=_T))
-            for event_id in (first, second) if ticket == 1 else (second, first):
-                price = 50_100.0 if event_id == first else 50_900.0
-                bus.publish_nowait(_close(ticket, ts=_T + 1, price=price, pnl=price - 50_000.0,
-                                          event_id=event_id))  # fmt: skip
+            await bus.flush()
+            arriving_first, arriving_last = (
+                (made_first, made_second) if ticket == 1 else (made_second, made_first)
+            )
+            bus.publish_nowait(_close(ticket, ts=_T + 1, price=50_100.0, pnl=100.0,
+                                      event_id=arriving_first))  # fmt: skip
+            if batches == "a batch each":
                 await bus.flush()
-    assert query(path, "SELECT ticket, close_price, event_id FROM trade_positions") == [
-        (1, 50_100.0, ids[1][0]),
-        (2, 50_100.0, ids[2][0]),
+            late = _close(ticket, ts=_T + 1, price=50_900.0, pnl=900.0, event_id=arriving_last)
+            seq = bus.publish_nowait(late)
+            with pytest.raises(NotStored, match="closed before by another close") as failure:
+                await bus.flush()
+            refused[ticket] = (late, seq, failure.value)
+            bus.publish_nowait(late)  # the refused close again: refused again
+            with pytest.raises(NotStored, match="closed before by another close"):
+                await bus.flush()
+    assert query(
+        path, "SELECT ticket, status, close_price, realized_pnl, event_id FROM trade_positions"
+    ) == [
+        (1, "closed", 50_100.0, 100.0, ids[1][0]),
+        (2, "closed", 50_100.0, 100.0, ids[2][1]),
     ]
+    assert query(
+        path,
+        "SELECT ticket, event_id FROM position_updates WHERE status = 'closed' ORDER BY ticket",
+    ) == [(1, ids[1][0]), (2, ids[2][1])]
+    letters = query(path, "SELECT data, error FROM dead_letters ORDER BY id")
+    assert letters == [
+        (schemas.encode(refused[ticket][0]), _SECOND_CLOSE) for ticket in (1, 1, 2, 2)
+    ]
+    for _, seq, error in refused.values():
+        assert (error.event_type, error.seq, error.more) == ("PositionUpdate", seq, 0)
+        assert error.reason == f"went to dead_letters: {_SECOND_CLOSE}"
+
+
+async def test_a_close_replayed_unchanged_is_a_no_op(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    close = _close(1, ts=_T + 1, price=50_100.0, pnl=1.0)
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(execution(1, ts=_T))
+        bus.publish_nowait(close)
+        bus.publish_nowait(close)  # in the same batch
+        await bus.flush()
+        bus.publish_nowait(close)  # in another
+        await bus.flush()
+    assert query(path, _POSITION) == [
+        ("closed", 50_100.0, 0.01, 50_100.0, 1.0, None, _T + 1, close.event_id)
+    ]
+    assert count(path, "position_updates") == 1
     assert count(path, "dead_letters") == 0
+
+
+async def test_of_two_closes_of_a_recommendation_the_first_stored_holds(tmp_path: Path) -> None:
+    path = tmp_path / ANALYSIS.filename
+    rec = recommendation()
+    rid = rec.recommendation_id
+    made_first, made_second = new_event_id(), new_event_id()
+    loss = RecommendationUpdate(recommendation_id=rid, status="closed", outcome="loss",
+                                realized_pnl=-3.0, ts=_T, event_id=made_second)  # fmt: skip
+    win = RecommendationUpdate(recommendation_id=rid, status="closed", outcome="win",
+                               realized_pnl=2.0, ts=_T, event_id=made_first)  # fmt: skip
+    async with running_writer(path, ANALYSIS) as (bus, _):
+        bus.publish_nowait(rec)
+        bus.publish_nowait(loss)  # arrives first, made second
+        bus.publish_nowait(loss)  # replayed unchanged: a no-op
+        await bus.flush()
+        seq = bus.publish_nowait(win)
+        with pytest.raises(NotStored, match="closed before by another update") as refused:
+            await bus.flush()
+    assert query(
+        path, "SELECT status, outcome, realized_pnl, updated_event_id FROM trade_recommendations"
+    ) == [("closed", "loss", -3.0, made_second)]
+    assert query(path, "SELECT event_id FROM recommendation_updates") == [(made_second,)]
+    [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
+    assert data == schemas.encode(win)
+    assert error == (
+        "IntegrityError: recommendation_updates: this recommendation was closed before by "
+        "another update (another event_id); a recommendation closes once: a retry must repeat "
+        "the close under its event_id"
+    )
+    assert (refused.value.seq, refused.value.more) == (seq, 0)
 
 
 async def test_a_closed_recommendation_is_never_reopened_but_an_expired_one_may_execute(
@@ -608,7 +692,7 @@ async def test_a_second_execution_on_a_ticket_is_refused_and_never_merged(
     ]
     [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
     assert data == schemas.encode(second)
-    assert "ticket was opened before by another execution (its direction differs)" in error
+    assert "ticket was opened before by another execution (another event_id)" in error
     assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
         "TradeExecution",
         seq,
@@ -617,56 +701,102 @@ async def test_a_second_execution_on_a_ticket_is_refused_and_never_merged(
     assert refused.value.reason == f"went to dead_letters: {error}"
 
 
-async def test_an_execution_retried_under_a_new_event_id_is_stored_once(tmp_path: Path) -> None:
+_REUSED_TICKET = (
+    "IntegrityError: trade_executions: this ticket was opened before by another execution "
+    "(another event_id); a ticket opens one trade: a retry must repeat the execution under "
+    "its event_id, a new trade needs a ticket of its own"
+)
+
+
+async def test_an_execution_repeated_under_a_new_event_id_is_refused(tmp_path: Path) -> None:
+    # Two identical calls racing, or a direct publish of the same trade: skipping the
+    # second would acknowledge an event_id stored nowhere.
     path = tmp_path / MAIN.filename
     first = execution(1, ts=_T)
-    retry = msgspec.structs.replace(first, ts=_T + _SECOND, event_id=new_event_id())
-    async with running_writer(path, MAIN) as (bus, _):
+    repeat = msgspec.structs.replace(first, event_id=new_event_id())  # the same content
+    async with running_writer(path, MAIN) as (bus, actor):
         bus.publish_nowait(first)
         await bus.flush()
         bus.publish_nowait(position_update(1, ts=_T + 1, current_price=50_100.0))
-        bus.publish_nowait(retry)
-        bus.publish_nowait(retry)
+        seq = bus.publish_nowait(repeat)
+        with pytest.raises(NotStored, match="opened before by another execution") as refused:
+            await bus.flush()
+        bus.publish_nowait(first)  # the stored event replayed: a no-op
         await bus.flush()
+        assert actor.statistics().dead_letters == 1
     assert query(path, "SELECT ticket, ts, event_id FROM trade_executions") == [
         (1, _T, first.event_id)
     ]
-    assert query(path, "SELECT status, current_price FROM trade_positions") == [
-        ("modified", 50_100.0)
+    assert query(path, "SELECT status, current_price, volume FROM trade_positions") == [
+        ("modified", 50_100.0, 0.01)
+    ]
+    assert query(path, "SELECT data, error FROM dead_letters") == [
+        (schemas.encode(repeat), _REUSED_TICKET)
+    ]
+    assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
+        "TradeExecution",
+        seq,
+        0,
+    )
+    assert refused.value.reason == f"went to dead_letters: {_REUSED_TICKET}"
+
+
+async def test_an_execution_after_its_updates_is_stored(tmp_path: Path) -> None:
+    # Updates delivered before their execution make a row with no direction: the
+    # execution is the ticket's first, not a reuse.
+    path = tmp_path / MAIN.filename
+    opened = execution(1, ts=_T)
+    async with running_writer(path, MAIN) as (bus, _):
+        bus.publish_nowait(position_update(1, ts=_T + 1, current_price=50_100.0))
+        await bus.flush()
+        bus.publish_nowait(opened)
+        bus.publish_nowait(opened)  # replayed: a no-op
+        await bus.flush()
+    assert query(path, "SELECT event_id FROM trade_executions") == [(opened.event_id,)]
+    assert query(path, "SELECT direction, status, current_price FROM trade_positions") == [
+        ("BUY", "modified", 50_100.0)
     ]
     assert count(path, "dead_letters") == 0
 
 
-async def test_a_recommendation_repeated_with_its_content_is_stored_once(tmp_path: Path) -> None:
+_REUSED_RECOMMENDATION_ID = (
+    "IntegrityError: trade_recommendations: this recommendation_id was stored before by "
+    "another event (another event_id); a recommendation is logged once: a retry must repeat "
+    "it under its event_id, a change is a recommendation update, a new recommendation needs "
+    "a recommendation_id of its own"
+)
+
+
+@pytest.mark.parametrize("content", ["the same", "another entry_price"])
+async def test_a_recommendation_id_stored_under_another_event_id_is_refused(
+    tmp_path: Path, content: str
+) -> None:
     path = tmp_path / ANALYSIS.filename
     rec = recommendation("rec-1")
-    repeat = msgspec.structs.replace(recommendation("rec-1"), ts=_T)  # new event_id and ts
-    other = msgspec.structs.replace(recommendation("rec-1"), entry_price=50_001.0)
+    repeat = msgspec.structs.replace(recommendation("rec-1"), ts=rec.ts)  # a new event_id
+    if content != "the same":
+        repeat = msgspec.structs.replace(repeat, entry_price=50_001.0)
     async with running_writer(path, ANALYSIS) as (bus, actor):
         bus.publish_nowait(rec)
         bus.publish_nowait(RecommendationUpdate(recommendation_id="rec-1", status="executed",
                                                 ticket=7, ts=_T))  # fmt: skip
-        bus.publish_nowait(repeat)
+        bus.publish_nowait(rec)  # a replay: a no-op
         await bus.flush()
         assert actor.statistics().dead_letters == 0
-        seq = bus.publish_nowait(other)
-        with pytest.raises(NotStored, match="stored before with another entry_price") as refused:
+        seq = bus.publish_nowait(repeat)
+        with pytest.raises(NotStored, match="recommendation_id was stored before") as refused:
             await bus.flush()
     stored = "SELECT recommendation_id, status, ticket, ts, event_id FROM trade_recommendations"
     assert query(path, stored) == [("rec-1", "executed", 7, 100, rec.event_id)]
-    [(data, error)] = query(path, "SELECT data, error FROM dead_letters")
-    assert data == schemas.encode(other)
-    assert error == (
-        "IntegrityError: trade_recommendations: this recommendation_id was stored before "
-        "with another entry_price; a recommendation is logged once: log a change as a "
-        "recommendation update, or a new recommendation under a new recommendation_id"
-    )
+    assert query(path, "SELECT data, error FROM dead_letters") == [
+        (schemas.encode(repeat), _REUSED_RECOMMENDATION_ID)
+    ]
     assert (refused.value.event_type, refused.value.seq, refused.value.more) == (
         "TradeRecommendation",
         seq,
         0,
     )
-    assert refused.value.reason == f"went to dead_letters: {error}"
+    assert refused.value.reason == f"went to dead_letters: {_REUSED_RECOMMENDATION_ID}"
 
 
 async def test_a_replayed_update_with_other_content_leaves_the_position_alone(
