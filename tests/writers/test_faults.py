@@ -83,7 +83,7 @@ async def test_a_recommendation_reusing_an_id_is_dead_lettered(tmp_path: Path) -
         bus.publish_nowait(original)
         bus.publish_nowait(duplicate)
         bus.publish_nowait(recommendation())
-        with pytest.raises(NotStored, match="stored before with another confidence"):
+        with pytest.raises(NotStored, match="recommendation_id was stored before by another event"):
             await bus.flush()
         assert actor.statistics().dead_letters == 1
     assert count(path, "trade_recommendations") == 2
@@ -94,7 +94,7 @@ async def test_a_recommendation_reusing_an_id_is_dead_lettered(tmp_path: Path) -
     ) == [(original.event_id,)]
     [(event_type, data, error)] = query(path, "SELECT event_type, data, error FROM dead_letters")
     assert (event_type, data) == ("TradeRecommendation", schemas.encode(duplicate))
-    assert "recommendation_id was stored before with another confidence" in error
+    assert "recommendation_id was stored before by another event" in error
 
 
 async def test_an_event_whose_bytes_are_damaged_is_dead_lettered_as_they_are(
