@@ -238,31 +238,40 @@ async def test_a_dead_lettered_event_is_not_acknowledged_as_stored(tmp_path: Pat
 
 
 async def test_log_calls_raise_not_stored_for_a_dead_lettered_event(tmp_path: Path) -> None:
-    async with open_node(tmp_path) as node:
+    # The call's own check refuses a recommendation_id that is committed; one still in
+    # flight (another process's, its writer not yet committing) passes it, and the
+    # writer refuses the call's event: the call raises NotStored.
+    path = tmp_path / ANALYSIS.filename
+    taken = recommendation()
+    async with open_node(tmp_path, busy_timeout=0.1, max_backoff=0.1) as node:
         api = node.integration("desktop_agent")
-        taken = await api.log_trade_recommendation(
-            symbol="BTCUSDT",
-            direction="BUY",
-            entry_price=50_000.0,
-            stop_loss=49_500.0,
-            take_profit=51_000.0,
-            confidence=80.0,
-        )
-        with pytest.raises(NotStored, match="UNIQUE constraint failed") as refused:
-            await api.log_trade_recommendation(
-                symbol="BTCUSDT",
-                direction="SELL",
-                entry_price=50_000.0,
-                stop_loss=50_500.0,
-                take_profit=49_000.0,
-                confidence=80.0,
-                recommendation_id=taken,
-            )
-        assert refused.value.event_type == "TradeRecommendation"
+        enqueued = node.bus.subscribe("analysis.recommendation.>")
+        refused: list[NotStored] = []
+
+        async def log() -> None:
+            try:
+                await api.log_trade_recommendation(
+                    symbol="BTCUSDT", direction="SELL", entry_price=50_000.0,
+                    stop_loss=50_500.0, take_profit=49_000.0, confidence=80.0,
+                    recommendation_id=taken.recommendation_id,
+                )  # fmt: skip
+            except NotStored as exc:
+                refused.append(exc)
+
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")  # the writer waits: nothing commits
+            node.bus.publish_nowait(taken)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(log)
+                for _ in range(2):  # the other recommendation, then the call's
+                    await enqueued.receive()
+                other.execute("ROLLBACK")
+        enqueued.close()
         await node.bus.flush()  # reported once, to the caller
-    assert rows(tmp_path / ANALYSIS.filename, "SELECT direction FROM trade_recommendations") == [
-        ("BUY",)
-    ]
+    [error] = refused
+    assert error.event_type == "TradeRecommendation"
+    assert "this recommendation_id was stored before with another direction" in str(error)
+    assert rows(path, "SELECT direction FROM trade_recommendations") == [("BUY",)]
 
 
 async def test_a_waiter_cancelled_while_its_event_is_dead_lettered_leaves_it_to_a_flush(
