@@ -2,7 +2,8 @@
 
 Every event is a frozen, tagged, keyword-only msgspec Struct with ``ts`` in integer
 nanoseconds since the Unix epoch (UTC). Trade-lifecycle events carry an ``event_id``
-(a UUIDv7 string, unique and increasing within a process).
+(a UUIDv7 string, unique and increasing within a process; validation refuses any
+other form).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ._ids import derived_event_id as derived_event_id
 from ._ids import event_id_ts as event_id_ts
 from ._ids import is_event_id as is_event_id
 from ._ids import new_event_id as new_event_id
+from ._ids import observe_event_id as observe_event_id
 from ._time import format_ts as format_ts
 from ._time import now_ns as now_ns
 from ._time import ts_to_datetime as ts_to_datetime
@@ -96,6 +98,7 @@ __all__ = [
     "is_event_id",
     "new_event_id",
     "now_ns",
+    "observe_event_id",
     "pack_array",
     "symbol_token",
     "token_symbol",

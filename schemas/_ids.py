@@ -17,6 +17,7 @@ __all__ = [
     "event_id_ts",
     "is_event_id",
     "new_event_id",
+    "observe_event_id",
 ]
 
 #: What a caller-chosen ``event_id`` must look like.
@@ -41,11 +42,17 @@ _last_ms = 0
 _counter = 0
 
 
+def _seed() -> int:
+    """A counter's first value: random, below 2**70 (headroom against overflow)."""
+    return int.from_bytes(os.urandom(9), "big") >> 2
+
+
 def _reset_after_fork() -> None:
-    global _lock, _last_ms, _counter
+    # The child keeps the millisecond (and so the floor observe_event_id raised) but
+    # draws a counter of its own: it must not make the ids its parent makes next.
+    global _lock, _counter
     _lock = threading.Lock()
-    _last_ms = 0
-    _counter = 0
+    _counter = _seed()
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -58,13 +65,12 @@ def new_event_id() -> str:
         ms = time.time_ns() // 1_000_000
         if ms > _last_ms:
             _last_ms = ms
-            # Leave headroom above the random seed so the counter rarely overflows.
-            _counter = int.from_bytes(os.urandom(9), "big") >> 2
+            _counter = _seed()
         else:
             _counter += 1
             if _counter > _COUNTER_MAX:
                 _last_ms += 1
-                _counter = int.from_bytes(os.urandom(9), "big") >> 2
+                _counter = _seed()
         value = (
             (_last_ms << 80)
             | (0x7 << 76)
@@ -74,6 +80,33 @@ def new_event_id() -> str:
         )
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def observe_event_id(event_id: str) -> None:
+    """Make every id :func:`new_event_id` returns from now on greater than ``event_id``
+    (an id stored by an earlier run of the program, say, whose clock was ahead).
+
+    Ids stay strictly increasing: when ``event_id`` is not below the ids made so far,
+    the next ones are made in the millisecond after its own (or later, as the clock
+    goes), so they are never equal to an id derived from it either. A ``event_id``
+    below the ids made so far changes nothing. The floor holds in this process and
+    in the processes it forks afterwards.
+
+    :raises InvalidEvent: if ``event_id`` is not of the format :data:`EVENT_ID_FORMAT`.
+    :raises ValueError: if ``event_id`` is of the last millisecond ids can hold (the
+        year 2262): no id can be made after it.
+    """
+    global _last_ms, _counter
+    ms = event_id_ts(check_event_id(event_id))
+    if ms >= _MAX_MS:
+        raise ValueError(
+            f"no event id can be made after {event_id!r}: its time is the last one an id "
+            "can hold (the year 2262); is the clock of the program that made it wrong?"
+        )
+    with _lock:
+        if ms >= _last_ms:
+            _last_ms = ms + 1
+            _counter = _seed()
 
 
 def event_id_ts(event_id: str) -> int:

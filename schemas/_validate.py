@@ -1,4 +1,5 @@
-"""Validation of events: types, ranges, finiteness, symbols and cross-field rules.
+"""Validation of events: types, ranges, finiteness, symbols, event ids and cross-field
+rules.
 
 msgspec does not check types in ``__init__``, so an event built in code is checked
 by :func:`validate` (the bus calls it on every publish). Ticks take a fast path of
@@ -9,6 +10,7 @@ applies the ``Meta`` constraints in C, followed by the rules msgspec cannot expr
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping
@@ -28,6 +30,7 @@ from ._events import (
     _tick_topics,
 )
 from ._exceptions import InvalidEvent
+from ._ids import check_event_id
 from ._types import MAX_INT64
 
 __all__ = [
@@ -97,6 +100,7 @@ def _choices(annotation: Any) -> str | None:
     return f"{text} or None" if type(None) in args else text
 
 
+_MIN_INT64: Final = -(2**63)
 _FLOAT_FIELDS: dict[type[Event], tuple[str, ...]] = {}
 _JSON_FIELDS: dict[type[Event], tuple[str, ...]] = {}
 #: The allowed values of every Literal (enum) field, for error messages.
@@ -106,6 +110,8 @@ for _cls in EVENT_TYPES:
     _FLOAT_FIELDS[_cls] = tuple(f for f in _FIELDS[_cls] if _has_float(_hints[f]))
     _JSON_FIELDS[_cls] = tuple(f for f in _FIELDS[_cls] if _is_json(_hints[f]))
     _CHOICES[_cls] = {f: c for f in _FIELDS[_cls] if (c := _choices(_hints[f])) is not None}
+#: The event types that carry an ``event_id`` (of the format ``EVENT_ID_FORMAT``).
+_HAS_EVENT_ID: Final = frozenset(cls for cls in EVENT_TYPES if "event_id" in _FIELDS[cls])
 
 
 def check_symbol(event_type: str, symbol: object, field: str = "symbol") -> None:
@@ -176,6 +182,7 @@ def _validate_slow(event: Event) -> None:
     decoder = _decoders.get(cls)
     if decoder is None:
         raise InvalidEvent(cls.__name__, None, event, "not a tradebus event type")
+    _check_float_ints(event)
     # Characters of its strings, per field: a lower bound of its encoded size.
     text: dict[str, int] = {}
     for field in _JSON_FIELDS[cls]:
@@ -204,6 +211,25 @@ def _validate_slow(event: Event) -> None:
     if not same:
         _check_round_trip(event, decoded)
     _check_values(event)  # its JSON payloads were checked first
+
+
+def _check_float_ints(event: Event) -> None:
+    """Refuse an int in a float field that SQLite cannot bind (beyond 64 bits).
+
+    :func:`build` makes such ints floats; an event built directly keeps what it was
+    given, and the writer binds it as it is.
+    """
+    cls = type(event)
+    for field in _FLOAT_FIELDS[cls]:
+        value = getattr(event, field)
+        if type(value) is int and not _MIN_INT64 <= value <= MAX_INT64:
+            raise InvalidEvent(
+                cls.__name__,
+                field,
+                value,
+                "an int in a float field must be within the signed 64-bit range "
+                "(-2**63 to 2**63 - 1); pass a float",
+            )
 
 
 def _too_large(event: Event, size: int, text: dict[str, int], *, exact: bool) -> InvalidEvent:
@@ -309,6 +335,8 @@ def _check_values(event: Event) -> None:
         value = getattr(event, field)
         if value is not None and not math.isfinite(value):
             raise InvalidEvent(name, field, value, "must be a finite number")
+    if cls in _HAS_EVENT_ID:
+        check_event_id(getattr(event, "event_id"), name)  # noqa: B009
     symbol = getattr(event, "symbol", None)
     if symbol is not None:
         check_symbol(name, symbol)
@@ -325,10 +353,31 @@ def _check_values(event: Event) -> None:
         assert isinstance(event, RecommendationUpdate)
         if event.outcome is not None and event.status != "closed":
             raise InvalidEvent(name, "outcome", event.outcome, "only a closed status has one")
+        _check_outcome(name, event.outcome, event.realized_pnl)
     elif cls is PositionUpdate:
         assert isinstance(event, PositionUpdate)
         if event.close_price is not None and event.status != "closed":
             raise InvalidEvent(name, "close_price", event.close_price, "only a close has one")
+
+
+def _check_outcome(name: str, outcome: str | None, realized_pnl: float | None) -> None:
+    """An outcome must agree with the sign of the realized P&L given with it."""
+    if outcome is None or realized_pnl is None:
+        return
+    if realized_pnl > 0:
+        agrees = "win"
+    elif realized_pnl < 0:
+        agrees = "loss"
+    else:
+        agrees = "breakeven"
+    if outcome != agrees:
+        raise InvalidEvent(
+            name,
+            "outcome",
+            outcome,
+            f"contradicts realized_pnl {realized_pnl!r}, whose outcome is {agrees!r} "
+            "(win: > 0, loss: < 0, breakeven: 0)",
+        )
 
 
 def _check_sides(
@@ -411,6 +460,11 @@ def build(cls: type[E], /, **fields: Any) -> E:
     """
     if cls not in _decoders:
         raise InvalidEvent(getattr(cls, "__name__", repr(cls)), None, cls, "not an event type")
+    for name in _FLOAT_FIELDS[cls]:
+        value = fields.get(name)
+        if type(value) is int:  # a float field holds a float, as stored
+            with contextlib.suppress(OverflowError):  # beyond any float: validation names it
+                fields[name] = float(value)
     try:
         event = cls(**fields)
     except TypeError as exc:

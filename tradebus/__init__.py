@@ -10,6 +10,7 @@ from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
 from ._exceptions import ReferenceRefused as ReferenceRefused
+from ._exceptions import StaleUpdate as StaleUpdate
 from ._exceptions import TradebusError as TradebusError
 from ._exceptions import UnknownReference as UnknownReference
 from ._integration import TradeIntegration as TradeIntegration
@@ -30,6 +31,7 @@ __all__ = [
     "Node",
     "NodeStatistics",
     "ReferenceRefused",
+    "StaleUpdate",
     "Topology",
     "TradeIntegration",
     "TradebusError",

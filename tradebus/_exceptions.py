@@ -8,7 +8,10 @@ Exception tree::
     └── ReferenceRefused a call names a ticket or recommendation the committed state
         │                does not allow (nothing enqueued)
         ├── UnknownReference  no committed execution / recommendation has that id
-        └── AlreadyRecorded   the ticket or recommendation_id is taken by another event
+        ├── AlreadyRecorded   the ticket, recommendation_id or event_id is taken by
+        │                     another event
+        └── StaleUpdate       the update would change nothing: the position is closed,
+                              or the recommendation's status is past it
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ __all__ = [
     "AlreadyRecorded",
     "NoRoute",
     "ReferenceRefused",
+    "StaleUpdate",
     "TradebusError",
     "UnknownReference",
 ]
@@ -59,11 +63,39 @@ class UnknownReference(ReferenceRefused, LookupError):
 
 
 class AlreadyRecorded(ReferenceRefused):
-    """The ticket already has another execution or its close, or the recommendation_id
-    another recommendation (a retry must reuse the first call's ``event_id``)."""
+    """The ticket already has another execution or its close, the recommendation_id
+    another recommendation, or the event_id another event (a retry must reuse the
+    first call's ``event_id`` and arguments)."""
+
+
+class StaleUpdate(ReferenceRefused):
+    """The committed state has moved past the update, which would change nothing: the
+    position is closed (a close is final), or the recommendation's status is of a later
+    stage (pending < rejected = expired < executed < closed; closed is final).
+
+    ``status`` is the committed status of the position or recommendation.
+    """
+
+    def __init__(
+        self, message: str, *, field: str, value: object, database: str, status: str
+    ) -> None:
+        super().__init__(message, field=field, value=value, database=database)
+        self.status = status
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_stale,
+            (str(self), self.field, self.value, self.database, self.status),
+        )
 
 
 def _rebuild(
     cls: type[ReferenceRefused], message: str, field: str, value: object, database: str
 ) -> ReferenceRefused:
     return cls(message, field=field, value=value, database=database)
+
+
+def _rebuild_stale(
+    message: str, field: str, value: object, database: str, status: str
+) -> StaleUpdate:
+    return StaleUpdate(message, field=field, value=value, database=database, status=status)

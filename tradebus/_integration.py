@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import msgspec
 
 import schemas
@@ -81,32 +79,35 @@ class TradeIntegration:
     :class:`~tradebus.AlreadyRecorded`. Log (and await) a trade's execution before
     updating or closing it, and a recommendation before updating or executing it.
     Events of another process become visible once its writer commits them: until
-    then, calls naming them are refused (retry later).
+    then, calls naming them are refused (retry later). A caller's ``event_id`` that is
+    committed already with other content is refused (:class:`~tradebus.AlreadyRecorded`);
+    an update that would change nothing (of a closed position, or to an earlier stage
+    of a recommendation) too (:class:`~tradebus.StaleUpdate`).
+
+    **Two events in one call.** Where a call logs two events (an execution and its
+    recommendation's update, a close and its recommendation's close), the second is
+    published once the first is committed: a first event that is not stored
+    (:class:`eventbus.NotStored`) leaves nothing behind. A call cancelled between the
+    two leaves the first alone; its retry with the same ``event_id`` replays the first
+    (a no-op) and logs the second.
     """
 
     def __init__(self, node: Node, role: str) -> None:
         self.node = node
         self.role = role
 
-    async def _log(self, *events: Event) -> None:
-        """Publish ``events`` and return once each is committed by its own writer (a
-        writer that is stuck on another database does not hold them; when they go to
-        several databases, those commit in parallel); refuse them all, before anything
-        is enqueued, if one has no route.
+    async def _log(self, first: Event, *then: Event) -> None:
+        """Publish ``first`` and return once its writer committed it, then each of
+        ``then`` in turn likewise; refuse them all, before anything is enqueued, if one
+        has no route.
+
+        One at a time: an event a call brings along (a recommendation's update) is
+        published only once the event it follows is stored, so that a first event the
+        writer refuses (:class:`eventbus.NotStored`) leaves nothing behind.
         """
-        self._check_routes(*events)
-        publish = self.node.bus.publish
-        if len(events) == 1:
-            await publish(events[0], wait=True)
-            return
-        try:
-            async with anyio.create_task_group() as tg:
-                for event in events:
-                    tg.start_soon(functools.partial(publish, event, wait=True))
-        except BaseExceptionGroup as group:
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from None
-            raise
+        self._check_routes(first, *then)
+        for event in (first, *then):
+            await self.node.bus.publish(event, wait=True)
 
     def _check_routes(self, *events: Event) -> None:
         for event in events:
@@ -115,8 +116,20 @@ class TradeIntegration:
     async def _record(self, event_type: type[Event], event_id: str | None, **fields: Any) -> str:
         """Build (validate), log and return the ``event_id`` of one event."""
         event = schemas.build(event_type, **_identity(event_type, event_id), **fields)
+        self._check_routes(event)
+        if event_id is not None:
+            await self._stored_before(event)
         await self._log(event)
         return str(event.event_id)  # type: ignore[attr-defined]
+
+    async def _stored_before(self, event: Event) -> bool:
+        """Whether ``event``, under a caller's ``event_id``, is committed already (its
+        call is a retry: the event a replay).
+
+        :raises AlreadyRecorded: if the ``event_id`` is committed with other content.
+        """
+        database, conn = await self._reader(type(event))
+        return await references.stored_before(conn, database, event)
 
     # ---------------------------------------------------------------- analysis
 
@@ -145,7 +158,8 @@ class TradeIntegration:
 
         :raises InvalidEvent: on bad arguments (nothing is enqueued).
         :raises AlreadyRecorded: if ``recommendation_id`` is already committed for
-            another recommendation (other content), naming what differs.
+            another recommendation (other content), or ``event_id`` for another event,
+            naming what differs.
         """
         identity = _identity(TradeRecommendation, event_id, ts)
         fields: dict[str, Any] = {
@@ -164,11 +178,12 @@ class TradeIntegration:
         }
         event = schemas.build(TradeRecommendation, **identity, **fields)
         self._check_routes(event)
-        database, conn = await self._reader(TradeRecommendation)
-        twin = await references.twin_recommendation(conn, database, event)
-        if twin is not None:  # the same recommendation again: replay the stored event
-            event_id, ts = twin
-            event = msgspec.structs.replace(event, event_id=event_id, ts=ts)
+        if event_id is None or not await self._stored_before(event):
+            database, conn = await self._reader(TradeRecommendation)
+            twin = await references.twin_recommendation(conn, database, event)
+            if twin is not None:  # the same recommendation again: replay the stored event
+                event_id, ts = twin
+                event = msgspec.structs.replace(event, event_id=event_id, ts=ts)
         await self._log(event)
         return event.recommendation_id
 
@@ -185,10 +200,17 @@ class TradeIntegration:
         """Move a recommendation to ``status`` (``rejected``, ``expired``, ...); return the
         update's ``event_id``.
 
-        :raises InvalidEvent: on bad arguments (nothing is enqueued).
+        The status only moves forward: ``pending`` < ``rejected`` = ``expired`` <
+        ``executed`` < ``closed`` (final).
+
+        :raises InvalidEvent: on bad arguments, e.g. an ``outcome`` that contradicts
+            the sign of ``realized_pnl`` (nothing is enqueued).
         :raises UnknownReference: if no recommendation with ``recommendation_id`` is
             committed (log it, awaited, first; one logged by another process is known
             once its writer committed it).
+        :raises StaleUpdate: if the committed status is of a later stage than
+            ``status``, or closed already (the update would change nothing).
+        :raises AlreadyRecorded: if ``event_id`` is committed for another event.
         """
         update = schemas.build(
             RecommendationUpdate,
@@ -200,8 +222,9 @@ class TradeIntegration:
             realized_pnl=realized_pnl,
         )
         self._check_routes(update)
-        database, conn = await self._reader(RecommendationUpdate)
-        await references.require_recommendation(conn, database, recommendation_id)
+        if event_id is None or not await self._stored_before(update):
+            database, conn = await self._reader(RecommendationUpdate)
+            await references.require_later_stage(conn, database, update)
         await self._log(update)
         return update.event_id
 
@@ -273,16 +296,16 @@ class TradeIntegration:
         Naming the ``recommendation_id`` it follows marks that recommendation executed
         (a second event, whose id is derived from ``event_id``).
 
-        :raises InvalidEvent: on bad arguments (nothing is enqueued).
         Logging a committed execution again with the same content (a repeat without
         its ``event_id``) stores nothing new and returns the stored ``event_id``.
 
         :raises InvalidEvent: on bad arguments (nothing is enqueued).
         :raises AlreadyRecorded: if another execution of ``ticket`` (other content) is
-            committed, naming what differs.
+            committed, or ``event_id`` for another event, naming what differs.
         :raises UnknownReference: if no recommendation with ``recommendation_id`` is
             committed. Two calls racing for one ticket both pass this check; the
-            writer refuses the second (its call raises ``eventbus.NotStored``).
+            writer refuses the second (its call raises ``eventbus.NotStored``, and
+            its recommendation is not marked executed).
         """
         execution = schemas.build(
             TradeExecution,
@@ -298,11 +321,12 @@ class TradeIntegration:
             comment=comment,
         )
         self._check_routes(execution)
-        database, conn = await self._reader(TradeExecution)
-        twin = await references.twin_execution(conn, database, execution)
-        if twin is not None:  # the same trade again: replay the stored events
-            event_id, ts = twin
-            execution = msgspec.structs.replace(execution, event_id=event_id, ts=ts)
+        if event_id is None or not await self._stored_before(execution):
+            database, conn = await self._reader(TradeExecution)
+            twin = await references.twin_execution(conn, database, execution)
+            if twin is not None:  # the same trade again: replay the stored events
+                event_id, ts = twin
+                execution = msgspec.structs.replace(execution, event_id=event_id, ts=ts)
         events: list[Event] = [execution]
         if recommendation_id is not None:
             events.append(
@@ -340,6 +364,8 @@ class TradeIntegration:
         :raises UnknownReference: if ``ticket`` has no committed execution (log the
             execution, awaited, first; one logged by another process counts once its
             writer committed it).
+        :raises StaleUpdate: if the position's close is committed (a close is final).
+        :raises AlreadyRecorded: if ``event_id`` is committed for another event.
         """
         update = schemas.build(
             PositionUpdate,
@@ -354,8 +380,10 @@ class TradeIntegration:
             volume=volume,
         )
         self._check_routes(update)
-        database, conn = await self._reader(PositionUpdate)
-        await references.require_execution(conn, database, ticket)
+        if event_id is None or not await self._stored_before(update):
+            database, conn = await self._reader(PositionUpdate)
+            await references.require_execution(conn, database, ticket)
+            await references.require_unclosed(conn, database, update)
         await self._log(update)
         return update.event_id
 
@@ -376,7 +404,8 @@ class TradeIntegration:
 
         :raises InvalidEvent: on bad arguments (nothing is enqueued).
         :raises UnknownReference: if ``ticket`` has no committed execution.
-        :raises AlreadyRecorded: if another close of ``ticket`` is committed.
+        :raises AlreadyRecorded: if another close of ``ticket`` is committed, or
+            ``event_id`` for another event.
         """
         close = schemas.build(
             PositionUpdate,
@@ -390,8 +419,9 @@ class TradeIntegration:
         )
         self._check_routes(close)
         database, conn = await self._reader(PositionUpdate)
-        await references.require_execution(conn, database, ticket)
-        await references.require_open(conn, database, ticket, close.event_id)
+        if event_id is None or not await self._stored_before(close):
+            await references.require_execution(conn, database, ticket)
+            await references.require_open(conn, database, ticket, close.event_id)
         events: list[Event] = [close]
         if realized_pnl is not None:
             recommendation_id = await queries.recommendation_of(conn, ticket)

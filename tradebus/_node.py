@@ -19,6 +19,7 @@ from eventbus import BusClosed, BusStatistics, EventBus, EventBusError
 from writers import DatabaseSpec, WriterActor, WriterStatistics, open_reader
 
 from ._exceptions import AccessDenied, NoRoute, TradebusError
+from ._id_floor import observe_stored_event_ids
 from ._topology import Topology
 
 if TYPE_CHECKING:
@@ -121,6 +122,8 @@ class Node:
                 )
                 await self._task_group.start(self._run_writer, writer)
                 self._writers[spec.name] = writer
+            # Ids made from now on sort after every id stored (by any earlier run).
+            await observe_stored_event_ids(self.path(s) for s in self.topology.databases)
         except BaseException as exc:
             await self._teardown(exc)
             raise

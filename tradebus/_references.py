@@ -8,30 +8,122 @@ its own event and passes.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from typing import Any, Final
 
 import aiosqlite
+import msgspec
 
-from schemas import TradeExecution, TradeRecommendation
+from schemas import (
+    AnalysisResult,
+    ApiLog,
+    Event,
+    PositionUpdate,
+    RecommendationUpdate,
+    SystemHealth,
+    TradeAlert,
+    TradeAnalysis,
+    TradeExecution,
+    TradeMonitoring,
+    TradeRecommendation,
+)
 
-from ._exceptions import AlreadyRecorded, UnknownReference
+from ._exceptions import AlreadyRecorded, StaleUpdate, UnknownReference
 
 __all__ = [
+    "EVENT_TABLES",
+    "RECOMMENDATION_STAGES",
     "require_execution",
+    "require_later_stage",
     "require_open",
     "require_recommendation",
+    "require_unclosed",
+    "stored_before",
     "twin_execution",
     "twin_recommendation",
 ]
 
 _LOG_FIRST = "log it (and await the call) first"
 
+#: The table that stores each event type, keyed by ``event_id`` (a UNIQUE column);
+#: its other columns are the event's fields, of the same names.
+EVENT_TABLES: Final[dict[type[Event], str]] = {
+    TradeExecution: "trade_executions",
+    PositionUpdate: "position_updates",
+    TradeRecommendation: "trade_recommendations",
+    RecommendationUpdate: "recommendation_updates",
+    TradeAnalysis: "trade_analysis",
+    AnalysisResult: "analysis_results",
+    TradeMonitoring: "trade_monitoring",
+    TradeAlert: "trade_alerts",
+    ApiLog: "api_logs",
+    SystemHealth: "system_health",
+}
+
+#: The stages of a recommendation's status: it only moves forward, to a later stage
+#: (or, but for ``closed``, to another status of its stage).
+RECOMMENDATION_STAGES: Final[dict[str, int]] = {
+    "pending": 0,
+    "rejected": 1,
+    "expired": 1,
+    "executed": 2,
+    "closed": 3,
+}
+_STAGE_ORDER: Final = "pending < rejected = expired < executed < closed"
+
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
+_short.maxdict = _short.maxlist = 4
+
 
 async def _first(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
     async with conn.execute(sql, params) as cursor:
         row = await cursor.fetchone()
     return None if row is None else row[0]
+
+
+def _stored_form(value: object) -> object:
+    """``value`` as its column holds it: a JSON payload is stored as its JSON text."""
+    if type(value) is dict:
+        return msgspec.json.encode(value).decode()
+    return value
+
+
+async def stored_before(conn: aiosqlite.Connection, database: str, event: Event) -> bool:
+    """Whether ``event`` is committed already under its ``event_id`` (then publishing it
+    again is a replay: a no-op).
+
+    :raises AlreadyRecorded: if another event (other content) is committed under that
+        ``event_id``, naming the id, the table and what differs.
+    """
+    table = EVENT_TABLES[type(event)]
+    event_id: str = getattr(event, "event_id")  # noqa: B009 - every event of the tables has one
+    columns = [name for name in event.__struct_fields__ if name != "event_id"]
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE event_id = ?"
+    async with conn.execute(sql, (event_id,)) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return False
+    differs = [
+        (name, stored, getattr(event, name))
+        for name, stored in zip(columns, row, strict=True)
+        if stored != _stored_form(getattr(event, name))
+    ]
+    if not differs:
+        return True
+    name, stored, given = differs[0]
+    others = f" (and {', '.join(d[0] for d in differs[1:])})" if len(differs) > 1 else ""
+    raise AlreadyRecorded(
+        f"event_id {event_id} is already stored in {table} of {database} with another "
+        f"{name}{others}: stored {_short.repr(stored)}, this call {_short.repr(given)}; an "
+        "event_id names one event: a retry must repeat its call unchanged, a new fact "
+        "needs a new event_id (omit it, or make one with schemas.new_event_id()); nothing "
+        "was enqueued",
+        field="event_id",
+        value=event_id,
+        database=database,
+    )
 
 
 async def require_execution(conn: aiosqlite.Connection, database: str, ticket: int) -> None:
@@ -75,6 +167,16 @@ async def twin_execution(
     )
 
 
+async def _close_of(conn: aiosqlite.Connection, ticket: int, event_id: str) -> str | None:
+    """The ``event_id`` of a committed close of ``ticket`` other than ``event_id``."""
+    sql = (
+        "SELECT event_id FROM position_updates WHERE ticket = ? AND status = 'closed' "
+        "AND event_id != ? LIMIT 1"
+    )
+    other = await _first(conn, sql, (ticket, event_id))
+    return None if other is None else str(other)
+
+
 async def require_open(
     conn: aiosqlite.Connection, database: str, ticket: int, event_id: str
 ) -> None:
@@ -82,11 +184,7 @@ async def require_open(
 
     :raises AlreadyRecorded: naming the ticket and the close's ``event_id``.
     """
-    sql = (
-        "SELECT event_id FROM position_updates WHERE ticket = ? AND status = 'closed' "
-        "AND event_id != ? LIMIT 1"
-    )
-    other = await _first(conn, sql, (ticket, event_id))
+    other = await _close_of(conn, ticket, event_id)
     if other is not None:
         raise AlreadyRecorded(
             f"position {ticket} is already closed (by {other}) in {database}: a position "
@@ -95,6 +193,26 @@ async def require_open(
             field="ticket",
             value=ticket,
             database=database,
+        )
+
+
+async def require_unclosed(
+    conn: aiosqlite.Connection, database: str, update: PositionUpdate
+) -> None:
+    """Refuse an update of a position whose close is committed (a close is final: the
+    update would change nothing).
+
+    :raises StaleUpdate: naming the ticket and the close's ``event_id``.
+    """
+    close = await _close_of(conn, update.ticket, update.event_id)
+    if close is not None:
+        raise StaleUpdate(
+            f"position {update.ticket} is closed (by {close}) in {database}: a close is "
+            "final, so this update would change nothing; nothing was enqueued",
+            field="ticket",
+            value=update.ticket,
+            database=database,
+            status="closed",
         )
 
 
@@ -107,13 +225,50 @@ async def require_recommendation(
     """
     sql = "SELECT event_id FROM trade_recommendations WHERE recommendation_id = ?"
     if await _first(conn, sql, (recommendation_id,)) is None:
-        raise UnknownReference(
-            f"recommendation_id {recommendation_id!r} has no committed recommendation in "
-            f"{database}; {_LOG_FIRST}; nothing was enqueued",
-            field="recommendation_id",
-            value=recommendation_id,
-            database=database,
-        )
+        raise _unknown_recommendation(database, recommendation_id)
+
+
+def _unknown_recommendation(database: str, recommendation_id: str) -> UnknownReference:
+    return UnknownReference(
+        f"recommendation_id {recommendation_id!r} has no committed recommendation in "
+        f"{database}; {_LOG_FIRST}; nothing was enqueued",
+        field="recommendation_id",
+        value=recommendation_id,
+        database=database,
+    )
+
+
+async def require_later_stage(
+    conn: aiosqlite.Connection, database: str, update: RecommendationUpdate
+) -> None:
+    """Refuse an update of a recommendation that is not committed, or whose committed
+    status is of a later stage than ``update.status`` (or ``closed`` already): its
+    status only moves forward, so the update would change nothing.
+
+    :raises UnknownReference: naming the recommendation_id.
+    :raises StaleUpdate: naming the recommendation, its status and the update that
+        set it.
+    """
+    sql = "SELECT status, updated_event_id FROM trade_recommendations WHERE recommendation_id = ?"
+    async with conn.execute(sql, (update.recommendation_id,)) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise _unknown_recommendation(database, update.recommendation_id)
+    status, by = str(row[0]), row[1]
+    current = RECOMMENDATION_STAGES.get(status, 0)
+    wanted = RECOMMENDATION_STAGES[update.status]
+    if wanted > current or (wanted == current and status != "closed"):
+        return
+    setter = f" (by {by})" if by else ""
+    raise StaleUpdate(
+        f"recommendation {update.recommendation_id!r} is {status}{setter} in {database}: "
+        f"its status only moves forward ({_STAGE_ORDER}; closed is final), so an update "
+        f"to {update.status!r} would change nothing; nothing was enqueued",
+        field="recommendation_id",
+        value=update.recommendation_id,
+        database=database,
+        status=status,
+    )
 
 
 async def twin_recommendation(

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import schemas
-from eventbus import EventBusError
-from schemas import InvalidEvent, Tick, TradeExecution
+from eventbus import EventBusError, NotStored
+from schemas import InvalidEvent, PositionUpdate, Tick, TradeExecution
 from tradebus import Node, ReferenceRefused, TradeIntegration, open_node
 from writers import reader_uri
 
@@ -396,3 +396,34 @@ async def test_sql_in_text_is_stored_verbatim_and_symbols_refuse_it(tmp_path: Pa
     payloads = _rows(tmp_path / "analysis_data.db", "SELECT payload FROM analysis_results")
     decoded = [msgspec.json.decode(payload) for (payload,) in payloads]
     assert sorted(decoded, key=str) == sorted(({t: t} for t in _NASTY_TEXT), key=str)
+
+
+# ------------------------------------------------------------------- event ids
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["zzzz", "A", schemas.new_event_id().upper(), " x ", "\u202e", "0" * 36],
+    ids=repr,
+)
+async def test_an_event_id_of_another_form_is_refused_from_the_bus_and_the_wire(
+    tmp_path: Path, bad: str
+) -> None:
+    # Text order of event_ids decides a position's state: an id of another form would
+    # sort anywhere (after every UUIDv7, for "zzzz") and hold the state for ever.
+    update = PositionUpdate(
+        ticket=7, symbol="BTCUSDT", status="modified", current_price=150.0, event_id=bad
+    )
+    async with open_node(tmp_path) as node:
+        with pytest.raises(
+            InvalidEvent, match=r"invalid PositionUpdate\.event_id: expected a UUID"
+        ):
+            await node.bus.publish(update, wait=True)
+        assert node.bus.published == 0
+        # From another process, encoded: refused as its writer decodes it.
+        with pytest.raises(NotStored, match=r"went to dead_letters: .*PositionUpdate\.event_id"):
+            await node.bus.publish_encoded(schemas.encode(update), update.topic, wait=True)
+    main = tmp_path / "unified_tick_pipeline.db"
+    assert _rows(main, "position_updates") == []
+    [(error,)] = _rows(main, "SELECT error FROM dead_letters")
+    assert "expected a UUIDv7" in error

@@ -4,6 +4,8 @@ caller-chosen event ids, orphans and reused tickets, oversized events."""
 from __future__ import annotations
 
 import sqlite3
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
@@ -15,10 +17,12 @@ import pytest
 
 import eventbus
 import schemas
-from schemas import MAX_EVENT_BYTES, InvalidEvent, new_event_id
+from schemas import MAX_EVENT_BYTES, InvalidEvent, RecommendationStatus, new_event_id
 from tradebus import (
     AlreadyRecorded,
     Node,
+    ReferenceRefused,
+    StaleUpdate,
     TradeIntegration,
     UnknownReference,
     open_node,
@@ -335,18 +339,16 @@ async def test_an_event_id_reused_in_another_table_is_stored_in_each(tmp_path: P
     assert count(logs, "api_logs", "event_id = ?", event_id) == 1
 
 
-@pytest.mark.skipif(
-    not hasattr(eventbus, "NotStored"), reason="needs eventbus.NotStored (a refused event)"
-)
-async def test_an_event_id_reused_for_other_content_is_not_stored(tmp_path: Path) -> None:
+async def test_an_event_id_reused_for_other_content_is_refused(tmp_path: Path) -> None:
     event_id = new_event_id()
-    not_stored: type[Exception] = eventbus.NotStored  # type: ignore[attr-defined,unused-ignore]
     async with open_node(tmp_path) as node:
         api = node.integration("api_server")
         await api.log_trade_alert(
             alert_type="risk", severity="info", message="a", event_id=event_id
         )
-        with pytest.raises(not_stored):
+        with pytest.raises(
+            AlreadyRecorded, match="with another message: stored 'a', this call 'b'"
+        ):
             await api.log_trade_alert(
                 alert_type="risk", severity="info", message="b", event_id=event_id
             )
@@ -501,3 +503,514 @@ async def test_a_gigabyte_event_is_refused_at_the_call_and_the_node_stays_up(
         statistics = node.statistics()
     for writer in statistics.writers.values():
         assert (writer.dead_letters, writer.last_error) == (0, None)
+
+
+# ------------------------------------------------------- two events in one call
+
+_REC: dict[str, Any] = {
+    "symbol": "BTCUSDT", "direction": "BUY", "entry_price": 100.0, "stop_loss": 99.0,
+    "take_profit": 102.0, "confidence": 60,
+}  # fmt: skip
+_EXE: dict[str, Any] = {
+    "ticket": 7, "symbol": "BTCUSDT", "direction": "BUY", "entry_price": 100.0, "volume": 1.0,
+}  # fmt: skip
+
+
+def _recommendation_state(path: Path, recommendation_id: str) -> tuple[Any, ...]:
+    return tuple(
+        _one(
+            path,
+            "SELECT status, ticket, outcome, realized_pnl FROM trade_recommendations "
+            "WHERE recommendation_id = ?",
+            recommendation_id,
+        )
+    )
+
+
+async def test_an_execution_the_writer_refuses_leaves_its_recommendation_pending(
+    tmp_path: Path,
+) -> None:
+    # Two executions race for one ticket, each following its own recommendation: both
+    # pass the call's checks (nothing is committed yet), the writer refuses the second.
+    main, analysis = tmp_path / _MAIN, tmp_path / _ANALYSIS
+    outcomes: dict[str, str | BaseException] = {}
+    async with open_node(tmp_path, busy_timeout=0.1, max_backoff=0.1) as node:
+        agent = node.integration("desktop_agent")
+        bot = node.integration("chatgpt_bot")
+        recommendations = [
+            await agent.log_trade_recommendation(**_REC, reasoning=reasoning)
+            for reasoning in ("a", "b")
+        ]
+        enqueued = node.bus.subscribe("trade.execution.>")  # sees each execution enqueued
+
+        async def execute(recommendation_id: str) -> None:
+            try:
+                outcomes[recommendation_id] = await bot.log_trade_execution(
+                    **_EXE, recommendation_id=recommendation_id
+                )
+            except eventbus.NotStored as exc:
+                outcomes[recommendation_id] = exc
+
+        with closing(sqlite3.connect(main, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")  # the main writer waits: nothing commits
+            async with anyio.create_task_group() as tg:
+                for recommendation_id in recommendations:
+                    tg.start_soon(execute, recommendation_id)
+                for _ in recommendations:
+                    await enqueued.receive()  # both passed their checks
+                other.execute("ROLLBACK")
+        enqueued.close()
+    [refused] = [r for r, outcome in outcomes.items() if isinstance(outcome, BaseException)]
+    [stored] = [r for r in recommendations if r != refused]
+    assert "this ticket was opened before by another execution" in str(outcomes[refused])
+    assert _one(main, "SELECT recommendation_id FROM trade_executions") == (stored,)
+    assert _recommendation_state(analysis, stored) == ("executed", 7, None, None)
+    # The refused execution left nothing behind: its recommendation was not touched.
+    assert _recommendation_state(analysis, refused) == ("pending", None, None, None)
+    assert count(analysis, "recommendation_updates", "recommendation_id = ?", refused) == 0
+
+
+async def test_a_close_the_writer_refuses_leaves_its_recommendation_executed(
+    tmp_path: Path,
+) -> None:
+    # A close under an event_id that another event (another process's, in flight) takes
+    # first: the call's check cannot see it; the writer refuses the close.
+    main, analysis = tmp_path / _MAIN, tmp_path / _ANALYSIS
+    close_id = new_event_id()
+    async with open_node(tmp_path, busy_timeout=0.1, max_backoff=0.1) as node:
+        agent = node.integration("desktop_agent")
+        bot = node.integration("chatgpt_bot")
+        recommendation = await agent.log_trade_recommendation(**_REC)
+        await bot.log_trade_execution(**_EXE, recommendation_id=recommendation)
+        foreign = schemas.PositionUpdate(
+            ticket=7, symbol="BTCUSDT", status="modified", current_price=100.5,
+            event_id=close_id,
+        )  # fmt: skip
+        enqueued = node.bus.subscribe("trade.position.>")
+        refused: list[BaseException] = []
+
+        async def close() -> None:
+            try:
+                await bot.close_position(
+                    ticket=7, symbol="BTCUSDT", close_price=101.0, realized_pnl=1.0,
+                    event_id=close_id,
+                )  # fmt: skip
+            except eventbus.NotStored as exc:
+                refused.append(exc)
+
+        with closing(sqlite3.connect(main, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            node.bus.publish_nowait(foreign)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(close)
+                for _ in range(2):  # the foreign update, then the close
+                    await enqueued.receive()
+                other.execute("ROLLBACK")
+        enqueued.close()
+    [error] = refused
+    assert "position_updates: an event with this event_id was stored before" in str(error)
+    assert _one(main, "SELECT status FROM trade_positions WHERE ticket = 7") == ("modified",)
+    assert _recommendation_state(analysis, recommendation) == ("executed", 7, None, None)
+    assert count(analysis, "recommendation_updates", "status = 'closed'") == 0
+
+
+@pytest.mark.parametrize("call", ["execution", "close"])
+async def test_a_call_cancelled_between_its_two_events_is_completed_by_its_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    main, analysis = tmp_path / _MAIN, tmp_path / _ANALYSIS
+    event_id = new_event_id()
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        bot = node.integration("chatgpt_bot")
+        recommendation = await agent.log_trade_recommendation(**_REC)
+        arguments: dict[str, Any] = {"event_id": event_id}
+        method: Callable[..., Awaitable[str]]
+        if call == "execution":
+            method = bot.log_trade_execution
+            arguments |= _EXE | {"recommendation_id": recommendation}
+            first_table = "trade_executions"
+        else:
+            await bot.log_trade_execution(**_EXE, recommendation_id=recommendation)
+            method = bot.close_position
+            arguments |= {"ticket": 7, "symbol": "BTCUSDT", "close_price": 101.0,
+                          "realized_pnl": 1.0}  # fmt: skip
+            first_table = "position_updates"
+        publish = node.bus.publish
+        committed_first: list[int] = []
+
+        async def publish_then_cancel(
+            event: Any, topic: str | None = None, *, wait: bool = False
+        ) -> int:
+            if type(event) is schemas.RecommendationUpdate:
+                # The call publishes its second event only once the first is committed.
+                committed_first.append(count(main, first_table, "event_id = ?", event_id))
+                scope.cancel()  # and is cancelled right there
+                await anyio.lowlevel.checkpoint()
+            return await publish(event, topic, wait=wait)
+
+        monkeypatch.setattr(node.bus, "publish", publish_then_cancel)
+        with anyio.CancelScope() as scope:
+            await method(**arguments)
+        monkeypatch.undo()
+        assert scope.cancelled_caught
+        assert committed_first == [1]
+        await node.bus.flush()
+        before = _recommendation_state(analysis, recommendation)
+        assert await method(**arguments) == event_id  # the documented retry
+    assert before == (("pending", None, None, None) if call == "execution" else
+                      ("executed", 7, None, None))  # fmt: skip
+    assert count(main, first_table, "event_id = ?", event_id) == 1
+    assert count(analysis, "recommendation_updates", "event_id = ?",
+                 schemas.derived_event_id(event_id)) == 1  # fmt: skip
+    expected = ("executed", 7, None, None) if call == "execution" else ("closed", 7, "win", 1.0)
+    assert _recommendation_state(analysis, recommendation) == expected
+    for filename in DATABASE_FILES:
+        assert count(tmp_path / filename, "dead_letters") == 0
+
+
+# ------------------------------------------------- an event_id with other content
+
+
+def _calls(
+    ticket: int, recommendation: str
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(role, method, arguments, a change of one argument) for every logging method."""
+    return [
+        ("desktop_agent", "log_trade_recommendation", _REC | {"recommendation_id": "r-x"},
+         {"confidence": 61}),
+        ("desktop_agent", "update_recommendation",
+         {"recommendation_id": recommendation, "status": "rejected"}, {"status": "expired"}),
+        ("desktop_agent", "log_trade_analysis",
+         {"symbol": "BTCUSDT", "timeframe": "M5", "regime": "r", "confluence_score": 0.5,
+          "indicators": {"rsi": 1.0}}, {"indicators": {"rsi": 2.0}}),
+        ("desktop_agent", "log_analysis_result", {"kind": "k", "payload": {"a": 1}},
+         {"payload": {"a": 2}}),
+        ("chatgpt_bot", "log_trade_execution", _EXE | {"ticket": ticket}, {"volume": 2.0}),
+        ("chatgpt_bot", "update_position",
+         {"ticket": 1, "symbol": "BTCUSDT", "current_price": 101.0}, {"current_price": 102.0}),
+        ("chatgpt_bot", "close_position",
+         {"ticket": 2, "symbol": "BTCUSDT", "close_price": 101.0}, {"close_price": 99.0}),
+        ("api_server", "log_trade_monitoring",
+         {"ticket": 1, "symbol": "BTCUSDT", "monitoring_type": "t", "status": "s"},
+         {"details": "other"}),
+        ("api_server", "log_trade_alert",
+         {"alert_type": "risk", "severity": "info", "message": "m"}, {"severity": "critical"}),
+        ("api_server", "log_api_request",
+         {"method": "GET", "path": "/", "status_code": 200, "duration_ms": 1.0},
+         {"status_code": 500}),
+        ("api_server", "log_system_health", {"component": "c", "status": "ok"},
+         {"status": "down"}),
+    ]  # fmt: skip
+
+
+async def test_an_event_id_stored_with_other_content_is_refused_at_the_call(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        bot = node.integration("chatgpt_bot")
+        recommendation = await agent.log_trade_recommendation(**_REC)
+        for ticket in (1, 2):
+            await bot.log_trade_execution(**_EXE | {"ticket": ticket})
+        calls = _calls(3, recommendation)
+        assert {method for _, method, _, _ in calls} == set(_STORED_AT_CALLS)
+        for role, method_name, arguments, change in calls:
+            method: Callable[..., Awaitable[str]] = getattr(node.integration(role), method_name)
+            event_id = new_event_id()
+            await method(**arguments, event_id=event_id)
+            await method(**arguments, event_id=event_id)  # a retry: a replay, stored once
+            published = node.bus.published
+            [name] = change
+            column = "current_price" if name == "close_price" else name  # stored as both
+            with pytest.raises(AlreadyRecorded) as info:
+                await method(**arguments | change, event_id=event_id)
+            assert node.bus.published == published, method_name  # nothing enqueued
+            assert (info.value.field, info.value.value) == ("event_id", event_id)
+            message = str(info.value)
+            assert f"event_id {event_id} is already stored in" in message
+            assert f"with another {column}" in message, message
+            assert "nothing was enqueued" in message
+        statistics = node.statistics()
+    for writer in statistics.writers.values():
+        assert (writer.dead_letters, writer.last_error) == (0, None)
+
+
+_STORED_AT_CALLS = (
+    "log_trade_recommendation", "update_recommendation", "log_trade_analysis",
+    "log_analysis_result", "log_trade_execution", "update_position", "close_position",
+    "log_trade_monitoring", "log_trade_alert", "log_api_request", "log_system_health",
+)  # fmt: skip
+
+
+async def test_a_retry_that_adds_a_recommendation_is_refused_and_touches_nothing(
+    tmp_path: Path,
+) -> None:
+    # An execution logged without its recommendation, "retried" under its event_id
+    # naming one: not the same call; refused before anything is enqueued.
+    main, analysis = tmp_path / _MAIN, tmp_path / _ANALYSIS
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        bot = node.integration("chatgpt_bot")
+        recommendation = await agent.log_trade_recommendation(**_REC)
+        execution_id, close_id = new_event_id(), new_event_id()
+        await bot.log_trade_execution(**_EXE, event_id=execution_id)
+        published = node.bus.published
+        with pytest.raises(AlreadyRecorded, match="with another recommendation_id: stored None"):
+            await bot.log_trade_execution(
+                **_EXE, recommendation_id=recommendation, event_id=execution_id
+            )
+        await bot.close_position(ticket=7, symbol="BTCUSDT", close_price=101.0, event_id=close_id)
+        published = node.bus.published
+        with pytest.raises(AlreadyRecorded, match="with another realized_pnl: stored None"):
+            await bot.close_position(
+                ticket=7, symbol="BTCUSDT", close_price=101.0, realized_pnl=1.0,
+                event_id=close_id,
+            )  # fmt: skip
+        assert node.bus.published == published
+    assert _one(main, "SELECT recommendation_id, realized_pnl FROM trade_positions") == (
+        None,
+        None,
+    )
+    assert _recommendation_state(analysis, recommendation) == ("pending", None, None, None)
+    assert count(analysis, "recommendation_updates") == 0
+
+
+# ------------------------------------------------- updates that change nothing
+
+
+async def test_an_update_of_a_closed_position_is_refused(tmp_path: Path) -> None:
+    main = tmp_path / _MAIN
+    async with open_node(tmp_path) as node:
+        bot = node.integration("chatgpt_bot")
+        await bot.log_trade_execution(**_EXE)
+        before_close = await bot.update_position(
+            ticket=7, symbol="BTCUSDT", current_price=100.5, stop_loss=99.5
+        )
+        close = await bot.close_position(ticket=7, symbol="BTCUSDT", close_price=101.0)
+        published = node.bus.published
+        with pytest.raises(StaleUpdate) as info:
+            await bot.update_position(ticket=7, symbol="BTCUSDT", current_price=102.0)
+        assert node.bus.published == published
+        assert str(info.value) == (
+            f"position 7 is closed (by {close}) in {_MAIN}: a close is final, so this "
+            "update would change nothing; nothing was enqueued"
+        )
+        assert (info.value.field, info.value.value, info.value.status) == ("ticket", 7, "closed")
+        assert isinstance(info.value, ReferenceRefused)
+        # A retry of an update stored before the close is a replay: it passes.
+        assert before_close == await bot.update_position(
+            ticket=7, symbol="BTCUSDT", current_price=100.5, stop_loss=99.5,
+            event_id=before_close,
+        )  # fmt: skip
+    assert _one(main, "SELECT status, current_price FROM trade_positions") == ("closed", 101.0)
+    assert count(main, "position_updates") == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "late"),
+    [
+        (["executed"], "pending"),
+        (["executed"], "rejected"),
+        (["executed"], "expired"),
+        (["rejected"], "pending"),
+        (["executed", "closed"], "pending"),
+        (["executed", "closed"], "rejected"),
+        (["executed", "closed"], "executed"),
+        (["executed", "closed"], "closed"),
+    ],
+    ids=lambda v: "-".join(v) if isinstance(v, list) else v,
+)
+async def test_an_update_to_an_earlier_stage_of_a_recommendation_is_refused(
+    tmp_path: Path, path: list[RecommendationStatus], late: RecommendationStatus
+) -> None:
+    analysis = tmp_path / _ANALYSIS
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        recommendation = await agent.log_trade_recommendation(**_REC)
+        ids = [
+            await agent.update_recommendation(recommendation_id=recommendation, status=status)
+            for status in path
+        ]
+        published = node.bus.published
+        with pytest.raises(StaleUpdate) as info:
+            await agent.update_recommendation(recommendation_id=recommendation, status=late)
+        assert node.bus.published == published
+        assert str(info.value).startswith(
+            f"recommendation {recommendation!r} is {path[-1]} (by {ids[-1]}) in {_ANALYSIS}: "
+            "its status only moves forward (pending < rejected = expired < executed < "
+            f"closed; closed is final), so an update to {late!r} would change nothing"
+        )
+        assert (info.value.field, info.value.value, info.value.status) == (
+            "recommendation_id",
+            recommendation,
+            path[-1],
+        )
+        # A retry of an update stored before (under its event_id) still passes.
+        assert ids[0] == await agent.update_recommendation(
+            recommendation_id=recommendation, status=path[0], event_id=ids[0]
+        )
+    assert _one(analysis, "SELECT status FROM trade_recommendations") == (path[-1],)
+    assert count(analysis, "recommendation_updates") == len(path)
+
+
+async def test_updates_that_move_a_recommendation_forward_pass(tmp_path: Path) -> None:
+    analysis = tmp_path / _ANALYSIS
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        recommendation = await agent.log_trade_recommendation(**_REC)
+        statuses: tuple[RecommendationStatus, ...] = (
+            "pending", "expired", "rejected", "executed", "executed", "closed",
+        )  # fmt: skip
+        for status in statuses:
+            await agent.update_recommendation(recommendation_id=recommendation, status=status)
+    assert _one(analysis, "SELECT status FROM trade_recommendations") == ("closed",)
+    assert count(analysis, "recommendation_updates") == 6
+
+
+async def test_an_outcome_against_the_sign_of_the_pnl_is_refused_at_the_call(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        recommendation = await agent.log_trade_recommendation(**_REC)
+        with pytest.raises(InvalidEvent, match=r"outcome: contradicts realized_pnl -100\.0"):
+            await agent.update_recommendation(
+                recommendation_id=recommendation, status="closed", outcome="win",
+                realized_pnl=-100,
+            )  # fmt: skip
+        assert node.bus.published == 1
+    assert _recommendation_state(tmp_path / _ANALYSIS, recommendation)[0] == "pending"
+
+
+# ------------------------------------------------------------ storable values
+
+
+async def test_ints_beyond_64_bits_in_float_arguments_are_stored_as_floats(
+    tmp_path: Path,
+) -> None:
+    big = 2**63
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        bot = node.integration("chatgpt_bot")
+        api = node.integration("api_server")
+        recommendation = await agent.log_trade_recommendation(**_REC)
+        await bot.log_trade_execution(**_EXE, recommendation_id=recommendation)
+        await bot.update_position(
+            ticket=7, symbol="BTCUSDT", current_price=100.0, unrealized_pnl=big
+        )
+        await bot.close_position(ticket=7, symbol="BTCUSDT", close_price=101.0, realized_pnl=big)
+        await agent.log_trade_recommendation(
+            symbol="BTCUSDT", direction="SELL", entry_price=big, stop_loss=2**64 - 1,
+            take_profit=1.0, confidence=1,
+        )  # fmt: skip
+        await api.log_api_request(method="GET", path="/", status_code=200, duration_ms=big)
+        await agent.log_trade_analysis(
+            symbol="BTCUSDT", timeframe="H1", regime="x", confluence_score=big
+        )
+        tick = schemas.Tick(symbol="BTCUSDT", bid=big, ask=2.0**64)
+        with pytest.raises(InvalidEvent, match=r"Tick\.bid: an int in a float field"):
+            await node.bus.publish(tick, wait=True)
+        statistics = node.statistics()
+    for writer in statistics.writers.values():
+        assert (writer.dead_letters, writer.last_error) == (0, None)
+    main, analysis = tmp_path / _MAIN, tmp_path / _ANALYSIS
+    assert _one(main, "SELECT status, realized_pnl, typeof(realized_pnl) FROM trade_positions") == (
+        "closed",
+        float(big),
+        "real",
+    )
+    assert _recommendation_state(analysis, recommendation) == ("closed", 7, "win", float(big))
+    assert _one(tmp_path / _LOGS, "SELECT duration_ms FROM api_logs") == (float(big),)
+    assert _one(analysis, "SELECT confluence_score FROM trade_analysis") == (float(big),)
+
+
+# ------------------------------------------------------------------ id floor
+
+
+_CLOCK_STEP = """
+import sys, time
+
+import anyio
+
+shift_ns = int(sys.argv[2])
+real = time.time_ns
+time.time_ns = lambda: real() + shift_ns
+
+from tradebus import open_node
+
+
+async def main(data: str, step: str) -> None:
+    async with open_node(data) as node:
+        bot = node.integration("chatgpt_bot")
+        if step == "ahead":
+            await bot.log_trade_execution(
+                ticket=12345, symbol="BTCUSDT", direction="BUY", entry_price=50_000.0,
+                volume=0.01, stop_loss=49_500.0,
+            )
+            await bot.update_position(
+                ticket=12345, symbol="BTCUSDT", current_price=50_100.0, stop_loss=49_600.0
+            )
+        else:
+            await bot.update_position(
+                ticket=12345, symbol="BTCUSDT", current_price=50_300.0, stop_loss=49_800.0
+            )
+
+
+anyio.run(main, sys.argv[1], sys.argv[3])
+"""
+
+
+async def test_a_run_after_one_whose_clock_was_ahead_still_updates_the_position(
+    tmp_path: Path,
+) -> None:
+    # Process 1 runs with its clock an hour ahead; process 2, later, with the right
+    # clock, moves the stop again: its update must win (state follows event_id order).
+    worker = tmp_path / "clock_step.py"
+    worker.write_text(_CLOCK_STEP)
+    data = tmp_path / "data"
+    for shift, step in ((3_600 * 10**9, "ahead"), (0, "right")):
+        result = await anyio.run_process(
+            [sys.executable, str(worker), str(data), str(shift), step], check=False
+        )
+        assert result.returncode == 0, result.stderr.decode()
+    assert "made by a clock 3600 s ahead of this one" in result.stderr.decode()
+    main = data / _MAIN
+    assert _one(main, "SELECT stop_loss, current_price FROM trade_positions") == (
+        49_800.0,
+        50_300.0,
+    )
+    with read_only(main) as conn:
+        updates = conn.execute(
+            "SELECT stop_loss FROM position_updates ORDER BY event_id"
+        ).fetchall()
+    assert updates == [(49_600.0,), (49_800.0,)]
+
+
+async def test_a_node_makes_ids_after_the_greatest_stored_one_of_the_right_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_node(tmp_path) as node:
+        api = node.integration("api_server")
+        await api.log_api_request(method="GET", path="/", status_code=200, duration_ms=1.0)
+    # Another program's rows: an id of this millisecond above those this process makes,
+    # and ids of other forms (from before validation refused them) that sort above it.
+    ms = schemas.event_id_ts(new_event_id())
+    h = f"{ms << 80 | 0x7 << 76 | 0xEFF << 64 | 0b10 << 62 | (2**62 - 1):032x}"
+    stored = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    with closing(sqlite3.connect(tmp_path / _LOGS, isolation_level=None)) as conn:
+        for event_id in (stored, "zzzz", "A", "FFFFFFFF-FFFF-7FFF-BFFF-FFFFFFFFFFFF", " x"):
+            conn.execute(
+                "INSERT INTO api_logs (method, path, status_code, duration_ms, client, ts, "
+                "event_id) VALUES ('GET', '/', 200, 1.0, '', 0, ?)",
+                (event_id,),
+            )
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() - 3_600 * 10**9)  # an hour behind
+    assert new_event_id() < stored
+    async with open_node(tmp_path) as node:
+        made = await node.integration("chatgpt_bot").log_trade_alert(
+            alert_type="risk", severity="info", message="after"
+        )
+    assert made > stored
+    assert schemas.event_id_ts(made) == ms + 1

@@ -532,6 +532,16 @@ def ticks(draw: st.DrawFn) -> Tick:
 
 
 @st.composite
+def event_ids(draw: st.DrawFn) -> str:
+    """Any UUIDv7 of the canonical form: any time up to the year 2262, any random bits."""
+    ms = draw(st.integers(min_value=0, max_value=MAX_INT64 // 1_000_000))
+    rand_a = draw(st.integers(min_value=0, max_value=0xFFF))
+    rand_b = draw(st.integers(min_value=0, max_value=2**62 - 1))
+    h = f"{ms << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@st.composite
 def executions(draw: st.DrawFn) -> TradeExecution:
     entry = draw(st.floats(min_value=1e-6, max_value=1e12))
     below = st.floats(min_value=0.0, max_value=entry, exclude_min=True, exclude_max=True)
@@ -549,7 +559,7 @@ def executions(draw: st.DrawFn) -> TradeExecution:
         recommendation_id=draw(st.none() | st.text(min_size=1, max_size=128)),
         comment=draw(st.text(max_size=300)),
         ts=draw(timestamps),
-        event_id=draw(st.text(min_size=1, max_size=128)),
+        event_id=draw(event_ids()),
     )
 
 
