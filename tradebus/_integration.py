@@ -30,7 +30,7 @@ from schemas import (
 from writers import PositionRecord, RecommendationRecord, queries
 
 from . import _references as references
-from ._exceptions import TradebusError
+from ._exceptions import StaleUpdate, TradebusError
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -400,7 +400,9 @@ class TradeIntegration:
 
         With a ``realized_pnl``, the recommendation the trade followed (if any) is
         marked closed with its outcome (win, loss, breakeven) and P&L (a second event,
-        whose id is derived from ``event_id``).
+        whose id is derived from ``event_id``, logged once the close is committed),
+        unless it is closed already (a recommendation closes once: the earlier close
+        stays).
 
         :raises InvalidEvent: on bad arguments (nothing is enqueued).
         :raises UnknownReference: if ``ticket`` has no committed execution.
@@ -426,18 +428,22 @@ class TradeIntegration:
         if realized_pnl is not None:
             recommendation_id = await queries.recommendation_of(conn, ticket)
             if recommendation_id is not None:
-                events.append(
-                    schemas.build(
-                        RecommendationUpdate,
-                        recommendation_id=recommendation_id,
-                        status="closed",
-                        ticket=ticket,
-                        outcome=outcome_of(realized_pnl),
-                        realized_pnl=realized_pnl,
-                        ts=close.ts,
-                        event_id=schemas.derived_event_id(close.event_id),
-                    )
+                update = schemas.build(
+                    RecommendationUpdate,
+                    recommendation_id=recommendation_id,
+                    status="closed",
+                    ticket=ticket,
+                    outcome=outcome_of(realized_pnl),
+                    realized_pnl=realized_pnl,
+                    ts=close.ts,
+                    event_id=schemas.derived_event_id(close.event_id),
                 )
+                analysis, reader = await self._reader(RecommendationUpdate)
+                try:
+                    await references.require_later_stage(reader, analysis, update)
+                    events.append(update)
+                except StaleUpdate:
+                    pass  # closed already (by update_recommendation, or by this call before)
         await self._log(*events)
         return close.event_id
 

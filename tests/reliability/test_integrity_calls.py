@@ -1014,3 +1014,43 @@ async def test_a_node_makes_ids_after_the_greatest_stored_one_of_the_right_form(
         )
     assert made > stored
     assert schemas.event_id_ts(made) == ms + 1
+
+
+async def test_a_close_of_a_position_whose_recommendation_is_closed_already_succeeds(
+    tmp_path: Path,
+) -> None:
+    # The recommendation was closed by hand first; the position's close is stored, and
+    # the recommendation keeps its own close (it closes once).
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        rec = await agent.log_trade_recommendation(
+            symbol="BTCUSDT", direction="BUY", entry_price=100.0, stop_loss=90.0,
+            take_profit=120.0, confidence=70.0,
+        )  # fmt: skip
+        bot = node.integration("chatgpt_bot")
+        await bot.log_trade_execution(
+            ticket=5, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0,
+            recommendation_id=rec,
+        )  # fmt: skip
+        await agent.update_recommendation(
+            recommendation_id=rec, status="closed", outcome="loss", realized_pnl=-1.0
+        )
+        close = await bot.close_position(
+            ticket=5, symbol="BTCUSDT", close_price=110.0, realized_pnl=10.0
+        )
+        # Its retry is a no-op too.
+        assert (
+            await bot.close_position(
+                ticket=5, symbol="BTCUSDT", close_price=110.0, realized_pnl=10.0, event_id=close
+            )
+            == close
+        )
+    assert _one(tmp_path / _MAIN, "SELECT status, realized_pnl FROM trade_positions") == (
+        "closed",
+        10.0,
+    )
+    assert _one(
+        tmp_path / _ANALYSIS, "SELECT status, outcome, realized_pnl FROM trade_recommendations"
+    ) == ("closed", "loss", -1.0)
+    for database in (_MAIN, _ANALYSIS):
+        assert count(tmp_path / database, "dead_letters") == 0
