@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 import schemas
+from eventbus import NotStored
 from schemas import (
     AlertType,
     AnalysisResult,
@@ -121,6 +122,16 @@ class TradeIntegration:
             await self._stored_before(event)
         await self._log(event)
         return str(event.event_id)  # type: ignore[attr-defined]
+
+    async def _closed_already(self, update: RecommendationUpdate) -> bool:
+        """Whether ``update`` (a close) would change nothing: its recommendation is
+        closed already (by another update, or by this very one before)."""
+        database, conn = await self._reader(RecommendationUpdate)
+        try:
+            await references.require_later_stage(conn, database, update)
+        except StaleUpdate:
+            return True
+        return False
 
     async def _stored_before(self, event: Event) -> bool:
         """Whether ``event``, under a caller's ``event_id``, is committed already (its
@@ -321,12 +332,14 @@ class TradeIntegration:
             comment=comment,
         )
         self._check_routes(execution)
-        if event_id is None or not await self._stored_before(execution):
+        replay = event_id is not None and await self._stored_before(execution)
+        if not replay:
             database, conn = await self._reader(TradeExecution)
             twin = await references.twin_execution(conn, database, execution)
             if twin is not None:  # the same trade again: replay the stored events
                 event_id, ts = twin
                 execution = msgspec.structs.replace(execution, event_id=event_id, ts=ts)
+                replay = True
         events: list[Event] = [execution]
         if recommendation_id is not None:
             events.append(
@@ -342,7 +355,9 @@ class TradeIntegration:
         self._check_routes(*events)
         if recommendation_id is not None:
             database, conn = await self._reader(TradeRecommendation)
-            await references.require_recommendation(conn, database, recommendation_id)
+            await references.require_recommendation(
+                conn, database, recommendation_id, executed_by=None if replay else ticket
+            )
         await self._log(*events)
         return execution.event_id
 
@@ -401,8 +416,8 @@ class TradeIntegration:
         With a ``realized_pnl``, the recommendation the trade followed (if any) is
         marked closed with its outcome (win, loss, breakeven) and P&L (a second event,
         whose id is derived from ``event_id``, logged once the close is committed),
-        unless it is closed already (a recommendation closes once: the earlier close
-        stays).
+        unless it is closed already, or another close of it reaches its writer first (a
+        recommendation closes once: the earlier close stays).
 
         :raises InvalidEvent: on bad arguments (nothing is enqueued).
         :raises UnknownReference: if ``ticket`` has no committed execution.
@@ -424,7 +439,7 @@ class TradeIntegration:
         if event_id is None or not await self._stored_before(close):
             await references.require_execution(conn, database, ticket)
             await references.require_open(conn, database, ticket, close.event_id)
-        events: list[Event] = [close]
+        follow: RecommendationUpdate | None = None
         if realized_pnl is not None:
             recommendation_id = await queries.recommendation_of(conn, ticket)
             if recommendation_id is not None:
@@ -438,13 +453,20 @@ class TradeIntegration:
                     ts=close.ts,
                     event_id=schemas.derived_event_id(close.event_id),
                 )
-                analysis, reader = await self._reader(RecommendationUpdate)
-                try:
-                    await references.require_later_stage(reader, analysis, update)
-                    events.append(update)
-                except StaleUpdate:
-                    pass  # closed already (by update_recommendation, or by this call before)
-        await self._log(*events)
+                if not await self._closed_already(update):
+                    follow = update
+        if follow is None:
+            await self._log(close)
+            return close.event_id
+        self._check_routes(close, follow)
+        await self._log(close)
+        try:
+            await self._log(follow)
+        except NotStored:
+            # Another close of the recommendation (update_recommendation) reached its
+            # writer first: it closes once, and this call's own close is stored.
+            if not await self._closed_already(follow):
+                raise
         return close.event_id
 
     # -------------------------------------------------------------------- logs

@@ -99,6 +99,7 @@ class Node:
         self._task_group: TaskGroup | None = None
         self._readers = AsyncExitStack()
         self._shared: dict[str, aiosqlite.Connection] = {}
+        self._opening = anyio.Lock()
         self._writer_failed = False
         self._writer_error: BaseException | None = None
         self._entered = False
@@ -280,12 +281,21 @@ class Node:
             yield conn
 
     async def shared_reader(self, database: str | DatabaseSpec) -> aiosqlite.Connection:
-        """A read-only connection kept open for the node's lifetime (for quick reads)."""
+        """A read-only connection kept open for the node's lifetime (for quick reads).
+
+        Read it in one hop per query (``await conn.execute_fetchall(...)``), or close
+        each cursor before the next await: a statement left open keeps the
+        connection's snapshot, and every task reading through it then misses what was
+        committed since.
+        """
         spec = self.topology.spec(database)
         conn = self._shared.get(spec.name)
         if conn is None:
-            conn = await self._readers.enter_async_context(open_reader(self.path(spec)))
-            self._shared[spec.name] = conn
+            async with self._opening:  # two first readers open one connection
+                conn = self._shared.get(spec.name)
+                if conn is None:
+                    conn = await self._readers.enter_async_context(open_reader(self.path(spec)))
+                    self._shared[spec.name] = conn
         return conn
 
     def statistics(self) -> NodeStatistics:

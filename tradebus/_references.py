@@ -9,7 +9,7 @@ its own event and passes.
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import aiosqlite
@@ -77,9 +77,19 @@ _short.maxstring = _short.maxother = 60
 _short.maxdict = _short.maxlist = 4
 
 
+def _one(rows: Iterable[Any]) -> Any:
+    """The first of ``rows``, or None.
+
+    Every check reads with ``execute_fetchall``: one hop that reads every row, so that
+    no statement stays open on the node's shared connection between two awaits; an
+    open statement of one call would hold the connection's snapshot for the next ones,
+    which would then not see what was committed since.
+    """
+    return next(iter(rows), None)
+
+
 async def _first(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
-    async with conn.execute(sql, params) as cursor:
-        row = await cursor.fetchone()
+    row = _one(await conn.execute_fetchall(sql, params))
     return None if row is None else row[0]
 
 
@@ -101,8 +111,7 @@ async def stored_before(conn: aiosqlite.Connection, database: str, event: Event)
     event_id: str = getattr(event, "event_id")  # noqa: B009 - every event of the tables has one
     columns = [name for name in event.__struct_fields__ if name != "event_id"]
     sql = f"SELECT {', '.join(columns)} FROM {table} WHERE event_id = ?"
-    async with conn.execute(sql, (event_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = _one(await conn.execute_fetchall(sql, (event_id,)))
     if row is None:
         return False
     differs = [
@@ -217,15 +226,47 @@ async def require_unclosed(
 
 
 async def require_recommendation(
-    conn: aiosqlite.Connection, database: str, recommendation_id: str
+    conn: aiosqlite.Connection,
+    database: str,
+    recommendation_id: str,
+    *,
+    executed_by: int | None = None,
 ) -> None:
-    """Refuse a ``recommendation_id`` that has no committed recommendation.
+    """Refuse a ``recommendation_id`` that has no committed recommendation; with
+    ``executed_by`` (the ticket of a new execution that follows it), also one that is
+    closed, or executed by another ticket: a recommendation leads to one trade.
 
     :raises UnknownReference: naming the recommendation_id.
+    :raises StaleUpdate: if it is closed.
+    :raises AlreadyRecorded: if another ticket executed it, naming that ticket.
     """
-    sql = "SELECT event_id FROM trade_recommendations WHERE recommendation_id = ?"
-    if await _first(conn, sql, (recommendation_id,)) is None:
+    sql = (
+        "SELECT status, ticket, updated_event_id FROM trade_recommendations "
+        "WHERE recommendation_id = ?"
+    )
+    row = _one(await conn.execute_fetchall(sql, (recommendation_id,)))
+    if row is None:
         raise _unknown_recommendation(database, recommendation_id)
+    if executed_by is None:
+        return
+    status, ticket, by = str(row[0]), row[1], row[2]
+    if status == "closed":
+        raise StaleUpdate(
+            f"recommendation {recommendation_id!r} is closed (by {by}) in {database}: a "
+            "closed recommendation is not executed again; nothing was enqueued",
+            field="recommendation_id",
+            value=recommendation_id,
+            database=database,
+            status=status,
+        )
+    if status == "executed" and ticket is not None and ticket != executed_by:
+        raise AlreadyRecorded(
+            f"recommendation {recommendation_id!r} was executed by ticket {ticket} in "
+            f"{database}: a recommendation leads to one trade; nothing was enqueued",
+            field="recommendation_id",
+            value=recommendation_id,
+            database=database,
+        )
 
 
 def _unknown_recommendation(database: str, recommendation_id: str) -> UnknownReference:
@@ -250,8 +291,7 @@ async def require_later_stage(
         set it.
     """
     sql = "SELECT status, updated_event_id FROM trade_recommendations WHERE recommendation_id = ?"
-    async with conn.execute(sql, (update.recommendation_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = _one(await conn.execute_fetchall(sql, (update.recommendation_id,)))
     if row is None:
         raise _unknown_recommendation(database, update.recommendation_id)
     status, by = str(row[0]), row[1]
@@ -337,8 +377,7 @@ async def _twin(
         f"SELECT event_id, ts, {', '.join(columns)} FROM {table} "
         f"WHERE {key} = ? AND event_id != ? LIMIT 1"
     )
-    async with conn.execute(sql, (value, event.event_id)) as cursor:
-        row = await cursor.fetchone()
+    row = _one(await conn.execute_fetchall(sql, (value, event.event_id)))
     if row is None:
         return None
     differs = [c for c, stored in zip(columns, row[2:], strict=True) if stored != getattr(event, c)]

@@ -28,8 +28,9 @@ async def _fetch(
 ) -> list[S]:
     """``SELECT`` the columns named as ``cls``'s fields, then ``rest`` (FROM ...)."""
     fields = cls.__struct_fields__
-    async with conn.execute(f"SELECT {', '.join(fields)} {rest}", params) as cursor:
-        rows = await cursor.fetchall()
+    # One hop that reads every row: no statement stays open on a shared connection,
+    # whose snapshot would then lag behind what is committed.
+    rows = await conn.execute_fetchall(f"SELECT {', '.join(fields)} {rest}", params)
     return [cls(**dict(zip(fields, row, strict=True))) for row in rows]
 
 
@@ -69,11 +70,12 @@ async def alerts(conn: aiosqlite.Connection, since: int | None = None) -> list[T
 
 async def recommendation_of(conn: aiosqlite.Connection, ticket: int) -> str | None:
     """The recommendation position ``ticket`` followed, if any."""
-    async with conn.execute(
-        "SELECT recommendation_id FROM trade_positions WHERE ticket = ?", (ticket,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else row[0]
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT recommendation_id FROM trade_positions WHERE ticket = ?", (ticket,)
+        )
+    )
+    return None if not rows else rows[0][0]
 
 
 async def dead_letters(conn: aiosqlite.Connection) -> list[DeadLetter]:

@@ -1054,3 +1054,112 @@ async def test_a_close_of_a_position_whose_recommendation_is_closed_already_succ
     ) == ("closed", "loss", -1.0)
     for database in (_MAIN, _ANALYSIS):
         assert count(tmp_path / database, "dead_letters") == 0
+
+
+async def test_many_concurrent_call_chains_each_see_what_their_earlier_calls_committed(
+    tmp_path: Path,
+) -> None:
+    # Each chain awaits its recommendation, then its execution, then an update: every
+    # check must see what the chain's own earlier calls committed, however many other
+    # calls read through the node's shared connections at the same time.
+    refused: list[BaseException] = []
+
+    async def chain(ticket: int) -> None:
+        try:
+            rec = await agent.log_trade_recommendation(
+                symbol="BTCUSDT", direction="BUY", entry_price=100.0, stop_loss=90.0,
+                take_profit=120.0, confidence=70.0, reasoning=str(ticket),
+            )  # fmt: skip
+            await bot.log_trade_execution(
+                ticket=ticket, symbol="BTCUSDT", direction="BUY", entry_price=100.0,
+                volume=1.0, recommendation_id=rec,
+            )  # fmt: skip
+            await bot.update_position(ticket=ticket, symbol="BTCUSDT", current_price=101.0)
+        except ReferenceRefused as exc:
+            refused.append(exc)
+
+    async with open_node(tmp_path) as node:
+        agent = node.integration("desktop_agent")
+        bot = node.integration("chatgpt_bot")
+        async with anyio.create_task_group() as tg:
+            for ticket in range(1, 301):
+                tg.start_soon(chain, ticket)
+    assert refused == []
+    assert count(tmp_path / _MAIN, "position_updates") == 300
+
+
+async def _executed_trade(
+    node: Node, ticket: int
+) -> tuple[TradeIntegration, TradeIntegration, str]:
+    agent = node.integration("desktop_agent")
+    bot = node.integration("chatgpt_bot")
+    rec = await agent.log_trade_recommendation(
+        symbol="BTCUSDT", direction="BUY", entry_price=100.0, stop_loss=90.0,
+        take_profit=120.0, confidence=70.0, reasoning=str(ticket),
+    )  # fmt: skip
+    await bot.log_trade_execution(
+        ticket=ticket, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0,
+        recommendation_id=rec,
+    )  # fmt: skip
+    return agent, bot, rec
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.001, 0.002, 0.003])
+async def test_a_close_racing_a_close_of_its_recommendation_is_stored_and_returns(
+    tmp_path: Path, delay: float
+) -> None:
+    # Both calls pass their checks; the writer of the recommendation takes one close of
+    # it (it closes once). The position's close is stored either way, and its call
+    # returns: it is not told "not stored" for the close it did store.
+    async with open_node(tmp_path) as node:
+        agent, bot, rec = await _executed_trade(node, 11)
+
+        async def close_by_hand() -> None:
+            await anyio.sleep(delay)
+            await agent.update_recommendation(
+                recommendation_id=rec, status="closed", outcome="loss", realized_pnl=-1.0
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(close_by_hand)
+            await bot.close_position(ticket=11, symbol="BTCUSDT", close_price=110.0,
+                                     realized_pnl=10.0)  # fmt: skip
+    assert _one(tmp_path / _MAIN, "SELECT status, realized_pnl FROM trade_positions") == (
+        "closed",
+        10.0,
+    )
+    status, pnl = _one(
+        tmp_path / _ANALYSIS, "SELECT status, realized_pnl FROM trade_recommendations"
+    )
+    assert (status, pnl) in {("closed", -1.0), ("closed", 10.0)}
+    assert count(tmp_path / _ANALYSIS, "recommendation_updates") == 2  # executed, one close
+
+
+async def test_a_recommendation_leads_to_one_trade(tmp_path: Path) -> None:
+    async with open_node(tmp_path) as node:
+        _agent, bot, rec = await _executed_trade(node, 21)
+        with pytest.raises(AlreadyRecorded, match=r"was executed by ticket 21"):
+            await bot.log_trade_execution(
+                ticket=22, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0,
+                recommendation_id=rec,
+            )  # fmt: skip
+        retry_of = await bot.log_trade_execution(  # the same trade again: a replay
+            ticket=21, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0,
+            recommendation_id=rec,
+        )  # fmt: skip
+        await bot.close_position(ticket=21, symbol="BTCUSDT", close_price=110.0, realized_pnl=10.0)
+        with pytest.raises(StaleUpdate, match=r"is closed .* not executed again"):
+            await bot.log_trade_execution(
+                ticket=23, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0,
+                recommendation_id=rec,
+            )  # fmt: skip
+        # A retry of the first execution, after its trade closed, still passes.
+        assert await bot.log_trade_execution(
+            ticket=21, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0,
+            recommendation_id=rec, event_id=retry_of,
+        ) == retry_of  # fmt: skip
+    assert count(tmp_path / _MAIN, "trade_executions") == 1
+    assert _one(tmp_path / _ANALYSIS, "SELECT status, ticket FROM trade_recommendations") == (
+        "closed",
+        21,
+    )
