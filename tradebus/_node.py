@@ -16,7 +16,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
 from eventbus import BusClosed, BusStatistics, EventBus, EventBusError
-from writers import DatabaseSpec, WriterActor, WriterStatistics, open_reader
+from writers import DatabaseSpec, WriterActor, WriterError, WriterStatistics, open_reader
 
 from ._exceptions import AccessDenied, NoRoute, TradebusError
 from ._id_floor import observe_stored_event_ids
@@ -185,6 +185,13 @@ class Node:
                 return  # the body's own error wins; the writer's was logged
             if len(errors) == 1:
                 raise errors[0] from None
+            if errors and all(isinstance(e, WriterError) for e in errors):
+                # Several writers failed (a data directory deleted: each finds its file
+                # gone): the first reaches the caller as itself, the others as notes.
+                first = errors[0]
+                for other in errors[1:]:
+                    first.add_note(f"another writer failed too: {other}")
+                raise first from None
             raise
         finally:
             # Not shielded: the bus's task group scope must exit where it was entered.
