@@ -355,30 +355,42 @@ class WriterActor:
     # ----------------------------------------------------------------- committing
 
     async def _commit_and_ack(self, subscription: Subscription, batch: list[Message]) -> None:
-        failed: dict[int, str] = {}
-        await self._store(batch, failed)
+        await self._store(subscription, batch)
+        with anyio.CancelScope(shield=True):  # a statement cut short blocks every COMMIT
+            await self._inspect_wal()  # after the ack: nobody waits for it
+
+    async def _store(self, subscription: Subscription, batch: list[Message]) -> None:
+        """Commit ``batch``, retrying transient faults; poison goes to dead_letters.
+
+        Each part is acknowledged as soon as it is committed (a bisected batch in
+        several parts, in order): a stop while a later part retries leaves only what
+        is not committed unacknowledged, for the drain to commit, never a part twice.
+        """
+        try:
+            await self._retrying(lambda: self._write(batch), len(batch))
+        except _Poison as exc:
+            if len(batch) == 1:
+                await self._dead_letter(batch[0], exc)
+                await self._acknowledge(
+                    subscription, batch, {batch[0].seq: f"went to dead_letters: {exc}"}
+                )
+                return
+            middle = len(batch) // 2
+            await self._store(subscription, batch[:middle])
+            await self._store(subscription, batch[middle:])
+            return
+        await self._acknowledge(subscription, batch, {})
+
+    async def _acknowledge(
+        self, subscription: Subscription, batch: list[Message], failed: dict[int, str]
+    ) -> None:
+        """Acknowledge ``batch`` (``failed``: seq -> why it is not stored), committed."""
         # A file deleted or replaced during the commit: what was just committed may be
         # in an unlinked file. Never acknowledge what the files may not keep.
         await self._check_files(len(batch))
         subscription.ack(len(batch), failed=failed)
         if self.on_commit is not None:
             self.on_commit(batch, time.monotonic())
-        with anyio.CancelScope(shield=True):  # a statement cut short blocks every COMMIT
-            await self._inspect_wal()  # after the ack: nobody waits for it
-
-    async def _store(self, batch: list[Message], failed: dict[int, str]) -> None:
-        """Commit ``batch``, retrying transient faults; poison goes to dead_letters
-        (and into ``failed``: seq -> why it is not stored)."""
-        try:
-            await self._retrying(lambda: self._write(batch), len(batch))
-        except _Poison as exc:
-            if len(batch) == 1:
-                await self._dead_letter(batch[0], exc)
-                failed[batch[0].seq] = f"went to dead_letters: {exc}"
-                return
-            middle = len(batch) // 2
-            await self._store(batch[:middle], failed)
-            await self._store(batch[middle:], failed)
 
     async def _retrying(self, attempt: Callable[[], Awaitable[None]], holding: int) -> None:
         """Run ``attempt`` (shielded) until it succeeds, backing off on transient faults.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import os
 import re
 import signal
@@ -494,3 +495,52 @@ async def test_encoded_events_on_a_node_are_routed_by_what_they_are(tmp_path: Pa
         await node.bus.publish_encoded(schemas.encode(trade), trade.topic, wait=True)
     assert rows(tmp_path / LOGS.filename, "SELECT message FROM trade_alerts") == [("encoded",)]
     assert rows(tmp_path / MAIN.filename, "SELECT ticket FROM trade_executions") == [(3,)]
+
+
+async def test_a_stop_while_a_bisected_batch_retries_stores_each_event_once(
+    tmp_path: Path,
+) -> None:
+    # A batch holding one undecodable event is bisected: its first half commits. Then
+    # the dead letter's insert meets a lock held by a foreign connection and retries;
+    # the writer is stopped during that retry. Its drain must commit what is left, not
+    # the first half again (ticks have no event_id: they would be stored twice).
+    path = tmp_path / _MAIN
+    alert = schemas.TradeAlert(alert_type="risk", severity="critical", message="not main's")
+    writers_log = logging.getLogger("writers")
+    async with bus_and_writer(MAIN, path, max_batch=21, max_delay=3600.0, busy_timeout=0.05) as (
+        bus,
+        writer,
+    ):
+        foreign = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        held = stopped = False
+
+        class Interfere(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                nonlocal held, stopped
+                message = record.getMessage()
+                if "moved to dead_letters" in message and not held:
+                    foreign.execute("BEGIN IMMEDIATE")  # the dead letter's insert waits
+                    held = True
+                elif "retrying in" in message and held and not stopped:
+                    writer.actor.stop()  # during the retry's back-off
+                    foreign.execute("ROLLBACK")  # the drain may commit
+                    stopped = True
+
+        handler = Interfere(logging.WARNING)
+        writers_log.addHandler(handler)
+        try:
+            for n in range(10):
+                bus.publish_nowait(tick(n))
+            # Another database's event, arriving encoded on main's topic: poison.
+            bus.publish_encoded_nowait(schemas.encode(alert), "trade.execution.BTCUSDT")
+            for n in range(10, 20):
+                bus.publish_nowait(tick(n))
+            with anyio.fail_after(20):
+                await writer.stopped.wait()
+        finally:
+            writers_log.removeHandler(handler)
+            foreign.close()
+        assert stopped, "the interference never happened: the test proves nothing"
+        assert writer.error is None
+    assert rows(path, "SELECT count(*), count(DISTINCT ts) FROM unified_ticks") == [(20, 20)]
+    assert rows(path, "SELECT count(*) FROM dead_letters") == [(1,)]
