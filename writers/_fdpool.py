@@ -56,12 +56,14 @@ def unregister(fd: int) -> None:
         _ours.discard(fd)
 
 
-def take(identity: Identity) -> int | None:
-    """A kept descriptor of the file ``identity`` open for reading and writing, if any."""
+def take(identity: Identity, *, for_reading: bool = False) -> int | None:
+    """A kept descriptor of the file ``identity`` open for reading and writing (with
+    ``for_reading``, open for reading at least), if any."""
     with _guard:
         spare = _spare.get(identity, [])
         for fd in spare:
-            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR:
+            mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+            if mode == os.O_RDWR or (for_reading and mode == os.O_RDONLY):
                 spare.remove(fd)
                 if not spare:
                     del _spare[identity]

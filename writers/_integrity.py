@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from contextlib import closing
 from pathlib import Path
 from typing import Final
@@ -86,12 +87,21 @@ def check_database(path: str | os.PathLike[str]) -> list[str]:
     """
     file = Path(path)
     try:
-        fd = open_regular_file(file, os.O_RDONLY, what="database")
+        # A kept descriptor of the file if there is one: each check must not keep one
+        # more (a descriptor of a database file is never closed: see _fdpool).
+        info = os.lstat(file)
+        fd = (
+            None
+            if stat.S_ISLNK(info.st_mode)
+            else _fdpool.take((info.st_dev, info.st_ino), for_reading=True)
+        )
+        if fd is None:
+            fd = open_regular_file(file, os.O_RDONLY, what="database")
+            _fdpool.register(fd)
     except FileNotFoundError:
         return [f"{file} does not exist: run 'tradebus init' or start its writer"]
     except (OSError, WriterError) as exc:
         return [f"cannot open {file}: {exc}"]
-    _fdpool.register(fd)
     try:
         header, size = read_header(fd)
     finally:

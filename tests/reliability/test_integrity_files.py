@@ -10,6 +10,7 @@ retried for ever.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import signal
 import subprocess
@@ -226,3 +227,16 @@ async def test_a_file_hard_linked_to_another_databases_file_is_refused_at_start(
         with pytest.raises(WriterError, match="hard links"):
             async with open_node(second, roles=["chatgpt_bot"]):
                 pass
+
+
+async def test_checking_a_database_again_and_again_keeps_no_more_descriptors(
+    tmp_path: Path,
+) -> None:
+    # A process that checks now and then (check_database is public) must not run out
+    # of file descriptors: the one it keeps of a database file is reused.
+    path = await _filled(tmp_path / "data", ticks=10)
+    assert check_database(path) == []
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        assert check_database(path) == []
+    assert len(os.listdir("/proc/self/fd")) <= before
