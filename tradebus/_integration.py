@@ -453,12 +453,12 @@ class TradeIntegration:
                     ts=close.ts,
                     event_id=schemas.derived_event_id(close.event_id),
                 )
+                self._check_routes(update)  # before reading its database
                 if not await self._closed_already(update):
                     follow = update
         if follow is None:
             await self._log(close)
             return close.event_id
-        self._check_routes(close, follow)
         await self._log(close)
         try:
             await self._log(follow)

@@ -21,6 +21,7 @@ from schemas import MAX_EVENT_BYTES, InvalidEvent, RecommendationStatus, new_eve
 from tradebus import (
     AlreadyRecorded,
     Node,
+    NoRoute,
     ReferenceRefused,
     StaleUpdate,
     TradeIntegration,
@@ -1163,3 +1164,21 @@ async def test_a_recommendation_leads_to_one_trade(tmp_path: Path) -> None:
         "closed",
         21,
     )
+
+
+async def test_a_close_whose_recommendation_has_no_writer_here_is_no_route(
+    tmp_path: Path,
+) -> None:
+    # The trade followed a recommendation; a bot node alone cannot mark it closed: the
+    # call says NoRoute (nothing logged), not an error of the database it cannot write.
+    async with open_node(tmp_path) as node:
+        await _executed_trade(node, 31)
+    (tmp_path / _ANALYSIS).unlink()  # as on a bot's machine: the agent's file is elsewhere
+    async with open_node(tmp_path, roles=["chatgpt_bot"]) as node:
+        bot = node.integration("chatgpt_bot")
+        published = node.bus.published
+        with pytest.raises(NoRoute, match="desktop_agent"):
+            await bot.close_position(ticket=31, symbol="BTCUSDT", close_price=110.0,
+                                     realized_pnl=10.0)  # fmt: skip
+        assert node.bus.published == published
+    assert _one(tmp_path / _MAIN, "SELECT status FROM trade_positions") == ("open",)
