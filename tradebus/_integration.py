@@ -191,7 +191,9 @@ class TradeIntegration:
         self._check_routes(event)
         if event_id is None or not await self._stored_before(event):
             database, conn = await self._reader(TradeRecommendation)
-            twin = await references.twin_recommendation(conn, database, event)
+            twin = await references.twin_recommendation(
+                conn, database, event, caller_id=event_id is not None
+            )
             if twin is not None:  # the same recommendation again: replay the stored event
                 event_id, ts = twin
                 event = msgspec.structs.replace(event, event_id=event_id, ts=ts)
@@ -335,7 +337,9 @@ class TradeIntegration:
         replay = event_id is not None and await self._stored_before(execution)
         if not replay:
             database, conn = await self._reader(TradeExecution)
-            twin = await references.twin_execution(conn, database, execution)
+            twin = await references.twin_execution(
+                conn, database, execution, caller_id=event_id is not None
+            )
             if twin is not None:  # the same trade again: replay the stored events
                 event_id, ts = twin
                 execution = msgspec.structs.replace(execution, event_id=event_id, ts=ts)

@@ -152,7 +152,11 @@ async def require_execution(conn: aiosqlite.Connection, database: str, ticket: i
 
 
 async def twin_execution(
-    conn: aiosqlite.Connection, database: str, execution: TradeExecution
+    conn: aiosqlite.Connection,
+    database: str,
+    execution: TradeExecution,
+    *,
+    caller_id: bool = False,
 ) -> tuple[str, int] | None:
     """The ``(event_id, ts)`` of the committed execution of ``execution.ticket`` when it is
     the same trade (a repeat of the call without its ``event_id``), else None.
@@ -168,6 +172,7 @@ async def twin_execution(
         table="trade_executions",
         key="ticket",
         columns=_EXECUTION_CONTENT,
+        caller_id=caller_id,
         refusal=lambda other, differs: (
             f"ticket {execution.ticket} is already used by execution {other} in {database} "
             f"(its {differs} differs): a ticket opens one position; a retry of that call "
@@ -312,7 +317,11 @@ async def require_later_stage(
 
 
 async def twin_recommendation(
-    conn: aiosqlite.Connection, database: str, recommendation: TradeRecommendation
+    conn: aiosqlite.Connection,
+    database: str,
+    recommendation: TradeRecommendation,
+    *,
+    caller_id: bool = False,
 ) -> tuple[str, int] | None:
     """The ``(event_id, ts)`` of the committed recommendation with this
     ``recommendation_id`` when it is the same recommendation (a repeat of the call
@@ -328,6 +337,7 @@ async def twin_recommendation(
         table="trade_recommendations",
         key="recommendation_id",
         columns=_RECOMMENDATION_CONTENT,
+        caller_id=caller_id,
         refusal=lambda other, differs: (
             f"recommendation_id {recommendation.recommendation_id!r} is already used by "
             f"recommendation {other} in {database} (its {differs} differs): log a change "
@@ -371,7 +381,11 @@ async def _twin(
     key: str,
     columns: tuple[str, ...],
     refusal: Callable[[str, str], str],
+    caller_id: bool,
 ) -> tuple[str, int] | None:
+    """The stored twin of ``event`` (same key, same content, another ``event_id``) to
+    replay; refused when its content differs, or when the caller chose ``event.event_id``
+    (an id names one event: the same content under another id is another event)."""
     value = getattr(event, key)
     sql = (
         f"SELECT event_id, ts, {', '.join(columns)} FROM {table} "
@@ -382,7 +396,9 @@ async def _twin(
         return None
     differs = [c for c, stored in zip(columns, row[2:], strict=True) if stored != getattr(event, c)]
     if not differs:
-        return str(row[0]), int(row[1])
+        if not caller_id:
+            return str(row[0]), int(row[1])
+        differs = ["event_id"]
     raise AlreadyRecorded(
         refusal(str(row[0]), " and ".join(differs)), field=key, value=value, database=database
     )

@@ -1182,3 +1182,21 @@ async def test_a_close_whose_recommendation_has_no_writer_here_is_no_route(
                                      realized_pnl=10.0)  # fmt: skip
         assert node.bus.published == published
     assert _one(tmp_path / _MAIN, "SELECT status FROM trade_positions") == ("open",)
+
+
+async def test_the_same_trade_under_another_caller_chosen_event_id_is_refused(
+    tmp_path: Path,
+) -> None:
+    # An event_id names one event: the same arguments under another id the caller chose
+    # are another execution on a used ticket, refused; without an id, a replay.
+    trade: dict[str, Any] = {
+        "ticket": 41, "symbol": "BTCUSDT", "direction": "BUY", "entry_price": 100.0,
+        "volume": 1.0,
+    }  # fmt: skip
+    async with open_node(tmp_path) as node:
+        bot = node.integration("chatgpt_bot")
+        first = await bot.log_trade_execution(**trade)
+        with pytest.raises(AlreadyRecorded, match=rf"already used by execution {first}"):
+            await bot.log_trade_execution(**trade, event_id=schemas.new_event_id())
+        assert await bot.log_trade_execution(**trade) == first
+    assert count(tmp_path / _MAIN, "trade_executions") == 1
