@@ -10,7 +10,7 @@ Exception tree::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._subscription import Subscription
@@ -75,3 +75,19 @@ class NotStored(EventBusError):
         if more:
             text += f"; {more} more messages covered by this call were not stored either"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: rebuilt from them, so that it crosses processes.
+        fields = {
+            "event_type": self.event_type,
+            "topic": self.topic,
+            "seq": self.seq,
+            "reason": self.reason,
+            "subscription": self.subscription,
+            "more": self.more,
+        }
+        return (_rebuild_not_stored, (fields,))
+
+
+def _rebuild_not_stored(fields: dict[str, Any]) -> NotStored:
+    return NotStored(**fields)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 import re
 import time
 from typing import Any
@@ -1048,3 +1049,15 @@ async def test_a_flush_cancelled_while_waiting_leaves_the_failure_to_the_next_on
         writer.ack(1, failed={seq: "refused"})
         with pytest.raises(NotStored, match="refused"):
             await bus.flush()
+
+
+def test_not_stored_crosses_processes_whole() -> None:
+    error = NotStored(
+        event_type="TradeAlert", topic="logs.alert", seq=7, reason="went to dead_letters: x",
+        subscription="writer:logs", more=2,
+    )  # fmt: skip
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.event_type, copy.topic, copy.seq, copy.reason, copy.subscription, copy.more) == (
+        "TradeAlert", "logs.alert", 7, "went to dead_letters: x", "writer:logs", 2,
+    )  # fmt: skip
+    assert str(copy) == str(error)
