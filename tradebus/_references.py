@@ -28,12 +28,12 @@ from schemas import (
     TradeMonitoring,
     TradeRecommendation,
 )
+from writers import RECOMMENDATION_STAGES
 
 from ._exceptions import AlreadyRecorded, StaleUpdate, UnknownReference
 
 __all__ = [
     "EVENT_TABLES",
-    "RECOMMENDATION_STAGES",
     "require_execution",
     "require_later_stage",
     "require_open",
@@ -61,15 +61,6 @@ EVENT_TABLES: Final[dict[type[Event], str]] = {
     SystemHealth: "system_health",
 }
 
-#: The stages of a recommendation's status: it only moves forward, to a later stage
-#: (or, but for ``closed``, to another status of its stage).
-RECOMMENDATION_STAGES: Final[dict[str, int]] = {
-    "pending": 0,
-    "rejected": 1,
-    "expired": 1,
-    "executed": 2,
-    "closed": 3,
-}
 _STAGE_ORDER: Final = "pending < rejected = expired < executed < closed"
 
 _short = reprlib.Repr()

@@ -10,6 +10,7 @@ from . import _queries as queries
 from ._actor import WriterActor as WriterActor
 from ._actor import WriterStatistics as WriterStatistics
 from ._create import create_database as create_database
+from ._ddl import RECOMMENDATION_STAGES as RECOMMENDATION_STAGES
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import WriterError as WriterError
 from ._exceptions import WriterLockError as WriterLockError
@@ -34,6 +35,7 @@ __all__ = [
     "ANALYSIS",
     "LOGS",
     "MAIN",
+    "RECOMMENDATION_STAGES",
     "SPECS",
     "DatabaseSpec",
     "DeadLetter",

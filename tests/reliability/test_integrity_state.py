@@ -27,8 +27,7 @@ from schemas import (
 )
 from tests.writers._helpers import count, execution, position_update, query, running_writer
 from tradebus import open_node
-from writers import ANALYSIS, MAIN
-from writers._ddl import RECOMMENDATION_STAGES
+from writers import ANALYSIS, MAIN, RECOMMENDATION_STAGES
 
 from ._helpers import SOAK
 
