@@ -167,6 +167,7 @@ class Node:
         self.bus.close()
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
+        self._shared.clear()  # closed: shared_reader refuses from now on
         task_group, self._task_group = self._task_group, None
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
         try:
@@ -294,8 +295,16 @@ class Node:
         each cursor before the next await: a statement left open keeps the
         connection's snapshot, and every task reading through it then misses what was
         committed since.
+
+        :raises TradebusError: if the node is not started, or closed.
         """
         spec = self.topology.spec(database)
+        if not self._running:
+            state = "closed" if self._entered else "not started"
+            raise TradebusError(
+                f"cannot read {spec.filename} through the node: it is {state}; use "
+                "`async with open_node(...) as node:` (or node.reader(), which works any time)"
+            )
         conn = self._shared.get(spec.name)
         if conn is None:
             async with self._opening:  # two first readers open one connection

@@ -142,3 +142,16 @@ async def test_a_data_directory_that_is_a_file_is_refused_clearly(tmp_path: Path
         async with open_node(data):
             pass
     assert data.read_text() == "not a directory"
+
+
+async def test_a_closed_node_refuses_reads_through_its_shared_connections(tmp_path: Path) -> None:
+    node = open_node(tmp_path)
+    with pytest.raises(TradebusError, match="not started"):
+        await node.shared_reader("main")
+    async with node:
+        bot = node.integration("chatgpt_bot")
+        assert await bot.open_positions() == []
+    with pytest.raises(TradebusError, match="it is closed"):
+        await bot.open_positions()
+    async with node.reader("main") as conn:  # a reader of its own works any time
+        assert list(await conn.execute_fetchall("SELECT count(*) FROM trade_positions")) == [(0,)]
