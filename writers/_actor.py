@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 
 import anyio
+import anyio.to_thread
 import msgspec
 from anyio.abc import TaskGroup, TaskStatus
 
@@ -122,7 +123,9 @@ class WriterActor:
         committed; a power loss may lose the last commits) or FULL.
     :param max_buffer: how many events may wait for this writer before publishers
         feel backpressure.
-    :param on_commit: called after each commit with the batch and the monotonic time.
+    :param on_commit: called after each commit with the events it committed (a batch, or
+        a part of one bisected around an event that went to dead_letters) and the
+        monotonic time.
     :param switch_interval: while the writer runs, the interpreter's thread switch
         interval (``sys.setswitchinterval``) is at most this many seconds, so that the
         SQLite thread wins the GIL back from a busy event loop after each statement
@@ -232,7 +235,9 @@ class WriterActor:
         :raises WriterLockError: at once, if another writer holds the database.
         :raises WriterError: if the database cannot be opened, migrated or written.
         """
-        self._lock.acquire()
+        # In a thread: it may wait a moment for a racing writer's record, and it may
+        # create the database (fsyncs); the event loop serves everyone else meanwhile.
+        await anyio.to_thread.run_sync(self._lock.acquire)
         try:
             with shortened_switch_interval(self.switch_interval):
                 await self._run_locked(task_status)

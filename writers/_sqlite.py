@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Final, Literal
 
 import aiosqlite
+import anyio
+import anyio.to_thread
 
 from schemas import Tick
 
@@ -73,7 +75,7 @@ async def open_write_connection(
     :raises WriterError: if it cannot be opened, is damaged, or cannot be switched to
         WAL (for example in a directory where the -wal file cannot be created).
     """
-    _check_files(path)
+    await anyio.to_thread.run_sync(_check_files, path)  # it may wait out a creation
     try:
         conn = await aiosqlite.connect(
             path,
@@ -95,7 +97,8 @@ async def open_write_connection(
         await conn.execute("PRAGMA wal_autocheckpoint=1000")
         await conn.execute("PRAGMA journal_size_limit=67108864")
         await conn.execute("PRAGMA foreign_keys=ON")
-        _check_files(path)  # again, now that SQLite has opened them: before any write
+        # Again, now that SQLite has opened them: before any write.
+        await anyio.to_thread.run_sync(_check_files, path)
     except BaseException as exc:
         await conn.close()
         if isinstance(exc, sqlite3.Error):
