@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from types import TracebackType
 
@@ -49,12 +50,18 @@ class CliLog(logging.Handler):
             self._write(record)
 
     def finish(self, error: BaseException | None) -> None:
-        """Print the held records, but those that repeat ``error`` (printed by the CLI)."""
+        """Print the held records, but those that repeat ``error`` (printed by the CLI)
+        or its notes, and each error once (a writer and its node both announce it)."""
         held, self._held = self._held, []
-        said = str(error) if error is not None else None
+        said: set[str] = set()
+        if error is not None:
+            said.add(str(error))
+            said.update(_NOTE.sub("", note) for note in getattr(error, "__notes__", ()))
         for record in held:
-            if said and said in record.getMessage():
+            message = record.getMessage()
+            if any(text and text in message for text in said):
                 continue
+            said.update(str(arg) for arg in _errors_of(record))
             self._write(record)
 
     def _write(self, record: logging.LogRecord) -> None:
@@ -66,8 +73,14 @@ class CliLog(logging.Handler):
         print(f"tradebus: {level}: {message}", file=sys.stderr, flush=True)
 
 
-def _carries_error(record: logging.LogRecord) -> bool:
-    if record.exc_info:
-        return True
+# How a node notes the errors of its other writers on the one it raises.
+_NOTE = re.compile(r"^another writer failed too: ")
+
+
+def _errors_of(record: logging.LogRecord) -> list[BaseException]:
     args = record.args if isinstance(record.args, tuple) else ()
-    return any(isinstance(arg, BaseException) for arg in args)
+    return [arg for arg in args if isinstance(arg, BaseException)]
+
+
+def _carries_error(record: logging.LogRecord) -> bool:
+    return bool(record.exc_info) or bool(_errors_of(record))

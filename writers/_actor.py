@@ -488,8 +488,11 @@ class WriterActor:
             f"{name} {what} while its writer ran: refusing to commit or acknowledge "
             f"anything more ({holding} events held are not acknowledged); {saved}"
         )
-        logger.error("writer %s: %s", self.spec.name, message)
-        raise WriterError(message)
+        error = WriterError(message)
+        # The error itself as the argument: a log handler can tell that this record
+        # announces the error the writer raises (the CLI says it once).
+        logger.error("writer %s: %s", self.spec.name, error)
+        raise error
 
     async def _checkpoint_unlinked(self) -> str:
         """Copy every committed transaction from the (unlinked) WAL into the database.

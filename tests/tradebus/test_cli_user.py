@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -283,3 +284,32 @@ def test_stats_of_a_database_another_program_locks_says_it_cannot_read_it(
     assert result.stderr.startswith(f"tradebus: error: cannot read {database}: database is locked")
     assert "not a SQLite database" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_data_directory_deleted_under_the_demo_is_one_error(tmp_path: Path) -> None:
+    # Every writer finds its file gone; each one's error is said once (not also as the
+    # log lines of the writer and its node that announced it), the one that ended the
+    # command last.
+    data = tmp_path / "demo"
+    args = ["demo", "--data-dir", str(data), "--seconds", "120", "--rate", "5000"]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "tradebus", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        _wait_for_ticks(data / "unified_tick_pipeline.db", demo)
+        shutil.rmtree(data)
+        _out, err = demo.communicate(timeout=90)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 1, err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith("tradebus: error: "), err  # what ended it, last
+    vanished = re.findall(r"/(\w+\.db) vanished while its writer ran", err)
+    assert vanished, err
+    assert len(vanished) == len(set(vanished)), err  # each writer's error said once
