@@ -98,6 +98,9 @@ class Subscription:
         self._iter_pending = 0
         self._room: anyio.Event | None = None
         self._done_waiters: list[tuple[int, anyio.Event]] = []
+        # The seqs that waiters (wait_done) wait for, while they wait: a receiver
+        # waiting to fill its batch takes what is buffered now instead.
+        self._hurrying: list[int] = []
         self._closed = False
         self._bus_closed = False
         # The oldest message a durable subscription discarded unacknowledged on close,
@@ -148,8 +151,10 @@ class Subscription:
         """Wait for a first message, then return up to ``max_items`` messages.
 
         Returns as soon as ``max_items`` are buffered, or when the oldest of them has
-        waited ``max_wait`` seconds since it was published, whichever comes first; on a
-        closed bus, at once with what is left.
+        waited ``max_wait`` seconds since it was published, or when someone waits for a
+        buffered message to be done (:meth:`wait_done`, so a flush or a
+        ``publish(wait=True)``), whichever comes first; on a closed bus, at once with
+        what is left.
 
         :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
         """
@@ -178,7 +183,12 @@ class Subscription:
         deadline = anyio.current_time() + seconds
         self._receivers_waiting += 1
         try:
-            while len(self._buffer) < count and not self._closed and not self._bus_closed:
+            while (
+                len(self._buffer) < count
+                and not self._closed
+                and not self._bus_closed
+                and not self._hurried()
+            ):
                 waiter = self._waiter
                 if waiter is None:
                     waiter = self._waiter = anyio.Event()
@@ -193,6 +203,11 @@ class Subscription:
             if not self._receivers_waiting:
                 self._waiter = None
                 self._set_wake_at(_NEVER)
+
+    def _hurried(self) -> bool:
+        """Whether a buffered message is waited for: its batch should not wait to fill."""
+        buffer = self._buffer
+        return bool(buffer) and bool(self._hurrying) and buffer[0].seq <= max(self._hurrying)
 
     def _set_wake_at(self, count: int) -> None:
         self._wake_at = count
@@ -299,10 +314,16 @@ class Subscription:
         :raises BusClosed: if this is a durable subscription and it was closed before
             acknowledging one of them (it was not stored: do not report it done).
         """
-        while not self._closed and self._oldest_pending_seq() <= seq:
-            event = anyio.Event()
-            self._done_waiters.append((seq, event))
-            await event.wait()
+        self._hurrying.append(seq)
+        try:
+            if self._hurried():
+                self._wake()  # a receiver filling a batch takes what is there now
+            while not self._closed and self._oldest_pending_seq() <= seq:
+                event = anyio.Event()
+                self._done_waiters.append((seq, event))
+                await event.wait()
+        finally:
+            self._hurrying.remove(seq)
         if self._abandoned_from <= seq:
             error = self._error
             because = "" if error is None else f" ({type(error).__name__}: {error})"

@@ -278,14 +278,22 @@ async def test_a_waiter_cancelled_while_its_event_is_dead_lettered_leaves_it_to_
     path = tmp_path / ANALYSIS.filename
     original = recommendation()
     duplicate = msgspec.structs.replace(recommendation(original.recommendation_id), confidence=60.0)
-    async with bus_and_writer(ANALYSIS, path, max_delay=3600.0, max_batch=3) as (bus, _writer):
-        await bus.publish(original)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: bus.publish(duplicate, wait=True))
-            await anyio.wait_all_tasks_blocked()  # it waits for its acknowledgement
-            assert bus.published == 2
-            tg.cancel_scope.cancel()  # the waiter gives up before the commit
-        bus.publish_nowait(recommendation())  # the third fills the batch: it commits
+    async with bus_and_writer(ANALYSIS, path, busy_timeout=0.05, max_backoff=0.05) as (
+        bus,
+        _writer,
+    ):
+        await bus.publish(original, wait=True)
+        foreign = sqlite3.connect(path, isolation_level=None)
+        try:
+            foreign.execute("BEGIN IMMEDIATE")  # the writer cannot commit: it retries
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: bus.publish(duplicate, wait=True))
+                await anyio.wait_all_tasks_blocked()  # it waits for its acknowledgement
+                assert bus.published == 2
+                tg.cancel_scope.cancel()  # the waiter gives up before the commit
+            foreign.execute("ROLLBACK")
+        finally:
+            foreign.close()
         with anyio.fail_after(10), pytest.raises(NotStored) as refused:
             await bus.flush()
         await bus.flush()  # reported once

@@ -3,6 +3,7 @@ caller-chosen event ids, orphans and reused tickets, oversized events."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 import time
@@ -1117,9 +1118,12 @@ async def test_a_close_racing_a_close_of_its_recommendation_is_stored_and_return
 
         async def close_by_hand() -> None:
             await anyio.sleep(delay)
-            await agent.update_recommendation(
-                recommendation_id=rec, status="closed", outcome="loss", realized_pnl=-1.0
-            )
+            # When it loses the race it is told so: refused at its call (it finds the
+            # recommendation closed), or by the writer (NotStored).
+            with contextlib.suppress(StaleUpdate, eventbus.NotStored):
+                await agent.update_recommendation(
+                    recommendation_id=rec, status="closed", outcome="loss", realized_pnl=-1.0
+                )
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(close_by_hand)
@@ -1200,3 +1204,18 @@ async def test_the_same_trade_under_another_caller_chosen_event_id_is_refused(
             await bot.log_trade_execution(**trade, event_id=schemas.new_event_id())
         assert await bot.log_trade_execution(**trade) == first
     assert count(tmp_path / _MAIN, "trade_executions") == 1
+
+
+async def test_a_lone_call_does_not_wait_for_the_batch_timer(tmp_path: Path) -> None:
+    # A writer batching for an hour: a call that waits for its event (and a flush) cuts
+    # the batch short, so it returns once its event is committed, not an hour later.
+    async with open_node(tmp_path, max_delay=3600.0) as node:
+        bot = node.integration("chatgpt_bot")
+        with anyio.fail_after(30):
+            await bot.log_trade_execution(
+                ticket=51, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0
+            )
+            node.bus.publish_nowait(schemas.Tick(symbol="BTCUSDT", bid=100.0, ask=100.5))
+            await node.bus.flush()
+    assert count(tmp_path / _MAIN, "trade_executions") == 1
+    assert count(tmp_path / _MAIN, "unified_ticks") == 1

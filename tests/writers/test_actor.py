@@ -51,8 +51,9 @@ async def test_events_within_max_delay_commit_together_once_the_oldest_waited_it
         for n in range(3):
             bus.publish_nowait(tick(n))
             await anyio.sleep(0.05)
+        # Not a flush: a waiter would cut the batch short. The timer alone commits it.
         with anyio.fail_after(10):
-            await bus.flush()
+            await wait_until(lambda: bool(commits))
     [(batch, committed_at)] = commits
     assert [m.event for m in batch] == [tick(n) for n in range(3)]
     assert committed_at - published_at >= max_delay
@@ -186,3 +187,20 @@ async def test_a_switch_interval_changed_meanwhile_is_not_undone(tmp_path: Path)
         assert sys.getswitchinterval() == pytest.approx(0.0001)
     finally:
         sys.setswitchinterval(before)
+
+
+async def test_a_waiter_cuts_the_batch_short(tmp_path: Path) -> None:
+    # An hour of max_delay, a batch far from full: a flush (or a publish with wait=True)
+    # makes the writer take what is buffered now.
+    path = tmp_path / MAIN.filename
+    sizes: list[int] = []
+    async with running_writer(
+        path, MAIN, max_batch=1_000, max_delay=3600.0, on_commit=lambda b, _: sizes.append(len(b))
+    ) as (bus, _):
+        for n in range(3):
+            bus.publish_nowait(tick(n))
+        with anyio.fail_after(10):
+            await bus.flush()
+            await bus.publish(execution(8), wait=True)
+    assert sizes == [3, 1]
+    assert query(path, "SELECT count(*) FROM unified_ticks") == [(3,)]
