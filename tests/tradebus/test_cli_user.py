@@ -118,16 +118,21 @@ def _wait_for_ticks(database: Path, demo: subprocess.Popen[str]) -> None:
     raise AssertionError("the demo committed no tick within 60 s")
 
 
-def _interrupt_twice(tmp_path: Path, second: bool) -> tuple[subprocess.Popen[str], str, str]:
-    data = tmp_path / "demo"
-    args = ["demo", "--data-dir", str(data), "--seconds", "120", "--rate", "20000"]
-    demo = subprocess.Popen(
+def _start_demo(data: Path, *, rate: int) -> subprocess.Popen[str]:
+    """A demo of two minutes at ``rate`` ticks/s writing to ``data``, its output piped."""
+    args = ["demo", "--data-dir", str(data), "--seconds", "120", "--rate", str(rate)]
+    return subprocess.Popen(
         [sys.executable, "-m", "tradebus", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
     )
+
+
+def _interrupt_twice(tmp_path: Path, second: bool) -> tuple[subprocess.Popen[str], str, str]:
+    data = tmp_path / "demo"
+    demo = _start_demo(data, rate=20_000)
     try:
         assert demo.stdout is not None
         demo.stdout.readline()  # the banner: signals are caught from here on
@@ -291,14 +296,7 @@ def test_a_data_directory_deleted_under_the_demo_is_one_error(tmp_path: Path) ->
     # log lines of the writer and its node that announced it), the one that ended the
     # command last.
     data = tmp_path / "demo"
-    args = ["demo", "--data-dir", str(data), "--seconds", "120", "--rate", "5000"]
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "tradebus", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
+    demo = _start_demo(data, rate=5_000)
     try:
         _wait_for_ticks(data / "unified_tick_pipeline.db", demo)
         shutil.rmtree(data)
