@@ -1,16 +1,19 @@
 """The errors of ``eventbus``.
 
-Exception tree::
+Exception tree (under tradebus's root, ``TradebusError``)::
 
-    EventBusError          anything the bus refuses or cannot do
-    ├── BusFull            a ``block`` subscription has no room (publish_nowait)
-    ├── BusClosed          the bus or the subscription is closed
-    └── NotStored          a message was acknowledged as processed but not stored
+    TradebusError
+    └── EventBusError          anything the bus refuses or cannot do
+        ├── BusFull            a ``block`` subscription has no room (publish_nowait)
+        ├── BusClosed          the bus or the subscription is closed
+        └── NotStored          a message was acknowledged as processed but not stored
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from tradebus_errors import TradebusError
 
 if TYPE_CHECKING:
     from ._subscription import Subscription
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["BusClosed", "BusFull", "EventBusError", "NotStored"]
 
 
-class EventBusError(Exception):
+class EventBusError(TradebusError):
     """Base class of every error the event bus raises."""
 
 

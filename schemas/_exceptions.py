@@ -1,8 +1,8 @@
 """The errors of ``schemas``.
 
-Exception tree::
+Exception tree (under tradebus's root, ``TradebusError``; also a ``ValueError``)::
 
-    ValueError
+    TradebusError, ValueError
     └── InvalidEvent      an event, or the data for one, is not valid
 """
 
@@ -11,10 +11,12 @@ from __future__ import annotations
 import reprlib
 from typing import Any
 
+from tradebus_errors import TradebusError
+
 __all__ = ["InvalidEvent"]
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(TradebusError, ValueError):
     """An event (or the data meant to become one) failed validation.
 
     The message names the event type, the field and the offending value; the same

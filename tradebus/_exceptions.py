@@ -1,8 +1,13 @@
 """The errors of ``tradebus``.
 
-Exception tree::
+Exception tree: one root, ``TradebusError``, for every error tradebus raises. Each
+package draws its own branch (``eventbus``, ``writers``, ``schemas``); the
+application layer's errors are these::
 
-    TradebusError        anything the application layer refuses
+    TradebusError        anything tradebus refuses or cannot do
+    ├── EventBusError    the bus (see eventbus): BusFull, BusClosed, NotStored
+    ├── WriterError      a writer (see writers): WriterLockError, SchemaVersionError
+    ├── InvalidEvent     an event is not valid (see schemas; also a ValueError)
     ├── AccessDenied     this node does not host the role that owns that database
     ├── NoRoute          no writer in this node stores the event (nothing enqueued)
     └── ReferenceRefused a call names a ticket or recommendation the committed state
@@ -16,6 +21,8 @@ Exception tree::
 
 from __future__ import annotations
 
+from tradebus_errors import TradebusError
+
 __all__ = [
     "AccessDenied",
     "AlreadyRecorded",
@@ -27,12 +34,11 @@ __all__ = [
 ]
 
 
-class TradebusError(Exception):
-    """Base class of every error of the application layer."""
+class AccessDenied(TradebusError):
+    """A node may write only the databases of the roles it hosts.
 
-
-class AccessDenied(TradebusError, PermissionError):
-    """A node may write only the databases of the roles it hosts."""
+    Not an ``OSError``: no file's permissions are involved, only the node's roles.
+    """
 
 
 class NoRoute(TradebusError, LookupError):

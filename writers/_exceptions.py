@@ -1,18 +1,21 @@
 """The errors of ``writers``.
 
-Exception tree::
+Exception tree (under tradebus's root, ``TradebusError``)::
 
-    WriterError              a writer cannot open, migrate or write its database
-    ├── WriterLockError      another writer (this or another process) holds the file
-    └── SchemaVersionError   the file's schema is newer than this tradebus knows
+    TradebusError
+    └── WriterError              a writer cannot open, migrate or write its database
+        ├── WriterLockError      another writer (this or another process) holds the file
+        └── SchemaVersionError   the file's schema is newer than this tradebus knows
 """
 
 from __future__ import annotations
 
+from tradebus_errors import TradebusError
+
 __all__ = ["SchemaVersionError", "WriterError", "WriterLockError"]
 
 
-class WriterError(Exception):
+class WriterError(TradebusError):
     """Base class of every error a writer raises."""
 
 
