@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import anyio
+import anyio.to_thread
 
 from ._lock import WriterLock
 from ._specs import DatabaseSpec
@@ -23,15 +24,18 @@ async def create_database(
     :raises WriterLockError: if a writer holds the database.
     :raises SchemaVersionError: if the file's schema is newer than ``spec``'s.
     """
+    found = await anyio.to_thread.run_sync(_create, spec, os.fspath(path), role)
+    return found, spec.schema_version
+
+
+def _create(spec: DatabaseSpec, path: str, role: str) -> int:
     lock = WriterLock(path, role)
     lock.acquire()
     try:
-        conn = await open_write_connection(os.fspath(path), synchronous="NORMAL", busy_timeout=5)
+        conn = open_write_connection(path, synchronous="NORMAL", busy_timeout=5)
         try:
-            found = await migrate(conn, spec, os.fspath(path))
+            return migrate(conn, spec, path)
         finally:
-            with anyio.CancelScope(shield=True):
-                await conn.close()
+            conn.close()
     finally:
         lock.release()
-    return found, spec.schema_version

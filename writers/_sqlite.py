@@ -9,10 +9,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
 
-import aiosqlite
-import anyio
-import anyio.to_thread
-
 from schemas import Tick
 
 from ._exceptions import SchemaVersionError, WriterError
@@ -62,45 +58,48 @@ def is_transient(exc: BaseException) -> bool:
     return (code & 0xFF) in _TRANSIENT
 
 
-async def open_write_connection(
+def open_write_connection(
     path: str, *, synchronous: Synchronous, busy_timeout: float
-) -> aiosqlite.Connection:
+) -> sqlite3.Connection:
     """Open ``path`` for writing: WAL, the chosen ``synchronous``, a busy timeout.
 
-    Call it holding the file's :class:`WriterLock`. It refuses a database, -wal or
-    -shm file that is a symbolic link, a file other than the one the lock holds, and a
-    damaged file: SQLite's ``PRAGMA quick_check`` runs over the whole file when it is at
-    most ``QUICK_CHECK_LIMIT`` bytes, over its schema otherwise.
+    Call it holding the file's :class:`WriterLock`, in the thread that will use the
+    connection (it blocks: it may wait out a creation, and it reads the whole file).
+    It refuses a database, -wal or -shm file that is a symbolic link, a file other
+    than the one the lock holds, and a damaged file: SQLite's ``PRAGMA quick_check``
+    runs over the whole file when it is at most ``QUICK_CHECK_LIMIT`` bytes, over its
+    schema otherwise.
 
     :raises WriterError: if it cannot be opened, is damaged, or cannot be switched to
         WAL (for example in a directory where the -wal file cannot be created).
     """
-    await anyio.to_thread.run_sync(_check_files, path)  # it may wait out a creation
+    _check_files(path)  # it may wait out a creation
     try:
-        conn = await aiosqlite.connect(
+        conn = sqlite3.connect(
             path,
             isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
             timeout=busy_timeout,  # sqlite3 sets the busy timeout from it
             cached_statements=256,
+            check_same_thread=False,  # one thread at a time: the writer's, or a creator's
         )
     except sqlite3.Error as exc:
         raise WriterError(f"cannot open {path} for writing: {exc}") from exc
     try:
         _check_identity(path)
-        await _quick_check(conn, path)
-        mode = await _pragma(conn, "PRAGMA journal_mode=WAL")
+        _quick_check(conn, path)
+        mode = _pragma(conn, "PRAGMA journal_mode=WAL")
         if str(mode).lower() != "wal":
             raise WriterError(f"{path}: could not switch to WAL (journal_mode={mode})")
-        await conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
         # Checkpoint every ~4 MB of WAL (SQLite's default), and truncate the WAL file
         # back to 64 MB after a checkpoint so that a burst does not leave it huge.
-        await conn.execute("PRAGMA wal_autocheckpoint=1000")
-        await conn.execute("PRAGMA journal_size_limit=67108864")
-        await conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA wal_autocheckpoint=1000")
+        conn.execute("PRAGMA journal_size_limit=67108864")
+        conn.execute("PRAGMA foreign_keys=ON")
         # Again, now that SQLite has opened them: before any write.
-        await anyio.to_thread.run_sync(_check_files, path)
+        _check_files(path)
     except BaseException as exc:
-        await conn.close()
+        conn.close()
         if isinstance(exc, sqlite3.Error):
             raise WriterError(f"cannot open {path} for writing: {exc}") from exc
         raise
@@ -142,12 +141,11 @@ def _check_identity(path: str) -> None:
         )
 
 
-async def _quick_check(conn: aiosqlite.Connection, path: str) -> None:
+def _quick_check(conn: sqlite3.Connection, path: str) -> None:
     whole = os.stat(path).st_size <= QUICK_CHECK_LIMIT
     sql = "PRAGMA quick_check" if whole else "PRAGMA quick_check(sqlite_schema)"
     try:
-        async with conn.execute(sql) as cursor:
-            rows = [str(row[0]) for row in await cursor.fetchall()]
+        rows = [str(row[0]) for row in conn.execute(sql).fetchall()]
     except sqlite3.DatabaseError as exc:
         if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF not in (
             sqlite3.SQLITE_CORRUPT,
@@ -164,20 +162,19 @@ async def _quick_check(conn: aiosqlite.Connection, path: str) -> None:
         )
 
 
-async def _pragma(conn: aiosqlite.Connection, sql: str) -> object:
-    async with conn.execute(sql) as cursor:
-        row = await cursor.fetchone()
+def _pragma(conn: sqlite3.Connection, sql: str) -> object:
+    row = conn.execute(sql).fetchone()
     return row[0] if row else None
 
 
-async def migrate(conn: aiosqlite.Connection, spec: DatabaseSpec, path: str) -> int:
+def migrate(conn: sqlite3.Connection, spec: DatabaseSpec, path: str) -> int:
     """Bring the schema to ``spec.schema_version``; return the version found.
 
     :raises SchemaVersionError: if the file's version is newer than the spec's.
     :raises WriterError: if a migration fails (the file keeps its previous version).
     """
     try:
-        version = await _pragma(conn, "PRAGMA user_version")
+        version = _pragma(conn, "PRAGMA user_version")
     except sqlite3.Error as exc:
         raise WriterError(f"cannot read the schema version of {path}: {exc}") from exc
     found = version if isinstance(version, int) else 0
@@ -191,31 +188,31 @@ async def migrate(conn: aiosqlite.Connection, spec: DatabaseSpec, path: str) -> 
         # executescript commits first; the whole migration and its version bump are
         # one transaction, so a crash mid-migration leaves the previous version.
         try:
-            await conn.executescript(
+            conn.executescript(
                 f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
             )
         except sqlite3.Error as exc:
             if conn.in_transaction:
-                await conn.rollback()
+                conn.rollback()
             raise WriterError(
                 f"cannot migrate {path} to schema version {version + 1} of the "
                 f"{spec.name!r} database: {exc}"
             ) from exc
-    await _probe_write(conn, path, spec.schema_version)
+    _probe_write(conn, path, spec.schema_version)
     return found
 
 
-async def _probe_write(conn: aiosqlite.Connection, path: str, version: int) -> None:
+def _probe_write(conn: sqlite3.Connection, path: str, version: int) -> None:
     """Commit one harmless write, so that a file the writer cannot write fails now.
 
     Otherwise "attempt to write a readonly database" would only surface on the first
     batch, retried for ever as if it might clear by itself.
     """
     try:
-        await conn.executescript(f"BEGIN IMMEDIATE;\nPRAGMA user_version = {version};\nCOMMIT;")
+        conn.executescript(f"BEGIN IMMEDIATE;\nPRAGMA user_version = {version};\nCOMMIT;")
     except sqlite3.Error as exc:
         if conn.in_transaction:
-            await conn.rollback()
+            conn.rollback()
         raise WriterError(
             f"cannot write {path}: {exc}; its writer must be able to write the database "
             "and its -wal and -shm files: check their owner, their mode and attributes "
@@ -233,7 +230,7 @@ if set(TICK_COLUMNS) != {"symbol", "bid", "ask", "last", "volume", "source", "ts
     raise ImportError(f"Tick fields changed ({TICK_COLUMNS}): update the tick table")
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def tick_insert_sql(table: str, rows: int) -> str:
     """The INSERT of ``rows`` ticks: a seq base, then every tick's fields, flattened.
 

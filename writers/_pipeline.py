@@ -1,0 +1,211 @@
+"""The writer's pipeline: batches planned and submitted while earlier ones commit.
+
+Each batch received becomes an entry: planned and submitted to the store at once
+(:meth:`Pipeline.launch`), then settled in order (:meth:`Pipeline.settle`): its
+outcome awaited, the store's files verified, its messages acknowledged. When an
+entry fails, the store runs nothing submitted after it; the pipeline then stores
+that batch alone (retrying transient faults, splitting it around what cannot be
+stored, see :mod:`._rescue`), and plans the entries after it again from scratch.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+import anyio
+
+from eventbus import Message, Subscription
+
+from ._exceptions import WriterError
+from ._rescue import Rescue
+from ._store import Pending, Store, Transaction
+from ._writer_stats import Counters
+
+__all__ = ["Pipeline"]
+
+logger = logging.getLogger("writers")
+
+
+class _Entry:
+    """A batch in the pipeline: submitted (``pending``) or not (deferred, or its plan
+    failed with ``error``)."""
+
+    __slots__ = ("batch", "error", "pending", "transaction")
+
+    def __init__(self, batch: list[Message]) -> None:
+        self.batch = batch
+        self.pending: Pending | None = None
+        self.transaction: Transaction | None = None
+        self.error: Exception | None = None
+
+
+class Pipeline:
+    """The batches a writer holds, in the order they were received (and are acked)."""
+
+    def __init__(
+        self,
+        store: Store,
+        subscription: Subscription,
+        counters: Counters,
+        *,
+        name: str,
+        depth: int,
+        max_backoff: float,
+        on_commit: Callable[[list[Message], float], None] | None,
+    ) -> None:
+        self.store = store
+        self.subscription = subscription
+        self.counters = counters
+        self.name = name
+        self.depth = depth
+        self.on_commit = on_commit
+        self.entries: collections.deque[_Entry] = collections.deque()
+        #: No more batches will come (the subscription ended).
+        self.finished = False
+        # The head is being stored alone: whatever comes meanwhile waits, unplanned.
+        self._blocked = False
+        self._changed = anyio.Event()
+        self._rescue = Rescue(
+            store, counters, name=name, max_backoff=max_backoff, acknowledge=self.acknowledge
+        )
+
+    # ------------------------------------------------------------------ entries
+
+    def has_room(self) -> bool:
+        return len(self.entries) < self.depth
+
+    def launch(self, batch: list[Message]) -> None:
+        """Plan and submit ``batch`` (after every entry before it)."""
+        entry = _Entry(batch)
+        entries = self.entries
+        if not self._blocked and (not entries or entries[-1].pending is not None):
+            try:
+                entry.transaction = transaction = self.store.plan(batch)
+            except Exception as exc:
+                entry.error = exc  # settled in its turn: stored alone
+            else:
+                entry.pending = self.store.submit(transaction)
+        entries.append(entry)
+        self._notify()
+
+    def finish(self) -> None:
+        self.finished = True
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def changed(self) -> None:
+        """Wait until an entry is added or settled, or the pipeline is finished."""
+        await self._changed.wait()
+
+    async def wait_room(self) -> None:
+        while not self.has_room():
+            await self.changed()
+
+    async def settle_all(self) -> None:
+        """Settle entries as they come, until the pipeline is finished and empty."""
+        while True:
+            if self.entries:
+                await self.settle()
+            elif self.finished:
+                return
+            else:
+                await self.changed()
+
+    # ------------------------------------------------------------------ settling
+
+    async def settle(self) -> None:
+        """Settle the oldest entry: acknowledge it once committed, or store it alone.
+
+        :raises WriterError: on a fault that retrying will not fix, or a bug.
+        """
+        entry = self.entries[0]
+        error = entry.error
+        if entry.pending is not None:
+            assert entry.transaction is not None
+            # Shielded from its outcome to its acknowledgement: a committed batch is
+            # always acknowledged (never committed again by the drain).
+            with anyio.CancelScope(shield=True):
+                try:
+                    seconds = await entry.pending.outcome()
+                except Exception as exc:
+                    error = exc
+                else:
+                    await self.acknowledge(entry.batch, {}, entry.transaction.rows, seconds)
+                    self.entries.popleft()
+                    self._notify()
+                    await self.store.maintain()
+                    return
+        await self._store_head_alone(error)
+
+    async def _store_head_alone(self, error: Exception | None) -> None:
+        """The head failed (or was never submitted): store it alone, then plan the
+        entries after it again (they were skipped, or never submitted)."""
+        self._blocked = True
+        head, *later = self.entries
+        for entry in later:
+            if entry.pending is not None:
+                await self._skipped(entry.pending)
+            entry.pending = entry.transaction = None
+            entry.error = None
+        await self._rescue.store(head.batch, error)
+        self.entries.popleft()
+        self._blocked = False
+        # Those after it, and those received meanwhile: planned again, in order.
+        waiting = list(self.entries)
+        self.entries.clear()
+        for entry in waiting:
+            self.launch(entry.batch)
+        self._notify()
+
+    async def _skipped(self, pending: Pending) -> None:
+        """Wait for a transaction submitted after one that failed: it is not run."""
+        try:
+            await pending.outcome()
+        except Exception:
+            return
+        raise WriterError(
+            f"writer {self.name!r}: a transaction committed after one before it failed; "
+            "the writer stops rather than acknowledge out of order"
+        )
+
+    async def acknowledge(
+        self,
+        batch: list[Message],
+        failed: dict[int, str],
+        rows: Mapping[str, int],
+        seconds: float | None,
+    ) -> None:
+        """Acknowledge ``batch``, committed (``failed``: seq -> why it is not stored).
+
+        ``seconds``: how long its transaction took; None for dead letters, which do
+        not count as a batch.
+        """
+        # A file deleted or replaced during the commit: what was just committed may be
+        # in an unlinked file. Never acknowledge what the files may not keep.
+        await self.store.verify(len(batch))
+        if seconds is None:
+            self.counters.add_rows(rows)
+        else:
+            self.counters.committed(len(batch), rows, seconds)
+        self.subscription.ack(len(batch), failed=failed)
+        if self.on_commit is not None:
+            self.on_commit(batch, time.monotonic())
+
+    # ------------------------------------------------------------------ recovery
+
+    async def recover(self) -> None:
+        """After a cancellation: settle what was submitted, then hold every message
+        received and not acknowledged as one entry, to be stored first."""
+        while self.entries and self.entries[0].pending is not None and not self._blocked:
+            await self.settle()
+        self.entries.clear()
+        self._blocked = False
+        held = self.subscription.unacknowledged()
+        if held:
+            self.launch(held)

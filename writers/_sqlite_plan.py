@@ -1,0 +1,190 @@
+"""Turning a batch of messages into SQLite statements: ticks on a fast path, the rest
+by their spec's handlers."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Mapping, Sequence
+from itertools import chain
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+
+from eventbus import Message
+from schemas import Event, Tick
+from schemas import decode as _decode
+
+from ._specs import DatabaseSpec, Statement
+from ._sqlite import TICK_COLUMNS, TICK_FIELDS, tick_insert_sql
+from ._store import Poison
+
+__all__ = ["Planner", "SqliteTransaction", "prepare_tick_statements", "tick_statements"]
+
+_SET_TICK_SEQ = (
+    "INSERT INTO writer_state (key, value) VALUES ('tick_seq', ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+#: Rows per multi-row tick INSERT: large, so that a batch takes few statements (the
+#: SQLite thread binds each one's parameters holding the GIL, then steps it without);
+#: smaller if SQLite's bound-variable limit asks for it (1 + 4096 * 7 <= 32,766).
+TICK_CHUNK = 4096
+#: Below this many rows, what is left of a batch goes in one statement of its size
+#: (a handful of small statements, each compiled once and cached); above, in chunks
+#: halving from the full one.
+_SMALL = 64
+_LAST_SLOT = 1 + TICK_COLUMNS.index("last")  # in the flattened tick parameters
+_NONE_AS_NAN: dict[object, float] = {None: math.nan}
+_astuple = msgspec.structs.astuple
+_event = attrgetter("event")
+_foreign = attrgetter("foreign")
+# What undecodable or invalid data from elsewhere raises when decoded (InvalidEvent
+# is a ValueError; msgspec's errors and UnicodeDecodeError too, for good measure).
+_BAD_ENCODING = (ValueError, msgspec.MsgspecError)
+
+
+class SqliteTransaction:
+    """Statements to run in one transaction, and the tick seqs they use."""
+
+    __slots__ = ("first_tick_seq", "next_tick_seq", "rows", "statements")
+
+    def __init__(
+        self,
+        statements: list[Statement],
+        rows: Mapping[str, int],
+        first_tick_seq: int,
+        next_tick_seq: int,
+    ) -> None:
+        self.statements = statements
+        self.rows = rows
+        self.first_tick_seq = first_tick_seq
+        self.next_tick_seq = next_tick_seq
+
+
+class Planner:
+    """Plans transactions for one database (see :meth:`plan`)."""
+
+    def __init__(self, spec: DatabaseSpec, chunk: int = TICK_CHUNK) -> None:
+        self.spec = spec
+        self.chunk = chunk
+
+    def plan(self, batch: Sequence[Message], tick_seq: int) -> SqliteTransaction:
+        """The transaction storing ``batch``; its ticks take seqs from ``tick_seq`` on.
+
+        :raises Poison: for data from elsewhere that does not decode, or an event
+            this database does not store.
+        """
+        if any(map(_foreign, batch)):
+            # Some came from elsewhere: decode them with the schemas (bad data is
+            # poison), whatever the bus's decoder may have made of them for others.
+            try:
+                events: list[Any] = [_decode(m.data) if m.foreign else m.event for m in batch]
+            except _BAD_ENCODING as exc:
+                raise Poison(f"{type(exc).__name__}: {exc}") from exc
+        else:
+            events = list(map(_event, batch))
+        table = self.spec.tick_table
+        if table is None:  # no fast path to sort ticks out for
+            statements = self._event_statements(events)
+            return SqliteTransaction(statements, _count(statements), tick_seq, tick_seq)
+        if set(map(type, events)) == {Tick}:
+            ticks = events
+            others: list[Any] = []
+        else:
+            ticks = [e for e in events if type(e) is Tick]
+            others = [e for e in events if type(e) is not Tick]
+        statements = []
+        first = tick_seq
+        if ticks:
+            statements.extend(tick_statements(table, ticks, tick_seq, self.chunk))
+            tick_seq += len(ticks)
+            statements.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
+        if others:
+            statements.extend(self._event_statements(others))
+        rows = _count(statements)
+        if ticks:
+            rows[table] = rows.get(table, 0) + len(ticks)
+        return SqliteTransaction(statements, rows, first, tick_seq)
+
+    def _event_statements(self, events: Sequence[Any]) -> list[Statement]:
+        """Statements for events other than ticks, by their spec's handlers, in order."""
+        by_type: dict[type[Event], list[Any]] = {}
+        for event in events:
+            by_type.setdefault(type(event), []).append(event)
+        statements: list[Statement] = []
+        for event_type, handler in self.spec.handlers.items():
+            of_type = by_type.pop(event_type, None)
+            if of_type:
+                statements.extend(handler(of_type))
+        if by_type:  # published to this database's topics, but of another: the data's fault
+            names = ", ".join(t.__name__ for t in by_type)
+            raise Poison(f"the {self.spec.name!r} database does not store {names}")
+        return statements
+
+
+def _count(statements: list[Statement]) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    for table, _sql, params in statements:
+        if table:  # statements that write no row of their own have none
+            rows[table] = rows.get(table, 0) + len(params)
+    return rows
+
+
+def tick_statements(table: str, ticks: list[Tick], first_seq: int, chunk: int) -> list[Statement]:
+    """The multi-row INSERTs of ``ticks``: chunks of ``chunk`` rows, then the rest in
+    halving chunks, and the last few rows in one statement of their own size."""
+    # flat[1 + i * TICK_FIELDS :][:TICK_FIELDS] is tick i; a chunk's parameters are
+    # the slice that starts one earlier, its first slot overwritten with the seq base.
+    flat: list[Any] = [None]
+    flat += chain.from_iterable(map(_astuple, ticks))
+    # Binding None costs sqlite3 an adapter lookup (about as much as the rest of the
+    # row); a NaN binds as NULL for the price of a float. Valid ticks hold no NaN.
+    lasts = flat[_LAST_SLOT::TICK_FIELDS]
+    flat[_LAST_SLOT::TICK_FIELDS] = map(_NONE_AS_NAN.get, lasts, lasts)
+    n = len(ticks)
+    statements: list[Statement] = []
+    full = n // chunk
+    if full:
+        chunks = []
+        for row in range(0, full * chunk, chunk):
+            params = flat[row * TICK_FIELDS : (row + chunk) * TICK_FIELDS + 1]
+            params[0] = first_seq + row
+            chunks.append(params)
+        statements.append(("", tick_insert_sql(table, chunk), chunks))
+    row = full * chunk
+    size = chunk // 2
+    while row < n:
+        if n - row < min(_SMALL, chunk):
+            size = n - row
+        if n - row >= size:
+            params = flat[row * TICK_FIELDS : (row + size) * TICK_FIELDS + 1]
+            params[0] = first_seq + row
+            statements.append(("", tick_insert_sql(table, size), [params]))
+            row += size
+        size //= 2
+    return statements
+
+
+def prepare_tick_statements(conn: sqlite3.Connection, table: str) -> int:
+    """Choose the tick chunk for the connection's variable limit and compile the
+    chunk-sized tick INSERTs :func:`tick_statements` uses, in the connection's thread.
+
+    Compiling an INSERT of a thousand rows takes milliseconds; done here, it does not
+    delay the first batches that use it. sqlite3 has no prepare-only call: executing
+    with no parameters compiles and caches the statement, then refuses to run it.
+    Returns the chunk.
+    """
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    chunk = TICK_CHUNK
+    while chunk > 1 and 1 + chunk * TICK_FIELDS > limit:
+        chunk //= 2
+    size = chunk
+    while size >= min(_SMALL, chunk):
+        try:
+            conn.execute(tick_insert_sql(table, size), ())
+        except sqlite3.ProgrammingError as exc:
+            if "bindings" not in str(exc):  # anything but the expected refusal
+                raise
+        size //= 2
+    return chunk

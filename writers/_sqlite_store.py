@@ -1,0 +1,324 @@
+"""The SQLite store: one database file, its lock, and the thread owning its connection."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from eventbus import Message
+
+from ._exceptions import WriterError
+from ._lock import WriterLock
+from ._specs import DatabaseSpec
+from ._sqlite import Synchronous, is_transient, migrate, open_write_connection
+from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements
+from ._sqlite_thread import Job, SqliteThread
+from ._sqlite_watch import FilesChanged, FileWatch
+from ._store import Fault, Poison, Transaction, peek_tag
+
+__all__ = ["SqliteStore"]
+
+logger = logging.getLogger("writers")
+
+_DEAD_LETTER = (
+    "INSERT INTO dead_letters (topic, seq, event_type, data, error, ts) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
+_WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
+# What SQLite (or binding a value to it) raises for what an event holds: constraint and
+# trigger aborts (IntegrityError), SQLITE_TOOBIG / SQLITE_MISMATCH / out-of-range
+# values (DataError), a number too large for SQLite, a str that is not valid Unicode.
+# Anything else (TypeError, KeyError, AttributeError, "no such column", ...) is a bug
+# of the writer or of its spec: it fails loudly instead of hiding data in dead_letters.
+_POISON_SQL = (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, UnicodeEncodeError)
+_POISON_CODES = frozenset(
+    {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH}
+)
+
+
+class SqlitePending:
+    """A transaction submitted to the SQLite thread (see :class:`Pending`)."""
+
+    __slots__ = ("job", "store", "trial")
+
+    def __init__(self, store: SqliteStore, job: Job[None], trial: bool) -> None:
+        self.store = store
+        self.job = job
+        self.trial = trial
+
+    def done(self) -> bool:
+        return self.job.done.is_set()
+
+    async def outcome(self) -> float:
+        try:
+            await self.store.thread.wait(self.job)
+        except Exception as exc:
+            self.store.rewind()
+            if _is_poison(exc):
+                raise Poison(f"{type(exc).__name__}: {exc}") from exc
+            raise
+        if self.trial:
+            self.store.rewind()
+        return self.job.seconds
+
+
+class SqliteStore:
+    """One SQLite database in WAL mode, written by one writer; see :class:`Store`.
+
+    Its connection lives in a thread of its own (:class:`SqliteThread`), opened there
+    holding the file's :class:`WriterLock`; transactions run there back to back.
+    """
+
+    def __init__(
+        self,
+        spec: DatabaseSpec,
+        path: str,
+        *,
+        role: str = "",
+        synchronous: Synchronous = "NORMAL",
+        busy_timeout: float = 5.0,
+        rescue_timeout: float = 30.0,
+    ) -> None:
+        self.spec = spec
+        self.path = path
+        self.synchronous: Synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self.rescue_timeout = rescue_timeout
+        self.lock = WriterLock(path, role)
+        self.thread = SqliteThread(
+            f"tradebus writer {spec.name}", after_transaction=self._inspect_wal
+        )
+        self.watch = FileWatch(path)
+        self.planner = Planner(spec)
+        self.wal_frames = 0
+        self._conn: sqlite3.Connection | None = None  # used in the thread only
+        self._planned_tick_seq = 1  # the next tick seq to plan (event loop)
+        self._committed_tick_seq = 1  # the next tick seq after the last commit (thread)
+        self._last_inspection = 0.0  # (thread)
+
+    @property
+    def target(self) -> str:
+        return self.path
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        # In a thread: it may wait a moment for a racing writer's record, and it may
+        # create the database (fsyncs); the event loop serves everyone else meanwhile.
+        await anyio.to_thread.run_sync(self.lock.acquire)
+        try:
+            self.thread.start()
+            await self.thread.call(self._open)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.close()
+            raise
+
+    def _open(self) -> None:
+        conn = self._conn = open_write_connection(
+            self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout
+        )
+        migrate(conn, self.spec, self.path)
+        row = conn.execute("SELECT value FROM writer_state WHERE key = 'tick_seq'").fetchone()
+        self._planned_tick_seq = self._committed_tick_seq = int(row[0]) if row else 1
+        if self.spec.tick_table is not None:
+            self.planner.chunk = prepare_tick_statements(conn, self.spec.tick_table)
+        self.watch.remember()
+
+    async def close(self) -> None:
+        try:
+            with anyio.CancelScope(shield=True):
+                with contextlib.suppress(RuntimeError):  # the thread never started
+                    await self.thread.call(self._close)
+                await self.thread.stop()
+        finally:
+            self.lock.release()
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        conn.close()
+
+    # ------------------------------------------------------------------ transactions
+
+    def plan(self, messages: Sequence[Message]) -> SqliteTransaction:
+        transaction = self.planner.plan(messages, self._planned_tick_seq)
+        self._planned_tick_seq = transaction.next_tick_seq
+        return transaction
+
+    def dead_letters(self, failures: Sequence[tuple[Message, str]]) -> SqliteTransaction:
+        now = time.time_ns()
+        rows = [(m.topic, m.seq, peek_tag(m.data), m.data, reason, now) for m, reason in failures]
+        seq = self._planned_tick_seq
+        return SqliteTransaction(
+            [("dead_letters", _DEAD_LETTER, rows)], {"dead_letters": len(rows)}, seq, seq
+        )
+
+    def submit(self, transaction: Transaction, *, trial: bool = False) -> SqlitePending:
+        if not isinstance(transaction, SqliteTransaction):
+            raise TypeError(f"not a transaction of this store: {transaction!r}")
+        job = self.thread.submit(partial(self._run, transaction, trial), transaction=True)
+        return SqlitePending(self, job, trial)
+
+    def rewind(self) -> None:
+        """Plan the next transaction right after the last committed one."""
+        self._planned_tick_seq = self._committed_tick_seq
+
+    def _run(self, transaction: SqliteTransaction, trial: bool) -> None:
+        """Run ``transaction`` in one SQLite transaction, in the connection's thread."""
+        conn = self._conn
+        if conn is None:
+            raise WriterError(f"the connection to {self.path} is closed")
+        self.watch.check()  # never write into files that are no longer the database's
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for _table, sql, rows in transaction.statements:
+                conn.executemany(sql, rows)
+            if trial:
+                conn.rollback()
+                return
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        self._committed_tick_seq = transaction.next_tick_seq
+
+    def classify(self, error: BaseException) -> Fault:
+        if isinstance(error, Poison):
+            return "poison"
+        if isinstance(error, FilesChanged | WriterError):
+            return "fatal"
+        if not isinstance(error, sqlite3.Error):
+            return "bug"  # TypeError, KeyError, ...: of the writer or of its spec
+        return "transient" if is_transient(error) else "fatal"
+
+    # ------------------------------------------------------------------ the files
+
+    async def verify(self, holding: int) -> None:
+        """Stop if the database, its -wal or its -shm file was deleted or replaced.
+
+        When the database file itself is still in place, every committed transaction
+        is first copied into it from the WAL the connection still holds open (a
+        checkpoint), so that nothing acknowledged before is lost.
+
+        :raises WriterError: naming the file, and saying what was saved.
+        """
+        changed = self.watch.changed()
+        if changed is None:
+            return
+        suffix, there = changed
+        what = "was replaced by another file" if there else "vanished"
+        if suffix:
+            with anyio.CancelScope(shield=True):
+                saved = await self._checkpoint_unlinked()
+        else:
+            saved = (
+                "what it committed went to the file it holds open, wherever that is now "
+                "(deleted or moved away), and cannot be saved here; restore the data "
+                "directory and restart"
+            )
+        error = WriterError(
+            f"{self.path}{suffix} {what} while its writer ran: refusing to commit or "
+            f"acknowledge anything more ({holding} events held are not acknowledged); {saved}"
+        )
+        # The error itself as the argument: a log handler can tell that this record
+        # announces the error the writer raises (the CLI says it once).
+        logger.error("writer %s: %s", self.spec.name, error)
+        raise error
+
+    async def _checkpoint_unlinked(self) -> str:
+        """Copy every committed transaction from the (unlinked) WAL into the database.
+
+        A reader's open snapshot keeps a checkpoint from copying the frames after it:
+        try again until readers let it (for at most ``rescue_timeout``).
+        """
+        deadline = anyio.current_time() + self.rescue_timeout
+        while True:
+            try:
+                row = await self.thread.call(self._checkpoint)
+            except sqlite3.Error as exc:
+                return (
+                    f"copying the WAL into {self.path} failed ({exc}): committed events may be lost"
+                )
+            if row is not None and row[1] >= 0 and row[1] == row[2]:
+                break  # every frame of the log is in the database file
+            if anyio.current_time() >= deadline:
+                return (
+                    f"copying the WAL into {self.path} was blocked by readers for "
+                    f"{self.rescue_timeout:g} s: committed events may be lost when the "
+                    "writer stops"
+                )
+            await anyio.sleep(0.05)
+        return (
+            f"every committed transaction was copied into {self.path} (so every event "
+            "acknowledged before is there; the held ones may be too); restart the writer"
+        )
+
+    def _checkpoint(self) -> tuple[int, int, int] | None:
+        if self._conn is None:
+            return None
+        row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+    async def maintain(self) -> None:
+        """Nothing to do: the SQLite thread inspects the WAL between transactions."""
+
+    def _inspect_wal(self) -> None:
+        """Checkpoint now and then; warn when readers keep the WAL from being reset.
+
+        Run by the SQLite thread after a transaction's outcome is out: nobody waits
+        for it, and the next transaction only by as long as the checkpoint takes.
+        """
+        now = time.monotonic()
+        if now - self._last_inspection < _CHECKPOINT_EVERY:
+            return
+        self._last_inspection = now
+        try:
+            row = self._checkpoint()
+        except sqlite3.Error:
+            return
+        if row is None:
+            return
+        _busy, frames, checkpointed = row
+        self.wal_frames = max(frames, 0)
+        if frames > _WAL_STARVED_FRAMES and checkpointed < frames:
+            logger.warning(
+                "writer %s: the WAL holds %d frames that cannot be checkpointed: a reader "
+                "keeps a read transaction open; end it so the WAL can be reset",
+                self.spec.name,
+                frames - checkpointed,
+            )
+
+    def backlog(self) -> int:
+        return self.wal_frames
+
+    async def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        """Run one statement on the writer's connection, between its transactions."""
+
+        def run() -> list[Any]:
+            if self._conn is None:
+                raise WriterError(f"the connection to {self.path} is closed")
+            return self._conn.execute(sql, parameters).fetchall()
+
+        return await self.thread.call(run)
+
+
+def _is_poison(exc: BaseException) -> bool:
+    """Whether SQLite refused what the batch holds (so retrying it is pointless), as
+    opposed to a bug (a wrong statement) or a sick database."""
+    if isinstance(exc, _POISON_SQL):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and (code & 0xFF) in _POISON_CODES

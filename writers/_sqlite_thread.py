@@ -1,0 +1,124 @@
+"""The thread that owns a writer's SQLite connection: jobs run back to back, in order.
+
+The event loop hands jobs over through a queue and waits for each on a
+``threading.Event`` from AnyIO's worker threads; the SQLite thread itself never waits
+for the event loop, so it runs the next transaction while the loop plans the one
+after. A transaction that fails halts the thread's transactions: every one submitted
+before the failure was reported is skipped, not run (it was planned on the
+assumption that the failed one committed).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ._store import Skipped
+
+__all__ = ["Job", "SqliteThread"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("writers")
+
+
+class Job(Generic[T]):
+    """A call to run in the SQLite thread, and what it returned or raised."""
+
+    __slots__ = ("done", "error", "function", "generation", "result", "seconds")
+
+    def __init__(self, function: Callable[[], T], generation: int | None) -> None:
+        self.function = function
+        #: None for jobs that always run; else the generation of a transaction.
+        self.generation = generation
+        self.done = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+
+
+class SqliteThread:
+    """A dedicated thread running jobs from a queue; see the module's docstring."""
+
+    def __init__(self, name: str, after_transaction: Callable[[], None] | None = None) -> None:
+        self.name = name
+        #: Called in the thread after each transaction's outcome is out (housekeeping).
+        self.after_transaction = after_transaction
+        self._jobs: queue.SimpleQueue[Job[Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        #: The generation stamped on transactions submitted now (event loop side).
+        self.generation = 0
+        self._halted = -1  # transactions of this generation or older are skipped (thread side)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+            self._thread.start()
+
+    async def stop(self) -> None:
+        """Let the thread finish its queue and end; wait for it."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._jobs.put(None)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(thread.join)
+
+    def submit(self, function: Callable[[], T], *, transaction: bool = False) -> Job[T]:
+        """Queue ``function``; a ``transaction`` is skipped while the thread is halted."""
+        if self._thread is None:
+            raise RuntimeError(f"{self.name} is not running")
+        job = Job(function, self.generation if transaction else None)
+        self._jobs.put(job)
+        return job
+
+    async def wait(self, job: Job[T]) -> T:
+        """Wait for ``job`` (not cut short by cancellation); return what it returned.
+
+        A transaction's failure, once reported here, ends the halt: transactions
+        submitted from now on run.
+        """
+        if not job.done.is_set():
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(job.done.wait)
+        if job.error is not None:
+            if job.generation is not None and job.generation >= self.generation:
+                self.generation = job.generation + 1
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    async def call(self, function: Callable[[], T]) -> T:
+        """Run ``function`` in the thread and return what it returns."""
+        return await self.wait(self.submit(function))
+
+    def _serve(self) -> None:
+        jobs = self._jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            if job.generation is not None and job.generation <= self._halted:
+                job.error = Skipped(f"not run: a transaction before it in {self.name} failed")
+                job.done.set()
+                continue
+            started = time.perf_counter()
+            try:
+                job.result = job.function()
+            except BaseException as exc:
+                job.error = exc
+                if job.generation is not None:
+                    self._halted = job.generation
+            job.seconds = time.perf_counter() - started
+            job.done.set()
+            if job.generation is not None and self.after_transaction is not None:
+                try:
+                    self.after_transaction()
+                except Exception:  # housekeeping: never the end of the thread
+                    logger.exception("%s: housekeeping failed", self.name)

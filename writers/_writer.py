@@ -1,0 +1,252 @@
+"""The generic writer: the only writer of one store, fed by the bus.
+
+It knows no database: a :class:`~writers._store.Store` plans and runs its
+transactions. The writer subscribes to the store's topics (durably: its
+acknowledgement means "committed"), cuts batches by size and age, keeps a pipeline
+of transactions in flight (:class:`~writers._pipeline.Pipeline`), and on stop
+commits what it holds and what is buffered before it leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from eventbus import BusClosed, EventBus, Message, Subscription
+
+from ._pipeline import Pipeline
+from ._store import Store
+from ._writer_stats import Counters, WriterStatistics
+
+__all__ = ["Writer"]
+
+logger = logging.getLogger("writers")
+
+_WATCH_FILES_EVERY = 0.1  # seconds an idle writer waits before it looks at its files again
+
+
+class Writer:
+    """Consumes ``topics`` from the bus in batches into ``store``; see the module.
+
+    Use as ``async with writer`` or start it in a task group with
+    ``await tg.start(writer.run)``: it is ready once the store is open and it is
+    subscribed.
+
+    :param name: the writer's name in logs, statistics and its subscription's name.
+    :param tables: the tables whose rows the statistics count (from zero).
+    :param depth: how many transactions may be in flight at once (>= 1).
+    Other parameters: see :class:`~writers.WriterActor`.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        store: Store,
+        *,
+        name: str,
+        topics: Sequence[str],
+        tables: Sequence[str] = (),
+        max_batch: int = 5_000,
+        max_delay: float = 0.05,
+        max_buffer: int = 100_000,
+        max_backoff: float = 2.0,
+        drain_timeout: float = 30.0,
+        on_commit: Callable[[list[Message], float], None] | None = None,
+        depth: int = 2,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if not max_delay >= 0:
+            raise ValueError(f"max_delay must be >= 0 seconds, got {max_delay}")
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1 transaction in flight, got {depth}")
+        self.bus = bus
+        self.store = store
+        self.name = name
+        self.topics = tuple(topics)
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self.max_buffer = max_buffer
+        self.max_backoff = max_backoff
+        self.drain_timeout = drain_timeout
+        self.on_commit = on_commit
+        self.depth = depth
+        self.counters = Counters(tables)
+        self._subscription: Subscription | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._task_group: TaskGroup | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        try:
+            await self._task_group.start(self.run)
+        except BaseException:
+            # run() has ended (start() waits for it). Close the now empty task group
+            # without handing it the error, so that the caller gets WriterLockError
+            # itself rather than an exception group around it.
+            self._task_group.cancel_scope.cancel()
+            await self._task_group.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        assert self._task_group is not None
+        try:
+            await self._task_group.__aexit__(None, None, None)
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    def stop(self) -> None:
+        """Ask the writer to commit what it holds and buffers, then exit."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Open the store, then write until stopped.
+
+        :raises WriterError: if the store cannot be opened or written (a
+            WriterLockError at once if another writer holds it).
+        """
+        await self.store.open()
+        try:
+            await self._run_open(task_status)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.store.close()
+
+    async def _run_open(self, task_status: TaskStatus[None]) -> None:
+        subscription = self._subscription = self.bus.subscribe(
+            list(self.topics),
+            max_buffer=self.max_buffer,
+            durable=True,
+            name=f"writer:{self.name}",
+        )
+        pipeline = Pipeline(
+            self.store,
+            subscription,
+            self.counters,
+            name=self.name,
+            depth=self.depth,
+            max_backoff=self.max_backoff,
+            on_commit=self.on_commit,
+        )
+        failure: Exception | None = None
+        try:
+            with anyio.CancelScope() as self._scope:
+                task_status.started()
+                try:
+                    await self._consume(subscription, pipeline)
+                except Exception as exc:
+                    failure = exc  # nothing more is committed: no drain
+                    raise
+                finally:
+                    if failure is None:
+                        try:
+                            with anyio.move_on_after(self.drain_timeout, shield=True):
+                                await self._drain(subscription, pipeline)
+                        except Exception as exc:
+                            failure = exc
+                            raise
+                        finally:
+                            self._report_undrained(subscription)
+        finally:
+            # What it holds unacknowledged is abandoned: whoever waits for it, and
+            # every later flush, raises (with the writer's error as the cause).
+            subscription.close(error=failure)
+
+    async def _consume(self, subscription: Subscription, pipeline: Pipeline) -> None:
+        """Receive and launch batches in one task, settle them in order in this one."""
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._feed, subscription, pipeline)
+                await pipeline.settle_all()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    async def _feed(self, subscription: Subscription, pipeline: Pipeline) -> None:
+        while True:
+            await pipeline.wait_room()
+            batch: list[Message] | None = None
+            # Only the wait is cut short (a batch not yet taken stays buffered, and its
+            # age counts from its first publish), never a commit.
+            with anyio.move_on_after(_WATCH_FILES_EVERY):
+                try:
+                    batch = await subscription.receive_batch(self.max_batch, self._cut_after())
+                except BusClosed:
+                    pipeline.finish()
+                    return
+            if batch is not None:
+                pipeline.launch(batch)
+            elif not pipeline.entries:
+                # An idle writer still watches its files: a -wal deleted between two
+                # batches holds what was acknowledged before; copy it back in time.
+                await self.store.verify(0)
+
+    def _cut_after(self) -> float:
+        """How long the oldest pending event may wait before the batch is cut.
+
+        ``max_delay`` less the longest of the recent commits (a commit that runs a WAL
+        checkpoint takes twice as long as the others), so that an event is committed
+        within about ``max_delay`` of its publish, not ``max_delay`` plus a commit;
+        never less than half of it, so batches stay batches.
+        """
+        longest = max(self.counters.recent_commits, default=0.0)
+        return max(self.max_delay - longest, self.max_delay / 2)
+
+    async def _drain(self, subscription: Subscription, pipeline: Pipeline) -> None:
+        """Commit what was received but not yet acknowledged, then all that is buffered."""
+        await pipeline.recover()
+        while True:
+            while pipeline.has_room():
+                try:
+                    batch = subscription.receive_batch_nowait(self.max_batch)
+                except BusClosed:
+                    batch = []
+                if not batch:
+                    break
+                pipeline.launch(batch)
+            if not pipeline.entries:
+                return
+            await pipeline.settle()
+
+    def _report_undrained(self, subscription: Subscription) -> None:
+        stats = subscription.statistics()
+        left = stats.buffered + stats.in_flight
+        if left and not subscription.closed:
+            logger.error(
+                "writer %s: %d events could not be committed before shutdown (%s)",
+                self.name,
+                left,
+                self.counters.last_error or "drain timed out",
+            )
+
+    # ------------------------------------------------------------------ inspection
+
+    def statistics(self) -> WriterStatistics:
+        """Return the writer's counters."""
+        pending = 0
+        if self._subscription is not None:
+            held = self._subscription.statistics()
+            pending = held.buffered + held.in_flight
+        return self.counters.statistics(self.name, self.store.target, pending, self.store.backlog())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.store.target!r}>"
