@@ -67,8 +67,8 @@ class Column:
     """One column of a table.
 
     :param field: the event field whose value the insert writes here (None: the
-        insert does not write it, unless ``written`` says what it writes).
-    :param written: a constant the insert writes (for a column with no ``field``).
+        insert does not write it, unless ``constant`` says what it writes).
+    :param constant: a constant the insert writes (for a column with no ``field``).
     :param choices: the values a CHECK allows (from a Literal), when ``checked``.
     :param lower, upper: (bound, inclusive) of a CHECK (from ``Meta``), when ``checked``.
     """
@@ -83,7 +83,7 @@ class Column:
     lower: tuple[float, bool] | None = None
     upper: tuple[float, bool] | None = None
     field: str | None = None
-    written: object = NO_DEFAULT
+    constant: object = NO_DEFAULT
     since: int = 1
 
 
@@ -135,7 +135,7 @@ class Table:
     @property
     def written(self) -> tuple[Column, ...]:
         """The columns an insert writes (from the event, or a constant)."""
-        return tuple(c for c in self.columns if c.field is not None or c.written is not NO_DEFAULT)
+        return tuple(c for c in self.columns if c.field is not None or c.constant is not NO_DEFAULT)
 
     def event_columns(self, version: int) -> tuple[str, ...]:
         """The columns holding a field of the event of the same name (but event_id), as
@@ -158,7 +158,7 @@ def column(
     checked: bool = False,
     unique: bool = False,
     field: str | None = None,
-    written: object = NO_DEFAULT,
+    constant: object = NO_DEFAULT,
     since: int = 1,
 ) -> Column:
     """A column whose type, nullability and constraints follow ``annotation``."""
@@ -187,7 +187,7 @@ def column(
         lower=lower if checked else None,
         upper=upper if checked else None,
         field=field,
-        written=written,
+        constant=constant,
         since=since,
     )
 

@@ -155,7 +155,7 @@ def _written(t: Table) -> tuple[tuple[str, ...], list[str]]:
     values: list[str] = []
     for c in t.written:
         if c.field is None:
-            values.append(literal(c.written))
+            values.append(literal(c.constant))
             continue
         if c.field not in fields:
             fields.append(c.field)

@@ -132,7 +132,7 @@ _RECOMMENDATION_STATE: Final[tuple[Column, ...]] = (
     column("outcome", Outcome | None, checked=True),
     column("realized_pnl", float | None),
     column("updated_ts", int, field="ts"),
-    column("updated_event_id", str, written=""),
+    column("updated_event_id", str, constant=""),
 )
 # The state sits between the recommendation's content and its ts (as migration 1 put it).
 _RECOMMENDATION_ORDER: Final = (
