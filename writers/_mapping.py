@@ -69,6 +69,7 @@ class Column:
     :param field: the event field whose value the insert writes here (None: the
         insert does not write it, unless ``constant`` says what it writes).
     :param constant: a constant the insert writes (for a column with no ``field``).
+    :param generated: the database assigns its value (a row id), unless given.
     :param choices: the values a CHECK allows (from a Literal), when ``checked``.
     :param lower, upper: (bound, inclusive) of a CHECK (from ``Meta``), when ``checked``.
     """
@@ -84,6 +85,7 @@ class Column:
     upper: tuple[float, bool] | None = None
     field: str | None = None
     constant: object = NO_DEFAULT
+    generated: bool = False
     since: int = 1
 
 
@@ -159,6 +161,7 @@ def column(
     unique: bool = False,
     field: str | None = None,
     constant: object = NO_DEFAULT,
+    generated: bool = False,
     since: int = 1,
 ) -> Column:
     """A column whose type, nullability and constraints follow ``annotation``."""
@@ -188,6 +191,7 @@ def column(
         upper=upper if checked else None,
         field=field,
         constant=constant,
+        generated=generated,
         since=since,
     )
 
@@ -198,6 +202,7 @@ def struct_columns(
     checked: Iterable[str] = (),
     unique: Iterable[str] = (),
     written: bool = True,
+    generated: Iterable[str] = (),
     since: Mapping[str, int] | None = None,
 ) -> tuple[Column, ...]:
     """A column per field of ``struct``, in field order.
@@ -205,7 +210,8 @@ def struct_columns(
     :param written: whether the insert writes each field into its column.
     :param since: the schema version of the columns of fields added later (else 1).
     """
-    checked, unique, since = set(checked), set(unique), dict(since or {})
+    checked, unique, generated = set(checked), set(unique), set(generated)
+    since = dict(since or {})
     columns = tuple(
         column(
             f.name,
@@ -214,11 +220,12 @@ def struct_columns(
             checked=f.name in checked,
             unique=f.name in unique,
             field=f.name if written else None,
+            generated=f.name in generated,
             since=since.get(f.name, 1),
         )
         for f in msgspec.structs.fields(struct)
     )
-    missing = (checked | unique | set(since)) - {c.name for c in columns}
+    missing = (checked | unique | generated | set(since)) - {c.name for c in columns}
     if missing:
         raise ValueError(f"{struct.__name__} has no fields {sorted(missing)}")
     return columns

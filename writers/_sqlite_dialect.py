@@ -82,6 +82,9 @@ def _check(c: Column) -> str | None:
 
 
 def _column_sql(t: Table, c: Column) -> str:
+    if c.generated and (t.primary_key != (c.name,) or c.kind != "integer" or t.clustered):
+        # SQLite assigns only a row id: an INTEGER PRIMARY KEY of a rowid table.
+        raise ValueError(f"{t.name}.{c.name}: only a row id (INTEGER PRIMARY KEY) is generated")
     parts = [c.name, _TYPES[c.kind]]
     if t.primary_key == (c.name,):
         parts.append("PRIMARY KEY")

@@ -55,7 +55,8 @@ RECOMMENDATION_STAGES: Final = {
     "closed": 3,
 }
 
-_ROW_ID: Final = column("id", int)
+#: A row id the database assigns.
+_ROW_ID: Final = column("id", int, generated=True)
 
 
 def _events(
@@ -183,7 +184,7 @@ HEALTH: Final = _events(
 WRITER_TABLES: Final = (
     table(
         "dead_letters",
-        columns=struct_columns(DeadLetter, written=False),
+        columns=struct_columns(DeadLetter, written=False, generated=("id",)),
         primary_key=("id",),
         indexes=(_index("ts", since=1),),
     ),
