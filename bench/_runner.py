@@ -25,9 +25,11 @@ from rich.progress import (
 from ._busmicro import bus
 from ._config import BenchConfig
 from ._context import Context
-from ._ingest import ceiling, naive, tradebus
+from ._ingest import ceiling, naive, tradebus, tradebus_yielding
 from ._latency import batch_sweep, latency
+from ._lone import lone_call
 from ._machine import busy_warning, machine_info
+from ._overload import overload
 from ._plot import write_plot
 from ._processes import read_under_write, shared_file, three_files
 from ._report import apply_ratios, check_targets, render, write_json
@@ -42,12 +44,15 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "ceiling": ceiling,
     "naive": naive,
     "tradebus": tradebus,
+    "tradebus-yielding": tradebus_yielding,
     "read-under-write": read_under_write,
     "latency": latency,
     "batch-sweep": batch_sweep,
     "shared-file": shared_file,
     "three-files": three_files,
     "bus": bus,
+    "lone-call": lone_call,
+    "overload": overload,
 }
 
 
