@@ -149,6 +149,10 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
     payload["plot"] = None if plot_path is None else plot_path.name
     write_json(json_path, payload)
     console.print(render(lines, targets, title))
+    if config.plot and plot_path is None:
+        console.print(
+            'no plot: matplotlib is not installed (pip install -e ".[plot]")', markup=False
+        )
     return Report(
         payload=payload,
         lines=lines,
