@@ -53,7 +53,8 @@ def _paired_target(
     calm = None if result is None else result.figures.get(f"{key}_undisturbed")
     measured = None
     if ratio is not None:
-        measured = f"{ratio:.2f}x" + ("" if calm is None else f" (undisturbed {calm:.2f}x)")
+        calm_text = "no undisturbed pair" if calm is None else f"undisturbed {calm:.2f}x"
+        measured = f"{ratio:.2f}x ({calm_text})"
     return _check(
         what, f">= {required:.2f}x", measured, None if ratio is None else ratio >= required
     )

@@ -90,6 +90,9 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
+        # No refresh thread: it would wake ten times a second during timed runs,
+        # taking the GIL and a CPU; the display is redrawn when the status changes.
+        auto_refresh=False,
     )
     machine_at_start = machine_info()
     warning = busy_warning()
@@ -104,6 +107,7 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
 
                 def status(text: str, name: str = name) -> None:
                     progress.update(overall, description=f"[bold]{name}[/]: {text}")
+                    progress.refresh()
 
                 ctx.status = status
                 status("starting")
@@ -112,6 +116,7 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
                 result = ctx.results[name] = await RUNNERS[name](ctx)
                 durations[name] = time.perf_counter() - began
                 progress.advance(overall)
+                progress.refresh()
                 progress.console.log(f"[bold]{name}[/] {_headline(result)}")
             progress.update(overall, description="done")
     finally:
