@@ -1,4 +1,4 @@
-"""The bus on its own: publish_nowait + receive_batch against an anyio memory stream."""
+"""The bus on its own, in CPU time: publish_nowait + receive_batch against a memory stream."""
 
 from __future__ import annotations
 
@@ -13,89 +13,113 @@ from eventbus import EventBus
 from schemas import Tick
 
 from ._context import Context
+from ._pairs import Pair, pairs_note, summarize_pairs
 from ._results import Line, ScenarioResult
+from ._sched import Disturbance, RunQueueProbe
 
-__all__ = ["bus", "bus_rate", "stream_rate"]
+__all__ = ["bus", "bus_cpu", "stream_cpu"]
 
-#: Messages published (sent) before each drain.
-CHUNK = 1_000
+#: Messages per ``receive_batch`` when draining.
+DRAIN = 1_000
 
 
-async def bus_rate(ticks: Sequence[Tick]) -> float:
-    """Messages/s: ``publish_nowait`` (validate, encode, route) into one subscription,
-    drained with ``receive_batch`` and acknowledged."""
+async def bus_cpu(ticks: Sequence[Tick]) -> tuple[float, Disturbance]:
+    """CPU seconds (this thread) to ``publish_nowait`` every tick (validated, routed) into
+    one subscription, then drain it with ``receive_batch`` and ``ack``."""
     async with EventBus(admit=schemas.admit) as event_bus:
-        subscription = event_bus.subscribe("market.tick.>", max_buffer=CHUNK)
+        subscription = event_bus.subscribe("market.tick.>", max_buffer=len(ticks))
         publish = event_bus.publish_nowait
         receive_batch = subscription.receive_batch
-        started = time.perf_counter()
-        for start in range(0, len(ticks), CHUNK):
-            for tick in ticks[start : start + CHUNK]:
-                publish(tick)
-            batch = await receive_batch(CHUNK, 0.0)
-            subscription.ack(len(batch))
-        elapsed = time.perf_counter() - started
+        ack = subscription.ack
+        await checkpoint()
+        probe = RunQueueProbe()
+        wall, started = time.perf_counter(), time.thread_time()
+        for tick in ticks:
+            publish(tick)
+        drained = 0
+        while drained < len(ticks):
+            batch = await receive_batch(DRAIN, 0.0)
+            ack(len(batch))
+            drained += len(batch)
+        cpu = time.thread_time() - started
+        disturbance = probe.stop(time.perf_counter() - wall)
         if subscription.statistics().acknowledged != len(ticks):
             raise RuntimeError("the bus lost messages")
         subscription.close()
-    return len(ticks) / elapsed
+    return cpu, disturbance
 
 
-async def stream_rate(ticks: Sequence[Tick]) -> float:
-    """Messages/s: the same objects through an anyio memory object stream, no encoding."""
-    send, receive = anyio.create_memory_object_stream[Tick](CHUNK)
+async def stream_cpu(ticks: Sequence[Tick]) -> tuple[float, Disturbance]:
+    """CPU seconds (this thread): the same objects through an anyio memory object stream
+    (``send_nowait`` all, then ``receive_nowait`` all; no validation or routing)."""
+    send, receive = anyio.create_memory_object_stream[Tick](len(ticks))
     with send, receive:
         send_nowait = send.send_nowait
         receive_nowait = receive.receive_nowait
         await checkpoint()
-        started = time.perf_counter()
-        for start in range(0, len(ticks), CHUNK):
-            chunk = ticks[start : start + CHUNK]
-            for tick in chunk:
-                send_nowait(tick)
-            for _ in chunk:
-                receive_nowait()
-            await checkpoint()
-        elapsed = time.perf_counter() - started
-    return len(ticks) / elapsed
+        probe = RunQueueProbe()
+        wall, started = time.perf_counter(), time.thread_time()
+        for tick in ticks:
+            send_nowait(tick)
+        for _ in range(len(ticks)):
+            receive_nowait()
+        cpu = time.thread_time() - started
+        disturbance = probe.stop(time.perf_counter() - wall)
+    return cpu, disturbance
 
 
 async def bus(ctx: Context) -> ScenarioResult:
-    """Issue 3's micro benchmark: the bus against anyio's memory object stream."""
+    """Interleaved pairs (the memory stream, then the bus); the ratio is stream CPU / bus
+    CPU: the bus's speed as a share of the stream's."""
     config = ctx.config
+    pairs: list[Pair] = []
     bus_runs: list[float] = []
     stream_runs: list[float] = []
-    for i in range(config.repeat):
-        ctx.status(f"run {i + 1}/{config.repeat}")
-        bus_runs.append(await bus_rate(ctx.ticks))
-        stream_runs.append(await stream_rate(ctx.ticks))
-    bus_best, stream_best = max(bus_runs), max(stream_runs)
-    ratio = bus_best / stream_best
+    for i in range(config.bus_pairs):
+        ctx.status(f"pair {i + 1}/{config.bus_pairs}")
+        stream_seconds, stream_disturbance = await stream_cpu(ctx.ticks)
+        bus_seconds, bus_disturbance = await bus_cpu(ctx.ticks)
+        stream_runs.append(stream_seconds)
+        bus_runs.append(bus_seconds)
+        pairs.append(
+            Pair(
+                ratio=stream_seconds / bus_seconds,
+                reference=stream_disturbance,
+                measured=bus_disturbance,
+            )
+        )
+    summary = summarize_pairs(pairs)
+    count = len(ctx.ticks)
+    bus_rate, stream_rate = count / min(bus_runs), count / min(stream_runs)
     figures = {
-        "messages": len(ctx.ticks),
-        "chunk": CHUNK,
-        "bus_msgs_per_s": bus_best,
-        "stream_msgs_per_s": stream_best,
-        "ratio_to_stream": ratio,
-        "bus_runs": bus_runs,
-        "stream_runs": stream_runs,
+        "messages": count,
+        "clock": "thread CPU time",
+        "bus_msgs_per_cpu_s": bus_rate,
+        "stream_msgs_per_cpu_s": stream_rate,
+        "bus_cpu_us_per_msg": min(bus_runs) / count * 1e6,
+        "stream_cpu_us_per_msg": min(stream_runs) / count * 1e6,
+        "ratio_to_stream": summary["ratio"],
+        "ratio_to_stream_undisturbed": summary["ratio_undisturbed"],
+        "bus_cpu_s": bus_runs,
+        "stream_cpu_s": stream_runs,
+        "pairs": summary["pairs"],
     }
     lines = [
         Line(
             scenario="bus",
-            label="publish_nowait + receive_batch, 1 subscription",
-            rate=bus_best,
-            unit="msgs/s",
+            label="publish_nowait, then receive_batch + ack, 1 subscription",
+            rate=bus_rate,
+            unit="msgs/CPU s",
             comparable=False,
-            note=f"{ratio:.2f}x the memory stream",
+            note=f"paired with the memory stream {pairs_note(summary)}",
         ),
         Line(
             scenario="bus",
-            label="anyio memory stream send/receive_nowait",
-            rate=stream_best,
-            unit="msgs/s",
+            label="anyio memory stream send_nowait, then receive_nowait",
+            rate=stream_rate,
+            unit="msgs/CPU s",
             comparable=False,
-            note="no validation, encoding or routing",
+            note="no validation or routing",
         ),
     ]
     return ScenarioResult(name="bus", figures=figures, lines=lines)

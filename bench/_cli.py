@@ -86,7 +86,9 @@ def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, help="the random walk's seed")
     parser.add_argument(
-        "--repeat", type=_positive_int, help="runs per throughput figure (best is kept)"
+        "--repeat",
+        type=_positive_int,
+        help="runs per throughput figure (best is kept); pairs of tradebus vs ceiling",
     )
     parser.add_argument("--naive-ticks", type=_positive_int, help="ticks of the naive scenario")
     parser.add_argument(
@@ -101,6 +103,17 @@ def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
         "--reader-rate",
         type=_non_negative_int,
         help="queries/s of the read-under-write reader (default 1000; 0: as fast as it can)",
+    )
+    parser.add_argument(
+        "--bus-pairs", type=_positive_int, help="pairs of the bus scenario (default 7)"
+    )
+    parser.add_argument(
+        "--lone-calls", type=_positive_int, help="calls of the lone-call scenario (default 200)"
+    )
+    parser.add_argument(
+        "--overload-buffer",
+        type=_positive_int,
+        help="the writer's max_buffer in the overload scenario (default 100000)",
     )
     parser.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     parser.add_argument("--keep", action="store_true", help="keep the databases in --out")
@@ -140,6 +153,9 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         ("naive_ticks", "naive_ticks"),
         ("rates", "latency_rates"),
         ("reader_rate", "reader_rate"),
+        ("bus_pairs", "bus_pairs"),
+        ("lone_calls", "lone_calls"),
+        ("overload_buffer", "overload_buffer"),
     ):
         value = getattr(args, flag)
         if value is not None:

@@ -14,12 +14,15 @@ SCENARIOS: Final = (
     "ceiling",
     "naive",
     "tradebus",
+    "tradebus-yielding",
     "read-under-write",
     "latency",
     "batch-sweep",
     "shared-file",
     "three-files",
     "bus",
+    "lone-call",
+    "overload",
 )
 
 
@@ -32,7 +35,13 @@ class BenchConfig:
     :param max_batch: the writer's ``max_batch``, and the ceiling's rows per transaction.
     :param max_delay: the writer's ``max_delay`` in seconds.
     :param seed: the random walk's seed: the same seed gives the same ticks.
-    :param repeat: runs of each throughput measurement; the best one is reported.
+    :param repeat: runs of each throughput measurement; the best one is reported. For
+        ``tradebus`` and ``tradebus-yielding``: the pairs (a ceiling run, then a
+        tradebus run) whose median ratio is compared with the target.
+    :param bus_pairs: pairs of the ``bus`` scenario (the memory stream, then the bus).
+    :param lone_calls: sequential ``log_trade_execution`` calls of ``lone-call``.
+    :param lone_pause: the pause between two of them (seconds): the node is idle.
+    :param overload_buffer: the writer's ``max_buffer`` in the ``overload`` scenario.
     :param naive_ticks: ticks for the naive scenario (one fsynced commit each).
     :param seconds: how long each process writes in shared-file and three-files.
     :param busy_timeout: the shared-file processes' busy timeout in seconds (short,
@@ -63,6 +72,10 @@ class BenchConfig:
     sweep_rate: int
     scenarios: tuple[str, ...]
     reader_rate: int = 1_000
+    bus_pairs: int = 7
+    lone_calls: int = 200
+    lone_pause: float = 0.02
+    overload_buffer: int = 100_000
     out: Path
     plot: bool = True
     keep: bool = False
@@ -74,11 +87,14 @@ class BenchConfig:
             config = cls(
                 quick=True,
                 ticks=20_000,
-                symbols=8,
+                symbols=24,
                 max_batch=5_000,
                 max_delay=0.05,
                 seed=20_260_101,
                 repeat=1,
+                bus_pairs=2,
+                lone_calls=20,
+                overload_buffer=20_000,
                 naive_ticks=300,
                 seconds=2.0,
                 busy_timeout=0.02,
@@ -93,7 +109,7 @@ class BenchConfig:
             config = cls(
                 quick=False,
                 ticks=200_000,
-                symbols=8,
+                symbols=24,
                 max_batch=5_000,
                 max_delay=0.05,
                 seed=20_260_101,
@@ -130,5 +146,9 @@ class BenchConfig:
             ],
             "sweep_rate": self.sweep_rate,
             "reader_rate": self.reader_rate,
+            "bus_pairs": self.bus_pairs,
+            "lone_calls": self.lone_calls,
+            "lone_pause_ms": self.lone_pause * 1000,
+            "overload_buffer": self.overload_buffer,
             "scenarios": list(self.scenarios),
         }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +17,9 @@ from schemas import Tick
 from writers import MAIN, WriterActor, WriterStatistics
 
 from ._context import Context
+from ._pairs import Pair, pairs_note, summarize_pairs
 from ._results import Line, ScenarioResult
+from ._sched import Disturbance, RunQueueProbe
 from ._sqlite import TICK_INSERT, connect, create_database
 from ._ticks import TickRow
 
@@ -30,11 +31,12 @@ __all__ = [
     "naive",
     "publish_all",
     "tradebus",
+    "tradebus_yielding",
     "writer_figures",
 ]
 
-#: A producer yields to the event loop every this many ticks, as a real feed does
-#: between network reads; it lets the writer overlap with publishing.
+#: The yielding producer yields to the event loop every this many ticks, as a feed
+#: does between network reads; it lets the writer overlap with publishing.
 YIELD_EVERY = 500
 
 
@@ -63,19 +65,23 @@ class Timing:
 
     seconds: float
     cpu_seconds: float
+    disturbance: Disturbance | None = None
 
 
 def ceiling_once(path: Path, rows: Sequence[TickRow], batch: int) -> Timing:
-    """Insert ``rows`` with ``executemany``, ``batch`` rows per transaction."""
+    """Insert ``rows`` in their (publish) order with ``executemany``, ``batch`` rows per
+    transaction, into a file made by the main database's migrations."""
     create_database(path, MAIN)
     conn = connect(path)
     try:
+        probe = RunQueueProbe()
         started, cpu_started = time.perf_counter(), time.process_time()
         for start in range(0, len(rows), batch):
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(TICK_INSERT, rows[start : start + batch])
             conn.execute("COMMIT")
-        timing = Timing(time.perf_counter() - started, time.process_time() - cpu_started)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        timing = Timing(elapsed, cpu, probe.stop(elapsed))
     finally:
         conn.close()
     _check_stored(path, len(rows))
@@ -104,6 +110,7 @@ async def ceiling(ctx: Context) -> ScenarioResult:
         "cpu_seconds": best.cpu_seconds,
         "cpu_us_per_tick": cpu_us,
         "runs_s": [run.seconds for run in runs],
+        "disturbances": [run.disturbance.to_json() for run in runs if run.disturbance],
     }
     line = Line(
         scenario="ceiling",
@@ -163,17 +170,31 @@ class IngestRun:
     #: CPU seconds of the whole process (event loop thread and SQLite thread).
     cpu_seconds: float
     writer: WriterStatistics
+    disturbance: Disturbance
 
     @property
     def rate(self) -> float:
         return self.ticks / self.seconds
 
 
-async def publish_all(bus: EventBus, ticks: Sequence[Tick]) -> None:
-    """Publish ``ticks`` with ``publish_nowait``, waiting only when a buffer is full."""
+async def publish_all(
+    bus: EventBus, ticks: Sequence[Tick], *, yield_every: int | None = None
+) -> None:
+    """Publish ``ticks`` with ``publish_nowait``; on ``BusFull`` wait with ``publish``.
+
+    With ``yield_every=None`` the producer never yields to the event loop except on
+    backpressure (a full buffer); otherwise it also yields every ``yield_every`` ticks.
+    """
     publish = bus.publish_nowait
-    for start in range(0, len(ticks), YIELD_EVERY):
-        for tick in ticks[start : start + YIELD_EVERY]:
+    if yield_every is None:
+        for tick in ticks:
+            try:
+                publish(tick)
+            except BusFull:
+                await bus.publish(tick)
+        return
+    for start in range(0, len(ticks), yield_every):
+        for tick in ticks[start : start + yield_every]:
             try:
                 publish(tick)
             except BusFull:
@@ -189,11 +210,13 @@ async def ingest_tradebus(
     max_delay: float,
     on_commit: Callable[[list[Message], float], None] | None = None,
     during: Callable[[], Any] | None = None,
+    yield_every: int | None = YIELD_EVERY,
 ) -> IngestRun:
     """Publish every tick through the bus into a main writer; time it until flush returns.
 
     The writer is started (and the schema created) before the clock starts.
-    ``during`` is called right before the first publish.
+    ``during`` is called right before the first publish; ``yield_every`` is
+    :func:`publish_all`'s.
     """
     async with (
         EventBus(admit=schemas.admit) as bus,
@@ -203,13 +226,21 @@ async def ingest_tradebus(
     ):
         if during is not None:
             during()
+        probe = RunQueueProbe()
         started, cpu_started = time.perf_counter(), time.process_time()
-        await publish_all(bus, ticks)
+        await publish_all(bus, ticks, yield_every=yield_every)
         await bus.flush()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        disturbance = probe.stop(elapsed)
         counters = writer.statistics()
     _check_stored(path, len(ticks))
-    return IngestRun(ticks=len(ticks), seconds=elapsed, cpu_seconds=cpu, writer=counters)
+    return IngestRun(
+        ticks=len(ticks),
+        seconds=elapsed,
+        cpu_seconds=cpu,
+        writer=counters,
+        disturbance=disturbance,
+    )
 
 
 def writer_figures(statistics: WriterStatistics) -> dict[str, Any]:
@@ -225,51 +256,67 @@ def writer_figures(statistics: WriterStatistics) -> dict[str, Any]:
     }
 
 
-async def tradebus(ctx: Context) -> ScenarioResult:
-    """Pre-built ticks through ``publish_nowait`` into the main writer, until flush.
-
-    When the ceiling is part of the run, each tradebus run is paired with a ceiling
-    run right before it: the median of the pairs' ratios resists a machine whose
-    load changes during the run better than the ratio of the two best runs does.
-    """
+async def _paired_ingest(ctx: Context, name: str, yield_every: int | None) -> ScenarioResult:
+    """Interleaved pairs: a ceiling run, then a tradebus run of the same ticks."""
     config = ctx.config
-    paired = "ceiling" in config.scenarios
     runs: list[IngestRun] = []
-    pair_ratios: list[float] = []
+    pairs: list[Pair] = []
     for i in range(config.repeat):
-        ctx.status(f"run {i + 1}/{config.repeat}")
-        if paired:
-            reference = ceiling_once(ctx.db_path("ceiling-pair"), ctx.rows, config.max_batch)
+        ctx.status(f"pair {i + 1}/{config.repeat}")
+        reference = ceiling_once(ctx.db_path(f"{name}-ceiling"), ctx.rows, config.max_batch)
         run = await ingest_tradebus(
-            ctx.db_path("tradebus"),
+            ctx.db_path(name),
             ctx.ticks,
             max_batch=config.max_batch,
             max_delay=config.max_delay,
+            yield_every=yield_every,
         )
         runs.append(run)
-        if paired:
-            pair_ratios.append(reference.seconds / run.seconds)
+        assert reference.disturbance is not None
+        pairs.append(
+            Pair(
+                ratio=reference.seconds / run.seconds,
+                reference=reference.disturbance,
+                measured=run.disturbance,
+            )
+        )
     best = min(runs, key=lambda run: run.seconds)
     cpu_us = _per_tick_us(Timing(best.seconds, best.cpu_seconds), best.ticks)
-    paired_ratio = statistics.median(pair_ratios) if pair_ratios else None
+    summary = summarize_pairs(pairs)
     figures = {
         "ticks": best.ticks,
+        "symbols": config.symbols,
+        "yield_every": yield_every,
         "seconds": best.seconds,
         "ticks_per_s": best.rate,
         "cpu_seconds": best.cpu_seconds,
         "cpu_us_per_tick": cpu_us,
         "runs_s": [run.seconds for run in runs],
-        "paired_ratios_to_ceiling": pair_ratios,
-        "paired_ratio_to_ceiling": paired_ratio,
+        "paired_ratio_to_ceiling": summary["ratio"],
+        "paired_ratio_to_ceiling_undisturbed": summary["ratio_undisturbed"],
+        "paired_ratios_to_ceiling": summary["ratios"],
+        "pairs": summary["pairs"],
         "writer": writer_figures(best.writer),
     }
-    paired_note = "" if paired_ratio is None else f"paired with ceiling {paired_ratio:.2f}x; "
+    producer = "no yield" if yield_every is None else f"yield every {yield_every}"
     line = Line(
-        scenario="tradebus",
-        label=f"publish_nowait -> writer, batch {config.max_batch}/{config.max_delay * 1000:g} ms",
+        scenario=name,
+        label=f"publish_nowait ({producer}) -> writer, batch {config.max_batch}/"
+        f"{config.max_delay * 1000:g} ms",
         rate=best.rate,
         unit="ticks/s",
-        note=f"{paired_note}CPU {cpu_us:.1f} us/tick; mean batch {best.writer.mean_batch:.0f}, "
-        f"commit {best.writer.mean_commit_ms:.1f} ms",
+        note=f"paired with ceiling {pairs_note(summary)}; CPU {cpu_us:.1f} us/tick; "
+        f"mean batch {best.writer.mean_batch:.0f}, commit {best.writer.mean_commit_ms:.1f} ms",
     )
-    return ScenarioResult(name="tradebus", figures=figures, lines=[line])
+    return ScenarioResult(name=name, figures=figures, lines=[line])
+
+
+async def tradebus(ctx: Context) -> ScenarioResult:
+    """Pre-built ticks through ``publish_nowait`` into the main writer, until flush; the
+    producer yields only on backpressure. Paired with ceiling runs."""
+    return await _paired_ingest(ctx, "tradebus", None)
+
+
+async def tradebus_yielding(ctx: Context) -> ScenarioResult:
+    """The same, with a producer that also yields every ``YIELD_EVERY`` ticks."""
+    return await _paired_ingest(ctx, "tradebus-yielding", YIELD_EVERY)

@@ -18,6 +18,7 @@ from writers import MAIN, WriterActor, WriterStatistics
 from ._context import Context
 from ._ingest import count_ticks, ingest_tradebus, writer_figures
 from ._results import Line, ScenarioResult, summarize_ms
+from ._sched import Disturbance, RunQueueProbe
 
 __all__ = ["PacedRun", "batch_sweep", "latency", "paced_ingest"]
 
@@ -36,6 +37,7 @@ class PacedRun:
     latencies_ms: list[float]
     batch_sizes: list[int]
     writer: WriterStatistics
+    disturbance: Disturbance
 
     @property
     def achieved(self) -> float:
@@ -57,6 +59,7 @@ class PacedRun:
                 "max": sizes[-1] if sizes else 0,
             },
             "writer": writer_figures(self.writer),
+            "disturbance": self.disturbance.to_json(),
         }
 
 
@@ -93,6 +96,7 @@ async def paced_ingest(
     ):
         publish = bus.publish_nowait
         first_seq = bus.published + 1
+        probe = RunQueueProbe()
         started = monotonic()
         i = 0
         while i < count:
@@ -108,6 +112,7 @@ async def paced_ingest(
             await anyio.sleep(_PACE)
         await bus.flush()
         elapsed = monotonic() - started
+        disturbance = probe.stop(elapsed)
         statistics = writer.statistics()
     batch_sizes = [size for _, size, _ in commits]
     latencies = [
@@ -125,6 +130,7 @@ async def paced_ingest(
         latencies_ms=latencies,
         batch_sizes=batch_sizes,
         writer=statistics,
+        disturbance=disturbance,
     )
 
 

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
 from ._results import Line, ScenarioResult
 
-__all__ = ["write_plot"]
+__all__ = ["latency_ticks", "write_plot"]
+
+
+def latency_ticks(low_ms: float, high_ms: float) -> list[float]:
+    """Tick positions for a log axis over ``low_ms``..``high_ms``: 1-2-5 per decade
+    (1-1.5-2-3-4-5-6-8 over a narrow range), so that a few plain labels never overlap.
+
+    Matplotlib's own log ticks label the minor ticks of a range under a decade or two
+    (``3x10^0 4x10^0 ...``), and those labels run into each other.
+    """
+    low = max(low_ms, 1e-3)
+    high = max(high_ms, low)
+
+    def inside(steps: tuple[float, ...]) -> list[float]:
+        ticks: list[float] = []
+        decade = 10.0 ** math.floor(math.log10(low))
+        while decade <= high:
+            ticks.extend(s * decade for s in steps if low <= s * decade <= high)
+            decade *= 10
+        return ticks
+
+    ticks = inside((1, 2, 5))
+    return ticks if len(ticks) >= 3 else inside((1, 1.5, 2, 3, 4, 5, 6, 8))
 
 
 def write_plot(
@@ -24,6 +47,7 @@ def write_plot(
         return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+    from matplotlib import ticker  # type: ignore[import-not-found, unused-ignore]
 
     rated = [line for line in lines if line.rate is not None and line.unit != "queries/s"]
     samples = {
@@ -42,6 +66,8 @@ def write_plot(
     bars.set_yticks(range(len(rated)), labels, fontsize=7)
     bars.invert_yaxis()
     bars.set_xscale("log")
+    if values:  # room on the right for the figures written after each bar
+        bars.set_xlim(min(v for v in values if v > 0) / 2, max(values) * 12)
     bars.set_xlabel("per second (ticks, rows or messages; log scale)")
     bars.set_title("throughput")
     for i, line in enumerate(rated):
@@ -60,6 +86,11 @@ def write_plot(
             curves.axvline(max_delay_ms, color="gray", linestyle="--", linewidth=1)
             curves.text(max_delay_ms, 0.02, " max_delay", fontsize=7, color="gray")
         curves.set_xscale("log")
+        low = min(min(v) for v in samples.values())
+        high = max(max(v) for v in samples.values())
+        curves.xaxis.set_major_locator(ticker.FixedLocator(latency_ticks(low, high)))
+        curves.xaxis.set_major_formatter(ticker.FuncFormatter(lambda x, _pos: f"{x:g}"))
+        curves.xaxis.set_minor_formatter(ticker.NullFormatter())
         curves.set_xlabel("publish-to-commit latency (ms, log scale)")
         curves.set_ylabel("fraction of ticks")
         curves.set_title("latency distribution")

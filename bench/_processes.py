@@ -230,6 +230,7 @@ async def read_under_write(ctx: Context) -> ScenarioResult:
     """
     config = ctx.config
     runs: list[tuple[IngestRun, dict[str, Any]]] = []
+    alones: list[IngestRun] = []
     pair_ratios: list[float] = []
     for i in range(config.repeat):
         ctx.status(f"run {i + 1}/{config.repeat}: alone")
@@ -264,6 +265,7 @@ async def read_under_write(ctx: Context) -> ScenarioResult:
         finally:
             reader.close()
         runs.append((run, answer))
+        alones.append(alone)
         pair_ratios.append(alone.seconds / run.seconds)
     best, answer = min(runs, key=lambda pair: pair[0].seconds)
     ratio = statistics.median(pair_ratios)
@@ -275,6 +277,10 @@ async def read_under_write(ctx: Context) -> ScenarioResult:
         "ticks_per_s": best.rate,
         "runs_s": [run.seconds for run, _ in runs],
         "paired_ratios_to_tradebus": pair_ratios,
+        "disturbances": [
+            {"alone": alone.disturbance.to_json(), "with_reader": run.disturbance.to_json()}
+            for alone, (run, _) in zip(alones, runs, strict=True)
+        ],
         "ratio_to_tradebus": ratio,
         "writer": writer_figures(best.writer),
         "reader": answer | {"queries_per_s": queries_per_s},

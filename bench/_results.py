@@ -47,7 +47,7 @@ class ScenarioResult:
 
 @dataclasses.dataclass(kw_only=True)
 class Target:
-    """A performance target of the issues, checked against this run's figures."""
+    """A performance target, checked against this run's figures."""
 
     name: str
     required: str

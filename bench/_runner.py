@@ -25,9 +25,11 @@ from rich.progress import (
 from ._busmicro import bus
 from ._config import BenchConfig
 from ._context import Context
-from ._ingest import ceiling, naive, tradebus
+from ._ingest import ceiling, naive, tradebus, tradebus_yielding
 from ._latency import batch_sweep, latency
+from ._lone import lone_call
 from ._machine import busy_warning, machine_info
+from ._overload import overload
 from ._plot import write_plot
 from ._processes import read_under_write, shared_file, three_files
 from ._report import apply_ratios, check_targets, render, write_json
@@ -42,12 +44,15 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "ceiling": ceiling,
     "naive": naive,
     "tradebus": tradebus,
+    "tradebus-yielding": tradebus_yielding,
     "read-under-write": read_under_write,
     "latency": latency,
     "batch-sweep": batch_sweep,
     "shared-file": shared_file,
     "three-files": three_files,
     "bus": bus,
+    "lone-call": lone_call,
+    "overload": overload,
 }
 
 
@@ -85,6 +90,9 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
+        # No refresh thread: it would wake ten times a second during timed runs,
+        # taking the GIL and a CPU; the display is redrawn when the status changes.
+        auto_refresh=False,
     )
     machine_at_start = machine_info()
     warning = busy_warning()
@@ -99,6 +107,7 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
 
                 def status(text: str, name: str = name) -> None:
                     progress.update(overall, description=f"[bold]{name}[/]: {text}")
+                    progress.refresh()
 
                 ctx.status = status
                 status("starting")
@@ -107,6 +116,7 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
                 result = ctx.results[name] = await RUNNERS[name](ctx)
                 durations[name] = time.perf_counter() - began
                 progress.advance(overall)
+                progress.refresh()
                 progress.console.log(f"[bold]{name}[/] {_headline(result)}")
             progress.update(overall, description="done")
     finally:
@@ -144,6 +154,10 @@ async def run_bench(config: BenchConfig, console: Console) -> Report:
     payload["plot"] = None if plot_path is None else plot_path.name
     write_json(json_path, payload)
     console.print(render(lines, targets, title))
+    if config.plot and plot_path is None:
+        console.print(
+            'no plot: matplotlib is not installed (pip install -e ".[plot]")', markup=False
+        )
     return Report(
         payload=payload,
         lines=lines,

@@ -52,7 +52,8 @@ def symbol_names(count: int) -> list[str]:
 def make_ticks(count: int, symbols: int, seed: int) -> list[Tick]:
     """``count`` quotes, a random walk per symbol, 0.1-2 ms apart, reproducible by ``seed``.
 
-    Quotes carry no ``last`` (as forex feeds send them); their source is ``bench``.
+    Every tick carries a ``last`` trade price (between bid and ask) and a ``volume``;
+    their source is ``bench``.
     """
     rng = random.Random(seed)
     names = symbol_names(symbols)
@@ -72,6 +73,7 @@ def make_ticks(count: int, symbols: int, seed: int) -> list[Tick]:
                 symbol=names[i],
                 bid=round(price, 6),
                 ask=round(price + spread, 6),
+                last=round(price + spread * rng.random(), 6),
                 volume=float(pick(1, 50)),
                 source="bench",
                 ts=ts,

@@ -251,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         result = anyio.run(run_own, params, backend="asyncio")
     elif role == "reader":
         result = run_reader(params)
+    elif role == "overload":
+        from ._overload import run_overload
+
+        run_overload(params)  # prints its own result and exits
+        return 0
     else:
         raise SystemExit(f"unknown worker role {role!r}")
     _emit(result)

@@ -10,7 +10,6 @@ from . import _queries as queries
 from ._actor import WriterActor as WriterActor
 from ._actor import WriterStatistics as WriterStatistics
 from ._create import create_database as create_database
-from ._ddl import RECOMMENDATION_STAGES as RECOMMENDATION_STAGES
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import WriterError as WriterError
 from ._exceptions import WriterLockError as WriterLockError
@@ -28,6 +27,7 @@ from ._specs import LOGS as LOGS
 from ._specs import MAIN as MAIN
 from ._specs import DatabaseSpec as DatabaseSpec
 from ._sqlite import Synchronous as Synchronous
+from ._tables import RECOMMENDATION_STAGES as RECOMMENDATION_STAGES
 
 SPECS: tuple[DatabaseSpec, ...] = (MAIN, ANALYSIS, LOGS)
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import msgspec
 
+from schemas import Direction, PositionStatus
+
 __all__ = ["DeadLetter", "PositionRecord", "RecommendationRecord"]
 
 
 class PositionRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """The current state of one position (a row of ``trade_positions``)."""
+    """The current state of one position (a row of ``trade_positions``, whose mapping
+    is declared by these fields: see ``writers._tables``)."""
 
     ticket: int
     symbol: str
-    direction: str | None
-    status: str
+    direction: Direction | None
+    status: PositionStatus
     entry_price: float | None
     volume: float | None
     stop_loss: float | None
@@ -52,7 +55,8 @@ class RecommendationRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
-    """An event that could not be stored, with the error (a row of ``dead_letters``)."""
+    """An event that could not be stored, with the error (a row of ``dead_letters``,
+    whose mapping is declared by these fields)."""
 
     id: int
     topic: str

@@ -29,6 +29,12 @@ def test_quick_run_writes_every_scenario_to_json(tmp_path: Path) -> None:
         "0.3",
         "--rates",
         "2000,50000",
+        "--lone-calls",
+        "5",
+        "--overload-buffer",
+        "2000",
+        "--bus-pairs",
+        "2",
         "--out",
         str(tmp_path),
     ]
@@ -40,25 +46,54 @@ def test_quick_run_writes_every_scenario_to_json(tmp_path: Path) -> None:
     assert list(results["scenarios"]) == list(bench.SCENARIOS)
     assert {"cpu_count", "platform", "python", "sqlite"} <= set(results["machine"])
     assert results["parameters"]["ticks"] == 2000
+    assert results["parameters"]["symbols"] == 24
     scenarios = results["scenarios"]
     assert scenarios["ceiling"]["ticks"] == 2000
-    assert scenarios["tradebus"]["ticks"] == 2000
+    for name, yields in (("tradebus", None), ("tradebus-yielding", 500)):
+        figures = scenarios[name]
+        assert figures["ticks"] == 2000
+        assert figures["yield_every"] == yields
+        [pair] = figures["pairs"]  # --quick: one pair (a ceiling run, then this)
+        assert figures["paired_ratio_to_ceiling"] == pair["ratio"] > 0
+        for run in (pair["reference"], pair["measured"]):
+            assert run["wall_s"] > 0
+            assert run["run_queue_wait_s"] >= 0  # Linux: read from schedstat
+            assert isinstance(run["disturbed"], bool)
     assert scenarios["naive"]["ticks"] == 30
     assert scenarios["three-files"]["lock_errors"] == 0
     assert set(scenarios["shared-file"]["processes"]) == {"ticks", "trades", "logs"}
     assert scenarios["read-under-write"]["reader"]["queries"] > 0
     assert set(scenarios["latency"]["rates"]) == {"2000", "50000"}
     assert len(scenarios["batch-sweep"]["settings"]) == 3
-    assert scenarios["bus"]["bus_msgs_per_s"] > 0
+    bus = scenarios["bus"]
+    assert bus["messages"] == 2000
+    assert len(bus["pairs"]) == 2
+    assert bus["ratio_to_stream"] > 0
+    assert bus["bus_msgs_per_cpu_s"] > 0
+    lone = scenarios["lone-call"]
+    assert lone["calls"] == 5
+    assert lone["commits"] >= 5  # one commit per call at least: each waits for its own
+    assert lone["round_trip_p50_ms"] > 0
+    assert lone["mean_commit_ms"] > 0
+    overload = scenarios["overload"]
+    assert overload["max_buffer"] == 2000
+    assert overload["published"] > 0
+    assert overload["peak_rss_bytes"] > 0
+    assert "bytes_per_buffered_tick" in overload
+    assert "disturbance" in scenarios["latency"]["rates"]["50000"]
     names = {line["scenario"] for line in results["table"]}
     assert names == set(bench.SCENARIOS)
-    assert len(results["targets"]) == 7
+    targets = {target["name"]: target for target in results["targets"]}
+    assert len(targets) == 9
+    assert all(target["measured"] != "not run" for target in targets.values())
+    assert {target["passed"] for target in targets.values()} <= {True, False, None}
     # No work directory is left behind; the plot exists whenever matplotlib does.
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []
     if results["plot"] is not None:
         assert (tmp_path / results["plot"]).stat().st_size > 0
     assert "tradebus" in done.stdout
     assert "x ceiling" in done.stdout
+    assert "PASS" in done.stdout or "MISS" in done.stdout
 
 
 def test_a_subset_of_scenarios_runs_alone(tmp_path: Path) -> None:

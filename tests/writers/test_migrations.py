@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -24,6 +25,86 @@ from writers import (
 )
 
 from ._helpers import count, execution, position_update, query, recommendation, running_writer
+
+#: The migration scripts as shipped with schema version 3, word for word: what made the
+#: files users have.
+FROZEN = Path(__file__).with_name("frozen_schema")
+
+
+def _shipped(spec: DatabaseSpec, version: int) -> str:
+    """Migration ``version`` of ``spec``'s database as it shipped."""
+    return (FROZEN / f"{spec.name}_{version}.sql").read_text()
+
+
+def _made_by_shipped_scripts(path: Path, spec: DatabaseSpec, upto: int) -> None:
+    """A file made by the shipped migrations 1..``upto``, run as a writer runs them."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        for version in range(1, upto + 1):
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{_shipped(spec, version)}\n"
+                f"PRAGMA user_version = {version};\nCOMMIT;"
+            )
+
+
+def _sql(text: str | None) -> str | None:
+    """SQL text with its layout (whitespace) normalized: the same words, the same schema."""
+    if text is None:
+        return None
+    text = re.sub(r"\s+", " ", text)
+    return re.sub(r"\s*([(),])\s*", r"\1", text).strip()
+
+
+def _schema(path: Path) -> dict[str, object]:
+    """Everything SQLite says of a file's schema: each object and its SQL, each table's
+    columns, keys, indexes and their columns, and the version."""
+    with closing(sqlite3.connect(path)) as conn:
+        objects = conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        schema: dict[str, object] = {
+            "version": conn.execute("PRAGMA user_version").fetchall(),
+            "objects": [(kind, name, table, _sql(sql)) for kind, name, table, sql in objects],
+        }
+        for kind, name, _, _ in objects:
+            if kind == "table":
+                schema[f"columns {name}"] = conn.execute(f"PRAGMA table_xinfo({name})").fetchall()
+                schema[f"foreign keys {name}"] = conn.execute(
+                    f"PRAGMA foreign_key_list({name})"
+                ).fetchall()
+                indexes = conn.execute(f"PRAGMA index_list({name})").fetchall()
+                schema[f"indexes {name}"] = indexes
+                for index in indexes:
+                    schema[f"index {index[1]}"] = conn.execute(
+                        f"PRAGMA index_xinfo({index[1]})"
+                    ).fetchall()
+    return schema
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+async def test_a_new_database_gets_exactly_the_schema_the_shipped_scripts_made(
+    tmp_path: Path, spec: DatabaseSpec
+) -> None:
+    shipped = tmp_path / "shipped.db"
+    _made_by_shipped_scripts(shipped, spec, len(spec.migrations))
+    path = tmp_path / spec.filename
+    async with running_writer(path, spec):
+        pass
+    assert _schema(path) == _schema(shipped)
+    assert len(spec.migrations) == 3
+
+
+@pytest.mark.parametrize("upto", [1, 2])
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+async def test_a_file_made_by_an_older_version_is_migrated_to_the_same_schema(
+    tmp_path: Path, spec: DatabaseSpec, upto: int
+) -> None:
+    shipped = tmp_path / "shipped.db"
+    _made_by_shipped_scripts(shipped, spec, len(spec.migrations))
+    path = tmp_path / spec.filename
+    _made_by_shipped_scripts(path, spec, upto)
+    async with running_writer(path, spec):
+        pass
+    assert _schema(path) == _schema(shipped)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
@@ -49,9 +130,8 @@ async def test_the_main_database_has_the_m5_candles_view(tmp_path: Path) -> None
 
 async def test_an_older_file_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / MAIN.filename
+    _made_by_shipped_scripts(path, MAIN, 1)
     with closing(sqlite3.connect(path)) as conn:
-        conn.executescript(MAIN.migrations[0])
-        conn.execute("PRAGMA user_version = 1")
         conn.execute(
             "INSERT INTO trade_executions (ticket, symbol, direction, entry_price, volume, ts, "
             "event_id) VALUES (1, 'BTCUSDT', 'BUY', 50000.0, 0.01, 100, 'old-event')"
@@ -98,8 +178,8 @@ async def test_a_file_that_is_not_a_database_is_refused_with_writer_error(tmp_pa
 
 async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -> None:
     path = tmp_path / MAIN.filename
+    _made_by_shipped_scripts(path, MAIN, 1)
     with closing(sqlite3.connect(path)) as conn:
-        conn.executescript(MAIN.migrations[0])
         # Something a user added that migration 2 collides with.
         conn.execute("CREATE INDEX trade_positions_status ON trade_positions (symbol)")
         conn.execute("PRAGMA user_version = 1")
@@ -116,12 +196,9 @@ async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -
 
 def _at_version_2(path: Path, spec: DatabaseSpec, rows: str) -> None:
     """A database made by migrations 1 and 2 only, holding ``rows`` (SQL)."""
+    _made_by_shipped_scripts(path, spec, 2)
     with closing(sqlite3.connect(path)) as conn:
-        for script in spec.migrations[:2]:
-            conn.executescript(script)
         conn.executescript(rows)
-        conn.execute("PRAGMA user_version = 2")
-        conn.commit()
 
 
 async def test_a_main_database_with_rows_gets_the_integrity_rules_of_version_3(

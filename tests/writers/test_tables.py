@@ -32,7 +32,7 @@ from schemas import (
 )
 from tests.schemas._samples import sample_events
 from writers import ANALYSIS, LOGS, MAIN, SPECS, WriterActor, _actor, create_database
-from writers._ddl import EVENT_COLUMNS
+from writers._sqlite_integrity import EVENT_COLUMNS
 
 from ._helpers import (
     count,
