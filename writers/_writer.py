@@ -133,7 +133,7 @@ class Writer:
     async def _run_open(self, task_status: TaskStatus[None]) -> None:
         subscription = self._subscription = self.bus.subscribe(
             list(self.topics),
-            max_buffer=self.max_buffer,
+            max_buffer=self.subscription_buffer(),
             durable=True,
             name=f"writer:{self.name}",
         )
@@ -199,6 +199,15 @@ class Writer:
                 # An idle writer still watches its files: a -wal deleted between two
                 # batches holds what was acknowledged before; copy it back in time.
                 await self.store.verify(0)
+
+    def subscription_buffer(self) -> int:
+        """The size of the writer's buffer in the bus: ``max_buffer`` less the batches
+        it may hold in flight besides the one being committed, since those wait for
+        it too (publishers are held back as much as with one batch in flight); never
+        less than a batch, or than ``max_buffer`` if that is smaller.
+        """
+        extra = (self.depth - 1) * self.max_batch
+        return max(self.max_buffer - extra, min(self.max_buffer, self.max_batch))
 
     def _cut_after(self) -> float:
         """How long the oldest pending event may wait before the batch is cut.
