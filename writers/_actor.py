@@ -12,7 +12,7 @@ from anyio.abc import TaskStatus
 
 from eventbus import EventBus, Message
 
-from ._gil import shortened_switch_interval
+from ._gil import DEFAULT_SWITCH_INTERVAL, shortened_switch_interval
 from ._specs import DatabaseSpec
 from ._sqlite import Synchronous
 from ._sqlite_plan import prepare_tick_statements, tick_statements
@@ -45,9 +45,11 @@ class WriterActor(Writer):
         a part of one bisected around an event that went to dead_letters) and the
         monotonic time.
     :param switch_interval: while the writer runs, the interpreter's thread switch
-        interval (``sys.setswitchinterval``) is at most this many seconds; the previous
-        value is restored when the last writer stops. ``None`` (the default) leaves
-        the interval alone: a process-wide setting is the application's call.
+        interval (``sys.setswitchinterval``) is at most this many seconds, so that the
+        SQLite thread wins the GIL back from a busy event loop after each statement
+        (CPython's 5 ms default starves it: a statement's end waits up to 5 ms for the
+        GIL, a few times per transaction); the previous value is restored when the
+        last writer stops. ``None`` leaves the interval alone.
     """
 
     def __init__(
@@ -65,7 +67,7 @@ class WriterActor(Writer):
         max_backoff: float = 2.0,
         drain_timeout: float = 30.0,
         on_commit: Callable[[list[Message], float], None] | None = None,
-        switch_interval: float | None = None,
+        switch_interval: float | None = DEFAULT_SWITCH_INTERVAL,
     ) -> None:
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
@@ -84,6 +86,7 @@ class WriterActor(Writer):
             synchronous=synchronous,
             busy_timeout=busy_timeout,
             rescue_timeout=drain_timeout,
+            expected_batch=max_batch,
         )
         super().__init__(
             bus,

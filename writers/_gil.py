@@ -1,6 +1,6 @@
 """The interpreter's thread switch interval, shortened while writers run.
 
-A writer runs its statements in aiosqlite's thread; SQLite releases the GIL while
+A writer runs its statements in its SQLite thread; SQLite releases the GIL while
 a statement steps, and the thread must win it back to bind the next one. With
 CPython's default interval (5 ms) a thread that asks for the GIL waits up to 5 ms
 for the holder to let go, and never gets it while the event loop keeps dropping

@@ -132,8 +132,12 @@ def _count(statements: list[Statement]) -> dict[str, int]:
 
 
 def tick_statements(table: str, ticks: list[Tick], first_seq: int, chunk: int) -> list[Statement]:
-    """The multi-row INSERTs of ``ticks``: chunks of ``chunk`` rows, then the rest in
-    halving chunks, and the last few rows in one statement of their own size."""
+    """The multi-row INSERTs of ``ticks``, their seqs from ``first_seq`` on.
+
+    More than ``chunk`` ticks: as few statements as ``chunk`` allows, of nearly equal
+    sizes. Fewer: halving chunks, then the last few rows in one statement of their own
+    size (a handful of sizes in all, each compiled once).
+    """
     # flat[1 + i * TICK_FIELDS :][:TICK_FIELDS] is tick i; a chunk's parameters are
     # the slice that starts one earlier, its first slot overwritten with the seq base.
     flat: list[Any] = [None]
@@ -144,15 +148,26 @@ def tick_statements(table: str, ticks: list[Tick], first_seq: int, chunk: int) -
     flat[_LAST_SLOT::TICK_FIELDS] = map(_NONE_AS_NAN.get, lasts, lasts)
     n = len(ticks)
     statements: list[Statement] = []
-    full = n // chunk
-    if full:
-        chunks = []
-        for row in range(0, full * chunk, chunk):
-            params = flat[row * TICK_FIELDS : (row + chunk) * TICK_FIELDS + 1]
-            params[0] = first_seq + row
-            chunks.append(params)
-        statements.append(("", tick_insert_sql(table, chunk), chunks))
-    row = full * chunk
+    row = 0
+    if n > chunk:
+        # As few statements as the variable limit allows, of (nearly) equal sizes: the
+        # SQLite thread wins the GIL back after each one, a wait when the event loop
+        # is busy. A full batch has the same sizes every time: compiled once.
+        parts = -(-n // chunk)
+        size, longer = divmod(n, parts)
+        for rows, count in ((size + 1, longer), (size, parts - longer)):
+            if count:
+                chunks = []
+                for _ in range(count):
+                    params = flat[row * TICK_FIELDS : (row + rows) * TICK_FIELDS + 1]
+                    params[0] = first_seq + row
+                    chunks.append(params)
+                    row += rows
+                statements.append(("", tick_insert_sql(table, rows), chunks))
+        return statements
+    if n == chunk:
+        statements.append(("", tick_insert_sql(table, chunk), [_with_seq(flat, first_seq)]))
+        return statements
     size = chunk // 2
     while row < n:
         if n - row < min(_SMALL, chunk):
@@ -166,9 +181,15 @@ def tick_statements(table: str, ticks: list[Tick], first_seq: int, chunk: int) -
     return statements
 
 
-def prepare_tick_statements(conn: sqlite3.Connection, table: str) -> int:
+def _with_seq(flat: list[Any], first_seq: int) -> list[Any]:
+    flat[0] = first_seq
+    return flat
+
+
+def prepare_tick_statements(conn: sqlite3.Connection, table: str, expected_batch: int = 0) -> int:
     """Choose the tick chunk for the connection's variable limit and compile the
-    chunk-sized tick INSERTs :func:`tick_statements` uses, in the connection's thread.
+    chunk-sized tick INSERTs :func:`tick_statements` uses, and those of a batch of
+    ``expected_batch`` ticks, in the connection's thread.
 
     Compiling an INSERT of a thousand rows takes milliseconds; done here, it does not
     delay the first batches that use it. sqlite3 has no prepare-only call: executing
@@ -179,12 +200,19 @@ def prepare_tick_statements(conn: sqlite3.Connection, table: str) -> int:
     chunk = TICK_CHUNK
     while chunk > 1 and 1 + chunk * TICK_FIELDS > limit:
         chunk //= 2
+    sizes = set()
     size = chunk
     while size >= min(_SMALL, chunk):
+        sizes.add(size)
+        size //= 2
+    if expected_batch > chunk:
+        parts = -(-expected_batch // chunk)
+        size, longer = divmod(expected_batch, parts)
+        sizes.update((size, size + 1) if longer else (size,))
+    for size in sorted(sizes, reverse=True):
         try:
             conn.execute(tick_insert_sql(table, size), ())
         except sqlite3.ProgrammingError as exc:
             if "bindings" not in str(exc):  # anything but the expected refusal
                 raise
-        size //= 2
     return chunk

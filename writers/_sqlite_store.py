@@ -86,12 +86,14 @@ class SqliteStore:
         synchronous: Synchronous = "NORMAL",
         busy_timeout: float = 5.0,
         rescue_timeout: float = 30.0,
+        expected_batch: int = 0,
     ) -> None:
         self.spec = spec
         self.path = path
         self.synchronous: Synchronous = synchronous
         self.busy_timeout = busy_timeout
         self.rescue_timeout = rescue_timeout
+        self.expected_batch = expected_batch
         self.lock = WriterLock(path, role)
         self.thread = SqliteThread(
             f"tradebus writer {spec.name}", after_transaction=self._inspect_wal
@@ -130,7 +132,9 @@ class SqliteStore:
         row = conn.execute("SELECT value FROM writer_state WHERE key = 'tick_seq'").fetchone()
         self._planned_tick_seq = self._committed_tick_seq = int(row[0]) if row else 1
         if self.spec.tick_table is not None:
-            self.planner.chunk = prepare_tick_statements(conn, self.spec.tick_table)
+            self.planner.chunk = prepare_tick_statements(
+                conn, self.spec.tick_table, self.expected_batch
+            )
         self.watch.remember()
 
     async def close(self) -> None:

@@ -153,22 +153,10 @@ async def test_invalid_settings_are_refused(tmp_path: Path, option: str, value: 
             WriterActor(bus, MAIN, tmp_path / MAIN.filename, **{option: value})  # type: ignore[arg-type]
 
 
-async def test_a_writer_leaves_the_switch_interval_alone_by_default(tmp_path: Path) -> None:
+async def test_writers_shorten_the_switch_interval_while_they_run(tmp_path: Path) -> None:
     before = sys.getswitchinterval()
+    assert before > 0.001  # CPython's default (5 ms), which starves the SQLite thread
     async with running_writer(tmp_path / MAIN.filename, MAIN) as (bus, _):
-        assert sys.getswitchinterval() == before
-        async with WriterActor(bus, LOGS, tmp_path / LOGS.filename, switch_interval=None):
-            assert sys.getswitchinterval() == before
-    assert sys.getswitchinterval() == before
-
-
-async def test_writers_asked_to_shorten_the_switch_interval_do_while_they_run(
-    tmp_path: Path,
-) -> None:
-    before = sys.getswitchinterval()
-    assert before > 0.001  # CPython's default (5 ms)
-    path = tmp_path / MAIN.filename
-    async with running_writer(path, MAIN, switch_interval=0.0005) as (bus, _):
         assert sys.getswitchinterval() == pytest.approx(0.0005)
         async with WriterActor(bus, LOGS, tmp_path / LOGS.filename, switch_interval=0.0002):
             assert sys.getswitchinterval() == pytest.approx(0.0002)
@@ -177,18 +165,24 @@ async def test_writers_asked_to_shorten_the_switch_interval_do_while_they_run(
     assert sys.getswitchinterval() == before
 
 
+async def test_a_writer_can_leave_the_switch_interval_alone(tmp_path: Path) -> None:
+    before = sys.getswitchinterval()
+    async with running_writer(tmp_path / MAIN.filename, MAIN, switch_interval=None):
+        assert sys.getswitchinterval() == before
+    assert sys.getswitchinterval() == before
+
+
 async def test_a_switch_interval_changed_meanwhile_is_not_undone(tmp_path: Path) -> None:
     before = sys.getswitchinterval()
-    path = tmp_path / MAIN.filename
     try:
-        async with running_writer(path, MAIN, switch_interval=0.0005):
+        async with running_writer(tmp_path / MAIN.filename, MAIN):
             sys.setswitchinterval(0.002)  # the application decides otherwise
         assert sys.getswitchinterval() == pytest.approx(0.002)
         sys.setswitchinterval(before)
         # Changed between two writers' starts: not undone when both stop either.
-        async with running_writer(path, MAIN, switch_interval=0.0005) as (bus, _):
+        async with running_writer(tmp_path / MAIN.filename, MAIN) as (bus, _):
             sys.setswitchinterval(0.0001)
-            async with WriterActor(bus, LOGS, tmp_path / LOGS.filename, switch_interval=0.0005):
+            async with WriterActor(bus, LOGS, tmp_path / LOGS.filename):
                 assert sys.getswitchinterval() == pytest.approx(0.0001)
         assert sys.getswitchinterval() == pytest.approx(0.0001)
     finally:

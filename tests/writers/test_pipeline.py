@@ -22,6 +22,7 @@ import schemas
 from eventbus import EventBus, Message, NotStored
 from writers import MAIN, WriterActor, create_database
 from writers._rescue import split_point
+from writers._sqlite_plan import tick_statements
 
 from ._helpers import count, execution, query, running_writer, tick, wait_until, writer_process
 
@@ -193,6 +194,33 @@ async def test_a_writer_killed_mid_pipeline_keeps_every_acknowledged_event_once(
         with anyio.fail_after(10):
             await bus.flush()
     assert assert_tick_seqs_contiguous(path) == ticks + 3 * _BATCH
+
+
+# ------------------------------------------------------------------ the tick fast path
+
+
+@pytest.mark.parametrize("chunk", [8, 4096])
+async def test_every_batch_size_stores_each_tick_once_with_its_seq(
+    tmp_path: Path, chunk: int
+) -> None:
+    sizes = [1, 7, 8, 9, 16, 17, 63, 64, 65, 100] if chunk == 8 else [4095, 4096, 4097, 5000]
+    path = tmp_path / MAIN.filename
+    await create_database(MAIN, path)
+    ticks = [tick(n) for n in range(sum(sizes))]
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        first = 0
+        for size in sizes:
+            batch = ticks[first : first + size]
+            statements = tick_statements("unified_ticks", batch, first + 1, chunk)
+            assert len(statements) <= (3 if size > chunk else 12)
+            conn.execute("BEGIN IMMEDIATE")
+            for _table, sql, rows in statements:
+                conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+            first += size
+    assert query(path, "SELECT seq, bid FROM unified_ticks ORDER BY seq") == [
+        (n + 1, t.bid) for n, t in enumerate(ticks)
+    ]
 
 
 # --------------------------------------------------------------------------- groups
