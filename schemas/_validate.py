@@ -31,7 +31,7 @@ from ._events import (
 )
 from ._exceptions import InvalidEvent
 from ._ids import check_event_id
-from ._types import MAX_INT64
+from ._types import MAX_INT64, Direction, Outcome
 
 __all__ = [
     "EVENT_TYPES",
@@ -360,12 +360,12 @@ def _check_values(event: Event) -> None:
             raise InvalidEvent(name, "close_price", event.close_price, "only a close has one")
 
 
-def _check_outcome(name: str, outcome: str | None, realized_pnl: float | None) -> None:
+def _check_outcome(name: str, outcome: Outcome | None, realized_pnl: float | None) -> None:
     """An outcome must agree with the sign of the realized P&L given with it."""
     if outcome is None or realized_pnl is None:
         return
     if realized_pnl > 0:
-        agrees = "win"
+        agrees: Outcome = "win"
     elif realized_pnl < 0:
         agrees = "loss"
     else:
@@ -381,7 +381,11 @@ def _check_outcome(name: str, outcome: str | None, realized_pnl: float | None) -
 
 
 def _check_sides(
-    name: str, direction: str, entry: float, stop_loss: float | None, take_profit: float | None
+    name: str,
+    direction: Direction,
+    entry: float,
+    stop_loss: float | None,
+    take_profit: float | None,
 ) -> None:
     if direction == "BUY":
         if stop_loss is not None and not stop_loss < entry:
