@@ -1,0 +1,88 @@
+"""What every trade-integration call does: check routes, recognise a retry, read
+the committed state, and publish its events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import schemas
+from eventbus import EventBus
+from schemas import Event, RecommendationUpdate
+
+from . import _references as references
+from ._event_fields import identity
+from ._exceptions import StaleUpdate, TradebusError
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+    from ._node import Node
+
+__all__ = ["IntegrationCalls", "publish_in_turn"]
+
+
+async def publish_in_turn(bus: EventBus, events: Sequence[Event]) -> None:
+    """Publish each of ``events`` once the one before it is committed, and return once
+    the last is committed.
+
+    One at a time: an event a call brings along (a recommendation's update) is
+    published only once the event it follows is stored, so that a first event the
+    writer refuses (:class:`eventbus.NotStored`) leaves nothing behind.
+    """
+    for event in events:
+        await bus.publish(event, wait=True)
+
+
+class IntegrationCalls:
+    """The steps the calls of :class:`~tradebus.TradeIntegration` share."""
+
+    def __init__(self, node: Node, role: str) -> None:
+        self.node = node
+        self.role = role
+
+    async def _log(self, first: Event, *then: Event) -> None:
+        """Publish ``first`` and ``then`` (see :func:`publish_in_turn`), and return once
+        all are committed; refuse them all, before anything is enqueued, if one has no
+        route."""
+        self._check_routes(first, *then)
+        await publish_in_turn(self.node.bus, (first, *then))
+
+    def _check_routes(self, *events: Event) -> None:
+        for event in events:
+            self.node.check_route(event)
+
+    async def _record(self, event_type: type[Event], event_id: str | None, **fields: Any) -> str:
+        """Build (validate), log and return the ``event_id`` of one event."""
+        event = schemas.build(event_type, **identity(event_type, event_id), **fields)
+        self._check_routes(event)
+        if event_id is not None:
+            await self._stored_before(event)
+        await self._log(event)
+        return str(event.event_id)  # type: ignore[attr-defined]
+
+    async def _closed_already(self, update: RecommendationUpdate) -> bool:
+        """Whether ``update`` (a close) would change nothing: its recommendation is
+        closed already (by another update, or by this very one before)."""
+        database, conn = await self._reader(RecommendationUpdate)
+        try:
+            await references.require_later_stage(conn, database, update)
+        except StaleUpdate:
+            return True
+        return False
+
+    async def _stored_before(self, event: Event) -> bool:
+        """Whether ``event``, under a caller's ``event_id``, is committed already (its
+        call is a retry: the event a replay).
+
+        :raises AlreadyRecorded: if the ``event_id`` is committed with other content.
+        """
+        database, conn = await self._reader(type(event))
+        return await references.stored_before(conn, database, event)
+
+    async def _reader(self, event_type: type[Event]) -> tuple[str, aiosqlite.Connection]:
+        """The file name and shared read-only connection of ``event_type``'s home."""
+        spec = self.node.topology.home(event_type)
+        if spec is None:
+            raise TradebusError(f"no database of this topology stores {event_type.__name__}")
+        return spec.filename, await self.node.shared_reader(spec)
