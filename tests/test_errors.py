@@ -122,7 +122,6 @@ def test_the_pickle_samples_cover_every_public_exception() -> None:
 # rebuild themselves (no ``__reduce__``): they cannot cross a process boundary yet.
 NOT_PICKLABLE_YET = {
     BusFull: "BusFull keeps its Subscription, which cannot be pickled",
-    WriterLockError: "WriterLockError(path, pid, role) is rebuilt from its message alone",
 }
 
 

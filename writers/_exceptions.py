@@ -46,5 +46,10 @@ class WriterLockError(WriterError):
         )
 
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its arguments, so that it crosses processes whole.
+        return (type(self), (self.path, self.pid, self.role, self.holder))
+
+
 class SchemaVersionError(WriterError):
     """The database file was written by a newer tradebus (its ``user_version`` is higher)."""
