@@ -45,7 +45,6 @@ class WriterLockError(WriterError):
             "or read the database read-only"
         )
 
-
     def __reduce__(self) -> tuple[object, ...]:
         # Rebuilt from its arguments, so that it crosses processes whole.
         return (type(self), (self.path, self.pid, self.role, self.holder))
