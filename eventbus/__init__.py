@@ -12,6 +12,7 @@ from ._exceptions import BusClosed as BusClosed
 from ._exceptions import BusFull as BusFull
 from ._exceptions import EventBusError as EventBusError
 from ._exceptions import NotStored as NotStored
+from ._message import Headers as Headers
 from ._message import Message as Message
 from ._subscription import Overflow as Overflow
 from ._subscription import Subscription as Subscription
@@ -26,6 +27,7 @@ __all__ = [
     "BusStatistics",
     "EventBus",
     "EventBusError",
+    "Headers",
     "Message",
     "NotStored",
     "Overflow",
