@@ -6,7 +6,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import anyio
 import anyio.from_thread
@@ -18,18 +18,12 @@ from ._exceptions import BusClosed, BusFull
 from ._groups import GroupPublishing
 from ._message import Headers, Message
 from ._routing import Route, Router, not_its_topic
-from ._subscription import Overflow, Subscription, SubscriptionStatistics
+from ._statistics import BusStatistics, Overflow
+from ._subscription import Subscription
 from ._topics import compile_patterns
 from ._waiting import flush, wait_stored, waited_on_routes
 
 __all__ = ["BusStatistics", "EventBus"]
-
-
-class BusStatistics(NamedTuple):
-    """Counters of the bus and of each of its subscriptions."""
-
-    published: int
-    subscriptions: tuple[SubscriptionStatistics, ...]
 
 
 class EventBus(GroupPublishing):
@@ -228,7 +222,7 @@ class EventBus(GroupPublishing):
                 # that fills the buffer or wakes a receiver: just append.
                 if 0 < len(buffer) < inbox.append_below:
                     router.seq = seq = router.seq + 1
-                    buffer.append(Message(topic, seq, None, event, None, envelope))
+                    buffer.append(Message(topic, seq, event, envelope))
                     return seq
             return slow(event, topic, headers)
 

@@ -33,9 +33,9 @@ def deliver(
             raise BusFull(inbox.subscription)
     router.seq = seq = router.seq + 1
     if foreign:
-        message: Message[Any] = Message(topic, seq, headers, None, payload, router.foreign)
+        message: Message[Any] = Message(topic, seq, None, router.foreign, headers, payload)
     else:
-        message = Message(topic, seq, headers, payload, None, router.local)
+        message = Message(topic, seq, payload, router.local, headers)
     for inbox in route.inboxes:
         inbox.append(message)
     return seq
@@ -107,10 +107,10 @@ def deliver_group(
     for seq, member in enumerate(members, first):
         if foreign:
             message: Message[Any] = Message(
-                member.topic, seq, headers, None, member.payload, envelope
+                member.topic, seq, None, envelope, headers, member.payload
             )
         else:
-            message = Message(member.topic, seq, headers, member.payload, None, envelope)
+            message = Message(member.topic, seq, member.payload, envelope, headers)
         for inbox in member.route.recipients(origin).inboxes:
             inbox.append(message)
     return list(range(first, last + 1))

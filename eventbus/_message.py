@@ -57,8 +57,8 @@ class Message(msgspec.Struct, Generic[E], gc=False):
     """One published event, as every matching subscription receives it.
 
     The same message object is shared by every subscription that receives it; treat
-    it as read-only. Build messages with :meth:`of_event` or :meth:`of_data` (the bus
-    does); the fields after ``headers`` are the message's own cache.
+    it as read-only. Build messages with :meth:`of_event` or :meth:`of_data`; ``local``
+    and ``encoded`` are the message's own cache of its event and its bytes.
 
     ``event`` is the published object itself when it was published in this process,
     or decoded from the bytes once, lazily, when the message came from elsewhere
@@ -70,12 +70,12 @@ class Message(msgspec.Struct, Generic[E], gc=False):
 
     topic: str
     seq: int
-    headers: Headers | None = None
     #: The event object: the one published in this process, or decoded (else None).
-    local: E | None = None
+    local: E | None
+    envelope: Envelope
+    headers: Headers | None = None
     #: The encoded event: the bytes that arrived, or encoded on demand (else None).
     encoded: bytes | None = None
-    envelope: Envelope = _DEFAULT_DECODER
 
     @classmethod
     def of_event(
@@ -88,7 +88,7 @@ class Message(msgspec.Struct, Generic[E], gc=False):
         headers: Headers | None = None,
     ) -> Message[E]:
         """A message published in this process: ``data`` is ``encode(event)``, lazily."""
-        return cls(topic, seq, headers, event, None, Envelope(encode, foreign=False))
+        return cls(topic, seq, event, Envelope(encode, foreign=False), headers)
 
     @classmethod
     def of_data(
@@ -102,7 +102,7 @@ class Message(msgspec.Struct, Generic[E], gc=False):
     ) -> Message[Any]:
         """A message that arrived encoded: ``event`` is ``decoder(data)``, lazily."""
         envelope = _DEFAULT_DECODER if decoder is None else Envelope(decoder, foreign=True)
-        return cls(topic, seq, headers, None, bytes(data), envelope)
+        return cls(topic, seq, None, envelope, headers, bytes(data))
 
     @property
     def event(self) -> E:

@@ -190,7 +190,7 @@ class Ledger:
         if self.abandoned_from <= seq:
             raise BusClosed(
                 f"subscription {self._abandoned_by!r} closed before it acknowledged message "
-                f"{int(self.abandoned_from)}; messages up to {seq} were not all processed"
+                f"{int(self.abandoned_from)}; messages up to {seq} were not all stored"
                 + _because(self._abandoned_error)
             ) from self._abandoned_error
 

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from itertools import repeat
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 import anyio
 from anyio.lowlevel import checkpoint
@@ -16,35 +16,13 @@ from ._exceptions import BusClosed
 from ._inbox import NEVER, Inbox
 from ._message import Message
 from ._outcomes import Ledger
+from ._statistics import Overflow, SubscriptionStatistics
 from ._topics import Pattern
 
 __all__ = ["Overflow", "Subscription", "SubscriptionStatistics"]
 
-Overflow = Literal["block", "drop_oldest"]
-
 _monotonic = time.monotonic
 _popleft = deque.popleft
-
-
-class SubscriptionStatistics(NamedTuple):
-    """Counters of one subscription (see :meth:`Subscription.statistics`)."""
-
-    name: str
-    patterns: tuple[str, ...]
-    overflow: Overflow
-    max_buffer: int
-    #: Messages waiting in the buffer, not yet received.
-    buffered: int
-    #: Messages received but not yet acknowledged.
-    in_flight: int
-    #: The most messages the buffer ever held.
-    high_water: int
-    #: Messages appended to the buffer (including those dropped later).
-    delivered: int
-    received: int
-    acknowledged: int
-    #: Messages discarded by the ``drop_oldest`` policy.
-    dropped: int
 
 
 class Subscription:
