@@ -46,7 +46,7 @@ class BusClosed(EventBusError):
 
 
 class NotStored(EventBusError):
-    """A durable subscription processed the message but could not store it.
+    """A durable subscription acknowledged the message as processed but not stored.
 
     A writer reports this for an event it moved to its ``dead_letters`` table: the
     rest of its batch is stored, this event is not (as the caller meant it). The
