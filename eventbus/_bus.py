@@ -17,7 +17,7 @@ from ._delivery import deliver
 from ._exceptions import BusClosed, BusFull
 from ._groups import GroupPublishing
 from ._message import Headers, Message
-from ._routing import Route, Router, not_its_topic
+from ._routing import Route, Router, not_its_topic, own_topic
 from ._statistics import BusStatistics, Overflow
 from ._subscription import Subscription
 from ._topics import compile_patterns
@@ -59,11 +59,10 @@ class EventBus(GroupPublishing):
         self._token: EventLoopToken | None = None
         self._loop_thread: int | None = None
         self._task_group: TaskGroup | None = None
-        if admit is not None:
-            # The tick hot path: publish_nowait as a closure over what it needs saves
-            # its attribute lookups and the closed check (a closed bus caches no
-            # routes, so its publishes take the slow path, which raises BusClosed).
-            self.publish_nowait = self._fast_publish_nowait(admit)  # type: ignore[method-assign]
+        # The tick hot path: publish_nowait as a closure over what it needs saves
+        # its attribute lookups and the closed check (a closed bus caches no routes,
+        # so its publishes take the slow path, which raises BusClosed).
+        self.publish_nowait = self._fast_publish_nowait(admit)  # type: ignore[method-assign]
 
     @property
     def decoder(self) -> Callable[[bytes], Any] | None:
@@ -196,12 +195,15 @@ class EventBus(GroupPublishing):
         :raises BusClosed: if the bus is closed (a bus with an ``admit`` hook checks
             the event first, so an invalid one raises the hook's error instead).
         """
-        # A bus with an admit hook replaces this method by _fast_publish_nowait's closure.
+        # Every bus replaces this method by _fast_publish_nowait's closure.
         topic, route = self._route(event, topic)
         return deliver(self._router, topic, event, route, headers)
 
-    def _fast_publish_nowait(self, admit: Callable[[Any], str]) -> Callable[..., int]:
-        """:meth:`publish_nowait` for a bus with an ``admit`` hook, as a closure."""
+    def _fast_publish_nowait(self, admit: Callable[[Any], str] | None) -> Callable[..., int]:
+        """:meth:`publish_nowait` as a closure: with an ``admit`` hook every event is
+        admitted; without, an event's own topic is asked for only when none is given."""
+        strict = admit is not None
+        topic_of = admit if admit is not None else own_topic
         router = self._router
         single = router.single.get
         envelope = router.local
@@ -210,11 +212,12 @@ class EventBus(GroupPublishing):
         def publish_nowait(
             event: Any, topic: str | None = None, *, headers: Headers | None = None
         ) -> int:
-            own_topic = admit(event)
-            if topic is None:
-                topic = own_topic
-            elif topic != own_topic:
-                raise not_its_topic(event, topic, own_topic)
+            if topic is None or strict:
+                its_own = topic_of(event)
+                if topic is None:
+                    topic = its_own
+                elif topic != its_own:
+                    raise not_its_topic(event, topic, its_own)
             inbox = single(topic)
             if inbox is not None and headers is None:
                 buffer = inbox.buffer
