@@ -280,7 +280,8 @@ class EventBus(GroupPublishing):
                 seq = deliver(router, topic, payload, route, headers, foreign)
                 break
             except BusFull as exc:
-                await exc.subscription.inbox.wait_room()
+                if (full := exc.subscription) is not None:  # raised here: never None
+                    await full.inbox.wait_room()
                 if router.closed:
                     closed = router.ledger.closed_error()
                     raise closed from closed.__cause__
