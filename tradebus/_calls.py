@@ -18,18 +18,26 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from ._node import Node
+    from ._topology import Topology
 
-__all__ = ["IntegrationCalls", "publish_in_turn"]
+__all__ = ["IntegrationCalls", "publish_together"]
 
 
-async def publish_in_turn(bus: EventBus, events: Sequence[Event]) -> None:
-    """Publish each of ``events`` once the one before it is committed, and return once
-    the last is committed.
+async def publish_together(bus: EventBus, topology: Topology, events: Sequence[Event]) -> None:
+    """Publish ``events`` so that they are stored together or not at all, and return
+    once all are committed.
 
-    One at a time: an event a call brings along (a recommendation's update) is
-    published only once the event it follows is stored, so that a first event the
-    writer refuses (:class:`eventbus.NotStored`) leaves nothing behind.
+    Events that one database stores go as one atomic group (``publish_many``): its
+    writer commits them in one transaction, or none of them. Events of several
+    databases (an execution and its recommendation's update: two writers, two files)
+    cannot share a transaction; they go one at a time, each once the one before it is
+    committed, so that a first event the writer refuses (:class:`eventbus.NotStored`)
+    leaves nothing behind.
     """
+    homes = {spec.name if (spec := topology.home(event)) else "" for event in events}
+    if len(events) > 1 and len(homes) == 1:
+        await bus.publish_many(events, wait=True)
+        return
     for event in events:
         await bus.publish(event, wait=True)
 
@@ -42,11 +50,11 @@ class IntegrationCalls:
         self.role = role
 
     async def _log(self, first: Event, *then: Event) -> None:
-        """Publish ``first`` and ``then`` (see :func:`publish_in_turn`), and return once
+        """Publish ``first`` and ``then`` (see :func:`publish_together`), and return once
         all are committed; refuse them all, before anything is enqueued, if one has no
         route."""
         self._check_routes(first, *then)
-        await publish_in_turn(self.node.bus, (first, *then))
+        await publish_together(self.node.bus, self.node.topology, (first, *then))
 
     def _check_routes(self, *events: Event) -> None:
         for event in events:

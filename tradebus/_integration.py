@@ -48,11 +48,14 @@ class TradeIntegration(LifecycleCalls, LogCalls):
     of a recommendation) too (:class:`~tradebus.StaleUpdate`).
 
     **Two events in one call.** Where a call logs two events (an execution and its
-    recommendation's update, a close and its recommendation's close), the second is
-    published once the first is committed: a first event that is not stored
-    (:class:`eventbus.NotStored`) leaves nothing behind. A call cancelled between the
-    two leaves the first alone; its retry with the same ``event_id`` replays the first
-    (a no-op) and logs the second.
+    recommendation's update, a close and its recommendation's close), they are stored
+    together or not at all: as one atomic group (``EventBus.publish_many``) when one
+    database stores both, committed in one transaction. The system's pairs span two
+    databases (trades in main, recommendations in analysis), which no transaction
+    spans: there the second is published once the first is committed, so that a first
+    event that is not stored (:class:`eventbus.NotStored`) leaves nothing behind. A call
+    cancelled between the two leaves the first alone; its retry with the same
+    ``event_id`` replays the first (a no-op) and logs the second.
     """
 
     # ------------------------------------------------------------------- reads
