@@ -4,50 +4,40 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import anyio
 import anyio.from_thread
-import msgspec
 from anyio.abc import TaskGroup
 from anyio.lowlevel import EventLoopToken, checkpoint, current_token
 
-from ._exceptions import BusClosed, BusFull, EventBusError
-from ._message import Message
-from ._outcomes import Ledger
-from ._subscription import Overflow, Subscription, SubscriptionStatistics
-from ._topics import check_topic, compile_patterns
+from ._delivery import deliver
+from ._exceptions import BusClosed, BusFull
+from ._groups import GroupPublishing
+from ._message import Headers, Message
+from ._routing import Route, Router, not_its_topic, own_topic
+from ._statistics import BusStatistics, Overflow
+from ._subscription import Subscription
+from ._topics import compile_patterns
+from ._waiting import flush, wait_stored, waited_on_routes
 
 __all__ = ["BusStatistics", "EventBus"]
 
-_monotonic = time.monotonic
 
-
-class BusStatistics(NamedTuple):
-    """Counters of the bus and of each of its subscriptions."""
-
-    published: int
-    subscriptions: tuple[SubscriptionStatistics, ...]
-
-
-class _Route(NamedTuple):
-    subscriptions: tuple[Subscription, ...]
-    blocking: tuple[Subscription, ...]
-
-
-class EventBus:
+class EventBus(GroupPublishing):
     """Routes msgspec-encodable events by topic to bounded, per-subscriber buffers.
 
     Use as ``async with EventBus() as bus``. Publishing is a synchronous append
-    (:meth:`publish_nowait`); :meth:`publish` waits for room instead of raising.
+    (:meth:`publish_nowait`); :meth:`publish` waits for room instead of raising;
+    :meth:`publish_many` publishes several events atomically (all or none).
 
-    :param admit: called with every event before it is encoded: it raises to refuse
+    :param admit: called with every event before it is published: it raises to refuse
         the event and returns the event's own topic (one call does both, because this
         is the hot path). Without it, the topic is ``event.topic`` and nothing is checked.
-    :param encode: turns an event into bytes (default: msgpack).
+    :param encode: turns an event into bytes (default: msgpack), when a subscriber
+        first asks for ``Message.data``.
     :param decoder: decodes ``Message.data`` for messages that arrive from elsewhere.
     :param on_unrouted: called with a topic that no durable subscription matches,
         when its route is worked out: once per topic (again after subscriptions
@@ -63,28 +53,21 @@ class EventBus:
         decoder: Callable[[bytes], Any] | None = None,
         on_unrouted: Callable[[str], None] | None = None,
     ) -> None:
-        self._admit = admit
-        self._encode = encode if encode is not None else msgspec.msgpack.Encoder().encode
-        self.decoder = decoder
-        self._on_unrouted = on_unrouted
-        self._seq = 0
-        self._subscriptions: list[Subscription] = []
-        self._routes: dict[str, _Route] = {}
-        #: topic -> its only subscription, for topics that have exactly one (the hot path)
-        self._single: dict[str, Subscription] = {}
+        self._router = Router(admit=admit, encode=encode, decoder=decoder, on_unrouted=on_unrouted)
         self._names = 0
-        self._ledger = Ledger()
-        self._closed = False
         self._entered = False
         self._token: EventLoopToken | None = None
         self._loop_thread: int | None = None
         self._task_group: TaskGroup | None = None
-        if admit is not None:
-            # The tick hot path: publish_nowait as a closure over what it needs saves
-            # its attribute lookups and the closed check (a closed bus caches no
-            # routes, so its publishes take the slow path, which raises BusClosed):
-            # about 4% of a publish's instructions.
-            self.publish_nowait = self._fast_publish_nowait(admit)  # type: ignore[method-assign]
+        # The tick hot path: publish_nowait as a closure over what it needs saves
+        # its attribute lookups and the closed check (a closed bus caches no routes,
+        # so its publishes take the slow path, which raises BusClosed).
+        self.publish_nowait = self._fast_publish_nowait(admit)  # type: ignore[method-assign]
+
+    @property
+    def decoder(self) -> Callable[[bytes], Any] | None:
+        """What decodes the messages that arrive encoded (None: msgpack)."""
+        return self._router.decoder
 
     # -------------------------------------------------------------------- context
 
@@ -114,16 +97,17 @@ class EventBus:
 
     def close(self) -> None:
         """Refuse further publishes; what subscriptions buffer stays receivable."""
-        if self._closed:
+        router = self._router
+        if router.closed:
             return
-        self._closed = True
-        self._forget_routes()
-        for subscription in self._subscriptions:
-            subscription._bus_closing()
+        router.closed = True
+        router.forget_routes()
+        for subscription in router.subscriptions:
+            subscription.inbox.close_bus()
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._router.closed
 
     # --------------------------------------------------------------- subscribing
 
@@ -135,17 +119,26 @@ class EventBus:
         overflow: Overflow = "block",
         durable: bool = False,
         name: str | None = None,
+        echo: bool = True,
     ) -> Subscription:
         """Subscribe to the topics matching ``pattern`` (or any of a list of patterns).
 
         ``*`` matches one token, ``>`` one or more trailing tokens. ``overflow="block"``
         applies backpressure to publishers when ``max_buffer`` messages wait;
-        ``"drop_oldest"`` never blocks and counts what it drops. A ``durable``
-        subscription is one that stores what it receives (a writer).
+        ``"drop_oldest"`` never blocks and counts what it drops.
 
+        :param durable: the subscription's acknowledgement means the message is stored
+            (a writer acknowledges after its commit): :meth:`flush` and
+            ``publish(..., wait=True)`` wait for the durable subscriptions only, and
+            one that closes unacknowledged makes them raise :class:`BusClosed`.
+        :param echo: with ``False``, the messages published with
+            ``headers=Headers(origin=name)`` (this subscription's name) are not
+            delivered to it: a service that publishes to topics it also consumes then
+            neither receives its own output nor waits for room it must make itself.
         :raises BusClosed: if the bus is closed.
         """
-        if self._closed:
+        router = self._router
+        if router.closed:
             raise BusClosed("cannot subscribe: the bus is closed")
         patterns = compile_patterns(pattern)
         self._names += 1
@@ -155,99 +148,45 @@ class EventBus:
             max_buffer=max_buffer,
             overflow=overflow,
             durable=durable,
-            ledger=self._ledger,
+            echo=echo,
+            ledger=router.ledger,
             on_close=self._forget,
         )
-        self._subscriptions.append(subscription)
-        self._forget_routes()
+        router.subscriptions.append(subscription)
+        router.forget_routes()
         return subscription
 
     def _forget(
         self, subscription: Subscription, unacknowledged: float, error: BaseException | None
     ) -> None:
-        if subscription in self._subscriptions:
-            self._subscriptions.remove(subscription)
-            self._forget_routes()
+        router = self._router
+        if subscription in router.subscriptions:
+            router.subscriptions.remove(subscription)
+            router.forget_routes()
         if subscription.durable and (unacknowledged < math.inf or error is not None):
             # A failed consumer abandons what it held, or else what comes next.
-            first = unacknowledged if unacknowledged < math.inf else self._seq + 1
-            self._ledger.abandon(subscription.name, subscription.patterns, first, error)
-
-    def _forget_routes(self) -> None:
-        self._routes.clear()
-        self._single.clear()
-
-    def _resolve(self, topic: str) -> _Route:
-        if self._closed:  # a closed bus caches no routes: its publishes take the slow path
-            raise self._ledger.closed_error()
-        check_topic(topic)
-        subscriptions = tuple(
-            s for s in self._subscriptions if any(p.matches(topic) for p in s.patterns)
-        )
-        route = _Route(
-            subscriptions=subscriptions,
-            blocking=tuple(s for s in subscriptions if not s._drop_oldest),
-        )
-        if not any(s.durable for s in subscriptions):
-            # Its durable subscription failed: nothing would store it. May raise.
-            self._ledger.check_topic(topic)
-            if self._on_unrouted is not None:
-                self._on_unrouted(topic)  # may raise; then the topic is not cached
-
-        if len(self._routes) > 100_000:  # a flood of distinct topics must not grow it forever
-            self._forget_routes()
-        self._routes[topic] = route
-        if len(subscriptions) == 1:  # the common case (a writer): the hot path's dict
-            self._single[topic] = subscriptions[0]
-        return route
+            first = unacknowledged if unacknowledged < math.inf else router.seq + 1
+            router.ledger.abandon(subscription.name, subscription.patterns, first, error)
 
     # ---------------------------------------------------------------- publishing
 
-    def _prepare(self, event: Any, topic: str | None) -> tuple[str, bytes, _Route]:
-        if self._closed:
-            raise self._ledger.closed_error()
-        admit = self._admit
-        if admit is not None:
-            own_topic = admit(event)
-            if topic is None:
-                topic = own_topic
-            elif topic != own_topic:
-                raise _not_its_topic(event, topic, own_topic)
-        elif topic is None:
-            topic = _own_topic(event)
-        data = self._encode(event)
-        route = self._routes.get(topic) or self._resolve(topic)
-        return topic, data, route
+    def _route(self, event: Any, topic: str | None) -> tuple[str, Route]:
+        router = self._router
+        if router.closed:
+            raise router.ledger.closed_error()
+        topic = router.topic_of(event, topic)
+        return topic, router.route(topic)
 
-    def _deliver(
-        self, topic: str, data: bytes, event: Any, route: _Route, foreign: bool = False
+    def publish_nowait(
+        self, event: Any, topic: str | None = None, *, headers: Headers | None = None
     ) -> int:
-        for subscription in route[1]:
-            if len(subscription._buffer) >= subscription._max_buffer:
-                raise BusFull(subscription)
-        self._seq = seq = self._seq + 1
-        if foreign:
-            message = Message(topic, seq, data, None, self.decoder, True)
-        else:
-            message = Message(topic, seq, data, event)
-        for subscription in route[0]:
-            buffer = subscription._buffer
-            if not buffer:
-                subscription._first_at = _monotonic()
-            elif subscription._drop_oldest and len(buffer) >= subscription._max_buffer:
-                subscription._drop_oldest_message()
-            buffer.append(message)
-            if len(buffer) >= subscription._wake_at:
-                subscription._wake()
-        return seq
-
-    def publish_nowait(self, event: Any, topic: str | None = None) -> int:
-        """Check (with the ``admit`` hook, if any), encode and append ``event`` to every
-        matching subscription.
+        """Check (with the ``admit`` hook, if any) and append ``event`` to every
+        matching subscription (encoded only when a subscriber asks for ``data``).
 
         Returns the message's bus-wide sequence number. What the ``admit`` and
         ``on_unrouted`` hooks raise (in a node: ``InvalidEvent``, ``NoRoute``) reaches
-        the caller, and nothing is delivered.
+        the caller, and nothing is delivered. ``headers`` travel with the message
+        (``Message.headers``).
 
         :raises EventBusError: if ``topic`` is None and the event has none of its own,
             or, on a bus with an ``admit`` hook, if ``topic`` is not the event's own.
@@ -256,50 +195,63 @@ class EventBus:
         :raises BusClosed: if the bus is closed (a bus with an ``admit`` hook checks
             the event first, so an invalid one raises the hook's error instead).
         """
-        # A bus with an admit hook replaces this method by _fast_publish_nowait's closure.
-        topic, data, route = self._prepare(event, topic)
-        return self._deliver(topic, data, event, route)
+        # Every bus replaces this method by _fast_publish_nowait's closure.
+        topic, route = self._route(event, topic)
+        return deliver(self._router, topic, event, route, headers)
 
-    def _fast_publish_nowait(self, admit: Callable[[Any], str]) -> Callable[..., int]:
-        """:meth:`publish_nowait` for a bus with an ``admit`` hook, as a closure."""
-        encode = self._encode
-        single = self._single.get
+    def _fast_publish_nowait(self, admit: Callable[[Any], str] | None) -> Callable[..., int]:
+        """:meth:`publish_nowait` as a closure: with an ``admit`` hook every event is
+        admitted; without, an event's own topic is asked for only when none is given."""
+        strict = admit is not None
+        topic_of = admit if admit is not None else own_topic
+        router = self._router
+        single = router.single.get
+        envelope = router.local
         slow = self._publish_slow
-        bus = self
 
-        def publish_nowait(event: Any, topic: str | None = None) -> int:
-            own_topic = admit(event)
-            if topic is None:
-                topic = own_topic
-            elif topic != own_topic:
-                raise _not_its_topic(event, topic, own_topic)
-            data = encode(event)
-            only = single(topic)
-            if only is not None:
-                buffer = only._buffer
+        def publish_nowait(
+            event: Any, topic: str | None = None, *, headers: Headers | None = None
+        ) -> int:
+            if topic is None or strict:
+                its_own = topic_of(event)
+                if topic is None:
+                    topic = its_own
+                elif topic != its_own:
+                    raise not_its_topic(event, topic, its_own)
+            inbox = single(topic)
+            if inbox is not None and headers is None:
+                buffer = inbox.buffer
                 # Neither the first message (which starts the batch clock), nor one
                 # that fills the buffer or wakes a receiver: just append.
-                if 0 < len(buffer) < only._append_below:
-                    bus._seq = seq = bus._seq + 1
-                    buffer.append(Message(topic, seq, data, event))
+                if 0 < len(buffer) < inbox.append_below:
+                    router.seq = seq = router.seq + 1
+                    buffer.append(Message(topic, seq, event, envelope))
                     return seq
-            return slow(topic, data, event)
+            return slow(event, topic, headers)
 
         publish_nowait.__doc__ = EventBus.publish_nowait.__doc__
         return publish_nowait
 
-    def _publish_slow(self, topic: str, data: bytes, event: Any) -> int:
-        """Deliver what the fast path does not (see :meth:`_deliver`)."""
-        if self._closed:
-            raise self._ledger.closed_error()
-        return self._deliver(topic, data, event, self._routes.get(topic) or self._resolve(topic))
+    def _publish_slow(self, event: Any, topic: str, headers: Headers | None) -> int:
+        """Deliver what the fast path does not (the event is admitted already)."""
+        router = self._router
+        if router.closed:
+            raise router.ledger.closed_error()
+        return deliver(router, topic, event, router.route(topic), headers)
 
-    async def publish(self, event: Any, topic: str | None = None, *, wait: bool = False) -> int:
+    async def publish(
+        self,
+        event: Any,
+        topic: str | None = None,
+        *,
+        headers: Headers | None = None,
+        wait: bool = False,
+    ) -> int:
         """Publish ``event``, waiting for room in full subscriptions (backpressure).
 
         With ``wait=True``, return only once the message is acknowledged: by the
-        durable subscriptions that received it (for a writer: once it is committed),
-        or, if none did, by every subscription that received it.
+        durable subscriptions that received it (it is stored), or, if none did, by
+        every subscription that received it.
 
         Raises what :meth:`publish_nowait` raises, except :class:`BusFull`, and:
 
@@ -310,42 +262,40 @@ class EventBus:
             stored (for a writer: it went to dead_letters).
         """
         await checkpoint()
-        topic, data, route = self._prepare(event, topic)
-        return await self._deliver_waiting(topic, data, event, route, wait)
+        topic, route = self._route(event, topic)
+        return await self._deliver_waiting(topic, event, route, headers, wait)
 
     async def _deliver_waiting(
-        self, topic: str, data: bytes, event: Any, route: _Route, wait: bool, foreign: bool = False
+        self,
+        topic: str,
+        payload: Any,
+        route: Route,
+        headers: Headers | None,
+        wait: bool,
+        foreign: bool = False,
     ) -> int:
+        router = self._router
         while True:
             try:
-                seq = self._deliver(topic, data, event, route, foreign)
+                seq = deliver(router, topic, payload, route, headers, foreign)
                 break
             except BusFull as exc:
-                await exc.subscription._wait_room()
-                if self._closed:
-                    closed = self._ledger.closed_error()
+                if (full := exc.subscription) is not None:  # raised here: never None
+                    await full.inbox.wait_room()
+                if router.closed:
+                    closed = router.ledger.closed_error()
                     raise closed from closed.__cause__
                 # Subscriptions may have come or gone while we waited.
-                route = self._routes.get(topic) or self._resolve(topic)
+                route = router.route(topic)
         if wait:
-            await self._wait_stored(seq, _waited_on(route.subscriptions))
+            origin = None if headers is None else headers.origin
+            subscriptions = waited_on_routes([route.recipients(origin)])
+            await wait_stored(router.ledger, [seq], subscriptions)
         return seq
 
-    async def _wait_stored(self, seq: int, subscriptions: tuple[Subscription, ...]) -> None:
-        """Wait until message ``seq`` is acknowledged; raise if it was not stored."""
-        ledger = self._ledger
-        ledger.watch(seq)
-        reported = False
-        try:
-            for subscription in subscriptions:
-                await subscription.wait_done(seq)
-            reported = True
-        finally:
-            failure = ledger.unwatch(seq, report=reported)
-        if failure is not None:
-            raise failure
-
-    def publish_encoded_nowait(self, data: bytes, topic: str) -> int:
+    def publish_encoded_nowait(
+        self, data: bytes, topic: str, *, headers: Headers | None = None
+    ) -> int:
         """Publish an event that arrives already encoded (from another process).
 
         Subscribers get ``Message.event`` decoded lazily by the bus's ``decoder``. On a
@@ -361,41 +311,40 @@ class EventBus:
         What the ``decoder`` and ``admit`` hooks raise for bytes that are not a valid
         event reaches the caller, and nothing is delivered.
         """
-        if self._closed:
-            raise self._ledger.closed_error()
+        data, route = self._route_encoded(data, topic)
+        return deliver(self._router, topic, data, route, headers, foreign=True)
+
+    def _route_encoded(self, data: bytes, topic: str) -> tuple[bytes, Route]:
+        router = self._router
+        if router.closed:
+            raise router.ledger.closed_error()
         data = bytes(data)
-        self._check_encoded(data, topic)
-        route = self._routes.get(topic) or self._resolve(topic)
-        return self._deliver(topic, data, None, route, foreign=True)
+        router.check_encoded(data, topic)
+        return data, router.route(topic)
 
-    def _check_encoded(self, data: bytes, topic: str) -> None:
-        """On a bus that admits what it routes, refuse bytes that are not an event of
-        ``topic`` (a persistent event is routed by what it is, never by a caller's word)."""
-        admit, decoder = self._admit, self.decoder
-        if admit is None or decoder is None:
-            return
-        event = decoder(data)
-        own_topic = admit(event)
-        if topic != own_topic:
-            raise _not_its_topic(event, topic, own_topic)
-
-    async def publish_encoded(self, data: bytes, topic: str, *, wait: bool = False) -> int:
-        """Like :meth:`publish_encoded_nowait`, waiting for room instead of raising."""
+    async def publish_encoded(
+        self, data: bytes, topic: str, *, headers: Headers | None = None, wait: bool = False
+    ) -> int:
+        """Like :meth:`publish_encoded_nowait`, waiting for room instead of raising;
+        ``wait`` as for :meth:`publish`."""
         await checkpoint()
-        if self._closed:
-            raise self._ledger.closed_error()
-        data = bytes(data)
-        self._check_encoded(data, topic)
-        route = self._routes.get(topic) or self._resolve(topic)
-        return await self._deliver_waiting(topic, data, None, route, wait, foreign=True)
+        data, route = self._route_encoded(data, topic)
+        return await self._deliver_waiting(topic, data, route, headers, wait, foreign=True)
+
+    # -------------------------------------------------------------------- threads
 
     def publish_threadsafe(
-        self, event: Any, topic: str | None = None, *, wait: bool = False
+        self,
+        event: Any,
+        topic: str | None = None,
+        *,
+        headers: Headers | None = None,
+        wait: bool = False,
     ) -> int:
         """Publish from a thread that is not the bus's event loop thread.
 
         Blocks the calling thread until there is room (it never drops), and with
-        ``wait=True`` until the message is acknowledged.
+        ``wait=True`` until the message is acknowledged (see :meth:`publish`).
 
         :raises BusClosed: if the bus is closed (or its event loop has finished).
         :raises RuntimeError: if called from the event loop thread itself.
@@ -404,11 +353,12 @@ class EventBus:
             raise BusClosed("the bus is not running: enter it with 'async with' first")
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError("publish_threadsafe() called from the event loop: use publish()")
-        if self._closed:
-            raise self._ledger.closed_error()
+        if self._router.closed:
+            raise self._router.ledger.closed_error()
         try:
             return anyio.from_thread.run(
-                lambda: self.publish(event, topic, wait=wait), token=self._token
+                lambda: self.publish(event, topic, headers=headers, wait=wait),
+                token=self._token,
             )
         except anyio.RunFinishedError:
             raise BusClosed("cannot publish: the bus's event loop has finished") from None
@@ -418,9 +368,10 @@ class EventBus:
         acknowledged.
 
         When the bus has durable subscriptions (writers), only they are waited for:
-        a flush means "committed", and a slow in-process reader must not hold it.
-        Otherwise every subscription that received a message waits for it. Closed
-        subscriptions and messages dropped by ``drop_oldest`` do not hold a flush.
+        their acknowledgement means stored, so a flush means "stored", and a slow
+        in-process reader must not hold it. Otherwise every subscription that received
+        a message waits for it. Closed subscriptions and messages dropped by
+        ``drop_oldest`` do not hold a flush.
 
         :raises BusClosed: if a durable subscription closed (its consumer failed: the
             cause) before acknowledging one of those messages: they are not stored.
@@ -428,54 +379,22 @@ class EventBus:
             (for a writer: it went to dead_letters) and no publisher waiting for it was
             told; each such message is reported once, to one flush.
         """
-        await checkpoint()
-        last = self._seq if seq is None else seq
-        ledger = self._ledger
-        ledger.check_abandoned(last)  # then the durable subscriptions may all be gone
-        for subscription in _waited_on(tuple(self._subscriptions)):
-            await subscription.wait_done(last)
-        ledger.check_abandoned(last)
-        failure = ledger.take_upto(last)
-        if failure is not None:
-            raise failure
+        await flush(self._router, seq)
 
     # ---------------------------------------------------------------- inspection
 
     @property
     def published(self) -> int:
         """How many messages were published (the last sequence number)."""
-        return self._seq
+        return self._router.seq
 
     def subscriptions(self) -> tuple[Subscription, ...]:
-        return tuple(self._subscriptions)
+        return tuple(self._router.subscriptions)
 
     def statistics(self) -> BusStatistics:
         """Return the published count and every subscription's counters."""
+        router = self._router
         return BusStatistics(
-            published=self._seq,
-            subscriptions=tuple(s.statistics() for s in self._subscriptions),
+            published=router.seq,
+            subscriptions=tuple(s.statistics() for s in router.subscriptions),
         )
-
-
-def _own_topic(event: Any) -> str:
-    try:
-        topic = event.topic
-    except (AttributeError, NotImplementedError):
-        topic = None
-    if type(topic) is not str:
-        raise EventBusError(f"{type(event).__name__} has no topic of its own: pass topic=...")
-    return topic
-
-
-def _not_its_topic(event: Any, topic: str, own_topic: str) -> EventBusError:
-    return EventBusError(
-        f"cannot publish {type(event).__name__} to {topic!r}: its own topic is "
-        f"{own_topic!r} and this bus routes events by their own topic; pass no topic "
-        "(nothing was delivered)"
-    )
-
-
-def _waited_on(subscriptions: tuple[Subscription, ...]) -> tuple[Subscription, ...]:
-    """The subscriptions whose acknowledgement counts: the durable ones if any."""
-    durable = tuple(s for s in subscriptions if s.durable)
-    return durable or subscriptions

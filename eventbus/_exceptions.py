@@ -33,12 +33,32 @@ class BusFull(EventBusError):
     """
 
     def __init__(self, subscription: Subscription) -> None:
-        self.subscription = subscription
-        super().__init__(
-            f"subscription {subscription.name!r} is full "
-            f"({subscription.max_buffer} messages buffered); nothing was delivered: "
-            "await publish() to wait for room"
-        )
+        #: The full subscription (None in a copy that crossed processes).
+        self.subscription: Subscription | None = subscription
+        #: Its name and how many messages it holds at most.
+        self.name = subscription.name
+        self.max_buffer = subscription.max_buffer
+        super().__init__(_full_text(self.name, self.max_buffer))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A subscription belongs to one process: a copy keeps its name and size.
+        return (_rebuild_bus_full, (self.name, self.max_buffer))
+
+
+def _full_text(name: str, max_buffer: int) -> str:
+    return (
+        f"subscription {name!r} is full ({max_buffer} messages buffered); nothing was "
+        "delivered: await publish() to wait for room"
+    )
+
+
+def _rebuild_bus_full(name: str, max_buffer: int) -> BusFull:
+    error = BusFull.__new__(BusFull)
+    EventBusError.__init__(error, _full_text(name, max_buffer))
+    error.subscription = None
+    error.name = name
+    error.max_buffer = max_buffer
+    return error
 
 
 class BusClosed(EventBusError):
@@ -46,7 +66,7 @@ class BusClosed(EventBusError):
 
 
 class NotStored(EventBusError):
-    """A durable subscription processed the message but could not store it.
+    """A durable subscription acknowledged the message as processed but not stored.
 
     A writer reports this for an event it moved to its ``dead_letters`` table: the
     rest of its batch is stored, this event is not (as the caller meant it). The

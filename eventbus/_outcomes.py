@@ -1,8 +1,9 @@
 """What consumers reported as not done: failed messages and abandoned subscriptions.
 
 A consumer acknowledges a message once it has processed it; a durable consumer (a
-writer) may add that it could not store some of them (``ack(..., failed=...)``), or
-close without acknowledging what it holds (it failed). The bus keeps that record
+writer), whose acknowledgement means the message is stored, may add that it could
+not store some of them (``ack(..., failed=...)``), or close without acknowledging
+what it holds (it failed: those are not stored). The bus keeps that record
 here, so that a waiting publisher and the next flushes learn of it instead of
 returning as if everything was stored.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -81,7 +82,7 @@ class Ledger:
     # ----------------------------------------------------------------- failures
 
     def record(
-        self, subscription: str, messages: Iterable[Message], reasons: Mapping[int, str]
+        self, subscription: str, messages: Iterable[Message[Any]], reasons: Mapping[int, str]
     ) -> None:
         """Record that ``messages`` (acknowledged by ``subscription``) were not stored."""
         for message in messages:
@@ -119,6 +120,16 @@ class Ledger:
         one leaves without taking it (``report=False``: it was cancelled), the next
         flush reports it instead.
         """
+        failure = self._unwatch(seq, report=report)
+        return failure.error() if failure is not None else None
+
+    def unwatch_all(self, seqs: Iterable[int], *, report: bool) -> NotStored | None:
+        """:meth:`unwatch` for each of ``seqs``: their failures as one error (the
+        first's, whose ``more`` counts the others), if ``report``."""
+        failures = [f for f in (self._unwatch(seq, report=report) for seq in seqs) if f]
+        return failures[0].error(more=len(failures) - 1) if failures else None
+
+    def _unwatch(self, seq: int, *, report: bool) -> _Failure | None:
         left = self._watched[seq] - 1
         if left:
             self._watched[seq] = left
@@ -128,7 +139,7 @@ class Ledger:
             failure = self._for_waiters.pop(seq, None)
             if failure is not None and not report:
                 self._keep(failure)
-        return failure.error() if failure is not None and report else None
+        return failure if report else None
 
     def take_upto(self, seq: int) -> NotStored | None:
         """The failures up to ``seq`` no one was told of, as one error (or None)."""
@@ -179,7 +190,7 @@ class Ledger:
         if self.abandoned_from <= seq:
             raise BusClosed(
                 f"subscription {self._abandoned_by!r} closed before it acknowledged message "
-                f"{int(self.abandoned_from)}; messages up to {seq} were not all processed"
+                f"{int(self.abandoned_from)}; messages up to {seq} were not all stored"
                 + _because(self._abandoned_error)
             ) from self._abandoned_error
 
@@ -206,7 +217,7 @@ def _because(error: BaseException | None) -> str:
     return "" if error is None else f" ({type(error).__name__}: {error})"
 
 
-def _event_type(message: Message) -> str:
+def _event_type(message: Message[Any]) -> str:
     """The type of the message's event: the local object's, or the encoded tag."""
     if not message.foreign and message.local is not None:
         return type(message.local).__name__

@@ -3,49 +3,26 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from itertools import repeat
-from typing import Literal, NamedTuple
+from typing import Any
 
 import anyio
 from anyio.lowlevel import checkpoint
 
 from ._exceptions import BusClosed
+from ._inbox import NEVER, Inbox
 from ._message import Message
 from ._outcomes import Ledger
+from ._statistics import Overflow, SubscriptionStatistics
 from ._topics import Pattern
 
 __all__ = ["Overflow", "Subscription", "SubscriptionStatistics"]
 
-Overflow = Literal["block", "drop_oldest"]
-
 _monotonic = time.monotonic
 _popleft = deque.popleft
-_NEVER = sys.maxsize
-
-
-class SubscriptionStatistics(NamedTuple):
-    """Counters of one subscription (see :meth:`Subscription.statistics`)."""
-
-    name: str
-    patterns: tuple[str, ...]
-    overflow: Overflow
-    max_buffer: int
-    #: Messages waiting in the buffer, not yet received.
-    buffered: int
-    #: Messages received but not yet acknowledged.
-    in_flight: int
-    #: The most messages the buffer ever held.
-    high_water: int
-    #: Messages appended to the buffer (including those dropped later).
-    delivered: int
-    received: int
-    acknowledged: int
-    #: Messages discarded by the ``drop_oldest`` policy.
-    dropped: int
 
 
 class Subscription:
@@ -56,6 +33,14 @@ class Subscription:
     :meth:`receive_batch` followed by :meth:`ack` once the batch is processed.
     A loop left with ``break`` has not acknowledged its last message: :meth:`ack` it
     or :meth:`close` the subscription, or :meth:`EventBus.flush` waits for it.
+
+    A ``durable`` subscription's acknowledgement means the message is stored
+    (committed): a flush and a ``publish(..., wait=True)`` wait for the durable
+    subscriptions only, and one that closes without acknowledging what it received
+    makes them raise :class:`BusClosed` (those messages are not stored).
+
+    The members of an atomic group (``publish_many*``) that it receives are
+    consecutive in its buffer, and :meth:`receive_batch` never splits them.
     """
 
     def __init__(
@@ -66,6 +51,7 @@ class Subscription:
         max_buffer: int,
         overflow: Overflow,
         durable: bool,
+        echo: bool = True,
         ledger: Ledger,
         on_close: Callable[[Subscription, float, BaseException | None], None],
     ) -> None:
@@ -75,34 +61,31 @@ class Subscription:
             raise ValueError(f"overflow must be 'block' or 'drop_oldest', got {overflow!r}")
         self.name = name
         self.patterns = patterns
-        self._max_buffer = max_buffer
         self.overflow: Overflow = overflow
+        #: Its acknowledgement means the message is stored (see the class docstring).
         self.durable = durable
+        #: Whether it receives the messages published with its own name as origin.
+        self.echo = echo
         self._ledger = ledger
         self._on_close = on_close
-        # Fields touched by EventBus.publish_nowait on the hot path.
-        self._buffer: deque[Message] = deque()
-        self._drop_oldest = overflow == "drop_oldest"
-        self._first_at = 0.0  # when the oldest buffered message arrived (monotonic)
-        self._waiter: anyio.Event | None = None
-        self._receivers_waiting = 0
-        self._wake_at = _NEVER  # buffer length at which the waiting receiver is woken
-        # Below this length a publish only appends: min(max_buffer, _wake_at - 1).
-        self._append_below = max_buffer
-        self._dropped = 0
+        #: The buffer and the state a publish touches.
+        self.inbox = Inbox(
+            self,
+            max_buffer=max_buffer,
+            drop_oldest=overflow == "drop_oldest",
+            muted_origin=None if echo else name,
+            on_drop=self._dropped_one,
+        )
         # Consumer side.
-        self._in_flight: deque[Message] = deque()
+        self._in_flight: deque[Message[Any]] = deque()
         self._received = 0
         self._acknowledged = 0
         self._high_water = 0
         self._iter_pending = 0
-        self._room: anyio.Event | None = None
         self._done_waiters: list[tuple[int, anyio.Event]] = []
         # The seqs that waiters (wait_done) wait for, while they wait: a receiver
         # waiting to fill its batch takes what is buffered now instead.
         self._hurrying: list[int] = []
-        self._closed = False
-        self._bus_closed = False
         # The oldest message a durable subscription discarded unacknowledged on close,
         # and why it closed (a consumer that failed).
         self._abandoned_from: float = math.inf
@@ -111,23 +94,24 @@ class Subscription:
     @property
     def max_buffer(self) -> int:
         """How many messages may wait in the buffer."""
-        return self._max_buffer
+        return self.inbox.max_buffer
 
     # ------------------------------------------------------------------ receiving
 
-    def receive_nowait(self) -> Message:
+    def receive_nowait(self) -> Message[Any]:
         """Take the oldest buffered message.
 
         :raises anyio.WouldBlock: if none is buffered.
         :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
         """
-        batch = self._take(1)
+        batch = self._take(1, whole_groups=False)
         if not batch:
             raise anyio.WouldBlock
         return batch[0]
 
-    def receive_batch_nowait(self, max_items: int = 1000) -> list[Message]:
-        """Take up to ``max_items`` buffered messages (an empty list if none is).
+    def receive_batch_nowait(self, max_items: int = 1000) -> list[Message[Any]]:
+        """Take up to ``max_items`` buffered messages (an empty list if none is), and
+        more if needed to finish an atomic group the batch started.
 
         :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
         """
@@ -135,41 +119,50 @@ class Subscription:
             raise ValueError(f"max_items must be >= 1, got {max_items}")
         return self._take(max_items)
 
-    def unacknowledged(self) -> list[Message]:
+    def unacknowledged(self) -> list[Message[Any]]:
         """The messages received and not yet acknowledged, oldest first."""
         return list(self._in_flight)
 
-    async def receive(self) -> Message:
+    async def receive(self) -> Message[Any]:
         """Wait for the next message and return it.
 
         :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
         """
-        batch = await self.receive_batch(1, 0.0)
+        batch = await self._receive(1, 0.0, whole_groups=False)
         return batch[0]
 
-    async def receive_batch(self, max_items: int = 1000, max_wait: float = 0.05) -> list[Message]:
+    async def receive_batch(
+        self, max_items: int = 1000, max_wait: float = 0.05
+    ) -> list[Message[Any]]:
         """Wait for a first message, then return up to ``max_items`` messages.
 
         Returns as soon as ``max_items`` are buffered, or when the oldest of them has
         waited ``max_wait`` seconds since it was published, or when someone waits for a
         buffered message to be done (:meth:`wait_done`, so a flush or a
         ``publish(wait=True)``), whichever comes first; on a closed bus, at once with
-        what is left.
+        what is left. A batch that ends inside an atomic group is extended past
+        ``max_items`` to the group's last member (a group is never split).
 
         :raises BusClosed: if the subscription is closed, or the bus is and it is drained.
         """
         if max_items < 1:
             raise ValueError(f"max_items must be >= 1, got {max_items}")
+        return await self._receive(max_items, max_wait, whole_groups=True)
+
+    async def _receive(
+        self, max_items: int, max_wait: float, *, whole_groups: bool
+    ) -> list[Message[Any]]:
         await checkpoint()
-        buffer = self._buffer
+        inbox = self.inbox
+        buffer = inbox.buffer
         while True:
             if not buffer:
                 await self._wait_for(1, math.inf)
-            if len(buffer) < max_items and not self._bus_closed:
-                remaining = self._first_at + max_wait - _monotonic()
+            if len(buffer) < max_items and not inbox.bus_closed:
+                remaining = inbox.first_at + max_wait - _monotonic()
                 if remaining > 0:
                     await self._wait_for(max_items, remaining)
-            batch = self._take(max_items)
+            batch = self._take(max_items, whole_groups=whole_groups)
             if batch:
                 return batch
             # Another receiver of this subscription took what was there: wait again.
@@ -180,59 +173,48 @@ class Subscription:
         Receivers waiting together share one event, woken at the smallest count any
         of them waits for; each then checks its own count again.
         """
+        inbox = self.inbox
         deadline = anyio.current_time() + seconds
-        self._receivers_waiting += 1
+        inbox.receivers_waiting += 1
         try:
             while (
-                len(self._buffer) < count
-                and not self._closed
-                and not self._bus_closed
+                len(inbox.buffer) < count
+                and not inbox.closed
+                and not inbox.bus_closed
                 and not self._hurried()
             ):
-                waiter = self._waiter
+                waiter = inbox.waiter
                 if waiter is None:
-                    waiter = self._waiter = anyio.Event()
-                if count < self._wake_at:
-                    self._set_wake_at(count)
+                    waiter = inbox.waiter = anyio.Event()
+                if count < inbox.wake_at:
+                    inbox.set_wake_at(count)
                 with anyio.move_on_at(deadline) as scope:
                     await waiter.wait()
                 if scope.cancelled_caught:
                     return
         finally:
-            self._receivers_waiting -= 1
-            if not self._receivers_waiting:
-                self._waiter = None
-                self._set_wake_at(_NEVER)
+            inbox.receivers_waiting -= 1
+            if not inbox.receivers_waiting:
+                inbox.waiter = None
+                inbox.set_wake_at(NEVER)
 
     def _hurried(self) -> bool:
         """Whether a buffered message is waited for: its batch should not wait to fill."""
-        buffer = self._buffer
+        buffer = self.inbox.buffer
         return bool(buffer) and bool(self._hurrying) and buffer[0].seq <= max(self._hurrying)
 
-    def _set_wake_at(self, count: int) -> None:
-        self._wake_at = count
-        self._append_below = min(self._max_buffer, count - 1)
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        self._set_wake_at(_NEVER)
-        if waiter is not None:
-            self._waiter = None
-            waiter.set()
-
-    def _drop_oldest_message(self) -> None:
-        self._buffer.popleft()
-        self._dropped += 1
+    def _dropped_one(self) -> None:
         if self._done_waiters:
             self._release_done()
 
-    def _take(self, max_items: int) -> list[Message]:
-        if self._closed:
+    def _take(self, max_items: int, *, whole_groups: bool = True) -> list[Message[Any]]:
+        inbox = self.inbox
+        if inbox.closed:
             raise BusClosed(f"subscription {self.name!r} is closed")
-        buffer = self._buffer
+        buffer = inbox.buffer
         n = len(buffer)
         if n == 0:
-            if self._bus_closed:
+            if inbox.bus_closed:
                 raise BusClosed(f"the bus is closed and subscription {self.name!r} is drained")
             return []
         if n > self._high_water:
@@ -242,18 +224,23 @@ class Subscription:
             buffer.clear()
         else:
             batch = list(map(_popleft, repeat(buffer, max_items)))  # a loop in C
+            group = batch[-1].envelope.group
+            if group and whole_groups:  # finish the group: its members are consecutive
+                while buffer and buffer[0].envelope.group == group:
+                    batch.append(buffer.popleft())
             # The leftovers arrived before now; counting their wait from now errs late
             # by at most the time the previous batch took.
-            self._first_at = _monotonic()
+            inbox.first_at = _monotonic()
         self._in_flight.extend(batch)
         self._received += len(batch)
-        self._release_room()
+        inbox.release_room()
         return batch
 
     # ------------------------------------------------------------ acknowledgement
 
     def ack(self, count: int = 1, *, failed: Mapping[int, str] | None = None) -> None:
-        """Mark the ``count`` oldest received messages as done.
+        """Mark the ``count`` oldest received messages as done (for a durable
+        subscription: stored).
 
         ``failed`` maps the seq of each of them that was processed but not stored (for
         a writer: moved to dead_letters) to the reason. The publisher waiting for such
@@ -294,12 +281,13 @@ class Subscription:
     def _oldest_pending_seq(self) -> float:
         if self._in_flight:
             return self._in_flight[0].seq
-        if self._buffer:
-            return self._buffer[0].seq
+        buffer = self.inbox.buffer
+        if buffer:
+            return buffer[0].seq
         return math.inf
 
     def _release_done(self) -> None:
-        oldest = math.inf if self._closed else self._oldest_pending_seq()
+        oldest = math.inf if self.inbox.closed else self._oldest_pending_seq()
         keep: list[tuple[int, anyio.Event]] = []
         for target, event in self._done_waiters:
             if oldest > target:
@@ -317,8 +305,8 @@ class Subscription:
         self._hurrying.append(seq)
         try:
             if self._hurried():
-                self._wake()  # a receiver filling a batch takes what is there now
-            while not self._closed and self._oldest_pending_seq() <= seq:
+                self.inbox.wake()  # a receiver filling a batch takes what is there now
+            while not self.inbox.closed and self._oldest_pending_seq() <= seq:
                 event = anyio.Event()
                 self._done_waiters.append((seq, event))
                 await event.wait()
@@ -329,23 +317,15 @@ class Subscription:
             because = "" if error is None else f" ({type(error).__name__}: {error})"
             raise BusClosed(
                 f"subscription {self.name!r} was closed before it acknowledged message "
-                f"{int(self._abandoned_from)}; messages up to {seq} were not all processed"
-                + because
+                f"{int(self._abandoned_from)}; messages up to {seq} were not all stored" + because
             ) from error
-
-    async def _wait_room(self) -> None:
-        while not self._closed and not self._bus_closed and len(self._buffer) >= self.max_buffer:
-            room = self._room
-            if room is None:
-                room = self._room = anyio.Event()
-            await room.wait()
 
     # -------------------------------------------------------------------- iterate
 
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Message:
+    async def __anext__(self) -> Message[Any]:
         if self._iter_pending:
             self.ack(self._iter_pending)
             self._iter_pending = 0
@@ -360,62 +340,51 @@ class Subscription:
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self.inbox.closed
 
     def close(self, *, error: BaseException | None = None) -> None:
         """Stop receiving: drop this subscription from the bus and discard its buffer.
 
         Waiting receivers get :class:`BusClosed`; flushes stop waiting for it. When a
         durable subscription closes with messages unacknowledged, or with ``error``
-        (its consumer failed), those who wait for its messages, and every later flush
-        that covers them, raise :class:`BusClosed` (caused by ``error``) instead of
-        returning; if it failed, its topics are refused until another durable
-        subscription takes them.
+        (its consumer failed), those messages are not stored: those who wait for
+        them, and every later flush that covers them, raise :class:`BusClosed`
+        (caused by ``error``) instead of returning; if it failed, its topics are
+        refused until another durable subscription takes them.
         """
-        if self._closed:
+        inbox = self.inbox
+        if inbox.closed:
             return
-        self._closed = True
+        inbox.closed = True
         self._error = error
         if self.durable:
             self._abandoned_from = self._oldest_pending_seq()
         self._on_close(self, self._abandoned_from, error)
-        self._buffer.clear()
+        inbox.buffer.clear()
         self._in_flight.clear()
         self._iter_pending = 0  # what `async for` would acknowledge next is gone
-        self._wake()
-        self._release_room()
+        inbox.wake()
+        inbox.release_room()
         self._release_done()
-
-    def _bus_closing(self) -> None:
-        self._bus_closed = True
-        self._wake()
-        # Publishers waiting for room must learn that the bus closed (BusClosed).
-        self._release_room()
-
-    def _release_room(self) -> None:
-        """Wake the publishers waiting for room (they check again why they woke)."""
-        room = self._room
-        if room is not None:
-            self._room = None
-            room.set()
 
     def statistics(self) -> SubscriptionStatistics:
         """Return the subscription's counters."""
-        buffered = len(self._buffer)
+        inbox = self.inbox
+        buffered = len(inbox.buffer)
         return SubscriptionStatistics(
             name=self.name,
             patterns=tuple(p.text for p in self.patterns),
             overflow=self.overflow,
-            max_buffer=self.max_buffer,
+            max_buffer=inbox.max_buffer,
             buffered=buffered,
             in_flight=len(self._in_flight),
             high_water=max(self._high_water, buffered),
-            delivered=self._received + buffered + self._dropped,
+            delivered=self._received + buffered + inbox.dropped,
             received=self._received,
             acknowledged=self._acknowledged,
-            dropped=self._dropped,
+            dropped=inbox.dropped,
         )
 
     def __repr__(self) -> str:
         patterns = ", ".join(p.text for p in self.patterns)
-        return f"<Subscription {self.name!r} [{patterns}] buffered={len(self._buffer)}>"
+        return f"<Subscription {self.name!r} [{patterns}] buffered={len(self.inbox.buffer)}>"

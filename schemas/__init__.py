@@ -28,6 +28,7 @@ from ._events import TradeExecution as TradeExecution
 from ._events import TradeMonitoring as TradeMonitoring
 from ._events import TradeRecommendation as TradeRecommendation
 from ._exceptions import InvalidEvent as InvalidEvent
+from ._fields import EVENT_TYPES as EVENT_TYPES
 from ._ids import EVENT_ID_FORMAT as EVENT_ID_FORMAT
 from ._ids import check_event_id as check_event_id
 from ._ids import derived_event_id as derived_event_id
@@ -35,6 +36,7 @@ from ._ids import event_id_ts as event_id_ts
 from ._ids import is_event_id as is_event_id
 from ._ids import new_event_id as new_event_id
 from ._ids import observe_event_id as observe_event_id
+from ._symbols import check_symbol as check_symbol
 from ._time import format_ts as format_ts
 from ._time import now_ns as now_ns
 from ._time import ts_to_datetime as ts_to_datetime
@@ -48,11 +50,9 @@ from ._types import PositionStatus as PositionStatus
 from ._types import RecommendationStatus as RecommendationStatus
 from ._types import Severity as Severity
 from ._types import Timeframe as Timeframe
-from ._validate import EVENT_TYPES as EVENT_TYPES
 from ._validate import MAX_EVENT_BYTES as MAX_EVENT_BYTES
 from ._validate import admit as admit
 from ._validate import build as build
-from ._validate import check_symbol as check_symbol
 from ._validate import from_dict as from_dict
 from ._validate import validate as validate
 

@@ -9,7 +9,9 @@ import msgspec
 
 from ._events import AnyEvent
 from ._exceptions import InvalidEvent
-from ._validate import _BY_TAG, MAX_EVENT_BYTES, _from_validation_error, semantic_check
+from ._fields import BY_TAG, from_validation_error
+from ._rules import semantic_check
+from ._validate import MAX_EVENT_BYTES
 
 __all__ = ["decode", "decode_many", "encode", "pack_array"]
 
@@ -84,8 +86,8 @@ def _invalid_from(
         return InvalidEvent("event", None, bytes(data[:32]), f"malformed msgpack ({exc})")
     cls = None
     if isinstance(raw, list) and raw and isinstance(raw[0], str):
-        cls = _BY_TAG.get(raw[0])
+        cls = BY_TAG.get(raw[0])
     if cls is None:
         tag = raw[0] if isinstance(raw, list) and raw else raw
-        return InvalidEvent("event", "type", tag, f"expected one of {sorted(_BY_TAG)}")
-    return _from_validation_error(cls, raw, exc)
+        return InvalidEvent("event", "type", tag, f"expected one of {sorted(BY_TAG)}")
+    return from_validation_error(cls, raw, exc)

@@ -13,6 +13,7 @@ from typing import ClassVar
 import msgspec
 
 from ._ids import new_event_id
+from ._symbols import tick_topics
 from ._topics import symbol_token
 from ._types import (
     AlertType,
@@ -77,9 +78,6 @@ class Event(msgspec.Struct, frozen=True, tag=True, kw_only=True, array_like=True
 
 # --------------------------------------------------------------------------- market
 
-# Topics of the symbols that passed validation (filled by schemas.admit, bounded).
-_tick_topics: dict[str, str] = {}
-
 
 class Tick(Event, frozen=True, tag=True, kw_only=True, array_like=True):
     """A top-of-book quote (and optionally the last trade) for one symbol."""
@@ -96,7 +94,7 @@ class Tick(Event, frozen=True, tag=True, kw_only=True, array_like=True):
 
     @property
     def topic(self) -> str:
-        topic = _tick_topics.get(self.symbol)
+        topic = tick_topics.get(self.symbol)
         if topic is None:
             topic = f"market.tick.{symbol_token(self.symbol)}"
         return topic

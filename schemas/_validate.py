@@ -1,5 +1,5 @@
 """Validation of events: types, ranges, finiteness, symbols, event ids and cross-field
-rules.
+rules; and building events from keyword arguments or mappings.
 
 msgspec does not check types in ``__init__``, so an event built in code is checked
 by :func:`validate` (the bus calls it on every publish). Ticks take a fast path of
@@ -14,53 +14,24 @@ import contextlib
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Final, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Final, TypeVar
 
 import msgspec
 
-from ._events import (
-    AnyEvent,
-    Candle,
-    Event,
-    PositionUpdate,
-    RecommendationUpdate,
-    Tick,
-    TradeExecution,
-    TradeRecommendation,
-    _tick_topics,
-)
+from ._events import Event, Tick
 from ._exceptions import InvalidEvent
-from ._ids import check_event_id
+from ._fields import BY_TAG, EVENT_TYPES, FIELDS, FLOAT_FIELDS, JSON_FIELDS, from_validation_error
+from ._json import check_json
+from ._rules import check_values
+from ._symbols import MAX_KNOWN_SYMBOLS, known_sources, tick_topics
 from ._types import MAX_INT64
 
-__all__ = [
-    "EVENT_TYPES",
-    "MAX_EVENT_BYTES",
-    "admit",
-    "build",
-    "check_symbol",
-    "from_dict",
-    "semantic_check",
-    "validate",
-]
+__all__ = ["MAX_EVENT_BYTES", "admit", "build", "from_dict", "validate"]
 
 E = TypeVar("E", bound=Event)
 
-EVENT_TYPES: Final[tuple[type[Event], ...]] = get_args(AnyEvent)
-_BY_TAG: Final[dict[str, type[Event]]] = {cls.__name__: cls for cls in EVENT_TYPES}
-
-# Broker symbols: letters and digits with the separators brokers use
-# (EURUSD.m, XAUUSD.r, BTC/USDT, ES-202612, ^GSPC, EURUSD=X, BRK.B, 6E#).
-_SYMBOL_RE: Final = re.compile(r"[A-Za-z0-9^][A-Za-z0-9._/\-:=^#+@&$!]{0,63}")
-_MAX_KNOWN_SYMBOLS: Final = 100_000
-_known_symbols: set[str] = set()
-_known_sources: set[str] = {""}  # Tick.source values that passed validation
-
 _INF: Final = math.inf
-_MAX_JSON_DEPTH: Final = 32
-_MAX_JSON_NODES: Final = 100_000
-_MAX_JSON_STRING: Final = 1_000_000
-_TOO_DEEP: Final = f"nested deeper than {_MAX_JSON_DEPTH}"
+_MIN_INT64: Final = -(2**63)
 
 #: The most bytes one event may take encoded (msgpack): 1 MiB. Whatever validation
 #: admits can therefore always be stored, or kept as a dead letter, far below
@@ -75,62 +46,6 @@ _encoder: Final = msgspec.msgpack.Encoder()
 _decoders: Final[dict[type[Event], msgspec.msgpack.Decoder[Any]]] = {
     cls: msgspec.msgpack.Decoder(cls) for cls in EVENT_TYPES
 }
-_FIELDS: Final[dict[type[Event], tuple[str, ...]]] = {
-    cls: cls.__struct_fields__ for cls in EVENT_TYPES
-}
-
-
-def _has_float(annotation: Any) -> bool:
-    if annotation is float:
-        return True
-    return any(_has_float(arg) for arg in get_args(annotation))
-
-
-def _is_json(annotation: Any) -> bool:
-    return get_origin(annotation) is dict
-
-
-def _choices(annotation: Any) -> str | None:
-    """``'BUY', 'SELL'`` for a Literal field (``..., or None`` when optional)."""
-    args = get_args(annotation) if get_origin(annotation) is not Literal else (annotation,)
-    literals = [a for a in args if get_origin(a) is Literal]
-    if not literals:
-        return None
-    text = ", ".join(repr(v) for v in get_args(literals[0]))
-    return f"{text} or None" if type(None) in args else text
-
-
-_MIN_INT64: Final = -(2**63)
-_FLOAT_FIELDS: dict[type[Event], tuple[str, ...]] = {}
-_JSON_FIELDS: dict[type[Event], tuple[str, ...]] = {}
-#: The allowed values of every Literal (enum) field, for error messages.
-_CHOICES: dict[type[Event], dict[str, str]] = {}
-for _cls in EVENT_TYPES:
-    _hints = get_type_hints(_cls, include_extras=True)
-    _FLOAT_FIELDS[_cls] = tuple(f for f in _FIELDS[_cls] if _has_float(_hints[f]))
-    _JSON_FIELDS[_cls] = tuple(f for f in _FIELDS[_cls] if _is_json(_hints[f]))
-    _CHOICES[_cls] = {f: c for f in _FIELDS[_cls] if (c := _choices(_hints[f])) is not None}
-#: The event types that carry an ``event_id`` (of the format ``EVENT_ID_FORMAT``).
-_HAS_EVENT_ID: Final = frozenset(cls for cls in EVENT_TYPES if "event_id" in _FIELDS[cls])
-
-
-def check_symbol(event_type: str, symbol: object, field: str = "symbol") -> None:
-    """Raise :class:`InvalidEvent` unless ``symbol`` is a well-formed broker symbol."""
-    if type(symbol) is not str:  # first: an unhashable value cannot be looked up
-        raise InvalidEvent(event_type, field, symbol, "expected a str")
-    if symbol in _known_symbols:
-        return
-    if not symbol:
-        raise InvalidEvent(event_type, field, symbol, "must not be empty")
-    if _SYMBOL_RE.fullmatch(symbol) is None:
-        raise InvalidEvent(
-            event_type,
-            field,
-            symbol,
-            "expected 1-64 letters, digits or ._/-:=^#+@&$! starting with a letter or digit",
-        )
-    if len(_known_symbols) < _MAX_KNOWN_SYMBOLS:
-        _known_symbols.add(symbol)
 
 
 def admit(event: Event) -> str:
@@ -153,18 +68,18 @@ def admit(event: Event) -> str:
                 and 0.0 < ask < _INF
                 and 0.0 <= volume < _INF
                 and 0 <= ts <= MAX_INT64
-                and event.source in _known_sources
+                and event.source in known_sources
                 and (event.last is None or (type(event.last) is float and 0.0 < event.last < _INF))
             ):
-                return _tick_topics[event.symbol]
+                return tick_topics[event.symbol]
         except Exception:  # an unknown or unhashable symbol, a str price, ...
             pass
     _validate_slow(event)
     topic = event.topic
-    if type(event) is Tick and len(_tick_topics) < _MAX_KNOWN_SYMBOLS:
-        _tick_topics[event.symbol] = topic
-        if len(_known_sources) < 1_000:
-            _known_sources.add(event.source)
+    if type(event) is Tick and len(tick_topics) < MAX_KNOWN_SYMBOLS:
+        tick_topics[event.symbol] = topic
+        if len(known_sources) < 1_000:
+            known_sources.add(event.source)
     return topic
 
 
@@ -185,9 +100,9 @@ def _validate_slow(event: Event) -> None:
     _check_float_ints(event)
     # Characters of its strings, per field: a lower bound of its encoded size.
     text: dict[str, int] = {}
-    for field in _JSON_FIELDS[cls]:
-        text[field] = _check_json(cls.__name__, field, getattr(event, field))
-    for field in _FIELDS[cls]:
+    for field in JSON_FIELDS[cls]:
+        text[field] = check_json(cls.__name__, field, getattr(event, field))
+    for field in FIELDS[cls]:
         value = getattr(event, field)
         if type(value) is str:
             text[field] = len(value)
@@ -203,14 +118,14 @@ def _validate_slow(event: Event) -> None:
     try:
         decoded = decoder.decode(data)
     except msgspec.ValidationError as exc:
-        raise _from_validation_error(cls, event, exc) from None
+        raise from_validation_error(cls, event, exc) from None
     try:
         same = decoded == event
     except Exception:
         same = False
     if not same:
         _check_round_trip(event, decoded)
-    _check_values(event)  # its JSON payloads were checked first
+    check_values(event)  # its JSON payloads were checked first
 
 
 def _check_float_ints(event: Event) -> None:
@@ -220,7 +135,7 @@ def _check_float_ints(event: Event) -> None:
     given, and the writer binds it as it is.
     """
     cls = type(event)
-    for field in _FLOAT_FIELDS[cls]:
+    for field in FLOAT_FIELDS[cls]:
         value = getattr(event, field)
         if type(value) is int and not _MIN_INT64 <= value <= MAX_INT64:
             raise InvalidEvent(
@@ -253,8 +168,8 @@ def _check_round_trip(event: Event, decoded: Event) -> None:
     decode as valid ``str`` fields; the event itself would still hold the object.
     """
     cls = type(event)
-    json_fields = _JSON_FIELDS[cls]  # checked strictly by _check_json already
-    for name in _FIELDS[cls]:
+    json_fields = JSON_FIELDS[cls]  # checked strictly by check_json already
+    for name in FIELDS[cls]:
         if name in json_fields:
             continue
         value = getattr(event, name)
@@ -275,177 +190,13 @@ def _check_round_trip(event: Event, decoded: Event) -> None:
 
 
 def _find_unencodable(event: Event) -> tuple[str | None, Any]:
-    for name in _FIELDS[type(event)]:
+    for name in FIELDS[type(event)]:
         value = getattr(event, name)
         try:
             _encoder.encode(value)
         except Exception:
             return name, value
     return None, event
-
-
-_AT_INDEX: Final = re.compile(r" - at `\$\[(\d+)\](.*)`$")
-
-
-def _from_validation_error(
-    cls: type[Event], event: object, exc: msgspec.ValidationError
-) -> InvalidEvent:
-    """Turn msgspec's ``... - at `$[2]``` into an error naming the field and value."""
-    text = str(exc)
-    match = _AT_INDEX.search(text)
-    reason = text if match is None else text[: match.start()]
-    reason = reason[:1].lower() + reason[1:]
-    if match is None:
-        return InvalidEvent(cls.__name__, None, event, reason)
-    index = int(match.group(1)) - 1  # element 0 is the tag
-    fields = _FIELDS[cls]
-    if not 0 <= index < len(fields):
-        return InvalidEvent(cls.__name__, None, event, reason)
-    name = fields[index]
-    if isinstance(event, list):  # raw decoded array: [tag, field, ...]
-        value = event[index + 1] if index + 1 < len(event) else None
-    else:
-        value = getattr(event, name, None)
-    choices = _CHOICES[cls].get(name)
-    if choices is not None:
-        # msgspec says "invalid enum value 'buy'" or "expected `str`, got `int`".
-        reason = f"must be one of {choices}"
-    elif match.group(2):
-        reason = f"{reason} at {match.group(2)}"
-    return InvalidEvent(cls.__name__, name, value, reason)
-
-
-def semantic_check(event: Event) -> None:
-    """Check what typed decoding cannot: finiteness, symbols, cross-field rules, and
-    that JSON payloads are plain JSON of bounded size.
-
-    The event's field types are assumed correct (it was just decoded, or checked).
-    """
-    _check_values(event)
-    cls = type(event)
-    for field in _JSON_FIELDS[cls]:
-        _check_json(cls.__name__, field, getattr(event, field))
-
-
-def _check_values(event: Event) -> None:
-    """:func:`semantic_check` but for the JSON payloads (checked before encoding)."""
-    cls = type(event)
-    name = cls.__name__
-    for field in _FLOAT_FIELDS[cls]:
-        value = getattr(event, field)
-        if value is not None and not math.isfinite(value):
-            raise InvalidEvent(name, field, value, "must be a finite number")
-    if cls in _HAS_EVENT_ID:
-        check_event_id(getattr(event, "event_id"), name)  # noqa: B009
-    symbol = getattr(event, "symbol", None)
-    if symbol is not None:
-        check_symbol(name, symbol)
-    if cls is TradeExecution or cls is TradeRecommendation:
-        assert isinstance(event, TradeExecution | TradeRecommendation)
-        _check_sides(name, event.direction, event.entry_price, event.stop_loss, event.take_profit)
-    elif cls is Candle:
-        assert isinstance(event, Candle)
-        if event.high < max(event.open, event.close, event.low):
-            raise InvalidEvent(name, "high", event.high, "must be >= open, close and low")
-        if event.low > min(event.open, event.close):
-            raise InvalidEvent(name, "low", event.low, "must be <= open and close")
-    elif cls is RecommendationUpdate:
-        assert isinstance(event, RecommendationUpdate)
-        if event.outcome is not None and event.status != "closed":
-            raise InvalidEvent(name, "outcome", event.outcome, "only a closed status has one")
-        _check_outcome(name, event.outcome, event.realized_pnl)
-    elif cls is PositionUpdate:
-        assert isinstance(event, PositionUpdate)
-        if event.close_price is not None and event.status != "closed":
-            raise InvalidEvent(name, "close_price", event.close_price, "only a close has one")
-
-
-def _check_outcome(name: str, outcome: str | None, realized_pnl: float | None) -> None:
-    """An outcome must agree with the sign of the realized P&L given with it."""
-    if outcome is None or realized_pnl is None:
-        return
-    if realized_pnl > 0:
-        agrees = "win"
-    elif realized_pnl < 0:
-        agrees = "loss"
-    else:
-        agrees = "breakeven"
-    if outcome != agrees:
-        raise InvalidEvent(
-            name,
-            "outcome",
-            outcome,
-            f"contradicts realized_pnl {realized_pnl!r}, whose outcome is {agrees!r} "
-            "(win: > 0, loss: < 0, breakeven: 0)",
-        )
-
-
-def _check_sides(
-    name: str, direction: str, entry: float, stop_loss: float | None, take_profit: float | None
-) -> None:
-    if direction == "BUY":
-        if stop_loss is not None and not stop_loss < entry:
-            raise InvalidEvent(name, "stop_loss", stop_loss, f"a BUY needs it below entry {entry}")
-        if take_profit is not None and not take_profit > entry:
-            raise InvalidEvent(
-                name, "take_profit", take_profit, f"a BUY needs it above entry {entry}"
-            )
-    else:
-        if stop_loss is not None and not stop_loss > entry:
-            raise InvalidEvent(name, "stop_loss", stop_loss, f"a SELL needs it above entry {entry}")
-        if take_profit is not None and not take_profit < entry:
-            raise InvalidEvent(
-                name, "take_profit", take_profit, f"a SELL needs it below entry {entry}"
-            )
-
-
-def _check_json(event_type: str, field: str, value: object) -> int:
-    """A JSON-like payload: str keys, finite numbers, bounded depth and size.
-
-    Return how many characters its keys and strings hold.
-    """
-    if type(value) is not dict:
-        raise InvalidEvent(event_type, field, value, "expected an object (dict)")
-    stack: list[tuple[object, int]] = [(value, 1)]
-    nodes = 0
-    text = 0
-    while stack:
-        item, depth = stack.pop()
-        nodes += 1
-        if nodes > _MAX_JSON_NODES:
-            raise InvalidEvent(event_type, field, value, f"more than {_MAX_JSON_NODES} values")
-        kind = type(item)
-        if kind is dict:
-            if depth > _MAX_JSON_DEPTH:
-                raise InvalidEvent(event_type, field, value, _TOO_DEEP)
-            for key, child in item.items():  # type: ignore[attr-defined]
-                if type(key) is not str:
-                    raise InvalidEvent(event_type, field, key, "object keys must be str")
-                text += len(key)
-                stack.append((child, depth + 1))
-        elif kind is list or kind is tuple:
-            if depth > _MAX_JSON_DEPTH:
-                raise InvalidEvent(event_type, field, value, _TOO_DEEP)
-            stack.extend((child, depth + 1) for child in item)  # type: ignore[attr-defined]
-        elif kind is float:
-            if not math.isfinite(item):  # type: ignore[arg-type]
-                raise InvalidEvent(event_type, field, item, "numbers must be finite")
-        elif kind is int:
-            if not -(2**63) <= item <= MAX_INT64:  # type: ignore[operator]
-                raise InvalidEvent(event_type, field, item, "integers must fit in 64 bits")
-        elif kind is str:
-            size = len(item)  # type: ignore[arg-type]
-            if size > _MAX_JSON_STRING:
-                raise InvalidEvent(
-                    event_type,
-                    field,
-                    item,
-                    f"strings must be at most {_MAX_JSON_STRING:,} characters",
-                )
-            text += size
-        elif item is not None and kind is not bool:
-            raise InvalidEvent(event_type, field, item, f"{kind.__name__} is not JSON data")
-    return text
 
 
 _MISSING_ARG: Final = re.compile(
@@ -460,7 +211,7 @@ def build(cls: type[E], /, **fields: Any) -> E:
     """
     if cls not in _decoders:
         raise InvalidEvent(getattr(cls, "__name__", repr(cls)), None, cls, "not an event type")
-    for name in _FLOAT_FIELDS[cls]:
+    for name in FLOAT_FIELDS[cls]:
         value = fields.get(name)
         if type(value) is int:  # a float field holds a float, as stored
             with contextlib.suppress(OverflowError):  # beyond any float: validation names it
@@ -488,9 +239,9 @@ def from_dict(data: Mapping[str, Any], cls: type[E] | None = None) -> E:
     tag = fields.pop("type", None)
     target: type[Event]
     if cls is None:
-        found = _BY_TAG.get(tag) if isinstance(tag, str) else None
+        found = BY_TAG.get(tag) if isinstance(tag, str) else None
         if found is None:
-            raise InvalidEvent("event", "type", tag, f"expected one of {sorted(_BY_TAG)}")
+            raise InvalidEvent("event", "type", tag, f"expected one of {sorted(BY_TAG)}")
         target = found
     else:
         target = cls

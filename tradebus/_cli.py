@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from schemas import InvalidEvent, check_symbol, format_ts
-from writers import WriterError, WriterLockError, create_database
+from writers import WriterLockError, create_database
 
 from ._check import check
 from ._cli_log import CliLog
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "check":
                 check_data_dir(args.data_dir, must_exist=True)
                 return check(args.data_dir, console, Console(stderr=True))
-        except (TradebusError, WriterError, OSError) as exc:
+        except (TradebusError, OSError) as exc:  # every error of tradebus, and the system's
             log.finish(exc)
             _print_error(_explain(exc, args))
             return 1

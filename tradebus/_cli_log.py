@@ -55,8 +55,7 @@ class CliLog(logging.Handler):
         held, self._held = self._held, []
         said: set[str] = set()
         if error is not None:
-            said.add(str(error))
-            said.update(_NOTE.sub("", note) for note in getattr(error, "__notes__", ()))
+            said.update(_said_by(error))
         for record in held:
             message = record.getMessage()
             if any(text and text in message for text in said):
@@ -75,6 +74,20 @@ class CliLog(logging.Handler):
 
 # How a node notes the errors of its other writers on the one it raises.
 _NOTE = re.compile(r"^another writer failed too: ")
+
+
+def _said_by(error: BaseException) -> set[str]:
+    """What printing ``error`` says: its text, its notes, and each error it was
+    raised from whose text it repeats (``"... a writer of this node failed (...)"``)."""
+    text = str(error)
+    said = {text}
+    said.update(_NOTE.sub("", note) for note in getattr(error, "__notes__", ()))
+    cause = error.__cause__
+    while cause is not None:
+        if str(cause) and str(cause) in text:
+            said.add(str(cause))
+        cause = cause.__cause__
+    return said
 
 
 def _errors_of(record: logging.LogRecord) -> list[BaseException]:

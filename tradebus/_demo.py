@@ -83,7 +83,7 @@ class DemoResult:
 class _Position:
     ticket: int
     symbol: str
-    direction: str
+    direction: Direction
     entry: float
     stop_loss: float
     take_profit: float

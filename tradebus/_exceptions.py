@@ -1,18 +1,21 @@
 """The errors of ``tradebus``.
 
-Exception tree: one root, ``TradebusError``, for every error tradebus raises. Each
-package draws its own branch (``eventbus``, ``writers``, ``schemas``); the
-application layer's errors are these::
+Exception tree: one root, ``TradebusError`` (from ``tradebus_errors``, exported here),
+for every error tradebus raises. Each package draws its own branch (see its
+``_exceptions``); the application layer's errors are the last four::
 
-    TradebusError        anything tradebus refuses or cannot do
-    ├── EventBusError    the bus (see eventbus): BusFull, BusClosed, NotStored
-    ├── WriterError      a writer (see writers): WriterLockError, SchemaVersionError
-    ├── InvalidEvent     an event is not valid (see schemas; also a ValueError)
-    ├── AccessDenied     this node does not host the role that owns that database
-    ├── NoRoute          no writer in this node stores the event (nothing enqueued)
-    └── ReferenceRefused a call names a ticket or recommendation the committed state
-        │                does not allow (nothing enqueued)
+    TradebusError          anything tradebus refuses or cannot do
+    ├── EventBusError      the bus (eventbus): BusFull, BusClosed, NotStored
+    ├── WriterError        a writer (writers): WriterLockError, SchemaVersionError
+    ├── InvalidEvent       an event is not valid (schemas; also a ValueError)
+    ├── AccessDenied       this node does not host the role that owns that database
+    │                      (not an OSError: no file's permissions are involved)
+    ├── NoRoute            no writer in this node stores the event; nothing enqueued
+    │                      (also a LookupError)
+    └── ReferenceRefused   a call names a ticket or recommendation the committed state
+        │                  does not allow; nothing enqueued (also a ValueError)
         ├── UnknownReference  no committed execution / recommendation has that id
+        │                     (also a LookupError)
         ├── AlreadyRecorded   the ticket, recommendation_id or event_id is taken by
         │                     another event
         └── StaleUpdate       the update would change nothing: the position is closed,

@@ -16,11 +16,28 @@ from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
 from eventbus import BusClosed, BusStatistics, EventBus, EventBusError
-from writers import DatabaseSpec, WriterActor, WriterError, WriterStatistics, open_reader
+from writers import (
+    DatabaseSpec,
+    Synchronous,
+    WriterActor,
+    WriterError,
+    WriterStatistics,
+    open_reader,
+)
 
 from ._exceptions import AccessDenied, NoRoute, TradebusError
 from ._id_floor import observe_stored_event_ids
 from ._topology import Topology
+from ._writer_options import (
+    BUSY_TIMEOUT,
+    DRAIN_TIMEOUT,
+    MAX_BACKOFF,
+    MAX_BATCH,
+    MAX_BUFFER,
+    MAX_DELAY,
+    SWITCH_INTERVAL,
+    SYNCHRONOUS,
+)
 
 if TYPE_CHECKING:
     from ._integration import TradeIntegration
@@ -42,7 +59,14 @@ def open_node(
     *,
     roles: Iterable[str] | None = None,
     topology: Topology | None = None,
-    **writer_options: Any,
+    max_batch: int = MAX_BATCH,
+    max_delay: float = MAX_DELAY,
+    synchronous: Synchronous = SYNCHRONOUS,
+    max_buffer: int = MAX_BUFFER,
+    busy_timeout: float = BUSY_TIMEOUT,
+    max_backoff: float = MAX_BACKOFF,
+    drain_timeout: float = DRAIN_TIMEOUT,
+    switch_interval: float | None = SWITCH_INTERVAL,
 ) -> Node:
     """Start a node: ``async with open_node("data") as node: ...``.
 
@@ -53,10 +77,28 @@ def open_node(
 
     :param roles: the roles this process hosts (default: every role of the topology).
     :param topology: roles -> databases (default: :meth:`Topology.default`).
-    :param writer_options: passed to every writer (``max_batch``, ``max_delay``,
-        ``synchronous``, ``max_buffer``, ...).
+
+    The other options are passed to every writer (see :class:`~writers.WriterActor`,
+    whose defaults they share): ``max_batch`` events and ``max_delay`` seconds at
+    most per transaction, the ``synchronous`` pragma, ``max_buffer`` events waiting,
+    ``busy_timeout`` and ``max_backoff`` seconds for a locked or failing database,
+    ``drain_timeout`` seconds to commit what is held at shutdown, and
+    ``switch_interval`` (the interpreter's thread switch interval while writers run,
+    or None to leave it alone). An unknown option is a ``TypeError``.
     """
-    return Node(data_dir, roles=roles, topology=topology, **writer_options)
+    return Node(
+        data_dir,
+        roles=roles,
+        topology=topology,
+        max_batch=max_batch,
+        max_delay=max_delay,
+        synchronous=synchronous,
+        max_buffer=max_buffer,
+        busy_timeout=busy_timeout,
+        max_backoff=max_backoff,
+        drain_timeout=drain_timeout,
+        switch_interval=switch_interval,
+    )
 
 
 def ensure_data_dir(data_dir: Path) -> None:
@@ -81,7 +123,14 @@ class Node:
         *,
         roles: Iterable[str] | None = None,
         topology: Topology | None = None,
-        **writer_options: Any,
+        max_batch: int = MAX_BATCH,
+        max_delay: float = MAX_DELAY,
+        synchronous: Synchronous = SYNCHRONOUS,
+        max_buffer: int = MAX_BUFFER,
+        busy_timeout: float = BUSY_TIMEOUT,
+        max_backoff: float = MAX_BACKOFF,
+        drain_timeout: float = DRAIN_TIMEOUT,
+        switch_interval: float | None = SWITCH_INTERVAL,
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
@@ -91,7 +140,17 @@ class Node:
         for role in hosted:
             self.topology.owned_by(role)  # raises for unknown roles
         self.roles: tuple[str, ...] = hosted
-        self._writer_options = writer_options
+        #: What every writer of this node is given (see :func:`open_node`).
+        self.writer_options: dict[str, Any] = {
+            "max_batch": max_batch,
+            "max_delay": max_delay,
+            "synchronous": synchronous,
+            "max_buffer": max_buffer,
+            "busy_timeout": busy_timeout,
+            "max_backoff": max_backoff,
+            "drain_timeout": drain_timeout,
+            "switch_interval": switch_interval,
+        }
         self.bus = EventBus(
             admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
         )
@@ -119,7 +178,7 @@ class Node:
             for role in self.roles:
                 spec = self.topology.owned_by(role)
                 writer = WriterActor(
-                    self.bus, spec, self.path(spec), role=role, **self._writer_options
+                    self.bus, spec, self.path(spec), role=role, **self.writer_options
                 )
                 await self._task_group.start(self._run_writer, writer)
                 self._writers[spec.name] = writer

@@ -45,6 +45,10 @@ class WriterLockError(WriterError):
             "or read the database read-only"
         )
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its arguments, so that it crosses processes whole.
+        return (type(self), (self.path, self.pid, self.role, self.holder))
+
 
 class SchemaVersionError(WriterError):
     """The database file was written by a newer tradebus (its ``user_version`` is higher)."""

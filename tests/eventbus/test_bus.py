@@ -24,7 +24,7 @@ from eventbus import (
     NotStored,
     Subscription,
 )
-from eventbus import _bus as bus_module
+from eventbus import _inbox as inbox_module
 from eventbus import _subscription as subscription_module
 from schemas import InvalidEvent, Tick
 
@@ -108,13 +108,13 @@ def test_message_event_is_decoded_lazily_and_once_when_there_is_no_local_object(
         calls.append(data)
         return schemas.decode(data)
 
-    message = Message("market.tick.BTCUSDT", 1, schemas.encode(tick), decoder=decoder)
+    message = Message.of_data("market.tick.BTCUSDT", 1, schemas.encode(tick), decoder=decoder)
     assert calls == []
     event = message.event
     assert event == tick
     assert message.event is event
     assert len(calls) == 1
-    plain = Message("a.b", 2, msgspec.msgpack.encode({"a": 1}))
+    plain = Message.of_data("a.b", 2, msgspec.msgpack.encode({"a": 1}))
     assert plain.event == {"a": 1}
 
 
@@ -227,7 +227,7 @@ async def test_backpressure_keeps_the_buffer_within_max_buffer() -> None:
             while len(received) < 200:
                 for _ in range(20):  # turns enough for the producer to fill the buffer
                     await anyio.lowlevel.checkpoint()
-                assert len(sub._buffer) <= 8
+                assert len(sub.inbox.buffer) <= 8
                 batch = await sub.receive_batch(3, 0)
                 received += numbers(batch)
                 sub.ack(len(batch))
@@ -416,7 +416,7 @@ async def test_receive_batch_measures_max_wait_from_the_first_message_arrival(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = [1_000.0]
-    monkeypatch.setattr(bus_module, "_monotonic", lambda: now[0])
+    monkeypatch.setattr(inbox_module, "_monotonic", lambda: now[0])
     monkeypatch.setattr(subscription_module, "_monotonic", lambda: now[0])
     async with EventBus() as bus:
         sub = bus.subscribe(">")

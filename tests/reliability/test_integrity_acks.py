@@ -32,7 +32,7 @@ from schemas import Direction, Tick, TradeExecution, TradeRecommendation
 from tradebus import NoRoute, Topology, TradebusError, TradeIntegration, open_node
 from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor, WriterError
 
-from ._helpers import read_only, script
+from ._helpers import read_only, script, wait_until
 
 _MAIN = MAIN.filename
 
@@ -256,12 +256,20 @@ async def test_log_calls_raise_not_stored_for_a_dead_lettered_event(tmp_path: Pa
         except NotStored as exc:
             outcomes.append(exc)
 
-    # Neither commits before both are published: the writer commits pairs.
-    async with open_node(tmp_path, max_batch=2, max_delay=3600.0) as node:
+    # Neither commits before both are published: another connection holds the
+    # database's write lock (the writer retries) until both calls have published.
+    async with open_node(tmp_path, busy_timeout=0.05, max_backoff=0.05) as node:
         bot = node.integration("chatgpt_bot")
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(execute, bot, "BUY")
-            tg.start_soon(execute, bot, "SELL")
+        foreign = sqlite3.connect(tmp_path / MAIN.filename, isolation_level=None)
+        try:
+            foreign.execute("BEGIN IMMEDIATE")
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(execute, bot, "BUY")
+                tg.start_soon(execute, bot, "SELL")
+                await wait_until(lambda: node.bus.published >= 2)
+                foreign.execute("ROLLBACK")
+        finally:
+            foreign.close()
         await node.bus.flush()  # reported once, to the caller
     [refused] = [o for o in outcomes if isinstance(o, NotStored)]
     [stored] = [o for o in outcomes if isinstance(o, str)]

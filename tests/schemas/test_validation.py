@@ -40,7 +40,7 @@ from schemas import (
     validate,
 )
 from schemas import _validate as validate_module
-from schemas._validate import _SYMBOL_RE
+from schemas._symbols import SYMBOL_RE
 
 from ._samples import fields_of, sample_events
 
@@ -514,7 +514,7 @@ def test_validate_returns_the_event_itself_and_admit_its_topic() -> None:
 
 finite_positive = st.floats(min_value=0.0, exclude_min=True, allow_infinity=False)
 finite_non_negative = st.floats(min_value=0.0, allow_infinity=False)
-symbols = st.from_regex(_SYMBOL_RE, fullmatch=True)
+symbols = st.from_regex(SYMBOL_RE, fullmatch=True)
 timestamps = st.integers(min_value=0, max_value=MAX_INT64)
 
 

@@ -1,0 +1,116 @@
+"""Appending messages to the inboxes of their route: one message, or an atomic group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from ._exceptions import BusFull, EventBusError
+from ._inbox import Inbox
+from ._message import Envelope, Headers, Message
+from ._routing import Route, Router
+
+__all__ = ["Member", "deliver", "deliver_group", "lacking_room", "room_needed"]
+
+
+def deliver(
+    router: Router,
+    topic: str,
+    payload: Any,
+    route: Route,
+    headers: Headers | None,
+    foreign: bool = False,
+) -> int:
+    """Append one message (``payload``: the event, or its bytes if ``foreign``) to
+    every inbox of ``route``, or to none.
+
+    :raises BusFull: if a ``block`` inbox of the route is full (nothing delivered).
+    """
+    if headers is not None:
+        route = route.recipients(headers.origin)
+    for inbox in route.blocking:
+        if len(inbox.buffer) >= inbox.max_buffer:
+            raise BusFull(inbox.subscription)
+    router.seq = seq = router.seq + 1
+    if foreign:
+        message: Message[Any] = Message(topic, seq, None, router.foreign, headers, payload)
+    else:
+        message = Message(topic, seq, payload, router.local, headers)
+    for inbox in route.inboxes:
+        inbox.append(message)
+    return seq
+
+
+class Member(NamedTuple):
+    """One message of a group, before it has a seq."""
+
+    topic: str
+    #: The event, or its bytes (a foreign group).
+    payload: Any
+    route: Route
+
+
+def room_needed(members: Sequence[Member], headers: Headers | None) -> dict[Inbox, int]:
+    """How many messages of the group each ``block`` inbox must take.
+
+    :raises EventBusError: if the group is larger than one of those inboxes can ever
+        hold (it would wait forever).
+    """
+    origin = None if headers is None else headers.origin
+    needed: dict[Inbox, int] = {}
+    for member in members:
+        for inbox in member.route.recipients(origin).blocking:
+            needed[inbox] = needed.get(inbox, 0) + 1
+    for inbox, count in needed.items():
+        if count > inbox.max_buffer:
+            raise EventBusError(
+                f"cannot publish a group of {count} messages to subscription "
+                f"{inbox.subscription.name!r}: it holds at most {inbox.max_buffer} "
+                "(max_buffer) and a group is delivered whole; nothing was delivered: "
+                "publish fewer events at once or subscribe with a larger max_buffer"
+            )
+    return needed
+
+
+def lacking_room(needed: dict[Inbox, int]) -> tuple[Inbox, int] | None:
+    """The first inbox without room for its part of the group, and that part."""
+    for inbox, count in needed.items():
+        if inbox.full_for(count):
+            return inbox, count
+    return None
+
+
+def deliver_group(
+    router: Router,
+    members: Sequence[Member],
+    headers: Headers | None,
+    foreign: bool = False,
+) -> list[int]:
+    """Append every member to its inboxes with consecutive seqs, or append nothing.
+
+    Every message's ``group`` is the last member's seq; the members an inbox takes
+    are consecutive in it (nothing else is appended in between).
+
+    :raises BusFull: if a ``block`` inbox lacks room for its members (nothing delivered).
+    :raises EventBusError: if the group can never fit in one (see :func:`room_needed`).
+    """
+    if not members:
+        return []
+    lacking = lacking_room(room_needed(members, headers))
+    if lacking is not None:
+        raise BusFull(lacking[0].subscription)
+    first = router.seq + 1
+    router.seq = last = router.seq + len(members)
+    codec = router.foreign.codec if foreign else router.encode
+    envelope = Envelope(codec, foreign=foreign, group=last)
+    origin = None if headers is None else headers.origin
+    for seq, member in enumerate(members, first):
+        if foreign:
+            message: Message[Any] = Message(
+                member.topic, seq, None, envelope, headers, member.payload
+            )
+        else:
+            message = Message(member.topic, seq, member.payload, envelope, headers)
+        for inbox in member.route.recipients(origin).inboxes:
+            inbox.append(message)
+    return list(range(first, last + 1))

@@ -1,0 +1,128 @@
+"""The buffer of one subscription and the state a publish touches (the hot path).
+
+A :class:`~eventbus.Subscription` owns one :class:`Inbox`; the bus appends to it and
+the subscription takes from it. Its attributes are public so that both sides use
+them directly, without a method call per message.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._message import Message
+
+if TYPE_CHECKING:
+    from ._subscription import Subscription
+
+__all__ = ["NEVER", "Inbox"]
+
+NEVER = sys.maxsize
+
+_monotonic = time.monotonic
+
+
+class Inbox:
+    """One subscription's bounded buffer, its wake-up and room signals."""
+
+    __slots__ = (
+        "append_below",
+        "buffer",
+        "bus_closed",
+        "closed",
+        "drop_oldest",
+        "dropped",
+        "first_at",
+        "max_buffer",
+        "muted_origin",
+        "on_drop",
+        "receivers_waiting",
+        "room",
+        "subscription",
+        "waiter",
+        "wake_at",
+    )
+
+    def __init__(
+        self,
+        subscription: Subscription,
+        *,
+        max_buffer: int,
+        drop_oldest: bool,
+        muted_origin: str | None,
+        on_drop: Callable[[], None],
+    ) -> None:
+        self.subscription = subscription
+        self.buffer: deque[Message[Any]] = deque()
+        self.max_buffer = max_buffer
+        self.drop_oldest = drop_oldest
+        #: Messages whose ``headers.origin`` is this are not delivered (``echo=False``).
+        self.muted_origin = muted_origin
+        #: Called after a drop when someone waits for messages to be done.
+        self.on_drop = on_drop
+        self.first_at = 0.0  # when the oldest buffered message arrived (monotonic)
+        self.waiter: anyio.Event | None = None
+        self.receivers_waiting = 0
+        self.wake_at = NEVER  # buffer length at which the waiting receiver is woken
+        # Below this length a publish only appends: min(max_buffer, wake_at - 1).
+        self.append_below = max_buffer
+        self.dropped = 0
+        self.room: anyio.Event | None = None
+        self.closed = False
+        self.bus_closed = False
+
+    def full_for(self, count: int) -> bool:
+        """Whether ``count`` more messages would not fit (a ``block`` buffer)."""
+        return len(self.buffer) + count > self.max_buffer
+
+    def append(self, message: Message[Any]) -> None:
+        """Append ``message``: start the batch clock, drop the oldest if full (a
+        ``drop_oldest`` buffer), wake a receiver waiting for this many."""
+        buffer = self.buffer
+        if not buffer:
+            self.first_at = _monotonic()
+        elif self.drop_oldest and len(buffer) >= self.max_buffer:
+            buffer.popleft()
+            self.dropped += 1
+            self.on_drop()
+        buffer.append(message)
+        if len(buffer) >= self.wake_at:
+            self.wake()
+
+    def set_wake_at(self, count: int) -> None:
+        self.wake_at = count
+        self.append_below = min(self.max_buffer, count - 1)
+
+    def wake(self) -> None:
+        """Wake the receivers waiting for messages (they check again why they woke)."""
+        waiter = self.waiter
+        self.set_wake_at(NEVER)
+        if waiter is not None:
+            self.waiter = None
+            waiter.set()
+
+    def release_room(self) -> None:
+        """Wake the publishers waiting for room (they check again why they woke)."""
+        room = self.room
+        if room is not None:
+            self.room = None
+            room.set()
+
+    async def wait_room(self, count: int = 1) -> None:
+        """Wait until ``count`` more messages fit, or the subscription or bus closes."""
+        while not self.closed and not self.bus_closed and self.full_for(count):
+            room = self.room
+            if room is None:
+                room = self.room = anyio.Event()
+            await room.wait()
+
+    def close_bus(self) -> None:
+        """The bus closed: wake receivers (they drain and stop) and waiting publishers."""
+        self.bus_closed = True
+        self.wake()
+        self.release_room()
