@@ -40,7 +40,7 @@ class _Acknowledge(Protocol):
 
 def group_of(message: Message) -> int:
     """The group a message was published in (0: alone)."""
-    return int(getattr(message, "group", 0))
+    return message.group
 
 
 def split_point(batch: list[Message]) -> int | None:

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import anyio
 import pytest
@@ -245,18 +245,13 @@ def test_a_batch_is_split_between_groups_never_inside_one() -> None:
     assert split_point(_batch(2, 2, 4, 4)) == 2
 
 
-_HAS_GROUPS = hasattr(EventBus, "publish_many_nowait")
-
-
-@pytest.mark.skipif(not _HAS_GROUPS, reason="this bus cannot publish a group")
 async def test_a_group_with_a_refused_member_is_dead_lettered_whole(tmp_path: Path) -> None:
     path = tmp_path / MAIN.filename
     await create_database(MAIN, path)
     _refuse_bid(path, _POISON_BID)
     async with running_writer(path, MAIN, max_batch=_BATCH, max_delay=3600.0) as (bus, _):
         bus.publish_nowait(tick(1))
-        publish_many: Any = getattr(bus, "publish_many_nowait")  # noqa: B009
-        seqs = publish_many([tick(12), tick(13), execution(5)])
+        seqs = bus.publish_many_nowait([tick(12), tick(13), execution(5)])
         bus.publish_nowait(tick(14))
         with anyio.fail_after(10), pytest.raises(NotStored) as refused:
             await bus.flush()
