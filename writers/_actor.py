@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Sequence
-from types import TracebackType
-from typing import Any
+from collections.abc import Callable
 
 import anyio
 from anyio.abc import TaskStatus
@@ -15,7 +13,6 @@ from eventbus import EventBus, Message
 from ._gil import DEFAULT_SWITCH_INTERVAL, shortened_switch_interval
 from ._specs import DatabaseSpec
 from ._sqlite import Synchronous
-from ._sqlite_plan import prepare_tick_statements, tick_statements
 from ._sqlite_store import SqliteStore
 from ._writer import Writer
 from ._writer_stats import WriterStatistics
@@ -101,8 +98,6 @@ class WriterActor(Writer):
             drain_timeout=drain_timeout,
             on_commit=on_commit,
         )
-        # For tests: aiosqlite-like statements on the writer's own connection.
-        self._conn = _Console(self.sqlite)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Take the lock, open and migrate the database, then write until stopped.
@@ -115,63 +110,3 @@ class WriterActor(Writer):
 
     def __repr__(self) -> str:
         return f"<WriterActor {self.spec.name} {self.path!r}>"
-
-
-class _Console:
-    """Statements on a running writer's connection, run between its transactions,
-    with aiosqlite's ``execute`` shape (``await`` it, or ``async with`` it)."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        self.store = store
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Result:
-        return _Result(self.store, sql, parameters)
-
-
-class _Result:
-    def __init__(self, store: SqliteStore, sql: str, parameters: Sequence[Any]) -> None:
-        self.store = store
-        self.sql = sql
-        self.parameters = parameters
-
-    async def cursor(self) -> _Cursor:
-        return _Cursor(await self.store.query(self.sql, self.parameters))
-
-    def __await__(self) -> Generator[Any, None, _Cursor]:
-        return self.cursor().__await__()
-
-    async def __aenter__(self) -> _Cursor:
-        return await self.cursor()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-
-class _Cursor:
-    def __init__(self, rows: list[Any]) -> None:
-        self.rows = rows
-
-    async def fetchone(self) -> Any:
-        return self.rows.pop(0) if self.rows else None
-
-    async def fetchall(self) -> list[Any]:
-        rows, self.rows = self.rows, []
-        return rows
-
-    async def close(self) -> None:
-        return None
-
-
-# The tick fast path, under the names an existing test uses.
-_tick_statements = tick_statements
-
-
-def _prepare_tick_statements(conn: Any, table: str) -> int:
-    """:func:`prepare_tick_statements` of the sqlite3 connection ``conn`` holds (as
-    aiosqlite's connection did) in its ``_conn`` attribute."""
-    return prepare_tick_statements(vars(conn)["_conn"], table)

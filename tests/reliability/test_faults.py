@@ -66,13 +66,11 @@ async def stalled(node: Node, published: list[int], limit: int) -> None:
 async def test_disk_full_is_retried_and_loses_nothing_once_space_returns(tmp_path: Path) -> None:
     async with open_node(tmp_path, max_buffer=1_000, max_batch=500, max_backoff=0.1) as node:
         writer = node.writer("main")
-        conn = writer._conn
+        sql = writer.sqlite.query  # on the writer's own connection
         await execution(node, 1)
-        async with conn.execute("PRAGMA page_count") as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
+        [(pages,)] = await sql("PRAGMA page_count")
         # The writer's own connection may not grow the file beyond two more pages.
-        await conn.execute(f"PRAGMA max_page_count = {row[0] + 2}")
+        await sql(f"PRAGMA max_page_count = {pages + 2}")
         published = [0]
         event_ids: list[str] = []
         async with anyio.create_task_group() as tg:
@@ -89,7 +87,7 @@ async def test_disk_full_is_retried_and_loses_nothing_once_space_returns(tmp_pat
             assert statistics.pending > 0
             assert statistics.last_error is not None
             assert "full" in statistics.last_error
-            await conn.execute("PRAGMA max_page_count = 1073741823")
+            await sql("PRAGMA max_page_count = 1073741823")
         await node.bus.flush()
         assert writer.statistics().dead_letters == 0
     assert count(tmp_path / _MAIN, "unified_ticks") == 20_000
@@ -105,11 +103,9 @@ async def test_disk_full_at_shutdown_gives_up_loudly_after_the_drain_timeout(
         async with open_node(
             tmp_path, max_buffer=1_000, max_batch=500, max_backoff=0.1, drain_timeout=1.0
         ) as node:
-            conn = node.writer("main")._conn
-            async with conn.execute("PRAGMA page_count") as cursor:
-                row = await cursor.fetchone()
-            assert row is not None
-            await conn.execute(f"PRAGMA max_page_count = {row[0]}")
+            sql = node.writer("main").sqlite.query  # on the writer's own connection
+            [(pages,)] = await sql("PRAGMA page_count")
+            await sql(f"PRAGMA max_page_count = {pages}")
 
             async def log_execution() -> None:
                 event_ids.append(await execution(node, 1))

@@ -75,10 +75,9 @@ async def test_a_stuck_writer_does_not_hold_the_logs_of_another_database(
 ) -> None:
     async with open_node(tmp_path, max_backoff=0.05) as node:
         main = node.writer("main")
-        conn = main._conn
-        async with conn.execute("PRAGMA page_count") as cursor:
-            [pages] = await cursor.fetchone()
-        await conn.execute(f"PRAGMA max_page_count={pages}")  # main's disk is full
+        sql = main.sqlite.query  # on the writer's own connection
+        [(pages,)] = await sql("PRAGMA page_count")
+        await sql(f"PRAGMA max_page_count={pages}")  # main's disk is full
         for n in range(2_000):  # more than the free room of its last pages
             node.bus.publish_nowait(Tick(symbol="BTCUSDT", bid=50000.0 + n, ask=50000.5 + n))
         with anyio.fail_after(10):
@@ -88,7 +87,7 @@ async def test_a_stuck_writer_does_not_hold_the_logs_of_another_database(
             await api.log_trade_alert(alert_type="system", severity="critical", message="disk")
         assert _rows(tmp_path / "system_logs.db", "SELECT message FROM trade_alerts") == [("disk",)]
         assert main.statistics().pending == 2_000
-        await conn.execute("PRAGMA max_page_count=1073741823")  # the disk is freed
+        await sql("PRAGMA max_page_count=1073741823")  # the disk is freed
     assert _rows(tmp_path / "unified_tick_pipeline.db", "SELECT count(*) FROM unified_ticks") == [
         (2_000,)
     ]

@@ -121,10 +121,8 @@ async def test_statistics_count_rows_batches_and_pending_events(tmp_path: Path) 
 async def test_the_database_is_in_wal_mode_with_the_chosen_synchronous(tmp_path: Path) -> None:
     path = tmp_path / LOGS.filename
     async with running_writer(path, LOGS, synchronous="FULL", busy_timeout=2.5) as (_, actor):
-        async with actor._conn.execute("PRAGMA synchronous") as cursor:
-            synchronous = await cursor.fetchone()
-        async with actor._conn.execute("PRAGMA busy_timeout") as cursor:
-            busy_timeout = await cursor.fetchone()
+        [synchronous] = await actor.sqlite.query("PRAGMA synchronous")
+        [busy_timeout] = await actor.sqlite.query("PRAGMA busy_timeout")
     assert query(path, "PRAGMA journal_mode") == [("wal",)]
     assert synchronous == (2,)  # FULL
     assert busy_timeout == (2500,)
@@ -132,9 +130,7 @@ async def test_the_database_is_in_wal_mode_with_the_chosen_synchronous(tmp_path:
 
 async def test_the_default_synchronous_is_normal(tmp_path: Path) -> None:
     async with running_writer(tmp_path / LOGS.filename, LOGS) as (_, actor):
-        cursor = await actor._conn.execute("PRAGMA synchronous")
-        assert await cursor.fetchone() == (1,)  # NORMAL
-        await cursor.close()
+        assert await actor.sqlite.query("PRAGMA synchronous") == [(1,)]  # NORMAL
 
 
 @pytest.mark.parametrize(

@@ -130,10 +130,9 @@ async def test_a_full_disk_holds_the_batch_until_space_returns(tmp_path: Path) -
         bus.publish_nowait(execution(1))
         await bus.flush()
         # The database may not grow by a single page: every insert is SQLITE_FULL.
-        conn = actor._conn
-        async with conn.execute("PRAGMA page_count") as cursor:
-            [pages] = await cursor.fetchone()
-        await conn.execute(f"PRAGMA max_page_count={pages}")
+        sql = actor.sqlite.query  # on the writer's own connection
+        [(pages,)] = await sql("PRAGMA page_count")
+        await sql(f"PRAGMA max_page_count={pages}")
         [subscription] = bus.subscriptions()
         acknowledged = subscription.statistics().acknowledged
         for n in range(2_000):
@@ -147,7 +146,7 @@ async def test_a_full_disk_holds_the_batch_until_space_returns(tmp_path: Path) -
         assert subscription.statistics().acknowledged == acknowledged
         assert count(path, "unified_ticks") == 0
 
-        await conn.execute("PRAGMA max_page_count=1073741823")  # the disk is freed
+        await sql("PRAGMA max_page_count=1073741823")  # the disk is freed
         with anyio.fail_after(10):
             await bus.flush()
         stats = actor.statistics()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import anyio
@@ -31,8 +30,9 @@ from schemas import (
     new_event_id,
 )
 from tests.schemas._samples import sample_events
-from writers import ANALYSIS, LOGS, MAIN, SPECS, WriterActor, _actor, create_database
+from writers import ANALYSIS, LOGS, MAIN, SPECS, WriterActor, create_database
 from writers._sqlite_integrity import EVENT_COLUMNS
+from writers._sqlite_plan import prepare_tick_statements, tick_statements
 
 from ._helpers import (
     count,
@@ -396,10 +396,10 @@ async def test_a_lower_variable_limit_gives_smaller_tick_statements_that_store_e
     raw = sqlite3.connect(path, isolation_level=None)
     try:
         raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
-        chunk = _actor._prepare_tick_statements(SimpleNamespace(_conn=raw), "unified_ticks")
+        chunk = prepare_tick_statements(raw, "unified_ticks")
         assert chunk == 128  # 1 + 128 * 7 parameters <= 999 < 1 + 256 * 7
         ticks = [tick(n) for n in range(1_000)]
-        statements = _actor._tick_statements("unified_ticks", ticks, 1, chunk)
+        statements = tick_statements("unified_ticks", ticks, 1, chunk)
         raw.execute("BEGIN IMMEDIATE")
         for _table, sql, rows in statements:
             raw.executemany(sql, rows)
