@@ -1,15 +1,20 @@
 """The thread that owns a writer's SQLite connection: jobs run back to back, in order.
 
-The event loop hands jobs over through a queue and waits for each on a
-``threading.Event`` from AnyIO's worker threads; the SQLite thread itself never waits
-for the event loop, so it runs the next transaction while the loop plans the one
-after. A transaction that fails halts the thread's transactions: every one submitted
+The event loop hands jobs over through a queue. The SQLite thread never waits for
+the event loop, so it runs the next transaction while the loop plans the one after:
+on asyncio it wakes the waiting task with ``loop.call_soon_threadsafe`` (a write to
+the loop's wake-up pipe: a lone call pays no thread hop for its answer); on other
+backends a worker thread waits on the job's ``threading.Event`` for the loop.
+
+A transaction that fails halts the thread's transactions: every one submitted
 before the failure was reported is skipped, not run (it was planned on the
 assumption that the failed one committed).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -32,7 +37,7 @@ logger = logging.getLogger("writers")
 class Job(Generic[T]):
     """A call to run in the SQLite thread, and what it returned or raised."""
 
-    __slots__ = ("done", "error", "function", "generation", "result", "seconds")
+    __slots__ = ("done", "error", "function", "generation", "result", "seconds", "wake")
 
     def __init__(self, function: Callable[[], T], generation: int | None) -> None:
         self.function = function
@@ -42,6 +47,17 @@ class Job(Generic[T]):
         self.result: T | None = None
         self.error: BaseException | None = None
         self.seconds = 0.0
+        #: How the thread wakes the waiting task when done (asyncio), else None.
+        self.wake: tuple[asyncio.AbstractEventLoop, anyio.Event] | None = None
+
+    def finish(self) -> None:
+        """Mark the job done (in the SQLite thread) and wake whoever waits for it."""
+        self.done.set()
+        wake = self.wake
+        if wake is not None:
+            loop, event = wake
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(event.set)
 
 
 class SqliteThread:
@@ -76,6 +92,8 @@ class SqliteThread:
         if self._thread is None:
             raise RuntimeError(f"{self.name} is not running")
         job = Job(function, self.generation if transaction else None)
+        with contextlib.suppress(RuntimeError):  # not on asyncio: a worker thread waits
+            job.wake = (asyncio.get_running_loop(), anyio.Event())
         self._jobs.put(job)
         return job
 
@@ -87,7 +105,10 @@ class SqliteThread:
         """
         if not job.done.is_set():
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(job.done.wait)
+                if job.wake is not None:
+                    await job.wake[1].wait()
+                else:
+                    await anyio.to_thread.run_sync(job.done.wait)
         if job.error is not None:
             if job.generation is not None and job.generation >= self.generation:
                 self.generation = job.generation + 1
@@ -106,7 +127,7 @@ class SqliteThread:
                 return
             if job.generation is not None and job.generation <= self._halted:
                 job.error = Skipped(f"not run: a transaction before it in {self.name} failed")
-                job.done.set()
+                job.finish()
                 continue
             started = time.perf_counter()
             try:
@@ -116,7 +137,7 @@ class SqliteThread:
                 if job.generation is not None:
                     self._halted = job.generation
             job.seconds = time.perf_counter() - started
-            job.done.set()
+            job.finish()
             if job.generation is not None and self.after_transaction is not None:
                 try:
                     self.after_transaction()
