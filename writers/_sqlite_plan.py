@@ -37,8 +37,10 @@ _SMALL = 64
 _LAST_SLOT = 1 + TICK_COLUMNS.index("last")  # in the flattened tick parameters
 _NONE_AS_NAN: dict[object, float] = {None: math.nan}
 _astuple = msgspec.structs.astuple
-_event = attrgetter("event")
-_foreign = attrgetter("foreign")
+_local = attrgetter("local")
+# The messages of one publish path share an envelope: looking at each batch's few
+# envelopes costs less than asking every message whether it is foreign.
+_envelope = attrgetter("envelope")
 # What undecodable or invalid data from elsewhere raises when decoded (InvalidEvent
 # is a ValueError; msgspec's errors and UnicodeDecodeError too, for good measure).
 _BAD_ENCODING = (ValueError, msgspec.MsgspecError)
@@ -75,15 +77,15 @@ class Planner:
         :raises Poison: for data from elsewhere that does not decode, or an event
             this database does not store.
         """
-        if any(map(_foreign, batch)):
+        if any(envelope.foreign for envelope in set(map(_envelope, batch))):
             # Some came from elsewhere: decode them with the schemas (bad data is
             # poison), whatever the bus's decoder may have made of them for others.
             try:
                 events: list[Any] = [_decode(m.data) if m.foreign else m.event for m in batch]
             except _BAD_ENCODING as exc:
                 raise Poison(f"{type(exc).__name__}: {exc}") from exc
-        else:
-            events = list(map(_event, batch))
+        else:  # every event is the object published in this process
+            events = list(map(_local, batch))
         table = self.spec.tick_table
         if table is None:  # no fast path to sort ticks out for
             statements = self._event_statements(events)
