@@ -111,9 +111,12 @@ async def test_disk_full_at_shutdown_gives_up_loudly_after_the_drain_timeout(
                 event_ids.append(await execution(node, 1))
 
             async with anyio.create_task_group() as tg:
-                tg.start_soon(log_execution)
+                # Ticks first, so that the disk is full before the execution comes: a
+                # lone execution committed first would fit in the pages there are.
                 tg.start_soon(publish_ticks, node, 10_000, [0])
                 await wait_until(lambda: node.writer("main").statistics().retries >= 2)
+                tg.start_soon(log_execution)
+                await anyio.sleep(0.2)  # it is published behind the held batch, or waits
                 stopping = time.monotonic()
                 scope.cancel()  # the disk never frees up: shut down anyway
     shutdown = time.monotonic() - stopping
