@@ -15,6 +15,7 @@ SCENARIOS: Final = (
     "naive",
     "tradebus",
     "tradebus-yielding",
+    "switch-interval",
     "read-under-write",
     "latency",
     "batch-sweep",
@@ -37,7 +38,8 @@ class BenchConfig:
     :param seed: the random walk's seed: the same seed gives the same ticks.
     :param repeat: runs of each throughput measurement; the best one is reported. For
         ``tradebus`` and ``tradebus-yielding``: the pairs (a ceiling run, then a
-        tradebus run) whose median ratio is compared with the target.
+        tradebus run) whose median ratio is compared with the target; for
+        ``switch-interval``: the pairs (the writer's default interval and ``None``).
     :param bus_pairs: pairs of the ``bus`` scenario (the memory stream, then the bus).
     :param lone_calls: sequential ``log_trade_execution`` calls of ``lone-call``.
     :param lone_pause: the pause between two of them (seconds): the node is idle.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from writers import MAIN, WriterActor, WriterStatistics
 from ._context import Context
 from ._pairs import Pair, pairs_note, summarize_pairs
 from ._results import Line, ScenarioResult
-from ._sched import Disturbance, RunQueueProbe
+from ._sched import Disturbance, RunQueueProbe, thread_cpu_clock
 from ._sqlite import TICK_INSERT, connect, create_database
 from ._ticks import TickRow
 
@@ -171,6 +172,10 @@ class IngestRun:
     cpu_seconds: float
     writer: WriterStatistics
     disturbance: Disturbance
+    #: The interpreter's thread switch interval while the writer ran (seconds).
+    switch_interval: float
+    #: CPU seconds of the writer's SQLite thread (None where the platform cannot tell).
+    sqlite_cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -211,26 +216,41 @@ async def ingest_tradebus(
     on_commit: Callable[[list[Message], float], None] | None = None,
     during: Callable[[], Any] | None = None,
     yield_every: int | None = YIELD_EVERY,
+    writer_options: Mapping[str, Any] | None = None,
 ) -> IngestRun:
     """Publish every tick through the bus into a main writer; time it until flush returns.
 
     The writer is started (and the schema created) before the clock starts.
     ``during`` is called right before the first publish; ``yield_every`` is
-    :func:`publish_all`'s.
+    :func:`publish_all`'s; ``writer_options`` are more arguments of the writer
+    (its own defaults otherwise).
     """
+    options = dict(writer_options or {})
     async with (
         EventBus(admit=schemas.admit) as bus,
         WriterActor(
-            bus, MAIN, path, max_batch=max_batch, max_delay=max_delay, on_commit=on_commit
+            bus,
+            MAIN,
+            path,
+            max_batch=max_batch,
+            max_delay=max_delay,
+            on_commit=on_commit,
+            **options,
         ) as writer,
     ):
+        switch_interval = sys.getswitchinterval()
+        sqlite_clock = thread_cpu_clock(f"tradebus writer {MAIN.name}")
         if during is not None:
             during()
         probe = RunQueueProbe()
+        sqlite_started = None if sqlite_clock is None else sqlite_clock()
         started, cpu_started = time.perf_counter(), time.process_time()
         await publish_all(bus, ticks, yield_every=yield_every)
         await bus.flush()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        sqlite_cpu = None
+        if sqlite_clock is not None and sqlite_started is not None:
+            sqlite_cpu = sqlite_clock() - sqlite_started
         disturbance = probe.stop(elapsed)
         counters = writer.statistics()
     _check_stored(path, len(ticks))
@@ -240,6 +260,8 @@ async def ingest_tradebus(
         cpu_seconds=cpu,
         writer=counters,
         disturbance=disturbance,
+        switch_interval=switch_interval,
+        sqlite_cpu_seconds=sqlite_cpu,
     )
 
 

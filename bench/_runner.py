@@ -34,6 +34,7 @@ from ._plot import write_plot
 from ._processes import read_under_write, shared_file, three_files
 from ._report import apply_ratios, check_targets, render, write_json
 from ._results import Line, ScenarioResult, Target
+from ._switch import switch_interval
 from ._ticks import make_ticks, tick_rows
 
 __all__ = ["RUNNERS", "Report", "run_bench"]
@@ -45,6 +46,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "naive": naive,
     "tradebus": tradebus,
     "tradebus-yielding": tradebus_yielding,
+    "switch-interval": switch_interval,
     "read-under-write": read_under_write,
     "latency": latency,
     "batch-sweep": batch_sweep,

@@ -11,11 +11,21 @@ share of the run's wall time, says how much the rest of the machine got in the w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["DISTURBED_SHARE", "Disturbance", "RunQueueProbe", "load_average"]
+__all__ = [
+    "DISTURBED_SHARE",
+    "Disturbance",
+    "RunQueueProbe",
+    "load_average",
+    "thread_cpu_clock",
+]
 
 #: A run is marked disturbed when its threads waited on a run queue for more than
 #: this share of its wall time.
@@ -98,3 +108,20 @@ class RunQueueProbe:
             wait_ns = sum(max(0, ns - before.get(tid, 0)) for tid, ns in after.items())
             wait_s = wait_ns / 1e9
         return Disturbance(wall_s=wall_s, wait_s=wait_s, load1=load_average())
+
+
+def thread_cpu_clock(name: str) -> Callable[[], float] | None:
+    """A function reading the CPU seconds of this process's one live thread ``name``.
+
+    None when no thread, or more than one, has that name, or when the platform has no
+    per-thread CPU clock. Read it only while the thread runs: its clock ends with it.
+    """
+    found = [thread for thread in threading.enumerate() if thread.name == name]
+    if len(found) != 1 or found[0].ident is None:
+        return None
+    try:
+        clock = time.pthread_getcpuclockid(found[0].ident)
+        time.clock_gettime(clock)
+    except (AttributeError, OSError):
+        return None
+    return functools.partial(time.clock_gettime, clock)

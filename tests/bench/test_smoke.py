@@ -59,6 +59,24 @@ def test_quick_run_writes_every_scenario_to_json(tmp_path: Path) -> None:
             assert run["wall_s"] > 0
             assert run["run_queue_wait_s"] >= 0  # Linux: read from schedstat
             assert isinstance(run["disturbed"], bool)
+    switch = scenarios["switch-interval"]
+    assert switch["ticks"] == 2000
+    assert switch["process_switch_interval_ms"] > 0
+    for producer, yields in (("not_yielding", None), ("yielding", 500)):
+        figures = switch[producer]
+        assert figures["yield_every"] == yields
+        [pair] = figures["pairs"]  # --quick: one pair (both settings, back to back)
+        assert figures["paired_ratio"] == pair["ratio"] > 0
+        assert pair["first"] == "none"
+        for setting in ("default", "none"):
+            assert figures[setting]["ticks_per_s"] > 0
+            assert figures[setting]["sqlite_busy_share"] >= 0
+            assert 0 <= figures[setting]["sqlite_share_of_cpu"] <= 1
+            [run] = figures[setting]["runs"]
+            assert run["switch_interval_ms"] == figures[setting]["switch_interval_ms"]
+        none_ms = figures["none"]["switch_interval_ms"]
+        assert none_ms == switch["process_switch_interval_ms"]  # left alone
+        assert figures["default"]["switch_interval_ms"] <= min(0.5, none_ms)
     assert scenarios["naive"]["ticks"] == 30
     assert scenarios["three-files"]["lock_errors"] == 0
     assert set(scenarios["shared-file"]["processes"]) == {"ticks", "trades", "logs"}
