@@ -72,10 +72,11 @@ def room_needed(members: Sequence[Member], headers: Headers | None) -> dict[Inbo
     return needed
 
 
-def lacking_room(needed: dict[Inbox, int]) -> tuple[Inbox, int] | None:
-    """The first inbox without room for its part of the group, and that part."""
+def lacking_room(needed: dict[Inbox, int], *, whole: bool = True) -> tuple[Inbox, int] | None:
+    """The first inbox without room for its part of the group (``whole``), or without
+    room for one more message, and that part."""
     for inbox, count in needed.items():
-        if inbox.full_for(count):
+        if inbox.full_for(count if whole else 1):
             return inbox, count
     return None
 
@@ -85,18 +86,22 @@ def deliver_group(
     members: Sequence[Member],
     headers: Headers | None,
     foreign: bool = False,
+    *,
+    whole: bool = True,
 ) -> list[int]:
     """Append every member to its inboxes with consecutive seqs, or append nothing.
 
     Every message's ``group`` is the last member's seq; the members an inbox takes
-    are consecutive in it (nothing else is appended in between).
+    are consecutive in it (nothing else is appended in between). Unless ``whole``,
+    an inbox with room for one more message takes all its members (it may then hold
+    up to one group more than ``max_buffer``).
 
     :raises BusFull: if a ``block`` inbox lacks room for its members (nothing delivered).
     :raises EventBusError: if the group can never fit in one (see :func:`room_needed`).
     """
     if not members:
         return []
-    lacking = lacking_room(room_needed(members, headers))
+    lacking = lacking_room(room_needed(members, headers), whole=whole)
     if lacking is not None:
         raise BusFull(lacking[0].subscription)
     first = router.seq + 1

@@ -43,7 +43,9 @@ class GroupPublishing:
     async def publish_many(
         self, events: Iterable[Any], *, headers: Headers | None = None, wait: bool = False
     ) -> list[int]:
-        """Like :meth:`publish_many_nowait`, waiting for room for the whole group.
+        """Like :meth:`publish_many_nowait`, waiting for room (backpressure) instead of
+        raising :class:`BusFull`: the group goes in once each subscription it goes to
+        has room for one more message, so it never waits behind single publishers.
 
         With ``wait=True``, return once every member is acknowledged (see
         :meth:`publish`); if some were not stored, raise :class:`NotStored` for the
@@ -112,15 +114,20 @@ async def publish_group(
     foreign: bool,
     wait: bool,
 ) -> list[int]:
-    """Deliver the group once every ``block`` inbox has room for all its members,
-    then, with ``wait``, wait until they are all acknowledged."""
+    """Deliver the group once every ``block`` inbox has room for a message, then,
+    with ``wait``, wait until they are all acknowledged.
+
+    Not once there is room for the whole group: publishers of single messages would
+    take every slot a consumer frees, and the group would wait for ever. An inbox
+    may so hold up to one group more than its ``max_buffer``.
+    """
     while True:
-        lacking = lacking_room(room_needed(members, headers))
+        lacking = lacking_room(room_needed(members, headers), whole=False)
         if lacking is None:
-            seqs = deliver_group(router, members, headers, foreign)
+            seqs = deliver_group(router, members, headers, foreign, whole=False)
             break
-        inbox, count = lacking
-        await inbox.wait_room(count)
+        inbox, _count = lacking
+        await inbox.wait_room(1)
         if router.closed:
             closed = router.ledger.closed_error()
             raise closed from closed.__cause__
