@@ -18,7 +18,7 @@ import anyio
 from eventbus import Message
 
 from ._exceptions import WriterError
-from ._store import Poison, Skipped, Store, peek_tag
+from ._store import Poison, Skipped, Store, event_name
 from ._writer_stats import Counters
 
 __all__ = ["Rescue", "group_of", "split_point"]
@@ -165,7 +165,7 @@ class Rescue:
             logger.error(
                 "writer %s: %s (topic %s, seq %d) moved to dead_letters: %s",
                 self.name,
-                peek_tag(message.data) or "event",
+                event_name(message),
                 message.topic,
                 message.seq,
                 reasons[message.seq],
@@ -194,7 +194,7 @@ class Rescue:
             else:
                 high, refusal = middle, found
         culprit = group[high - 1]
-        named = f"seq {culprit.seq} ({peek_tag(culprit.data) or 'event'})"
+        named = f"seq {culprit.seq} ({event_name(culprit)})"
         why = (
             f"it was published in a group of {len(group)} events (seqs {group[0].seq} to "
             f"{group[-1].seq}), stored whole or not at all, and its member {named} was "

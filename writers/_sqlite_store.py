@@ -22,7 +22,7 @@ from ._sqlite import Synchronous, is_transient, migrate, open_write_connection
 from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements
 from ._sqlite_thread import Job, SqliteThread
 from ._sqlite_watch import FilesChanged, FileWatch
-from ._store import Fault, Poison, Transaction, peek_tag
+from ._store import Fault, Poison, Transaction, encoded, event_name
 
 __all__ = ["SqliteStore"]
 
@@ -163,7 +163,10 @@ class SqliteStore:
 
     def dead_letters(self, failures: Sequence[tuple[Message, str]]) -> SqliteTransaction:
         now = time.time_ns()
-        rows = [(m.topic, m.seq, peek_tag(m.data), m.data, reason, now) for m, reason in failures]
+        rows = []
+        for m, reason in failures:
+            data, unencodable = encoded(m)
+            rows.append((m.topic, m.seq, event_name(m), data, reason + unencodable, now))
         seq = self._planned_tick_seq
         return SqliteTransaction(
             [("dead_letters", _DEAD_LETTER, rows)], {"dead_letters": len(rows)}, seq, seq

@@ -24,7 +24,17 @@ import msgspec
 
 from eventbus import Message
 
-__all__ = ["Fault", "Pending", "Poison", "Skipped", "Store", "Transaction", "peek_tag"]
+__all__ = [
+    "Fault",
+    "Pending",
+    "Poison",
+    "Skipped",
+    "Store",
+    "Transaction",
+    "encoded",
+    "event_name",
+    "peek_tag",
+]
 
 _raw_decode = msgspec.msgpack.Decoder().decode
 
@@ -137,3 +147,22 @@ def peek_tag(data: bytes) -> str | None:
     if isinstance(raw, list) and raw and isinstance(raw[0], str):
         return raw[0][:64]
     return None
+
+
+def encoded(message: Message) -> tuple[bytes, str]:
+    """The message's bytes, and "" or why there are none: an event published in this
+    process is encoded on demand, and one that cannot be encoded (a bus with no
+    ``admit`` hook does not check) must still reach the dead letters."""
+    try:
+        return message.data, ""
+    except Exception as exc:  # the encoder's refusal: any error a hostile event makes
+        return b"", f"; its event cannot be encoded ({type(exc).__name__}: {exc})"
+
+
+def event_name(message: Message) -> str:
+    """The type of the message's event, as its bytes name it or as it is (never raises)."""
+    data, _ = encoded(message)
+    name = peek_tag(data)
+    if name is None and not message.foreign and message.local is not None:
+        name = type(message.local).__name__
+    return name or "event"

@@ -11,9 +11,9 @@ import msgspec
 import pytest
 
 import schemas
-from eventbus import NotStored
+from eventbus import EventBus, NotStored
 from schemas import TradeAlert
-from writers import ANALYSIS, MAIN
+from writers import ANALYSIS, MAIN, WriterActor
 
 from ._helpers import (
     count,
@@ -176,3 +176,21 @@ async def test_a_writer_killed_mid_ingest_keeps_every_acknowledged_event(
     stored = {event_id for (event_id,) in query(path, "SELECT event_id FROM trade_executions")}
     assert set(acknowledged) <= stored
     assert count(path, "unified_ticks") > 0
+
+
+async def test_an_event_that_cannot_be_encoded_goes_to_dead_letters_and_its_caller_is_told(
+    tmp_path: Path,
+) -> None:
+    # A bare bus checks nothing: the writer finds that SQLite cannot store the ticket,
+    # and the dead letter cannot hold its bytes either (msgpack refuses the int).
+    path = tmp_path / MAIN.filename
+    huge = msgspec.structs.replace(execution(1), ticket=2**70)
+    async with EventBus() as bus, WriterActor(bus, MAIN, path):
+        with pytest.raises(NotStored) as refused:
+            await bus.publish(huge, wait=True)
+        await bus.publish(execution(2), wait=True)  # the writer goes on
+    assert refused.value.event_type == "TradeExecution"
+    [(event_type, data, error)] = query(path, "SELECT event_type, data, error FROM dead_letters")
+    assert (event_type, data) == ("TradeExecution", b"")
+    assert "cannot be encoded" in error
+    assert query(path, "SELECT ticket FROM trade_executions") == [(2,)]
