@@ -8,6 +8,7 @@ Exception tree (under tradebus's root, ``TradebusError``; also a ``ValueError``)
 
 from __future__ import annotations
 
+import pickle
 import reprlib
 from typing import Any
 
@@ -33,7 +34,7 @@ class InvalidEvent(TradebusError, ValueError):
         super().__init__(f"invalid {where}: {reason} (got {shown})")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.event_type, self.field, self.value, self.reason))
+        return (type(self), (self.event_type, self.field, _picklable(self.value), self.reason))
 
 
 # Bounded: a hostile value (a payload of a gigabyte) is never rendered whole.
@@ -57,3 +58,13 @@ def _short_repr(value: Any, limit: int = 80) -> str:
     if len(text) > limit:
         text = f"{text[: limit - 15]}...<{len(text)} chars>"
     return text
+
+
+def _picklable(value: Any) -> Any:
+    """``value``, or its repr when it cannot be pickled (the error crosses processes
+    whole even when the value it names cannot)."""
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return _short_repr(value)
+    return value

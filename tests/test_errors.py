@@ -21,7 +21,7 @@ from tradebus import (
     TradebusError,
     UnknownReference,
 )
-from writers import SchemaVersionError, WriterError, WriterLockError
+from writers import InvalidOption, SchemaVersionError, WriterError, WriterLockError
 
 PACKAGES = ["tradebus_errors", "schemas", "eventbus", "writers", "tradebus"]
 
@@ -105,6 +105,7 @@ def _samples() -> dict[type[BaseException], BaseException]:
         WriterError: WriterError("cannot open main.db"),
         WriterLockError: WriterLockError("/data/main.db", 4242, "desktop_agent"),
         SchemaVersionError: SchemaVersionError("main.db has schema 99"),
+        InvalidOption: InvalidOption("max_batch", 2.5, "an int >= 1"),
         AccessDenied: AccessDenied("this node may not write 'main'"),
         NoRoute: NoRoute("no writer in this node stores 'trade.execution.EURUSD'"),
         ReferenceRefused: ReferenceRefused("refused", **refused),
@@ -137,3 +138,11 @@ def _public_attributes(error: BaseException) -> dict[str, Any]:
         for name, value in vars(error).items()
         if not name.startswith("_")
     }
+
+
+def test_an_invalid_event_naming_a_value_that_cannot_be_pickled_still_crosses_processes() -> None:
+    error = InvalidEvent("TradeAlert", "message", lambda: "hostile", "expected a str")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.field, copy.reason) == (InvalidEvent, "message", "expected a str")
+    assert str(copy.value).startswith("<function")  # its repr stands in for it
+    assert str(copy).startswith("invalid TradeAlert.message: expected a str")

@@ -22,6 +22,7 @@ from writers import (
     WriterActor,
     WriterError,
     WriterStatistics,
+    check_writer_options,
     open_reader,
 )
 
@@ -151,6 +152,7 @@ class Node:
             "drain_timeout": drain_timeout,
             "switch_interval": switch_interval,
         }
+        check_writer_options(**self.writer_options)  # a wrong one is refused now
         self.bus = EventBus(
             admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
         )

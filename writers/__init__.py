@@ -10,12 +10,14 @@ from . import _queries as queries
 from ._actor import WriterActor as WriterActor
 from ._actor import WriterStatistics as WriterStatistics
 from ._create import create_database as create_database
+from ._exceptions import InvalidOption as InvalidOption
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import WriterError as WriterError
 from ._exceptions import WriterLockError as WriterLockError
 from ._integrity import check_database as check_database
 from ._lock import WriterLock as WriterLock
 from ._lock import lock_path as lock_path
+from ._options import check_writer_options as check_writer_options
 from ._reader import ReadOnlyConnection as ReadOnlyConnection
 from ._reader import open_reader as open_reader
 from ._reader import reader_uri as reader_uri
@@ -39,6 +41,7 @@ __all__ = [
     "SPECS",
     "DatabaseSpec",
     "DeadLetter",
+    "InvalidOption",
     "PositionRecord",
     "ReadOnlyConnection",
     "RecommendationRecord",
@@ -50,6 +53,7 @@ __all__ = [
     "WriterLockError",
     "WriterStatistics",
     "check_database",
+    "check_writer_options",
     "create_database",
     "lock_path",
     "open_reader",

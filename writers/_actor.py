@@ -11,6 +11,7 @@ from anyio.abc import TaskStatus
 from eventbus import EventBus, Message
 
 from ._gil import DEFAULT_SWITCH_INTERVAL, shortened_switch_interval
+from ._options import check_writer_options
 from ._specs import DatabaseSpec
 from ._sqlite import Synchronous
 from ._sqlite_store import SqliteStore
@@ -66,10 +67,16 @@ class WriterActor(Writer):
         on_commit: Callable[[list[Message], float], None] | None = None,
         switch_interval: float | None = DEFAULT_SWITCH_INTERVAL,
     ) -> None:
-        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
-        if switch_interval is not None and not switch_interval > 0:
-            raise ValueError(f"switch_interval must be > 0 seconds or None, got {switch_interval}")
+        check_writer_options(
+            max_batch=max_batch,
+            max_delay=max_delay,
+            synchronous=synchronous,
+            max_buffer=max_buffer,
+            busy_timeout=busy_timeout,
+            max_backoff=max_backoff,
+            drain_timeout=drain_timeout,
+            switch_interval=switch_interval,
+        )
         self.spec = spec
         self.path = os.fspath(path)
         self.role = role

@@ -5,14 +5,17 @@ Exception tree (under tradebus's root, ``TradebusError``)::
     TradebusError
     └── WriterError              a writer cannot open, migrate or write its database
         ├── WriterLockError      another writer (this or another process) holds the file
-        └── SchemaVersionError   the file's schema is newer than this tradebus knows
+        ├── SchemaVersionError   the file's schema is newer than this tradebus knows
+        └── InvalidOption        a writer's option is not allowed (also a ValueError)
 """
 
 from __future__ import annotations
 
+import pickle
+
 from tradebus_errors import TradebusError
 
-__all__ = ["SchemaVersionError", "WriterError", "WriterLockError"]
+__all__ = ["InvalidOption", "SchemaVersionError", "WriterError", "WriterLockError"]
 
 
 class WriterError(TradebusError):
@@ -52,3 +55,27 @@ class WriterLockError(WriterError):
 
 class SchemaVersionError(WriterError):
     """The database file was written by a newer tradebus (its ``user_version`` is higher)."""
+
+
+class InvalidOption(WriterError, ValueError):
+    """A writer's option (``max_batch``, ``max_delay``, ...) is not allowed: the writer
+    is not made. ``option``, ``value`` and ``allowed`` say which, what and why."""
+
+    def __init__(self, option: str, value: object, allowed: str) -> None:
+        self.option = option
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{option} must be {allowed}, got {value!r}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.option, picklable(self.value), self.allowed))
+
+
+def picklable(value: object) -> object:
+    """``value``, or its repr when it cannot be pickled (an error crosses processes
+    whole even when the value it names cannot)."""
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return repr(value)
+    return value

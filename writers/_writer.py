@@ -19,6 +19,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from eventbus import BusClosed, EventBus, Message, Subscription
 
+from ._options import check_count, check_seconds
 from ._pipeline import Pipeline
 from ._store import Store
 from ._writer_stats import Counters, WriterStatistics
@@ -59,12 +60,12 @@ class Writer:
         on_commit: Callable[[list[Message], float], None] | None = None,
         depth: int = 2,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
-        if not max_delay >= 0:
-            raise ValueError(f"max_delay must be >= 0 seconds, got {max_delay}")
-        if depth < 1:
-            raise ValueError(f"depth must be >= 1 transaction in flight, got {depth}")
+        check_count("max_batch", max_batch)
+        check_seconds("max_delay", max_delay)
+        check_count("max_buffer", max_buffer)
+        check_seconds("max_backoff", max_backoff, positive=True)
+        check_seconds("drain_timeout", drain_timeout)
+        check_count("depth", depth)
         self.bus = bus
         self.store = store
         self.name = name
