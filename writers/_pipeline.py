@@ -195,7 +195,9 @@ class Pipeline:
             self.counters.committed(len(batch), rows, seconds)
         self.subscription.ack(len(batch), failed=failed)
         if self.on_commit is not None:
-            self.on_commit(batch, time.monotonic())
+            stored = [m for m in batch if m.seq not in failed] if failed else batch
+            if stored:  # the dead letters were committed, not their events
+                self.on_commit(stored, time.monotonic())
 
     # ------------------------------------------------------------------ recovery
 

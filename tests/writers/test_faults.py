@@ -194,3 +194,22 @@ async def test_an_event_that_cannot_be_encoded_goes_to_dead_letters_and_its_call
     assert (event_type, data) == ("TradeExecution", b"")
     assert "cannot be encoded" in error
     assert query(path, "SELECT ticket FROM trade_executions") == [(2,)]
+
+
+async def test_on_commit_is_told_of_what_was_stored_and_not_of_dead_letters(
+    tmp_path: Path,
+) -> None:
+    committed: list[int] = []
+    path = tmp_path / MAIN.filename
+    async with running_writer(
+        path, MAIN, max_batch=4, on_commit=lambda batch, _at: committed.extend(m.seq for m in batch)
+    ) as (bus, _actor):
+        await bus.publish(execution(1), wait=True)
+        ticks = [bus.publish_nowait(tick(n)) for n in range(6)]
+        refused = bus.publish_nowait(execution(1))  # another event_id: the ticket is taken
+        ticks += [bus.publish_nowait(tick(n)) for n in range(6, 9)]
+        with pytest.raises(NotStored):
+            await bus.flush()
+    assert refused not in committed
+    assert sorted(committed) == committed
+    assert set(ticks) <= set(committed)
