@@ -40,8 +40,10 @@ class WriterActor(Writer):
     :param max_buffer: how many events may wait for this writer before publishers
         feel backpressure.
     :param on_commit: called after each commit with the events it committed (a batch, or
-        a part of one bisected around an event that went to dead_letters) and the
-        monotonic time.
+        a part of one bisected around an event that went to dead_letters; never the
+        events moved there) and the monotonic time. It must not raise: an error it
+        raises stops the writer, whose waiters then get ``BusClosed`` although the
+        batch is stored.
     :param switch_interval: while the writer runs, the interpreter's thread switch
         interval (``sys.setswitchinterval``) is at most this many seconds, so that the
         SQLite thread wins the GIL back from a busy event loop after each statement
