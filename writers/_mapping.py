@@ -241,8 +241,10 @@ def table(
     event: type[msgspec.Struct] | None = None,
     clustered: bool = False,
     on_conflict: Literal["refuse", "update"] = "refuse",
+    since: int = 1,
 ) -> Table:
-    """A :class:`Table`, its columns in the given order (or as ``order`` names them)."""
+    """A :class:`Table`, its columns in the given order (or as ``order`` names them);
+    ``since``: the schema version whose migration creates it."""
     by_name: Mapping[str, Column] = {c.name: c for c in columns}
     if order is not None:
         if sorted(order) != sorted(by_name):
@@ -256,6 +258,7 @@ def table(
         event=event,
         clustered=clustered,
         on_conflict=on_conflict,
+        since=since,
     )
 
 

@@ -27,7 +27,7 @@ from schemas import (
     TradeRecommendation,
 )
 
-__all__ = ["ANALYSIS_ROUTE", "LOGS_ROUTE", "MAIN_ROUTE", "ROUTES", "Route", "route_of"]
+__all__ = ["ANALYSIS_ROUTE", "LOGS_ROUTE", "MAIN_ROUTE", "Route"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -64,12 +64,3 @@ LOGS_ROUTE: Final = Route(
     topics=("logs.>",),
     events=(TradeMonitoring, TradeAlert, ApiLog, SystemHealth),
 )
-ROUTES: Final = (MAIN_ROUTE, ANALYSIS_ROUTE, LOGS_ROUTE)
-
-
-def route_of(event_type: type[Event]) -> Route:
-    """The route of the database that stores ``event_type``."""
-    for route in ROUTES:
-        if event_type in route.events:
-            return route
-    raise KeyError(f"no database stores {event_type.__name__}")

@@ -188,11 +188,12 @@ def insert_sql(t: Table, upsert_guard: str = "") -> str:
 def _row_of(t: Table) -> Callable[[Any], Sequence[Any]]:
     """The parameters of an event's row: its fields, JSON columns encoded to text."""
     fields, _ = _written(t)
-    get = operator.attrgetter(*fields)
-    if len(fields) == 1:
-        return lambda event: (get(event),)
     json_fields = {c.field for c in t.written if c.kind == "json"}
     as_json = [i for i, f in enumerate(fields) if f in json_fields]
+    many = operator.attrgetter(*fields)
+    get: Callable[[Any], Sequence[Any]] = many
+    if len(fields) == 1:  # attrgetter of one name returns the value, not a tuple
+        get = lambda event: (many(event),)  # noqa: E731 - a row of one, as below
     if not as_json:
         return get
 

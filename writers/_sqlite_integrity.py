@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ._sqlite_dialect import literal
 from ._tables import ANALYSIS_TABLES, LOGS_TABLES, MAIN_TABLES, RECOMMENDATION_STAGES
 
 __all__ = ["ANALYSIS_INTEGRITY", "EVENT_COLUMNS", "LOGS_INTEGRITY", "MAIN_INTEGRITY"]
@@ -24,7 +25,7 @@ _VERSION: Final = 3
 def _stage(status: str) -> str:
     """The SQL expression of the stage of ``status`` (an SQL expression): see
     :data:`~writers._tables.RECOMMENDATION_STAGES`."""
-    whens = " ".join(f"WHEN '{name}' THEN {n}" for name, n in RECOMMENDATION_STAGES.items())
+    whens = " ".join(f"WHEN {literal(name)} THEN {n}" for name, n in RECOMMENDATION_STAGES.items())
     return f"(CASE {status} {whens} ELSE 0 END)"
 
 
@@ -38,10 +39,6 @@ EVENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _repeat_guard(table: str, key: str, columns: tuple[str, ...], refusal: str) -> str:
     """A trigger statement for an INSERT into ``table`` whose ``key`` is stored already:
     it skips the INSERT (``RAISE(IGNORE)``) when the stored row holds the same
@@ -52,7 +49,7 @@ def _repeat_guard(table: str, key: str, columns: tuple[str, ...], refusal: str) 
     """
     branches = "\n".join(
         f"        WHEN stored.{c} IS NOT NEW.{c} "
-        f"THEN RAISE(ABORT, {_literal(refusal.format(column=c))})"
+        f"THEN RAISE(ABORT, {literal(refusal.format(column=c))})"
         for c in columns
         if c != key
     )
@@ -91,7 +88,7 @@ def _refuse_if(table: str, where: str, refusal: str) -> str:
     rows it finds belong to other events.
     """
     return (
-        f"    SELECT RAISE(ABORT, {_literal(refusal)})\n"
+        f"    SELECT RAISE(ABORT, {literal(refusal)})\n"
         f"    FROM {table} AS stored WHERE {where} LIMIT 1;\n"
     )
 

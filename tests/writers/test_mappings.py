@@ -13,19 +13,20 @@ import pytest
 from schemas import EVENT_TYPES, Event
 from writers import SPECS, DeadLetter, PositionRecord, RecommendationRecord
 from writers._mapping import Table, column, struct_columns, table
-from writers._routing import ROUTES, route_of
+from writers._routing import ANALYSIS_ROUTE, LOGS_ROUTE, MAIN_ROUTE
 from writers._sqlite_dialect import insert_handler, migrations
 from writers._tables import TABLES
 
 from ._helpers import query
 from .test_migrations import _schema
 
+ROUTES = (MAIN_ROUTE, ANALYSIS_ROUTE, LOGS_ROUTE)
+
 
 def test_each_event_type_has_one_database_and_a_table_of_its_fields() -> None:
     specs = {spec.name: spec for spec in SPECS}
     for event_type in EVENT_TYPES:
-        route = route_of(event_type)
-        assert [r.name for r in ROUTES if event_type in r.events] == [route.name]
+        [route] = [r for r in ROUTES if event_type in r.events]  # one database each
         spec = specs[route.name]
         assert event_type in spec.event_types
         [home] = [t for t in TABLES.values() if t.event is event_type]
@@ -131,3 +132,29 @@ def test_a_mapping_refuses_a_key_it_has_no_column_for() -> None:
 def test_a_field_of_a_type_no_column_can_hold_is_refused() -> None:
     with pytest.raises(TypeError, match="column pair: no SQL type"):
         column("pair", tuple[int, int])
+
+
+class _Mark(msgspec.Struct, frozen=True, kw_only=True):
+    """An event of one JSON field."""
+
+    payload: dict[str, int]
+
+
+def test_a_table_added_later_is_created_by_its_version_and_a_lone_json_field_is_text(
+    tmp_path: Path,
+) -> None:
+    older, newer = tmp_path / "older.db", tmp_path / "newer.db"
+    marks = table(
+        "marks", columns=struct_columns(_Mark), primary_key=("payload",), event=_Mark, since=2
+    )
+    _migrate(older, migrations((_notes(_Note),), {}, 1))
+    now = migrations((_notes(_Note), marks), {}, 2)
+    _migrate(older, now, start=1)
+    _migrate(newer, now)
+    assert _schema(older) == _schema(newer)
+    assert query(older, "SELECT name FROM sqlite_master WHERE name = 'marks'") == [("marks",)]
+    [(_name, sql, rows)] = insert_handler(marks)([_Mark(payload={"a": 1})])
+    with closing(sqlite3.connect(older)) as conn:
+        conn.executemany(sql, rows)
+        conn.commit()
+    assert query(older, "SELECT payload FROM marks") == [('{"a":1}',)]
