@@ -20,7 +20,6 @@ __all__ = [
     "MAX_DELAY",
     "SWITCH_INTERVAL",
     "SYNCHRONOUS",
-    "WRITER_OPTIONS",
 ]
 
 _SIGNATURE: Final = inspect.signature(WriterActor)
@@ -42,15 +41,3 @@ BUSY_TIMEOUT: Final[float] = _default("busy_timeout")
 MAX_BACKOFF: Final[float] = _default("max_backoff")
 DRAIN_TIMEOUT: Final[float] = _default("drain_timeout")
 SWITCH_INTERVAL: Final[float | None] = _default("switch_interval")
-
-#: The options of :class:`writers.WriterActor` a node takes (by keyword) and passes on.
-WRITER_OPTIONS: Final = (
-    "max_batch",
-    "max_delay",
-    "synchronous",
-    "max_buffer",
-    "busy_timeout",
-    "max_backoff",
-    "drain_timeout",
-    "switch_interval",
-)

@@ -4,8 +4,8 @@
 tree (in their ``_exceptions.py``); every tree hangs under :class:`TradebusError`, so
 that ``except TradebusError`` catches whatever tradebus refuses or cannot do, and
 nothing else. It lives in a package of its own, with no imports, because the
-packages below ``tradebus`` (``schemas`` and ``eventbus``) must not depend on it.
-Import it from ``tradebus``.
+packages below ``tradebus`` (``schemas``, ``eventbus``, ``writers``) must not depend on
+``tradebus``: they import this package. Users import it from ``tradebus``.
 """
 
 from __future__ import annotations
