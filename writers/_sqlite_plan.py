@@ -136,9 +136,9 @@ def _count(statements: list[Statement]) -> dict[str, int]:
 def tick_statements(table: str, ticks: list[Tick], first_seq: int, chunk: int) -> list[Statement]:
     """The multi-row INSERTs of ``ticks``, their seqs from ``first_seq`` on.
 
-    More than ``chunk`` ticks: as few statements as ``chunk`` allows, of nearly equal
-    sizes. Fewer: halving chunks, then the last few rows in one statement of their own
-    size (a handful of sizes in all, each compiled once).
+    More than ``chunk`` ticks: as few statements as ``chunk`` allows, of one size (a
+    multiple of 64 rows). The rest, or fewer: halving chunks, then the last few rows in
+    one statement of their own size (a bounded set of sizes, each compiled once).
     """
     # flat[1 + i * TICK_FIELDS :][:TICK_FIELDS] is tick i; a chunk's parameters are
     # the slice that starts one earlier, its first slot overwritten with the seq base.
@@ -152,35 +152,63 @@ def tick_statements(table: str, ticks: list[Tick], first_seq: int, chunk: int) -
     statements: list[Statement] = []
     row = 0
     if n > chunk:
-        # As few statements as the variable limit allows, of (nearly) equal sizes: the
-        # SQLite thread wins the GIL back after each one, a wait when the event loop
-        # is busy. A full batch has the same sizes every time: compiled once.
+        # As few statements as the variable limit allows, of equal sizes (the SQLite
+        # thread wins the GIL back after each one, a wait when the event loop is
+        # busy), each a multiple of _step(chunk) rows: batches cut by age have all sizes,
+        # and a new size is a new statement to compile (milliseconds).
         parts = -(-n // chunk)
-        size, longer = divmod(n, parts)
-        for rows, count in ((size + 1, longer), (size, parts - longer)):
-            if count:
-                chunks = []
-                for _ in range(count):
-                    params = flat[row * TICK_FIELDS : (row + rows) * TICK_FIELDS + 1]
-                    params[0] = first_seq + row
-                    chunks.append(params)
-                    row += rows
-                statements.append(("", tick_insert_sql(table, rows), chunks))
+        step = _step(chunk)
+        rows = n // parts // step * step
+        row = _pieces(statements, table, flat, first_seq, row, rows, parts)
+        # The rest (less than parts * (step + 1) rows): pieces of step rows, then the
+        # last few in one statement: three statements in all, at most.
+        row = _pieces(statements, table, flat, first_seq, row, step, (n - row) // step)
+        if row < n:
+            _pieces(statements, table, flat, first_seq, row, n - row, 1)
         return statements
     if n == chunk:
         statements.append(("", tick_insert_sql(table, chunk), [_with_seq(flat, first_seq)]))
         return statements
-    size = chunk // 2
+    # Fewer than a chunk: power-of-two chunks, largest first, then the last few rows
+    # in one statement of their own size.
     while row < n:
-        if n - row < min(_SMALL, chunk):
-            size = n - row
-        if n - row >= size:
-            params = flat[row * TICK_FIELDS : (row + size) * TICK_FIELDS + 1]
-            params[0] = first_seq + row
-            statements.append(("", tick_insert_sql(table, size), [params]))
-            row += size
-        size //= 2
+        left = n - row
+        size = left if left < min(_SMALL, chunk) else min(chunk, 1 << (left.bit_length() - 1))
+        params = flat[row * TICK_FIELDS : (row + size) * TICK_FIELDS + 1]
+        params[0] = first_seq + row
+        statements.append(("", tick_insert_sql(table, size), [params]))
+        row += size
     return statements
+
+
+def _pieces(
+    statements: list[Statement],
+    table: str,
+    flat: list[Any],
+    first_seq: int,
+    row: int,
+    rows: int,
+    count: int,
+) -> int:
+    """Add one statement of ``rows`` rows run for ``count`` pieces from ``row`` on (if
+    any); return the row after them."""
+    if count < 1:
+        return row
+    chunks = []
+    for _ in range(count):
+        params = flat[row * TICK_FIELDS : (row + rows) * TICK_FIELDS + 1]
+        params[0] = first_seq + row
+        chunks.append(params)
+        row += rows
+    statements.append(("", tick_insert_sql(table, rows), chunks))
+    return row
+
+
+def _step(chunk: int) -> int:
+    """What the size of a statement of a batch over ``chunk`` is a multiple of: never
+    more than half a chunk, so that each of its equal parts (over half a chunk) holds
+    at least one."""
+    return max(1, min(_SMALL, chunk // 2))
 
 
 def _with_seq(flat: list[Any], first_seq: int) -> list[Any]:
@@ -209,8 +237,7 @@ def prepare_tick_statements(conn: sqlite3.Connection, table: str, expected_batch
         size //= 2
     if expected_batch > chunk:
         parts = -(-expected_batch // chunk)
-        size, longer = divmod(expected_batch, parts)
-        sizes.update((size, size + 1) if longer else (size,))
+        sizes.add(expected_batch // parts // _step(chunk) * _step(chunk))
     for size in sorted(sizes, reverse=True):
         try:
             conn.execute(tick_insert_sql(table, size), ())
