@@ -41,9 +41,8 @@ class WriterActor(Writer):
         feel backpressure.
     :param on_commit: called after each commit with the events it committed (a batch, or
         a part of one bisected around an event that went to dead_letters; never the
-        events moved there) and the monotonic time. It must not raise: an error it
-        raises stops the writer, whose waiters then get ``BusClosed`` although the
-        batch is stored.
+        events moved there) and the monotonic time. What it raises is logged and
+        changes nothing: the events are stored and acknowledged.
     :param switch_interval: while the writer runs, the interpreter's thread switch
         interval (``sys.setswitchinterval``) is at most this many seconds, so that the
         SQLite thread wins the GIL back from a busy event loop after each statement

@@ -197,7 +197,12 @@ class Pipeline:
         if self.on_commit is not None:
             stored = [m for m in batch if m.seq not in failed] if failed else batch
             if stored:  # the dead letters were committed, not their events
-                self.on_commit(stored, time.monotonic())
+                try:
+                    self.on_commit(stored, time.monotonic())
+                except Exception:
+                    # The caller's hook, not the data: the batch is stored and
+                    # acknowledged, and so is the next one already committing.
+                    logger.exception("writer %s: on_commit raised; the writer goes on", self.name)
 
     # ------------------------------------------------------------------ recovery
 

@@ -138,6 +138,9 @@ class SqliteStore:
         self.watch.remember()
 
     async def close(self) -> None:
+        # What is still queued was not acknowledged and never will be (a writer that
+        # drained has nothing queued): it must not commit behind its callers' backs.
+        self.thread.halt()
         try:
             with anyio.CancelScope(shield=True):
                 with contextlib.suppress(RuntimeError):  # the thread never started

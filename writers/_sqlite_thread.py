@@ -87,6 +87,11 @@ class SqliteThread:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(thread.join)
 
+    def halt(self) -> None:
+        """Skip every transaction submitted so far that has not started (a writer that
+        stops on an error must not commit, unacknowledged, what it had queued)."""
+        self._halted = max(self._halted, self.generation)
+
     def submit(self, function: Callable[[], T], *, transaction: bool = False) -> Job[T]:
         """Queue ``function``; a ``transaction`` is skipped while the thread is halted."""
         if self._thread is None:

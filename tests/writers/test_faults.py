@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -11,7 +12,7 @@ import msgspec
 import pytest
 
 import schemas
-from eventbus import EventBus, NotStored
+from eventbus import EventBus, Message, NotStored
 from schemas import TradeAlert
 from writers import ANALYSIS, MAIN, WriterActor
 
@@ -214,3 +215,25 @@ async def test_on_commit_is_told_of_what_was_stored_and_not_of_dead_letters(
     assert refused not in committed
     assert sorted(committed) == committed
     assert set(ticks) <= set(committed)
+
+
+async def test_an_on_commit_that_raises_is_logged_and_every_stored_event_is_acknowledged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = [0]
+
+    def on_commit(_batch: list[Message], _at: float) -> None:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise RuntimeError("a bug in the caller's hook")
+
+    path = tmp_path / MAIN.filename
+    async with (
+        running_writer(path, MAIN, max_batch=5, on_commit=on_commit) as (bus, _actor),
+        anyio.create_task_group() as tg,
+    ):
+        for ticket in range(1, 31):
+            tg.start_soon(partial(bus.publish, execution(ticket), wait=True))
+    assert calls[0] >= 3  # the writer went on after the hook raised
+    assert count(path, "trade_executions") == 30
+    assert "on_commit raised; the writer goes on" in caplog.text
