@@ -278,21 +278,35 @@ def writer_figures(statistics: WriterStatistics) -> dict[str, Any]:
     }
 
 
+async def _tradebus_run(ctx: Context, name: str, yield_every: int | None) -> IngestRun:
+    config = ctx.config
+    return await ingest_tradebus(
+        ctx.db_path(name),
+        ctx.ticks,
+        max_batch=config.max_batch,
+        max_delay=config.max_delay,
+        yield_every=yield_every,
+    )
+
+
 async def _paired_ingest(ctx: Context, name: str, yield_every: int | None) -> ScenarioResult:
-    """Interleaved pairs: a ceiling run, then a tradebus run of the same ticks."""
+    """Interleaved pairs of a ceiling run and a tradebus run of the same ticks, the
+    ceiling first in even pairs and tradebus first in odd ones (neither always
+    inherits a warm page cache or a cold CPU)."""
     config = ctx.config
     runs: list[IngestRun] = []
     pairs: list[Pair] = []
+    firsts: list[str] = []
     for i in range(config.repeat):
         ctx.status(f"pair {i + 1}/{config.repeat}")
-        reference = ceiling_once(ctx.db_path(f"{name}-ceiling"), ctx.rows, config.max_batch)
-        run = await ingest_tradebus(
-            ctx.db_path(name),
-            ctx.ticks,
-            max_batch=config.max_batch,
-            max_delay=config.max_delay,
-            yield_every=yield_every,
-        )
+        ceiling_path = ctx.db_path(f"{name}-ceiling")
+        if i % 2:
+            run = await _tradebus_run(ctx, name, yield_every)
+            reference = ceiling_once(ceiling_path, ctx.rows, config.max_batch)
+        else:
+            reference = ceiling_once(ceiling_path, ctx.rows, config.max_batch)
+            run = await _tradebus_run(ctx, name, yield_every)
+        firsts.append("tradebus" if i % 2 else "ceiling")
         runs.append(run)
         assert reference.disturbance is not None
         pairs.append(
@@ -305,6 +319,8 @@ async def _paired_ingest(ctx: Context, name: str, yield_every: int | None) -> Sc
     best = min(runs, key=lambda run: run.seconds)
     cpu_us = _per_tick_us(Timing(best.seconds, best.cpu_seconds), best.ticks)
     summary = summarize_pairs(pairs)
+    for pair_json, first in zip(summary["pairs"], firsts, strict=True):
+        pair_json["first"] = first
     figures = {
         "ticks": best.ticks,
         "symbols": config.symbols,
