@@ -18,6 +18,7 @@ from ._integration import outcome_of as outcome_of
 from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._node import open_node as open_node
+from ._relay_stats import RelayStatistics as RelayStatistics
 from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
 from ._topology import Topology as Topology
 
@@ -31,6 +32,7 @@ __all__ = [
     "Node",
     "NodeStatistics",
     "ReferenceRefused",
+    "RelayStatistics",
     "StaleUpdate",
     "Topology",
     "TradeIntegration",

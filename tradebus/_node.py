@@ -28,6 +28,7 @@ from writers import (
 
 from ._exceptions import AccessDenied, NoRoute, TradebusError
 from ._id_floor import observe_stored_event_ids
+from ._relay_stats import RelayStatistics
 from ._topology import Topology
 from ._writer_options import (
     BUSY_TIMEOUT,
@@ -49,10 +50,12 @@ logger = logging.getLogger("tradebus")
 
 
 class NodeStatistics(NamedTuple):
-    """The bus's and every hosted writer's counters."""
+    """The bus's, every hosted writer's and every relay's counters."""
 
     bus: BusStatistics
     writers: dict[str, WriterStatistics]
+    #: Per relay, keyed ``"<source file> -> <database>"``.
+    relays: dict[str, RelayStatistics]
 
 
 def open_node(
@@ -380,6 +383,7 @@ class Node:
         return NodeStatistics(
             bus=self.bus.statistics(),
             writers={name: writer.statistics() for name, writer in self._writers.items()},
+            relays={},
         )
 
     def __repr__(self) -> str:
