@@ -15,17 +15,22 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
-from eventbus import BusClosed, BusStatistics, EventBus, EventBusError
+from eventbus import BusClosed, BusStatistics, EventBus, EventBusError, matches
 from writers import (
+    OUTBOX_SPEC,
+    SPECS,
     DatabaseSpec,
     Synchronous,
     WriterActor,
     WriterError,
+    WriterLockError,
     WriterStatistics,
     check_writer_options,
     open_reader,
 )
 
+from ._delivery import CLIENT_DIR, Delivery
+from ._empty_reader import empty_database
 from ._exceptions import AccessDenied, NoRoute, TradebusError
 from ._id_floor import observe_stored_event_ids
 from ._relay_stats import RelayStatistics
@@ -47,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["Node", "NodeStatistics", "open_node"]
 
 logger = logging.getLogger("tradebus")
+
+#: How many processes hosting no role may write outbox files in one data directory.
+MAX_CLIENTS = 256
 
 
 class NodeStatistics(NamedTuple):
@@ -160,9 +168,17 @@ class Node:
             admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
         )
         self._writers: dict[str, WriterActor] = {}
+        #: The databases owned by roles this node does not host: their events go to
+        #: the outbox of the first hosted writer (or of a file of its own).
+        self._forwarded = tuple(
+            spec for role, spec in self.topology.owners.items() if role not in hosted
+        )
+        self._outbox_writer: WriterActor | None = None
+        self._delivery: Delivery | None = None
         self._task_group: TaskGroup | None = None
         self._readers = AsyncExitStack()
         self._shared: dict[str, aiosqlite.Connection] = {}
+        self._empty: dict[str, aiosqlite.Connection] = {}
         self._opening = anyio.Lock()
         self._writer_failed = False
         self._writer_error: BaseException | None = None
@@ -180,20 +196,55 @@ class Node:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         try:
+            forward = self._forwarded
             for role in self.roles:
                 spec = self.topology.owned_by(role)
                 writer = WriterActor(
-                    self.bus, spec, self.path(spec), role=role, **self.writer_options
-                )
+                    self.bus, spec, self.path(spec), role=role, forward=forward,
+                    **self.writer_options,
+                )  # fmt: skip
                 await self._task_group.start(self._run_writer, writer)
                 self._writers[spec.name] = writer
+                if forward:
+                    self._outbox_writer, forward = writer, ()
+            if not self.roles:
+                self._outbox_writer = await self._start_client_writer()
             # Ids made from now on sort after every id stored (by any earlier run).
             await observe_stored_event_ids(self.path(s) for s in self.topology.databases)
+            outbox = self._outbox_writer
+            self._delivery = Delivery(
+                self.bus,
+                self.data_dir,
+                self._writers,
+                {spec.name: self.path(spec) for spec in self.topology.databases},
+                None if outbox is None else (outbox, Path(outbox.path)),
+            )
+            await self._task_group.start(self._delivery.run)
         except BaseException as exc:
             await self._teardown(exc)
             raise
         self._running = True
         return self
+
+    async def _start_client_writer(self) -> WriterActor:
+        """The writer of this node's own outbox file (it hosts no role): the first
+        ``outboxes/client-N.db`` whose lock is free."""
+        assert self._task_group is not None
+        directory = self.data_dir / CLIENT_DIR
+        directory.mkdir(exist_ok=True)
+        for n in range(1, MAX_CLIENTS + 1):
+            writer = WriterActor(
+                self.bus, OUTBOX_SPEC, directory / f"client-{n}.db", role="client",
+                forward=self._forwarded, **self.writer_options,
+            )  # fmt: skip
+            try:
+                await self._task_group.start(self._run_writer, writer)
+            except WriterLockError:
+                continue  # another process's outbox
+            return writer
+        raise TradebusError(
+            f"{MAX_CLIENTS} processes hosting no role already write outboxes in {directory}"
+        )
 
     async def _run_writer(
         self, writer: WriterActor, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -201,6 +252,8 @@ class Node:
         try:
             await writer.run(task_status=task_status)
         except BaseException as exc:
+            if writer.spec is OUTBOX_SPEC and isinstance(exc, WriterLockError):
+                raise  # a client's outbox file taken by another process: it tries the next
             if not isinstance(exc, anyio.get_cancelled_exc_class()):
                 # A dead writer must not leave a half-alive node: refuse publishes at
                 # once, and let the task group cancel the body.
@@ -228,10 +281,13 @@ class Node:
     async def _teardown(self, exc: BaseException | None) -> None:
         """Close the bus (writers drain what they hold and exit), then wait for them."""
         self._running = False
+        if self._delivery is not None:  # relays first: they publish on the bus
+            self._delivery.stop()
         self.bus.close()
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
         self._shared.clear()  # closed: shared_reader refuses from now on
+        self._empty.clear()
         task_group, self._task_group = self._task_group, None
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
         try:
@@ -268,31 +324,59 @@ class Node:
         self._check_running(topic)
         spec = self.topology.home_of_topic(topic)
         if spec is None:
-            return  # not a persistent topic: in-process subscribers only
-        if spec.name in self._writers:
-            # Its writer is hosted but no longer subscribed: it failed (the node is
-            # going down) or stopped. Not a routing mistake of the caller.
-            raise BusClosed(
-                f"cannot publish {topic!r}: the writer of {spec.name!r} ({spec.filename}) "
-                "has stopped; nothing was enqueued"
+            stored = next((s for s in SPECS if any(matches(p, topic) for p in s.topics)), None)
+            if stored is None:
+                return  # not a persistent topic: in-process subscribers only
+            raise NoRoute(
+                f"no role of this topology owns a database for {topic!r} (the "
+                f"{stored.name!r} database's events); it has {self.topology.describe()}; "
+                "nothing was enqueued"
             )
-        owner = self.topology.owner(spec)
-        raise NoRoute(
-            f"no writer in this node stores {topic!r}: its database {spec.name!r} "
-            f"({spec.filename}) is owned by role {owner!r}, which this node does not host "
-            f"(hosted: {', '.join(self.roles) or 'none'}); nothing was enqueued"
+        # Its writer (or the one forwarding its events) is no longer subscribed: it
+        # failed (the node is going down) or stopped. Not a mistake of the caller.
+        raise BusClosed(
+            f"cannot publish {topic!r}: the writer that takes it for {spec.name!r} "
+            f"({spec.filename}) has stopped; nothing was enqueued"
         )
 
     def check_route(self, event: schemas.Event) -> None:
-        """Raise :class:`NoRoute` unless a writer in this node stores ``event``.
+        """Raise :class:`NoRoute` if no role of the topology owns ``event``'s database.
 
         :raises BusClosed: if a writer of this node failed (its error is the cause).
         :raises TradebusError: if the node is not started (or already closed).
         """
         self._check_running(event.topic)
-        spec = self.topology.home(event)
-        if spec is not None and spec.name not in self._writers:
+        if self.topology.home(event) is None:
             self._refuse_unrouted(event.topic)
+
+    def takes(self, event: schemas.Event) -> str | None:
+        """The name of the writer of this node that takes ``event`` (stores it, or
+        appends it to its outbox), or None if none does."""
+        spec = self.topology.home(event)
+        if spec is None:
+            return None
+        if spec.name in self._writers:
+            return spec.name
+        outbox = self._outbox_writer
+        return None if outbox is None else outbox.spec.name
+
+    async def delivered(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the API's
+        """Return once every event this node has published so far is committed in its
+        own database: stored by its owner, whether this node hosts it or not.
+
+        Events for databases owned elsewhere are durable once in this node's outbox
+        (that is when ``log_*`` returns); this waits until their owners' relays have
+        committed them too (however long the owner is down, unless ``timeout``).
+
+        :raises TimeoutError: after ``timeout`` seconds (nothing is lost: delivery goes on).
+        :raises NotDelivered: if an owner could not store some of them (its dead_letters
+            hold them); each is reported once.
+        :raises NotStored: as :meth:`EventBus.flush` raises it.
+        """
+        with anyio.fail_after(timeout):
+            await self.bus.flush()
+            if self._delivery is not None:
+                await self._delivery.delivered()
 
     def _check_running(self, topic: str) -> None:
         """Refuse a publish unless the node runs: say why (a writer failed, or the
@@ -315,13 +399,18 @@ class Node:
     # ------------------------------------------------------------------ access
 
     def integration(self, role: str) -> TradeIntegration:
-        """The trade-integration API, logging as ``role`` (a role this node hosts).
+        """The trade-integration API, logging as ``role``: a role this node hosts, or
+        any role of the topology for a node hosting none (a script or a client: its
+        events go through its own outbox).
 
-        :raises AccessDenied: if this node does not host ``role``.
+        :raises AccessDenied: if this node hosts roles, and not ``role``.
         """
         from ._integration import TradeIntegration
 
-        self._require_role(role)
+        if self.roles:
+            self._require_role(role)
+        else:
+            self.topology.owned_by(role)  # raises for a role the topology does not have
         return TradeIntegration(self, role)
 
     def writer(self, database: str | DatabaseSpec) -> WriterActor:
@@ -374,17 +463,35 @@ class Node:
             async with self._opening:  # two first readers open one connection
                 conn = self._shared.get(spec.name)
                 if conn is None:
+                    if spec.name not in self._writers and not self.path(spec).exists():
+                        # Its owner runs elsewhere and never started: nothing is
+                        # committed there (yet). Look again next time.
+                        return await self._empty_reader(spec)
                     conn = await self._readers.enter_async_context(open_reader(self.path(spec)))
                     self._shared[spec.name] = conn
+        return conn
+
+    async def _empty_reader(self, spec: DatabaseSpec) -> aiosqlite.Connection:
+        conn = self._empty.get(spec.name)
+        if conn is None:
+            conn = await self._readers.enter_async_context(empty_database(spec))
+            self._empty[spec.name] = conn
         return conn
 
     def statistics(self) -> NodeStatistics:
         """The bus's and every hosted writer's counters."""
         return NodeStatistics(
             bus=self.bus.statistics(),
-            writers={name: writer.statistics() for name, writer in self._writers.items()},
-            relays={},
+            writers=self._writer_statistics(),
+            relays={} if self._delivery is None else self._delivery.statistics(),
         )
+
+    def _writer_statistics(self) -> dict[str, WriterStatistics]:
+        stats = {name: writer.statistics() for name, writer in self._writers.items()}
+        outbox = self._outbox_writer
+        if outbox is not None and outbox.spec.name not in stats:
+            stats[outbox.spec.name] = outbox.statistics()  # a client's outbox file
+        return stats
 
     def __repr__(self) -> str:
         return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"
