@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
@@ -15,12 +15,10 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
-from eventbus import BusClosed, BusStatistics, EventBus, EventBusError, matches
+from eventbus import BusClosed, BusStatistics, EventBus, EventBusError
 from writers import (
     OUTBOX_SPEC,
-    SPECS,
     DatabaseSpec,
-    Synchronous,
     WriterActor,
     WriterError,
     WriterLockError,
@@ -30,26 +28,17 @@ from writers import (
 )
 
 from ._delivery import CLIENT_DIR, Delivery
-from ._empty_reader import empty_database
-from ._exceptions import AccessDenied, NoRoute, TradebusError
+from ._exceptions import AccessDenied, TradebusError
 from ._id_floor import observe_stored_event_ids
+from ._node_readers import SharedReaders
 from ._relay_stats import RelayStatistics
+from ._routes import unrouted
 from ._topology import Topology
-from ._writer_options import (
-    BUSY_TIMEOUT,
-    DRAIN_TIMEOUT,
-    MAX_BACKOFF,
-    MAX_BATCH,
-    MAX_BUFFER,
-    MAX_DELAY,
-    SWITCH_INTERVAL,
-    SYNCHRONOUS,
-)
 
 if TYPE_CHECKING:
     from ._integration import TradeIntegration
 
-__all__ = ["Node", "NodeStatistics", "open_node"]
+__all__ = ["Node", "NodeStatistics", "ensure_data_dir"]
 
 logger = logging.getLogger("tradebus")
 
@@ -66,53 +55,6 @@ class NodeStatistics(NamedTuple):
     relays: dict[str, RelayStatistics]
 
 
-def open_node(
-    data_dir: str | os.PathLike[str],
-    *,
-    roles: Iterable[str] | None = None,
-    topology: Topology | None = None,
-    max_batch: int = MAX_BATCH,
-    max_delay: float = MAX_DELAY,
-    synchronous: Synchronous = SYNCHRONOUS,
-    max_buffer: int = MAX_BUFFER,
-    busy_timeout: float = BUSY_TIMEOUT,
-    max_backoff: float = MAX_BACKOFF,
-    drain_timeout: float = DRAIN_TIMEOUT,
-    switch_interval: float | None = SWITCH_INTERVAL,
-) -> Node:
-    """Start a node: ``async with open_node("data") as node: ...``.
-
-    It owns the event bus and one :class:`~writers.WriterActor` per database whose
-    owner role it hosts (all roles by default). The data directory is created when
-    missing. Leaving the context flushes, drains and closes everything; an error in
-    a writer tears the node down and reaches the caller.
-
-    :param roles: the roles this process hosts (default: every role of the topology).
-    :param topology: roles -> databases (default: :meth:`Topology.default`).
-
-    The other options are passed to every writer (see :class:`~writers.WriterActor`,
-    whose defaults they share): ``max_batch`` events and ``max_delay`` seconds at
-    most per transaction, the ``synchronous`` pragma, ``max_buffer`` events waiting,
-    ``busy_timeout`` and ``max_backoff`` seconds for a locked or failing database,
-    ``drain_timeout`` seconds to commit what is held at shutdown, and
-    ``switch_interval`` (the interpreter's thread switch interval while writers run,
-    or None to leave it alone). An unknown option is a ``TypeError``.
-    """
-    return Node(
-        data_dir,
-        roles=roles,
-        topology=topology,
-        max_batch=max_batch,
-        max_delay=max_delay,
-        synchronous=synchronous,
-        max_buffer=max_buffer,
-        busy_timeout=busy_timeout,
-        max_backoff=max_backoff,
-        drain_timeout=drain_timeout,
-        switch_interval=switch_interval,
-    )
-
-
 def ensure_data_dir(data_dir: Path) -> None:
     """Create ``data_dir`` if it is missing.
 
@@ -127,7 +69,8 @@ def ensure_data_dir(data_dir: Path) -> None:
 
 
 class Node:
-    """The bus plus the writers of the hosted roles. Create with :func:`open_node`."""
+    """The bus plus the writers of the hosted roles. Create with :func:`open_node`
+    (``writer_options``: its writer options, by name)."""
 
     def __init__(
         self,
@@ -135,14 +78,7 @@ class Node:
         *,
         roles: Iterable[str] | None = None,
         topology: Topology | None = None,
-        max_batch: int = MAX_BATCH,
-        max_delay: float = MAX_DELAY,
-        synchronous: Synchronous = SYNCHRONOUS,
-        max_buffer: int = MAX_BUFFER,
-        busy_timeout: float = BUSY_TIMEOUT,
-        max_backoff: float = MAX_BACKOFF,
-        drain_timeout: float = DRAIN_TIMEOUT,
-        switch_interval: float | None = SWITCH_INTERVAL,
+        writer_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
@@ -153,16 +89,7 @@ class Node:
             self.topology.owned_by(role)  # raises for unknown roles
         self.roles: tuple[str, ...] = hosted
         #: What every writer of this node is given (see :func:`open_node`).
-        self.writer_options: dict[str, Any] = {
-            "max_batch": max_batch,
-            "max_delay": max_delay,
-            "synchronous": synchronous,
-            "max_buffer": max_buffer,
-            "busy_timeout": busy_timeout,
-            "max_backoff": max_backoff,
-            "drain_timeout": drain_timeout,
-            "switch_interval": switch_interval,
-        }
+        self.writer_options: dict[str, Any] = dict(writer_options or {})
         check_writer_options(**self.writer_options)  # a wrong one is refused now
         self.bus = EventBus(
             admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
@@ -176,10 +103,7 @@ class Node:
         self._outbox_writer: WriterActor | None = None
         self._delivery: Delivery | None = None
         self._task_group: TaskGroup | None = None
-        self._readers = AsyncExitStack()
-        self._shared: dict[str, aiosqlite.Connection] = {}
-        self._empty: dict[str, aiosqlite.Connection] = {}
-        self._opening = anyio.Lock()
+        self._readers = SharedReaders(self.path, lambda name: name in self._writers)
         self._writer_failed = False
         self._writer_error: BaseException | None = None
         self._entered = False
@@ -286,8 +210,6 @@ class Node:
         self.bus.close()
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
-        self._shared.clear()  # closed: shared_reader refuses from now on
-        self._empty.clear()
         task_group, self._task_group = self._task_group, None
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
         try:
@@ -322,22 +244,9 @@ class Node:
 
     def _refuse_unrouted(self, topic: str) -> None:
         self._check_running(topic)
-        spec = self.topology.home_of_topic(topic)
-        if spec is None:
-            stored = next((s for s in SPECS if any(matches(p, topic) for p in s.topics)), None)
-            if stored is None:
-                return  # not a persistent topic: in-process subscribers only
-            raise NoRoute(
-                f"no role of this topology owns a database for {topic!r} (the "
-                f"{stored.name!r} database's events); it has {self.topology.describe()}; "
-                "nothing was enqueued"
-            )
-        # Its writer (or the one forwarding its events) is no longer subscribed: it
-        # failed (the node is going down) or stopped. Not a mistake of the caller.
-        raise BusClosed(
-            f"cannot publish {topic!r}: the writer that takes it for {spec.name!r} "
-            f"({spec.filename}) has stopped; nothing was enqueued"
-        )
+        error = unrouted(self.topology, topic)
+        if error is not None:
+            raise error
 
     def check_route(self, event: schemas.Event) -> None:
         """Raise :class:`NoRoute` if no role of the topology owns ``event``'s database.
@@ -458,25 +367,7 @@ class Node:
                 f"cannot read {spec.filename} through the node: it is {state}; use "
                 "`async with open_node(...) as node:` (or node.reader(), which works any time)"
             )
-        conn = self._shared.get(spec.name)
-        if conn is None:
-            async with self._opening:  # two first readers open one connection
-                conn = self._shared.get(spec.name)
-                if conn is None:
-                    if spec.name not in self._writers and not self.path(spec).exists():
-                        # Its owner runs elsewhere and never started: nothing is
-                        # committed there (yet). Look again next time.
-                        return await self._empty_reader(spec)
-                    conn = await self._readers.enter_async_context(open_reader(self.path(spec)))
-                    self._shared[spec.name] = conn
-        return conn
-
-    async def _empty_reader(self, spec: DatabaseSpec) -> aiosqlite.Connection:
-        conn = self._empty.get(spec.name)
-        if conn is None:
-            conn = await self._readers.enter_async_context(empty_database(spec))
-            self._empty[spec.name] = conn
-        return conn
+        return await self._readers.get(spec)
 
     def statistics(self) -> NodeStatistics:
         """The bus's and every hosted writer's counters."""

@@ -78,7 +78,9 @@ class Outbox:
                     break
                 await self.changes.wait(path, version)
         for database, target in targets.items():
-            after = self._reported.get(database, 0)
+            # What was trimmed before this node started was delivered long ago.
+            held_from = self.writer.sqlite.outbox_held_from.get(database, target + 1)
+            after = self._reported.get(database, held_from - 1)
             if target <= after:
                 continue
             failed = await anyio.to_thread.run_sync(

@@ -12,6 +12,7 @@ __all__ = [
     "CURSOR_OF",
     "DEAD_LETTER",
     "DEAD_LETTERS_OF",
+    "HELD",
     "OUTBOX_ID",
     "OUTBOX_IDENTITY",
     "OUTBOX_SEQ",
@@ -29,6 +30,8 @@ OUTBOX_IDENTITY: Final = (
 OUTBOX_ID: Final = "SELECT value FROM writer_state WHERE key = 'outbox_id'"
 #: The last position an outbox used (its rows may be gone: trimmed).
 OUTBOX_SEQ: Final = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
+#: Per database, the first and last position the outbox holds.
+HELD: Final = "SELECT destination, min(seq), max(seq) FROM outbox GROUP BY destination"
 APPEND: Final = (
     "INSERT INTO outbox (seq, destination, topic, data, grp, ts) VALUES (?, ?, ?, ?, ?, ?)"
 )

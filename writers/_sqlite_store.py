@@ -19,7 +19,7 @@ from ._exceptions import WriterError
 from ._lock import WriterLock
 from ._specs import DatabaseSpec, Statement
 from ._sqlite import Synchronous, is_transient, migrate, open_write_connection
-from ._sqlite_outbox import DEAD_LETTER, OUTBOX_ID, OUTBOX_SEQ, TRIM
+from ._sqlite_outbox import DEAD_LETTER, HELD, OUTBOX_ID, OUTBOX_SEQ, TRIM
 from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, relay_cursors
 from ._sqlite_thread import Job, SqliteThread
 from ._sqlite_watch import FilesChanged, FileWatch
@@ -102,8 +102,10 @@ class SqliteStore:
         self.wal_frames = 0
         #: The identity of this file's outbox (see ``writer_state``), once open.
         self.outbox_id = 0
-        #: Per database this writer forwards to: the last outbox position committed.
+        #: Per database this writer forwards to: the last outbox position committed
+        #: (this run, or held from an earlier one), and the first held when it opened.
         self.outbox_committed: dict[str, int] = {}
+        self.outbox_held_from: dict[str, int] = {}
         self._conn: sqlite3.Connection | None = None  # used in the thread only
         self._planned_tick_seq = 1  # the next tick seq to plan (event loop)
         self._committed_tick_seq = 1  # the next tick seq after the last commit (thread)
@@ -140,6 +142,9 @@ class SqliteStore:
         self._planned_outbox_seq = self._committed_outbox_seq = int(row[0]) + 1 if row else 1
         row = conn.execute(OUTBOX_ID).fetchone()
         self.outbox_id = int(row[0]) if row else 0
+        held = conn.execute(HELD).fetchall()
+        self.outbox_held_from = {str(d): int(first) for d, first, _ in held}
+        self.outbox_committed = {str(d): int(last) for d, _, last in held}
         if self.spec.tick_table is not None:
             self.planner.chunk = prepare_tick_statements(
                 conn, self.spec.tick_table, self.expected_batch
