@@ -40,6 +40,8 @@ READ_LIMIT = 5_000
 _list_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
 #: The most ticks a relay publishes as one group (sharing one cursor).
 TICK_RUN = 1_000
+#: The longest pause before a relay reads a source again after failing to (seconds).
+MAX_PAUSE = 30.0
 #: How often a relay behind counts the rows it has yet to deliver (seconds).
 COUNT_EVERY = 1.0
 
@@ -129,9 +131,19 @@ class Relay:
     async def _read_forever(self, send: MemoryObjectSendStream[_Chunk]) -> None:
         async with send:
             origin, after = "", 0
+            pause = 0.1
             while True:
                 version = self.changes.version(self.source)
-                chunk = await anyio.to_thread.run_sync(self._read, origin, after)
+                try:
+                    chunk = await anyio.to_thread.run_sync(self._read, origin, after)
+                except Exception as exc:  # a source it cannot read now: try again later
+                    logger.error(
+                        "relay %s: reading failed: %s; again in %.1f s", self.key, exc, pause
+                    )
+                    await anyio.sleep(pause)
+                    pause = min(pause * 2, MAX_PAUSE)
+                    continue
+                pause = 0.1
                 if chunk is not None:
                     origin, after = chunk.origin, chunk.after
                     if chunk.rows:
