@@ -123,6 +123,7 @@ class Node:
             forward = self._forwarded
             for role in self.roles:
                 spec = self.topology.owned_by(role)
+                self.path(spec).parent.mkdir(parents=True, exist_ok=True)
                 writer = WriterActor(
                     self.bus, spec, self.path(spec), role=role, forward=forward,
                     **self.writer_options,
@@ -292,6 +293,9 @@ class Node:
             hold them); each is reported once.
         :raises NotStored: as :meth:`EventBus.flush` raises it.
         """
+        if not self._running:
+            state = "closed" if self._entered else "not started"
+            raise TradebusError(f"cannot wait for delivery: the node is {state}")
         with anyio.fail_after(timeout):
             await self.bus.flush()
             if self._delivery is not None:
