@@ -34,6 +34,11 @@ class EventBus(GroupPublishing):
     (:meth:`publish_nowait`); :meth:`publish` waits for room instead of raising;
     :meth:`publish_many` publishes several events atomically (all or none).
 
+    A bus is not thread-safe: it belongs to the thread running its event loop (before
+    it is entered, to the thread that made it). Its ``publish*`` methods called from
+    another thread raise :class:`EventBusError` (nothing is delivered); other threads
+    publish with :meth:`publish_threadsafe`.
+
     :param admit: called with every event before it is published: it raises to refuse
         the event and returns the event's own topic (one call does both, because this
         is the hot path). Without it, the topic is ``event.topic`` and nothing is checked.
@@ -195,7 +200,9 @@ class EventBus(GroupPublishing):
         (``Message.headers``).
 
         :raises EventBusError: if ``topic`` is None and the event has none of its own,
-            or, on a bus with an ``admit`` hook, if ``topic`` is not the event's own.
+            or, on a bus with an ``admit`` hook, if ``topic`` is not the event's own; or
+            if called from a thread the bus does not belong to (use
+            :meth:`publish_threadsafe` there).
         :raises ValueError: if ``topic`` is not a valid topic.
         :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
         :raises BusClosed: if the bus is closed (a bus with an ``admit`` hook checks
