@@ -19,6 +19,13 @@ from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._node import open_node as open_node
 from ._relay_stats import RelayStatistics as RelayStatistics
+from ._status import ProcessStatus as ProcessStatus
+from ._status import RelayLag as RelayLag
+from ._status import StatusFile as StatusFile
+from ._status import WriterHealth as WriterHealth
+from ._status_file import StatusFileTooNew as StatusFileTooNew
+from ._status_file import read_status as read_status
+from ._status_reporter import StatusReporter as StatusReporter
 from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
 from ._topology import Topology as Topology
 
@@ -31,14 +38,21 @@ __all__ = [
     "NoRoute",
     "Node",
     "NodeStatistics",
+    "ProcessStatus",
     "ReferenceRefused",
+    "RelayLag",
     "RelayStatistics",
     "StaleUpdate",
+    "StatusFile",
+    "StatusFileTooNew",
+    "StatusReporter",
     "Topology",
     "TradeIntegration",
     "TradebusError",
     "UnknownReference",
+    "WriterHealth",
     "__version__",
     "open_node",
     "outcome_of",
+    "read_status",
 ]
