@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import msgspec
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -84,9 +85,10 @@ def _print(result: StatusCheck, data_dir: Path, console: Console, *, show_ended:
             f"No process has written {data_dir / STATUS_FILENAME} yet (every node writes "
             "its entry there while it runs).",
             highlight=False,
+            markup=False,
         )
     table = Table(
-        title=f"tradebus status {data_dir}",
+        title=Text(f"tradebus status {data_dir}"),
         title_justify="left",
         box=box.SIMPLE_HEAD,
     )
@@ -107,8 +109,8 @@ def _print(result: StatusCheck, data_dir: Path, console: Console, *, show_ended:
     for role, process_id in result.roles.items():
         if process_id is None:
             table.add_row(
-                role, "-", "-", Text("no live process", style="bold red"), "", "", "", "", "",
-                _last_seen(role, status.processes.values(), now),
+                Text(role), "-", "-", Text("no live process", style="bold red"), "", "", "", "",
+                "", Text(_last_seen(role, status.processes.values(), now)),
             )  # fmt: skip
         elif process_id not in shown:
             shown.add(process_id)
@@ -134,15 +136,16 @@ def _print(result: StatusCheck, data_dir: Path, console: Console, *, show_ended:
         )
     for lag in result.lagging:
         console.print(
-            f"[bold red]lagging:[/] {lag.relay} in {lag.process}: {lag.pending:,} events, the "
+            f"[bold red]lagging:[/] {escape(lag.relay)} in {escape(lag.process)}: "
+            f"{lag.pending:,} events, the "
             f"oldest waiting {lag.lag_seconds:.1f}s (more than --max-lag {result.max_lag:g})",
             highlight=False,
         )
     missing = [role for role, process in result.roles.items() if process is None]
     if missing:
         console.print(
-            f"[bold red]not healthy:[/] no live process for {', '.join(missing)} "
-            f"('tradebus run --data-dir {data_dir} --role ROLE' starts one)",
+            f"[bold red]not healthy:[/] no live process for {escape(', '.join(missing))} "
+            f"('tradebus run --data-dir {escape(str(data_dir))} --role ROLE' starts one)",
             highlight=False,
         )
     elif not result.lagging:
@@ -161,9 +164,9 @@ def _cells(p: ProcessStatus, now: int, max_lag: float) -> list[str | Text]:
         style = "bold red" if relay.lag_seconds > max_lag else ""
         lags.append(f"{relay.source}: {relay.pending:,} ({relay.lag_seconds:.1f}s)", style=style)
     return [
-        ", ".join(p.roles) or "(client)",
+        Text(", ".join(p.roles) or "(client)"),
         str(p.pid),
-        p.host,
+        Text(p.host),
         state,
         _age(now - p.heartbeat) + " ago",
         f"{p.events_written:,}",
