@@ -23,7 +23,6 @@ from ._status import ProcessStatus as ProcessStatus
 from ._status import RelayLag as RelayLag
 from ._status import StatusFile as StatusFile
 from ._status import WriterHealth as WriterHealth
-from ._status_file import StatusFileTooNew as StatusFileTooNew
 from ._status_file import read_status as read_status
 from ._status_reporter import StatusReporter as StatusReporter
 from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
@@ -44,7 +43,6 @@ __all__ = [
     "RelayStatistics",
     "StaleUpdate",
     "StatusFile",
-    "StatusFileTooNew",
     "StatusReporter",
     "Topology",
     "TradeIntegration",

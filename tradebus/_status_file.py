@@ -65,7 +65,7 @@ def read_status(data_dir: str | os.PathLike[str]) -> StatusFile:
     A missing file (or directory) reads as a file without entries. Entries whose
     process is gone or silent come back as ``dead`` (see :mod:`tradebus._status`).
 
-    :raises StatusFileTooNew: if a newer tradebus wrote it.
+    :raises TradebusError: (a ``StatusFileTooNew``) if a newer tradebus wrote it.
     """
     path = Path(data_dir) / STATUS_FILENAME
     try:

@@ -14,9 +14,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tradebus import ProcessStatus, StatusFile, StatusFileTooNew, read_status
+from tradebus import ProcessStatus, StatusFile, read_status
 from tradebus._status import MAX_ENDED, STATUS_FILENAME, this_host
-from tradebus._status_file import update_status
+from tradebus._status_file import StatusFileTooNew, update_status
 
 _WRITER = textwrap.dedent(
     """
