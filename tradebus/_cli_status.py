@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._stats import check_data_dir
-from ._status import STATUS_FILENAME, ProcessStatus
+from ._status import STATUS_FILENAME, ProcessStatus, this_host
 from ._status_check import EXIT_LAGGING, EXIT_ROLE_MISSING, StatusCheck, check_status
 from ._status_file import read_status
 from ._topology import Topology
@@ -91,34 +92,41 @@ def _print(result: StatusCheck, data_dir: Path, console: Console, *, show_ended:
         title=Text(f"tradebus status {data_dir}"),
         title_justify="left",
         box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    for column, justify in (
-        ("roles", "left"),
-        ("pid", "right"),
-        ("host", "left"),
-        ("state", "left"),
-        ("heartbeat", "right"),
-        ("events", "right"),
-        ("rows", "right"),
-        ("queue", "right"),
-        ("relay lag", "left"),
-        ("last error", "left"),
+    # The host column only when a process of another host writes here too.
+    show_host = any(p.host != this_host() for p in status.processes.values())
+    for column, right in (
+        ("role", False),
+        ("pid", True),
+        *([("host", False)] if show_host else []),
+        ("state", False),
+        ("beat", True),
+        ("events/rows", True),
+        ("queue", True),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    table.add_column("relay lag")
+    table.add_column("last error / note")
+
+    def add_row(cells: list[str | Text], style: str | None = None) -> None:
+        table.add_row(*(cells if show_host else cells[:2] + cells[3:]), style=style)
+
     shown: set[str] = set()
     for role, process_id in result.roles.items():
         if process_id is None:
-            table.add_row(
-                Text(role), "-", "-", Text("no live process", style="bold red"), "", "", "", "",
-                "", Text(_last_seen(role, status.processes.values(), now)),
-            )  # fmt: skip
+            add_row([
+                Text(role), "-", "-", Text("missing", style="bold red"), "", "", "", "",
+                Text(_last_seen(role, status.processes.values(), now)),
+            ])  # fmt: skip
         elif process_id not in shown:
             shown.add(process_id)
-            table.add_row(*_cells(status.processes[process_id], now, result.max_lag))
+            add_row(_cells(status.processes[process_id], now, result.max_lag))
     for process in status.live():
         if process.id not in shown:  # clients (no role)
             shown.add(process.id)
-            table.add_row(*_cells(process, now, result.max_lag))
+            add_row(_cells(process, now, result.max_lag))
     ended = sorted(
         (p for p in status.processes.values() if p.id not in shown and p.state != "running"),
         key=lambda p: p.heartbeat,
@@ -126,7 +134,7 @@ def _print(result: StatusCheck, data_dir: Path, console: Console, *, show_ended:
     )
     if show_ended:
         for process in ended:
-            table.add_row(*_cells(process, now, result.max_lag), style="dim")
+            add_row(_cells(process, now, result.max_lag), style="dim")
     console.print(table)
     if ended and not show_ended:
         console.print(
@@ -154,38 +162,35 @@ def _print(result: StatusCheck, data_dir: Path, console: Console, *, show_ended:
 
 def _cells(p: ProcessStatus, now: int, max_lag: float) -> list[str | Text]:
     state_style = {"running": "green", "stopping": "yellow"}.get(p.state, "red")
-    state = Text(p.state, style=state_style)
-    if p.dead_reason:
-        state.append(f" ({p.dead_reason})", style="dim")
     lags = Text()
     for relay in p.relays.values():
         if lags:
             lags.append("\n")
         style = "bold red" if relay.lag_seconds > max_lag else ""
         lags.append(f"{relay.source}: {relay.pending:,} ({relay.lag_seconds:.1f}s)", style=style)
+    note = Text(p.last_error or "", style="red")
+    if p.dead_reason:
+        note.append(("\n" if note else "") + p.dead_reason)
     return [
-        Text(", ".join(p.roles) or "(client)"),
+        Text("\n".join(p.roles) or "(client)"),
         str(p.pid),
         Text(p.host),
-        state,
-        _age(now - p.heartbeat) + " ago",
-        f"{p.events_written:,}",
-        f"{p.rows_written:,}",
+        Text(p.state, style=state_style),
+        _age(now - p.heartbeat),
+        f"{p.events_written:,}/{p.rows_written:,}",
         f"{sum(p.queue_depth.values()):,}",
         lags or "-",
-        Text(p.last_error or "", style="red"),
+        note,
     ]
 
 
-def _last_seen(role: str, processes: Any, now: int) -> str:
+def _last_seen(role: str, processes: Iterable[ProcessStatus], now: int) -> str:
     seen = [p for p in processes if role in p.roles]
     if not seen:
         return "never seen"
     last = max(seen, key=lambda p: p.heartbeat)
-    why = f" ({last.dead_reason})" if last.dead_reason else ""
-    return (
-        f"last: pid {last.pid} on {last.host}, {last.state}{why}, {_age(now - last.heartbeat)} ago"
-    )
+    where = "" if last.host == this_host() else f" on {last.host}"
+    return f"last: pid {last.pid}{where}, {last.state} {_age(now - last.heartbeat)} ago"
 
 
 def _age(ns: int) -> str:
