@@ -159,3 +159,13 @@ async def test_a_bad_interval_is_refused(tmp_path: Path, interval: float) -> Non
     async with open_node(tmp_path, roles=["api_server"]) as node:
         with pytest.raises(ValueError, match="interval must be a number of seconds > 0, got"):
             StatusReporter(node, interval=interval)
+
+
+async def test_a_node_hosting_no_role_has_an_entry_too(tmp_path: Path) -> None:
+    async with open_node(tmp_path, roles=()) as node, StatusReporter(node) as reporter:
+        entry = _entry(tmp_path, reporter.id)
+        assert entry is not None
+        assert (entry.roles, entry.writers, entry.state) == ((), {}, "running")
+    entry = _entry(tmp_path, reporter.id)
+    assert entry is not None
+    assert entry.state == "stopped"
