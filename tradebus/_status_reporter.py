@@ -100,7 +100,7 @@ class StatusReporter:
         tb: TracebackType | None,
     ) -> None:
         task_group, self._task_group = self._task_group, None
-        if exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class()):
+        if isinstance(exc, Exception):  # not a cancellation, Ctrl-C or sys.exit()
             self._error = f"{type(exc).__name__}: {exc}"
         self._state = "stopped"
         try:
