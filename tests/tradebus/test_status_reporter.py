@@ -165,7 +165,31 @@ async def test_a_node_hosting_no_role_has_an_entry_too(tmp_path: Path) -> None:
     async with open_node(tmp_path, roles=()) as node, StatusReporter(node) as reporter:
         entry = _entry(tmp_path, reporter.id)
         assert entry is not None
-        assert (entry.roles, entry.writers, entry.state) == ((), {}, "running")
+        assert (entry.roles, set(entry.writers), entry.state) == ((), {"outbox"}, "running")
     entry = _entry(tmp_path, reporter.id)
     assert entry is not None
     assert entry.state == "stopped"
+
+
+async def test_a_relay_shows_what_it_delivered_and_its_lag(tmp_path: Path) -> None:
+    async with (
+        open_node(tmp_path, roles=["chatgpt_bot"]) as bot,
+        StatusReporter(bot, interval=0.05) as reporter,
+        open_node(tmp_path, roles=["api_server"]) as api,
+    ):
+        for n in range(3):  # the bot owns ticks: they go through the api's outbox
+            api.bus.publish_nowait(Tick(symbol="BTCUSDT", bid=100.0 + n, ask=100.5 + n))
+        await api.bus.flush()
+        await api.delivered(timeout=20)
+
+        def delivered() -> bool:
+            entry = _entry(tmp_path, reporter.id)
+            relay = entry.relays.get("system_logs.db -> main") if entry else None
+            return relay is not None and (relay.delivered, relay.pending) == (3, 0)
+
+        await _until(delivered)
+        entry = _entry(tmp_path, reporter.id)
+        assert entry is not None
+        relay = entry.relays["system_logs.db -> main"]
+        assert (relay.source, relay.database, relay.lag_seconds) == ("system_logs.db", "main", 0.0)
+        assert relay.cursor >= 3
