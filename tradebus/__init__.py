@@ -20,6 +20,12 @@ from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._open_node import open_node as open_node
 from ._relay_stats import RelayStatistics as RelayStatistics
+from ._status import ProcessStatus as ProcessStatus
+from ._status import RelayLag as RelayLag
+from ._status import StatusFile as StatusFile
+from ._status import WriterHealth as WriterHealth
+from ._status_file import read_status as read_status
+from ._status_reporter import StatusReporter as StatusReporter
 from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
 from ._topology import Topology as Topology
 
@@ -33,14 +39,20 @@ __all__ = [
     "Node",
     "NodeStatistics",
     "NotDelivered",
+    "ProcessStatus",
     "ReferenceRefused",
+    "RelayLag",
     "RelayStatistics",
     "StaleUpdate",
+    "StatusFile",
+    "StatusReporter",
     "Topology",
     "TradeIntegration",
     "TradebusError",
     "UnknownReference",
+    "WriterHealth",
     "__version__",
     "open_node",
     "outcome_of",
+    "read_status",
 ]

@@ -17,6 +17,7 @@ from rich.text import Text
 from schemas import InvalidEvent, check_symbol, format_ts
 from writers import WriterLockError, create_database
 
+from . import _cli_status
 from ._check import check
 from ._cli_log import CliLog
 from ._exceptions import TradebusError
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="full integrity check of every database (read-only, safe while writing)"
     )
     _data_dir_argument(check)
+    _cli_status.add_parser(commands)
 
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
@@ -144,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "check":
                 check_data_dir(args.data_dir, must_exist=True)
                 return check(args.data_dir, console, Console(stderr=True))
+            if args.command == "status":
+                return _cli_status.run(args, console)
         except (TradebusError, OSError) as exc:  # every error of tradebus, and the system's
             log.finish(exc)
             _print_error(_explain(exc, args))
@@ -162,6 +166,7 @@ _INTERRUPTED = {
     "demo": "what was committed is kept; 'tradebus stats' shows it",
     "stats": "nothing was changed (stats only reads)",
     "check": "nothing was changed (check only reads)",
+    "status": "nothing was changed (status only reads)",
 }
 
 
