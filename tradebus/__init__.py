@@ -6,6 +6,7 @@ bus and the writers, the trade-integration API and the ``tradebus`` CLI.
 
 from __future__ import annotations
 
+from ._awaited import IntegrationCall as IntegrationCall
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
@@ -18,6 +19,8 @@ from ._integration import outcome_of as outcome_of
 from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._node import open_node as open_node
+from ._sync import SyncTradeIntegration as SyncTradeIntegration
+from ._sync import get_trade_integration as get_trade_integration
 from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
 from ._topology import Topology as Topology
 
@@ -27,16 +30,19 @@ __all__ = [
     "DEFAULT_ROLES",
     "AccessDenied",
     "AlreadyRecorded",
+    "IntegrationCall",
     "NoRoute",
     "Node",
     "NodeStatistics",
     "ReferenceRefused",
     "StaleUpdate",
+    "SyncTradeIntegration",
     "Topology",
     "TradeIntegration",
     "TradebusError",
     "UnknownReference",
     "__version__",
+    "get_trade_integration",
     "open_node",
     "outcome_of",
 ]

@@ -1,0 +1,95 @@
+"""A node run by an event loop in a thread of its own, for blocking callers.
+
+It hosts the role when the role's writer lock is free, and otherwise (the role's
+writer runs in another process) runs as a client: a node hosting no role, whose
+events go through its own outbox file and reach their databases through the
+owners' relays.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from writers import WriterLock, WriterLockError
+
+from ._node import Node, ensure_data_dir, open_node
+from ._topology import Topology
+
+__all__ = ["Mode", "NodeThread"]
+
+T = TypeVar("T")
+
+Mode = Literal["host", "client"]
+
+
+class NodeThread:
+    """An event loop in a background thread, running a node for ``role``.
+
+    ``mode`` is ``"host"`` when the node hosts ``role`` (its writer lock was free),
+    ``"client"`` when another writer holds it (``holder`` says who); :meth:`call` runs
+    a coroutine function there and returns its result; :meth:`close` flushes and
+    closes the node, then stops the loop and joins its thread.
+    """
+
+    def __init__(
+        self, role: str, data_dir: str | os.PathLike[str], options: dict[str, Any]
+    ) -> None:
+        self.role = role
+        self.data_dir = Path(data_dir)
+        topology = options.get("topology")
+        database = (topology if isinstance(topology, Topology) else Topology.default()).owned_by(
+            role
+        )  # an unknown role is refused before any thread starts
+        self._stack = ExitStack()
+        try:
+            self._portal: BlockingPortal = self._stack.enter_context(
+                start_blocking_portal("asyncio", name=f"tradebus-{role}")
+            )
+            ensure_data_dir(self.data_dir)
+            holder = _held_elsewhere(self.data_dir / database.filename, role)
+            if holder is None:
+                try:
+                    self.node = self._open(roles=[role], options=options)
+                except WriterLockError as exc:  # taken between our look and the node's
+                    holder = exc
+            if holder is not None:
+                self.node = self._open(roles=(), options=options)
+        except BaseException:
+            self._stack.close()
+            raise
+        self.mode: Mode = "host" if holder is None else "client"
+        #: Why this is a client: the error naming the role's writer (None when host).
+        self.holder: WriterLockError | None = holder
+
+    def _open(self, *, roles: list[str] | tuple[()], options: dict[str, Any]) -> Node:
+        node = open_node(self.data_dir, roles=roles, **options)
+        return self._stack.enter_context(self._portal.wrap_async_context_manager(node))
+
+    def call(self, func: Callable[[], Awaitable[T]]) -> T:
+        """Run ``func()`` in the loop and return (raise) what it returns (raises)."""
+        return self._portal.call(func)
+
+    def close(self) -> None:
+        """Flush and close the node, stop the loop and join its thread."""
+        self._stack.close()
+
+
+def _held_elsewhere(database: Path, role: str) -> WriterLockError | None:
+    """The error naming the writer that holds ``database``, or None if it is free.
+
+    A look before the node opens, so that a role run elsewhere makes a client without
+    a writer failing (and saying so in the log) first.
+    """
+    lock = WriterLock(database, role)
+    try:
+        lock.acquire()
+    except WriterLockError as exc:
+        return exc
+    lock.release()
+    return None
