@@ -14,8 +14,9 @@ import inspect
 import logging
 import warnings
 from collections.abc import Callable, Coroutine, Generator
-from types import TracebackType
-from typing import Any, Final, ParamSpec, TypeVar, overload
+from sys import _getframe
+from types import CodeType, TracebackType
+from typing import Any, ParamSpec, TypeVar, overload
 
 __all__ = ["IntegrationCall", "must_await"]
 
@@ -25,8 +26,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
-_Where = tuple[str, int, str]  # the caller's file, line and module
-_UNKNOWN: Final[_Where] = ("<unknown>", 0, "tradebus")
+_Where = tuple[CodeType, int, dict[str, Any]]  # the caller's code, instruction and globals
 
 
 class IntegrationCall(Coroutine[Any, Any, T_co]):
@@ -41,7 +41,7 @@ class IntegrationCall(Coroutine[Any, Any, T_co]):
     stored.
     """
 
-    __slots__ = ("_coro", "_effect", "_name", "_started", "_where")
+    __slots__ = ("_awaited", "_coro", "_effect", "_name", "_where")
 
     def __init__(
         self, coro: Coroutine[Any, Any, T_co], name: str, effect: str, where: _Where
@@ -50,14 +50,14 @@ class IntegrationCall(Coroutine[Any, Any, T_co]):
         self._name = name
         self._effect = effect
         self._where = where
-        self._started = False
+        self._awaited = False
 
     def __await__(self) -> Generator[Any, None, T_co]:
-        self._started = True
+        # ``await`` drops this object once it has the iterator, before the first step.
+        self._awaited = True
         return self._coro.__await__()  # awaited steps go straight to the coroutine
 
     def send(self, value: Any, /) -> Any:
-        self._started = True
         return self._coro.send(value)
 
     @overload
@@ -73,20 +73,20 @@ class IntegrationCall(Coroutine[Any, Any, T_co]):
         self, typ: BaseException, val: None = None, tb: TracebackType | None = None, /
     ) -> Any: ...
     def throw(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
-        self._started = True
         if val is None and tb is None:
             return self._coro.throw(typ)
         return self._coro.throw(typ, val, tb)
 
     def close(self) -> None:
-        self._started = True  # closed on purpose: nothing to report
-        self._coro.close()
+        self._coro.close()  # closed on purpose: nothing to report
 
     def __del__(self) -> None:
-        if self._started:
-            return
+        if self._awaited or inspect.getcoroutinestate(self._coro) != inspect.CORO_CREATED:
+            return  # awaited, run as a task, or closed on purpose
         self._coro.close()  # no second, vaguer warning from Python about the coroutine
-        filename, lineno, module = self._where
+        code, instruction, caller_globals = self._where
+        filename, lineno = code.co_filename, _line(code, instruction)
+        module = caller_globals.get("__name__", "")
         message = (
             f"{self._name}() was never awaited: {self._effect}. "
             f"Write `await integration.{self._name.rpartition('.')[2]}(...)` "
@@ -96,7 +96,7 @@ class IntegrationCall(Coroutine[Any, Any, T_co]):
         warnings.warn_explicit(message, RuntimeWarning, filename, lineno, module=module)
 
     def __repr__(self) -> str:
-        state = "started" if self._started else "not awaited yet"
+        state = inspect.getcoroutinestate(self._coro).removeprefix("CORO_").lower()
         return f"<IntegrationCall {self._name}() {state}>"
 
 
@@ -113,15 +113,18 @@ def must_await(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Integ
 
     @functools.wraps(method)
     def call(*args: P.args, **kwargs: P.kwargs) -> IntegrationCall[T]:
-        frame = inspect.currentframe()
-        caller = frame.f_back if frame is not None else None
-        where = (
-            (caller.f_code.co_filename, caller.f_lineno, caller.f_globals.get("__name__", ""))
-            if caller is not None
-            else _UNKNOWN
-        )
-        del frame, caller  # no reference cycle through the frames
+        caller = _getframe(1)  # where it was called: its line is worked out if needed
+        where = (caller.f_code, caller.f_lasti, caller.f_globals)
+        del caller  # no frame kept: no reference cycle through it
         return IntegrationCall(method(*args, **kwargs), name, effect, where)
 
     call.__qualname__ = name
     return call
+
+
+def _line(code: CodeType, instruction: int) -> int:
+    """The line of ``code`` that the instruction at offset ``instruction`` belongs to."""
+    for start, end, line in code.co_lines():
+        if start <= instruction < end and line is not None:
+            return line
+    return code.co_firstlineno
