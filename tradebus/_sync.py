@@ -105,12 +105,13 @@ class SyncTradeIntegration:
     def __init__(
         self, role: str, data_dir: str | os.PathLike[str] = "data", **options: Any
     ) -> None:
+        _refuse_in_event_loop("get_trade_integration", role)
         self.role = role
-        self.data_dir = Path(data_dir)
         #: The node options it was opened with.
         self.options: dict[str, Any] = dict(options)
-        _refuse_in_event_loop("get_trade_integration", role)
         self._loop = NodeThread(role, data_dir, self.options)
+        #: The data directory (absolute).
+        self.data_dir: Path = self._loop.data_dir
         #: ``"host"`` (this process hosts ``role``) or ``"client"`` (another does).
         self.mode: Mode = self._loop.mode
         self._integration = TradeIntegration(self._loop.node, role)
@@ -119,17 +120,20 @@ class SyncTradeIntegration:
         self._closing = False
         self._closed = threading.Event()
         atexit.register(self._close_at_exit)
-        if self._loop.holder is None:
+        holder = self._loop.holder
+        if holder is None:
             logger.info(
                 "%s logs in host mode in %s (this process hosts the role)", role, self.data_dir
             )
         else:
             logger.info(
-                "%s logs in client mode in %s (%s); its events reach the "
-                "database through that writer's relay",
+                "%s logs in client mode in %s: its writer runs in another process (%s); "
+                "events are committed to this process's outbox, and that writer's relay "
+                "stores them in %s",
                 role,
                 self.data_dir,
-                self._loop.holder,
+                "pid unknown" if holder.pid is None else f"pid {holder.pid}",
+                Path(holder.path).name,
             )
 
     # ------------------------------------------------------------------ calls

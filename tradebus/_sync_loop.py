@@ -8,6 +8,7 @@ owners' relays.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
@@ -41,7 +42,8 @@ class NodeThread:
         self, role: str, data_dir: str | os.PathLike[str], options: dict[str, Any]
     ) -> None:
         self.role = role
-        self.data_dir = Path(data_dir)
+        # Absolute: files opened later (readers) are the same whatever the cwd is then.
+        self.data_dir = Path(os.path.abspath(data_dir))
         topology = options.get("topology")
         database = (topology if isinstance(topology, Topology) else Topology.default()).owned_by(
             role
@@ -68,7 +70,10 @@ class NodeThread:
         self.holder: WriterLockError | None = holder
 
     def _open(self, *, roles: list[str] | tuple[()], options: dict[str, Any]) -> Node:
-        node = open_node(self.data_dir, roles=roles, **options)
+        # Made in the loop's thread, like everything of the node.
+        node = self._portal.call(
+            functools.partial(open_node, self.data_dir, roles=roles, **options)
+        )
         return self._stack.enter_context(self._portal.wrap_async_context_manager(node))
 
     def call(self, func: Callable[[], Awaitable[T]]) -> T:

@@ -369,8 +369,11 @@ def _log_as_a_client_of(
         with api:
             assert api.mode == "client"
             [said] = [r.getMessage() for r in caplog.records if "mode" in r.getMessage()]
-            assert f"pid {owner.pid}" in said
-            assert "api_server logs in client mode" in said
+            assert said == (
+                f"api_server logs in client mode in {tmp_path}: its writer runs in another "
+                f"process (pid {owner.pid}); events are committed to this process's outbox, "
+                "and that writer's relay stores them in system_logs.db"
+            )
             assert caplog.records[-1].levelno == logging.INFO  # no writer failed first
             event_id = api.log_trade_alert(alert_type="risk", severity="warning", message="m")
         # Delivered by the owner's relay into the owner's database.
