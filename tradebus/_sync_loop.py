@@ -50,6 +50,8 @@ class NodeThread:
         )  # an unknown role is refused before any thread starts
         self._stack = ExitStack()
         try:
+            # A daemon thread (anyio >= 4.5): the interpreter does not wait for it
+            # before the atexit hooks run, one of which closes this node.
             self._portal: BlockingPortal = self._stack.enter_context(
                 start_blocking_portal("asyncio", name=f"tradebus-{role}")
             )
