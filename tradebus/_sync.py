@@ -51,7 +51,7 @@ def get_trade_integration(
     key = (role, os.path.realpath(data_dir))
     with _open_guard:
         found = _open.get(key)
-        if found is not None and not found.closed:
+        if found is not None and not found.closed and found.pid == os.getpid():
             if found.options != options:
                 raise TradebusError(
                     f"the blocking integration of role {role!r} in {data_dir} is open "
@@ -107,6 +107,8 @@ class SyncTradeIntegration:
     ) -> None:
         _refuse_in_event_loop("get_trade_integration", role)
         self.role = role
+        #: The process that opened it (and runs its loop thread).
+        self.pid = os.getpid()
         #: The node options it was opened with.
         self.options: dict[str, Any] = dict(options)
         self._loop = NodeThread(role, data_dir, self.options)
@@ -146,6 +148,13 @@ class SyncTradeIntegration:
         **kwargs: P.kwargs,
     ) -> T:
         _refuse_in_event_loop(method.__name__, self.role)
+        if os.getpid() != self.pid:
+            raise TradebusError(
+                f"cannot call {method.__name__}(): the blocking integration of role "
+                f"{self.role!r} was opened by process {self.pid}, and this process is a "
+                "fork of it, without its thread; call tradebus.get_trade_integration() "
+                "in this process for one of its own; nothing was done"
+            )
         with self._guard:
             if self._closing:
                 raise TradebusError(
@@ -192,6 +201,9 @@ class SyncTradeIntegration:
         :raises TradebusError: if called from a thread running an event loop.
         """
         _refuse_in_event_loop("close", self.role)
+        if os.getpid() != self.pid:
+            self._closing = True  # a fork's copy: the node is the parent's to close
+            return
         with self._guard:
             first = not self._closing
             self._closing = True

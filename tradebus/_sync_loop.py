@@ -8,14 +8,18 @@ owners' relays.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+import anyio
+from anyio.from_thread import BlockingPortal
 
 from writers import WriterLock, WriterLockError
 
@@ -48,13 +52,11 @@ class NodeThread:
         database = (topology if isinstance(topology, Topology) else Topology.default()).owned_by(
             role
         )  # an unknown role is refused before any thread starts
+        self._loop = _LoopThread(f"tradebus-{role}")
+        self._portal = self._loop.portal
         self._stack = ExitStack()
+        self._stack.callback(self._loop.stop)
         try:
-            # A daemon thread (anyio >= 4.5): the interpreter does not wait for it
-            # before the atexit hooks run, one of which closes this node.
-            self._portal: BlockingPortal = self._stack.enter_context(
-                start_blocking_portal("asyncio", name=f"tradebus-{role}")
-            )
             ensure_data_dir(self.data_dir)
             holder = _held_elsewhere(self.data_dir / database.filename, role)
             if holder is None:
@@ -85,6 +87,46 @@ class NodeThread:
     def close(self) -> None:
         """Flush and close the node, stop the loop and join its thread."""
         self._stack.close()
+
+
+class _LoopThread:
+    """A :class:`~anyio.from_thread.BlockingPortal` served by an event loop (asyncio)
+    in a daemon thread of its own.
+
+    What ``anyio.from_thread.start_blocking_portal`` does, without its generator: a
+    forked child that drops its copy of this object has nothing to finalize, where
+    the generator's cleanup would wait forever for a loop that runs only in the
+    parent. A daemon thread: the interpreter does not wait for it before the atexit
+    hooks run, one of which closes the node.
+    """
+
+    def __init__(self, name: str) -> None:
+        started: Future[BlockingPortal] = Future()
+        self._thread = threading.Thread(target=_serve, args=(started,), name=name, daemon=True)
+        self._thread.start()
+        self.portal = started.result()
+
+    def stop(self) -> None:
+        """Stop the portal (the node is closed: nothing runs in it) and join the thread."""
+        with contextlib.suppress(RuntimeError):  # the loop is not running any more
+            self.portal.call(self.portal.stop)
+        self._thread.join()
+
+
+def _serve(started: Future[BlockingPortal]) -> None:
+    """Run a portal until it is stopped; hand it over through ``started``."""
+
+    async def serve() -> None:
+        async with BlockingPortal() as portal:
+            started.set_result(portal)
+            await portal.sleep_until_stopped()
+
+    try:
+        anyio.run(serve, backend="asyncio")
+    except BaseException as exc:
+        if not started.done():
+            started.set_exception(exc)
+        raise
 
 
 def _held_elsewhere(database: Path, role: str) -> WriterLockError | None:

@@ -286,6 +286,43 @@ def test_a_process_that_exits_without_closing_stores_every_acknowledged_event(
         assert api.mode == "host"  # the exited process's lock is free
 
 
+def test_a_forked_child_gets_its_own_integration_and_exits(tmp_path: Path) -> None:
+    # The child has a copy of the parent's integration but not its loop thread: a call
+    # on the copy is refused, exiting does not wait for that thread, and asking again
+    # opens the child's own (a client: the parent hosts the role).
+    result = _run(
+        f"""
+        import os, sys
+        from tradebus import TradebusError, get_trade_integration
+
+        api = get_trade_integration("api_server", data_dir={str(tmp_path)!r})
+        api.log_trade_alert(alert_type="system", severity="info", message="parent")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                api.log_trade_alert(alert_type="system", severity="info", message="copy")
+            except TradebusError as exc:
+                print("refused:", exc, flush=True)
+            own = get_trade_integration("api_server", data_dir={str(tmp_path)!r})
+            print("child:", own is api, own.mode, flush=True)
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print("child exit:", os.waitstatus_to_exitcode(status), flush=True)
+        api.log_trade_alert(alert_type="system", severity="info", message="parent again")
+        """,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    refused, child, exit_code = result.stdout.splitlines()
+    assert refused.startswith("refused: cannot call log_trade_alert(): the blocking integration")
+    assert "this process is a fork of it" in refused
+    assert (child, exit_code) == ("child: False client", "child exit: 0")
+    assert _rows(tmp_path / LOGS, "SELECT message FROM trade_alerts") == [
+        ("parent",),
+        ("parent again",),
+    ]
+
+
 async def test_a_call_from_an_event_loop_is_refused_with_what_to_use(tmp_path: Path) -> None:
     api = await anyio.to_thread.run_sync(get_trade_integration, "api_server", tmp_path)
     try:
