@@ -10,6 +10,7 @@ from ._awaited import IntegrationCall as IntegrationCall
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
+from ._exceptions import NotDelivered as NotDelivered
 from ._exceptions import ReferenceRefused as ReferenceRefused
 from ._exceptions import StaleUpdate as StaleUpdate
 from ._exceptions import TradebusError as TradebusError
@@ -18,7 +19,8 @@ from ._integration import TradeIntegration as TradeIntegration
 from ._integration import outcome_of as outcome_of
 from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
-from ._node import open_node as open_node
+from ._open_node import open_node as open_node
+from ._relay_stats import RelayStatistics as RelayStatistics
 from ._sync import SyncTradeIntegration as SyncTradeIntegration
 from ._sync import get_trade_integration as get_trade_integration
 from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
@@ -34,7 +36,9 @@ __all__ = [
     "NoRoute",
     "Node",
     "NodeStatistics",
+    "NotDelivered",
     "ReferenceRefused",
+    "RelayStatistics",
     "StaleUpdate",
     "SyncTradeIntegration",
     "Topology",

@@ -22,7 +22,8 @@ from schemas import Direction, HealthStatus, Tick
 from writers import reader_uri
 
 from ._integration import TradeIntegration
-from ._node import Node, open_node
+from ._node import Node
+from ._open_node import open_node
 from ._signals import StopSignals
 from ._stats import count_rows
 

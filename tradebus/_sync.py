@@ -116,7 +116,7 @@ class SyncTradeIntegration:
         self.data_dir: Path = self._loop.data_dir
         #: ``"host"`` (this process hosts ``role``) or ``"client"`` (another does).
         self.mode: Mode = self._loop.mode
-        self._integration = TradeIntegration(self._loop.node, role)
+        self._integration = self._loop.node.integration(role)
         self._guard = threading.Condition()
         self._calls = 0  # calls under way
         self._closing = False
@@ -147,10 +147,16 @@ class SyncTradeIntegration:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        _refuse_in_event_loop(method.__name__, self.role)
+        return self._run(
+            method.__name__, functools.partial(method, self._integration, *args, **kwargs)
+        )
+
+    def _run(self, name: str, func: Callable[[], Awaitable[T]]) -> T:
+        """Run ``func()`` in the node's loop and wait for what it returns (raises)."""
+        _refuse_in_event_loop(name, self.role)
         if os.getpid() != self.pid:
             raise TradebusError(
-                f"cannot call {method.__name__}(): the blocking integration of role "
+                f"cannot call {name}(): the blocking integration of role "
                 f"{self.role!r} was opened by process {self.pid}, and this process is a "
                 "fork of it, without its thread; call tradebus.get_trade_integration() "
                 "in this process for one of its own; nothing was done"
@@ -158,13 +164,13 @@ class SyncTradeIntegration:
         with self._guard:
             if self._closing:
                 raise TradebusError(
-                    f"cannot call {method.__name__}(): the blocking integration of role "
+                    f"cannot call {name}(): the blocking integration of role "
                     f"{self.role!r} in {self.data_dir} is closed; get a new one with "
                     f"tradebus.get_trade_integration({self.role!r}, ...); nothing was done"
                 )
             self._calls += 1
         try:
-            return self._loop.call(functools.partial(method, self._integration, *args, **kwargs))
+            return self._loop.call(func)
         finally:
             with self._guard:
                 self._calls -= 1
@@ -186,6 +192,22 @@ class SyncTradeIntegration:
     open_positions = _blocking(TradeIntegration.open_positions)
     recommendations = _blocking(TradeIntegration.recommendations)
     alerts = _blocking(TradeIntegration.alerts)
+
+    def delivered(self, timeout: float | None = None) -> None:
+        """Return once every event logged through this process's node so far is
+        committed in its own database, by its owner (see :meth:`Node.delivered`).
+
+        A ``log_*`` call returns once its event is durable: in its database, or in
+        this process's outbox when another process owns the database (client mode,
+        or an event of another role's database). This waits until the owners' relays
+        have committed those too, however long an owner is down, unless ``timeout``.
+
+        :raises TimeoutError: after ``timeout`` seconds (nothing is lost: delivery
+            goes on).
+        :raises NotDelivered: if an owner could not store some of them (its
+            ``dead_letters`` hold them).
+        """
+        self._run("delivered", functools.partial(self._loop.node.delivered, timeout))
 
     # -------------------------------------------------------------- lifecycle
 

@@ -23,7 +23,8 @@ from anyio.from_thread import BlockingPortal
 
 from writers import WriterLock, WriterLockError
 
-from ._node import Node, ensure_data_dir, open_node
+from ._node import Node, ensure_data_dir
+from ._open_node import open_node
 from ._topology import Topology
 
 __all__ = ["Mode", "NodeThread"]
