@@ -13,8 +13,8 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import assert_type
 
@@ -121,23 +121,32 @@ def test_calls_raise_what_the_coroutines_raise(tmp_path: Path) -> None:
 
 
 def test_eight_threads_at_once_store_every_event_once_in_its_database(tmp_path: Path) -> None:
-    roles = {
-        "chatgpt_bot": (MAIN, "trade_executions"),
-        "desktop_agent": (ANALYSIS, "trade_recommendations"),
-        "api_server": (LOGS, "trade_alerts"),
-    }
+    # Three integrations (one per role) in one process, each hosting its role; every
+    # other call of the bot and the agent logs an alert, which the api_server owns: it
+    # goes through their outboxes, and the api_server's relays store it.
+    roles = ["chatgpt_bot", "desktop_agent", "api_server"]
     integrations = {role: get_trade_integration(role, data_dir=tmp_path) for role in roles}
-    returned: dict[str, list[str]] = {role: [] for role in roles}
+    returned: dict[str, list[str]] = {
+        "trade_executions": [],
+        "trade_recommendations": [],
+        "trade_alerts": [],
+    }
     errors: list[BaseException] = []
     start = threading.Barrier(8)
 
     def work(n: int) -> None:
-        role = list(roles)[n % 3]
+        role = roles[n % 3]
         integration = integrations[role]
         try:
             start.wait()
             for i in range(25):
-                if role == "chatgpt_bot":
+                if role == "api_server" or i % 2:
+                    table = "trade_alerts"
+                    event_id = integration.log_trade_alert(
+                        alert_type="risk", severity="info", message=f"{role} {n}/{i}"
+                    )
+                elif role == "chatgpt_bot":
+                    table = "trade_executions"
                     event_id = integration.log_trade_execution(
                         ticket=n * 100 + i + 1,
                         symbol="BTCUSDT",
@@ -145,7 +154,8 @@ def test_eight_threads_at_once_store_every_event_once_in_its_database(tmp_path: 
                         entry_price=50_000.0 + i,
                         volume=0.01,
                     )
-                elif role == "desktop_agent":
+                else:
+                    table = "trade_recommendations"
                     event_id = integration.log_trade_recommendation(
                         symbol="BTCUSDT",
                         direction="BUY",
@@ -153,13 +163,8 @@ def test_eight_threads_at_once_store_every_event_once_in_its_database(tmp_path: 
                         stop_loss=49_500.0,
                         take_profit=51_000.0 + n * 100 + i,
                         confidence=80,
-                    )
-                    # (its recommendation_id, which is its event_id: no event_id given)
-                else:
-                    event_id = integration.log_trade_alert(
-                        alert_type="risk", severity="info", message=f"{n}/{i}"
-                    )
-                returned[role].append(event_id)
+                    )  # its recommendation_id, which is its event_id (none was given)
+                returned[table].append(event_id)
         except BaseException as exc:
             errors.append(exc)
 
@@ -169,22 +174,21 @@ def test_eight_threads_at_once_store_every_event_once_in_its_database(tmp_path: 
     for thread in threads:
         thread.join()
     for integration in integrations.values():
+        integration.delivered(timeout=60)  # the relayed alerts are stored too
+    for integration in integrations.values():
         integration.close()
     assert errors == []
 
     assert {role: integrations[role].mode for role in roles} == dict.fromkeys(roles, "host")
-    executions = _event_ids(tmp_path / MAIN, "trade_executions")
-    assert sorted(executions) == sorted(returned["chatgpt_bot"])
-    assert len(set(executions)) == 3 * 25  # threads 0, 3, 6
-    recommendations = _rows(
-        tmp_path / ANALYSIS, "SELECT recommendation_id, event_id FROM trade_recommendations"
-    )
-    assert sorted(str(r) for r, _ in recommendations) == sorted(returned["desktop_agent"])
-    assert all(r == e for r, e in recommendations)
-    assert len(set(recommendations)) == 3 * 25  # threads 1, 4, 7
-    alerts = _event_ids(tmp_path / LOGS, "trade_alerts")
-    assert sorted(alerts) == sorted(returned["api_server"])
-    assert len(set(alerts)) == 2 * 25  # threads 2, 5
+    assert [len(returned[t]) for t in returned] == [3 * 13, 3 * 13, 2 * 25 + 6 * 12]
+    for database, table in [
+        (MAIN, "trade_executions"),
+        (ANALYSIS, "trade_recommendations"),
+        (LOGS, "trade_alerts"),
+    ]:
+        stored = _event_ids(tmp_path / database, table)
+        assert sorted(stored) == sorted(returned[table]), table
+        assert len(set(stored)) == len(stored), table
 
 
 def test_the_same_role_and_directory_give_the_same_open_integration(tmp_path: Path) -> None:
@@ -375,7 +379,7 @@ import anyio
 from tradebus import open_node
 
 async def main():
-    async with open_node({data_dir!r}, roles=["api_server"]) as node:
+    async with open_node({data_dir!r}, roles=[{role!r}]) as node:
         print("ready", flush=True)
         await anyio.to_thread.run_sync(sys.stdin.read)  # until the test closes stdin
 
@@ -383,24 +387,30 @@ anyio.run(main)
 """
 
 
-def test_a_role_run_by_another_process_makes_a_client_whose_events_reach_it(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+@contextmanager
+def _owner(tmp_path: Path, role: str) -> Iterator[subprocess.Popen[str]]:
+    """Another process hosting ``role`` in ``tmp_path``, until the block ends; then it
+    stops (cleanly: exit code 0)."""
     with subprocess.Popen(
-        [sys.executable, "-c", _OWNER.format(data_dir=str(tmp_path))],
+        [sys.executable, "-c", _OWNER.format(data_dir=str(tmp_path), role=role)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     ) as owner:
-        _log_as_a_client_of(owner, tmp_path, caplog)
-
-
-def _log_as_a_client_of(
-    owner: subprocess.Popen[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    try:
+        assert owner.stdin is not None
         assert owner.stdout is not None
-        assert owner.stdout.readline() == "ready\n"
+        try:
+            assert owner.stdout.readline() == "ready\n"
+            yield owner
+        finally:
+            owner.stdin.close()
+            assert owner.wait(timeout=60) == 0
+
+
+def test_a_role_run_by_another_process_makes_a_client_whose_events_reach_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with _owner(tmp_path, "api_server") as owner:
         with caplog.at_level(logging.INFO, logger="tradebus"):
             api = get_trade_integration("api_server", data_dir=tmp_path)
         with api:
@@ -413,13 +423,47 @@ def _log_as_a_client_of(
             )
             assert caplog.records[-1].levelno == logging.INFO  # no writer failed first
             event_id = api.log_trade_alert(alert_type="risk", severity="warning", message="m")
-        # Delivered by the owner's relay into the owner's database.
-        _eventually(lambda: _event_ids(tmp_path / LOGS, "trade_alerts") == [event_id])
-    finally:
-        assert owner.stdin is not None
-        owner.stdin.close()
-        assert owner.wait(timeout=60) == 0
+            assert (tmp_path / "outboxes" / "client-1.db").is_file()  # its own outbox
+            api.delivered(timeout=60)  # stored by the owner's relay in the owner's database
+            assert _event_ids(tmp_path / LOGS, "trade_alerts") == [event_id]
     assert _event_ids(tmp_path / LOGS, "trade_alerts") == [event_id]
+
+
+def test_a_client_process_that_exits_without_closing_has_its_events_delivered(
+    tmp_path: Path,
+) -> None:
+    with _owner(tmp_path, "api_server"):
+        result = _run(
+            f"""
+            from tradebus import get_trade_integration
+
+            api = get_trade_integration("api_server", data_dir={str(tmp_path)!r})
+            print(api.mode)
+            for i in range(20):
+                api.log_trade_alert(alert_type="system", severity="info", message=str(i))
+            """,
+            cwd=tmp_path,
+        )
+        assert (result.returncode, result.stdout, result.stderr) == (0, "client\n", "")
+        # The client is gone; the owner's relay stores what its outbox holds.
+        _eventually(lambda: len(_event_ids(tmp_path / LOGS, "trade_alerts")) >= 20)
+    messages = _rows(tmp_path / LOGS, "SELECT message FROM trade_alerts")
+    assert sorted(int(str(m)) for (m,) in messages) == list(range(20))
+
+
+def test_an_event_of_another_roles_database_is_stored_once_its_owner_runs(
+    tmp_path: Path,
+) -> None:
+    with get_trade_integration("chatgpt_bot", data_dir=tmp_path) as bot:
+        assert bot.mode == "host"
+        # The api_server owns alerts and does not run: the alert waits in the bot's
+        # outbox (durable: the call returned).
+        alert_id = bot.log_trade_alert(alert_type="risk", severity="critical", message="dd")
+        with pytest.raises(TimeoutError):
+            bot.delivered(timeout=0.2)
+        with _owner(tmp_path, "api_server"):
+            bot.delivered(timeout=60)
+            assert _event_ids(tmp_path / LOGS, "trade_alerts") == [alert_id]
 
 
 async def test_an_async_node_sees_what_the_blocking_api_stored(tmp_path: Path) -> None:
