@@ -96,6 +96,8 @@ class SyncTradeIntegration:
       file of its own, ``DATA/outboxes/client-N.db``. A call returns once the event is
       committed there; the owner's relay then commits it into its database.
 
+    :meth:`delivered` waits until what went through an outbox is in its database too.
+
     It flushes and closes on :meth:`close`, at the end of a ``with`` block, and at
     interpreter exit. A call after that is a :class:`~tradebus.TradebusError`; so is a
     call from a thread running an event loop (an ``async def``): use the async API
