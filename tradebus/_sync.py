@@ -17,7 +17,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, Final, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ._exceptions import TradebusError
 from ._integration import TradeIntegration
@@ -31,7 +31,18 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _open: dict[tuple[str, str], SyncTradeIntegration] = {}  # (role, data dir) -> the open one
-_open_guard: Final = threading.Lock()
+_open_guard = threading.Lock()
+
+
+def _forget_in_a_forked_child() -> None:
+    """A forked child starts with none open (the parent's run in the parent's threads),
+    and a fresh lock (another thread of the parent may have held it at the fork)."""
+    global _open_guard
+    _open_guard = threading.Lock()
+    _open.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_a_forked_child)
 
 
 def get_trade_integration(
