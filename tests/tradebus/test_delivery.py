@@ -280,10 +280,12 @@ async def test_delivered_reports_what_the_owner_refused_in_the_same_run(tmp_path
         calls = agent.integration("desktop_agent")
         # Two executions on ticket 7 while the bot is down: the agent cannot tell that
         # the second is refused (a ticket opens one trade) until the bot stores them.
-        for direction, price in (("BUY", 100.0), ("SELL", 101.0)):
-            await calls.log_trade_execution(
-                ticket=7, symbol="BTCUSDT", direction=direction, entry_price=price, volume=1.0
-            )
+        await calls.log_trade_execution(
+            ticket=7, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0
+        )
+        await calls.log_trade_execution(
+            ticket=7, symbol="BTCUSDT", direction="SELL", entry_price=101.0, volume=1.0
+        )
         async with open_node(tmp_path, roles=["chatgpt_bot"]):
             with pytest.raises(NotDelivered, match="TradeExecution") as caught:
                 await agent.delivered(timeout=30)
