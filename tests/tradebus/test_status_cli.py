@@ -31,7 +31,7 @@ _ROLE_PROCESS = textwrap.dedent(
 
     async def main() -> None:
         async with (
-            open_node(sys.argv[1], roles=[sys.argv[2]]) as node,
+            open_node(sys.argv[1], roles=[sys.argv[2]], status_file=False) as node,
             StatusReporter(node, interval=0.1) as reporter,
         ):
             print(reporter.id, flush=True)

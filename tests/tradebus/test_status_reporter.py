@@ -31,7 +31,7 @@ def _entry(data: Path, key: str) -> ProcessStatus | None:
 async def test_a_node_shows_its_roles_pid_and_events_written(tmp_path: Path) -> None:
     ticks = 100
     async with (
-        open_node(tmp_path, roles=["chatgpt_bot"]) as node,
+        open_node(tmp_path, roles=["chatgpt_bot"], status_file=False) as node,
         StatusReporter(node, interval=0.05) as reporter,
     ):
         first = _entry(tmp_path, reporter.id)  # written on enter
@@ -65,7 +65,10 @@ async def test_a_node_shows_its_roles_pid_and_events_written(tmp_path: Path) -> 
 
 async def test_the_error_that_ends_the_block_is_the_last_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="the app failed"):
-        async with open_node(tmp_path, roles=["api_server"]) as node, StatusReporter(node) as rep:
+        async with (
+            open_node(tmp_path, roles=["api_server"], status_file=False) as node,
+            StatusReporter(node) as rep,
+        ):
             raise ValueError("the app failed")
     entry = _entry(tmp_path, rep.id)
     assert entry is not None
@@ -74,7 +77,7 @@ async def test_the_error_that_ends_the_block_is_the_last_error(tmp_path: Path) -
 
 async def test_stopping_is_written_at_once(tmp_path: Path) -> None:
     async with (
-        open_node(tmp_path, roles=["api_server"]) as node,
+        open_node(tmp_path, roles=["api_server"], status_file=False) as node,
         StatusReporter(node, interval=3600) as reporter,
     ):
         reporter.stopping()
@@ -107,7 +110,7 @@ async def test_a_lock_held_elsewhere_skips_beats_and_never_stops_the_node(
         assert line == b"locked"
         with caplog.at_level(logging.WARNING, logger="tradebus"):
             async with (
-                open_node(tmp_path, roles=["api_server"]) as node,
+                open_node(tmp_path, roles=["api_server"], status_file=False) as node,
                 StatusReporter(node, interval=0.02, lock_timeout=0.05) as reporter,
             ):
                 api = node.integration("api_server")
@@ -143,7 +146,7 @@ async def test_a_newer_status_file_is_left_alone_and_the_node_goes_on(
     path.write_bytes(newer)
     with caplog.at_level(logging.WARNING, logger="tradebus"):
         async with (
-            open_node(tmp_path, roles=["api_server"]) as node,
+            open_node(tmp_path, roles=["api_server"], status_file=False) as node,
             StatusReporter(node, interval=0.02) as reporter,
         ):
             await node.integration("api_server").log_trade_alert(
@@ -162,7 +165,10 @@ async def test_a_bad_interval_is_refused(tmp_path: Path, interval: float) -> Non
 
 
 async def test_a_node_hosting_no_role_has_an_entry_too(tmp_path: Path) -> None:
-    async with open_node(tmp_path, roles=()) as node, StatusReporter(node) as reporter:
+    async with (
+        open_node(tmp_path, roles=(), status_file=False) as node,
+        StatusReporter(node) as reporter,
+    ):
         entry = _entry(tmp_path, reporter.id)
         assert entry is not None
         assert (entry.roles, set(entry.writers), entry.state) == ((), {"outbox"}, "running")
@@ -173,7 +179,7 @@ async def test_a_node_hosting_no_role_has_an_entry_too(tmp_path: Path) -> None:
 
 async def test_a_relay_shows_what_it_delivered_and_its_lag(tmp_path: Path) -> None:
     async with (
-        open_node(tmp_path, roles=["chatgpt_bot"]) as bot,
+        open_node(tmp_path, roles=["chatgpt_bot"], status_file=False) as bot,
         StatusReporter(bot, interval=0.05) as reporter,
         open_node(tmp_path, roles=["api_server"]) as api,
     ):
@@ -193,3 +199,21 @@ async def test_a_relay_shows_what_it_delivered_and_its_lag(tmp_path: Path) -> No
         relay = entry.relays["system_logs.db -> main"]
         assert (relay.source, relay.database, relay.lag_seconds) == ("system_logs.db", "main", 0.0)
         assert relay.cursor >= 3
+
+
+async def test_every_node_keeps_its_entry_unless_told_not_to(tmp_path: Path) -> None:
+    async with open_node(tmp_path, roles=["api_server"]) as node:
+        assert node.status is not None
+        entry = _entry(tmp_path, node.status.id)
+        assert entry is not None
+        assert (entry.roles, entry.pid, entry.state) == (("api_server",), os.getpid(), "running")
+        await node.integration("api_server").log_trade_alert(
+            alert_type="system", severity="info", message="counted"
+        )
+    entry = _entry(tmp_path, node.status.id)
+    assert entry is not None
+    assert (entry.state, entry.events_written) == ("stopped", 1)  # the final counts
+    other = tmp_path / "other"
+    async with open_node(other, roles=["api_server"], status_file=False) as node:
+        assert node.status is None
+    assert not (other / "shared_memory.json").exists()
