@@ -29,8 +29,8 @@ __all__ = [
     "IDLE_CPU_LIMIT",
     "LATENCY_LIMIT_MS",
     "SENDER_ROLE",
-    "TICK_LOAD_RATE",
     "TICKS_RATIO_TARGET",
+    "TICK_LOAD_RATE",
     "cross_latency",
     "cross_targets",
     "cross_ticks",
@@ -178,7 +178,7 @@ async def cross_ticks(ctx: Context) -> ScenarioResult:
 # ---------------------------------------------------------------- cross-latency
 
 
-async def _latency_round(ctx: Context, tick_rate: int) -> dict[str, Any]:
+async def _latency_round(ctx: Context, tick_rate: int) -> tuple[dict[str, Any], list[float]]:
     config = ctx.config
     folder = ctx.fresh_dir(f"cross-latency-{tick_rate}")
     common = {"data_dir": str(folder), "max_batch": config.max_batch,
@@ -197,8 +197,9 @@ async def _latency_round(ctx: Context, tick_rate: int) -> dict[str, Any]:
         "settle": _SETTLE if tick_rate else 0.0,
     }
     agent, owner = await anyio.to_thread.run_sync(_serve, owner_params, agent_params, _TIMEOUT)
-    committed = summarize_ms(agent.pop("committed_ms"))
-    returned = summarize_ms(agent.pop("returned_ms"))
+    samples: list[float] = agent["committed_ms"]
+    committed = summarize_ms(samples)
+    returned = summarize_ms(agent["returned_ms"])
     return {
         "tick_rate": tick_rate,
         "tick_rate_achieved": owner["tick_rate_achieved"],
@@ -206,7 +207,7 @@ async def _latency_round(ctx: Context, tick_rate: int) -> dict[str, Any]:
         "returned": returned,
         "owner": owner,
         "load1": load_average(),
-    }
+    }, samples
 
 
 async def cross_latency(ctx: Context) -> ScenarioResult:
@@ -218,9 +219,13 @@ async def cross_latency(ctx: Context) -> ScenarioResult:
     latencies: dict[str, list[float]] = {}
     for name, rate in (("idle", 0), ("under_load", TICK_LOAD_RATE)):
         ctx.status(f"{ctx.config.lone_calls} calls, bot {'idle' if not rate else f'{rate:,}/s'}")
-        rounds[name] = result = await _latency_round(ctx, rate)
+        result, latencies[f"cross-latency, {name.replace('_', ' ')}"] = await _latency_round(
+            ctx, rate
+        )
+        rounds[name] = result
         committed, returned = result["committed"], result["returned"]
-        load = "bot idle" if not rate else f"bot feeding {result['tick_rate_achieved']:,.0f} ticks/s"
+        achieved = result["tick_rate_achieved"]
+        load = f"bot feeding {achieved:,.0f} ticks/s" if rate else "bot idle"
         lines.append(
             Line(
                 scenario="cross-latency",
@@ -251,8 +256,15 @@ async def cross_latency(ctx: Context) -> ScenarioResult:
 def _idle_together(ctx: Context, seconds: float) -> list[dict[str, Any]]:
     folder = ctx.fresh_dir("idle-cpu")
     workers = [
-        Worker({"role": "idle", "node_role": role, "data_dir": str(folder),
-                "seconds": seconds, "settle": _SETTLE})  # fmt: skip
+        Worker(
+            {
+                "role": "idle",
+                "node_role": role,
+                "data_dir": str(folder),
+                "seconds": seconds,
+                "settle": _SETTLE,
+            }
+        )
         for role in _ROLES
     ]
     try:

@@ -16,8 +16,10 @@ committed it; ``idle`` opens a node and does nothing.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,21 +53,20 @@ async def _next_line() -> None:
 def thread_cpu() -> dict[str, float]:
     """CPU seconds (user + system) of each thread of this process, by thread name
     (threads of one name summed); empty where ``/proc`` says nothing."""
-    ticks_per_s = 100.0
     try:
-        import os
-
         ticks_per_s = float(os.sysconf("SC_CLK_TCK"))
         tasks = list(Path("/proc/self/task").iterdir())
     except (OSError, ValueError, AttributeError):
         return {}
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
     cpu: dict[str, float] = {}
     for task in tasks:
         try:
             stat = (task / "stat").read_text()
         except OSError:
             continue  # ended meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        name = names.get(int(task.name)) or stat[stat.index("(") + 1 : stat.rindex(")")]
+        name = name.split(" (")[0].rstrip("_0123456789- ")  # "Thread-3 (run)" -> "Thread"
         fields = stat[stat.rindex(")") + 2 :].split()
         seconds = (int(fields[11]) + int(fields[12])) / ticks_per_s  # utime, stime
         cpu[name] = cpu.get(name, 0.0) + seconds
