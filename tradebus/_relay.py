@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,6 +39,7 @@ logger = logging.getLogger("tradebus")
 #: Rows read from an outbox at a time.
 READ_LIMIT = 5_000
 _list_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
+_grp = attrgetter("grp")
 #: The most ticks a relay publishes as one group (sharing one cursor).
 TICK_RUN = 1_000
 #: The longest pause before a relay reads a source again after failing to (seconds).
@@ -53,6 +55,8 @@ class _Unit(NamedTuple):
     rows: list[OutboxRow]
     events: list[Event]
     refused: Exception | None
+    #: The topics of refused rows (for their dead letters).
+    topics: list[str]
 
 
 class _Chunk(NamedTuple):
@@ -64,6 +68,8 @@ class _Chunk(NamedTuple):
     units: list[_Unit]
     caught_up: bool
     pending: int
+    #: When the first of the rows was appended (ns).
+    oldest_ts: int | None
 
 
 class Relay:
@@ -183,6 +189,11 @@ class Relay:
             # Rows past the cursor for this database: at most the positions left (the
             # others' rows count too: counting exactly would read the whole backlog).
             pending = len(whole) if caught_up else view.last_position() - after
+            units = _units(whole, self._decode(whole)) if whole else []
+            for unit in units:
+                if unit.refused is not None:  # their topics, for the dead letters
+                    unit.topics.extend(view.details(row.seq)[0] for row in unit.rows)
+            oldest_ts = view.details(whole[0].seq)[1] if whole else None
         if time.monotonic() >= self._count_after:
             self.committed = self.own.cursor_of(origin)  # for statistics, once a second
             self._count_after = time.monotonic() + COUNT_EVERY
@@ -190,16 +201,17 @@ class Relay:
             origin=origin,
             after=whole[-1].seq if whole else after,
             rows=whole,
-            units=_units(whole, self._decode(whole)) if whole else [],
+            units=units,
             caught_up=caught_up,
             pending=pending,
+            oldest_ts=oldest_ts,
         )
 
     async def _publish_forever(self, receive: MemoryObjectReceiveStream[_Chunk]) -> None:
         async with receive:
             async for chunk in receive:
                 self.origin = chunk.origin
-                self.pending, self.oldest_ts = chunk.pending, chunk.rows[0].ts
+                self.pending, self.oldest_ts = chunk.pending, chunk.oldest_ts
                 await self._publish(chunk.units, wait_for_last=chunk.caught_up)
                 if chunk.caught_up:
                     self.committed = self.cursor
@@ -215,7 +227,7 @@ class Relay:
         before them is committed first."""
         for n, unit in enumerate(units):
             if unit.refused is not None:
-                await self._refuse(unit.rows, unit.refused)
+                await self._refuse(unit, unit.refused)
             else:
                 following = units[n + 1] if n + 1 < len(units) else None
                 wait = wait_for_last if following is None else following.refused is not None
@@ -224,7 +236,8 @@ class Relay:
             self.delivered += len(unit.rows)
 
     def _decode(self, rows: list[OutboxRow]) -> list[Event | Exception]:
-        """Each row's event (of this database, under its own topic), or why it is none.
+        """Each row's event (of this database; published to its own topic), or why it
+        is none.
 
         Decoded in one call, then each checked as the bus's admit hook checks it (a
         handful of comparisons for a tick): a row that is not valid is known before
@@ -233,7 +246,7 @@ class Relay:
             events: list[Event | Exception] = list(
                 _list_decoder.decode(pack_array([row.data for row in rows]))
             )
-        except Exception:
+        except Exception:  # any refusal: each row decoded alone names its own
             events = []
             for row in rows:
                 try:
@@ -241,7 +254,7 @@ class Relay:
                 except InvalidEvent as exc:
                     events.append(exc)
         stored = self.spec.event_types
-        for i, (row, event) in enumerate(zip(rows, events, strict=True)):
+        for i, event in enumerate(events):
             if isinstance(event, Exception):
                 continue
             try:
@@ -252,10 +265,6 @@ class Relay:
             if type(event) not in stored:
                 events[i] = InvalidEvent(
                     "event", None, type(event).__name__, f"not stored by {self.spec.name!r}"
-                )
-            elif event.topic != row.topic:
-                events[i] = InvalidEvent(
-                    "topic", None, row.topic, f"the event's own topic is {event.topic!r}"
                 )
         return events
 
@@ -282,18 +291,19 @@ class Relay:
         except NotStored:
             pass  # in dead_letters, with its origin and position: the sender is told
 
-    async def _refuse(self, members: list[OutboxRow], error: Exception) -> None:
+    async def _refuse(self, unit: _Unit, error: Exception) -> None:
         """Commit rows that are not valid events to dead_letters, with the cursor
         (what was published before them is committed: the last was waited for)."""
+        members = unit.rows
         reason = f"not delivered from {self.name}: {error}"
         failures = [
             (
                 Message.of_data(
-                    row.topic, 0, row.data, headers=Headers(origin=self.origin, cursor=row.seq)
+                    topic, 0, row.data, headers=Headers(origin=self.origin, cursor=row.seq)
                 ),
                 reason,
             )
-            for row in members
+            for row, topic in zip(members, unit.topics, strict=True)
         ]
         logger.warning(
             "relay %s: %d event(s) at position %d refused: %s",
@@ -330,6 +340,12 @@ def _group_end(rows: list[OutboxRow], i: int) -> int:
 
 def _units(rows: list[OutboxRow], events: list[Event | Exception]) -> list[_Unit]:
     """``rows`` (with their events) cut into what is published together, in order."""
+    if set(map(type, events)) == {Tick} and not any(map(_grp, rows)):
+        # The common case, a stream of ticks: runs of TICK_RUN, by slicing.
+        return [
+            _Unit(rows[i : i + TICK_RUN], events[i : i + TICK_RUN], None, [])  # type: ignore[arg-type]
+            for i in range(0, len(rows), TICK_RUN)
+        ]
     units: list[_Unit] = []
     i = 0
     while i < len(rows):
@@ -347,6 +363,6 @@ def _units(rows: list[OutboxRow], events: list[Event | Exception]) -> list[_Unit
         decoded = events[i:end]
         refused = next((e for e in decoded if isinstance(e, Exception)), None)
         good = [] if refused is not None else decoded
-        units.append(_Unit(rows[i:end], good, refused))  # type: ignore[arg-type]
+        units.append(_Unit(rows[i:end], good, refused, []))  # type: ignore[arg-type]
         i = end
     return units

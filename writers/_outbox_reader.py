@@ -17,20 +17,19 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ._reader import ReadOnlyConnection, reader_uri
-from ._sqlite_outbox import CURSOR_OF, DEAD_LETTERS_OF, LAST_SEQ, OUTBOX_ID, READ
+from ._sqlite_outbox import CURSOR_OF, DEAD_LETTERS_OF, LAST_SEQ, OUTBOX_ID, READ, ROW_DETAILS
 
 __all__ = ["OutboxReader", "OutboxRow", "OutboxView"]
 
 
 class OutboxRow(NamedTuple):
-    """One event an outbox holds for a database."""
+    """One event an outbox holds for a database (its topic and time: see
+    :meth:`OutboxView.details`)."""
 
     seq: int
-    topic: str
     data: bytes
     #: The position of the last row of the atomic group it belongs to (0: alone).
     grp: int
-    ts: int
 
 
 class OutboxView:
@@ -55,10 +54,16 @@ class OutboxView:
 
     def read(self, database: str, after: int, limit: int) -> list[OutboxRow]:
         """The next rows (at most ``limit``) for ``database`` after position ``after``."""
-        return [
-            OutboxRow(seq, topic.decode(errors="replace"), data, grp or 0, ts or 0)
-            for seq, topic, data, grp, ts in self._fetch(READ, (database, after, limit)) or ()
-        ]
+        return list(map(OutboxRow._make, self._fetch(READ, (database, after, limit)) or ()))
+
+    def details(self, seq: int) -> tuple[str, int]:
+        """The topic a row was published to and when it was appended (ns); ("", 0)
+        for a row that is not there."""
+        rows = self._fetch(ROW_DETAILS, (seq,))
+        if not rows:
+            return "", 0
+        topic, ts = rows[0]
+        return (topic or b"").decode(errors="replace"), ts or 0
 
     def last_position(self) -> int:
         """The last position the outbox used (0: none, or none left to see)."""

@@ -19,6 +19,7 @@ __all__ = [
     "OUTBOX_IDENTITY",
     "OUTBOX_SEQ",
     "READ",
+    "ROW_DETAILS",
     "TRIM",
 ]
 
@@ -60,10 +61,11 @@ DEAD_LETTERS_OF: Final = (
 #: column the type a relay expects whatever a hand-edited row holds (text where
 #: bytes belong, a word where a number does): such a row is refused, never stuck.
 READ: Final = (
-    "SELECT seq, CAST(topic AS BLOB), CAST(data AS BLOB), CAST(grp AS INTEGER), "
-    "CAST(ts AS INTEGER) FROM outbox "
+    "SELECT seq, CAST(data AS BLOB), coalesce(CAST(grp AS INTEGER), 0) FROM outbox "
     "WHERE destination = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
+#: What a relay reads of one row besides: its topic and when it was appended.
+ROW_DETAILS: Final = "SELECT CAST(topic AS BLOB), CAST(ts AS INTEGER) FROM outbox WHERE seq = ?"
 #: The last position used (rows past a relay's cursor are at most this many more).
 LAST_SEQ: Final = "SELECT coalesce(max(seq), 0) FROM outbox"
 TRIM: Final = "DELETE FROM outbox WHERE destination = ? AND seq <= ?"
