@@ -20,6 +20,7 @@ from writers import WriterLockError, create_database
 from ._check import check
 from ._cli_log import CliLog
 from ._cli_run import add_parser as add_run_parser
+from ._cli_up import add_parser as add_up_parser
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
 from ._signals import StopSignals
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_argument(check)
 
     add_run_parser(commands)
+    add_up_parser(commands)
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )
