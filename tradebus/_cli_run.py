@@ -89,9 +89,13 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--app",
+        dest="apps",
+        action="append",
+        default=[],
         metavar="MODULE:FUNCTION",
         help="run `async def FUNCTION(node)` of MODULE inside the node (for example "
-        "tradebus.role_apps:chatgpt_bot); the process serves on when it returns",
+        "tradebus.role_apps:chatgpt_bot; repeat to run several side by side); the "
+        "process serves on once they return",
     )
     parser.add_argument(
         "--log-level",
@@ -147,10 +151,10 @@ def _run(args: argparse.Namespace) -> int:
             f"({topology.describe()})"
         )
         return EXIT_USAGE
-    app: App | None = None
-    if args.app is not None:
+    apps: dict[str, App] = {}
+    for spec in args.apps:
         try:
-            app = load_app(args.app)
+            apps[spec] = load_app(spec)
         except AppError as exc:
             print_error(str(exc))
             return EXIT_USAGE
@@ -160,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
     except TradebusError as exc:
         print_error(str(exc))
         return EXIT_USAGE
-    server = _Server(args.data_dir, roles, args.app, app, args.supervisor_pid)
+    server = _Server(args.data_dir, roles, apps, args.supervisor_pid)
     with StopSignals() as stop:
         try:
             return anyio.run(server.serve, stop)
@@ -192,24 +196,23 @@ class _Server:
         self,
         data_dir: Path,
         roles: tuple[str, ...],
-        app_name: str | None,
-        app: App | None,
+        apps: dict[str, App],
         supervisor_pid: int | None,
     ) -> None:
         self.data_dir = data_dir
         self.roles = roles
-        self.app_name = app_name
-        self.app = app
+        self.apps = apps
         self.supervisor_pid = supervisor_pid
-        self.app_error: BaseException | None = None
+        #: The first app that raised, and its error.
+        self.failed: tuple[str, BaseException] | None = None
 
     async def serve(self, stop: StopSignals) -> int:
         started = time.monotonic()
         async with open_node(self.data_dir, roles=self.roles) as node:
             self._say_started(node)
             async with anyio.create_task_group() as tg:
-                if self.app is not None:
-                    tg.start_soon(self._host_app, self.app, node)
+                for name, app in self.apps.items():
+                    tg.start_soon(self._host_app, name, app, node)
                 why = await self._wait_for_stop(stop)
                 tg.cancel_scope.cancel()
             logger.info("stopping (%s): committing what is held", why)
@@ -222,10 +225,11 @@ class _Server:
             f"pid {os.getpid()}: {events:,} events written ({per_db})",
             flush=True,
         )
-        if self.app_error is not None:
+        if self.failed is not None:
+            name, error = self.failed
             print_error(
-                f"app {self.app_name} failed: {type(self.app_error).__name__}: "
-                f"{self.app_error}; what it logged before is committed"
+                f"app {name} failed: {type(error).__name__}: {error}; what it logged "
+                "before is committed"
             )
             return EXIT_FAILED
         return EXIT_OK
@@ -234,7 +238,7 @@ class _Server:
         owned = ", ".join(
             f"{role} ({node.topology.owned_by(role).filename})" for role in self.roles
         )
-        app = f", app {self.app_name}" if self.app_name else ""
+        app = "".join(f", app {name}" for name in self.apps)
         print(
             f"tradebus run: serving {owned}{app}; pid {os.getpid()}, data dir "
             f"{self.data_dir}; SIGINT or SIGTERM stops it",
@@ -245,18 +249,19 @@ class _Server:
         while True:
             if stop.first is not None:
                 return signal.Signals(stop.first).name
-            if self.app_error is not None:
-                return "the app failed"
+            if self.failed is not None:
+                return f"app {self.failed[0]} failed"
             if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid:
                 return f"the supervisor (pid {self.supervisor_pid}) is gone"
             await anyio.sleep(_POLL)
 
-    async def _host_app(self, app: App, node: Node) -> None:
-        logger.info("app %s started", self.app_name)
+    async def _host_app(self, name: str, app: App, node: Node) -> None:
+        logger.info("app %s started", name)
         try:
             await app(node)
         except Exception as exc:
-            logger.exception("app %s failed: %s", self.app_name, exc)
-            self.app_error = exc
+            logger.exception("app %s failed: %s", name, exc)
+            if self.failed is None:
+                self.failed = (name, exc)
             return
-        logger.info("app %s returned; serving on until SIGINT or SIGTERM", self.app_name)
+        logger.info("app %s returned; serving on until SIGINT or SIGTERM", name)
