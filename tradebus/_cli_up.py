@@ -119,26 +119,25 @@ class ProcessView:
 
 def read_process_views(data_dir: Path) -> dict[int, ProcessView]:
     """The status file's processes by pid; empty when there is no status file (yet)."""
-    try:
-        status_module: Any = importlib.import_module("tradebus._status")
-    except ImportError:
+    read_status: Any = getattr(importlib.import_module("tradebus"), "read_status", None)
+    if read_status is None:
         return {}
     try:
-        status = status_module.read_status(data_dir)
+        status = read_status(data_dir)
     except (TradebusError, OSError, ValueError):
         return {}
     views: dict[int, ProcessView] = {}
     for process in status.processes.values():
-        lags = [
-            float(getattr(relay, "lag_seconds", 0.0) or 0.0)
-            for relay in dict(getattr(process, "relays", {}) or {}).values()
-        ]
+        known = views.get(process.pid)
+        if known is not None and known.state == "running":
+            continue  # an ended entry of an earlier process with the same pid
+        lags = [relay.lag_seconds for relay in process.relays.values()]
         views[process.pid] = ProcessView(
             pid=process.pid,
-            state=str(process.state),
-            events_written=getattr(process, "events_written", None),
+            state=process.state,
+            events_written=process.events_written,
             relay_lag=max(lags) if lags else None,
-            last_error=getattr(process, "last_error", None),
+            last_error=process.last_error,
         )
     return views
 
