@@ -182,3 +182,52 @@ def test_up_refuses_an_app_of_an_unknown_role(up: Callable[..., _Up]) -> None:
     running = up("--app", "trader=tradebus.role_apps:chatgpt_bot")
     assert running.process.wait(timeout=_DEADLINE) == 2
     running.wait_for(lambda: "unknown role 'trader'" in running.output(), "the error")
+
+
+def test_role_processes_stop_by_themselves_when_up_is_killed(
+    up: Callable[..., _Up], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    running = up()
+    pids = _serving(running, data)
+    running.process.kill()  # no chance to stop its children
+    running.process.wait(timeout=_DEADLINE)
+    said = f"stopped (the supervisor (pid {running.process.pid}) is gone)"
+
+    def log(role: str) -> str:
+        return (data / "logs" / f"{role}.log").read_text()
+
+    deadline = time.monotonic() + _DEADLINE
+    while not all(said in log(role) for role in _FILES):
+        assert time.monotonic() < deadline, "the role processes outlived their supervisor"
+        time.sleep(0.05)
+    for role, pid in pids.items():
+        # Each drained, released its lock and said so (its last act).
+        assert f"pid {pid}: " in log(role).splitlines()[-1]
+        assert _holder(data, role) is None
+        assert not _locked(data, role)
+
+
+def test_up_kills_a_role_process_that_does_not_stop_in_time(
+    up: Callable[..., _Up], tmp_path: Path
+) -> None:
+    (tmp_path / "stubborn.py").write_text(
+        "import anyio\n\n\n"
+        "async def main(node):\n"
+        "    with anyio.CancelScope(shield=True):\n"
+        "        await anyio.sleep(3600)\n"
+    )
+    data = tmp_path / "data"
+    running = up("--app", "api_server=stubborn:main", "--stop-timeout", "1")
+    pids = _serving(running, data)
+    running.wait_for(
+        lambda: "app stubborn:main started" in (data / "logs" / "api_server.log").read_text(),
+        "the app runs",
+    )
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=_DEADLINE) == 0
+    output = running.output()
+    assert f"killing api_server (pid {pids['api_server']}, SIGKILL): no stop within 1 s" in output
+    assert f"stopped: api_server (pid {pids['api_server']}, exit -9)" in output
+    assert f"stopped: chatgpt_bot (pid {pids['chatgpt_bot']}, exit 0)" in output
+    assert not _locked(data, "api_server")
