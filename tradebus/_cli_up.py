@@ -56,12 +56,22 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--stop-timeout",
-        type=float,
+        type=_seconds,
         default=30.0,
         metavar="SECONDS",
         help="how long a role process may take to stop before it is killed (default: 30)",
     )
     parser.set_defaults(handler=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
