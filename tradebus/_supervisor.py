@@ -191,6 +191,9 @@ class Supervisor:
         child.pid = process.pid
         child.state = "running"
         self.say(f"started: {child.role} (pid {process.pid})")
+        if self.stopping:  # started while the others were told to stop
+            child.state = "stopping"
+            _signal(child, signal.SIGTERM)
         code = await process.wait()
         child.process = None
         child.last_exit = code
