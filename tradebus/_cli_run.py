@@ -181,6 +181,24 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
 
 
+def _describe(error: BaseException) -> str:
+    """``Type: message`` of an error, or of the first error in a group (the app's task
+    group wraps what one of its tasks raised)."""
+    leaves: list[BaseException] = []
+
+    def collect(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                collect(inner)
+        else:
+            leaves.append(exc)
+
+    collect(error)
+    first = leaves[0] if leaves else error
+    more = f" (and {len(leaves) - 1} more, see the log)" if len(leaves) > 1 else ""
+    return f"{type(first).__name__}: {first}{more}"
+
+
 def _role_of(topology: Topology, path: str) -> str:
     name = Path(path).name
     for role, spec in topology.owners.items():
@@ -228,8 +246,7 @@ class _Server:
         if self.failed is not None:
             name, error = self.failed
             print_error(
-                f"app {name} failed: {type(error).__name__}: {error}; what it logged "
-                "before is committed"
+                f"app {name} failed: {_describe(error)}; what it logged before is committed"
             )
             return EXIT_FAILED
         return EXIT_OK

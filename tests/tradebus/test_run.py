@@ -44,6 +44,12 @@ async def fail(node):
     raise ValueError("the app broke on purpose")
 
 
+async def in_a_group(node):
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fail, node)
+        await anyio.sleep_forever()
+
+
 async def done(node):
     await node.bus.publish(Tick(symbol="EURUSD", bid=1.0, ask=1.1), wait=True)
     pathlib.Path("returned.txt").write_text("yes")
@@ -146,10 +152,12 @@ def test_an_app_that_returns_leaves_the_process_serving(app_dir: Path) -> None:
     assert _ticks(app_dir / "data") == 1
 
 
-def test_an_app_that_raises_ends_the_process_with_status_1(app_dir: Path) -> None:
-    result = _run(app_dir, "--role", "chatgpt_bot", "--app", "feedapp:fail")
+@pytest.mark.parametrize("app", ["fail", "in_a_group"])
+def test_an_app_that_raises_ends_the_process_with_status_1(app_dir: Path, app: str) -> None:
+    result = _run(app_dir, "--role", "chatgpt_bot", "--app", f"feedapp:{app}")
     assert result.returncode == 1
-    assert "app feedapp:fail failed: ValueError: the app broke on purpose" in result.stderr
+    # Named by the error itself, also when one of the app's tasks raised it.
+    assert f"app feedapp:{app} failed: ValueError: the app broke on purpose;" in result.stderr
     assert "Traceback" in result.stderr  # the app's error is logged whole
     assert _ticks(app_dir / "data") == 1  # what it logged before is kept
 
