@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import math
 import random
+import sqlite3
 import time
 
 import aiosqlite
@@ -58,6 +59,8 @@ __all__ = ["api_server", "chatgpt_bot", "desktop_agent"]
 logger = logging.getLogger("tradebus.role_apps")
 
 _REFUSED = (AlreadyRecorded, StaleUpdate, UnknownReference, NotStored)
+# Another role's database that is missing, or still being created by its writer.
+_NOT_READY = (TradebusError, sqlite3.Error)
 _NS = 1_000_000_000
 
 
@@ -164,7 +167,7 @@ async def desktop_agent(
     rng = random.Random(seed)
     tickets = _Tickets()
     open_now: dict[str, int] = {}
-    with contextlib.suppress(TradebusError):  # no database of the bot yet: nothing is open
+    with contextlib.suppress(*_NOT_READY):  # no database of the bot yet: nothing is open
         open_now = {p.symbol: p.ticket for p in await agent.open_positions()}
     logger.info("desktop_agent: advising on %s", ", ".join(symbols))
     async with anyio.create_task_group() as tg:
@@ -207,6 +210,8 @@ class _Advisor:
                 await self._advise()
             except _REFUSED as exc:
                 logger.warning("%s: %s", self.symbol, exc)
+            except sqlite3.Error as exc:  # the bot's database is being created
+                logger.info("%s: %s; trying again", self.symbol, exc)
 
     async def _advise(self) -> None:
         if self.ticket is not None:
@@ -218,7 +223,7 @@ class _Advisor:
             self.ticket = None
         try:
             ticks = await self.agent.recent_ticks(self.symbol, 1)
-        except TradebusError:
+        except _NOT_READY:
             ticks = []  # the bot's database is not there yet
         if not ticks or time.time_ns() - ticks[0].ts > 10 * _NS:
             self._wait("waiting for fresh ticks from the bot")
@@ -254,7 +259,7 @@ class _Advisor:
         """The committed status of position ``ticket`` (None: not in the database yet)."""
         try:
             main = await self.node.shared_reader("main")
-        except TradebusError:
+        except _NOT_READY:
             return None
         rows = list(
             await main.execute_fetchall(
@@ -287,7 +292,7 @@ async def _report_health(node: Node, api: TradeIntegration, every: float) -> Non
         for symbol in DEMO_SYMBOLS:
             try:
                 ticks = await api.recent_ticks(symbol, 1)
-            except TradebusError:
+            except _NOT_READY:
                 ticks = []
             if ticks:
                 newest = max(newest or 0, ticks[0].ts)
@@ -332,7 +337,7 @@ class _Watcher:
             await anyio.sleep(every)
             try:
                 main = await self.node.shared_reader("main")
-            except TradebusError:
+            except _NOT_READY:
                 continue  # the bot's database is not there yet
             try:
                 await self._openings(main)
@@ -340,6 +345,8 @@ class _Watcher:
                 await self._closes(main)
             except _REFUSED as exc:
                 logger.warning("watching the trades: %s", exc)
+            except sqlite3.Error as exc:  # the bot's database is being created
+                logger.info("watching the trades: %s; trying again", exc)
 
     async def _openings(self, main: aiosqlite.Connection) -> None:
         rows = await main.execute_fetchall(
