@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ._apps import AppError, split_app_spec
-from ._cli_run import EXIT_USAGE, data_dir_argument, print_error
+from ._cli_run import EXIT_FAILED, EXIT_USAGE, data_dir_argument, print_error
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
 from ._signals import StopSignals
@@ -84,6 +84,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     except (AppError, TradebusError) as exc:
         print_error(str(exc))
         return EXIT_USAGE
+    try:
+        (args.data_dir / "logs").mkdir(exist_ok=True)
+    except OSError as exc:
+        print_error(f"cannot create the log directory {args.data_dir / 'logs'}: {exc}")
+        return EXIT_FAILED
     display = _Display(console, args.data_dir)
     supervisor = Supervisor(args.data_dir, apps, display.say, stop_timeout=args.stop_timeout)
     display.supervisor = supervisor
