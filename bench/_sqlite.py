@@ -70,7 +70,8 @@ def create_shared_database(path: str | Path, specs: Iterable[DatabaseSpec] = SPE
     """Create one file holding every table of ``specs``: the single shared database of old.
 
     Each spec is migrated in memory and its schema objects copied over; objects that
-    several specs share (``dead_letters``, ``writer_state``) are created once.
+    several specs share (``dead_letters``, ``writer_state``, ``outbox``) are created
+    once, and SQLite's own (``sqlite_sequence``) by SQLite.
     """
     conn = connect(path)
     try:
@@ -80,7 +81,8 @@ def create_shared_database(path: str | Path, specs: Iterable[DatabaseSpec] = SPE
             try:
                 _migrate(scratch, spec)
                 objects = scratch.execute(
-                    "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+                    "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
                 ).fetchall()
             finally:
                 scratch.close()

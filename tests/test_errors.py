@@ -16,6 +16,7 @@ from tradebus import (
     AccessDenied,
     AlreadyRecorded,
     NoRoute,
+    NotDelivered,
     ReferenceRefused,
     StaleUpdate,
     TradebusError,
@@ -108,6 +109,9 @@ def _samples() -> dict[type[BaseException], BaseException]:
         InvalidOption: InvalidOption("max_batch", 2.5, "an int >= 1"),
         AccessDenied: AccessDenied("this node may not write 'main'"),
         NoRoute: NoRoute("no writer in this node stores 'trade.execution.EURUSD'"),
+        NotDelivered: NotDelivered(
+            "main", "unified_tick_pipeline.db", [(3, "Tick", "invalid Tick.bid")]
+        ),
         ReferenceRefused: ReferenceRefused("refused", **refused),
         UnknownReference: UnknownReference("ticket 7 has no execution", **refused),
         AlreadyRecorded: AlreadyRecorded("ticket 7 has another execution", **refused),

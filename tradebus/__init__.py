@@ -9,6 +9,7 @@ from __future__ import annotations
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
+from ._exceptions import NotDelivered as NotDelivered
 from ._exceptions import ReferenceRefused as ReferenceRefused
 from ._exceptions import StaleUpdate as StaleUpdate
 from ._exceptions import TradebusError as TradebusError
@@ -17,7 +18,7 @@ from ._integration import TradeIntegration as TradeIntegration
 from ._integration import outcome_of as outcome_of
 from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
-from ._node import open_node as open_node
+from ._open_node import open_node as open_node
 from ._relay_stats import RelayStatistics as RelayStatistics
 from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
 from ._topology import Topology as Topology
@@ -31,6 +32,7 @@ __all__ = [
     "NoRoute",
     "Node",
     "NodeStatistics",
+    "NotDelivered",
     "ReferenceRefused",
     "RelayStatistics",
     "StaleUpdate",

@@ -3,7 +3,7 @@ the committed state, and publish its events."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import schemas
@@ -18,24 +18,27 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from ._node import Node
-    from ._topology import Topology
 
 __all__ = ["IntegrationCalls", "publish_together"]
 
 
-async def publish_together(bus: EventBus, topology: Topology, events: Sequence[Event]) -> None:
+async def publish_together(
+    bus: EventBus, takes: Callable[[Event], str | None], events: Sequence[Event]
+) -> None:
     """Publish ``events`` so that they are stored together or not at all, and return
     once all are committed.
 
-    Events that one database stores go as one atomic group (``publish_many``): its
-    writer commits them in one transaction, or none of them. Events of several
-    databases (an execution and its recommendation's update: two writers, two files)
+    Events that one writer of this node takes (``takes`` names it: one database's
+    events, or events of several databases that the writer appends to its outbox with
+    its own) go as one atomic group (``publish_many``): it commits them in one
+    transaction, or none of them. Events of several writers (an execution and its
+    recommendation's update when both databases are hosted: two writers, two files)
     cannot share a transaction; they go one at a time, each once the one before it is
     committed, so that a first event the writer refuses (:class:`eventbus.NotStored`)
     leaves nothing behind.
     """
-    homes = {spec.name if (spec := topology.home(event)) else "" for event in events}
-    if len(events) > 1 and len(homes) == 1:
+    writers = {takes(event) for event in events}
+    if len(events) > 1 and len(writers) == 1:
         await bus.publish_many(events, wait=True)
         return
     for event in events:
@@ -54,7 +57,7 @@ class IntegrationCalls:
         all are committed; refuse them all, before anything is enqueued, if one has no
         route."""
         self._check_routes(first, *then)
-        await publish_together(self.node.bus, self.node.topology, (first, *then))
+        await publish_together(self.node.bus, self.node.takes, (first, *then))
 
     def _check_routes(self, *events: Event) -> None:
         for event in events:

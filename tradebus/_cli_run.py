@@ -19,7 +19,8 @@ from writers import WriterLockError
 
 from ._apps import App, AppError, load_app
 from ._exceptions import TradebusError
-from ._node import Node, ensure_data_dir, open_node
+from ._node import Node, ensure_data_dir
+from ._open_node import open_node
 from ._signals import StopSignals
 from ._stats import check_data_dir
 from ._topology import Topology

@@ -32,7 +32,8 @@ from ._market import (
     propose,
     volume_for,
 )
-from ._node import Node, open_node
+from ._node import Node
+from ._open_node import open_node
 from ._signals import StopSignals
 from ._stats import count_rows
 

@@ -10,8 +10,10 @@ for every error tradebus raises. Each package draws its own branch (see its
     ├── InvalidEvent       an event is not valid (schemas; also a ValueError)
     ├── AccessDenied       this node does not host the role that owns that database
     │                      (not an OSError: no file's permissions are involved)
-    ├── NoRoute            no writer in this node stores the event; nothing enqueued
-    │                      (also a LookupError)
+    ├── NoRoute            no role of the topology owns the event's database;
+    │                      nothing enqueued (also a LookupError)
+    ├── NotDelivered       an event sent to another role's database was refused by
+    │                      its owner (it is in that database's dead_letters)
     └── ReferenceRefused   a call names a ticket or recommendation the committed state
         │                  does not allow; nothing enqueued (also a ValueError)
         ├── UnknownReference  no committed execution / recommendation has that id
@@ -30,6 +32,7 @@ __all__ = [
     "AccessDenied",
     "AlreadyRecorded",
     "NoRoute",
+    "NotDelivered",
     "ReferenceRefused",
     "StaleUpdate",
     "TradebusError",
@@ -46,6 +49,30 @@ class AccessDenied(TradebusError):
 
 class NoRoute(TradebusError, LookupError):
     """A persistent event has no writer to take it in this node; it was not enqueued."""
+
+
+class NotDelivered(TradebusError):
+    """Events this node sent to another role's database reached it, and its writer
+    could not store them: they are in its ``dead_letters``, with their origin and
+    position.
+
+    ``database`` is the database's name, ``events`` a list of (outbox position,
+    event type, error), in order.
+    """
+
+    def __init__(self, database: str, filename: str, events: list[tuple[int, str, str]]) -> None:
+        self.database = database
+        self.filename = filename
+        self.events = events
+        position, event_type, error = events[0]
+        more = f" (and {len(events) - 1} more)" if len(events) > 1 else ""
+        super().__init__(
+            f"{event_type} sent to {database!r} (outbox position {position}) was not "
+            f"stored by its owner: {error}{more}; see dead_letters in {filename}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.database, self.filename, self.events))
 
 
 class ReferenceRefused(TradebusError, ValueError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
@@ -17,36 +17,33 @@ from anyio.abc import TaskGroup, TaskStatus
 import schemas
 from eventbus import BusClosed, BusStatistics, EventBus, EventBusError
 from writers import (
+    OUTBOX_SPEC,
     DatabaseSpec,
-    Synchronous,
     WriterActor,
     WriterError,
+    WriterLockError,
     WriterStatistics,
     check_writer_options,
     open_reader,
 )
 
-from ._exceptions import AccessDenied, NoRoute, TradebusError
+from ._delivery import CLIENT_DIR, Delivery
+from ._exceptions import AccessDenied, TradebusError
 from ._id_floor import observe_stored_event_ids
+from ._node_readers import SharedReaders
 from ._relay_stats import RelayStatistics
+from ._routes import unrouted
 from ._topology import Topology
-from ._writer_options import (
-    BUSY_TIMEOUT,
-    DRAIN_TIMEOUT,
-    MAX_BACKOFF,
-    MAX_BATCH,
-    MAX_BUFFER,
-    MAX_DELAY,
-    SWITCH_INTERVAL,
-    SYNCHRONOUS,
-)
 
 if TYPE_CHECKING:
     from ._integration import TradeIntegration
 
-__all__ = ["Node", "NodeStatistics", "open_node"]
+__all__ = ["Node", "NodeStatistics", "ensure_data_dir"]
 
 logger = logging.getLogger("tradebus")
+
+#: How many processes hosting no role may write outbox files in one data directory.
+MAX_CLIENTS = 256
 
 
 class NodeStatistics(NamedTuple):
@@ -56,53 +53,6 @@ class NodeStatistics(NamedTuple):
     writers: dict[str, WriterStatistics]
     #: Per relay, keyed ``"<source file> -> <database>"``.
     relays: dict[str, RelayStatistics]
-
-
-def open_node(
-    data_dir: str | os.PathLike[str],
-    *,
-    roles: Iterable[str] | None = None,
-    topology: Topology | None = None,
-    max_batch: int = MAX_BATCH,
-    max_delay: float = MAX_DELAY,
-    synchronous: Synchronous = SYNCHRONOUS,
-    max_buffer: int = MAX_BUFFER,
-    busy_timeout: float = BUSY_TIMEOUT,
-    max_backoff: float = MAX_BACKOFF,
-    drain_timeout: float = DRAIN_TIMEOUT,
-    switch_interval: float | None = SWITCH_INTERVAL,
-) -> Node:
-    """Start a node: ``async with open_node("data") as node: ...``.
-
-    It owns the event bus and one :class:`~writers.WriterActor` per database whose
-    owner role it hosts (all roles by default). The data directory is created when
-    missing. Leaving the context flushes, drains and closes everything; an error in
-    a writer tears the node down and reaches the caller.
-
-    :param roles: the roles this process hosts (default: every role of the topology).
-    :param topology: roles -> databases (default: :meth:`Topology.default`).
-
-    The other options are passed to every writer (see :class:`~writers.WriterActor`,
-    whose defaults they share): ``max_batch`` events and ``max_delay`` seconds at
-    most per transaction, the ``synchronous`` pragma, ``max_buffer`` events waiting,
-    ``busy_timeout`` and ``max_backoff`` seconds for a locked or failing database,
-    ``drain_timeout`` seconds to commit what is held at shutdown, and
-    ``switch_interval`` (the interpreter's thread switch interval while writers run,
-    or None to leave it alone). An unknown option is a ``TypeError``.
-    """
-    return Node(
-        data_dir,
-        roles=roles,
-        topology=topology,
-        max_batch=max_batch,
-        max_delay=max_delay,
-        synchronous=synchronous,
-        max_buffer=max_buffer,
-        busy_timeout=busy_timeout,
-        max_backoff=max_backoff,
-        drain_timeout=drain_timeout,
-        switch_interval=switch_interval,
-    )
 
 
 def ensure_data_dir(data_dir: Path) -> None:
@@ -119,7 +69,8 @@ def ensure_data_dir(data_dir: Path) -> None:
 
 
 class Node:
-    """The bus plus the writers of the hosted roles. Create with :func:`open_node`."""
+    """The bus plus the writers of the hosted roles. Create with :func:`open_node`
+    (``writer_options``: its writer options, by name)."""
 
     def __init__(
         self,
@@ -127,14 +78,7 @@ class Node:
         *,
         roles: Iterable[str] | None = None,
         topology: Topology | None = None,
-        max_batch: int = MAX_BATCH,
-        max_delay: float = MAX_DELAY,
-        synchronous: Synchronous = SYNCHRONOUS,
-        max_buffer: int = MAX_BUFFER,
-        busy_timeout: float = BUSY_TIMEOUT,
-        max_backoff: float = MAX_BACKOFF,
-        drain_timeout: float = DRAIN_TIMEOUT,
-        switch_interval: float | None = SWITCH_INTERVAL,
+        writer_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
@@ -145,25 +89,21 @@ class Node:
             self.topology.owned_by(role)  # raises for unknown roles
         self.roles: tuple[str, ...] = hosted
         #: What every writer of this node is given (see :func:`open_node`).
-        self.writer_options: dict[str, Any] = {
-            "max_batch": max_batch,
-            "max_delay": max_delay,
-            "synchronous": synchronous,
-            "max_buffer": max_buffer,
-            "busy_timeout": busy_timeout,
-            "max_backoff": max_backoff,
-            "drain_timeout": drain_timeout,
-            "switch_interval": switch_interval,
-        }
+        self.writer_options: dict[str, Any] = dict(writer_options or {})
         check_writer_options(**self.writer_options)  # a wrong one is refused now
         self.bus = EventBus(
             admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
         )
         self._writers: dict[str, WriterActor] = {}
+        #: The databases owned by roles this node does not host: their events go to
+        #: the outbox of the first hosted writer (or of a file of its own).
+        self._forwarded = tuple(
+            spec for role, spec in self.topology.owners.items() if role not in hosted
+        )
+        self._outbox_writer: WriterActor | None = None
+        self._delivery: Delivery | None = None
         self._task_group: TaskGroup | None = None
-        self._readers = AsyncExitStack()
-        self._shared: dict[str, aiosqlite.Connection] = {}
-        self._opening = anyio.Lock()
+        self._readers = SharedReaders(self.path, lambda name: name in self._writers)
         self._writer_failed = False
         self._writer_error: BaseException | None = None
         self._entered = False
@@ -180,20 +120,55 @@ class Node:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         try:
+            forward = self._forwarded
             for role in self.roles:
                 spec = self.topology.owned_by(role)
                 writer = WriterActor(
-                    self.bus, spec, self.path(spec), role=role, **self.writer_options
-                )
+                    self.bus, spec, self.path(spec), role=role, forward=forward,
+                    **self.writer_options,
+                )  # fmt: skip
                 await self._task_group.start(self._run_writer, writer)
                 self._writers[spec.name] = writer
+                if forward:
+                    self._outbox_writer, forward = writer, ()
+            if not self.roles:
+                self._outbox_writer = await self._start_client_writer()
             # Ids made from now on sort after every id stored (by any earlier run).
             await observe_stored_event_ids(self.path(s) for s in self.topology.databases)
+            outbox = self._outbox_writer
+            self._delivery = Delivery(
+                self.bus,
+                self.data_dir,
+                self._writers,
+                {spec.name: self.path(spec) for spec in self.topology.databases},
+                None if outbox is None else (outbox, Path(outbox.path)),
+            )
+            await self._task_group.start(self._delivery.run)
         except BaseException as exc:
             await self._teardown(exc)
             raise
         self._running = True
         return self
+
+    async def _start_client_writer(self) -> WriterActor:
+        """The writer of this node's own outbox file (it hosts no role): the first
+        ``outboxes/client-N.db`` whose lock is free."""
+        assert self._task_group is not None
+        directory = self.data_dir / CLIENT_DIR
+        directory.mkdir(exist_ok=True)
+        for n in range(1, MAX_CLIENTS + 1):
+            writer = WriterActor(
+                self.bus, OUTBOX_SPEC, directory / f"client-{n}.db", role="client",
+                forward=self._forwarded, **self.writer_options,
+            )  # fmt: skip
+            try:
+                await self._task_group.start(self._run_writer, writer)
+            except WriterLockError:
+                continue  # another process's outbox
+            return writer
+        raise TradebusError(
+            f"{MAX_CLIENTS} processes hosting no role already write outboxes in {directory}"
+        )
 
     async def _run_writer(
         self, writer: WriterActor, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -201,6 +176,8 @@ class Node:
         try:
             await writer.run(task_status=task_status)
         except BaseException as exc:
+            if writer.spec is OUTBOX_SPEC and isinstance(exc, WriterLockError):
+                raise  # a client's outbox file taken by another process: it tries the next
             if not isinstance(exc, anyio.get_cancelled_exc_class()):
                 # A dead writer must not leave a half-alive node: refuse publishes at
                 # once, and let the task group cancel the body.
@@ -228,10 +205,11 @@ class Node:
     async def _teardown(self, exc: BaseException | None) -> None:
         """Close the bus (writers drain what they hold and exit), then wait for them."""
         self._running = False
+        if self._delivery is not None:  # relays first: they publish on the bus
+            self._delivery.stop()
         self.bus.close()
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
-        self._shared.clear()  # closed: shared_reader refuses from now on
         task_group, self._task_group = self._task_group, None
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
         try:
@@ -266,33 +244,48 @@ class Node:
 
     def _refuse_unrouted(self, topic: str) -> None:
         self._check_running(topic)
-        spec = self.topology.home_of_topic(topic)
-        if spec is None:
-            return  # not a persistent topic: in-process subscribers only
-        if spec.name in self._writers:
-            # Its writer is hosted but no longer subscribed: it failed (the node is
-            # going down) or stopped. Not a routing mistake of the caller.
-            raise BusClosed(
-                f"cannot publish {topic!r}: the writer of {spec.name!r} ({spec.filename}) "
-                "has stopped; nothing was enqueued"
-            )
-        owner = self.topology.owner(spec)
-        raise NoRoute(
-            f"no writer in this node stores {topic!r}: its database {spec.name!r} "
-            f"({spec.filename}) is owned by role {owner!r}, which this node does not host "
-            f"(hosted: {', '.join(self.roles) or 'none'}); nothing was enqueued"
-        )
+        error = unrouted(self.topology, topic)
+        if error is not None:
+            raise error
 
     def check_route(self, event: schemas.Event) -> None:
-        """Raise :class:`NoRoute` unless a writer in this node stores ``event``.
+        """Raise :class:`NoRoute` if no role of the topology owns ``event``'s database.
 
         :raises BusClosed: if a writer of this node failed (its error is the cause).
         :raises TradebusError: if the node is not started (or already closed).
         """
         self._check_running(event.topic)
-        spec = self.topology.home(event)
-        if spec is not None and spec.name not in self._writers:
+        if self.topology.home(event) is None:
             self._refuse_unrouted(event.topic)
+
+    def takes(self, event: schemas.Event) -> str | None:
+        """The name of the writer of this node that takes ``event`` (stores it, or
+        appends it to its outbox), or None if none does."""
+        spec = self.topology.home(event)
+        if spec is None:
+            return None
+        if spec.name in self._writers:
+            return spec.name
+        outbox = self._outbox_writer
+        return None if outbox is None else outbox.spec.name
+
+    async def delivered(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the API's
+        """Return once every event this node has published so far is committed in its
+        own database: stored by its owner, whether this node hosts it or not.
+
+        Events for databases owned elsewhere are durable once in this node's outbox
+        (that is when ``log_*`` returns); this waits until their owners' relays have
+        committed them too (however long the owner is down, unless ``timeout``).
+
+        :raises TimeoutError: after ``timeout`` seconds (nothing is lost: delivery goes on).
+        :raises NotDelivered: if an owner could not store some of them (its dead_letters
+            hold them); each is reported once.
+        :raises NotStored: as :meth:`EventBus.flush` raises it.
+        """
+        with anyio.fail_after(timeout):
+            await self.bus.flush()
+            if self._delivery is not None:
+                await self._delivery.delivered()
 
     def _check_running(self, topic: str) -> None:
         """Refuse a publish unless the node runs: say why (a writer failed, or the
@@ -315,13 +308,18 @@ class Node:
     # ------------------------------------------------------------------ access
 
     def integration(self, role: str) -> TradeIntegration:
-        """The trade-integration API, logging as ``role`` (a role this node hosts).
+        """The trade-integration API, logging as ``role``: a role this node hosts, or
+        any role of the topology for a node hosting none (a script or a client: its
+        events go through its own outbox).
 
-        :raises AccessDenied: if this node does not host ``role``.
+        :raises AccessDenied: if this node hosts roles, and not ``role``.
         """
         from ._integration import TradeIntegration
 
-        self._require_role(role)
+        if self.roles:
+            self._require_role(role)
+        else:
+            self.topology.owned_by(role)  # raises for a role the topology does not have
         return TradeIntegration(self, role)
 
     def writer(self, database: str | DatabaseSpec) -> WriterActor:
@@ -369,22 +367,22 @@ class Node:
                 f"cannot read {spec.filename} through the node: it is {state}; use "
                 "`async with open_node(...) as node:` (or node.reader(), which works any time)"
             )
-        conn = self._shared.get(spec.name)
-        if conn is None:
-            async with self._opening:  # two first readers open one connection
-                conn = self._shared.get(spec.name)
-                if conn is None:
-                    conn = await self._readers.enter_async_context(open_reader(self.path(spec)))
-                    self._shared[spec.name] = conn
-        return conn
+        return await self._readers.get(spec)
 
     def statistics(self) -> NodeStatistics:
         """The bus's and every hosted writer's counters."""
         return NodeStatistics(
             bus=self.bus.statistics(),
-            writers={name: writer.statistics() for name, writer in self._writers.items()},
-            relays={},
+            writers=self._writer_statistics(),
+            relays={} if self._delivery is None else self._delivery.statistics(),
         )
+
+    def _writer_statistics(self) -> dict[str, WriterStatistics]:
+        stats = {name: writer.statistics() for name, writer in self._writers.items()}
+        outbox = self._outbox_writer
+        if outbox is not None and outbox.spec.name not in stats:
+            stats[outbox.spec.name] = outbox.statistics()  # a client's outbox file
+        return stats
 
     def __repr__(self) -> str:
         return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"

@@ -18,6 +18,8 @@ from ._integrity import check_database as check_database
 from ._lock import WriterLock as WriterLock
 from ._lock import lock_path as lock_path
 from ._options import check_writer_options as check_writer_options
+from ._outbox_reader import OutboxReader as OutboxReader
+from ._outbox_reader import OutboxRow as OutboxRow
 from ._reader import ReadOnlyConnection as ReadOnlyConnection
 from ._reader import open_reader as open_reader
 from ._reader import reader_uri as reader_uri
@@ -27,6 +29,7 @@ from ._records import RecommendationRecord as RecommendationRecord
 from ._specs import ANALYSIS as ANALYSIS
 from ._specs import LOGS as LOGS
 from ._specs import MAIN as MAIN
+from ._specs import OUTBOX_SPEC as OUTBOX_SPEC
 from ._specs import DatabaseSpec as DatabaseSpec
 from ._sqlite import Synchronous as Synchronous
 from ._tables import RECOMMENDATION_STAGES as RECOMMENDATION_STAGES
@@ -37,11 +40,14 @@ __all__ = [
     "ANALYSIS",
     "LOGS",
     "MAIN",
+    "OUTBOX_SPEC",
     "RECOMMENDATION_STAGES",
     "SPECS",
     "DatabaseSpec",
     "DeadLetter",
     "InvalidOption",
+    "OutboxReader",
+    "OutboxRow",
     "PositionRecord",
     "ReadOnlyConnection",
     "RecommendationRecord",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import anyio
 from anyio.abc import TaskStatus
@@ -67,6 +67,7 @@ class WriterActor(Writer):
         drain_timeout: float = 30.0,
         on_commit: Callable[[list[Message], float], None] | None = None,
         switch_interval: float | None = DEFAULT_SWITCH_INTERVAL,
+        forward: Sequence[DatabaseSpec] = (),
     ) -> None:
         check_writer_options(
             max_batch=max_batch,
@@ -92,12 +93,14 @@ class WriterActor(Writer):
             busy_timeout=busy_timeout,
             rescue_timeout=drain_timeout,
             expected_batch=max_batch,
+            forward=forward,
         )
+        self.forward = tuple(forward)
         super().__init__(
             bus,
             self.sqlite,
             name=spec.name,
-            topics=spec.topics,
+            topics=(*spec.topics, *(t for other in self.forward for t in other.topics)),
             tables=spec.tables,
             max_batch=max_batch,
             max_delay=max_delay,

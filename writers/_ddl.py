@@ -6,7 +6,10 @@ hand-written SQLite (:mod:`writers._sqlite_rules`, :mod:`writers._sqlite_integri
 
 1. the tables (and the M5 candles view, the dead letters' index);
 2. indexes for the queries users run;
-3. the integrity triggers (and the indexes they search).
+3. the integrity triggers (and the indexes they search);
+4. delivery between processes: the ``outbox`` (with the identity of this file's
+   outbox, a random number in ``writer_state``), ``relay_cursors``, and where a dead
+   letter a relay delivered came from.
 
 Migration 3 makes the schema keep the meaning of what was stored, whatever arrives:
 
@@ -36,20 +39,31 @@ from typing import Final
 
 from ._sqlite_dialect import migrations
 from ._sqlite_integrity import ANALYSIS_INTEGRITY, LOGS_INTEGRITY, MAIN_INTEGRITY
+from ._sqlite_outbox import OUTBOX_IDENTITY
 from ._sqlite_rules import M5_CANDLES_VIEW
 from ._tables import ANALYSIS_TABLES, LOGS_TABLES, MAIN_TABLES, WRITER_TABLES
 
-__all__ = ["ANALYSIS_MIGRATIONS", "LOGS_MIGRATIONS", "MAIN_MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = [
+    "ANALYSIS_MIGRATIONS",
+    "LOGS_MIGRATIONS",
+    "MAIN_MIGRATIONS",
+    "OUTBOX_MIGRATIONS",
+    "SCHEMA_VERSION",
+]
 
 #: How many migrations each database has (its ``PRAGMA user_version`` when current).
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 MAIN_MIGRATIONS: Final = migrations(
-    (*MAIN_TABLES, *WRITER_TABLES), {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY}, SCHEMA_VERSION
+    (*MAIN_TABLES, *WRITER_TABLES),
+    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY},
+    SCHEMA_VERSION,
 )
 ANALYSIS_MIGRATIONS: Final = migrations(
-    (*ANALYSIS_TABLES, *WRITER_TABLES), {3: ANALYSIS_INTEGRITY}, SCHEMA_VERSION
+    (*ANALYSIS_TABLES, *WRITER_TABLES), {3: ANALYSIS_INTEGRITY, 4: OUTBOX_IDENTITY}, SCHEMA_VERSION
 )
 LOGS_MIGRATIONS: Final = migrations(
-    (*LOGS_TABLES, *WRITER_TABLES), {3: LOGS_INTEGRITY}, SCHEMA_VERSION
+    (*LOGS_TABLES, *WRITER_TABLES), {3: LOGS_INTEGRITY, 4: OUTBOX_IDENTITY}, SCHEMA_VERSION
 )
+#: A file that holds only an outbox (a process that hosts no role writes one).
+OUTBOX_MIGRATIONS: Final = migrations(WRITER_TABLES, {4: OUTBOX_IDENTITY}, SCHEMA_VERSION)

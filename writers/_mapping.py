@@ -107,6 +107,8 @@ class Table:
     :param clustered: rows are stored in primary-key order (no separate row id).
     :param on_conflict: ``"refuse"``: an insert that collides with a key fails (or a
         trigger decides); ``"update"``: it updates the stored row's other columns.
+    :param autoincrement: its generated row id never takes a value used before, even
+        once the rows holding the largest ones were deleted (an outbox's positions).
     """
 
     name: str
@@ -117,6 +119,7 @@ class Table:
     clustered: bool = False
     on_conflict: Literal["refuse", "update"] = "refuse"
     since: int = 1
+    autoincrement: bool = False
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -242,6 +245,7 @@ def table(
     clustered: bool = False,
     on_conflict: Literal["refuse", "update"] = "refuse",
     since: int = 1,
+    autoincrement: bool = False,
 ) -> Table:
     """A :class:`Table`, its columns in the given order (or as ``order`` names them);
     ``since``: the schema version whose migration creates it."""
@@ -259,6 +263,7 @@ def table(
         clustered=clustered,
         on_conflict=on_conflict,
         since=since,
+        autoincrement=autoincrement,
     )
 
 

@@ -65,3 +65,7 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     data: bytes
     error: str
     ts: int
+    #: For an event a relay delivered: the source's outbox it came from, and its
+    #: position there (None otherwise).
+    origin: str | None = None
+    cursor: int | None = None

@@ -9,14 +9,29 @@ from typing import Final
 
 from schemas import Event, Tick
 
-from ._ddl import ANALYSIS_MIGRATIONS, LOGS_MIGRATIONS, MAIN_MIGRATIONS
+from ._ddl import ANALYSIS_MIGRATIONS, LOGS_MIGRATIONS, MAIN_MIGRATIONS, OUTBOX_MIGRATIONS
 from ._mapping import Table
 from ._routing import ANALYSIS_ROUTE, LOGS_ROUTE, MAIN_ROUTE, Route
 from ._sqlite_dialect import Handler, Statement, insert_handler
 from ._sqlite_rules import NEWER_CANDLE_WINS, open_positions
-from ._tables import ANALYSIS_TABLES, CANDLES, EXECUTIONS, LOGS_TABLES, MAIN_TABLES
+from ._tables import (
+    ANALYSIS_TABLES,
+    CANDLES,
+    EXECUTIONS,
+    LOGS_TABLES,
+    MAIN_TABLES,
+    OUTBOX,
+)
 
-__all__ = ["ANALYSIS", "LOGS", "MAIN", "DatabaseSpec", "Handler", "Statement"]
+__all__ = [
+    "ANALYSIS",
+    "LOGS",
+    "MAIN",
+    "OUTBOX_SPEC",
+    "DatabaseSpec",
+    "Handler",
+    "Statement",
+]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -92,3 +107,12 @@ def _spec(route: Route, tables: Sequence[Table], migrations: tuple[str, ...]) ->
 MAIN: Final = _spec(MAIN_ROUTE, MAIN_TABLES, MAIN_MIGRATIONS)
 ANALYSIS: Final = _spec(ANALYSIS_ROUTE, ANALYSIS_TABLES, ANALYSIS_MIGRATIONS)
 LOGS: Final = _spec(LOGS_ROUTE, LOGS_TABLES, LOGS_MIGRATIONS)
+#: A file that holds only an outbox: what a process hosting no role writes.
+OUTBOX_SPEC: Final = DatabaseSpec(
+    name="outbox",
+    filename="outbox.db",
+    topics=(),
+    tables=("dead_letters", OUTBOX.name),
+    migrations=OUTBOX_MIGRATIONS,
+    handlers={},
+)

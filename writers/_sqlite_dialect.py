@@ -87,7 +87,7 @@ def _column_sql(t: Table, c: Column) -> str:
         raise ValueError(f"{t.name}.{c.name}: only a row id (INTEGER PRIMARY KEY) is generated")
     parts = [c.name, _TYPES[c.kind]]
     if t.primary_key == (c.name,):
-        parts.append("PRIMARY KEY")
+        parts.append("PRIMARY KEY AUTOINCREMENT" if t.autoincrement else "PRIMARY KEY")
     elif not c.nullable:
         parts.append("NOT NULL")
     if c.default is not NO_DEFAULT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import attrgetter
@@ -18,9 +19,17 @@ from schemas import decode as _decode
 
 from ._specs import DatabaseSpec, Statement
 from ._sqlite import TICK_COLUMNS, TICK_FIELDS, tick_insert_sql
-from ._store import Poison
+from ._sqlite_outbox import ADVANCE_CURSOR, APPEND
+from ._store import Poison, encoded, event_name
+from ._tables import OUTBOX
 
-__all__ = ["Planner", "SqliteTransaction", "prepare_tick_statements", "tick_statements"]
+__all__ = [
+    "Planner",
+    "SqliteTransaction",
+    "prepare_tick_statements",
+    "relay_cursors",
+    "tick_statements",
+]
 
 _SET_TICK_SEQ = (
     "INSERT INTO writer_state (key, value) VALUES ('tick_seq', ?) "
@@ -47,36 +56,53 @@ _BAD_ENCODING = (ValueError, msgspec.MsgspecError)
 
 
 class SqliteTransaction:
-    """Statements to run in one transaction, and the tick seqs they use."""
+    """Statements to run in one transaction, the tick seqs and outbox positions they
+    use, and the last position they append for each database (``outbox``)."""
 
-    __slots__ = ("first_tick_seq", "next_tick_seq", "rows", "statements")
+    __slots__ = ("next_outbox_seq", "next_tick_seq", "outbox", "rows", "statements")
 
     def __init__(
         self,
         statements: list[Statement],
         rows: Mapping[str, int],
-        first_tick_seq: int,
         next_tick_seq: int,
+        next_outbox_seq: int,
+        outbox: Mapping[str, int] | None = None,
     ) -> None:
         self.statements = statements
         self.rows = rows
-        self.first_tick_seq = first_tick_seq
         self.next_tick_seq = next_tick_seq
+        self.next_outbox_seq = next_outbox_seq
+        self.outbox = outbox or {}
 
 
 class Planner:
-    """Plans transactions for one database (see :meth:`plan`)."""
+    """Plans transactions for one database (see :meth:`plan`).
 
-    def __init__(self, spec: DatabaseSpec, chunk: int = TICK_CHUNK) -> None:
+    :param forward: the databases whose events this writer appends to its outbox
+        (their owner runs elsewhere), instead of storing them.
+    """
+
+    def __init__(
+        self, spec: DatabaseSpec, chunk: int = TICK_CHUNK, forward: Sequence[DatabaseSpec] = ()
+    ) -> None:
         self.spec = spec
         self.chunk = chunk
+        #: Where each forwarded event type goes.
+        self.forward: dict[type[Event], str] = {
+            event_type: other.name for other in forward for event_type in other.event_types
+        }
 
-    def plan(self, batch: Sequence[Message], tick_seq: int) -> SqliteTransaction:
-        """The transaction storing ``batch``; its ticks take seqs from ``tick_seq`` on.
+    def plan(
+        self, batch: Sequence[Message], tick_seq: int, outbox_seq: int = 1
+    ) -> SqliteTransaction:
+        """The transaction storing ``batch``; its ticks take seqs from ``tick_seq`` on,
+        the events it forwards outbox positions from ``outbox_seq`` on.
 
         :raises Poison: for data from elsewhere that does not decode, or an event
-            this database does not store.
+            this database neither stores nor forwards.
         """
+        cursors: list[Statement] = []
         if any(envelope.foreign for envelope in set(map(_envelope, batch))):
             # Some came from elsewhere: decode them with the schemas (bad data is
             # poison), whatever the bus's decoder may have made of them for others.
@@ -84,30 +110,71 @@ class Planner:
                 events: list[Any] = [_decode(m.data) if m.foreign else m.event for m in batch]
             except _BAD_ENCODING as exc:
                 raise Poison(f"{type(exc).__name__}: {exc}") from exc
+            cursors = relay_cursors(batch)  # a relay's: committed with its events
         else:  # every event is the object published in this process
             events = list(map(_local, batch))
+        statements: list[Statement] = []
+        outbox: dict[str, int] = {}
+        if self.forward and not self.forward.keys().isdisjoint(set(map(type, events))):
+            events, outbox_seq = self._append(batch, events, outbox_seq, statements, outbox)
         table = self.spec.tick_table
-        if table is None:  # no fast path to sort ticks out for
-            statements = self._event_statements(events)
-            return SqliteTransaction(statements, _count(statements), tick_seq, tick_seq)
-        if set(map(type, events)) == {Tick}:
+        first_tick = tick_seq
+        if table is None or not events:  # no fast path to sort ticks out for
+            statements.extend(self._event_statements(events))
+            ticks: list[Any] = []
+        elif set(map(type, events)) == {Tick}:
             ticks = events
-            others: list[Any] = []
         else:
             ticks = [e for e in events if type(e) is Tick]
             others = [e for e in events if type(e) is not Tick]
-        statements = []
-        first = tick_seq
-        if ticks:
-            statements.extend(tick_statements(table, ticks, tick_seq, self.chunk))
-            tick_seq += len(ticks)
-            statements.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
-        if others:
             statements.extend(self._event_statements(others))
+        if ticks and table is not None:
+            # The ticks first: the other events' statements go after them.
+            tick_part = tick_statements(table, ticks, tick_seq, self.chunk)
+            tick_seq += len(ticks)
+            tick_part.append(("", _SET_TICK_SEQ, [(tick_seq,)]))
+            statements[:0] = tick_part
+        statements.extend(cursors)
         rows = _count(statements)
-        if ticks:
-            rows[table] = rows.get(table, 0) + len(ticks)
-        return SqliteTransaction(statements, rows, first, tick_seq)
+        if ticks and table is not None:
+            rows[table] = rows.get(table, 0) + tick_seq - first_tick
+        return SqliteTransaction(statements, rows, tick_seq, outbox_seq, outbox)
+
+    def _append(
+        self,
+        batch: Sequence[Message],
+        events: list[Any],
+        outbox_seq: int,
+        statements: list[Statement],
+        outbox: dict[str, int],
+    ) -> tuple[list[Any], int]:
+        """Append the events this writer forwards to the outbox (one statement, first
+        of the transaction); return the others and the next outbox position."""
+        kept: list[Any] = []
+        rows: list[list[Any]] = []
+        groups: dict[int, list[Any]] = {}
+        now = time.time_ns()
+        forward = self.forward
+        for message, event in zip(batch, events, strict=True):
+            destination = forward.get(type(event))
+            if destination is None:
+                kept.append(event)
+                continue
+            data, unencodable = encoded(message)
+            if unencodable:
+                raise Poison(f"{event_name(message)} for {destination!r}{unencodable}")
+            row = [outbox_seq, destination, message.topic, data, 0, now]
+            rows.append(row)
+            outbox[destination] = outbox_seq
+            if message.group:
+                groups.setdefault(message.group, []).append(row)
+            outbox_seq += 1
+        for members in groups.values():
+            if len(members) > 1:  # a group's rows name its last one's position
+                for row in members:
+                    row[4] = members[-1][0]
+        statements.append((OUTBOX.name, APPEND, rows))
+        return kept, outbox_seq
 
     def _event_statements(self, events: Sequence[Any]) -> list[Statement]:
         """Statements for events other than ticks, by their spec's handlers, in order."""
@@ -123,6 +190,27 @@ class Planner:
             names = ", ".join(t.__name__ for t in by_type)
             raise Poison(f"the {self.spec.name!r} database does not store {names}")
         return statements
+
+
+def relay_cursors(messages: Sequence[Message]) -> list[Statement]:
+    """The statement advancing the cursor of each source a relay delivered some of
+    ``messages`` from (none if a relay delivered none of them)."""
+    latest: dict[str, list[int]] = {}
+    for message in messages:
+        headers = message.headers
+        if headers is None or headers.cursor is None or not message.foreign:
+            continue
+        seen = latest.get(headers.origin)
+        if seen is None:
+            latest[headers.origin] = [headers.cursor, 1]
+        else:
+            seen[0] = max(seen[0], headers.cursor)
+            seen[1] += 1
+    if not latest:
+        return []
+    now = time.time_ns()
+    rows = [(origin, cursor, n, now) for origin, (cursor, n) in latest.items()]
+    return [("", ADVANCE_CURSOR, rows)]
 
 
 def _count(statements: list[Statement]) -> dict[str, int]:

@@ -17,9 +17,10 @@ from eventbus import Message
 
 from ._exceptions import WriterError
 from ._lock import WriterLock
-from ._specs import DatabaseSpec
+from ._specs import DatabaseSpec, Statement
 from ._sqlite import Synchronous, is_transient, migrate, open_write_connection
-from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements
+from ._sqlite_outbox import DEAD_LETTER, HELD, OUTBOX_ID, OUTBOX_SEQ, TRIM
+from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, relay_cursors
 from ._sqlite_thread import Job, SqliteThread
 from ._sqlite_watch import FilesChanged, FileWatch
 from ._store import Fault, Poison, Transaction, encoded, event_name
@@ -28,9 +29,6 @@ __all__ = ["SqliteStore"]
 
 logger = logging.getLogger("writers")
 
-_DEAD_LETTER = (
-    "INSERT INTO dead_letters (topic, seq, event_type, data, error, ts) VALUES (?, ?, ?, ?, ?, ?)"
-)
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
 # What SQLite (or binding a value to it) raises for what an event holds: constraint and
@@ -87,6 +85,7 @@ class SqliteStore:
         busy_timeout: float = 5.0,
         rescue_timeout: float = 30.0,
         expected_batch: int = 0,
+        forward: Sequence[DatabaseSpec] = (),
     ) -> None:
         self.spec = spec
         self.path = path
@@ -99,11 +98,19 @@ class SqliteStore:
             f"tradebus writer {spec.name}", after_transaction=self._inspect_wal
         )
         self.watch = FileWatch(path)
-        self.planner = Planner(spec)
+        self.planner = Planner(spec, forward=forward)
         self.wal_frames = 0
+        #: The identity of this file's outbox (see ``writer_state``), once open.
+        self.outbox_id = 0
+        #: Per database this writer forwards to: the last outbox position committed
+        #: (this run, or held from an earlier one), and the first held when it opened.
+        self.outbox_committed: dict[str, int] = {}
+        self.outbox_held_from: dict[str, int] = {}
         self._conn: sqlite3.Connection | None = None  # used in the thread only
         self._planned_tick_seq = 1  # the next tick seq to plan (event loop)
         self._committed_tick_seq = 1  # the next tick seq after the last commit (thread)
+        self._planned_outbox_seq = 1  # as for ticks: the next outbox position
+        self._committed_outbox_seq = 1
         self._last_inspection = 0.0  # (thread)
 
     @property
@@ -131,6 +138,13 @@ class SqliteStore:
         migrate(conn, self.spec, self.path)
         row = conn.execute("SELECT value FROM writer_state WHERE key = 'tick_seq'").fetchone()
         self._planned_tick_seq = self._committed_tick_seq = int(row[0]) if row else 1
+        row = conn.execute(OUTBOX_SEQ).fetchone()
+        self._planned_outbox_seq = self._committed_outbox_seq = int(row[0]) + 1 if row else 1
+        row = conn.execute(OUTBOX_ID).fetchone()
+        self.outbox_id = int(row[0]) if row else 0
+        held = conn.execute(HELD).fetchall()
+        self.outbox_held_from = {str(d): int(first) for d, first, _ in held}
+        self.outbox_committed = {str(d): int(last) for d, _, last in held}
         if self.spec.tick_table is not None:
             self.planner.chunk = prepare_tick_statements(
                 conn, self.spec.tick_table, self.expected_batch
@@ -160,8 +174,9 @@ class SqliteStore:
     # ------------------------------------------------------------------ transactions
 
     def plan(self, messages: Sequence[Message]) -> SqliteTransaction:
-        transaction = self.planner.plan(messages, self._planned_tick_seq)
+        transaction = self.planner.plan(messages, self._planned_tick_seq, self._planned_outbox_seq)
         self._planned_tick_seq = transaction.next_tick_seq
+        self._planned_outbox_seq = transaction.next_outbox_seq
         return transaction
 
     def dead_letters(self, failures: Sequence[tuple[Message, str]]) -> SqliteTransaction:
@@ -169,10 +184,18 @@ class SqliteStore:
         rows = []
         for m, reason in failures:
             data, unencodable = encoded(m)
-            rows.append((m.topic, m.seq, event_name(m), data, reason + unencodable, now))
-        seq = self._planned_tick_seq
+            origin = cursor = None
+            if m.foreign and m.headers is not None and m.headers.cursor is not None:
+                origin, cursor = m.headers.origin, m.headers.cursor  # a relay delivered it
+            row = (m.topic, m.seq, event_name(m), data, reason + unencodable, now, origin, cursor)
+            rows.append(row)
+        statements: list[Statement] = [("dead_letters", DEAD_LETTER, rows)]
+        statements.extend(relay_cursors([m for m, _ in failures]))
         return SqliteTransaction(
-            [("dead_letters", _DEAD_LETTER, rows)], {"dead_letters": len(rows)}, seq, seq
+            statements,
+            {"dead_letters": len(rows)},
+            self._planned_tick_seq,
+            self._planned_outbox_seq,
         )
 
     def submit(self, transaction: Transaction, *, trial: bool = False) -> SqlitePending:
@@ -184,6 +207,7 @@ class SqliteStore:
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""
         self._planned_tick_seq = self._committed_tick_seq
+        self._planned_outbox_seq = self._committed_outbox_seq
 
     def _run(self, transaction: SqliteTransaction, trial: bool) -> None:
         """Run ``transaction`` in one SQLite transaction, in the connection's thread."""
@@ -204,6 +228,9 @@ class SqliteStore:
                 conn.rollback()
             raise
         self._committed_tick_seq = transaction.next_tick_seq
+        self._committed_outbox_seq = transaction.next_outbox_seq
+        if transaction.outbox:
+            self.outbox_committed = {**self.outbox_committed, **transaction.outbox}
 
     def classify(self, error: BaseException) -> Fault:
         if isinstance(error, Poison):
@@ -313,6 +340,34 @@ class SqliteStore:
 
     def backlog(self) -> int:
         return self.wal_frames
+
+    async def record_dead_letters(self, failures: Sequence[tuple[Message, str]]) -> None:
+        """Commit ``failures`` to ``dead_letters`` now, in one transaction between the
+        writer's (with the cursor of a relay that delivered them): for what a relay
+        could not even publish. Its earlier messages must be committed first."""
+        transaction = self.dead_letters(failures)
+        await self.thread.call(partial(self._run_alone, transaction))
+
+    def _run_alone(self, transaction: SqliteTransaction) -> None:
+        conn = self._conn
+        if conn is None:
+            raise WriterError(f"the connection to {self.path} is closed")
+        self.watch.check()
+        with conn:  # BEGIN (deferred) ... COMMIT, or ROLLBACK
+            conn.execute("BEGIN IMMEDIATE")
+            for _table, sql, rows in transaction.statements:
+                conn.executemany(sql, rows)
+
+    async def trim_outbox(self, database: str, upto: int) -> int:
+        """Delete the outbox rows for ``database`` up to position ``upto`` (its relay
+        committed them); return how many."""
+
+        def run() -> int:
+            if self._conn is None:
+                raise WriterError(f"the connection to {self.path} is closed")
+            return self._conn.execute(TRIM, (database, upto)).rowcount
+
+        return await self.thread.call(run)
 
     async def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         """Run one statement on the writer's connection, between its transactions."""

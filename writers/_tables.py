@@ -35,7 +35,9 @@ __all__ = [
     "ANALYSIS_TABLES",
     "LOGS_TABLES",
     "MAIN_TABLES",
+    "OUTBOX",
     "RECOMMENDATION_STAGES",
+    "RELAY_CURSORS",
     "TABLES",
     "WRITER_TABLES",
 ]
@@ -181,12 +183,50 @@ HEALTH: Final = _events(
 # ------------------------------------------------------------ every database
 
 #: The writer's own tables: events it could not store, and its counters.
+#: The events this database's writer forwards to databases whose owner it does not
+#: host, in commit order: each a relay of the owner's delivers, then (once the owner's
+#: cursor has passed it) is trimmed. ``seq`` never takes a value again (a relay's
+#: cursor stays meaningful after every row was trimmed); ``grp``: the ``seq`` of the
+#: last row of the atomic group it belongs to (0: published alone).
+OUTBOX: Final = table(
+    "outbox",
+    columns=(
+        column("seq", int, generated=True, since=4),
+        column("destination", str, since=4),
+        column("topic", str, since=4),
+        column("data", bytes, since=4),
+        column("grp", int, default=0, since=4),
+        column("ts", int, since=4),
+    ),
+    primary_key=("seq",),
+    indexes=(_index("destination", "seq", since=4),),
+    autoincrement=True,
+    since=4,
+)
+#: How far a relay has delivered each source's outbox into this database, committed
+#: with the events: ``source`` names the outbox (its file and its identity), ``cursor``
+#: is the last position committed, ``events`` how many it delivered in all.
+RELAY_CURSORS: Final = table(
+    "relay_cursors",
+    columns=(
+        column("source", str, since=4),
+        column("cursor", int, since=4),
+        column("events", int, since=4),
+        column("ts", int, since=4),
+    ),
+    primary_key=("source",),
+    clustered=True,
+    since=4,
+)
+
 WRITER_TABLES: Final = (
     table(
         "dead_letters",
-        columns=struct_columns(DeadLetter, written=False, generated=("id",)),
+        columns=struct_columns(
+            DeadLetter, written=False, generated=("id",), since={"origin": 4, "cursor": 4}
+        ),
         primary_key=("id",),
-        indexes=(_index("ts", since=1),),
+        indexes=(_index("ts", since=1), _index("origin", "cursor", since=4)),
     ),
     table(
         "writer_state",
@@ -194,6 +234,8 @@ WRITER_TABLES: Final = (
         primary_key=("key",),
         clustered=True,
     ),
+    OUTBOX,
+    RELAY_CURSORS,
 )
 
 MAIN_TABLES: Final = (TICKS, CANDLES, EXECUTIONS, POSITIONS, POSITION_UPDATES)

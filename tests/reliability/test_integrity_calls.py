@@ -23,7 +23,6 @@ from schemas import MAX_EVENT_BYTES, InvalidEvent, RecommendationStatus, new_eve
 from tradebus import (
     AlreadyRecorded,
     Node,
-    NoRoute,
     ReferenceRefused,
     StaleUpdate,
     TradeIntegration,
@@ -1175,22 +1174,30 @@ async def test_a_recommendation_leads_to_one_trade(tmp_path: Path) -> None:
     )
 
 
-async def test_a_close_whose_recommendation_has_no_writer_here_is_no_route(
+async def test_a_close_whose_recommendation_is_owned_elsewhere_reaches_it_through_the_outbox(
     tmp_path: Path,
 ) -> None:
-    # The trade followed a recommendation; a bot node alone cannot mark it closed: the
-    # call says NoRoute (nothing logged), not an error of the database it cannot write.
+    # The trade followed a recommendation; a bot node alone closes the position and
+    # its recommendation's close goes to the bot's outbox, with the close, in one
+    # transaction; the agent's relay stores it once the agent runs.
     async with open_node(tmp_path) as node:
         await _executed_trade(node, 31)
-    (tmp_path / _ANALYSIS).unlink()  # as on a bot's machine: the agent's file is elsewhere
     async with open_node(tmp_path, roles=["chatgpt_bot"]) as node:
         bot = node.integration("chatgpt_bot")
-        published = node.bus.published
-        with pytest.raises(NoRoute, match="desktop_agent"):
-            await bot.close_position(ticket=31, symbol="BTCUSDT", close_price=110.0,
-                                     realized_pnl=10.0)  # fmt: skip
-        assert node.bus.published == published
-    assert _one(tmp_path / _MAIN, "SELECT status FROM trade_positions") == ("open",)
+        await bot.close_position(ticket=31, symbol="BTCUSDT", close_price=110.0,
+                                 realized_pnl=10.0)  # fmt: skip
+        assert _one(tmp_path / _MAIN, "SELECT status FROM trade_positions") == ("closed",)
+        assert _one(tmp_path / _MAIN, "SELECT destination, grp FROM outbox") == ("analysis", 0)
+        assert _one(tmp_path / _ANALYSIS, "SELECT status FROM trade_recommendations") == (
+            "executed",
+        )
+        async with open_node(tmp_path, roles=["desktop_agent"]) as agent:
+            await node.delivered(timeout=30)
+            assert agent.statistics().relays["unified_tick_pipeline.db -> analysis"].delivered == 1
+    assert _one(tmp_path / _ANALYSIS, "SELECT status, outcome FROM trade_recommendations") == (
+        "closed",
+        "win",
+    )
 
 
 async def test_the_same_trade_under_another_caller_chosen_event_id_is_refused(

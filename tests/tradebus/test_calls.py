@@ -11,6 +11,12 @@ from tradebus import Topology
 from tradebus._calls import publish_together
 
 
+def _home_writer(event: Event) -> str | None:
+    """What a node hosting every role says: each database's writer takes its events."""
+    spec = Topology.default().home(event)
+    return None if spec is None else spec.name
+
+
 async def _publish_and_receive(events: list[Event]) -> list[list[Message]]:
     """Publish ``events`` with :func:`publish_together`; return the batches a consumer
     of every topic received (acknowledging each)."""
@@ -26,7 +32,7 @@ async def _publish_and_receive(events: list[Event]) -> list[list[Message]]:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(consume)
-            await publish_together(bus, Topology.default(), events)
+            await publish_together(bus, _home_writer, events)
             tg.cancel_scope.cancel()
     return batches
 

@@ -33,21 +33,39 @@ async def test_a_node_hosts_only_the_writers_of_its_roles(tmp_path: Path) -> Non
     assert not (tmp_path / "unified_tick_pipeline.db").exists()
 
 
-async def test_publishing_an_event_without_a_writer_raises_no_route_at_once(
+async def test_an_event_whose_owner_is_not_hosted_goes_to_the_outbox_of_the_node_s_file(
     tmp_path: Path,
 ) -> None:
     async with open_node(tmp_path, roles=["api_server"]) as node:
-        with pytest.raises(NoRoute, match="chatgpt_bot"):
-            node.bus.publish_nowait(Tick(symbol="BTCUSDT", bid=1.0, ask=1.1))
+        node.bus.publish_nowait(Tick(symbol="BTCUSDT", bid=1.0, ask=1.1))
         api = node.integration("api_server")
-        with pytest.raises(NoRoute, match="desktop_agent"):
-            await api.log_trade_recommendation(
-                symbol="BTCUSDT", direction="BUY", entry_price=10.0, stop_loss=9.0,
-                take_profit=11.0, confidence=10,
-            )  # fmt: skip
-        # Any hosted role may log any event whose database it hosts.
+        await api.log_trade_recommendation(
+            symbol="BTCUSDT", direction="BUY", entry_price=10.0, stop_loss=9.0,
+            take_profit=11.0, confidence=10,
+        )  # fmt: skip
         await api.log_trade_alert(alert_type="system", severity="info", message="ok")
-        assert node.bus.statistics().published == 1
+    with sqlite3.connect(tmp_path / "system_logs.db") as conn:
+        outbox = conn.execute("SELECT seq, destination, topic FROM outbox ORDER BY seq").fetchall()
+        assert outbox == [
+            (1, "main", "market.tick.BTCUSDT"),
+            (2, "analysis", "analysis.recommendation.BTCUSDT"),
+        ]
+        assert conn.execute("SELECT count(*) FROM trade_alerts").fetchone() == (1,)
+    assert not (tmp_path / "unified_tick_pipeline.db").exists()  # its owner never ran
+
+
+async def test_an_event_no_role_of_the_topology_owns_raises_no_route_at_once(
+    tmp_path: Path,
+) -> None:
+    topology = Topology({"feed": MAIN})
+    async with open_node(tmp_path, topology=topology) as node:
+        with pytest.raises(NoRoute, match="'logs' database"):
+            node.bus.publish_nowait(TradeAlert(alert_type="risk", severity="info", message="x"))
+        with pytest.raises(NoRoute, match="feed -> main"):
+            await node.integration("feed").log_trade_alert(
+                alert_type="risk", severity="info", message="x"
+            )
+        assert node.bus.statistics().published == 0
 
 
 async def test_an_event_is_stored_by_its_home_database_not_by_the_role_that_logged_it(

@@ -1,0 +1,216 @@
+"""Delivery between nodes of one data directory: outbox, relays, cursors, trimming.
+
+Each node here hosts some roles, as a process of the three-process system does (the
+nodes share one event loop only for speed; the multi-process tests are in
+``tests/reliability/test_delivery_processes.py``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import anyio
+import msgspec
+import pytest
+
+import schemas
+from schemas import Tick
+from tests.reliability._helpers import count, integrity, read_only
+from tests.writers._helpers import wait_until
+from tradebus import Node, NotDelivered, open_node
+
+MAIN = "unified_tick_pipeline.db"
+ANALYSIS = "analysis_data.db"
+LOGS = "system_logs.db"
+
+
+def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with read_only(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _relayed(node: Node, relay: str) -> int:
+    return node.statistics().relays[relay].delivered
+
+
+def _ticks(n: int, symbols: int = 3) -> list[Tick]:
+    return [
+        Tick(symbol=f"S{i % symbols}", bid=100.0 + i, ask=100.5 + i, ts=1_000_000 + i)
+        for i in range(n)
+    ]
+
+
+async def test_an_execution_logged_by_the_agent_is_stored_by_the_bot_linked_once(
+    tmp_path: Path,
+) -> None:
+    async with (
+        open_node(tmp_path, roles=["chatgpt_bot"]) as bot,
+        open_node(tmp_path, roles=["desktop_agent"]) as agent,
+    ):
+        calls = agent.integration("desktop_agent")
+        rec = await calls.log_trade_recommendation(
+            symbol="BTCUSDT", direction="BUY", entry_price=100.0, stop_loss=90.0,
+            take_profit=120.0, confidence=80,
+        )  # fmt: skip
+        await calls.log_trade_execution(
+            ticket=7, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0,
+            recommendation_id=rec,
+        )  # fmt: skip
+        # Durable in the agent's outbox, with its recommendation's update.
+        assert _rows(tmp_path / ANALYSIS, "SELECT status FROM trade_recommendations") == [
+            ("executed",)
+        ]
+        await agent.delivered(timeout=30)
+        with anyio.fail_after(30):  # the relay counts once its wait returns
+            await wait_until(lambda: _relayed(bot, f"{ANALYSIS} -> main") == 1)
+    assert _rows(tmp_path / MAIN, "SELECT ticket, recommendation_id FROM trade_executions") == [
+        (7, rec)
+    ]
+    assert _rows(tmp_path / MAIN, "SELECT ticket, status FROM trade_positions") == [(7, "open")]
+    [(source, cursor, events)] = _rows(
+        tmp_path / MAIN, "SELECT source, cursor, events FROM relay_cursors"
+    )
+    assert str(source).startswith(f"{ANALYSIS}#")
+    assert (cursor, events) == (1, 1)
+
+
+async def test_an_owner_down_for_a_while_gets_everything_in_order_once_it_starts(
+    tmp_path: Path,
+) -> None:
+    ticks = _ticks(5_000)
+    async with open_node(tmp_path, roles=["api_server"]) as api:
+        for tick in ticks:
+            await api.bus.publish(tick)
+        await api.bus.flush()
+        assert count(tmp_path / LOGS, "outbox") == len(ticks)
+        assert not (tmp_path / MAIN).exists()  # the owner never ran
+    async with open_node(tmp_path, roles=["chatgpt_bot"]) as bot:
+        async with open_node(tmp_path, roles=["api_server"]) as api:
+            await api.delivered(timeout=60)
+        with anyio.fail_after(30):  # the relay counts once its wait returns
+            await wait_until(lambda: _relayed(bot, f"{LOGS} -> main") == len(ticks))
+    stored = _rows(tmp_path / MAIN, "SELECT symbol, bid, ts FROM unified_ticks ORDER BY seq")
+    assert stored == [(t.symbol, t.bid, t.ts) for t in ticks]  # each once, in order
+
+
+async def test_ticks_relayed_again_after_a_restart_are_stored_once(tmp_path: Path) -> None:
+    # Delivered in pieces across restarts of the owner and of the sender: the cursor
+    # committed with the rows decides, so no tick is stored twice or skipped.
+    ticks = _ticks(3_000)
+    for part in range(3):
+        async with open_node(tmp_path, roles=["desktop_agent"]) as agent:
+            for tick in ticks[part * 1_000 : (part + 1) * 1_000]:
+                await agent.bus.publish(tick)
+            await agent.bus.flush()
+        async with (
+            open_node(tmp_path, roles=["chatgpt_bot"]),
+            open_node(tmp_path, roles=["desktop_agent"]) as agent,
+        ):
+            await agent.delivered(timeout=60)
+    stored = _rows(tmp_path / MAIN, "SELECT bid FROM unified_ticks ORDER BY seq")
+    assert stored == [(t.bid,) for t in ticks]
+
+
+async def test_a_process_hosting_no_role_publishes_durably_through_its_own_outbox(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path, roles=()) as script:
+        alert = await script.integration("api_server").log_trade_alert(
+            alert_type="risk", severity="warning", message="from a cron job"
+        )
+        script.bus.publish_nowait(_ticks(1)[0])
+        await script.bus.flush()
+        assert not (tmp_path / LOGS).exists()
+        assert not (tmp_path / MAIN).exists()
+        assert script.statistics().writers["outbox"].rows["outbox"] == 2
+    outbox = tmp_path / "outboxes" / "client-1.db"
+    assert _rows(outbox, "SELECT destination FROM outbox ORDER BY seq") == [("logs",), ("main",)]
+    async with open_node(tmp_path) as owner:  # every role: relays from the client's file
+        async with open_node(tmp_path, roles=()) as script:  # takes client-1.db again
+            await script.delivered(timeout=30)
+        assert owner.statistics().relays["outboxes/client-1.db -> logs"].delivered == 1
+    assert _rows(tmp_path / LOGS, "SELECT event_id, message FROM trade_alerts") == [
+        (alert, "from a cron job")
+    ]
+    assert count(tmp_path / MAIN, "unified_ticks") == 1
+
+
+async def test_two_role_less_processes_write_two_outbox_files(tmp_path: Path) -> None:
+    async with open_node(tmp_path, roles=()) as one, open_node(tmp_path, roles=()) as two:
+        one.bus.publish_nowait(_ticks(1)[0])
+        two.bus.publish_nowait(_ticks(1)[0])
+    assert sorted(p.name for p in (tmp_path / "outboxes").glob("*.db")) == [
+        "client-1.db",
+        "client-2.db",
+    ]
+
+
+async def test_delivered_rows_are_trimmed_and_positions_are_never_used_again(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path, roles=["chatgpt_bot"]):
+        async with open_node(tmp_path, roles=["api_server"]) as api:
+            for tick in _ticks(10):
+                await api.bus.publish(tick)
+            await api.delivered(timeout=30)
+            # Trimmed within a second or so of the owner's commit.
+            with anyio.fail_after(30):
+                await wait_until(lambda: count(tmp_path / LOGS, "outbox") == 0)
+        async with open_node(tmp_path, roles=["api_server"]) as api:
+            for tick in _ticks(5):
+                await api.bus.publish(tick)
+            await api.bus.flush()
+            # Positions go on after the last one used, even with every row trimmed.
+            assert _rows(tmp_path / LOGS, "SELECT min(seq) FROM outbox") == [(11,)]
+            await api.delivered(timeout=30)
+    assert count(tmp_path / MAIN, "unified_ticks") == 15
+
+
+async def test_a_row_that_is_not_a_valid_event_goes_to_the_owner_s_dead_letters(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path, roles=["api_server"]) as api:
+        api.bus.publish_nowait(_ticks(1)[0])
+    # A hostile or broken sender's row: bytes that are no event, and a tick whose
+    # bid is negative (invalid), between two valid ticks.
+    bad_tick = msgspec.msgpack.encode(["Tick", "BTCUSDT", -1.0, 1.0, None, 0.0, 5])
+    with sqlite3.connect(tmp_path / LOGS) as conn:
+        for data, topic in (
+            (b"\xc1garbage", "market.tick.BTCUSDT"),
+            (bad_tick, "market.tick.BTCUSDT"),
+            (schemas.encode(_ticks(2)[1]), "market.tick.S1"),
+        ):
+            conn.execute(
+                "INSERT INTO outbox (destination, topic, data, ts) VALUES ('main', ?, ?, 1)",
+                (topic, data),
+            )
+    async with (
+        open_node(tmp_path, roles=["chatgpt_bot"]),
+        open_node(tmp_path, roles=["api_server"]) as api,
+    ):
+        with pytest.raises(NotDelivered, match=r"main.*(and 1 more)") as caught:
+            await api.delivered(timeout=30)
+        assert [position for position, _, _ in caught.value.events] == [2, 3]
+        await api.delivered(timeout=30)  # reported once
+    assert count(tmp_path / MAIN, "unified_ticks") == 2
+    letters = _rows(tmp_path / MAIN, "SELECT cursor, origin FROM dead_letters ORDER BY cursor")
+    assert [c for c, _ in letters] == [2, 3]
+    assert all(str(o).startswith(LOGS) for _, o in letters)
+    assert integrity(tmp_path / MAIN) == "ok"
+
+
+async def test_a_replaced_source_file_is_read_from_its_start(tmp_path: Path) -> None:
+    async with open_node(tmp_path, roles=["chatgpt_bot"]):
+        async with open_node(tmp_path, roles=["api_server"]) as api:
+            for tick in _ticks(3):
+                await api.bus.publish(tick)
+            await api.delivered(timeout=30)
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / (LOGS + suffix)).unlink(missing_ok=True)
+        async with open_node(tmp_path, roles=["api_server"]) as api:  # a new file
+            for tick in _ticks(2):
+                await api.bus.publish(tick)
+            await api.delivered(timeout=30)
+    assert count(tmp_path / MAIN, "unified_ticks") == 5
+    assert len(_rows(tmp_path / MAIN, "SELECT source FROM relay_cursors")) == 2

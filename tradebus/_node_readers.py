@@ -1,0 +1,60 @@
+"""The read-only connections a node keeps open for quick reads of any database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import aiosqlite
+import anyio
+
+from writers import DatabaseSpec, open_reader
+
+from ._empty_reader import empty_database
+
+__all__ = ["SharedReaders"]
+
+
+class SharedReaders:
+    """One shared read-only connection per database, opened on first use.
+
+    :param path: the file of a database.
+    :param hosted: whether this node writes a database (by name).
+    """
+
+    def __init__(self, path: Callable[[DatabaseSpec], Path], hosted: Callable[[str], bool]) -> None:
+        self.path = path
+        self.hosted = hosted
+        self._stack = AsyncExitStack()
+        self._shared: dict[str, aiosqlite.Connection] = {}
+        self._empty: dict[str, aiosqlite.Connection] = {}
+        self._opening = anyio.Lock()
+
+    async def get(self, spec: DatabaseSpec) -> aiosqlite.Connection:
+        conn = self._shared.get(spec.name)
+        if conn is not None:
+            return conn
+        async with self._opening:  # two first readers open one connection
+            conn = self._shared.get(spec.name)
+            if conn is None:
+                path = self.path(spec)
+                if not self.hosted(spec.name) and not path.exists():
+                    # Its owner runs elsewhere and never started: nothing is committed
+                    # there (yet). Look again next time.
+                    return await self._empty_reader(spec)
+                conn = await self._stack.enter_async_context(open_reader(path))
+                self._shared[spec.name] = conn
+        return conn
+
+    async def _empty_reader(self, spec: DatabaseSpec) -> aiosqlite.Connection:
+        conn = self._empty.get(spec.name)
+        if conn is None:
+            conn = await self._stack.enter_async_context(empty_database(spec))
+            self._empty[spec.name] = conn
+        return conn
+
+    async def aclose(self) -> None:
+        self._shared.clear()
+        self._empty.clear()
+        await self._stack.aclose()

@@ -1,0 +1,80 @@
+"""``open_node``: how a process starts its node."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from writers import Synchronous
+
+from ._node import Node
+from ._topology import Topology
+from ._writer_options import (
+    BUSY_TIMEOUT,
+    DRAIN_TIMEOUT,
+    MAX_BACKOFF,
+    MAX_BATCH,
+    MAX_BUFFER,
+    MAX_DELAY,
+    SWITCH_INTERVAL,
+    SYNCHRONOUS,
+)
+
+__all__ = ["open_node"]
+
+
+def open_node(
+    data_dir: str | os.PathLike[str],
+    *,
+    roles: Iterable[str] | None = None,
+    topology: Topology | None = None,
+    max_batch: int = MAX_BATCH,
+    max_delay: float = MAX_DELAY,
+    synchronous: Synchronous = SYNCHRONOUS,
+    max_buffer: int = MAX_BUFFER,
+    busy_timeout: float = BUSY_TIMEOUT,
+    max_backoff: float = MAX_BACKOFF,
+    drain_timeout: float = DRAIN_TIMEOUT,
+    switch_interval: float | None = SWITCH_INTERVAL,
+) -> Node:
+    """Start a node: ``async with open_node("data") as node: ...``.
+
+    It owns the event bus and one :class:`~writers.WriterActor` per database whose
+    owner role it hosts (all roles by default). The data directory is created when
+    missing. Leaving the context flushes, drains and closes everything; an error in
+    a writer tears the node down and reaches the caller.
+
+    Events for a database whose owner role it does not host go to the outbox in its
+    first hosted database's file (in the same transaction as that writer's batch);
+    the owner's node delivers them (see :meth:`Node.delivered`). It runs a relay into
+    each database it hosts from every other file's outbox.
+
+    :param roles: the roles this process hosts (default: every role of the topology);
+        none (``roles=()``) for a process that only publishes (a script, a client): it
+        takes no role's lock and writes an outbox file of its own,
+        ``outboxes/client-N.db`` in the data directory.
+    :param topology: roles -> databases (default: :meth:`Topology.default`).
+
+    The other options are passed to every writer (see :class:`~writers.WriterActor`,
+    whose defaults they share): ``max_batch`` events and ``max_delay`` seconds at
+    most per transaction, the ``synchronous`` pragma, ``max_buffer`` events waiting,
+    ``busy_timeout`` and ``max_backoff`` seconds for a locked or failing database,
+    ``drain_timeout`` seconds to commit what is held at shutdown, and
+    ``switch_interval`` (the interpreter's thread switch interval while writers run,
+    or None to leave it alone). An unknown option is a ``TypeError``.
+    """
+    return Node(
+        data_dir,
+        roles=roles,
+        topology=topology,
+        writer_options={
+            "max_batch": max_batch,
+            "max_delay": max_delay,
+            "synchronous": synchronous,
+            "max_buffer": max_buffer,
+            "busy_timeout": busy_timeout,
+            "max_backoff": max_backoff,
+            "drain_timeout": drain_timeout,
+            "switch_interval": switch_interval,
+        },
+    )

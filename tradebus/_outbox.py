@@ -1,0 +1,110 @@
+"""This node's outbox: what its writer forwarded to databases owned elsewhere.
+
+Each event published here for a database whose owner role this node does not host is
+appended by the node's writer to the ``outbox`` of its own file, in the same
+transaction as the rest of its batch (that commit is when ``log_*`` returns). The
+owner's relay delivers it and commits its cursor in the owner's database; reading
+that cursor tells this node what arrived: :meth:`Outbox.delivered` waits for it, and
+rows behind it are trimmed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from writers import OutboxReader, WriterActor
+
+from ._exceptions import NotDelivered
+from ._file_watch import FileChanges
+
+__all__ = ["TRIM_EVERY", "Outbox"]
+
+logger = logging.getLogger("tradebus")
+
+#: How often delivered rows are trimmed (seconds).
+TRIM_EVERY = 1.0
+
+
+class Outbox:
+    """The outbox in ``writer``'s file, named ``name`` (relative to the data
+    directory); ``destinations`` are the files of the databases it forwards to."""
+
+    def __init__(
+        self,
+        writer: WriterActor,
+        name: str,
+        destinations: dict[str, Path],
+        changes: FileChanges,
+    ) -> None:
+        self.writer = writer
+        self.name = name
+        self.destinations = destinations
+        self.changes = changes
+        self._readers = {database: OutboxReader(path) for database, path in destinations.items()}
+        self._trimmed: dict[str, int] = {}
+        #: Per database: dead letters reported up to this position.
+        self._reported: dict[str, int] = {}
+
+    @property
+    def origin(self) -> str:
+        """How the owners' relays name this outbox in their cursors."""
+        return f"{self.name}#{self.writer.sqlite.outbox_id}"
+
+    def committed(self) -> dict[str, int]:
+        """Per database: the last position this outbox committed for it."""
+        return dict(self.writer.sqlite.outbox_committed)
+
+    async def cursor(self, database: str) -> int:
+        """The last position of this outbox the database's owner committed."""
+        return await anyio.to_thread.run_sync(self._readers[database].cursor_of, self.origin)
+
+    async def delivered(self) -> None:
+        """Return once every event this outbox committed so far is committed by its
+        owner (waiting as long as it takes: the caller bounds it).
+
+        :raises NotDelivered: if an owner could not store some of them (they are in
+            its dead_letters); each is reported once.
+        """
+        targets = self.committed()
+        for database, target in targets.items():
+            path = self.destinations[database]
+            while True:
+                version = self.changes.version(path)
+                if await self.cursor(database) >= target:
+                    break
+                await self.changes.wait(path, version)
+        for database, target in targets.items():
+            # What was trimmed before this node started was delivered long ago.
+            held_from = self.writer.sqlite.outbox_held_from.get(database, target + 1)
+            after = self._reported.get(database, held_from - 1)
+            if target <= after:
+                continue
+            failed = await anyio.to_thread.run_sync(
+                self._readers[database].dead_letters_of, self.origin, after, target
+            )
+            self._reported[database] = target
+            if failed:
+                raise NotDelivered(database, self.destinations[database].name, failed)
+
+    async def trim_forever(self) -> None:
+        """Trim what the owners committed, every :data:`TRIM_EVERY` seconds."""
+        while True:
+            await anyio.sleep(TRIM_EVERY)
+            for database in self.committed():
+                try:
+                    cursor = await self.cursor(database)
+                    if cursor > self._trimmed.get(database, 0):
+                        await self.writer.sqlite.trim_outbox(database, cursor)
+                        self._trimmed[database] = cursor
+                except Exception as exc:  # trimming again later is harmless
+                    logger.warning(
+                        "outbox %s: trimming for %s failed: %s", self.name, database, exc
+                    )
+
+    def close(self) -> None:
+        for reader in self._readers.values():
+            reader.close()
