@@ -19,7 +19,26 @@ import pytest
 
 from tradebus import Topology
 
+from .test_run_apps import closed_and_alerted
+
 _DEADLINE = 60.0
+
+# The bundled apps, faster: positions close within a second.
+_FAST_APPS = """
+from tradebus import role_apps
+
+
+async def bot(node):
+    await role_apps.chatgpt_bot(node, rate=300, max_hold=0.5, seed=1)
+
+
+async def agent(node):
+    await role_apps.desktop_agent(node, every=0.1, seed=2)
+
+
+async def api(node):
+    await role_apps.api_server(node, every=0.05, health_every=0.2)
+"""
 _FILES = {role: spec.filename for role, spec in Topology.default().owners.items()}
 
 
@@ -231,3 +250,21 @@ def test_up_kills_a_role_process_that_does_not_stop_in_time(
     assert f"stopped: api_server (pid {pids['api_server']}, exit -9)" in output
     assert f"stopped: chatgpt_bot (pid {pids['chatgpt_bot']}, exit 0)" in output
     assert not _locked(data, "api_server")
+
+
+def test_up_runs_the_role_apps_through_a_trades_whole_life(
+    up: Callable[..., _Up], tmp_path: Path
+) -> None:
+    (tmp_path / "fastapps.py").write_text(_FAST_APPS)
+    data = tmp_path / "data"
+    running = up(
+        "--app", "chatgpt_bot=fastapps:bot",
+        "--app", "desktop_agent=fastapps:agent",
+        "--app", "api_server=fastapps:api",
+    )  # fmt: skip
+    # Executions logged by the agent reach the bot's database, the bot closes them,
+    # the agent's recommendations are closed and the api_server alerts: 3 processes.
+    running.wait_for(lambda: len(closed_and_alerted(data)) >= 2, "two trades live and die")
+    assert "died:" not in running.output()
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=_DEADLINE) == 0, running.output()
