@@ -84,8 +84,9 @@ async def chatgpt_bot(
         last = await bot.recent_ticks(symbol, 1)
         if last:
             prices[symbol] = (last[0].bid + last[0].ask) / 2
-    # Prices move as much per second as in the single-process demo's faster feed.
-    step = STEP * math.sqrt(1_000 / max(rate / len(symbols), 1e-9))
+    # Prices move half as much per second as on the single-process demo's faster
+    # feed: a position has time to reach its breakeven stop or its time limit too.
+    step = STEP * math.sqrt(1_000 / max(rate / len(symbols), 1e-9)) / 2
     market = Market(symbols, random.Random(seed), prices, step=step)
     logger.info("chatgpt_bot: publishing %s at %g ticks/s", ", ".join(symbols), rate)
     async with anyio.create_task_group() as tg:
