@@ -236,12 +236,15 @@ class _Server:
                 tg.cancel_scope.cancel()
             logger.info("stopping (%s): committing what is held", why)
         # Read once the node is closed: what the drain committed is counted too.
-        writers = node.statistics().writers
+        statistics = node.statistics()
+        writers = statistics.writers
         events = sum(w.events for w in writers.values())
         per_db = ", ".join(f"{name} {w.events:,}" for name, w in writers.items())
+        relayed = sum(r.delivered for r in statistics.relays.values())
+        from_others = f"; {relayed:,} delivered from other processes" if relayed else ""
         print(
             f"tradebus run: stopped ({why}) after {time.monotonic() - started:.1f} s, "
-            f"pid {os.getpid()}: {events:,} events written ({per_db})",
+            f"pid {os.getpid()}: {events:,} events written ({per_db}){from_others}",
             flush=True,
         )
         if self.failed is not None:
