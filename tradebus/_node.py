@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Self
 
 import aiosqlite
 import anyio
@@ -187,6 +187,16 @@ class Node:
                 logger.error("writer %s failed: %s; shutting the node down", writer.spec.name, exc)
                 self.bus.close()
             raise
+
+    def __enter__(self) -> NoReturn:
+        raise TypeError(
+            "a node is an async context manager: use `async with open_node(...) as node:` "
+            "in an async function (for plain blocking calls from any thread, use "
+            "tradebus.get_trade_integration)"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:  # pragma: no cover - never entered
+        return None
 
     async def __aexit__(
         self,

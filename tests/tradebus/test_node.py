@@ -173,3 +173,9 @@ async def test_a_closed_node_refuses_reads_through_its_shared_connections(tmp_pa
         await bot.open_positions()
     async with node.reader("main") as conn:  # a reader of its own works any time
         assert list(await conn.execute_fetchall("SELECT count(*) FROM trade_positions")) == [(0,)]
+
+
+def test_a_node_used_with_a_plain_with_says_how_to_use_it(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="async with open_node"), open_node(tmp_path):
+        pass  # pragma: no cover - never entered
+    assert list(tmp_path.iterdir()) == []  # nothing was started
