@@ -237,7 +237,7 @@ def test_up_kills_a_role_process_that_does_not_stop_in_time(
         "        await anyio.sleep(3600)\n"
     )
     data = tmp_path / "data"
-    running = up("--app", "api_server=stubborn:main", "--stop-timeout", "1")
+    running = up("--app", "api_server=stubborn:main", "--stop-timeout", "5")
     pids = _serving(running, data)
     running.wait_for(
         lambda: "app stubborn:main started" in (data / "logs" / "api_server.log").read_text(),
@@ -246,7 +246,7 @@ def test_up_kills_a_role_process_that_does_not_stop_in_time(
     running.process.send_signal(signal.SIGTERM)
     assert running.process.wait(timeout=_DEADLINE) == 0
     output = running.output()
-    assert f"killing api_server (pid {pids['api_server']}, SIGKILL): no stop within 1 s" in output
+    assert f"killing api_server (pid {pids['api_server']}, SIGKILL): no stop within 5 s" in output
     assert f"stopped: api_server (pid {pids['api_server']}, exit -9)" in output
     assert f"stopped: chatgpt_bot (pid {pids['chatgpt_bot']}, exit 0)" in output
     assert not _locked(data, "api_server")
