@@ -30,8 +30,6 @@ logger = logging.getLogger("tradebus")
 CLIENT_DIR = "outboxes"
 #: How often new outbox files of such processes are looked for (seconds).
 SCAN_EVERY = 1.0
-#: The longest pause before a failed relay starts again (seconds).
-MAX_PAUSE = 30.0
 
 
 class Delivery:
@@ -102,18 +100,15 @@ class Delivery:
                 self._task_group.start_soon(self._run_relay, relay)
 
     async def _run_relay(self, relay: Relay) -> None:
-        """Run ``relay``; when it fails (a source file it cannot read, say), say so and
-        start it again after a pause, from where it was: the owner goes on."""
-        pause = 0.1
-        while True:
-            try:
-                await relay.run()
-            except Exception as exc:
-                if self.bus.closed:
-                    return  # the node is stopping: the relay resumes from its cursor
-                logger.error("relay %s failed: %s; again in %.1f s", relay.key, exc, pause)
-                await anyio.sleep(pause)
-                pause = min(pause * 2, MAX_PAUSE)
+        """Run ``relay`` (it retries a source it cannot read by itself). What it cannot
+        go on from (its writer failed) ends the node; its cursor is committed with
+        what it delivered, so the next start resumes exactly there."""
+        try:
+            await relay.run()
+        except Exception:
+            if self.bus.closed:
+                return  # the node is stopping
+            raise
 
     async def _scan_forever(self) -> None:
         directory = self.data_dir / CLIENT_DIR

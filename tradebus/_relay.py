@@ -2,7 +2,7 @@
 
 The writer of another process (or a process hosting no role) appends the events it
 publishes for this database to the ``outbox`` of its own file. The relay tails that
-outbox read-only, in order, publishes each event on this node's bus with
+outbox read-only, in order, publishes each event (decoded and validated) on this node's bus with
 ``Headers(origin=<source>#<outbox id>, cursor=<position>)``, and the database's writer
 commits the events with that cursor (``relay_cursors``) in one transaction. After a
 crash of either side, the relay starts again from the committed cursor: every event
@@ -17,12 +17,15 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import anyio
 import anyio.to_thread
 import msgspec
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from eventbus import BusFull, EventBus, EventBusError, Headers, Message, NotStored
+from eventbus import BusFull, EventBus, Headers, Message, NotStored
+from schemas import AnyEvent, Event, InvalidEvent, Tick, decode, pack_array, validate
 from writers import DatabaseSpec, OutboxReader, OutboxRow, WriterActor
 
 from ._file_watch import FileChanges
@@ -33,9 +36,34 @@ __all__ = ["Relay", "RelayStatistics"]
 logger = logging.getLogger("tradebus")
 
 #: Rows read from an outbox at a time.
-READ_LIMIT = 2_000
-#: What publishing bytes that are not a valid event raises (the node's admit hook).
-_REFUSED = (EventBusError, ValueError, msgspec.MsgspecError)
+READ_LIMIT = 5_000
+_list_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
+#: The most ticks a relay publishes as one group (sharing one cursor).
+TICK_RUN = 1_000
+#: The longest pause before a relay reads a source again after failing to (seconds).
+MAX_PAUSE = 30.0
+#: How often a relay behind counts the rows it has yet to deliver (seconds).
+COUNT_EVERY = 1.0
+
+
+class _Unit(NamedTuple):
+    """Rows published together: an atomic group of the sender's, a run of ticks (one
+    group, sharing the cursor of the last), one event, or rows refused (and why)."""
+
+    rows: list[OutboxRow]
+    events: list[Event]
+    refused: Exception | None
+
+
+class _Chunk(NamedTuple):
+    """Rows read from a source's outbox, with their events (or why each is none)."""
+
+    origin: str
+    after: int
+    rows: list[OutboxRow]
+    units: list[_Unit]
+    caught_up: bool
+    pending: int
 
 
 class Relay:
@@ -68,6 +96,7 @@ class Relay:
         self.pending = 0
         self.oldest_ts: int | None = None
         self.delivered = 0
+        self._count_after = 0.0
 
     @property
     def key(self) -> str:
@@ -87,34 +116,54 @@ class Relay:
         )
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
+        """Deliver until cancelled: one task reads (and decodes) the next rows while
+        another publishes those read before."""
+        send, receive = anyio.create_memory_object_stream[_Chunk](1)
         try:
-            while True:
-                version = self.changes.version(self.source)
-                if not await self._deliver_some():
-                    await self.changes.wait(self.source, version)
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(self._read_forever, send)
+                task_group.start_soon(self._publish_forever, receive)
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self.outbox.close)
                 await anyio.to_thread.run_sync(self.own.close)
 
-    async def _deliver_some(self) -> bool:
-        """Deliver the next rows; return False when there were none."""
-        identity = await anyio.to_thread.run_sync(self.outbox.identity)
+    async def _read_forever(self, send: MemoryObjectSendStream[_Chunk]) -> None:
+        async with send:
+            origin, after = "", 0
+            pause = 0.1
+            while True:
+                version = self.changes.version(self.source)
+                try:
+                    chunk = await anyio.to_thread.run_sync(self._read, origin, after)
+                except Exception as exc:  # a source it cannot read now: try again later
+                    logger.error(
+                        "relay %s: reading failed: %s; again in %.1f s", self.key, exc, pause
+                    )
+                    await anyio.sleep(pause)
+                    pause = min(pause * 2, MAX_PAUSE)
+                    continue
+                pause = 0.1
+                if chunk is not None:
+                    origin, after = chunk.origin, chunk.after
+                    if chunk.rows:
+                        await send.send(chunk)
+                if chunk is None or chunk.caught_up:
+                    await self.changes.wait(self.source, version)
+
+    def _read(self, origin: str, after: int) -> _Chunk | None:
+        """(In a worker thread.) The next rows after position ``after`` of ``origin``
+        (from the committed cursor if the source's outbox is another one now), decoded;
+        None if the source has no outbox (yet)."""
+        identity = self.outbox.identity()
         if identity is None:
-            self._idle()
-            return False  # no file, or no outbox in it yet
-        origin = f"{self.name}#{identity}"
-        if origin != self.origin:  # the first look, or the file was replaced
-            self.origin = origin
-            self.cursor = self.committed = await anyio.to_thread.run_sync(
-                self.own.cursor_of, origin
-            )
+            return None  # no file, or no outbox in it yet
+        if f"{self.name}#{identity}" != origin:  # the first look, or the file was replaced
+            origin = f"{self.name}#{identity}"
+            after = self.own.cursor_of(origin)
         limit = READ_LIMIT
         while True:
-            rows = await anyio.to_thread.run_sync(
-                self.outbox.read, self.spec.name, self.cursor, limit
-            )
+            rows = self.outbox.read(self.spec.name, after, limit)
             caught_up = len(rows) < limit
             # A full read may end inside a group (committed whole: its last rows
             # follow); a short one holds every row there is.
@@ -122,64 +171,112 @@ class Relay:
             if whole or caught_up:
                 break
             limit *= 2  # a group longer than a read: read it whole
-        if not whole:
-            self._idle()
-            return False
-        caught_up = caught_up and len(whole) == len(rows)
-        if not caught_up:
-            pending = await anyio.to_thread.run_sync(
-                self.outbox.pending, self.spec.name, self.cursor
-            )
-            self.pending, self.oldest_ts = pending
-        else:
-            self.pending, self.oldest_ts = len(whole), whole[0].ts
-        await self._publish(whole, wait_for_last=caught_up)
+        pending = self.pending
         if caught_up:
-            self.committed = self.cursor
-            self._idle()
-        return True
+            pending = len(whole)
+        elif time.monotonic() >= self._count_after:  # counting a backlog reads all of it
+            pending = self.outbox.pending(self.spec.name, after).rows
+            self._count_after = time.monotonic() + COUNT_EVERY
+        return _Chunk(
+            origin=origin,
+            after=whole[-1].seq if whole else after,
+            rows=whole,
+            units=_units(whole, self._decode(whole)) if whole else [],
+            caught_up=caught_up,
+            pending=pending,
+        )
+
+    async def _publish_forever(self, receive: MemoryObjectReceiveStream[_Chunk]) -> None:
+        async with receive:
+            async for chunk in receive:
+                self.origin = chunk.origin
+                self.pending, self.oldest_ts = chunk.pending, chunk.rows[0].ts
+                await self._publish(chunk.units, wait_for_last=chunk.caught_up)
+                if chunk.caught_up:
+                    self.committed = self.cursor
+                    self._idle()
 
     def _idle(self) -> None:
         self.pending, self.oldest_ts = 0, None
 
-    async def _publish(self, rows: list[OutboxRow], *, wait_for_last: bool) -> None:
-        """Publish ``rows`` in order (groups whole); with ``wait_for_last``, return once
-        the last is committed (which cuts the writer's batch short)."""
-        i = 0
-        while i < len(rows):
-            members = _group_at(rows, i)
-            end = i + len(members)
-            last = end == len(rows)
-            await self._publish_one(members, wait=wait_for_last and last)
-            self.cursor = members[-1].seq
-            self.delivered += len(members)
-            i = end
+    async def _publish(self, units: list[_Unit], *, wait_for_last: bool) -> None:
+        """Publish ``units`` in order; with ``wait_for_last``, return once the last is
+        committed (which cuts the writer's batch short). Rows that are not valid events
+        for this database go to its dead_letters, in their place: what was published
+        before them is committed first."""
+        for n, unit in enumerate(units):
+            if unit.refused is not None:
+                await self._refuse(unit.rows, unit.refused)
+            else:
+                following = units[n + 1] if n + 1 < len(units) else None
+                wait = wait_for_last if following is None else following.refused is not None
+                await self._publish_one(unit, wait=wait)
+            self.cursor = unit.rows[-1].seq
+            self.delivered += len(unit.rows)
 
-    async def _publish_one(self, members: list[OutboxRow], *, wait: bool) -> None:
-        headers = Headers(origin=self.origin, cursor=members[-1].seq)
-        items = [(row.data, row.topic) for row in members]
+    def _decode(self, rows: list[OutboxRow]) -> list[Event | Exception]:
+        """Each row's event (of this database, under its own topic), or why it is none.
+
+        Decoded in one call, then each checked as the bus's admit hook checks it (a
+        handful of comparisons for a tick): a row that is not valid is known before
+        anything after it is published, and goes to dead_letters in its place."""
         try:
-            if len(members) > 1:
-                await self.bus.publish_encoded_many(items, headers=headers, wait=wait)
+            events: list[Event | Exception] = list(
+                _list_decoder.decode(pack_array([row.data for row in rows]))
+            )
+        except Exception:
+            events = []
+            for row in rows:
+                try:
+                    events.append(decode(row.data))
+                except InvalidEvent as exc:
+                    events.append(exc)
+        stored = self.spec.event_types
+        for i, (row, event) in enumerate(zip(rows, events, strict=True)):
+            if isinstance(event, Exception):
+                continue
+            try:
+                validate(event)
+            except InvalidEvent as exc:
+                events[i] = exc
+                continue
+            if type(event) not in stored:
+                events[i] = InvalidEvent(
+                    "event", None, type(event).__name__, f"not stored by {self.spec.name!r}"
+                )
+            elif event.topic != row.topic:
+                events[i] = InvalidEvent(
+                    "topic", None, row.topic, f"the event's own topic is {event.topic!r}"
+                )
+        return events
+
+    async def _publish_one(self, unit: _Unit, *, wait: bool) -> None:
+        """Publish a unit: a group (its events share the cursor of its last) or one event."""
+        headers = Headers(origin=self.origin, cursor=unit.rows[-1].seq)
+        events = unit.events
+        try:
+            if len(events) > 1:
+                if wait:
+                    await self.bus.publish_many(events, headers=headers, wait=True)
+                else:
+                    try:
+                        self.bus.publish_many_nowait(events, headers=headers)
+                    except BusFull:
+                        await self.bus.publish_many(events, headers=headers)
             elif wait:
-                await self.bus.publish_encoded(*items[0], headers=headers, wait=True)
+                await self.bus.publish(events[0], headers=headers, wait=True)
             else:
                 try:
-                    self.bus.publish_encoded_nowait(*items[0], headers=headers)
+                    self.bus.publish_nowait(events[0], headers=headers)
                 except BusFull:
-                    await self.bus.publish_encoded(*items[0], headers=headers)
+                    await self.bus.publish(events[0], headers=headers)
         except NotStored:
             pass  # in dead_letters, with its origin and position: the sender is told
-        except _REFUSED as exc:
-            if isinstance(exc, EventBusError) and self.bus.closed:
-                raise
-            await self._refuse(members, exc)
 
     async def _refuse(self, members: list[OutboxRow], error: Exception) -> None:
-        """Commit rows that are not valid events to dead_letters, with the cursor."""
-        if self.cursor > self.committed:  # what was published before goes first
-            await self.bus.flush()
-        reason = f"not delivered from {self.name}: {type(error).__name__}: {error}"
+        """Commit rows that are not valid events to dead_letters, with the cursor
+        (what was published before them is committed: the last was waited for)."""
+        reason = f"not delivered from {self.name}: {error}"
         failures = [
             (
                 Message.of_data(
@@ -208,15 +305,39 @@ def _whole_groups(rows: list[OutboxRow]) -> list[OutboxRow]:
     return rows[:end]
 
 
-def _group_at(rows: list[OutboxRow], i: int) -> list[OutboxRow]:
-    """The rows of the group that starts at ``rows[i]`` (itself alone if it has none,
-    or if its rows are not all there: each then goes alone)."""
+def _group_end(rows: list[OutboxRow], i: int) -> int:
+    """Where the group that starts at ``rows[i]`` ends (``i + 1`` if it has none, or if
+    its rows are not all there: each then goes alone)."""
     grp = rows[i].grp
     if not grp or grp <= rows[i].seq:
-        return rows[i : i + 1]
+        return i + 1
     end = i
     while end < len(rows) and rows[end].grp == grp:
         if rows[end].seq == grp:
-            return rows[i : end + 1]
+            return end + 1
         end += 1
-    return rows[i : i + 1]
+    return i + 1
+
+
+def _units(rows: list[OutboxRow], events: list[Event | Exception]) -> list[_Unit]:
+    """``rows`` (with their events) cut into what is published together, in order."""
+    units: list[_Unit] = []
+    i = 0
+    while i < len(rows):
+        end = _group_end(rows, i)
+        if end == i + 1 and type(events[i]) is Tick:
+            # A run of ticks goes as one group: ticks were checked when decoded, so
+            # their writer has nothing to refuse in them.
+            while (
+                end < len(rows)
+                and end - i < TICK_RUN
+                and not rows[end].grp
+                and type(events[end]) is Tick
+            ):
+                end += 1
+        decoded = events[i:end]
+        refused = next((e for e in decoded if isinstance(e, Exception)), None)
+        good = [] if refused is not None else decoded
+        units.append(_Unit(rows[i:end], good, refused))  # type: ignore[arg-type]
+        i = end
+    return units

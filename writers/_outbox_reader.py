@@ -105,7 +105,7 @@ class OutboxReader:
     def read(self, database: str, after: int, limit: int) -> list[OutboxRow]:
         """The next rows (at most ``limit``) for ``database`` after position ``after``."""
         rows = self._fetch(READ, (database, after, limit))
-        return [OutboxRow(*row) for row in rows or ()]  # type: ignore[arg-type]
+        return list(map(OutboxRow._make, rows or ()))
 
     def pending(self, database: str, after: int) -> Pending:
         """How many rows for ``database`` wait after ``after``, and since when."""

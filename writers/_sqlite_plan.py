@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import attrgetter
@@ -50,6 +51,13 @@ _local = attrgetter("local")
 # The messages of one publish path share an envelope: looking at each batch's few
 # envelopes costs less than asking every message whether it is foreign.
 _envelope = attrgetter("envelope")
+_headers = attrgetter("headers")
+#: Rows per multi-row INSERT into the outbox (6 parameters each).
+_OUTBOX_CHUNK = 256
+_APPEND_CHUNK = (
+    APPEND.split(" VALUES ")[0] + " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * _OUTBOX_CHUNK)
+)
+_NO_HEADERS: frozenset[None] = frozenset({None})
 # What undecodable or invalid data from elsewhere raises when decoded (InvalidEvent
 # is a ValueError; msgspec's errors and UnicodeDecodeError too, for good measure).
 _BAD_ENCODING = (ValueError, msgspec.MsgspecError)
@@ -110,13 +118,17 @@ class Planner:
                 events: list[Any] = [_decode(m.data) if m.foreign else m.event for m in batch]
             except _BAD_ENCODING as exc:
                 raise Poison(f"{type(exc).__name__}: {exc}") from exc
-            cursors = relay_cursors(batch)  # a relay's: committed with its events
         else:  # every event is the object published in this process
             events = list(map(_local, batch))
+        if set(map(_headers, batch)) != _NO_HEADERS:
+            cursors = relay_cursors(batch)  # a relay's: committed with its events
         statements: list[Statement] = []
         outbox: dict[str, int] = {}
+        appended = 0
         if self.forward and not self.forward.keys().isdisjoint(set(map(type, events))):
-            events, outbox_seq = self._append(batch, events, outbox_seq, statements, outbox)
+            events, outbox_seq, appended = self._append(
+                batch, events, outbox_seq, statements, outbox
+            )
         table = self.spec.tick_table
         first_tick = tick_seq
         if table is None or not events:  # no fast path to sort ticks out for
@@ -138,6 +150,8 @@ class Planner:
         rows = _count(statements)
         if ticks and table is not None:
             rows[table] = rows.get(table, 0) + tick_seq - first_tick
+        if appended:
+            rows[OUTBOX.name] = appended
         return SqliteTransaction(statements, rows, tick_seq, outbox_seq, outbox)
 
     def _append(
@@ -147,9 +161,10 @@ class Planner:
         outbox_seq: int,
         statements: list[Statement],
         outbox: dict[str, int],
-    ) -> tuple[list[Any], int]:
-        """Append the events this writer forwards to the outbox (one statement, first
-        of the transaction); return the others and the next outbox position."""
+    ) -> tuple[list[Any], int, int]:
+        """Append the events this writer forwards to the outbox (statements first in
+        the transaction); return the others, the next outbox position and how many
+        were appended."""
         kept: list[Any] = []
         rows: list[list[Any]] = []
         groups: dict[int, list[Any]] = {}
@@ -173,8 +188,18 @@ class Planner:
             if len(members) > 1:  # a group's rows name its last one's position
                 for row in members:
                     row[4] = members[-1][0]
-        statements.append((OUTBOX.name, APPEND, rows))
-        return kept, outbox_seq
+        # Whole chunks as multi-row INSERTs (one statement runs many rows: far fewer
+        # calls into SQLite), the rest one row at a time.
+        whole = len(rows) - len(rows) % _OUTBOX_CHUNK
+        if whole:
+            chunks = [
+                list(chain.from_iterable(rows[i : i + _OUTBOX_CHUNK]))
+                for i in range(0, whole, _OUTBOX_CHUNK)
+            ]
+            statements.append(("", _APPEND_CHUNK, chunks))
+        if whole < len(rows):
+            statements.append(("", APPEND, rows[whole:]))
+        return kept, outbox_seq, len(rows)
 
     def _event_statements(self, events: Sequence[Any]) -> list[Statement]:
         """Statements for events other than ticks, by their spec's handlers, in order."""
@@ -196,16 +221,16 @@ def relay_cursors(messages: Sequence[Message]) -> list[Statement]:
     """The statement advancing the cursor of each source a relay delivered some of
     ``messages`` from (none if a relay delivered none of them)."""
     latest: dict[str, list[int]] = {}
-    for message in messages:
-        headers = message.headers
-        if headers is None or headers.cursor is None or not message.foreign:
+    # The messages of a relay's group share one Headers: count each once.
+    for headers, n in Counter(map(_headers, messages)).items():
+        if headers is None or headers.cursor is None:
             continue
         seen = latest.get(headers.origin)
         if seen is None:
-            latest[headers.origin] = [headers.cursor, 1]
+            latest[headers.origin] = [headers.cursor, n]
         else:
             seen[0] = max(seen[0], headers.cursor)
-            seen[1] += 1
+            seen[1] += n
     if not latest:
         return []
     now = time.time_ns()

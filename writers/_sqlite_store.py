@@ -185,7 +185,7 @@ class SqliteStore:
         for m, reason in failures:
             data, unencodable = encoded(m)
             origin = cursor = None
-            if m.foreign and m.headers is not None and m.headers.cursor is not None:
+            if m.headers is not None and m.headers.cursor is not None:
                 origin, cursor = m.headers.origin, m.headers.cursor  # a relay delivered it
             row = (m.topic, m.seq, event_name(m), data, reason + unencodable, now, origin, cursor)
             rows.append(row)

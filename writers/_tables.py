@@ -199,7 +199,6 @@ OUTBOX: Final = table(
         column("ts", int, since=4),
     ),
     primary_key=("seq",),
-    indexes=(_index("destination", "seq", since=4),),
     autoincrement=True,
     since=4,
 )

@@ -214,3 +214,19 @@ async def test_a_replaced_source_file_is_read_from_its_start(tmp_path: Path) -> 
             await api.delivered(timeout=30)
     assert count(tmp_path / MAIN, "unified_ticks") == 5
     assert len(_rows(tmp_path / MAIN, "SELECT source FROM relay_cursors")) == 2
+
+
+async def test_a_source_that_cannot_be_read_is_retried_and_stops_nothing_else(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "outboxes").mkdir()
+    (tmp_path / "outboxes" / "client-9.db").write_bytes(b"not a database at all" * 500)
+    async with open_node(tmp_path, roles=["chatgpt_bot"]) as bot:
+        async with open_node(tmp_path, roles=["api_server"]) as api:
+            for tick in _ticks(3):
+                await api.bus.publish(tick)
+            await api.delivered(timeout=30)
+        with anyio.fail_after(30):  # the directory is looked at every second
+            await wait_until(lambda: "outboxes/client-9.db -> main" in bot.statistics().relays)
+            await wait_until(lambda: "client-9.db -> main: reading failed" in caplog.text)
+    assert count(tmp_path / MAIN, "unified_ticks") == 3
