@@ -15,9 +15,10 @@ from anyio.lowlevel import EventLoopToken, checkpoint, current_token
 
 from ._delivery import deliver
 from ._exceptions import BusClosed, BusFull
+from ._fastpath import fast_publish_nowait
 from ._groups import GroupPublishing
-from ._message import Headers, Message
-from ._routing import Route, Router, not_its_topic, own_topic
+from ._message import Headers
+from ._routing import Route, Router
 from ._statistics import BusStatistics, Overflow
 from ._subscription import Subscription
 from ._topics import compile_patterns
@@ -32,6 +33,11 @@ class EventBus(GroupPublishing):
     Use as ``async with EventBus() as bus``. Publishing is a synchronous append
     (:meth:`publish_nowait`); :meth:`publish` waits for room instead of raising;
     :meth:`publish_many` publishes several events atomically (all or none).
+
+    A bus is not thread-safe: it belongs to the thread running its event loop (before
+    it is entered, to the thread that made it). Its ``publish*`` methods called from
+    another thread raise :class:`EventBusError` (nothing is delivered); other threads
+    publish with :meth:`publish_threadsafe`.
 
     :param admit: called with every event before it is published: it raises to refuse
         the event and returns the event's own topic (one call does both, because this
@@ -57,12 +63,13 @@ class EventBus(GroupPublishing):
         self._names = 0
         self._entered = False
         self._token: EventLoopToken | None = None
-        self._loop_thread: int | None = None
         self._task_group: TaskGroup | None = None
         # The tick hot path: publish_nowait as a closure over what it needs saves
         # its attribute lookups and the closed check (a closed bus caches no routes,
         # so its publishes take the slow path, which raises BusClosed).
-        self.publish_nowait = self._fast_publish_nowait(admit)  # type: ignore[method-assign]
+        fast, self._set_owner = fast_publish_nowait(self._router, self._publish_slow, admit)
+        fast.__doc__ = EventBus.publish_nowait.__doc__
+        self.publish_nowait = fast  # type: ignore[method-assign]
 
     @property
     def decoder(self) -> Callable[[bytes], Any] | None:
@@ -76,7 +83,10 @@ class EventBus(GroupPublishing):
             raise RuntimeError("an EventBus can be entered only once")
         self._entered = True
         self._token = current_token()
-        self._loop_thread = threading.get_ident()
+        router = self._router
+        router.owner = threading.get_ident()
+        router.running = True
+        self._set_owner(router.owner)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         return self
@@ -170,8 +180,9 @@ class EventBus(GroupPublishing):
 
     # ---------------------------------------------------------------- publishing
 
-    def _route(self, event: Any, topic: str | None) -> tuple[str, Route]:
+    def _route(self, event: Any, topic: str | None, method: str) -> tuple[str, Route]:
         router = self._router
+        router.check_thread(method)
         if router.closed:
             raise router.ledger.closed_error()
         topic = router.topic_of(event, topic)
@@ -189,48 +200,17 @@ class EventBus(GroupPublishing):
         (``Message.headers``).
 
         :raises EventBusError: if ``topic`` is None and the event has none of its own,
-            or, on a bus with an ``admit`` hook, if ``topic`` is not the event's own.
+            or, on a bus with an ``admit`` hook, if ``topic`` is not the event's own; or
+            if called from a thread the bus does not belong to (use
+            :meth:`publish_threadsafe` there).
         :raises ValueError: if ``topic`` is not a valid topic.
         :raises BusFull: if a matching ``block`` subscription is full (nothing delivered).
         :raises BusClosed: if the bus is closed (a bus with an ``admit`` hook checks
             the event first, so an invalid one raises the hook's error instead).
         """
-        # Every bus replaces this method by _fast_publish_nowait's closure.
-        topic, route = self._route(event, topic)
+        # Every bus replaces this method by the closure of fast_publish_nowait.
+        topic, route = self._route(event, topic, "publish_nowait")
         return deliver(self._router, topic, event, route, headers)
-
-    def _fast_publish_nowait(self, admit: Callable[[Any], str] | None) -> Callable[..., int]:
-        """:meth:`publish_nowait` as a closure: with an ``admit`` hook every event is
-        admitted; without, an event's own topic is asked for only when none is given."""
-        strict = admit is not None
-        topic_of = admit if admit is not None else own_topic
-        router = self._router
-        single = router.single.get
-        envelope = router.local
-        slow = self._publish_slow
-
-        def publish_nowait(
-            event: Any, topic: str | None = None, *, headers: Headers | None = None
-        ) -> int:
-            if topic is None or strict:
-                its_own = topic_of(event)
-                if topic is None:
-                    topic = its_own
-                elif topic != its_own:
-                    raise not_its_topic(event, topic, its_own)
-            inbox = single(topic)
-            if inbox is not None and headers is None:
-                buffer = inbox.buffer
-                # Neither the first message (which starts the batch clock), nor one
-                # that fills the buffer or wakes a receiver: just append.
-                if 0 < len(buffer) < inbox.append_below:
-                    router.seq = seq = router.seq + 1
-                    buffer.append(Message(topic, seq, event, envelope))
-                    return seq
-            return slow(event, topic, headers)
-
-        publish_nowait.__doc__ = EventBus.publish_nowait.__doc__
-        return publish_nowait
 
     def _publish_slow(self, event: Any, topic: str, headers: Headers | None) -> int:
         """Deliver what the fast path does not (the event is admitted already)."""
@@ -262,7 +242,7 @@ class EventBus(GroupPublishing):
             stored (for a writer: it went to dead_letters).
         """
         await checkpoint()
-        topic, route = self._route(event, topic)
+        topic, route = self._route(event, topic, "publish")
         return await self._deliver_waiting(topic, event, route, headers, wait)
 
     async def _deliver_waiting(
@@ -311,11 +291,12 @@ class EventBus(GroupPublishing):
         What the ``decoder`` and ``admit`` hooks raise for bytes that are not a valid
         event reaches the caller, and nothing is delivered.
         """
-        data, route = self._route_encoded(data, topic)
+        data, route = self._route_encoded(data, topic, "publish_encoded_nowait")
         return deliver(self._router, topic, data, route, headers, foreign=True)
 
-    def _route_encoded(self, data: bytes, topic: str) -> tuple[bytes, Route]:
+    def _route_encoded(self, data: bytes, topic: str, method: str) -> tuple[bytes, Route]:
         router = self._router
+        router.check_thread(method)
         if router.closed:
             raise router.ledger.closed_error()
         data = bytes(data)
@@ -328,7 +309,7 @@ class EventBus(GroupPublishing):
         """Like :meth:`publish_encoded_nowait`, waiting for room instead of raising;
         ``wait`` as for :meth:`publish`."""
         await checkpoint()
-        data, route = self._route_encoded(data, topic)
+        data, route = self._route_encoded(data, topic, "publish_encoded")
         return await self._deliver_waiting(topic, data, route, headers, wait, foreign=True)
 
     # -------------------------------------------------------------------- threads
@@ -351,7 +332,7 @@ class EventBus(GroupPublishing):
         """
         if self._token is None:
             raise BusClosed("the bus is not running: enter it with 'async with' first")
-        if threading.get_ident() == self._loop_thread:
+        if threading.get_ident() == self._router.owner:
             raise RuntimeError("publish_threadsafe() called from the event loop: use publish()")
         if self._router.closed:
             raise self._router.ledger.closed_error()

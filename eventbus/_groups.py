@@ -37,7 +37,7 @@ class GroupPublishing:
         :raises EventBusError: if a ``block`` subscription takes more members than its
             ``max_buffer`` (the group could never be delivered).
         """
-        members = event_members(self._router, events)
+        members = event_members(self._router, events, "publish_many_nowait")
         return deliver_group(self._router, members, headers, foreign=False)
 
     async def publish_many(
@@ -53,7 +53,7 @@ class GroupPublishing:
         flush again), or :class:`BusClosed` if a durable subscription closed first.
         """
         await checkpoint()
-        members = event_members(self._router, events)
+        members = event_members(self._router, events, "publish_many")
         return await publish_group(self._router, members, headers, foreign=False, wait=wait)
 
     def publish_encoded_many_nowait(
@@ -61,7 +61,7 @@ class GroupPublishing:
     ) -> list[int]:
         """:meth:`publish_many_nowait` for ``(data, topic)`` pairs that arrive encoded
         (checked as :meth:`publish_encoded_nowait` checks them)."""
-        members = encoded_members(self._router, items)
+        members = encoded_members(self._router, items, "publish_encoded_many_nowait")
         return deliver_group(self._router, members, headers, foreign=True)
 
     async def publish_encoded_many(
@@ -73,15 +73,16 @@ class GroupPublishing:
     ) -> list[int]:
         """:meth:`publish_many` for ``(data, topic)`` pairs that arrive encoded."""
         await checkpoint()
-        members = encoded_members(self._router, items)
+        members = encoded_members(self._router, items, "publish_encoded_many")
         return await publish_group(self._router, members, headers, foreign=True, wait=wait)
 
 
-def event_members(router: Router, events: Iterable[Any]) -> list[Member]:
+def event_members(router: Router, events: Iterable[Any], method: str) -> list[Member]:
     """Admit every event and work out its route, before anything is delivered.
 
     Raises what :meth:`EventBus.publish_nowait` raises for the first event refused.
     """
+    router.check_thread(method)
     if router.closed:
         raise router.ledger.closed_error()
     members = []
@@ -91,11 +92,14 @@ def event_members(router: Router, events: Iterable[Any]) -> list[Member]:
     return members
 
 
-def encoded_members(router: Router, items: Iterable[tuple[bytes, str]]) -> list[Member]:
+def encoded_members(
+    router: Router, items: Iterable[tuple[bytes, str]], method: str
+) -> list[Member]:
     """Check every ``(data, topic)`` and work out its route, before anything is delivered.
 
     Raises what :meth:`EventBus.publish_encoded_nowait` raises for the first refused.
     """
+    router.check_thread(method)
     if router.closed:
         raise router.ledger.closed_error()
     members = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -14,7 +15,7 @@ from ._outcomes import Ledger
 from ._subscription import Subscription
 from ._topics import check_topic
 
-__all__ = ["Route", "Router", "not_its_topic", "own_topic"]
+__all__ = ["Route", "Router", "foreign_thread", "not_its_topic", "own_topic"]
 
 #: Routes cached at most; a flood of distinct topics must not grow the cache forever.
 MAX_ROUTES = 100_000
@@ -71,11 +72,24 @@ class Router:
         self.single: dict[str, Inbox] = {}
         self.ledger = Ledger()
         self.closed = False
+        #: The thread the bus belongs to: the one running its event loop once it is
+        #: entered (before that, the one that made it). Only it may publish.
+        self.owner = threading.get_ident()
+        #: Whether the bus was entered (``owner`` runs its event loop).
+        self.running = False
         #: What the messages published alone share (in-process, and foreign).
         self.local = Envelope(self.encode, foreign=False)
         self.foreign = Envelope(
             decoder if decoder is not None else msgspec.msgpack.decode, foreign=True
         )
+
+    def check_thread(self, method: str) -> None:
+        """Raise unless called from the thread the bus belongs to.
+
+        :raises EventBusError: naming ``method`` and ``publish_threadsafe``.
+        """
+        if threading.get_ident() != self.owner:
+            raise foreign_thread(method, self.running)
 
     def forget_routes(self) -> None:
         self.routes.clear()
@@ -151,6 +165,21 @@ def own_topic(event: Any) -> str:
     if type(topic) is not str:
         raise EventBusError(f"{type(event).__name__} has no topic of its own: pass topic=...")
     return topic
+
+
+def foreign_thread(method: str, running: bool) -> EventBusError:
+    """The error of a publish from a thread the bus does not belong to."""
+    owner = (
+        "the thread running its event loop"
+        if running
+        else "the thread that made it (it is not entered yet)"
+    )
+    return EventBusError(
+        f"{method}() called from thread {threading.current_thread().name!r}: an EventBus "
+        f"is not thread-safe and belongs to {owner}; nothing was delivered. From another "
+        "thread, use bus.publish_threadsafe(event) (it hands the event to the event loop "
+        "and waits for room)"
+    )
 
 
 def not_its_topic(event: Any, topic: str, its_own: str) -> EventBusError:

@@ -231,6 +231,7 @@ class Subscription:
             # The leftovers arrived before now; counting their wait from now errs late
             # by at most the time the previous batch took.
             inbox.first_at = _monotonic()
+        inbox.taken()
         self._in_flight.extend(batch)
         self._received += len(batch)
         inbox.release_room()
@@ -361,6 +362,7 @@ class Subscription:
             self._abandoned_from = self._oldest_pending_seq()
         self._on_close(self, self._abandoned_from, error)
         inbox.buffer.clear()
+        inbox.taken()
         self._in_flight.clear()
         self._iter_pending = 0  # what `async for` would acknowledge next is gone
         inbox.wake()

@@ -6,6 +6,7 @@ bus and the writers, the trade-integration API and the ``tradebus`` CLI.
 
 from __future__ import annotations
 
+from ._awaited import IntegrationCall as IntegrationCall
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
@@ -20,6 +21,14 @@ from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._open_node import open_node as open_node
 from ._relay_stats import RelayStatistics as RelayStatistics
+from ._status import ProcessStatus as ProcessStatus
+from ._status import RelayLag as RelayLag
+from ._status import StatusFile as StatusFile
+from ._status import WriterHealth as WriterHealth
+from ._status_file import read_status as read_status
+from ._status_reporter import StatusReporter as StatusReporter
+from ._sync import SyncTradeIntegration as SyncTradeIntegration
+from ._sync import get_trade_integration as get_trade_integration
 from ._topology import DEFAULT_ROLES as DEFAULT_ROLES
 from ._topology import Topology as Topology
 
@@ -29,18 +38,27 @@ __all__ = [
     "DEFAULT_ROLES",
     "AccessDenied",
     "AlreadyRecorded",
+    "IntegrationCall",
     "NoRoute",
     "Node",
     "NodeStatistics",
     "NotDelivered",
+    "ProcessStatus",
     "ReferenceRefused",
+    "RelayLag",
     "RelayStatistics",
     "StaleUpdate",
+    "StatusFile",
+    "StatusReporter",
+    "SyncTradeIntegration",
     "Topology",
     "TradeIntegration",
     "TradebusError",
     "UnknownReference",
+    "WriterHealth",
     "__version__",
+    "get_trade_integration",
     "open_node",
     "outcome_of",
+    "read_status",
 ]

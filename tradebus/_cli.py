@@ -17,6 +17,7 @@ from rich.text import Text
 from schemas import InvalidEvent, check_symbol, format_ts
 from writers import WriterLockError, create_database
 
+from . import _cli_status
 from ._check import check
 from ._cli_log import CliLog
 from ._cli_run import add_parser as add_run_parser
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="full integrity check of every database (read-only, safe while writing)"
     )
     _data_dir_argument(check)
+    _cli_status.add_parser(commands)
 
     add_run_parser(commands)
     add_up_parser(commands)
@@ -150,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "check":
                 check_data_dir(args.data_dir, must_exist=True)
                 return check(args.data_dir, console, Console(stderr=True))
+            if args.command == "status":
+                return _cli_status.run(args, console)
         except (TradebusError, OSError) as exc:  # every error of tradebus, and the system's
             log.finish(exc)
             _print_error(_explain(exc, args))
@@ -168,6 +172,7 @@ _INTERRUPTED = {
     "demo": "what was committed is kept; 'tradebus stats' shows it",
     "stats": "nothing was changed (stats only reads)",
     "check": "nothing was changed (check only reads)",
+    "status": "nothing was changed (status only reads)",
 }
 
 

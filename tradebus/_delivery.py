@@ -56,9 +56,9 @@ class Delivery:
         self.outbox: Outbox | None = None
         if outbox is not None:
             writer, path = outbox
-            destinations = {
-                spec.name: sources[spec.name] for spec in writer.forward if spec.name in sources
-            }
+            # Every other database: the file may hold rows from a run that hosted
+            # other roles than this one.
+            destinations = {name: source for name, source in sources.items() if source != path}
             self.outbox = Outbox(writer, self._name(path), destinations, self.changes)
         self._task_group: TaskGroup | None = None
 
@@ -70,10 +70,12 @@ class Delivery:
         try:
             async with self.changes, anyio.create_task_group() as task_group:
                 self._task_group = task_group
-                own = {writer.path for writer in self.writers.values()}
+                if self.outbox is not None:
+                    await self.outbox.resume()
+                # Every file, this node's own too: they may hold rows from a run that
+                # hosted other roles (a relay never reads a file into itself).
                 for path in self.sources.values():
-                    if str(path) not in own:
-                        self._add_source(path)
+                    self._add_source(path)
                 task_group.start_soon(self._scan_forever)
                 if self.outbox is not None:
                     task_group.start_soon(self.outbox.trim_forever)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas import PositionUpdate, RecommendationStatus, Tick, TradeAlert, TradeRecommendation
 from writers import PositionRecord, RecommendationRecord, queries
 
+from ._awaited import must_await
 from ._event_fields import outcome_of
 from ._lifecycle_calls import LifecycleCalls
 from ._log_calls import LogCalls
@@ -58,18 +59,34 @@ class TradeIntegration(LifecycleCalls, LogCalls):
     ``event_id`` replays the first (a no-op) and logs the second.
     """
 
+    # Every call returns an IntegrationCall: one never awaited says so (nothing stored).
+    log_trade_recommendation = must_await(LifecycleCalls.log_trade_recommendation)
+    update_recommendation = must_await(LifecycleCalls.update_recommendation)
+    log_trade_analysis = must_await(LifecycleCalls.log_trade_analysis)
+    log_analysis_result = must_await(LifecycleCalls.log_analysis_result)
+    log_trade_execution = must_await(LifecycleCalls.log_trade_execution)
+    update_position = must_await(LifecycleCalls.update_position)
+    close_position = must_await(LifecycleCalls.close_position)
+    log_trade_monitoring = must_await(LogCalls.log_trade_monitoring)
+    log_trade_alert = must_await(LogCalls.log_trade_alert)
+    log_api_request = must_await(LogCalls.log_api_request)
+    log_system_health = must_await(LogCalls.log_system_health)
+
     # ------------------------------------------------------------------- reads
 
+    @must_await
     async def recent_ticks(self, symbol: str, limit: int = 100) -> list[Tick]:
         """The latest ``limit`` committed ticks of ``symbol``, newest first."""
         _, conn = await self._reader(Tick)
         return await queries.recent_ticks(conn, symbol, limit)
 
+    @must_await
     async def open_positions(self) -> list[PositionRecord]:
         """Positions that are not closed."""
         _, conn = await self._reader(PositionUpdate)
         return await queries.open_positions(conn)
 
+    @must_await
     async def recommendations(
         self, status: RecommendationStatus | None = None
     ) -> list[RecommendationRecord]:
@@ -77,6 +94,7 @@ class TradeIntegration(LifecycleCalls, LogCalls):
         _, conn = await self._reader(TradeRecommendation)
         return await queries.recommendations(conn, status)
 
+    @must_await
     async def alerts(self, since: int | None = None) -> list[TradeAlert]:
         """Alerts at or after ``since`` (ns since the epoch), oldest first."""
         _, conn = await self._reader(TradeAlert)

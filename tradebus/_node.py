@@ -33,6 +33,7 @@ from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
 from ._relay_stats import RelayStatistics
 from ._routes import unrouted
+from ._status_reporter import StatusReporter
 from ._topology import Topology
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Node:
         roles: Iterable[str] | None = None,
         topology: Topology | None = None,
         writer_options: Mapping[str, Any] | None = None,
+        status_file: bool = True,
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
@@ -108,6 +110,8 @@ class Node:
         self._writer_error: BaseException | None = None
         self._entered = False
         self._running = False
+        #: Keeps this process's entry in ``shared_memory.json`` (None: not kept).
+        self.status: StatusReporter | None = StatusReporter(self) if status_file else None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -116,6 +120,8 @@ class Node:
             raise RuntimeError("a Node can be entered only once")
         self._entered = True
         ensure_data_dir(self.data_dir)
+        if self.status is not None:
+            await self.status.__aenter__()
         await self.bus.__aenter__()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
@@ -123,6 +129,7 @@ class Node:
             forward = self._forwarded
             for role in self.roles:
                 spec = self.topology.owned_by(role)
+                self.path(spec).parent.mkdir(parents=True, exist_ok=True)
                 writer = WriterActor(
                     self.bus, spec, self.path(spec), role=role, forward=forward,
                     **self.writer_options,
@@ -215,6 +222,8 @@ class Node:
     async def _teardown(self, exc: BaseException | None) -> None:
         """Close the bus (writers drain what they hold and exit), then wait for them."""
         self._running = False
+        if self.status is not None:
+            self.status.stopping()
         if self._delivery is not None:  # relays first: they publish on the bus
             self._delivery.stop()
         self.bus.close()
@@ -248,7 +257,11 @@ class Node:
             raise
         finally:
             # Not shielded: the bus's task group scope must exit where it was entered.
-            await self.bus.__aexit__(None, None, None)
+            try:
+                await self.bus.__aexit__(None, None, None)
+            finally:
+                if self.status is not None:  # last: its final entry has the final counts
+                    await self.status.__aexit__(type(exc) if exc else None, exc, None)
 
     # ------------------------------------------------------------------ routing
 
@@ -292,6 +305,9 @@ class Node:
             hold them); each is reported once.
         :raises NotStored: as :meth:`EventBus.flush` raises it.
         """
+        if not self._running:
+            state = "closed" if self._entered else "not started"
+            raise TradebusError(f"cannot wait for delivery: the node is {state}")
         with anyio.fail_after(timeout):
             await self.bus.flush()
             if self._delivery is not None:

@@ -36,6 +36,7 @@ def open_node(
     max_backoff: float = MAX_BACKOFF,
     drain_timeout: float = DRAIN_TIMEOUT,
     switch_interval: float | None = SWITCH_INTERVAL,
+    status_file: bool = True,
 ) -> Node:
     """Start a node: ``async with open_node("data") as node: ...``.
 
@@ -62,6 +63,10 @@ def open_node(
     ``drain_timeout`` seconds to commit what is held at shutdown, and
     ``switch_interval`` (the interpreter's thread switch interval while writers run,
     or None to leave it alone). An unknown option is a ``TypeError``.
+
+    With ``status_file`` (the default), the node keeps this process's entry in
+    ``shared_memory.json`` in the data directory (see :class:`StatusReporter`): its
+    roles, heartbeat, counters and relays, for ``tradebus status`` and ``tradebus up``.
     """
     return Node(
         data_dir,
@@ -77,4 +82,5 @@ def open_node(
             "drain_timeout": drain_timeout,
             "switch_interval": switch_interval,
         },
+        status_file=status_file,
     )

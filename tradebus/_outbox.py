@@ -46,6 +46,7 @@ class Outbox:
         self.changes = changes
         self._readers = {database: OutboxReader(path) for database, path in destinations.items()}
         self._trimmed: dict[str, int] = {}
+        self._unknown: set[str] = set()
         #: Per database: dead letters reported up to this position.
         self._reported: dict[str, int] = {}
 
@@ -55,8 +56,37 @@ class Outbox:
         return f"{self.name}#{self.writer.sqlite.outbox_id}"
 
     def committed(self) -> dict[str, int]:
-        """Per database: the last position this outbox committed for it."""
-        return dict(self.writer.sqlite.outbox_committed)
+        """Per database of the topology: the last position this outbox committed for
+        it (rows for a database the topology does not have cannot be delivered: they
+        stay, and are named once in the log)."""
+        committed = {}
+        for database, position in self.writer.sqlite.outbox_committed.items():
+            if database in self.destinations:
+                committed[database] = position
+            elif database not in self._unknown:
+                self._unknown.add(database)
+                logger.warning(
+                    "outbox %s holds events for %r, a database this topology does not "
+                    "have: they cannot be delivered",
+                    self.name,
+                    database,
+                )
+        return committed
+
+    async def resume(self) -> None:
+        """Before anything is appended: make sure new positions come after every one
+        an owner has committed (a file restored from an older copy would otherwise
+        reuse positions its owners take as delivered)."""
+        cursors = [await self.cursor(database) for database in self.destinations]
+        highest = max(cursors, default=0)
+        if highest >= self.writer.sqlite.next_outbox_position:
+            logger.warning(
+                "outbox %s: its owners have committed up to position %d, past what this "
+                "file holds (restored from an older copy?): new events continue after it",
+                self.name,
+                highest,
+            )
+            await self.writer.sqlite.continue_outbox_after(highest)
 
     async def cursor(self, database: str) -> int:
         """The last position of this outbox the database's owner committed."""

@@ -42,7 +42,7 @@ _list_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
 TICK_RUN = 1_000
 #: The longest pause before a relay reads a source again after failing to (seconds).
 MAX_PAUSE = 30.0
-#: How often a relay behind counts the rows it has yet to deliver (seconds).
+#: How often a relay reads its committed cursor, for statistics (seconds).
 COUNT_EVERY = 1.0
 
 
@@ -97,6 +97,9 @@ class Relay:
         self.oldest_ts: int | None = None
         self.delivered = 0
         self._count_after = 0.0
+        #: Per outbox identity seen in this run: the last position read (the relay
+        #: goes on from there if the file comes back, whatever is still in flight).
+        self._positions: dict[str, int] = {}
 
     @property
     def key(self) -> str:
@@ -152,30 +155,36 @@ class Relay:
                     await self.changes.wait(self.source, version)
 
     def _read(self, origin: str, after: int) -> _Chunk | None:
-        """(In a worker thread.) The next rows after position ``after`` of ``origin``
-        (from the committed cursor if the source's outbox is another one now), decoded;
-        None if the source has no outbox (yet)."""
-        identity = self.outbox.identity()
-        if identity is None:
-            return None  # no file, or no outbox in it yet
-        if f"{self.name}#{identity}" != origin:  # the first look, or the file was replaced
-            origin = f"{self.name}#{identity}"
-            after = self.own.cursor_of(origin)
-        limit = READ_LIMIT
-        while True:
-            rows = self.outbox.read(self.spec.name, after, limit)
-            caught_up = len(rows) < limit
-            # A full read may end inside a group (committed whole: its last rows
-            # follow); a short one holds every row there is.
-            whole = rows if caught_up else _whole_groups(rows)
-            if whole or caught_up:
-                break
-            limit *= 2  # a group longer than a read: read it whole
-        pending = self.pending
-        if caught_up:
-            pending = len(whole)
-        elif time.monotonic() >= self._count_after:  # counting a backlog reads all of it
-            pending = self.outbox.pending(self.spec.name, after).rows
+        """(In a worker thread.) The next rows of the source's outbox, decoded: after
+        position ``after`` if it is still ``origin``, else after where this relay left
+        that outbox (the committed cursor, the first time); None if the source has no
+        outbox (yet). The identity and the rows are read in one read transaction: a
+        file replaced meanwhile is seen whole, old or new."""
+        with self.outbox.snapshot() as view:
+            identity = None if view is None else view.identity()
+            if view is None or identity is None:
+                return None  # no file, or no outbox in it yet
+            if f"{self.name}#{identity}" != origin:  # the first look, or another file now
+                self._positions[origin] = after
+                origin = f"{self.name}#{identity}"
+                after = self._positions.get(origin, -1)
+                if after < 0:  # first seen in this run: nothing of it is in flight
+                    after = self.own.cursor_of(origin)
+            limit = READ_LIMIT
+            while True:
+                rows = view.read(self.spec.name, after, limit)
+                caught_up = len(rows) < limit
+                # A full read may end inside a group (committed whole: its last rows
+                # follow); a short one holds every row there is.
+                whole = rows if caught_up else _whole_groups(rows)
+                if whole or caught_up:
+                    break
+                limit *= 2  # a group longer than a read: read it whole
+            # Rows past the cursor for this database: at most the positions left (the
+            # others' rows count too: counting exactly would read the whole backlog).
+            pending = len(whole) if caught_up else view.last_position() - after
+        if time.monotonic() >= self._count_after:
+            self.committed = self.own.cursor_of(origin)  # for statistics, once a second
             self._count_after = time.monotonic() + COUNT_EVERY
         return _Chunk(
             origin=origin,

@@ -2,8 +2,8 @@
 database holds of the outboxes it was delivered from.
 
 Plain blocking calls on a read-only connection (run them in a worker thread): each
-is one statement, so no read transaction stays open between them and the writer of
-the file can always checkpoint its WAL.
+call, or each :meth:`OutboxReader.snapshot` block, is one short read transaction, so
+none stays open between them and the writer of the file can always checkpoint its WAL.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ._reader import ReadOnlyConnection, reader_uri
-from ._sqlite_outbox import CURSOR_OF, DEAD_LETTERS_OF, OUTBOX_ID, PENDING, READ
+from ._sqlite_outbox import CURSOR_OF, DEAD_LETTERS_OF, LAST_SEQ, OUTBOX_ID, READ
 
-__all__ = ["OutboxReader", "OutboxRow", "Pending"]
+__all__ = ["OutboxReader", "OutboxRow", "OutboxView"]
 
 
 class OutboxRow(NamedTuple):
@@ -33,11 +33,37 @@ class OutboxRow(NamedTuple):
     ts: int
 
 
-class Pending(NamedTuple):
-    """Rows of an outbox for a database past a position, and the oldest one's ts."""
+class OutboxView:
+    """One consistent look at an outbox: every read sees the same file and the same
+    commit (see :meth:`OutboxReader.snapshot`)."""
 
-    rows: int
-    oldest_ts: int | None
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _fetch(self, sql: str, parameters: Sequence[object]) -> list[tuple[Any, ...]] | None:
+        try:
+            return self._conn.execute(sql, parameters).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None  # made by an older version: no outbox until migrated
+            raise
+
+    def identity(self) -> int | None:
+        """The identity of the file's outbox (None: it has none yet)."""
+        rows = self._fetch(OUTBOX_ID, ())
+        return int(rows[0][0]) if rows else None
+
+    def read(self, database: str, after: int, limit: int) -> list[OutboxRow]:
+        """The next rows (at most ``limit``) for ``database`` after position ``after``."""
+        return [
+            OutboxRow(seq, topic.decode(errors="replace"), data, grp or 0, ts or 0)
+            for seq, topic, data, grp, ts in self._fetch(READ, (database, after, limit)) or ()
+        ]
+
+    def last_position(self) -> int:
+        """The last position the outbox used (0: none, or none left to see)."""
+        rows = self._fetch(LAST_SEQ, ())
+        return int(rows[0][0]) if rows else 0
 
 
 class OutboxReader:
@@ -72,6 +98,7 @@ class OutboxReader:
                 timeout=self.busy_timeout,
                 factory=ReadOnlyConnection,
                 check_same_thread=False,
+                isolation_level=None,
             )
         except sqlite3.Error:
             return None
@@ -84,47 +111,42 @@ class OutboxReader:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 
-    def _fetch(self, sql: str, parameters: Sequence[object]) -> list[tuple[object, ...]] | None:
-        """The rows of ``sql``, or None if the file or its table is not there (yet)."""
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[OutboxView | None]:
+        """A consistent look at the outbox (None: no file): one connection, one read
+        transaction, ended at the block's end (keep it short: the file's writer
+        cannot reset its WAL behind an open read)."""
         with self._lock:
             conn = self._connection()
             if conn is None:
-                return None
+                yield None
+                return
+            conn.execute("BEGIN")
             try:
-                return conn.execute(sql, parameters).fetchall()
-            except sqlite3.OperationalError as exc:
-                if "no such table" in str(exc):
-                    return None  # made by an older version: no outbox until migrated
-                raise
+                yield OutboxView(conn)
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("COMMIT")
+
+    def _fetch(self, sql: str, parameters: Sequence[object]) -> list[tuple[Any, ...]] | None:
+        with self.snapshot() as view:
+            return None if view is None else view._fetch(sql, parameters)  # noqa: SLF001 - its own
 
     def identity(self) -> int | None:
         """The identity of the file's outbox (None: it has none yet)."""
-        rows = self._fetch(OUTBOX_ID, ())
-        return int(rows[0][0]) if rows else None  # type: ignore[call-overload]
-
-    def read(self, database: str, after: int, limit: int) -> list[OutboxRow]:
-        """The next rows (at most ``limit``) for ``database`` after position ``after``."""
-        rows = self._fetch(READ, (database, after, limit))
-        return list(map(OutboxRow._make, rows or ()))
-
-    def pending(self, database: str, after: int) -> Pending:
-        """How many rows for ``database`` wait after ``after``, and since when."""
-        rows = self._fetch(PENDING, (database, after))
-        if not rows:
-            return Pending(0, None)
-        count, oldest = rows[0]
-        return Pending(int(count), None if oldest is None else int(oldest))  # type: ignore[call-overload]
+        with self.snapshot() as view:
+            return None if view is None else view.identity()
 
     def cursor_of(self, source: str) -> int:
         """The last position of ``source``'s outbox committed in this file (0: none)."""
         rows = self._fetch(CURSOR_OF, (source,))
-        return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+        return int(rows[0][0]) if rows else 0
 
     def dead_letters_of(self, source: str, after: int, upto: int) -> list[tuple[int, str, str]]:
         """(position, event type, error) of each event of ``source`` between ``after``
         (excluded) and ``upto`` that this database's writer could not store."""
         rows = self._fetch(DEAD_LETTERS_OF, (source, after, upto))
-        return [(int(c), str(t), str(e)) for c, t, e in rows or ()]  # type: ignore[call-overload]
+        return [(int(c), str(t), str(e)) for c, t, e in rows or ()]
 
     def close(self) -> None:
         with self._lock:

@@ -9,14 +9,15 @@ from typing import Final
 __all__ = [
     "ADVANCE_CURSOR",
     "APPEND",
+    "CONTINUE_AFTER",
     "CURSOR_OF",
     "DEAD_LETTER",
     "DEAD_LETTERS_OF",
     "HELD",
+    "LAST_SEQ",
     "OUTBOX_ID",
     "OUTBOX_IDENTITY",
     "OUTBOX_SEQ",
-    "PENDING",
     "READ",
     "TRIM",
 ]
@@ -32,6 +33,11 @@ OUTBOX_ID: Final = "SELECT value FROM writer_state WHERE key = 'outbox_id'"
 OUTBOX_SEQ: Final = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
 #: Per database, the first and last position the outbox holds.
 HELD: Final = "SELECT destination, min(seq), max(seq) FROM outbox GROUP BY destination"
+#: Positions continue after the given one (SQLite keeps the last in sqlite_sequence).
+CONTINUE_AFTER: Final = (
+    "INSERT OR REPLACE INTO sqlite_sequence (rowid, name, seq) VALUES "
+    "((SELECT rowid FROM sqlite_sequence WHERE name = 'outbox'), 'outbox', ?1)"
+)
 APPEND: Final = (
     "INSERT INTO outbox (seq, destination, topic, data, grp, ts) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -50,11 +56,14 @@ DEAD_LETTERS_OF: Final = (
     "SELECT cursor, coalesce(event_type, ''), error FROM dead_letters "
     "WHERE origin = ? AND cursor > ? AND cursor <= ? ORDER BY cursor"
 )
-#: A relay's read: the next rows for one database, in order.
+#: A relay's read: the next rows for one database, in order. The casts make each
+#: column the type a relay expects whatever a hand-edited row holds (text where
+#: bytes belong, a word where a number does): such a row is refused, never stuck.
 READ: Final = (
-    "SELECT seq, topic, data, grp, ts FROM outbox "
+    "SELECT seq, CAST(topic AS BLOB), CAST(data AS BLOB), CAST(grp AS INTEGER), "
+    "CAST(ts AS INTEGER) FROM outbox "
     "WHERE destination = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
-#: How many rows for one database wait past a position, and since when.
-PENDING: Final = "SELECT count(*), min(ts) FROM outbox WHERE destination = ? AND seq > ?"
+#: The last position used (rows past a relay's cursor are at most this many more).
+LAST_SEQ: Final = "SELECT coalesce(max(seq), 0) FROM outbox"
 TRIM: Final = "DELETE FROM outbox WHERE destination = ? AND seq <= ?"

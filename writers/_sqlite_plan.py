@@ -65,7 +65,7 @@ _BAD_ENCODING = (ValueError, msgspec.MsgspecError)
 
 class SqliteTransaction:
     """Statements to run in one transaction, the tick seqs and outbox positions they
-    use, and the last position they append for each database (``outbox``)."""
+    use, and the first and last position they append for each database (``outbox``)."""
 
     __slots__ = ("next_outbox_seq", "next_tick_seq", "outbox", "rows", "statements")
 
@@ -75,7 +75,7 @@ class SqliteTransaction:
         rows: Mapping[str, int],
         next_tick_seq: int,
         next_outbox_seq: int,
-        outbox: Mapping[str, int] | None = None,
+        outbox: Mapping[str, list[int]] | None = None,
     ) -> None:
         self.statements = statements
         self.rows = rows
@@ -123,7 +123,7 @@ class Planner:
         if set(map(_headers, batch)) != _NO_HEADERS:
             cursors = relay_cursors(batch)  # a relay's: committed with its events
         statements: list[Statement] = []
-        outbox: dict[str, int] = {}
+        outbox: dict[str, list[int]] = {}
         appended = 0
         if self.forward and not self.forward.keys().isdisjoint(set(map(type, events))):
             events, outbox_seq, appended = self._append(
@@ -160,7 +160,7 @@ class Planner:
         events: list[Any],
         outbox_seq: int,
         statements: list[Statement],
-        outbox: dict[str, int],
+        outbox: dict[str, list[int]],
     ) -> tuple[list[Any], int, int]:
         """Append the events this writer forwards to the outbox (statements first in
         the transaction); return the others, the next outbox position and how many
@@ -180,7 +180,7 @@ class Planner:
                 raise Poison(f"{event_name(message)} for {destination!r}{unencodable}")
             row = [outbox_seq, destination, message.topic, data, 0, now]
             rows.append(row)
-            outbox[destination] = outbox_seq
+            outbox.setdefault(destination, [outbox_seq, outbox_seq])[1] = outbox_seq
             if message.group:
                 groups.setdefault(message.group, []).append(row)
             outbox_seq += 1

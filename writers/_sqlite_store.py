@@ -19,7 +19,7 @@ from ._exceptions import WriterError
 from ._lock import WriterLock
 from ._specs import DatabaseSpec, Statement
 from ._sqlite import Synchronous, is_transient, migrate, open_write_connection
-from ._sqlite_outbox import DEAD_LETTER, HELD, OUTBOX_ID, OUTBOX_SEQ, TRIM
+from ._sqlite_outbox import CONTINUE_AFTER, DEAD_LETTER, HELD, OUTBOX_ID, OUTBOX_SEQ, TRIM
 from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, relay_cursors
 from ._sqlite_thread import Job, SqliteThread
 from ._sqlite_watch import FilesChanged, FileWatch
@@ -230,7 +230,11 @@ class SqliteStore:
         self._committed_tick_seq = transaction.next_tick_seq
         self._committed_outbox_seq = transaction.next_outbox_seq
         if transaction.outbox:
-            self.outbox_committed = {**self.outbox_committed, **transaction.outbox}
+            committed = dict(self.outbox_committed)
+            for database, (first, last) in transaction.outbox.items():
+                committed[database] = last
+                self.outbox_held_from.setdefault(database, first)
+            self.outbox_committed = committed
 
     def classify(self, error: BaseException) -> Fault:
         if isinstance(error, Poison):
@@ -357,6 +361,25 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             for _table, sql, rows in transaction.statements:
                 conn.executemany(sql, rows)
+
+    @property
+    def next_outbox_position(self) -> int:
+        """The position the next event appended to the outbox gets (once committed)."""
+        return self._committed_outbox_seq
+
+    async def continue_outbox_after(self, position: int) -> None:
+        """Make the outbox's next position come after ``position`` (its file was
+        restored from an older copy: positions up to there are taken already)."""
+
+        def run() -> None:
+            if self._conn is None:
+                raise WriterError(f"the connection to {self.path} is closed")
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute(CONTINUE_AFTER, (position,))
+            self._planned_outbox_seq = self._committed_outbox_seq = position + 1
+
+        await self.thread.call(run)
 
     async def trim_outbox(self, database: str, upto: int) -> int:
         """Delete the outbox rows for ``database`` up to position ``upto`` (its relay

@@ -191,9 +191,15 @@ _hostile = st.one_of(
     st.sampled_from([object(), math.nan, -0.0, float("inf"), 2**64, b"\xff", ("t",)]),
 )
 
+
+def _is_coroutine_method(member: object) -> bool:
+    """A method of TradeIntegration that is a coroutine function under its wrapper."""
+    return callable(member) and inspect.iscoroutinefunction(inspect.unwrap(member))
+
+
 _METHODS: list[str] = sorted(
     name
-    for name, member in inspect.getmembers(TradeIntegration, inspect.iscoroutinefunction)
+    for name, member in inspect.getmembers(TradeIntegration, _is_coroutine_method)
     if name.startswith(("log_", "update_", "close_"))
 )
 

@@ -230,3 +230,94 @@ async def test_a_source_that_cannot_be_read_is_retried_and_stops_nothing_else(
             await wait_until(lambda: "outboxes/client-9.db -> main" in bot.statistics().relays)
             await wait_until(lambda: "client-9.db -> main: reading failed" in caplog.text)
     assert count(tmp_path / MAIN, "unified_ticks") == 3
+
+
+async def test_a_sender_restored_from_an_older_copy_continues_after_what_was_delivered(
+    tmp_path: Path,
+) -> None:
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    async with open_node(tmp_path, roles=["chatgpt_bot"]):
+        async with open_node(tmp_path, roles=["api_server"]) as api:
+            for tick in _ticks(5):
+                await api.bus.publish(tick)
+            await api.delivered(timeout=30)
+        for suffix in ("", "-wal"):  # a copy of the stopped sender's file
+            source = tmp_path / (LOGS + suffix)
+            if source.exists():
+                (backup / (LOGS + suffix)).write_bytes(source.read_bytes())
+        async with open_node(tmp_path, roles=["api_server"]) as api:
+            for tick in _ticks(10)[5:]:
+                await api.bus.publish(tick)
+            await api.delivered(timeout=30)
+        for suffix in ("", "-wal", "-shm"):  # the older copy comes back
+            (tmp_path / (LOGS + suffix)).unlink(missing_ok=True)
+            if (backup / (LOGS + suffix)).exists():
+                (tmp_path / (LOGS + suffix)).write_bytes((backup / (LOGS + suffix)).read_bytes())
+        async with open_node(tmp_path, roles=["api_server"]) as api:
+            for tick in _ticks(15)[10:]:
+                await api.bus.publish(tick)
+            await api.delivered(timeout=30)
+    stored = _rows(tmp_path / MAIN, "SELECT bid FROM unified_ticks ORDER BY seq")
+    assert stored == [(t.bid,) for t in _ticks(15)]  # each once: none lost, none twice
+
+
+async def test_rows_a_node_forwarded_before_it_hosted_their_owner_are_delivered(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path, roles=["desktop_agent"]) as agent:
+        for tick in _ticks(100):
+            await agent.bus.publish(tick)
+    async with open_node(tmp_path, roles=["desktop_agent", "chatgpt_bot"]) as both:
+        await both.delivered(timeout=30)
+        with anyio.fail_after(30):
+            await wait_until(lambda: count(tmp_path / MAIN, "unified_ticks") == 100)
+    assert count(tmp_path / MAIN, "unified_ticks") == 100
+
+
+async def test_delivered_reports_what_the_owner_refused_in_the_same_run(tmp_path: Path) -> None:
+    async with open_node(tmp_path, roles=["desktop_agent"]) as agent:
+        calls = agent.integration("desktop_agent")
+        # Two executions on ticket 7 while the bot is down: the agent cannot tell that
+        # the second is refused (a ticket opens one trade) until the bot stores them.
+        await calls.log_trade_execution(
+            ticket=7, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0
+        )
+        await calls.log_trade_execution(
+            ticket=7, symbol="BTCUSDT", direction="SELL", entry_price=101.0, volume=1.0
+        )
+        async with open_node(tmp_path, roles=["chatgpt_bot"]):
+            with pytest.raises(NotDelivered, match="TradeExecution") as caught:
+                await agent.delivered(timeout=30)
+            assert [position for position, _, _ in caught.value.events] == [2]
+            await agent.delivered(timeout=30)  # reported once
+    assert _rows(tmp_path / MAIN, "SELECT direction FROM trade_executions") == [("BUY",)]
+
+
+async def test_a_row_of_the_wrong_database_or_unreadable_columns_goes_to_dead_letters(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path, roles=["api_server"]) as api:
+        api.bus.publish_nowait(_ticks(1)[0])
+    with sqlite3.connect(tmp_path / LOGS) as conn:
+        conn.execute(  # a tick sent to the analysis database
+            "INSERT INTO outbox (destination, topic, data, ts) VALUES ('analysis', ?, ?, 1)",
+            ("market.tick.S0", schemas.encode(_ticks(1)[0])),
+        )
+        conn.execute(  # text where bytes belong, a word where the group's position goes
+            "INSERT INTO outbox (destination, topic, data, grp, ts) VALUES ('main', ?, ?, ?, 1)",
+            ("market.tick.S0", "not bytes", "abc"),
+        )
+        conn.execute(
+            "INSERT INTO outbox (destination, topic, data, ts) VALUES ('main', ?, ?, 1)",
+            ("market.tick.S1", schemas.encode(_ticks(2)[1])),
+        )
+    async with (
+        open_node(tmp_path, roles=["chatgpt_bot", "desktop_agent"]),
+        open_node(tmp_path, roles=["api_server"]) as api,
+    ):
+        with pytest.raises(NotDelivered):
+            await api.delivered(timeout=30)
+    assert count(tmp_path / MAIN, "unified_ticks") == 2
+    assert count(tmp_path / MAIN, "dead_letters") == 1
+    assert count(tmp_path / ANALYSIS, "dead_letters") == 1

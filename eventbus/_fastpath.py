@@ -1,0 +1,89 @@
+"""The hot path of :meth:`EventBus.publish_nowait`: a closure over what it needs.
+
+Most publishes only append to the buffer of a topic's only subscription; this
+closure does that without attribute lookups on the bus, and hands everything else
+(the first message of a batch, one that wakes a receiver or fills the buffer, one
+with headers, a closed bus: a closed bus caches no routes) to the bus's slow path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._message import Headers, Message
+from ._routing import Router, foreign_thread, not_its_topic, own_topic
+
+__all__ = ["fast_publish_nowait"]
+
+Publish = Callable[..., int]
+
+
+def fast_publish_nowait(
+    router: Router,
+    slow: Callable[[Any, str, Headers | None], int],
+    admit: Callable[[Any], str] | None,
+) -> tuple[Publish, Callable[[int], None]]:
+    """``publish_nowait`` for a bus (with an ``admit`` hook every event is admitted;
+    without, an event's own topic is asked for only when none is given), and the
+    function that tells it which thread the bus now belongs to (``router.owner``).
+
+    ``slow(event, topic, headers)`` delivers an admitted event the way the bus does.
+    """
+    single = router.single.get
+    envelope = router.local
+    get_ident = threading.get_ident
+    owner = router.owner
+
+    def set_owner(ident: int) -> None:
+        nonlocal owner
+        owner = ident
+
+    def publish_nowait(
+        event: Any, topic: str | None = None, *, headers: Headers | None = None
+    ) -> int:
+        if get_ident() != owner:
+            raise foreign_thread("publish_nowait", router.running)
+        if topic is None:
+            # own_topic(event), inlined: a call less per event.
+            try:
+                topic = event.topic
+            except (AttributeError, NotImplementedError):
+                topic = None
+            if type(topic) is not str:
+                topic = own_topic(event)  # raises
+        inbox = single(topic)
+        if inbox is not None and headers is None:
+            buffer = inbox.buffer
+            # Neither the first message (which starts the batch clock), nor one that
+            # fills the buffer or wakes a receiver: just append (append_below is 0
+            # while the buffer is empty).
+            if len(buffer) < inbox.append_below:
+                router.seq = seq = router.seq + 1
+                buffer.append(Message(topic, seq, event, envelope))
+                return seq
+        return slow(event, topic, headers)
+
+    if admit is None:
+        return publish_nowait, set_owner
+    admit_event = admit
+
+    def admitting(event: Any, topic: str | None = None, *, headers: Headers | None = None) -> int:
+        if get_ident() != owner:
+            raise foreign_thread("publish_nowait", router.running)
+        its_own = admit_event(event)
+        if topic is None:
+            topic = its_own
+        elif topic != its_own:
+            raise not_its_topic(event, topic, its_own)
+        inbox = single(topic)
+        if inbox is not None and headers is None:
+            buffer = inbox.buffer
+            if len(buffer) < inbox.append_below:  # as above
+                router.seq = seq = router.seq + 1
+                buffer.append(Message(topic, seq, event, envelope))
+                return seq
+        return slow(event, topic, headers)
+
+    return admitting, set_owner
