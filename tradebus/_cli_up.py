@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from ._exceptions import TradebusError
 from ._node import ensure_data_dir
 from ._signals import StopSignals
 from ._stats import check_data_dir
+from ._status_file import read_status
 from ._supervisor import Child, Supervisor, describe_exit
 from ._topology import Topology
 
@@ -133,19 +133,17 @@ class ProcessView:
 
 
 def read_process_views(data_dir: Path) -> dict[int, ProcessView]:
-    """The status file's processes by pid; empty when there is no status file (yet)."""
-    read_status: Any = getattr(importlib.import_module("tradebus"), "read_status", None)
-    if read_status is None:
-        return {}
+    """The status file's processes by pid (a running entry wins over an ended one of
+    an earlier process with the same pid); empty when it cannot be read."""
     try:
         status = read_status(data_dir)
-    except (TradebusError, OSError, ValueError):
+    except TradebusError:
         return {}
     views: dict[int, ProcessView] = {}
     for process in status.processes.values():
         known = views.get(process.pid)
         if known is not None and known.state == "running":
-            continue  # an ended entry of an earlier process with the same pid
+            continue
         lags = [relay.lag_seconds for relay in process.relays.values()]
         views[process.pid] = ProcessView(
             pid=process.pid,
@@ -216,10 +214,10 @@ class _Display:
         return table
 
     def _row(self, child: Child) -> tuple[str, ...]:
-        view = self._views.get(child.pid) if child.pid is not None else None
         running = child.state == "running"
+        view = self._views.get(child.pid) if child.pid is not None and running else None
         rate = self._rates.get(child.pid) if child.pid is not None and running else None
-        error = (view.last_error if view and running else None) or child.last_error
+        error = (view.last_error if view else None) or child.last_error
         if child.state in ("restarting", "failed") and child.last_exit is not None:
             error = f"exit {child.last_exit} ({describe_exit(child.last_exit)})" + (
                 f": {error}" if error else ""
