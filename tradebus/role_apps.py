@@ -29,8 +29,10 @@ import math
 import random
 import sqlite3
 import time
+from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from eventbus import NotStored
 from schemas import HealthStatus
@@ -50,6 +52,8 @@ from ._market import (
     volume_for,
 )
 from ._node import Node
+from ._status import ProcessStatus
+from ._status_file import read_status
 from ._trade_watch import TradeWatcher
 
 __all__ = ["api_server", "chatgpt_bot", "desktop_agent"]
@@ -175,6 +179,54 @@ async def desktop_agent(
             tg.start_soon(advisor.run, every)
 
 
+_Health = tuple[str, HealthStatus, dict[str, Any], str]
+
+
+async def _feed_health(api: TradeIntegration) -> _Health:
+    """The feed: ``ok`` while the newest committed tick is under 5 s old."""
+    newest: int | None = None
+    for symbol in DEMO_SYMBOLS:
+        try:
+            ticks = await api.recent_ticks(symbol, 1)
+        except _NOT_READY:
+            ticks = []
+        if ticks:
+            newest = max(newest or 0, ticks[0].ts)
+    if newest is None:
+        return "feed", "down", {}, "no ticks yet"
+    age = (time.time_ns() - newest) / _NS
+    status: HealthStatus = "down" if age >= 60 else "degraded" if age >= 5 else "ok"
+    return "feed", status, {"last_tick_age_s": round(age, 1)}, f"last tick {age:.1f} s ago"
+
+
+async def _process_health(node: Node) -> list[_Health]:
+    """Each role's latest process, as the status file says."""
+    try:
+        status = await anyio.to_thread.run_sync(read_status, node.data_dir)
+    except TradebusError:
+        return []
+    latest: dict[str, ProcessStatus] = {}
+    for process in status.processes.values():
+        for role in process.roles:
+            if role not in latest or process.started > latest[role].started:
+                latest[role] = process
+    found: list[_Health] = []
+    for role, process in sorted(latest.items()):
+        state = process.state
+        health: HealthStatus = (
+            "ok" if state == "running" else "degraded" if state == "stopping" else "down"
+        )
+        details = {
+            "pid": process.pid,
+            "state": process.state,
+            "events_written": process.events_written,
+            "last_error": process.last_error,
+        }
+        why = f"pid {process.pid} {process.state}"
+        found.append((f"process.{role}", health, details, why))
+    return found
+
+
 class _Tickets:
     """Tickets from the wall clock's milliseconds: they grow across restarts too."""
 
@@ -284,25 +336,15 @@ async def api_server(node: Node, *, every: float = 1.0, health_every: float = 5.
 
 
 async def _report_health(node: Node, api: TradeIntegration, every: float) -> None:
-    said: HealthStatus | None = None
+    said: dict[str, HealthStatus] = {}
     while True:
         await log_writer_health(node, "api_server")
-        newest: int | None = None
-        for symbol in DEMO_SYMBOLS:
-            try:
-                ticks = await api.recent_ticks(symbol, 1)
-            except _NOT_READY:
-                ticks = []
-            if ticks:
-                newest = max(newest or 0, ticks[0].ts)
-        age = None if newest is None else (time.time_ns() - newest) / _NS
-        status: HealthStatus = (
-            "down" if age is None or age >= 60 else "degraded" if age >= 5 else "ok"
-        )
-        details = {} if age is None else {"last_tick_age_s": round(age, 1)}
-        await api.log_system_health(component="feed", status=status, details=details)
-        if status != said:
-            said = status
-            ago = "no ticks yet" if age is None else f"last tick {age:.1f} s ago"
-            logger.info("health: the feed is %s (%s)", status, ago)
+        for component, status, details, why in [
+            await _feed_health(api),
+            *await _process_health(node),
+        ]:
+            await api.log_system_health(component=component, status=status, details=details)
+            if said.get(component) != status:
+                said[component] = status
+                logger.info("health: %s is %s (%s)", component, status, why)
         await anyio.sleep(every)

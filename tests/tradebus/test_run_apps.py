@@ -92,3 +92,13 @@ async def test_the_role_apps_log_a_trades_whole_life_once(tmp_path: Path) -> Non
         _query(logs, "SELECT component, count(*) FROM system_health GROUP BY component")
     )
     assert {"feed", "writer.main", "writer.analysis", "writer.logs"} <= set(statuses)
+    # Each role's process, from the status file: this one, running.
+    processes = _query(
+        logs,
+        "SELECT component, status FROM system_health WHERE component LIKE 'process.%' "
+        "ORDER BY ts DESC LIMIT 3",
+    )
+    assert sorted(processes) == [
+        ("process.api_server", "ok"), ("process.chatgpt_bot", "ok"),
+        ("process.desktop_agent", "ok"),
+    ]  # fmt: skip
