@@ -24,6 +24,9 @@ SCENARIOS: Final = (
     "bus",
     "lone-call",
     "overload",
+    "cross-ticks",
+    "cross-latency",
+    "idle-cpu",
 )
 
 

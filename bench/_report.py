@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._config import BenchConfig
+from ._cross import cross_targets
 from ._results import Line, ScenarioResult, Target
 
 __all__ = ["apply_ratios", "check_targets", "render", "write_json"]
@@ -166,6 +167,7 @@ def check_targets(results: Mapping[str, ScenarioResult], config: BenchConfig) ->
             None if ratio is None else ratio >= 0.9,
         )
     )
+    targets.extend(cross_targets(dict(results)))
     return targets
 
 

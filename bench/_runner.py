@@ -25,6 +25,7 @@ from rich.progress import (
 from ._busmicro import bus
 from ._config import BenchConfig
 from ._context import Context
+from ._cross import cross_latency, cross_ticks, idle_cpu
 from ._ingest import ceiling, naive, tradebus, tradebus_yielding
 from ._latency import batch_sweep, latency
 from ._lone import lone_call
@@ -55,6 +56,9 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "bus": bus,
     "lone-call": lone_call,
     "overload": overload,
+    "cross-ticks": cross_ticks,
+    "cross-latency": cross_latency,
+    "idle-cpu": idle_cpu,
 }
 
 

@@ -251,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         result = anyio.run(run_own, params, backend="asyncio")
     elif role == "reader":
         result = run_reader(params)
+    elif role.startswith(("cross-", "idle")):
+        from ._cross_worker import run_cross
+
+        result = run_cross(params)
     elif role == "overload":
         from ._overload import run_overload
 

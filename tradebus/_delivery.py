@@ -61,6 +61,7 @@ class Delivery:
             destinations = {name: source for name, source in sources.items() if source != path}
             self.outbox = Outbox(writer, self._name(path), destinations, self.changes)
         self._task_group: TaskGroup | None = None
+        self._stopped = anyio.Event()
 
     def _name(self, path: Path) -> str:
         return path.relative_to(self.data_dir).as_posix()
@@ -84,11 +85,16 @@ class Delivery:
             self._task_group = None
             if self.outbox is not None:
                 self.outbox.close()
+            self._stopped.set()
 
-    def stop(self) -> None:
-        """Stop relaying and trimming (what was relayed is committed or resumed later)."""
+    async def stop(self) -> None:
+        """Stop relaying and trimming (what was relayed is committed or resumed later),
+        and return once every file it read is closed (the writers then remove their
+        WAL files on a clean stop: no other connection holds them)."""
         if self._task_group is not None:
             self._task_group.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True):
+                await self._stopped.wait()
 
     def _add_source(self, path: Path) -> None:
         """Start the relays from ``path`` into each hosted database (once)."""

@@ -225,7 +225,7 @@ class Node:
         if self.status is not None:
             self.status.stopping()
         if self._delivery is not None:  # relays first: they publish on the bus
-            self._delivery.stop()
+            await self._delivery.stop()
         self.bus.close()
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()

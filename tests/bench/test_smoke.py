@@ -99,10 +99,25 @@ def test_quick_run_writes_every_scenario_to_json(tmp_path: Path) -> None:
     assert overload["peak_rss_bytes"] > 0
     assert "bytes_per_buffered_tick" in overload
     assert "disturbance" in scenarios["latency"]["rates"]["50000"]
+    cross = scenarios["cross-ticks"]  # every tick stored by the owner's process, or it fails
+    assert cross["ticks"] == 2000
+    [cross_pair] = cross["pairs"]
+    assert cross["ratio_to_in_process"] == cross_pair["ratio"] > 0
+    assert cross_pair["owner"]["writer"]["events"] == 2000
+    assert sum(r["delivered"] for r in cross_pair["owner"]["relays"].values()) == 2000
+    for condition in ("idle", "under_load"):
+        figures = scenarios["cross-latency"][condition]
+        assert figures["committed"]["count"] == 5  # --lone-calls
+        assert figures["committed"]["p50_ms"] >= figures["returned"]["p50_ms"] > 0
+        assert figures["owner"]["writer"]["events"] >= 5  # the executions (and ticks)
+    assert scenarios["cross-latency"]["under_load"]["owner"]["ticks_published"] > 0
+    idle = scenarios["idle-cpu"]["processes"]
+    assert set(idle) == {"chatgpt_bot", "desktop_agent", "api_server"}
+    assert all(process["cpu_share"] >= 0 for process in idle.values())
     names = {line["scenario"] for line in results["table"]}
     assert names == set(bench.SCENARIOS)
     targets = {target["name"]: target for target in results["targets"]}
-    assert len(targets) == 9
+    assert len(targets) == 12
     assert all(target["measured"] != "not run" for target in targets.values())
     assert {target["passed"] for target in targets.values()} <= {True, False, None}
     # No work directory is left behind; the plot exists whenever matplotlib does.
