@@ -20,6 +20,8 @@ from writers import WriterLockError, create_database
 from . import _cli_status
 from ._check import check
 from ._cli_log import CliLog
+from ._cli_run import add_parser as add_run_parser
+from ._cli_up import add_parser as add_up_parser
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
 from ._signals import StopSignals
@@ -82,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_argument(check)
     _cli_status.add_parser(commands)
 
+    add_run_parser(commands)
+    add_up_parser(commands)
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )
@@ -135,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     console = Console()
+    if hasattr(args, "handler"):  # a command that reports its own errors and signals
+        return int(args.handler(args, console))
     with CliLog() as log:
         try:
             if args.command == "init":

@@ -17,11 +17,21 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from eventbus import BusFull
-from schemas import Direction, HealthStatus, Tick
+from schemas import Direction
 from writers import reader_uri
 
 from ._integration import TradeIntegration
+from ._market import (
+    CLOSES,
+    DEMO_SYMBOLS,
+    Market,
+    close_details,
+    judge,
+    log_writer_health,
+    pnl,
+    propose,
+    volume_for,
+)
 from ._node import Node
 from ._open_node import open_node
 from ._signals import StopSignals
@@ -29,20 +39,12 @@ from ._stats import count_rows
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
-_DIRECTIONS: tuple[Direction, ...] = ("BUY", "SELL")
-
-_START_PRICES = {"BTCUSDT": 50_000.0, "ETHUSDT": 3_000.0, "EURUSD": 1.08, "XAUUSD": 2_000.0}
-_STEP = 0.00005  # relative standard deviation of one tick's move
-_STOP = 0.002  # stop loss 0.2% from entry
-_TARGET = 0.003  # take profit 0.3% from entry
-_MAX_HOLD = 8.0  # seconds before a position is closed at market
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DemoConfig:
     data_dir: Path
     seconds: float = 10.0
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "EURUSD")
+    symbols: tuple[str, ...] = DEMO_SYMBOLS
     rate: float = 3_000.0
     seed: int | None = None
 
@@ -90,49 +92,12 @@ class _Position:
     take_profit: float
     volume: float
     opened: float
-    breakeven: bool = False
-
-
-class _Market:
-    """A random walk per symbol, published as ticks at a steady rate."""
-
-    def __init__(self, symbols: tuple[str, ...], rng: random.Random) -> None:
-        self.rng = rng
-        self.prices = {s: _START_PRICES.get(s, 100.0) for s in symbols}
-        self.ticks = 0
-
-    def next_tick(self, symbol: str) -> Tick:
-        price = self.prices[symbol] * (1.0 + self.rng.gauss(0.0, _STEP))
-        self.prices[symbol] = price
-        half_spread = price * 0.00005
-        return Tick(
-            symbol=symbol,
-            bid=round(price - half_spread, 8),
-            ask=round(price + half_spread, 8),
-            volume=round(self.rng.uniform(0.01, 2.0), 4),
-            source="demo",
-        )
-
-    async def run(self, node: Node, rate: float) -> None:
-        symbols = itertools.cycle(tuple(self.prices))
-        interval = 0.01
-        started = time.monotonic()
-        while True:
-            due = int((time.monotonic() - started) * rate) - self.ticks
-            for _ in range(max(due, 0)):
-                tick = self.next_tick(next(symbols))
-                try:
-                    node.bus.publish_nowait(tick)
-                except BusFull:
-                    await node.bus.publish(tick)  # backpressure: the writer is behind
-                self.ticks += 1  # counted once the bus took it: the summary's count
-            await anyio.sleep(interval)
 
 
 class _Strategy:
     """Recommends, executes, manages and closes one position per symbol at a time."""
 
-    def __init__(self, node: Node, market: _Market, first_ticket: int) -> None:
+    def __init__(self, node: Node, market: Market, first_ticket: int) -> None:
         self._tickets = itertools.count(first_ticket)
         self.market = market
         # For the live view only: the report reads the databases.
@@ -154,19 +119,9 @@ class _Strategy:
     async def _open(self, symbol: str) -> _Position | None:
         rng = self.market.rng
         price = self.market.prices[symbol]
-        direction: Direction = rng.choice(_DIRECTIONS)
-        sign = 1.0 if direction == "BUY" else -1.0
-        stop_loss = price * (1.0 - sign * _STOP)
-        take_profit = price * (1.0 + sign * _TARGET)
+        proposal = propose(rng, symbol, price)
         recommendation_id = await self.agent.log_trade_recommendation(
-            symbol=symbol,
-            direction=direction,
-            entry_price=price,
-            stop_loss=stop_loss,
-            take_profit=take_profit,
-            confidence=round(rng.uniform(55, 95), 1),
-            reasoning=f"{'bullish' if sign > 0 else 'bearish'} momentum on the simulated feed",
-            timeframe="M1",
+            **dataclasses.asdict(proposal)
         )
         if rng.random() < 0.2:
             await self.agent.update_recommendation(
@@ -174,44 +129,48 @@ class _Strategy:
             )
             return None
         ticket = next(self._tickets)
-        volume = 0.01 if price > 1_000 else 1_000.0
+        volume = volume_for(price)
         await self.bot.log_trade_execution(
             ticket=ticket,
             symbol=symbol,
-            direction=direction,
+            direction=proposal.direction,
             entry_price=price,
-            stop_loss=stop_loss,
-            take_profit=take_profit,
+            stop_loss=proposal.stop_loss,
+            take_profit=proposal.take_profit,
             volume=volume,
             recommendation_id=recommendation_id,
         )
         self.opened += 1
         return _Position(
-            ticket, symbol, direction, price, stop_loss, take_profit, volume, time.monotonic()
+            ticket,
+            symbol,
+            proposal.direction,
+            price,
+            proposal.stop_loss,
+            proposal.take_profit,
+            volume,
+            time.monotonic(),
         )
 
     async def _manage(self, p: _Position) -> None:
-        sign = 1.0 if p.direction == "BUY" else -1.0
         last_update = time.monotonic()
         while True:
             await anyio.sleep(0.05)
             price = self.market.prices[p.symbol]
-            pnl = round((price - p.entry) * sign * p.volume, 6)
-            if (price - p.stop_loss) * sign <= 0:
-                await self._close(
-                    p, price, pnl, "stop_loss_hit", f"Stop loss hit at {p.stop_loss:.6g}"
-                )
+            profit = pnl(p.direction, p.entry, price, p.volume)
+            verdict = judge(
+                direction=p.direction,
+                entry=p.entry,
+                stop_loss=p.stop_loss,
+                take_profit=p.take_profit,
+                price=price,
+                held=time.monotonic() - p.opened,
+            )
+            if verdict in CLOSES:
+                details = close_details(verdict, p.stop_loss, p.take_profit)
+                await self._close(p, price, profit, verdict, details)
                 return
-            if (price - p.take_profit) * sign >= 0:
-                await self._close(
-                    p, price, pnl, "take_profit_hit", f"Take profit hit at {p.take_profit:.6g}"
-                )
-                return
-            if time.monotonic() - p.opened > _MAX_HOLD:
-                await self._close(p, price, pnl, "time_exit", "Closed at market after max hold")
-                return
-            if not p.breakeven and (price - p.entry) * sign >= (p.take_profit - p.entry) * sign / 2:
-                p.breakeven = True
+            if verdict == "breakeven":
                 p.stop_loss = p.entry
                 await self.api.log_trade_monitoring(
                     ticket=p.ticket,
@@ -222,12 +181,12 @@ class _Strategy:
                 )
                 await self.bot.update_position(
                     ticket=p.ticket, symbol=p.symbol, current_price=price,
-                    stop_loss=p.entry, unrealized_pnl=pnl,
+                    stop_loss=p.entry, unrealized_pnl=profit,
                 )  # fmt: skip
             elif time.monotonic() - last_update > 1.0:
                 last_update = time.monotonic()
                 await self.bot.update_position(
-                    ticket=p.ticket, symbol=p.symbol, current_price=price, unrealized_pnl=pnl
+                    ticket=p.ticket, symbol=p.symbol, current_price=price, unrealized_pnl=profit
                 )
 
     async def _close(self, p: _Position, price: float, pnl: float, kind: str, details: str) -> None:
@@ -250,20 +209,12 @@ class _Strategy:
 
 
 async def _health(node: Node) -> None:
-    api = node.integration("api_server")
     while True:
-        stats = node.statistics()
-        for name, writer in stats.writers.items():
-            status: HealthStatus = "ok" if writer.last_error is None else "degraded"
-            await api.log_system_health(
-                component=f"writer.{name}",
-                status=status,
-                details={"pending": writer.pending, "batches": writer.batches},
-            )
+        await log_writer_health(node, "api_server")
         await anyio.sleep(2.0)
 
 
-def _progress(node: Node, market: _Market, strategy: _Strategy, started: float) -> Group:
+def _progress(node: Node, market: Market, strategy: _Strategy, started: float) -> Group:
     elapsed = max(time.monotonic() - started, 1e-9)
     stats = node.statistics()
     head = Table.grid(padding=(0, 2))
@@ -293,7 +244,7 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
     committed, whatever interrupted it.
     """
     rng = random.Random(config.seed)
-    market = _Market(config.symbols, rng)
+    market = Market(config.symbols, rng)
     started = time.monotonic()
     async with open_node(config.data_dir) as node:
         # Read while this node holds every database's lock: no one else adds rows
