@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Self
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 import aiosqlite
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
-from eventbus import BusClosed, BusStatistics, EventBus, EventBusError
+from eventbus import BusClosed, EventBus, EventBusError
 from writers import (
     OUTBOX_SPEC,
     DatabaseSpec,
@@ -27,11 +27,11 @@ from writers import (
     open_reader,
 )
 
+from ._data_dir import NodeStatistics, ensure_data_dir
 from ._delivery import CLIENT_DIR, Delivery
 from ._exceptions import AccessDenied, TradebusError
 from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
-from ._relay_stats import RelayStatistics
 from ._routes import unrouted
 from ._status_reporter import StatusReporter
 from ._topology import Topology
@@ -45,28 +45,6 @@ logger = logging.getLogger("tradebus")
 
 #: How many processes hosting no role may write outbox files in one data directory.
 MAX_CLIENTS = 256
-
-
-class NodeStatistics(NamedTuple):
-    """The bus's, every hosted writer's and every relay's counters."""
-
-    bus: BusStatistics
-    writers: dict[str, WriterStatistics]
-    #: Per relay, keyed ``"<source file> -> <database>"``.
-    relays: dict[str, RelayStatistics]
-
-
-def ensure_data_dir(data_dir: Path) -> None:
-    """Create ``data_dir`` if it is missing.
-
-    :raises TradebusError: if it is a file, or cannot be created.
-    """
-    if data_dir.exists() and not data_dir.is_dir():
-        raise TradebusError(f"the data directory {data_dir} exists and is not a directory")
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TradebusError(f"cannot create the data directory {data_dir}: {exc}") from exc
 
 
 class Node:
