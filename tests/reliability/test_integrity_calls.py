@@ -31,7 +31,7 @@ from tradebus import (
     open_node,
 )
 
-from ._helpers import DATABASE_FILES, count, read_only
+from ._helpers import DATABASE_FILES, count, read_only, wait_until
 
 _MAIN = "unified_tick_pipeline.db"
 _ANALYSIS = "analysis_data.db"
@@ -1192,7 +1192,9 @@ async def test_a_close_whose_recommendation_is_owned_elsewhere_reaches_it_throug
         )
         async with open_node(tmp_path, roles=["desktop_agent"]) as agent:
             await node.delivered(timeout=30)
-            assert agent.statistics().relays["unified_tick_pipeline.db -> analysis"].delivered == 1
+            relay = "unified_tick_pipeline.db -> analysis"
+            # The relay counts once its own wait for the commit returns.
+            await wait_until(lambda: agent.statistics().relays[relay].delivered == 1)
     assert _one(tmp_path / _ANALYSIS, "SELECT status, outcome FROM trade_recommendations") == (
         "closed",
         "win",
