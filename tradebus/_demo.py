@@ -245,7 +245,6 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
     """
     rng = random.Random(config.seed)
     market = Market(config.symbols, rng)
-    started = time.monotonic()
     async with open_node(config.data_dir) as node:
         # Read while this node holds every database's lock: no one else adds rows
         # until it closes them, so the difference at the end is this run's.
@@ -259,6 +258,9 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
             (first_ticket,) = await cursor.fetchone() or (100_001,)
         main_path = node.path("main")
         strategy = _Strategy(node, market, first_ticket)
+        # The run's seconds count from here: a slow start (a busy machine, a big
+        # migration) does not eat into the feed.
+        started = time.monotonic()
         live = Live(
             _progress(node, market, strategy, started),
             console=console,
