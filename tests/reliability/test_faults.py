@@ -54,9 +54,13 @@ async def stalled(node: Node, published: list[int], limit: int) -> None:
     """Wait until the main writer retries and publishers are held at ``limit`` or below."""
     writer = node.writer("main")
     await wait_until(lambda: writer.statistics().retries >= 2)
-    before = published[0]
-    await anyio.sleep(0.3)
-    assert published[0] == before, "publishers were not slowed down"
+    # They may still be filling the buffer (a busy machine): they must stop, soon.
+    with anyio.fail_after(30):  # else: publishers were not slowed down
+        while True:
+            before = published[0]
+            await anyio.sleep(0.3)
+            if published[0] == before:
+                break
     assert before <= limit
 
 
