@@ -63,7 +63,7 @@ def load_app(spec: str) -> App:
         raise AppError(
             f"--app {spec}: importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
-    except Exception as exc:  # whatever the module's own code raised on import
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # what its code did on import
         raise AppError(
             f"--app {spec}: importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
         ) from exc

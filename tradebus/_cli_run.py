@@ -280,7 +280,9 @@ class _Server:
         logger.info("app %s started", name)
         try:
             await app(node)
-        except Exception as exc:
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:  # sys.exit(), KeyboardInterrupt too: the app failed
             logger.exception("app %s failed: %s", name, exc)
             if self.failed is None:
                 self.failed = (name, exc)

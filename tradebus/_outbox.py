@@ -93,13 +93,16 @@ class Outbox:
         return await anyio.to_thread.run_sync(self._readers[database].cursor_of, self.origin)
 
     async def delivered(self) -> None:
-        """Return once every event this outbox committed so far is committed by its
-        owner (waiting as long as it takes: the caller bounds it).
+        """Return once every event this node appended so far is committed by its owner
+        (waiting as long as it takes: the caller bounds it). Rows an earlier process
+        left in the file are delivered too, but not waited for.
 
         :raises NotDelivered: if an owner could not store some of them (they are in
             its dead_letters); each is reported once.
         """
-        targets = self.committed()
+        sent = self.writer.sqlite.outbox_sent
+        targets = {d: p for d, p in self.committed().items() if d in sent}
+        targets = {d: sent[d] for d in targets}
         for database, target in targets.items():
             path = self.destinations[database]
             while True:

@@ -31,6 +31,8 @@ from typing import Any
 
 import msgspec
 
+from writers import WriterError, open_regular_file
+
 from ._exceptions import TradebusError
 from ._status import (
     SCHEMA_VERSION,
@@ -50,6 +52,8 @@ LOCK_TIMEOUT = 2.0
 
 _LOCK_SUFFIX = ".lock"
 _UNREADABLE_SUFFIX = ".unreadable"
+#: A status file larger than this is not read (it holds a few kB per process).
+MAX_STATUS_BYTES = 16 * 1024 * 1024
 _TEMP_PREFIX = f".{STATUS_FILENAME}."
 _TEMP_SUFFIX = ".tmp"
 _ENCODER = msgspec.json.Encoder()
@@ -69,10 +73,10 @@ def read_status(data_dir: str | os.PathLike[str]) -> StatusFile:
     """
     path = Path(data_dir) / STATUS_FILENAME
     try:
-        data = path.read_bytes()
+        data = _read_bytes(path)
     except FileNotFoundError:
         return StatusFile()
-    except OSError as exc:
+    except (OSError, WriterError) as exc:
         raise TradebusError(f"cannot read the status file {path}: {exc}") from exc
     status, problems = decode_status(data, path)
     if problems:
@@ -116,21 +120,23 @@ def update_status(
     return merged
 
 
-def decode_status(data: bytes, path: Path) -> tuple[StatusFile, list[str]]:
+def decode_status(data: bytes | None, path: Path) -> tuple[StatusFile, list[str]]:
     """Decode a status file, salvaging what can be read; also say what could not.
 
     :raises StatusFileTooNew: if its version is newer than :data:`SCHEMA_VERSION`.
     """
+    if data is None:
+        return StatusFile(), [f"over {MAX_STATUS_BYTES:,} bytes"]
     try:
         status = msgspec.json.decode(data, type=StatusFile)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, ValueError):
         pass  # salvage below
     else:
         _check_version(status.version, path)
         return status, []
     try:
         raw: Any = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError, ValueError) as exc:
         return StatusFile(), [f"not JSON ({exc}): torn or overwritten"]
     if not isinstance(raw, dict):
         return StatusFile(), [f"not a JSON object but a {type(raw).__name__}"]
@@ -168,12 +174,27 @@ def _check_version(version: int, path: Path) -> None:
         )
 
 
+def _read_bytes(path: Path) -> bytes | None:
+    """The file's bytes (None: larger than :data:`MAX_STATUS_BYTES`), opened without
+    following a link and only if it is a regular file (a FIFO never blocks it).
+
+    :raises WriterError: if it is a link or not a regular file.
+    """
+    fd = open_regular_file(path, os.O_RDONLY, what="the status file")
+    with os.fdopen(fd, "rb") as file:
+        data = file.read(MAX_STATUS_BYTES + 1)
+    return None if len(data) > MAX_STATUS_BYTES else data
+
+
 def _read_for_update(path: Path) -> StatusFile:
     try:
-        data = path.read_bytes()
+        data = _read_bytes(path)
     except FileNotFoundError:
         return StatusFile()
-    status, problems = decode_status(data, path)
+    except WriterError as exc:  # a link, a FIFO, a directory: set aside, start anew
+        status, problems = StatusFile(), [str(exc)]
+    else:
+        status, problems = decode_status(data, path)
     if problems:
         aside = path.with_name(STATUS_FILENAME + _UNREADABLE_SUFFIX)
         with contextlib.suppress(OSError):
@@ -194,8 +215,8 @@ def _read_for_update(path: Path) -> StatusFile:
 def _locked(lock_path: Path, timeout: float) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_path``, waiting ``timeout`` s at most."""
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
+        fd = open_regular_file(lock_path, os.O_RDWR | os.O_CREAT, what="the status file's lock")
+    except (OSError, WriterError) as exc:
         raise TradebusError(f"cannot open the status file's lock {lock_path}: {exc}") from exc
     try:
         deadline = time.monotonic() + timeout

@@ -14,6 +14,7 @@ from ._exceptions import InvalidOption as InvalidOption
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import WriterError as WriterError
 from ._exceptions import WriterLockError as WriterLockError
+from ._files import open_regular_file as open_regular_file
 from ._integrity import check_database as check_database
 from ._lock import WriterLock as WriterLock
 from ._lock import lock_path as lock_path
@@ -63,6 +64,7 @@ __all__ = [
     "create_database",
     "lock_path",
     "open_reader",
+    "open_regular_file",
     "queries",
     "reader_uri",
 ]

@@ -11,6 +11,7 @@ lets the two threads overlap (SQLite on one core, the producer on the other).
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,17 @@ _lock = threading.Lock()
 _holders = 0
 _saved: float | None = None  # the interval before the first holder shortened it
 _ours: float | None = None  # the interval the holders set
+
+
+def _reset_in_a_forked_child() -> None:
+    """A forked child runs none of its parent's writers: no holders, a fresh lock
+    (another thread of the parent may have held it at the fork)."""
+    global _lock, _holders
+    _lock = threading.Lock()
+    _holders = 0
+
+
+os.register_at_fork(after_in_child=_reset_in_a_forked_child)
 
 
 @contextmanager

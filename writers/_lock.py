@@ -29,6 +29,18 @@ _held: dict[str, Identity] = {}  # absolute database path -> the file this proce
 _held_guard = threading.Lock()
 
 
+def _forget_in_a_forked_child() -> None:
+    """A forked child holds none of its parent's locks (flock is not inherited as its
+    own: the parent's descriptors are closed in the child), and gets a fresh guard
+    (another thread of the parent may have held it at the fork)."""
+    global _held_guard
+    _held_guard = threading.Lock()
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_a_forked_child)
+
+
 def lock_path(database: str | os.PathLike[str]) -> Path:
     """The lock file beside ``database``: ``<name>.writer.lock``, the holder's record."""
     path = Path(database)

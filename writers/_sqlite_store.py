@@ -106,6 +106,8 @@ class SqliteStore:
         #: (this run, or held from an earlier one), and the first held when it opened.
         self.outbox_committed: dict[str, int] = {}
         self.outbox_held_from: dict[str, int] = {}
+        #: Per database: the last outbox position committed by this run.
+        self.outbox_sent: dict[str, int] = {}
         self._conn: sqlite3.Connection | None = None  # used in the thread only
         self._planned_tick_seq = 1  # the next tick seq to plan (event loop)
         self._committed_tick_seq = 1  # the next tick seq after the last commit (thread)
@@ -230,11 +232,11 @@ class SqliteStore:
         self._committed_tick_seq = transaction.next_tick_seq
         self._committed_outbox_seq = transaction.next_outbox_seq
         if transaction.outbox:
-            committed = dict(self.outbox_committed)
+            committed, sent = dict(self.outbox_committed), dict(self.outbox_sent)
             for database, (first, last) in transaction.outbox.items():
-                committed[database] = last
+                committed[database] = sent[database] = last
                 self.outbox_held_from.setdefault(database, first)
-            self.outbox_committed = committed
+            self.outbox_committed, self.outbox_sent = committed, sent
 
     def classify(self, error: BaseException) -> Fault:
         if isinstance(error, Poison):

@@ -189,11 +189,12 @@ async def test_a_row_that_is_not_a_valid_event_goes_to_the_owner_s_dead_letters(
         open_node(tmp_path, roles=["chatgpt_bot"]),
         open_node(tmp_path, roles=["api_server"]) as api,
     ):
+        api.bus.publish_nowait(_ticks(3)[2])  # delivered() waits for what it sent
         with pytest.raises(NotDelivered, match=r"main.*(and 1 more)") as caught:
             await api.delivered(timeout=30)
         assert [position for position, _, _ in caught.value.events] == [2, 3]
         await api.delivered(timeout=30)  # reported once
-    assert count(tmp_path / MAIN, "unified_ticks") == 2
+    assert count(tmp_path / MAIN, "unified_ticks") == 3
     letters = _rows(tmp_path / MAIN, "SELECT cursor, origin FROM dead_letters ORDER BY cursor")
     assert [c for c, _ in letters] == [2, 3]
     assert all(str(o).startswith(LOGS) for _, o in letters)
@@ -316,8 +317,27 @@ async def test_a_row_of_the_wrong_database_or_unreadable_columns_goes_to_dead_le
         open_node(tmp_path, roles=["chatgpt_bot", "desktop_agent"]),
         open_node(tmp_path, roles=["api_server"]) as api,
     ):
+        api.bus.publish_nowait(_ticks(3)[2])  # delivered() waits for what it sent
         with pytest.raises(NotDelivered):
             await api.delivered(timeout=30)
-    assert count(tmp_path / MAIN, "unified_ticks") == 2
+    assert count(tmp_path / MAIN, "unified_ticks") == 3
     assert count(tmp_path / MAIN, "dead_letters") == 1
     assert count(tmp_path / ANALYSIS, "dead_letters") == 1
+
+
+async def test_delivered_waits_for_what_this_node_sent_not_for_an_earlier_process(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path, roles=()) as earlier:  # its alert's owner is down
+        await earlier.integration("api_server").log_trade_alert(
+            alert_type="system", severity="info", message="waits for its owner"
+        )
+    async with (
+        open_node(tmp_path, roles=["chatgpt_bot"]),
+        open_node(tmp_path, roles=()) as later,  # takes the same client file
+    ):
+        later.bus.publish_nowait(_ticks(1)[0])
+        await later.delivered(timeout=30)  # the tick is stored; the old alert waits
+    assert count(tmp_path / MAIN, "unified_ticks") == 1
+    client = tmp_path / "outboxes" / "client-1.db"
+    assert count(client, "outbox", "destination = 'logs'") == 1

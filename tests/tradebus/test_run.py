@@ -16,6 +16,7 @@ import pytest
 # An app that publishes ticks until it is cancelled, then says how many the bus took.
 _FEED_APP = """
 import pathlib
+import sys
 
 import anyio
 
@@ -48,6 +49,11 @@ async def in_a_group(node):
     async with anyio.create_task_group() as tg:
         tg.start_soon(fail, node)
         await anyio.sleep_forever()
+
+
+async def exits(node):
+    await node.bus.publish(Tick(symbol="EURUSD", bid=1.0, ask=1.1), wait=True)
+    sys.exit(5)
 
 
 async def done(node):
@@ -152,12 +158,21 @@ def test_an_app_that_returns_leaves_the_process_serving(app_dir: Path) -> None:
     assert _ticks(app_dir / "data") == 1
 
 
-@pytest.mark.parametrize("app", ["fail", "in_a_group"])
-def test_an_app_that_raises_ends_the_process_with_status_1(app_dir: Path, app: str) -> None:
+@pytest.mark.parametrize(
+    ("app", "error"),
+    [
+        ("fail", "ValueError: the app broke on purpose;"),
+        ("in_a_group", "ValueError: the app broke on purpose;"),
+        ("exits", "SystemExit: 5"),
+    ],
+)
+def test_an_app_that_raises_ends_the_process_with_status_1(
+    app_dir: Path, app: str, error: str
+) -> None:
     result = _run(app_dir, "--role", "chatgpt_bot", "--app", f"feedapp:{app}")
     assert result.returncode == 1
     # Named by the error itself, also when one of the app's tasks raised it.
-    assert f"app feedapp:{app} failed: ValueError: the app broke on purpose;" in result.stderr
+    assert f"app feedapp:{app} failed: {error}" in result.stderr
     assert "Traceback" in result.stderr  # the app's error is logged whole
     assert _ticks(app_dir / "data") == 1  # what it logged before is kept
 

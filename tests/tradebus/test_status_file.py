@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tradebus import ProcessStatus, StatusFile, read_status
+from tradebus import ProcessStatus, StatusFile, TradebusError, read_status
 from tradebus._status import MAX_ENDED, STATUS_FILENAME, this_host
 from tradebus._status_file import StatusFileTooNew, update_status
 
@@ -208,3 +208,23 @@ def test_a_file_of_a_newer_version_is_reported_and_never_overwritten(tmp_path: P
 def test_a_missing_file_reads_as_no_process(tmp_path: Path) -> None:
     assert read_status(tmp_path) == StatusFile()
     assert read_status(tmp_path / "missing") == StatusFile()
+
+
+def test_a_fifo_a_link_or_deep_json_at_the_status_file_is_set_aside_never_followed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / STATUS_FILENAME
+    entry = _entry("me", roles=("api_server",))
+    os.mkfifo(path)  # reading it would block forever
+    update_status(tmp_path, entry)
+    assert read_status(tmp_path).processes.keys() == {entry.id}
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)  # valid JSON, too deep to decode
+    update_status(tmp_path, entry)
+    assert read_status(tmp_path).processes.keys() == {entry.id}
+    elsewhere = tmp_path / "elsewhere"
+    lock = tmp_path / (STATUS_FILENAME + ".lock")
+    lock.unlink()
+    lock.symlink_to(elsewhere)  # a link must not make tradebus create or write that file
+    with pytest.raises(TradebusError, match="symbolic link"):
+        update_status(tmp_path, entry)
+    assert not elsewhere.exists()
