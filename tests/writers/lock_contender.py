@@ -48,10 +48,17 @@ def main() -> None:
                 lock.release()
             answer = {"released": True}
         elif command == "fork":
+            ready, say_ready = os.pipe()
             child = os.fork()
             if child == 0:
+                # os.fork() returns here once the at-fork hooks ran (the child's copies
+                # of the parent's descriptors are closed): say so, then just live.
+                os.write(say_ready, b"1")
                 time.sleep(60)
                 os._exit(0)
+            os.close(say_ready)
+            os.read(ready, 1)  # the parent answers once the child is past its hooks
+            os.close(ready)
             answer = {"child": child}
         else:
             answer = {"error": f"unknown command {command!r}"}
