@@ -34,10 +34,17 @@ _open: dict[tuple[str, str], SyncTradeIntegration] = {}  # (role, data dir) -> t
 _open_guard = threading.Lock()
 
 
+#: The pid of the parent this process was forked from while an integration ran in it
+#: (0: none): SQLite is not safe to use in such a child.
+_forked_from = 0
+
+
 def _forget_in_a_forked_child() -> None:
     """A forked child starts with none open (the parent's run in the parent's threads),
     and a fresh lock (another thread of the parent may have held it at the fork)."""
-    global _open_guard
+    global _open_guard, _forked_from
+    if any(not integration.closed for integration in _open.values()):
+        _forked_from = os.getppid()
     _open_guard = threading.Lock()
     _open.clear()
 
@@ -57,8 +64,18 @@ def get_trade_integration(
     ``TypeError``.
 
     :raises TradebusError: if ``role`` is not a role of the topology, or one is open
-        for the role and directory with other options.
+        for the role and directory with other options, or this process was forked
+        from one that ran a blocking integration (start a new process instead).
     """
+    if _forked_from:
+        # Another thread of the parent may have been inside SQLite at the fork, holding
+        # one of its process-wide mutexes: the first SQLite call here could wait forever.
+        raise TradebusError(
+            f"this process is a fork of process {_forked_from}, which ran a blocking "
+            "integration (its threads were using SQLite at the fork, and SQLite cannot be "
+            "used safely after that): start a new process instead (subprocess, or "
+            "multiprocessing with the 'spawn' or 'forkserver' start method)"
+        )
     key = (role, os.path.realpath(data_dir))
     with _open_guard:
         found = _open.get(key)
