@@ -19,6 +19,7 @@ from writers import WriterLockError, create_database
 
 from . import _cli_status
 from ._check import check
+from ._cli_args import data_dir_argument, more_than_zero
 from ._cli_log import CliLog
 from ._cli_run import add_parser as add_run_parser
 from ._cli_up import add_parser as add_up_parser
@@ -29,8 +30,6 @@ from ._stats import check_data_dir
 from ._topology import Topology
 
 __all__ = ["main"]
-
-_DEFAULT_DIR = "data"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,14 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     init = commands.add_parser("init", help="create or migrate the three databases")
-    _data_dir_argument(init)
+    data_dir_argument(init)
 
     demo = commands.add_parser(
         "demo", help="run the whole system in one process on a simulated market"
     )
-    _data_dir_argument(demo)
+    data_dir_argument(demo)
     demo.add_argument(
-        "--seconds", type=_positive_float, default=10.0, help="how long to run (default: 10)"
+        "--seconds", type=more_than_zero, default=10.0, help="how long to run (default: 10)"
     )
     demo.add_argument(
         "--symbols",
@@ -69,19 +68,19 @@ def _parser() -> argparse.ArgumentParser:
         help="the symbols to simulate (default: BTCUSDT ETHUSDT EURUSD)",
     )
     demo.add_argument(
-        "--rate", type=_positive_float, default=3000.0, help="ticks per second (default: 3000)"
+        "--rate", type=more_than_zero, default=3000.0, help="ticks per second (default: 3000)"
     )
     demo.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
 
     stats = commands.add_parser(
         "stats", help="rows, sizes and time spans of a data directory (read-only)"
     )
-    _data_dir_argument(stats)
+    data_dir_argument(stats)
 
     check = commands.add_parser(
         "check", help="full integrity check of every database (read-only, safe while writing)"
     )
-    _data_dir_argument(check)
+    data_dir_argument(check)
     _cli_status.add_parser(commands)
 
     add_run_parser(commands)
@@ -90,32 +89,6 @@ def _parser() -> argparse.ArgumentParser:
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )
     return parser
-
-
-def _data_dir_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        default=_DEFAULT_DIR,
-        type=_data_dir,
-        metavar="DIR",
-        help="the directory of the databases (default: ./data)",
-    )
-
-
-def _data_dir(text: str) -> Path:
-    if not text:
-        raise argparse.ArgumentTypeError("--data-dir must not be empty: give a directory")
-    return Path(text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 def _symbol(text: str) -> str:

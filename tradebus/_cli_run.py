@@ -18,6 +18,7 @@ from rich.text import Text
 from writers import WriterLockError
 
 from ._apps import App, AppError, load_app
+from ._cli_args import data_dir_argument
 from ._exceptions import TradebusError
 from ._node import Node, ensure_data_dir
 from ._open_node import open_node
@@ -31,7 +32,6 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "add_parser",
-    "data_dir_argument",
     "print_error",
     "run",
 ]
@@ -48,23 +48,6 @@ EXIT_USAGE = 2
 EXIT_LOCKED = 3
 
 _POLL = 0.1  # seconds between two looks at the signals (and at the supervisor)
-
-
-def data_dir_argument(parser: argparse.ArgumentParser) -> None:
-    """The ``--data-dir DIR`` option, as every command has it."""
-    parser.add_argument(
-        "--data-dir",
-        default=Path("data"),
-        type=_data_dir,
-        metavar="DIR",
-        help="the directory of the databases (default: ./data)",
-    )
-
-
-def _data_dir(text: str) -> Path:
-    if not text:
-        raise argparse.ArgumentTypeError("--data-dir must not be empty: give a directory")
-    return Path(text)
 
 
 def add_parser(commands: Any) -> None:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from ._cli_args import at_least_zero, data_dir_argument
 from ._stats import check_data_dir
 from ._status import STATUS_FILENAME, ProcessStatus, this_host
 from ._status_check import EXIT_LAGGING, EXIT_ROLE_MISSING, StatusCheck, check_status
@@ -43,17 +44,11 @@ def add_parser(commands: _Commands) -> None:
             "error (no data directory, a status file of a newer tradebus)."
         ),
     )
-    status.add_argument(
-        "--data-dir",
-        default=Path("data"),
-        type=_data_dir,
-        metavar="DIR",
-        help="the directory of the databases (default: ./data)",
-    )
+    data_dir_argument(status)
     status.add_argument("--json", action="store_true", help="print the check and the file as JSON")
     status.add_argument(
         "--max-lag",
-        type=_seconds,
+        type=at_least_zero,
         default=DEFAULT_MAX_LAG,
         metavar="SECONDS",
         help=f"the relay lag beyond which status fails (default: {DEFAULT_MAX_LAG:g})",
@@ -204,19 +199,3 @@ def _age(ns: int) -> str:
     if hours < 48:
         return f"{hours}h{minutes:02d}m"
     return f"{hours // 24}d"
-
-
-def _data_dir(text: str) -> Path:
-    if not text:
-        raise argparse.ArgumentTypeError("--data-dir must not be empty: give a directory")
-    return Path(text)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
-    return value

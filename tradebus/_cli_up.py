@@ -14,7 +14,8 @@ from rich.live import Live
 from rich.table import Table
 
 from ._apps import AppError, split_app_spec
-from ._cli_run import EXIT_FAILED, EXIT_USAGE, data_dir_argument, print_error
+from ._cli_args import data_dir_argument, more_than_zero
+from ._cli_run import EXIT_FAILED, EXIT_USAGE, print_error
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
 from ._signals import StopSignals
@@ -56,22 +57,12 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--stop-timeout",
-        type=_seconds,
+        type=more_than_zero,
         default=30.0,
         metavar="SECONDS",
         help="how long a role process may take to stop before it is killed (default: 30)",
     )
     parser.set_defaults(handler=run)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

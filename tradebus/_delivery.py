@@ -19,7 +19,7 @@ from writers import WriterActor
 
 from ._file_watch import FileChanges
 from ._outbox import Outbox
-from ._relay import Relay
+from ._relay import Relay, relay_key
 from ._relay_stats import RelayStatistics
 
 __all__ = ["CLIENT_DIR", "Delivery"]
@@ -100,12 +100,12 @@ class Delivery:
         """Start the relays from ``path`` into each hosted database (once)."""
         assert self._task_group is not None
         for writer in self.writers.values():
-            if Path(writer.path) == path:
+            key = relay_key(self._name(path), writer.spec.name)
+            if Path(writer.path) == path or key in self.relays:
                 continue
             relay = Relay(self.bus, writer, path, self._name(path), self.changes)
-            if relay.key not in self.relays:
-                self.relays[relay.key] = relay
-                self._task_group.start_soon(self._run_relay, relay)
+            self.relays[key] = relay
+            self._task_group.start_soon(self._run_relay, relay)
 
     async def _run_relay(self, relay: Relay) -> None:
         """Run ``relay`` (it retries a source it cannot read by itself). What it cannot

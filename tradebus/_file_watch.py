@@ -82,6 +82,7 @@ class _Inotify:
         self.libc = libc
         self.fd = fd
         self.directories: dict[int, Path] = {}
+        self.watching: set[Path] = set()  # the same directories, to look up
 
     @classmethod
     def open(cls) -> _Inotify | None:
@@ -94,12 +95,13 @@ class _Inotify:
         return None if fd < 0 else cls(libc, fd)
 
     def add(self, directory: Path) -> bool:
-        if directory in self.directories.values():
+        if directory in self.watching:
             return True
         wd = self.libc.inotify_add_watch(self.fd, os.fsencode(directory), _MASK)
         if wd < 0:
             return False  # not there (yet): the caller looks again
         self.directories[wd] = directory
+        self.watching.add(directory)
         return True
 
     def read(self) -> list[Path] | None:

@@ -101,8 +101,7 @@ class Outbox:
             its dead_letters); each is reported once.
         """
         sent = self.writer.sqlite.outbox_sent
-        targets = {d: p for d, p in self.committed().items() if d in sent}
-        targets = {d: sent[d] for d in targets}
+        targets = {d: sent[d] for d in self.committed() if d in sent}
         for database, target in targets.items():
             path = self.destinations[database]
             while True:

@@ -14,6 +14,7 @@ A row that is not a valid event (or not one of this database's) is committed to
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from operator import attrgetter
@@ -32,7 +33,7 @@ from writers import DatabaseSpec, OutboxReader, OutboxRow, WriterActor
 from ._file_watch import FileChanges
 from ._relay_stats import RelayStatistics
 
-__all__ = ["Relay", "RelayStatistics"]
+__all__ = ["Relay", "RelayStatistics", "relay_key"]
 
 logger = logging.getLogger("tradebus")
 
@@ -64,7 +65,6 @@ class _Chunk(NamedTuple):
 
     origin: str
     after: int
-    rows: list[OutboxRow]
     units: list[_Unit]
     caught_up: bool
     pending: int
@@ -103,13 +103,15 @@ class Relay:
         self.oldest_ts: int | None = None
         self.delivered = 0
         self._count_after = 0.0
+        #: The bus seq of the last message published without waiting for its commit.
+        self._unwaited: int | None = None
         #: Per outbox identity seen in this run: the last position read (the relay
         #: goes on from there if the file comes back, whatever is still in flight).
         self._positions: dict[str, int] = {}
 
     @property
     def key(self) -> str:
-        return f"{self.name} -> {self.spec.name}"
+        return relay_key(self.name, self.spec.name)
 
     def statistics(self) -> RelayStatistics:
         lag = 0.0
@@ -155,7 +157,7 @@ class Relay:
                 pause = 0.1
                 if chunk is not None:
                     origin, after = chunk.origin, chunk.after
-                    if chunk.rows:
+                    if chunk.units:
                         await send.send(chunk)
                 if chunk is None or chunk.caught_up:
                     await self.changes.wait(self.source, version)
@@ -171,7 +173,8 @@ class Relay:
             if view is None or identity is None:
                 return None  # no file, or no outbox in it yet
             if f"{self.name}#{identity}" != origin:  # the first look, or another file now
-                self._positions[origin] = after
+                if origin:
+                    self._positions[origin] = after
                 origin = f"{self.name}#{identity}"
                 after = self._positions.get(origin, -1)
                 if after < 0:  # first seen in this run: nothing of it is in flight
@@ -200,7 +203,6 @@ class Relay:
         return _Chunk(
             origin=origin,
             after=whole[-1].seq if whole else after,
-            rows=whole,
             units=units,
             caught_up=caught_up,
             pending=pending,
@@ -278,22 +280,31 @@ class Relay:
                     await self.bus.publish_many(events, headers=headers, wait=True)
                 else:
                     try:
-                        self.bus.publish_many_nowait(events, headers=headers)
+                        seqs = self.bus.publish_many_nowait(events, headers=headers)
                     except BusFull:
-                        await self.bus.publish_many(events, headers=headers)
+                        seqs = await self.bus.publish_many(events, headers=headers)
+                    self._unwaited = seqs[-1]
+                    return
             elif wait:
                 await self.bus.publish(events[0], headers=headers, wait=True)
             else:
                 try:
-                    self.bus.publish_nowait(events[0], headers=headers)
+                    self._unwaited = self.bus.publish_nowait(events[0], headers=headers)
                 except BusFull:
-                    await self.bus.publish(events[0], headers=headers)
+                    self._unwaited = await self.bus.publish(events[0], headers=headers)
+                return
         except NotStored:
             pass  # in dead_letters, with its origin and position: the sender is told
+        self._unwaited = None  # waited for: it, and all before it, are committed
 
     async def _refuse(self, unit: _Unit, error: Exception) -> None:
-        """Commit rows that are not valid events to dead_letters, with the cursor
-        (what was published before them is committed: the last was waited for)."""
+        """Commit rows that are not valid events to dead_letters, with the cursor, once
+        everything published before them is committed (the cursor must not pass an
+        event that is not stored yet)."""
+        if self._unwaited is not None:  # published without waiting (a previous read)
+            with contextlib.suppress(NotStored):  # those refused are in dead_letters
+                await self.bus.flush(self._unwaited)
+            self._unwaited = None
         members = unit.rows
         reason = f"not delivered from {self.name}: {error}"
         failures = [
@@ -313,6 +324,11 @@ class Relay:
             error,
         )
         await self.writer.sqlite.record_dead_letters(failures)
+
+
+def relay_key(source: str, database: str) -> str:
+    """How a relay is named in statistics: ``"<source file> -> <database>"``."""
+    return f"{source} -> {database}"
 
 
 def _whole_groups(rows: list[OutboxRow]) -> list[OutboxRow]:

@@ -137,11 +137,6 @@ class OutboxReader:
         with self.snapshot() as view:
             return None if view is None else view._fetch(sql, parameters)  # noqa: SLF001 - its own
 
-    def identity(self) -> int | None:
-        """The identity of the file's outbox (None: it has none yet)."""
-        with self.snapshot() as view:
-            return None if view is None else view.identity()
-
     def cursor_of(self, source: str) -> int:
         """The last position of ``source``'s outbox committed in this file (0: none)."""
         rows = self._fetch(CURSOR_OF, (source,))

@@ -199,6 +199,8 @@ OUTBOX: Final = table(
         column("ts", int, since=4),
     ),
     primary_key=("seq",),
+    # A relay reads its database's rows only, even past a backlog of another's.
+    indexes=(_index("destination", "seq", since=4),),
     autoincrement=True,
     since=4,
 )

@@ -9,6 +9,7 @@ CREATE TABLE outbox (
     grp INTEGER NOT NULL DEFAULT 0,
     ts INTEGER NOT NULL
 );
+CREATE INDEX outbox_destination_seq ON outbox (destination, seq);
 CREATE TABLE relay_cursors (
     source TEXT PRIMARY KEY,
     cursor INTEGER NOT NULL,
