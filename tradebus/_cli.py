@@ -12,7 +12,6 @@ import anyio
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from schemas import InvalidEvent, check_symbol, format_ts
 from writers import WriterLockError, create_database
@@ -22,6 +21,7 @@ from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
 from ._cli_log import CliLog
 from ._cli_run import add_parser as add_run_parser
+from ._cli_run import print_error
 from ._cli_up import add_parser as add_up_parser
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
@@ -129,11 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _cli_status.run(args, console)
         except (TradebusError, OSError) as exc:  # every error of tradebus, and the system's
             log.finish(exc)
-            _print_error(_explain(exc, args))
+            print_error(_explain(exc, args))
             return 1
         except KeyboardInterrupt:
             log.finish(None)
-            _print_error(f"interrupted: {_INTERRUPTED[args.command]}")
+            print_error(f"interrupted: {_INTERRUPTED[args.command]}")
             return 128 + signal.SIGINT
     parser.print_help()
     return 0
@@ -147,11 +147,6 @@ _INTERRUPTED = {
     "check": "nothing was changed (check only reads)",
     "status": "nothing was changed (status only reads)",
 }
-
-
-def _print_error(message: str) -> None:
-    line = Text.assemble(("tradebus: error:", "bold red"), " ", message)
-    Console(stderr=True).print(line, highlight=False, soft_wrap=True)
 
 
 def _explain(exc: Exception, args: argparse.Namespace) -> str:
@@ -194,7 +189,7 @@ def _init(data_dir: Path, console: Console) -> int:
     console.print(table)
     if stop.first is None:
         return 0
-    _print_error(
+    print_error(
         f"interrupted by {signal.Signals(stop.first).name}: run 'tradebus init --data-dir "
         f"{data_dir}' again to finish"
     )

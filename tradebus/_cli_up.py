@@ -12,6 +12,7 @@ import anyio
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from ._apps import AppError, split_app_spec
 from ._cli_args import data_dir_argument, more_than_zero
@@ -196,12 +197,13 @@ class _Display:
             self.live.update(self._table())
 
     def _table(self) -> Table:
-        table = Table(title=f"tradebus up {self.data_dir}", title_justify="left")
+        table = Table(title=Text(f"tradebus up {self.data_dir}"), title_justify="left")
         for column in ("role", "pid", "state", "up", "restarts", "events/s", "relay lag"):
             table.add_column(column, justify="right" if column != "role" else "left")
         table.add_column("last error", overflow="fold")
         for child in self.supervisor.children if self.supervisor else ():
-            table.add_row(*self._row(child))
+            # Text, not markup: errors and names come from files others can write.
+            table.add_row(*map(Text, self._row(child)))
         return table
 
     def _row(self, child: Child) -> tuple[str, ...]:

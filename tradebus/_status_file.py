@@ -52,6 +52,8 @@ LOCK_TIMEOUT = 2.0
 
 _LOCK_SUFFIX = ".lock"
 _UNREADABLE_SUFFIX = ".unreadable"
+#: The data directories whose leftover temporary files this process removed.
+_swept: set[Path] = set()
 #: A status file larger than this is not read (it holds a few kB per process).
 MAX_STATUS_BYTES = 16 * 1024 * 1024
 _TEMP_PREFIX = f".{STATUS_FILENAME}."
@@ -115,7 +117,9 @@ def update_status(
             updated=now,
             processes=apply_stale_rules(processes, now=now, host=this_host(), keep=entry.id),
         )
-        _remove_leftovers(directory)
+        if directory not in _swept:  # once per process: leftovers of a killed writer
+            _remove_leftovers(directory)
+            _swept.add(directory)
         _write_atomically(path, msgspec.json.format(_ENCODER.encode(merged), indent=2))
     return merged
 
@@ -245,7 +249,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fchmod(file.fileno(), 0o644)
-            os.fsync(file.fileno())
+        # No fsync: the file is rewritten every second; a rename is all readers need
+        # never to see a torn file (one lost to a power cut is set aside and rebuilt).
         os.replace(temp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):

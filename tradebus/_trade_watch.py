@@ -89,10 +89,11 @@ class TradeWatcher:
 
     async def _breakevens(self, main: aiosqlite.Connection) -> None:
         rows = await main.execute_fetchall(
-            "SELECT ticket, symbol, entry_price FROM trade_positions "
-            "WHERE status IN ('open', 'modified') AND stop_loss = entry_price"
+            "SELECT p.ticket, p.symbol, p.entry_price, e.event_id FROM trade_positions p "
+            "JOIN trade_executions e ON e.ticket = p.ticket "
+            "WHERE p.status IN ('open', 'modified') AND p.stop_loss = p.entry_price"
         )
-        for ticket, symbol, entry in rows:
+        for ticket, symbol, entry, event_id in rows:
             if (ticket, "breakeven_set") in self.done:
                 continue
             await self.api.log_trade_monitoring(
@@ -101,6 +102,8 @@ class TradeWatcher:
                 monitoring_type="breakeven_set",
                 status="stop_moved",
                 details=f"Stop loss moved to entry {entry:.6g}",
+                # Once per trade, also after a restart that forgot it was logged.
+                event_id=derived_event_id(event_id, 4),
             )
             self.done.add((ticket, "breakeven_set"))
             logger.info("monitoring: #%d %s stop moved to its entry", ticket, symbol)

@@ -268,3 +268,23 @@ def test_up_runs_the_role_apps_through_a_trades_whole_life(
     assert "died:" not in running.output()
     running.process.send_signal(signal.SIGTERM)
     assert running.process.wait(timeout=_DEADLINE) == 0, running.output()
+
+
+def test_up_s_table_shows_bracketed_text_from_files_as_it_is(tmp_path: Path) -> None:
+    # Errors and names come from log and status files others can write: rich markup
+    # in them (an error naming "[/data/x.db]") must show as text, not stop the table.
+    import io
+    import types
+
+    from rich.console import Console
+
+    from tradebus._cli_up import _Display
+    from tradebus._supervisor import Child
+
+    out = io.StringIO()
+    display = _Display(Console(file=out, width=200), tmp_path)
+    child = Child(role="chatgpt_bot", command=[], log_path=tmp_path / "x.log", state="failed")
+    child.last_exit, child.last_error = 1, "OSError: cannot open [/data/x.db] [bold]"
+    display.supervisor = types.SimpleNamespace(children=[child])  # type: ignore[assignment]
+    display.console.print(display._table())
+    assert "cannot open [/data/x.db] [bold]" in out.getvalue()
