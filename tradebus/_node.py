@@ -15,12 +15,11 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
-from eventbus import BusClosed, EventBus, EventBusError
+from eventbus import BusClosed, EventBus
 from writers import (
     OUTBOX_SPEC,
     DatabaseSpec,
     WriterActor,
-    WriterError,
     WriterLockError,
     WriterStatistics,
     check_writer_options,
@@ -32,6 +31,8 @@ from ._delivery import CLIENT_DIR, Delivery
 from ._exceptions import AccessDenied, TradebusError
 from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
+from ._node_teardown import settle_group
+from ._quick_reader import RowSource
 from ._routes import unrouted
 from ._status_reporter import StatusReporter
 from ._topology import Topology
@@ -218,21 +219,7 @@ class Node:
                 else:
                     await task_group.__aexit__(None, None, None)
         except BaseExceptionGroup as group:
-            errors = [
-                e for e in group.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())
-            ]
-            if exc is not None and not cancelled and not _caused_by_stop(exc):
-                return  # the body's own error wins; the writer's was logged
-            if len(errors) == 1:
-                raise errors[0] from None
-            if errors and all(isinstance(e, WriterError) for e in errors):
-                # Several writers failed (a data directory deleted: each finds its file
-                # gone): the first reaches the caller as itself, the others as notes.
-                first = errors[0]
-                for other in errors[1:]:
-                    first.add_note(f"another writer failed too: {other}")
-                raise first from None
-            raise
+            settle_group(group, exc)
         finally:
             # Not shielded: the bus's task group scope must exit where it was entered.
             try:
@@ -364,6 +351,15 @@ class Node:
 
         :raises TradebusError: if the node is not started, or closed.
         """
+        return await self._readers.get(self._readable(database))
+
+    async def point_reader(self, database: str | DatabaseSpec) -> RowSource:
+        """Like :meth:`shared_reader`, for reads of a few rows by an indexed key
+        (``await reader.execute_fetchall(sql, params)``): they run on the calling
+        thread, without a hop to a connection's thread, unless the file is busy."""
+        return await self._readers.quick(self._readable(database))
+
+    def _readable(self, database: str | DatabaseSpec) -> DatabaseSpec:
         spec = self.topology.spec(database)
         if not self._running:
             state = "closed" if self._entered else "not started"
@@ -371,7 +367,7 @@ class Node:
                 f"cannot read {spec.filename} through the node: it is {state}; use "
                 "`async with open_node(...) as node:` (or node.reader(), which works any time)"
             )
-        return await self._readers.get(spec)
+        return spec
 
     def statistics(self) -> NodeStatistics:
         """The bus's and every hosted writer's counters."""
@@ -390,10 +386,3 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"
-
-
-def _caused_by_stop(exc: BaseException) -> bool:
-    """Whether the body failed only because the node was stopping (a closed bus)."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_caused_by_stop(e) for e in exc.exceptions)
-    return isinstance(exc, EventBusError | anyio.get_cancelled_exc_class())
