@@ -45,7 +45,12 @@ async def test_a_busy_file_sends_the_read_to_the_waiting_connection(tmp_path: Pa
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")  # readers of a WAL file in exclusive mode get BUSY
     holder.execute("INSERT INTO t VALUES (3, 'three')")
-    release = threading.Timer(0.3, lambda: (holder.commit(), holder.close()))
+
+    def finish() -> None:
+        holder.commit()
+        holder.close()
+
+    release = threading.Timer(0.3, finish)
     async with open_reader(path, busy_timeout=20.0) as shared:
         quick = QuickReader(path, shared)
         try:
