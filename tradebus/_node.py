@@ -29,6 +29,7 @@ from writers import (
 from ._data_dir import NodeStatistics, ensure_data_dir
 from ._delivery import CLIENT_DIR, Delivery
 from ._exceptions import AccessDenied, TradebusError
+from ._fork_guard import check_not_a_tainted_fork, node_started, node_stopped
 from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
 from ._node_services import NodeServices, ServiceFactory
@@ -100,6 +101,7 @@ class Node:
     async def __aenter__(self) -> Self:
         if self._entered:
             raise RuntimeError("a Node can be entered only once")
+        check_not_a_tainted_fork()
         self._entered = True
         ensure_data_dir(self.data_dir)
         if self.status is not None:
@@ -107,6 +109,7 @@ class Node:
         await self.bus.__aenter__()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
+        node_started()  # its threads start now (node_stopped() at the end of teardown)
         try:
             forward = self._forwarded
             for role in self.roles:
@@ -231,6 +234,7 @@ class Node:
             try:
                 await self.bus.__aexit__(None, None, None)
             finally:
+                node_stopped()
                 if self.status is not None:  # last: its final entry has the final counts
                     await self.status.__aexit__(type(exc) if exc else None, exc, None)
 
