@@ -137,7 +137,8 @@ class Node:
             )
             await self._task_group.start(self._delivery.run)
             self._running = True
-            await self._services.start(self)
+            if self._services.factories:
+                await self._task_group.start(self._services.run, self)
         except BaseException as exc:
             await self._teardown(exc)
             raise
