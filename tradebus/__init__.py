@@ -6,6 +6,9 @@ bus and the writers, the trade-integration API and the ``tradebus`` CLI.
 
 from __future__ import annotations
 
+from writers import Pruner as Pruner
+from writers import Retention as Retention
+
 from ._awaited import IntegrationCall as IntegrationCall
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
@@ -44,9 +47,11 @@ __all__ = [
     "NodeStatistics",
     "NotDelivered",
     "ProcessStatus",
+    "Pruner",
     "ReferenceRefused",
     "RelayLag",
     "RelayStatistics",
+    "Retention",
     "StaleUpdate",
     "StatusFile",
     "StatusReporter",

@@ -1,0 +1,131 @@
+"""The SQL of a prune: bounded deletes in key order, and what a dry run counts.
+
+Every search is a range of an index (or of the clustered key): the rows of a
+partition (a symbol of ``unified_ticks``, a component of ``system_health``...) older
+than the bound are the first rows of its range, so a chunk reads only what it
+deletes, however large the table. Partitions are walked one value at a time (the
+next value after the last is one index search), never by scanning the table.
+
+Deleting rows fires no trigger (the schema's triggers guard inserts only) and
+cascades nowhere: a candle stays when the ticks it was made of go.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final, NamedTuple
+
+from ._retention import Target
+
+__all__ = ["START", "Counted", "Step", "count_prunable", "prune_step"]
+
+#: Where a pass over a table starts (a ``Step.at`` of ``None`` means it is done).
+START: Final[tuple[object, ...]] = ()
+#: The most partitions one step visits (each one or two index searches).
+_PARTITIONS_PER_STEP: Final = 256
+
+
+class Step(NamedTuple):
+    """What one prune transaction did: rows deleted, and where the next goes on
+    (``None``: no row older than the bound is left in the table)."""
+
+    deleted: int
+    at: tuple[object, ...] | None
+
+
+class Counted(NamedTuple):
+    """What a prune of one table would delete: how many rows, and the oldest's time."""
+
+    rows: int
+    oldest: int | None
+
+
+def _columns(columns: tuple[str, ...]) -> str:
+    return columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
+
+
+def _in_partition(target: Target) -> str:
+    """The WHERE clause of the rows of a partition (parameters: its values, then the
+    bound)."""
+    equal = [f"{c} = ?" for c in target.partition]
+    return " AND ".join([*equal, f"{target.time} < ?"])
+
+
+def _delete_sql(target: Target) -> str:
+    key = _columns(target.key)
+    return (
+        f"DELETE FROM {target.table} WHERE {key} IN (SELECT {', '.join(target.key)} "
+        f"FROM {target.table} WHERE {_in_partition(target)} ORDER BY {target.time} LIMIT ?)"
+    )
+
+
+def _next_partition(
+    conn: sqlite3.Connection, target: Target, after: tuple[object, ...]
+) -> tuple[object, ...] | None:
+    """The partition after ``after`` (the first with ``START``), or ``None``."""
+    columns = ", ".join(target.partition)
+    where = ""
+    if after:
+        where = f"WHERE {_columns(target.partition)} > ({', '.join('?' * len(after))}) "
+    row = conn.execute(
+        f"SELECT {columns} FROM {target.table} {where}ORDER BY {columns} LIMIT 1", after
+    ).fetchone()
+    return None if row is None else tuple(row)
+
+
+def _delete(
+    conn: sqlite3.Connection, target: Target, bound: int, chunk: int, at: tuple[object, ...]
+) -> Step:
+    sql = _delete_sql(target)
+    if not target.partition:
+        deleted = conn.execute(sql, (bound, chunk)).rowcount
+        return Step(deleted, at if deleted == chunk else None)
+    partition: tuple[object, ...] | None = at or _next_partition(conn, target, START)
+    deleted = 0
+    for _ in range(_PARTITIONS_PER_STEP):
+        if partition is None:
+            return Step(deleted, None)
+        wanted = chunk - deleted
+        deleted += conn.execute(sql, (*partition, bound, wanted)).rowcount
+        if deleted == chunk:
+            return Step(deleted, partition)  # perhaps more there: go on from it
+        partition = _next_partition(conn, target, partition)
+    return Step(deleted, partition)
+
+
+def prune_step(
+    conn: sqlite3.Connection, target: Target, bound: int, chunk: int, at: tuple[object, ...]
+) -> Step:
+    """Delete at most ``chunk`` rows of ``target`` whose event time is before ``bound``
+    (ns), oldest first per partition, from partition ``at`` on (``START``), in one
+    transaction of their own on the writer's connection ``conn``.
+
+    A step killed midway deletes nothing (its transaction rolls back); one that
+    committed is done: a later pass finds only what is left.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        step = _delete(conn, target, bound, chunk, at)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+    return step
+
+
+def count_prunable(conn: sqlite3.Connection, target: Target, bound: int) -> Counted:
+    """How many rows of ``target`` a prune with ``bound`` would delete (read-only)."""
+    sql = f"SELECT count(*), min({target.time}) FROM {target.table} WHERE {_in_partition(target)}"
+    if not target.partition:
+        n, oldest = conn.execute(sql, (bound,)).fetchone()
+        return Counted(int(n), oldest)
+    rows, first = 0, None
+    partition = _next_partition(conn, target, START)
+    while partition is not None:
+        n, oldest = conn.execute(sql, (*partition, bound)).fetchone()
+        rows += int(n)
+        if oldest is not None and (first is None or oldest < first):
+            first = int(oldest)
+        partition = _next_partition(conn, target, partition)
+    return Counted(rows, first)

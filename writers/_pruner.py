@@ -1,0 +1,223 @@
+"""The pruner: retention run by the writer that owns the database.
+
+A pass computes, per table its policy prunes, the bound (the wall clock less the
+days kept) and deletes what is older in steps of at most ``chunk`` rows, each a
+transaction of its own run by the writer's SQLite thread between two ingest
+transactions: a tick batch waits behind one step at most, never behind a whole
+prune. Between steps the pruner rests so that it takes at most ``share`` of the
+writer's time. A pass killed midway (the process dies, the node stops) leaves every
+step it committed done and the rest untouched; the next pass (at the next start,
+or ``every`` seconds later) deletes what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from functools import partial
+from types import TracebackType
+from typing import Self
+
+import anyio
+import msgspec
+from anyio.abc import TaskGroup, TaskStatus
+
+from schemas import format_ts
+
+from ._actor import WriterActor
+from ._exceptions import WriterError
+from ._prune_sql import START, prune_step
+from ._retention import TARGETS, Retention
+
+__all__ = ["PruneReport", "PruneStatistics", "Pruner"]
+
+logger = logging.getLogger("writers")
+
+
+class PruneReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What one prune pass did."""
+
+    database: str
+    #: The wall clock (ns) the bounds were computed from.
+    now: int
+    #: Per table pruned: the event time (ns) below which its rows went.
+    bounds: dict[str, int]
+    #: Per table pruned: rows deleted.
+    deleted: dict[str, int]
+    #: Transactions it ran (steps of at most ``chunk`` rows).
+    steps: int
+    seconds: float
+
+
+class PruneStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """A pruner's counters (see :meth:`Pruner.statistics`)."""
+
+    database: str
+    policy: str
+    #: Passes finished.
+    passes: int
+    #: Rows deleted per table by this pruner.
+    pruned: dict[str, int]
+    #: Whether a pass is under way.
+    pruning: bool
+    last_pass: PruneReport | None
+    #: Why the last pass failed (it is tried again ``every`` seconds later), or None.
+    last_error: str | None
+
+
+class Pruner:
+    """Prunes ``writer``'s database by ``retention``: a pass at once, then one every
+    ``retention.every`` seconds, until it is left.
+
+    Use as ``async with Pruner(writer, retention):`` inside the running writer (it
+    owns its task; leaving it ends the step under way, committed, and stops).
+    :meth:`prune` runs a pass on demand. Rows deleted are counted in the writer's
+    statistics (``WriterStatistics.pruned``) too.
+
+    :param clock: the wall clock (ns) the bounds are computed from.
+    """
+
+    def __init__(
+        self,
+        writer: WriterActor,
+        retention: Retention,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if not isinstance(retention, Retention):
+            raise TypeError(f"retention must be a Retention, got {retention!r}")
+        self.writer = writer
+        self.retention = retention
+        self.clock = clock
+        self._passes = 0
+        self._pruned: dict[str, int] = {}
+        self._pruning = False
+        self._last_pass: PruneReport | None = None
+        self._last_error: str | None = None
+        self._task_group: TaskGroup | None = None
+
+    @property
+    def database(self) -> str:
+        return self.writer.spec.name
+
+    async def __aenter__(self) -> Self:
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        await self._task_group.start(self._serve)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._task_group is not None
+        self._task_group.cancel_scope.cancel()
+        await self._task_group.__aexit__(exc_type, exc, tb)
+
+    async def _serve(self, *, task_status: TaskStatus[None]) -> None:
+        task_status.started()
+        if not self.retention.enabled:
+            return
+        while True:
+            try:
+                await self.prune()
+            except (WriterError, sqlite3.Error) as exc:
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                logger.warning(
+                    "writer %s: a prune pass failed (%s); the next pass in %g s takes what is left",
+                    self.database,
+                    self._last_error,
+                    self.retention.every,
+                )
+            await anyio.sleep(self.retention.every)
+
+    async def prune(self) -> PruneReport:
+        """Run one pass now; return what it deleted.
+
+        :raises WriterError: if the writer is not running, or its database fails.
+        """
+        store = self.writer.sqlite
+        policy = self.retention
+        now = self.clock()
+        bounds = policy.bounds(self.writer.spec.tables, now)
+        rest = (1 - policy.share) / policy.share
+        deleted: dict[str, int] = dict.fromkeys(bounds, 0)
+        steps = 0
+        started = time.monotonic()
+        self._pruning = True
+        try:
+            for target in TARGETS:
+                if target.table not in bounds:
+                    continue
+                at: tuple[object, ...] | None = START
+                while at is not None:
+                    began = time.monotonic()
+                    job = partial(
+                        prune_step,
+                        target=target,
+                        bound=bounds[target.table],
+                        chunk=policy.chunk,
+                        at=at,
+                    )
+                    try:
+                        step = await store.housekeep(job)
+                    except RuntimeError as exc:  # the writer's thread is not running
+                        raise WriterError(
+                            f"cannot prune {store.path}: its writer is not running ({exc}); "
+                            "prune inside the running writer"
+                        ) from exc
+                    steps += 1
+                    self._count(target.table, step.deleted)
+                    deleted[target.table] += step.deleted
+                    at = step.at
+                    if at is not None:
+                        await anyio.sleep((time.monotonic() - began) * rest)
+        finally:
+            self._pruning = False
+        report = PruneReport(
+            database=self.database,
+            now=now,
+            bounds=bounds,
+            deleted=deleted,
+            steps=steps,
+            seconds=time.monotonic() - started,
+        )
+        self._passes += 1
+        self._last_pass = report
+        self._last_error = None
+        if any(deleted.values()):
+            logger.info("writer %s: %s", self.database, describe(report))
+        return report
+
+    def _count(self, table: str, n: int) -> None:
+        self._pruned[table] = self._pruned.get(table, 0) + n
+        counted = self.writer.counters.pruned
+        counted[table] = counted.get(table, 0) + n
+
+    def statistics(self) -> PruneStatistics:
+        """Return the pruner's counters."""
+        return PruneStatistics(
+            database=self.database,
+            policy=self.retention.describe(),
+            passes=self._passes,
+            pruned=dict(self._pruned),
+            pruning=self._pruning,
+            last_pass=self._last_pass,
+            last_error=self._last_error,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Pruner {self.database}: {self.retention.describe()}>"
+
+
+def describe(report: PruneReport) -> str:
+    """A pass in words: rows deleted per table, and the bound of each."""
+    parts = [
+        f"{table} {report.deleted[table]} rows older than {format_ts(bound)}"
+        for table, bound in report.bounds.items()
+    ]
+    return f"pruned {', '.join(parts)} in {report.seconds:.1f} s"
