@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from schemas import (
     Event,
     SystemHealth,
     Tick,
+    Timeframe,
     TradeAlert,
     TradeAnalysis,
     TradeMonitoring,
@@ -41,7 +43,7 @@ def ticks(symbol: str, n: int, ts: int) -> list[Tick]:
     return [Tick(symbol=symbol, bid=100.0 + i, ask=100.5 + i, ts=ts + i) for i in range(n)]
 
 
-def candle(ts_open: int, timeframe: str = "M1") -> Candle:
+def candle(ts_open: int, timeframe: Timeframe = "M1") -> Candle:
     return Candle(
         symbol="BTCUSDT",
         timeframe=timeframe,
@@ -54,7 +56,7 @@ def candle(ts_open: int, timeframe: str = "M1") -> Candle:
     )
 
 
-async def publish(bus: Any, events: list[Event]) -> None:
+async def publish(bus: Any, events: Sequence[Event]) -> None:
     for event in events:
         await bus.publish(event)
     await bus.flush()
@@ -85,7 +87,7 @@ async def test_a_policy_refuses_a_bad_value_naming_the_field_and_the_value(
     field: str, value: object
 ) -> None:
     with pytest.raises(InvalidOption) as caught:
-        Retention(**{field: value})
+        Retention(**{field: value})  # type: ignore[arg-type]
     assert caught.value.option == field
     assert str(caught.value).startswith(f"{field} must be ")
     assert repr(value) in str(caught.value)
