@@ -12,12 +12,17 @@ cascades nowhere: a candle stays when the ticks it was made of go.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from contextlib import closing
 from typing import Final, NamedTuple
 
-from ._retention import Target
+from ._exceptions import WriterError
+from ._reader import reader_uri
+from ._retention import TARGETS, Retention, Target
+from ._specs import DatabaseSpec
 
-__all__ = ["START", "Counted", "Step", "count_prunable", "prune_step"]
+__all__ = ["START", "Counted", "Prunable", "Step", "count_prunable", "prunable", "prune_step"]
 
 #: Where a pass over a table starts (a ``Step.at`` of ``None`` means it is done).
 START: Final[tuple[object, ...]] = ()
@@ -129,3 +134,41 @@ def count_prunable(conn: sqlite3.Connection, target: Target, bound: int) -> Coun
             first = int(oldest)
         partition = _next_partition(conn, target, partition)
     return Counted(rows, first)
+
+
+class Prunable(NamedTuple):
+    """What a prune of one table would delete now (see :func:`prunable`)."""
+
+    table: str
+    #: The event time (ns) below which rows would go.
+    bound: int
+    rows: int
+    #: The event time of the oldest of them, if any.
+    oldest: int | None
+
+
+def prunable(
+    path: str | os.PathLike[str], spec: DatabaseSpec, retention: Retention, now: int
+) -> list[Prunable]:
+    """Per table of ``spec``'s database at ``path`` that ``retention`` prunes: how many
+    rows a prune at wall clock ``now`` (ns) would delete. Read-only (safe while the
+    writer runs; it changes nothing, takes no lock).
+
+    :raises WriterError: if the file cannot be read.
+    """
+    bounds = retention.bounds(spec.tables, now)
+    if not bounds:
+        return []
+    try:
+        with closing(sqlite3.connect(reader_uri(path), uri=True)) as conn:
+            conn.execute("PRAGMA query_only = 1")
+            conn.execute("BEGIN")  # one snapshot for every table
+            counted = [
+                Prunable(t.table, bounds[t.table], *count_prunable(conn, t, bounds[t.table]))
+                for t in TARGETS
+                if t.table in bounds
+            ]
+            conn.rollback()
+    except sqlite3.Error as exc:
+        raise WriterError(f"cannot read {path} to count what a prune would delete: {exc}") from exc
+    return counted

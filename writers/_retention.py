@@ -165,4 +165,11 @@ class Retention(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _days(days: float) -> str:
-    return f"{days:g} day" + ("" if days == 1 else "s")
+    """``days`` in the largest unit that says it whole: 30 days, 12 hours, 90 seconds."""
+    seconds = days * 86_400
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
+        n = seconds / size
+        if n >= 1 and abs(n - round(n)) < 1e-9:
+            n = round(n)
+            return f"{n} {unit}" + ("" if n == 1 else "s")
+    return f"{days:g} days"
