@@ -19,15 +19,27 @@ from typing import Final, NamedTuple
 
 from ._exceptions import WriterError
 from ._reader import reader_uri
-from ._retention import TARGETS, Retention, Target
+from ._retention import HISTORIES, TARGETS, History, Retention, Target
 from ._specs import DatabaseSpec
 
-__all__ = ["START", "Counted", "Prunable", "Step", "count_prunable", "prunable", "prune_step"]
+__all__ = [
+    "START",
+    "Counted",
+    "Prunable",
+    "Step",
+    "count_history",
+    "count_prunable",
+    "history_step",
+    "prunable",
+    "prune_step",
+]
 
 #: Where a pass over a table starts (a ``Step.at`` of ``None`` means it is done).
 START: Final[tuple[object, ...]] = ()
 #: The most partitions one step visits (each one or two index searches).
 _PARTITIONS_PER_STEP: Final = 256
+#: A history step takes ``chunk`` / this many items (a position and its updates).
+_ROWS_PER_ITEM: Final = 20
 
 
 class Step(NamedTuple):
@@ -136,6 +148,52 @@ def count_prunable(conn: sqlite3.Connection, target: Target, bound: int) -> Coun
     return Counted(rows, first)
 
 
+def _ended(history: History) -> str:
+    return (
+        f"SELECT {history.key} FROM {history.parent} WHERE {history.ended} AND {history.time} < ?"
+    )
+
+
+def history_step(
+    conn: sqlite3.Connection, history: History, bound: int, chunk: int
+) -> tuple[dict[str, int], bool]:
+    """Delete the oldest finished items of ``history`` (at most ``chunk`` / 20: a
+    position with its execution and updates...) that ended before ``bound``, each
+    whole, in one transaction; return the rows deleted per table, and whether more
+    may be left.
+    """
+    items = max(1, chunk // _ROWS_PER_ITEM)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        keys = [(k,) for (k,) in conn.execute(f"{_ended(history)} LIMIT ?", (bound, items))]
+        deleted = {}
+        for table in history.tables:  # the children first, the parent last
+            sql = f"DELETE FROM {table} WHERE {history.key} = ?"
+            deleted[table] = sum(conn.execute(sql, key).rowcount for key in keys)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+    return deleted, len(keys) == items
+
+
+def count_history(conn: sqlite3.Connection, history: History, bound: int) -> dict[str, Counted]:
+    """Per table of ``history``: what a prune with ``bound`` would delete (read-only)."""
+    n, oldest = conn.execute(
+        f"SELECT count(*), min({history.time}) FROM {history.parent} "
+        f"WHERE {history.ended} AND {history.time} < ?",
+        (bound,),
+    ).fetchone()
+    counted = {}
+    for child in history.children:
+        sql = f"SELECT count(*) FROM {child} WHERE {history.key} IN ({_ended(history)})"
+        (rows,) = conn.execute(sql, (bound,)).fetchone()
+        counted[child] = Counted(int(rows), None)
+    counted[history.parent] = Counted(int(n), oldest)
+    return counted
+
+
 class Prunable(NamedTuple):
     """What a prune of one table would delete now (see :func:`prunable`)."""
 
@@ -168,6 +226,10 @@ def prunable(
                 for t in TARGETS
                 if t.table in bounds
             ]
+            for h in HISTORIES:
+                if h.parent in bounds:
+                    for table, c in count_history(conn, h, bounds[h.parent]).items():
+                        counted.append(Prunable(table, bounds[h.parent], *c))
             conn.rollback()
     except sqlite3.Error as exc:
         raise WriterError(f"cannot read {path} to count what a prune would delete: {exc}") from exc

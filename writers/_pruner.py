@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import anyio
 import msgspec
@@ -28,12 +28,14 @@ from schemas import format_ts
 
 from ._actor import WriterActor
 from ._exceptions import WriterError
-from ._prune_sql import START, prune_step
-from ._retention import TARGETS, Retention
+from ._prune_sql import START, history_step, prune_step
+from ._retention import HISTORIES, TARGETS, History, Retention, Target
 
 __all__ = ["PruneReport", "PruneStatistics", "Pruner"]
 
 logger = logging.getLogger("writers")
+
+T = TypeVar("T")
 
 
 class PruneReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +98,9 @@ class Pruner:
         self._pruning = False
         self._last_pass: PruneReport | None = None
         self._last_error: str | None = None
+        self._deleted: dict[str, int] = {}  # by the pass under way, per table
+        self._steps = 0  # of the pass under way
+        self._lock = anyio.Lock()
         self._task_group: TaskGroup | None = None
 
     @property
@@ -140,44 +145,26 @@ class Pruner:
 
         :raises WriterError: if the writer is not running, or its database fails.
         """
-        store = self.writer.sqlite
-        policy = self.retention
+        async with self._lock:  # one pass at a time
+            return await self._prune()
+
+    async def _prune(self) -> PruneReport:
         now = self.clock()
-        bounds = policy.bounds(self.writer.spec.tables, now)
-        rest = (1 - policy.share) / policy.share
-        deleted: dict[str, int] = dict.fromkeys(bounds, 0)
-        steps = 0
+        bounds = self.retention.bounds(self.writer.spec.tables, now)
+        self._deleted = dict.fromkeys(bounds, 0)
+        self._steps = 0
         started = time.monotonic()
         self._pruning = True
         try:
             for target in TARGETS:
-                if target.table not in bounds:
-                    continue
-                at: tuple[object, ...] | None = START
-                while at is not None:
-                    began = time.monotonic()
-                    job = partial(
-                        prune_step,
-                        target=target,
-                        bound=bounds[target.table],
-                        chunk=policy.chunk,
-                        at=at,
-                    )
-                    try:
-                        step = await store.housekeep(job)
-                    except RuntimeError as exc:  # the writer's thread is not running
-                        raise WriterError(
-                            f"cannot prune {store.path}: its writer is not running ({exc}); "
-                            "prune inside the running writer"
-                        ) from exc
-                    steps += 1
-                    self._count(target.table, step.deleted)
-                    deleted[target.table] += step.deleted
-                    at = step.at
-                    if at is not None:
-                        await anyio.sleep((time.monotonic() - began) * rest)
+                if target.table in bounds:
+                    await self._prune_table(target, bounds[target.table])
+            for history in HISTORIES:
+                if history.parent in bounds:
+                    await self._prune_history(history, bounds[history.parent])
         finally:
             self._pruning = False
+        deleted, steps = self._deleted, self._steps
         report = PruneReport(
             database=self.database,
             now=now,
@@ -193,10 +180,51 @@ class Pruner:
             logger.info("writer %s: %s", self.database, describe(report))
         return report
 
-    def _count(self, table: str, n: int) -> None:
-        self._pruned[table] = self._pruned.get(table, 0) + n
+    async def _prune_table(self, target: Target, bound: int) -> None:
+        at: tuple[object, ...] | None = START
+        while at is not None:
+            began = time.monotonic()
+            job = partial(prune_step, target=target, bound=bound, chunk=self.retention.chunk, at=at)
+            step = await self._housekeep(job)
+            self._count({target.table: step.deleted})
+            at = step.at
+            if at is not None:
+                await self._rest(began)
+
+    async def _prune_history(self, history: History, bound: int) -> None:
+        more = True
+        while more:
+            began = time.monotonic()
+            job = partial(history_step, history=history, bound=bound, chunk=self.retention.chunk)
+            deleted, more = await self._housekeep(job)
+            self._count(deleted)
+            if more:
+                await self._rest(began)
+
+    async def _rest(self, began: float) -> None:
+        """Rest after a step begun at ``began`` so that pruning takes at most ``share``
+        of the writer's time."""
+        share = self.retention.share
+        await anyio.sleep((time.monotonic() - began) * (1 - share) / share)
+
+    async def _housekeep(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        store = self.writer.sqlite
+        try:
+            return await store.housekeep(job)
+        except RuntimeError as exc:  # the writer's thread is not running
+            raise WriterError(
+                f"cannot prune {store.path}: its writer is not running ({exc}); "
+                "prune inside the running writer"
+            ) from exc
+
+    def _count(self, deleted: dict[str, int]) -> None:
+        """Count a step's rows (at once: a pass cut short is counted as far as it got)."""
+        self._steps += 1
         counted = self.writer.counters.pruned
-        counted[table] = counted.get(table, 0) + n
+        for table, n in deleted.items():
+            self._deleted[table] = self._deleted.get(table, 0) + n
+            self._pruned[table] = self._pruned.get(table, 0) + n
+            counted[table] = counted.get(table, 0) + n
 
     def statistics(self) -> PruneStatistics:
         """Return the pruner's counters."""

@@ -11,11 +11,16 @@ Groups (each table of a group lives in one database):
 * ``candles``: ``candles`` (by ``ts_open``): kept forever unless named; the candles
   of pruned ticks stay;
 * ``logs``: ``trade_monitoring``, ``trade_alerts``, ``api_logs``, ``system_health``;
-* ``analysis``: ``trade_analysis``, ``analysis_results``.
+* ``analysis``: ``trade_analysis``, ``analysis_results``;
+* ``trades``: closed positions (``trade_positions`` by ``closed_ts``) with their
+  ``trade_executions`` and ``position_updates``; an open position and its history
+  are never pruned, whatever their age;
+* ``recommendations``: ended recommendations (closed, rejected or expired, by
+  ``updated_ts``: their last update) with their ``recommendation_updates``; a pending
+  or executed one is never pruned.
 
-Trade history (executions, positions and their updates, recommendations and theirs)
-and the writer's own tables (dead letters, the outbox, relay cursors) are never
-pruned.
+Trade history is kept forever unless the policy names its group. The writer's own
+tables (dead letters, the outbox, relay cursors, its state) are never pruned.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from ._exceptions import InvalidOption
 
 __all__ = [
     "GROUPS",
+    "HISTORIES",
     "NS_PER_DAY",
     "TARGETS",
+    "History",
     "Retention",
     "Target",
 ]
@@ -68,11 +75,42 @@ TARGETS: Final = (
     Target("analysis_results", "analysis", "ts", ("id",), ("kind",)),
 )  # fmt: skip
 
+
+class History(NamedTuple):
+    """Trade history a policy may prune, one finished item at a time: the rows of
+    ``parent`` that ``ended`` (an SQL condition) before the bound (by ``time``),
+    each with every row of ``children`` of the same ``key``, in one transaction."""
+
+    parent: str
+    group: str
+    key: str
+    time: str
+    ended: str
+    children: tuple[str, ...]
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (*self.children, self.parent)
+
+
+#: The trade history a policy may prune (only when it names the group).
+HISTORIES: Final = (
+    History("trade_positions", "trades", "ticket", "closed_ts", "status = 'closed'",
+            ("position_updates", "trade_executions")),
+    History("trade_recommendations", "recommendations", "recommendation_id", "updated_ts",
+            "status IN ('closed', 'rejected', 'expired')", ("recommendation_updates",)),
+)  # fmt: skip
+
 #: The groups a policy names, with their tables.
 GROUPS: Final = {
-    group: tuple(t.table for t in TARGETS if t.group == group)
-    for group in dict.fromkeys(t.group for t in TARGETS)
+    **{
+        group: tuple(t.table for t in TARGETS if t.group == group)
+        for group in dict.fromkeys(t.group for t in TARGETS)
+    },
+    **{h.group: h.tables for h in HISTORIES},
 }
+#: The group of each table a policy may prune.
+_GROUP_OF: Final = {table: group for group, tables in GROUPS.items() for table in tables}
 
 
 def _check_days(field: str, value: object) -> None:
@@ -98,6 +136,10 @@ class Retention(msgspec.Struct, frozen=True, kw_only=True):
     :param logs: days of ``trade_monitoring``, ``trade_alerts``, ``api_logs`` and
         ``system_health`` kept (by ``ts``).
     :param analysis: days of ``trade_analysis`` and ``analysis_results`` kept.
+    :param trades: days a closed position (with its execution and updates) is kept
+        after its close; default forever. Open positions are never pruned.
+    :param recommendations: days an ended recommendation (closed, rejected,
+        expired; with its updates) is kept after its last update; default forever.
     :param chunk: the most rows one prune transaction deletes (ingest waits behind
         at most one chunk).
     :param every: seconds between two prune passes of a running writer (its first
@@ -113,6 +155,8 @@ class Retention(msgspec.Struct, frozen=True, kw_only=True):
     candles: float | None = None
     logs: float | None = None
     analysis: float | None = None
+    trades: float | None = None
+    recommendations: float | None = None
     chunk: int = 5_000
     every: float = 3_600.0
     share: float = 0.25
@@ -136,20 +180,18 @@ class Retention(msgspec.Struct, frozen=True, kw_only=True):
 
     def days(self, table: str) -> float | None:
         """The days ``table`` keeps (``None``: forever, or not a table it prunes)."""
-        for target in TARGETS:
-            if target.table == table:
-                value: float | None = getattr(self, target.group)
-                return value
-        return None
+        group = _GROUP_OF.get(table)
+        value: float | None = None if group is None else getattr(self, group)
+        return value
 
     def bounds(self, tables: tuple[str, ...], now: int) -> dict[str, int]:
         """Per table of ``tables`` that this policy prunes: the event time (ns) below
         which its rows go, given the wall clock ``now`` (ns)."""
         bounds = {}
-        for target in TARGETS:
-            days = self.days(target.table)
-            if target.table in tables and days is not None:
-                bounds[target.table] = now - round(days * NS_PER_DAY)
+        for table in _GROUP_OF:
+            days = self.days(table)
+            if table in tables and days is not None:
+                bounds[table] = now - round(days * NS_PER_DAY)
         return bounds
 
     def describe(self) -> str:

@@ -109,7 +109,7 @@ async def test_a_prune_without_a_policy_or_with_a_bad_one_is_refused(data: Path)
     for bad, says in (
         ("ticks=0", "ticks must be more than zero"),
         ("ticks", "expected GROUP=AGE"),
-        ("trades=30", "unknown retention item 'trades'"),
+        ("positions=30", "unknown retention item 'positions'"),
         ("chunk=0", "chunk must be an int from 1 to 100000, got 0"),
         ("ticks=soon", "ticks must be a number, got 'soon'"),
     ):

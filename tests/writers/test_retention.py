@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from schemas import (
@@ -16,6 +17,7 @@ from schemas import (
     ApiLog,
     Candle,
     Event,
+    RecommendationUpdate,
     SystemHealth,
     Tick,
     Timeframe,
@@ -23,11 +25,27 @@ from schemas import (
     TradeAnalysis,
     TradeMonitoring,
 )
-from writers import ANALYSIS, LOGS, MAIN, InvalidOption, Pruner, Retention
+from writers import (
+    ANALYSIS,
+    LOGS,
+    MAIN,
+    RETENTION_GROUPS,
+    InvalidOption,
+    Pruner,
+    Retention,
+    prunable,
+)
 from writers._prune_sql import START, count_prunable, prune_step
 from writers._retention import NS_PER_DAY, TARGETS
 
-from ._helpers import count, execution, position_update, query, running_writer
+from ._helpers import (
+    count,
+    execution,
+    position_update,
+    query,
+    recommendation,
+    running_writer,
+)
 
 NOW = time.time_ns()
 OLD = NOW - 40 * NS_PER_DAY  # older than 30 days
@@ -113,20 +131,21 @@ async def test_a_policy_bounds_only_the_tables_of_the_groups_it_names() -> None:
     assert policy.describe() == "keep ticks 30 days, logs 90 days; everything else forever"
 
 
-async def test_no_policy_names_trade_history_or_the_writers_own_tables() -> None:
-    prunable = {t.table for t in TARGETS}
-    never = {
+async def test_trade_history_goes_only_with_its_own_group_and_writer_tables_never() -> None:
+    history = {
         "trade_executions",
         "trade_positions",
         "position_updates",
         "trade_recommendations",
         "recommendation_updates",
-        "dead_letters",
-        "outbox",
-        "relay_cursors",
-        "writer_state",
     }
-    assert prunable & never == set()
+    every_group = msgspec.structs.replace(Retention(), **dict.fromkeys(RETENTION_GROUPS, 1.0))
+    tables = (*MAIN.tables, *ANALYSIS.tables, *LOGS.tables, "outbox", "relay_cursors")
+    prunable = set(every_group.bounds(tables, NOW))
+    assert history <= prunable
+    assert prunable.isdisjoint({"dead_letters", "outbox", "relay_cursors", "writer_state"})
+    others = Retention(ticks=1, candles=1, logs=1, analysis=1)
+    assert set(others.bounds(tables, NOW)).isdisjoint(history)
 
 
 # ------------------------------------------------------------------ pruning
@@ -296,3 +315,69 @@ async def test_a_pruner_outside_its_running_writer_says_so(tmp_path: Path) -> No
 
     with pytest.raises(WriterError, match="its writer is not running"):
         await Pruner(writer, Retention(ticks=1)).prune()
+
+
+async def test_trades_go_only_closed_and_whole_and_never_an_open_position(tmp_path: Path) -> None:
+    path = tmp_path / "main.db"
+    async with running_writer(path, MAIN) as (bus, writer):
+        await publish(bus, [execution(1, ts=ANCIENT), execution(2, ts=ANCIENT), execution(3)])
+        await publish(
+            bus,
+            [
+                position_update(1, ts=ANCIENT + 1, current_price=2.0),
+                position_update(1, ts=ANCIENT + 2, current_price=1.0, status="closed"),
+                position_update(2, ts=ANCIENT + 1, current_price=2.0),  # still open
+                position_update(3, ts=RECENT, current_price=1.0, status="closed"),
+            ],
+        )
+        policy = Retention(trades=30, chunk=1)
+        counted = {c.table: c.rows for c in prunable(path, MAIN, policy, NOW)}
+        report = await Pruner(writer, policy, clock=_clock).prune()
+        assert (
+            report.deleted
+            == counted
+            == {
+                "position_updates": 2,
+                "trade_executions": 1,
+                "trade_positions": 1,
+            }
+        )
+        # The ticket's guards are gone with it; others still hold.
+        await publish(bus, [execution(4, ts=NOW)])
+    assert query(path, "SELECT ticket, status FROM trade_positions ORDER BY ticket") == [
+        (2, "modified"),  # open: updated, never closed
+        (3, "closed"),
+        (4, "open"),
+    ]
+    assert query(path, "SELECT DISTINCT ticket FROM position_updates ORDER BY 1") == [(2,), (3,)]
+    assert query(path, "SELECT ticket FROM trade_executions ORDER BY 1") == [(2,), (3,), (4,)]
+
+
+async def test_recommendations_go_only_once_ended_with_their_updates(tmp_path: Path) -> None:
+    path = tmp_path / "analysis.db"
+    async with running_writer(path, ANALYSIS) as (bus, writer):
+        recs = {name: recommendation(name) for name in ("closed", "pending", "rejected", "open")}
+        recs["recent"] = recommendation("recent")
+        await publish(bus, list(recs.values()))
+
+        def update(name: str, status: Any, ts: int) -> RecommendationUpdate:
+            return RecommendationUpdate(recommendation_id=name, status=status, ts=ts)
+
+        await publish(
+            bus,
+            [
+                update("closed", "executed", ANCIENT),
+                update("closed", "closed", ANCIENT + 1),
+                update("rejected", "rejected", ANCIENT),
+                update("open", "executed", ANCIENT),  # a trade still under way
+                update("recent", "closed", RECENT),
+            ],
+        )
+        report = await Pruner(writer, Retention(recommendations=30), clock=_clock).prune()
+        assert report.deleted == {"recommendation_updates": 3, "trade_recommendations": 2}
+    assert query(path, "SELECT recommendation_id FROM trade_recommendations ORDER BY 1") == [
+        ("open",),
+        ("pending",),
+        ("recent",),
+    ]
+    assert count(path, "recommendation_updates") == 2
