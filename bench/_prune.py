@@ -74,6 +74,7 @@ class _Run:
     ticks: int
     pruned: int
     pruning_at_end: bool
+    max_step_ms: float | None
     figures: dict[str, Any]
     disturbance: Disturbance
 
@@ -102,7 +103,8 @@ async def _ingest(ctx: Context, backlog: Path, name: str, pruning: bool) -> _Run
             elapsed = time.perf_counter() - started
             disturbance = probe.stop(elapsed)
             stats = writer.statistics()
-            pruning_at_end = pruner is not None and pruner.statistics().pruning
+            prune_stats = None if pruner is None else pruner.statistics()
+            pruning_at_end = prune_stats is not None and prune_stats.pruning
         # The step under way when the pruner stopped was committed too.
         pruned_in_all = writer.statistics().pruned.get("unified_ticks", 0)
     pruned = stats.pruned.get("unified_ticks", 0)
@@ -115,6 +117,7 @@ async def _ingest(ctx: Context, backlog: Path, name: str, pruning: bool) -> _Run
         ticks=len(ctx.ticks),
         pruned=pruned,
         pruning_at_end=pruning_at_end,
+        max_step_ms=None if prune_stats is None else prune_stats.max_step_ms,
         figures=writer_figures(stats),
         disturbance=disturbance,
     )
@@ -158,10 +161,12 @@ async def prune(ctx: Context) -> ScenarioResult:
         "rows_pruned_during_ingest": [r.pruned for r in prune_runs],
         "rows_pruned_per_s_during_ingest": pruned_rates,
         "prune_still_running_at_end": [r.pruning_at_end for r in prune_runs],
+        "max_prune_step_ms": [r.max_step_ms for r in prune_runs],
         "writer_without_prune": best_plain.figures,
         "writer_during_prune": best_during.figures,
     }
     still = sum(r.pruning_at_end for r in prune_runs)
+    longest = max((r.max_step_ms or 0.0) for r in prune_runs)
     line = Line(
         scenario="prune",
         label=f"ingest during a prune of {backlog_rows:,} old ticks (chunk {_POLICY.chunk}, "
@@ -169,7 +174,7 @@ async def prune(ctx: Context) -> ScenarioResult:
         rate=best_during.rate,
         unit="ticks/s",
         note=f"during/without paired {pairs_note(summary)}; without {best_plain.rate:,.0f}/s; "
-        f"pruned {max(pruned_rates):,.0f} rows/s meanwhile (prune outlasted ingest in "
-        f"{still}/{len(prune_runs)} runs)",
+        f"pruned {max(pruned_rates):,.0f} rows/s meanwhile, steps <= {longest:.0f} ms "
+        f"(prune outlasted ingest in {still}/{len(prune_runs)} runs)",
     )
     return ScenarioResult(name="prune", figures=figures, lines=[line])

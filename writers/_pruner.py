@@ -50,6 +50,8 @@ class PruneReport(msgspec.Struct, frozen=True, kw_only=True):
     deleted: dict[str, int]
     #: Transactions it ran (steps of at most ``chunk`` rows).
     steps: int
+    #: The longest a step ran (ms): the most an ingest transaction waited behind it.
+    max_step_ms: float
     seconds: float
 
 
@@ -64,6 +66,9 @@ class PruneStatistics(msgspec.Struct, frozen=True, kw_only=True):
     pruned: dict[str, int]
     #: Whether a pass is under way.
     pruning: bool
+    #: Steps run, and the longest (ms): the most an ingest transaction waited.
+    steps: int
+    max_step_ms: float
     last_pass: PruneReport | None
     #: Why the last pass failed (it is tried again ``every`` seconds later), or None.
     last_error: str | None
@@ -100,6 +105,9 @@ class Pruner:
         self._last_error: str | None = None
         self._deleted: dict[str, int] = {}  # by the pass under way, per table
         self._steps = 0  # of the pass under way
+        self._max_step = 0.0  # of the pass under way (seconds)
+        self._all_steps = 0
+        self._longest = 0.0  # of every step (seconds)
         self._lock = anyio.Lock()
         self._task_group: TaskGroup | None = None
 
@@ -127,6 +135,12 @@ class Pruner:
         task_status.started()
         if not self.retention.enabled:
             return
+        logger.info(
+            "writer %s: retention: %s; a pass every %g s",
+            self.database,
+            self.retention.describe(),
+            self.retention.every,
+        )
         while True:
             try:
                 await self.prune()
@@ -152,7 +166,7 @@ class Pruner:
         now = self.clock()
         bounds = self.retention.bounds(self.writer.spec.tables, now)
         self._deleted = dict.fromkeys(bounds, 0)
-        self._steps = 0
+        self._steps, self._max_step = 0, 0.0
         started = time.monotonic()
         self._pruning = True
         try:
@@ -171,6 +185,7 @@ class Pruner:
             bounds=bounds,
             deleted=deleted,
             steps=steps,
+            max_step_ms=self._max_step * 1000,
             seconds=time.monotonic() - started,
         )
         self._passes += 1
@@ -183,43 +198,52 @@ class Pruner:
     async def _prune_table(self, target: Target, bound: int) -> None:
         at: tuple[object, ...] | None = START
         while at is not None:
-            began = time.monotonic()
             job = partial(prune_step, target=target, bound=bound, chunk=self.retention.chunk, at=at)
-            step = await self._housekeep(job)
-            self._count({target.table: step.deleted})
+            step, seconds = await self._step(job)
+            self._count({target.table: step.deleted}, seconds)
             at = step.at
             if at is not None:
-                await self._rest(began)
+                await self._rest(seconds)
 
     async def _prune_history(self, history: History, bound: int) -> None:
         more = True
         while more:
-            began = time.monotonic()
             job = partial(history_step, history=history, bound=bound, chunk=self.retention.chunk)
-            deleted, more = await self._housekeep(job)
-            self._count(deleted)
+            (deleted, more), seconds = await self._step(job)
+            self._count(deleted, seconds)
             if more:
-                await self._rest(began)
+                await self._rest(seconds)
 
-    async def _rest(self, began: float) -> None:
-        """Rest after a step begun at ``began`` so that pruning takes at most ``share``
-        of the writer's time."""
+    async def _rest(self, seconds: float) -> None:
+        """Rest after a step that ran ``seconds`` so that pruning takes at most
+        ``share`` of the writer's time."""
         share = self.retention.share
-        await anyio.sleep((time.monotonic() - began) * (1 - share) / share)
+        await anyio.sleep(seconds * (1 - share) / share)
 
-    async def _housekeep(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    async def _step(self, job: Callable[[sqlite3.Connection], T]) -> tuple[T, float]:
+        """Run ``job`` in the writer's thread; what it returned, and how long it ran
+        there (not counting the wait for the transactions ahead of it)."""
+
+        def timed(conn: sqlite3.Connection) -> tuple[T, float]:
+            began = time.perf_counter()
+            result = job(conn)
+            return result, time.perf_counter() - began
+
         store = self.writer.sqlite
         try:
-            return await store.housekeep(job)
+            return await store.housekeep(timed)
         except RuntimeError as exc:  # the writer's thread is not running
             raise WriterError(
                 f"cannot prune {store.path}: its writer is not running ({exc}); "
                 "prune inside the running writer"
             ) from exc
 
-    def _count(self, deleted: dict[str, int]) -> None:
+    def _count(self, deleted: dict[str, int], seconds: float) -> None:
         """Count a step's rows (at once: a pass cut short is counted as far as it got)."""
         self._steps += 1
+        self._max_step = max(self._max_step, seconds)
+        self._all_steps += 1
+        self._longest = max(self._longest, seconds)
         counted = self.writer.counters.pruned
         for table, n in deleted.items():
             self._deleted[table] = self._deleted.get(table, 0) + n
@@ -234,6 +258,8 @@ class Pruner:
             passes=self._passes,
             pruned=dict(self._pruned),
             pruning=self._pruning,
+            steps=self._all_steps,
+            max_step_ms=self._longest * 1000,
             last_pass=self._last_pass,
             last_error=self._last_error,
         )
@@ -248,4 +274,7 @@ def describe(report: PruneReport) -> str:
         f"{table} {report.deleted[table]} rows older than {format_ts(bound)}"
         for table, bound in report.bounds.items()
     ]
-    return f"pruned {', '.join(parts)} in {report.seconds:.1f} s"
+    return (
+        f"pruned {', '.join(parts)} in {report.seconds:.1f} s ({report.steps} steps, "
+        f"the longest {report.max_step_ms:.1f} ms)"
+    )
