@@ -37,7 +37,7 @@ def retain_argument(parser: argparse.ArgumentParser, *, help_suffix: str = "") -
             "how long to keep a group of tables, by event time: "
             + ", ".join(f"{g}=AGE" for g in GROUPS)
             + " (AGE: days such as 30 or 30d, hours such as 12h, or forever); also "
-            "chunk=ROWS per prune transaction (default 5000), every=SECONDS between "
+            "chunk=ROWS per prune transaction (default 2000), every=SECONDS between "
             "passes (default 3600; 30m, 6h), share=X of the writer's time at most "
             "(default 0.25). Repeatable. Groups not named are kept forever" + help_suffix
         ),

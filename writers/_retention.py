@@ -157,7 +157,7 @@ class Retention(msgspec.Struct, frozen=True, kw_only=True):
     analysis: float | None = None
     trades: float | None = None
     recommendations: float | None = None
-    chunk: int = 5_000
+    chunk: int = 2_000
     every: float = 3_600.0
     share: float = 0.25
 
