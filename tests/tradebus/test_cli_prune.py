@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from schemas import ApiLog, Candle, Event, Tick
 from tradebus._retention_args import parse_retention, retain_argument, retention_of
 from writers import LOGS, MAIN, InvalidOption, Retention
 
-from ..writers._helpers import count, query, running_writer, writer_process
+from ..writers._helpers import count, query, running_writer, wait_until, writer_process
 
 DAY = 86_400 * 1_000_000_000
 NOW = time.time_ns()
@@ -138,3 +139,28 @@ async def test_the_retain_option_reads_ages_settings_and_forever() -> None:
     assert retention_of(parser.parse_args([])) is None
     args = parser.parse_args(["--retain", "ticks=30", "--retain", "ticks=10,logs=90"])
     assert retention_of(args) == Retention(ticks=10.0, logs=90.0)
+
+
+async def test_a_prune_stopped_by_sigint_keeps_what_it_deleted(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN) as (bus, _writer):
+        for i in range(3_000):
+            await bus.publish(Tick(symbol="BTCUSDT", bid=1.0, ask=1.5, ts=OLD + i))
+        await bus.flush()
+    command = [sys.executable, "-m", "tradebus", "prune", "--data-dir", str(tmp_path)]
+    async with await anyio.open_process(
+        [*command, "--retain", "ticks=30,chunk=10,share=0.01"],  # slow: 300 steps, long rests
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    ) as process:
+        with anyio.fail_after(60):
+            await wait_until(lambda: count(path, "unified_ticks") < 3_000)
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(60):
+            status = await process.wait()
+        assert process.stderr is not None
+        stderr = b"".join([chunk async for chunk in process.stderr]).decode()
+    assert status == 128 + signal.SIGINT
+    assert "interrupted by SIGINT: what was deleted is committed" in stderr
+    left = count(path, "unified_ticks")
+    assert 0 < left < 3_000
+    assert query(path, "PRAGMA integrity_check") == [("ok",)]
