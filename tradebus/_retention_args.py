@@ -23,7 +23,7 @@ _FOREVER: Final = ("forever", "never", "keep")
 _SETTINGS: Final = ("chunk", "every", "share")
 
 
-def retain_argument(parser: argparse.ArgumentParser, *, help_suffix: str = "") -> None:
+def retain_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--retain ITEM[,ITEM...]`` (repeatable) to ``parser``; read it back with
     :func:`retention_of`."""
     parser.add_argument(
@@ -39,7 +39,7 @@ def retain_argument(parser: argparse.ArgumentParser, *, help_suffix: str = "") -
             + " (AGE: days such as 30 or 30d, hours such as 12h, or forever); also "
             "chunk=ROWS per prune transaction (default 2000), every=SECONDS between "
             "passes (default 3600; 30m, 6h), share=X of the writer's time at most "
-            "(default 0.25). Repeatable. Groups not named are kept forever" + help_suffix
+            "(default 0.25). Repeatable. Groups not named are kept forever"
         ),
     )
 
