@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -29,8 +29,10 @@ from writers import (
 from ._data_dir import NodeStatistics, ensure_data_dir
 from ._delivery import CLIENT_DIR, Delivery
 from ._exceptions import AccessDenied, TradebusError
+from ._fork_guard import check_not_a_tainted_fork, node_started, node_stopped
 from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
+from ._node_services import NodeServices, ServiceFactory
 from ._node_teardown import settle_group
 from ._quick_reader import RowSource
 from ._routes import unrouted
@@ -60,6 +62,7 @@ class Node:
         topology: Topology | None = None,
         writer_options: Mapping[str, Any] | None = None,
         status_file: bool = True,
+        services: Sequence[ServiceFactory] = (),
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
@@ -84,6 +87,7 @@ class Node:
         self._outbox_writer: WriterActor | None = None
         self._delivery: Delivery | None = None
         self._task_group: TaskGroup | None = None
+        self._services = NodeServices(services)
         self._readers = SharedReaders(self.path, lambda name: name in self._writers)
         self._writer_failed = False
         self._writer_error: BaseException | None = None
@@ -97,6 +101,7 @@ class Node:
     async def __aenter__(self) -> Self:
         if self._entered:
             raise RuntimeError("a Node can be entered only once")
+        check_not_a_tainted_fork()
         self._entered = True
         ensure_data_dir(self.data_dir)
         if self.status is not None:
@@ -104,6 +109,7 @@ class Node:
         await self.bus.__aenter__()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
+        node_started()  # its threads start now (node_stopped() at the end of teardown)
         try:
             forward = self._forwarded
             for role in self.roles:
@@ -130,10 +136,11 @@ class Node:
                 None if outbox is None else (outbox, Path(outbox.path)),
             )
             await self._task_group.start(self._delivery.run)
+            self._running = True
+            await self._services.start(self)
         except BaseException as exc:
             await self._teardown(exc)
             raise
-        self._running = True
         return self
 
     async def _start_client_writer(self) -> WriterActor:
@@ -192,6 +199,7 @@ class Node:
     ) -> None:
         if exc is None and not self._writer_failed:
             try:
+                await self._services.stop()  # what they publish as they stop is flushed
                 await self.bus.flush()
             except BaseException as flush_exc:
                 await self._teardown(flush_exc)
@@ -200,6 +208,7 @@ class Node:
 
     async def _teardown(self, exc: BaseException | None) -> None:
         """Close the bus (writers drain what they hold and exit), then wait for them."""
+        await self._services.stop(exc)  # first: they may publish as they stop
         self._running = False
         if self.status is not None:
             self.status.stopping()
@@ -225,6 +234,7 @@ class Node:
             try:
                 await self.bus.__aexit__(None, None, None)
             finally:
+                node_stopped()
                 if self.status is not None:  # last: its final entry has the final counts
                     await self.status.__aexit__(type(exc) if exc else None, exc, None)
 
