@@ -24,6 +24,8 @@ from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._open_node import open_node as open_node
 from ._relay_stats import RelayStatistics as RelayStatistics
+from ._retention import RetentionService as RetentionService
+from ._retention import retention_service as retention_service
 from ._status import ProcessStatus as ProcessStatus
 from ._status import RelayLag as RelayLag
 from ._status import StatusFile as StatusFile
@@ -52,6 +54,7 @@ __all__ = [
     "RelayLag",
     "RelayStatistics",
     "Retention",
+    "RetentionService",
     "StaleUpdate",
     "StatusFile",
     "StatusReporter",
@@ -66,4 +69,5 @@ __all__ = [
     "open_node",
     "outcome_of",
     "read_status",
+    "retention_service",
 ]
