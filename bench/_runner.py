@@ -33,6 +33,7 @@ from ._machine import busy_warning, machine_info
 from ._overload import overload
 from ._plot import write_plot
 from ._processes import read_under_write, shared_file, three_files
+from ._prune import prune
 from ._report import apply_ratios, check_targets, render, write_json
 from ._results import Line, ScenarioResult, Target
 from ._switch import switch_interval
@@ -59,6 +60,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "cross-ticks": cross_ticks,
     "cross-latency": cross_latency,
     "idle-cpu": idle_cpu,
+    "prune": prune,
 }
 
 

@@ -6,6 +6,9 @@ bus and the writers, the trade-integration API and the ``tradebus`` CLI.
 
 from __future__ import annotations
 
+from writers import Pruner as Pruner
+from writers import Retention as Retention
+
 from ._awaited import IntegrationCall as IntegrationCall
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
@@ -21,6 +24,8 @@ from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._open_node import open_node as open_node
 from ._relay_stats import RelayStatistics as RelayStatistics
+from ._retention import RetentionService as RetentionService
+from ._retention import retention_service as retention_service
 from ._status import ProcessStatus as ProcessStatus
 from ._status import RelayLag as RelayLag
 from ._status import StatusFile as StatusFile
@@ -44,9 +49,12 @@ __all__ = [
     "NodeStatistics",
     "NotDelivered",
     "ProcessStatus",
+    "Pruner",
     "ReferenceRefused",
     "RelayLag",
     "RelayStatistics",
+    "Retention",
+    "RetentionService",
     "StaleUpdate",
     "StatusFile",
     "StatusReporter",
@@ -61,4 +69,5 @@ __all__ = [
     "open_node",
     "outcome_of",
     "read_status",
+    "retention_service",
 ]
