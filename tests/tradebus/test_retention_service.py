@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from schemas import ApiLog, Tick
-from tradebus import Node, Retention, RetentionService, retention_service
+from tradebus import Node, Retention, RetentionService, open_node, retention_service
 
 from ..writers._helpers import count, wait_until
 
@@ -47,17 +47,16 @@ async def test_a_retention_service_prunes_every_database_its_node_writes(tmp_pat
     assert count(tmp_path / "analysis_data.db", "trade_analysis") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="the node leaves its services inside a shielded cancel scope entered after "
-    "them, so a service owning a task group cannot leave it (anyio refuses: 'Attempted "
-    "to exit a cancel scope that isn't the current task's current cancel scope')",
-)
-async def test_a_node_service_prunes_every_database_it_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["services", "open_node"])
+async def test_a_node_service_prunes_every_database_it_writes(tmp_path: Path, how: str) -> None:
     await _fill(tmp_path, time.time_ns())
     policy = Retention(ticks=30, logs=90)
-    async with Node(tmp_path, status_file=False, services=[retention_service(policy)]) as node:
+    node = (
+        Node(tmp_path, status_file=False, services=[retention_service(policy)])
+        if how == "services"
+        else open_node(tmp_path, status_file=False, retention=policy)
+    )
+    async with node:
         with anyio.fail_after(30):
             await wait_until(
                 lambda: (
