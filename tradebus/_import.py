@@ -1,0 +1,341 @@
+"""``import_ticks``: load a file of historical ticks into the bot's database.
+
+Ticks are published on a node's bus in chunks; each chunk goes as one atomic group
+with a :class:`~schemas.TickImport` saying how far the file got, so the bot's writer
+commits the chunk's ticks and the ledger row ``tick_imports`` in one transaction.
+An import killed at any moment and run again resumes after the last committed line;
+a file imported whole is skipped: every tick is stored once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, suppress
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import msgspec
+
+from schemas import InvalidEvent, Tick, TickImport, check_symbol
+from writers import MAIN, WriterLockError
+
+from ._import_formats import (
+    FORMATS,
+    BadRow,
+    Format,
+    Parsed,
+    RowParser,
+    TickImportError,
+    clock,
+    parser_for,
+    sniff,
+)
+from ._import_ledger import read_ledger, wait_for_earlier_imports
+from ._node import Node
+from ._open_node import open_node
+
+__all__ = ["CHUNK", "ImportResult", "RowError", "import_ticks"]
+
+#: Ticks per atomic group (one transaction of the bot's writer, with the ledger row).
+CHUNK = 10_000
+#: How many bad rows an import keeps to report (all are counted).
+KEPT_ERRORS = 100
+OnError = Literal["skip", "stop"]
+
+
+class RowError(msgspec.Struct, frozen=True, kw_only=True):
+    """A line that is not a valid tick."""
+
+    line: int
+    field: str
+    value: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field} {self.value!r}: {self.why}"
+
+
+class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What an import did.
+
+    ``status``: ``imported`` (the whole file, in this run), ``resumed`` (an earlier
+    run had committed its first ``resumed_from`` lines), ``already imported``
+    (nothing to do) or ``refused`` (``on_error="stop"`` found bad rows: nothing
+    imported). ``via``: ``bot`` (this process hosted the bot's role and wrote its
+    database) or ``client`` (the bot runs elsewhere: the ticks went through this
+    process's outbox file and its relay stored them).
+    """
+
+    path: str
+    symbol: str
+    format: Format
+    file_hash: str
+    status: Literal["imported", "resumed", "already imported", "refused"]
+    via: Literal["bot", "client"]
+    lines: int
+    resumed_from: int
+    ticks: int
+    total_ticks: int
+    skipped: int
+    total_skipped: int
+    incomplete: int
+    first_ts: int | None
+    last_ts: int | None
+    seconds: float
+    errors: tuple[RowError, ...]
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _encoding(path: Path) -> str:
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8-sig"
+
+
+def _lines(f: BinaryIO, encoding: str) -> Iterator[tuple[str, int]]:
+    """(line without its end, bytes read so far) of a file."""
+    if encoding == "utf-16":
+        text = f.read().decode("utf-16")
+        size = f.tell()
+        for line in text.splitlines():
+            yield line, size
+        return
+    offset = 0
+    first = True
+    for raw in f:
+        offset += len(raw)
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if first:
+            line, first = line.lstrip("\ufeff"), False
+        yield line, offset
+
+
+async def import_ticks(
+    data_dir: str | Path,
+    path: str | Path,
+    symbol: str,
+    *,
+    fmt: Format | Literal["auto"] = "auto",
+    zone: str | None = None,
+    on_error: OnError = "skip",
+    source: str | None = None,
+    node: Node | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    wait_timeout: float = 60.0,
+    chunk: int = CHUNK,
+) -> ImportResult:
+    """Import the ticks of ``path`` for ``symbol`` into the bot's database.
+
+    Without ``node``, opens one: hosting ``chatgpt_bot`` if its lock is free (this
+    process writes the bot's database), else hosting no role (the running bot's relay
+    stores the ticks from this process's outbox file; the call returns once they
+    are stored). ``progress(bytes_done, bytes_total)`` is called per chunk.
+
+    :param on_error: ``skip`` imports every valid row and counts (and reports) the bad
+        ones; ``stop`` checks the whole file first and imports nothing if a row is bad.
+    :raises TickImportError: the file cannot be read as ``fmt``, or the wait for an
+        earlier import's ticks still in an outbox file timed out.
+    """
+    started = time.monotonic()
+    path, data_dir = Path(path), Path(data_dir)
+    try:
+        check_symbol("symbol", symbol)
+    except InvalidEvent as exc:
+        raise TickImportError(f"cannot import {path}: {exc}") from exc
+    if not path.is_file():
+        raise TickImportError(f"cannot import {path}: no such file")
+    digest = file_hash(path)
+    encoding = _encoding(path)
+    total = path.stat().st_size
+    with path.open("rb") as f:  # noqa: ASYNC230 - one line of a local file
+        first_line = next(_lines(f, encoding), ("", 0))[0]
+    chosen: Format = sniff(first_line) if fmt == "auto" else fmt
+    if chosen not in FORMATS:
+        raise TickImportError(f"unknown format {fmt!r}: use auto or one of {', '.join(FORMATS)}")
+    parser, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
+
+    def result(**fields: object) -> ImportResult:
+        base: dict[str, object] = {
+            "path": str(path), "symbol": symbol, "format": chosen, "file_hash": digest,
+            "lines": 0, "resumed_from": 0, "ticks": 0, "total_ticks": 0, "skipped": 0,
+            "total_skipped": 0, "incomplete": 0, "first_ts": None, "last_ts": None,
+            "errors": (), "seconds": time.monotonic() - started,
+        }  # fmt: skip
+        base.update(fields)
+        return ImportResult(**base)  # type: ignore[arg-type]
+
+    if on_error == "stop":
+        errors, count, _ = _check(path, encoding, parser, header, symbol)
+        if count:
+            return result(status="refused", via="bot", skipped=count, errors=errors)
+        parser, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
+
+    async with AsyncExitStack() as stack:
+        if node is None:
+            node = await _open(stack, data_dir)
+        hosted = MAIN.name in node.statistics().writers
+        via: Literal["bot", "client"] = "bot" if hosted else "client"
+        main_path = node.path(MAIN.name)
+        await wait_for_earlier_imports(node.data_dir, main_path, wait_timeout)
+        ledger = read_ledger(main_path, digest, symbol)
+        if ledger is not None and ledger.status == "complete":
+            return result(
+                status="already imported", via=via, lines=ledger.position,
+                resumed_from=ledger.position, total_ticks=ledger.ticks,
+                total_skipped=ledger.skipped, first_ts=ledger.first_ts, last_ts=ledger.last_ts,
+            )  # fmt: skip
+        state = ledger or TickImport(
+            file_hash=digest, symbol=symbol, filename=path.name, format=chosen
+        )
+        run = _Run(node, state, symbol, source or f"import:{chosen}", chunk)
+        replay = chosen == "mt5" and state.position > 0
+        # A local file read line by line; the loop yields at every chunk it publishes.
+        with path.open("rb") as f:  # noqa: ASYNC230
+            for number, (line, offset) in enumerate(_lines(f, encoding), 1):
+                if number <= state.position or (number == 1 and header) or not line.strip():
+                    if replay and number > 1 and line.strip():
+                        _replay(parser, line)  # an MT5 row's book, carried forward
+                    run.mark(number, offset)
+                    continue
+                try:
+                    parsed = parser(line)
+                except BadRow as exc:
+                    run.bad(number, offset, exc)
+                    continue
+                await run.add(parsed, number, offset)
+                if progress is not None and run.size == 0:
+                    progress(offset, total)
+        await run.finish()
+        if progress is not None:
+            progress(total, total)
+        if via == "client":
+            await node.delivered()
+        final = run.state
+        return result(
+            status="resumed" if state.position else "imported", via=via, lines=final.position,
+            resumed_from=state.position, ticks=run.ticks, total_ticks=final.ticks,
+            skipped=run.skipped, total_skipped=final.skipped, incomplete=run.incomplete,
+            first_ts=final.first_ts, last_ts=final.last_ts, errors=tuple(run.errors),
+        )  # fmt: skip
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _open(stack: AsyncExitStack, data_dir: Path) -> Node:
+    """A node hosting the bot's role when its lock is free, else one hosting none."""
+    try:
+        return await stack.enter_async_context(open_node(data_dir, roles=["chatgpt_bot"]))
+    except WriterLockError:
+        return await stack.enter_async_context(open_node(data_dir, roles=()))
+
+
+def _row_error(number: int, exc: BadRow) -> RowError:
+    return RowError(line=number, field=exc.field, value=exc.value[:200], why=exc.why)
+
+
+def _replay(parser: RowParser, line: str) -> None:
+    with suppress(BadRow):
+        parser(line)
+
+
+def _check(
+    path: Path, encoding: str, parser: RowParser, header: bool, symbol: str
+) -> tuple[tuple[RowError, ...], int, int]:
+    """Every bad row of the file (the first :data:`KEPT_ERRORS`), their count, lines."""
+    errors: list[RowError] = []
+    count = number = 0
+    with path.open("rb") as f:
+        for number, (line, _) in enumerate(_lines(f, encoding), 1):
+            if (number == 1 and header) or not line.strip():
+                continue
+            try:
+                parser(line)
+            except BadRow as exc:
+                count += 1
+                if len(errors) < KEPT_ERRORS:
+                    errors.append(
+                        RowError(line=number, field=exc.field, value=exc.value, why=exc.why)
+                    )
+    return tuple(errors), count, number
+
+
+class _Run:
+    """The chunk being built and the ledger row it will commit."""
+
+    def __init__(self, node: Node, state: TickImport, symbol: str, source: str, chunk: int) -> None:
+        self.node = node
+        self.state = state
+        self.symbol = symbol
+        self.source = source
+        self.chunk = chunk
+        self.events: list[Tick | TickImport] = []
+        self.size = 0
+        self.position = state.position
+        self.offset = state.byte_offset
+        self.ticks = self.skipped = self.incomplete = 0
+        self.first_ts, self.last_ts = state.first_ts, state.last_ts
+        self.errors: list[RowError] = []
+
+    def mark(self, number: int, offset: int) -> None:
+        self.position, self.offset = max(self.position, number), offset
+
+    def bad(self, number: int, offset: int, exc: BadRow) -> None:
+        self.skipped += 1
+        if len(self.errors) < KEPT_ERRORS:
+            self.errors.append(_row_error(number, exc))
+        self.mark(number, offset)
+
+    async def add(self, parsed: Parsed, number: int, offset: int) -> None:
+        self.mark(number, offset)
+        if parsed is None:
+            self.incomplete += 1
+            return
+        ts, bid, ask, last, volume = parsed
+        self.events.append(
+            Tick(symbol=self.symbol, bid=bid, ask=ask, last=last, volume=volume,
+                 source=self.source, ts=ts)
+        )  # fmt: skip
+        self.ticks += 1
+        self.size += 1
+        if self.first_ts is None or ts < self.first_ts:
+            self.first_ts = ts
+        if self.last_ts is None or ts > self.last_ts:
+            self.last_ts = ts
+        if self.size >= self.chunk:
+            await self._publish("partial")
+
+    async def finish(self) -> None:
+        await self._publish("complete")
+        await self.node.bus.flush()
+
+    async def _publish(self, status: Literal["partial", "complete"]) -> None:
+        state = self.state
+        self.state = msgspec.structs.replace(
+            state,
+            position=self.position,
+            byte_offset=self.offset,
+            ticks=state.ticks + self.size,
+            skipped=state.skipped + self.skipped - self._skipped_published,
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+            status=status,
+            ts=time.time_ns(),
+        )
+        self._skipped_published = self.skipped
+        self.events.append(self.state)
+        await self.node.bus.publish_many(self.events)
+        self.events = []
+        self.size = 0
+
+    _skipped_published = 0

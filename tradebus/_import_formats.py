@@ -1,0 +1,387 @@
+"""The file formats of historical ticks ``tradebus import ticks`` reads.
+
+Each format turns one line of text into ``(ts, bid, ask, last, volume)`` (``ts`` in
+ns since the Unix epoch, UTC), or raises :class:`BadRow` naming the field and the
+value. Local times become UTC through a :class:`Clock` (a fixed offset or an IANA
+zone), cached per date and hour: a row costs a few string slices and float parses.
+
+* ``csv``: a header naming the columns like the Tick fields (``ts``/``time``/
+  ``timestamp``, ``bid``, ``ask``, optional ``last`` and ``volume``; other columns are
+  ignored), separated by ``,``, ``;`` or tabs. A time is an integer or decimal epoch
+  (s, ms, us or ns, by its magnitude) or an ISO 8601 time (without an offset: in
+  the clock's zone, UTC by default).
+* ``histdata``: HistData.com's ASCII ticks, ``YYYYMMDD HHMMSSmmm,bid,ask,volume``, in
+  EST without daylight saving (UTC-5 all year).
+* ``truefx``: TrueFX's CSV, ``EUR/USD,YYYYMMDD HH:MM:SS.mmm,bid,ask``, in UTC.
+* ``mt5``: MetaTrader 5's exported ticks, tab-separated with the header
+  ``<DATE> <TIME> <BID> <ASK> <LAST> <VOLUME> <FLAGS>``, in the broker's server time.
+  A row carries only what changed: an empty bid or ask is the last one seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import zoneinfo
+from collections.abc import Callable
+from typing import Final, Literal
+
+from ._exceptions import TradebusError
+
+__all__ = [
+    "FORMATS",
+    "BadRow",
+    "Clock",
+    "Format",
+    "Parsed",
+    "RowParser",
+    "TickImportError",
+    "clock",
+    "parser_for",
+    "sniff",
+]
+
+Format = Literal["csv", "histdata", "truefx", "mt5"]
+FORMATS: Final[tuple[Format, ...]] = ("csv", "histdata", "truefx", "mt5")
+#: The zone each format's times are in unless ``--tz`` says otherwise.
+DEFAULT_ZONES: Final[dict[Format, str]] = {
+    "csv": "UTC",
+    "histdata": "-05:00",
+    "truefx": "UTC",
+    "mt5": "UTC",
+}
+#: (ts, bid, ask, last, volume); None: a row that is valid but carries no tick yet
+#: (an MT5 row before both sides of the book were seen).
+Parsed = tuple[int, float, float, float | None, float] | None
+RowParser = Callable[[str], Parsed]
+
+_NS: Final = 1_000_000_000
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class TickImportError(TradebusError):
+    """A file of ticks that cannot be imported (its format, its header, its zone)."""
+
+
+class BadRow(ValueError):
+    """A line that is not a valid tick: which field, which value, and why."""
+
+    def __init__(self, field: str, value: str, why: str) -> None:
+        super().__init__(f"{field} {value!r}: {why}")
+        self.field = field
+        self.value = value
+        self.why = why
+
+
+class Clock:
+    """Local wall-clock times of one zone to UTC nanoseconds (cached per date and hour).
+
+    ``zone``: ``UTC``, a fixed offset (``+02:00``, ``-0500``) or an IANA name
+    (``Europe/Athens``). In a zone with daylight saving, a repeated local hour is
+    taken as its first occurrence and a skipped one as if the clock had not moved.
+    """
+
+    def __init__(self, zone: str) -> None:
+        self.zone = zone
+        self._fixed: int | None = None
+        self._tz: dt.tzinfo | None = None
+        offset = _offset(zone)
+        if offset is not None:
+            self._fixed = offset
+        else:
+            try:
+                self._tz = zoneinfo.ZoneInfo(zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise TickImportError(
+                    f"unknown time zone {zone!r}: give UTC, an offset such as +02:00, or an "
+                    "IANA name such as Europe/Athens"
+                ) from exc
+        self._days: dict[str, int] = {}
+        self._offsets: dict[tuple[int, int], int] = {}
+
+    def day(self, y: int, m: int, d: int) -> int:
+        """Midnight of a local date, as ns since the epoch (local clock, no offset)."""
+        return (dt.date(y, m, d) - _EPOCH.date()).days * 86_400 * _NS
+
+    def to_utc(self, local_day_ns: int, hour: int, ns_of_day: int) -> int:
+        """UTC ns of a local time: ``local_day_ns`` (from :meth:`day`) + ``ns_of_day``."""
+        if self._fixed is not None:
+            return local_day_ns + ns_of_day - self._fixed
+        key = (local_day_ns, hour)
+        offset = self._offsets.get(key)
+        if offset is None:
+            naive = dt.datetime.fromtimestamp(local_day_ns // _NS, dt.UTC).replace(tzinfo=None)
+            local = (naive + dt.timedelta(hours=hour)).replace(tzinfo=self._tz)
+            delta = local.utcoffset() or dt.timedelta(0)
+            offset = int(delta.total_seconds()) * _NS
+            self._offsets[key] = offset
+        return local_day_ns + ns_of_day - offset
+
+    def naive(self, when: dt.datetime) -> int:
+        """UTC ns of a datetime (one without tzinfo is in this clock's zone)."""
+        if when.tzinfo is None:
+            local_day = self.day(when.year, when.month, when.day)
+            of_day = (
+                when.hour * 3600 + when.minute * 60 + when.second
+            ) * _NS + when.microsecond * 1000
+            return self.to_utc(local_day, when.hour, of_day)
+        delta = when - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * _NS + delta.microseconds * 1000
+
+
+def clock(zone: str | None, fmt: Format) -> Clock:
+    """The clock of ``fmt``'s times: ``zone`` if given, else the format's own."""
+    return Clock(zone or DEFAULT_ZONES[fmt])
+
+
+_OFFSET_RE: Final = re.compile(r"^(?:UTC|GMT|Z)?([+-])(\d{1,2}):?(\d{2})?$")
+
+
+def _offset(zone: str) -> int | None:
+    """A fixed offset in ns (east of UTC positive), or None for a zone name."""
+    if zone.upper() in ("UTC", "GMT", "Z"):
+        return 0
+    match = _OFFSET_RE.match(zone.strip())
+    if match is None:
+        return None
+    sign, hours, minutes = match.groups()
+    value = (int(hours) * 3600 + int(minutes or 0) * 60) * _NS
+    if value > 18 * 3600 * _NS:
+        raise TickImportError(f"the offset {zone!r} is more than 18 hours: give one such as +02:00")
+    return value if sign == "+" else -value
+
+
+# ----------------------------------------------------------------------- fields
+
+
+def _price(field: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRow(field, text, "not a number") from None
+    if not 0.0 < value < math.inf:
+        raise BadRow(field, text, "a price must be a finite number > 0")
+    return value
+
+
+def _volume(text: str) -> float:
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRow("volume", text, "not a number") from None
+    if not 0.0 <= value < math.inf:
+        raise BadRow("volume", text, "a volume must be a finite number >= 0")
+    return value
+
+
+def _date(clock_: Clock, cache: dict[str, int], text: str, y: str, m: str, d: str) -> int:
+    day = cache.get(text)
+    if day is None:
+        try:
+            day = clock_.day(int(y), int(m), int(d))
+        except ValueError:
+            raise BadRow("date", text, "not a valid date") from None
+        cache[text] = day
+    return day
+
+
+def _time_of_day(field: str, text: str, h: str, mi: str, s: str, frac: str) -> tuple[int, int]:
+    """(hour, ns since midnight) of a local time of day."""
+    try:
+        hour, minute, second = int(h), int(mi), int(s)
+        fraction = int(frac.ljust(9, "0")[:9]) if frac else 0
+    except ValueError:
+        raise BadRow(field, text, "not a time of day (HH:MM:SS.mmm)") from None
+    if hour > 23 or minute > 59 or second > 60:
+        raise BadRow(field, text, "not a time of day (HH:MM:SS.mmm)")
+    return hour, (hour * 3600 + minute * 60 + second) * _NS + fraction
+
+
+# ---------------------------------------------------------------------- formats
+
+
+def _histdata(clock_: Clock) -> RowParser:
+    days: dict[str, int] = {}
+
+    def parse(line: str) -> Parsed:
+        parts = line.split(",")
+        if len(parts) != 4:
+            raise BadRow("row", line, "expected 4 fields: YYYYMMDD HHMMSSmmm,bid,ask,volume")
+        stamp = parts[0]
+        if len(stamp) != 18 or stamp[8] != " ":
+            raise BadRow("time", stamp, "expected YYYYMMDD HHMMSSmmm")
+        date = stamp[:8]
+        day = _date(clock_, days, date, date[:4], date[4:6], date[6:8])
+        hour, of_day = _time_of_day("time", stamp, stamp[9:11], stamp[11:13], stamp[13:15], "")
+        try:
+            millis = int(stamp[15:18])
+        except ValueError:
+            raise BadRow("time", stamp, "expected YYYYMMDD HHMMSSmmm") from None
+        ts = clock_.to_utc(day, hour, of_day + millis * 1_000_000)
+        return ts, _price("bid", parts[1]), _price("ask", parts[2]), None, _volume(parts[3])
+
+    return parse
+
+
+def _truefx(clock_: Clock, symbol: str) -> RowParser:
+    days: dict[str, int] = {}
+    wanted = _pair(symbol)
+
+    def parse(line: str) -> Parsed:
+        parts = line.split(",")
+        if len(parts) < 4:
+            raise BadRow("row", line, "expected PAIR,YYYYMMDD HH:MM:SS.mmm,bid,ask")
+        if _pair(parts[0]) != wanted:
+            raise BadRow("pair", parts[0], f"this import is of {symbol}")
+        stamp = parts[1]
+        if len(stamp) < 17 or stamp[8] != " " or stamp[11] != ":" or stamp[14] != ":":
+            raise BadRow("time", stamp, "expected YYYYMMDD HH:MM:SS.mmm")
+        date = stamp[:8]
+        day = _date(clock_, days, date, date[:4], date[4:6], date[6:8])
+        hour, of_day = _time_of_day(
+            "time", stamp, stamp[9:11], stamp[12:14], stamp[15:17], stamp[18:]
+        )
+        ts = clock_.to_utc(day, hour, of_day)
+        return ts, _price("bid", parts[2]), _price("ask", parts[3]), None, 0.0
+
+    return parse
+
+
+def _pair(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", text.upper())
+
+
+def _mt5(clock_: Clock) -> RowParser:
+    days: dict[str, int] = {}
+    book: list[float | None] = [None, None]  # the last bid and ask seen
+
+    def parse(line: str) -> Parsed:
+        parts = line.split("\t")
+        if len(parts) < 4:
+            raise BadRow("row", line, "expected <DATE> <TIME> <BID> <ASK> ... separated by tabs")
+        date, stamp = parts[0], parts[1]
+        if len(date) != 10 or date[4] != "." or date[7] != ".":
+            raise BadRow("date", date, "expected YYYY.MM.DD")
+        day = _date(clock_, days, date, date[:4], date[5:7], date[8:10])
+        if len(stamp) < 8 or stamp[2] != ":" or stamp[5] != ":":
+            raise BadRow("time", stamp, "expected HH:MM:SS.mmm")
+        hour, of_day = _time_of_day("time", stamp, stamp[:2], stamp[3:5], stamp[6:8], stamp[9:])
+        bid = _price("bid", parts[2]) if parts[2] else book[0]
+        ask = _price("ask", parts[3]) if parts[3] else book[1]
+        last = _price("last", parts[4]) if len(parts) > 4 and parts[4] else None
+        volume = _volume(parts[5]) if len(parts) > 5 else 0.0
+        book[0], book[1] = bid, ask
+        if bid is None or ask is None:
+            return None  # one side of the book not seen yet
+        if not parts[2] and not parts[3] and last is None:
+            return None  # a row of flags or volume only: no new price
+        return clock_.to_utc(day, hour, of_day), bid, ask, last, volume
+
+    return parse
+
+
+_CSV_TIME: Final = ("ts", "time", "timestamp", "datetime")
+
+
+def _csv(clock_: Clock, header: str) -> RowParser:
+    separator = _separator(header)
+    names = [n.strip().strip("<>[]\"'").lower() for n in header.split(separator)]
+    where = {name: i for i, name in reversed(list(enumerate(names)))}
+    time_col = next((where[n] for n in _CSV_TIME if n in where), None)
+    missing = [n for n in ("bid", "ask") if n not in where]
+    if time_col is None:
+        missing.insert(0, "ts (or time)")
+    if missing:
+        raise TickImportError(
+            f"the CSV header {header.strip()!r} has no column {', '.join(missing)}: name the "
+            "columns ts (or time), bid, ask and optionally last and volume"
+        )
+    assert time_col is not None
+    bid_col, ask_col = where["bid"], where["ask"]
+    last_col, volume_col = where.get("last"), where.get("volume")
+    width = max(i for i in (time_col, bid_col, ask_col, last_col, volume_col) if i is not None)
+
+    def parse(line: str) -> Parsed:
+        parts = line.split(separator)
+        if len(parts) <= width:
+            raise BadRow("row", line, f"expected {len(names)} fields as in the header")
+        ts = _csv_time(clock_, parts[time_col].strip().strip("\"'"))
+        last = None
+        if last_col is not None and parts[last_col].strip():
+            last = _price("last", parts[last_col].strip())
+        volume = _volume(parts[volume_col].strip()) if volume_col is not None else 0.0
+        return ts, _price("bid", parts[bid_col]), _price("ask", parts[ask_col]), last, volume
+
+    return parse
+
+
+def _separator(header: str) -> str:
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    return max(counts, key=lambda sep: counts[sep])
+
+
+def _csv_time(clock_: Clock, text: str) -> int:
+    if not text:
+        raise BadRow("ts", text, "empty")
+    if text[0].isdigit() and text.replace(".", "", 1).isdigit():
+        whole, _, fraction = text.partition(".")
+        digits = len(whole)
+        # By magnitude: seconds have 10 digits now, ms 13, us 16, ns 19.
+        scale = 1 if digits > 17 else 1_000 if digits > 14 else 1_000_000 if digits > 11 else _NS
+        value = int(whole) * scale
+        if fraction and scale > 1:
+            value += int(fraction.ljust(9, "0")[:9]) * scale // _NS
+        return value
+    try:
+        when = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        raise BadRow("ts", text, "not an epoch number nor an ISO 8601 time") from None
+    return clock_.naive(when)
+
+
+# ----------------------------------------------------------------------- sniff
+
+_HISTDATA_RE: Final = re.compile(r"^\d{8} \d{9},")
+_TRUEFX_RE: Final = re.compile(r"^[A-Za-z0-9]{2,10}/[A-Za-z0-9]{2,10},\d{8} \d\d:\d\d:\d\d")
+_MT5_HEADER: Final = "<DATE>"
+
+
+def sniff(first_line: str) -> Format:
+    """The format of a file, from its first line.
+
+    :raises TickImportError: if no format matches (the line is shown).
+    """
+    line = first_line.lstrip("\ufeff").strip()
+    if line.upper().startswith(_MT5_HEADER):
+        return "mt5"
+    if _TRUEFX_RE.match(line):
+        return "truefx"
+    if _HISTDATA_RE.match(line):
+        return "histdata"
+    names = {n.strip().strip("<>[]\"'").lower() for n in re.split(r"[,;\t]", line)}
+    if {"bid", "ask"} <= names and names & set(_CSV_TIME):
+        return "csv"
+    raise TickImportError(
+        f"cannot tell the format of the file from its first line {line[:80]!r}: give "
+        f"--format ({', '.join(FORMATS)})"
+    )
+
+
+def parser_for(fmt: Format, clock_: Clock, symbol: str, first_line: str) -> tuple[RowParser, bool]:
+    """The row parser of ``fmt`` and whether the first line is a header (not a row)."""
+    first = first_line.lstrip("\ufeff")
+    if fmt == "csv":
+        return _csv(clock_, first), True
+    if fmt == "histdata":
+        return _histdata(clock_), False
+    if fmt == "truefx":
+        return _truefx(clock_, symbol), False
+    if not first.upper().startswith(_MT5_HEADER):
+        raise TickImportError(
+            f"an MT5 tick export starts with the header <DATE>\t<TIME>\t<BID>\t<ASK>..., "
+            f"this file with {first.strip()[:80]!r}"
+        )
+    return _mt5(clock_), True

@@ -1,0 +1,121 @@
+"""What earlier imports of a file committed: the ``tick_imports`` ledger, and the
+ledger rows still on their way in an outbox file (of an import that ran while the bot
+was up, or was killed before the bot delivered it)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import anyio
+
+from schemas import TickImport
+from writers import MAIN
+
+from ._delivery import CLIENT_DIR
+from ._import_formats import TickImportError
+
+__all__ = ["read_ledger", "wait_for_earlier_imports"]
+
+_COLUMNS = (
+    "file_hash, symbol, filename, format, position, byte_offset, ticks, skipped, "
+    "first_ts, last_ts, status, ts"
+)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def read_ledger(main_path: Path, file_hash: str, symbol: str) -> TickImport | None:
+    """The committed ledger row of ``file_hash`` and ``symbol`` (None: never imported,
+    or the database or its ``tick_imports`` table does not exist yet)."""
+    if not main_path.exists():
+        return None
+    conn = _connect(main_path)
+    try:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM tick_imports WHERE file_hash = ? AND symbol = ?",
+            (file_hash, symbol),
+        ).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise TickImportError(f"cannot read the import ledger of {main_path}: {exc}") from exc
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    names = [n.strip() for n in _COLUMNS.split(",")]
+    return TickImport(**dict(zip(names, row, strict=True)))
+
+
+def _undelivered(data_dir: Path, main_path: Path) -> list[str]:
+    """The outbox files of role-less processes that hold ledger rows for the bot's
+    database its relay has not committed yet."""
+    waiting: list[str] = []
+    client_dir = data_dir / CLIENT_DIR
+    if not client_dir.is_dir():
+        return waiting
+    for path in sorted(client_dir.glob("*.db")):
+        try:
+            conn = _connect(path)
+        except sqlite3.Error:
+            continue
+        try:
+            (last,) = conn.execute(
+                "SELECT max(seq) FROM outbox WHERE destination = ? AND topic LIKE ?",
+                (MAIN.name, "market.tick_import.%"),
+            ).fetchone()
+            identity = conn.execute(
+                "SELECT value FROM writer_state WHERE key = 'outbox_id'"
+            ).fetchone()
+        except sqlite3.Error:
+            continue  # no outbox yet: nothing there
+        finally:
+            conn.close()
+        if last is None or identity is None:
+            continue
+        origin = f"{CLIENT_DIR}/{path.name}#{identity[0]}"
+        if _cursor(main_path, origin) < last:
+            waiting.append(path.name)
+    return waiting
+
+
+def _cursor(main_path: Path, origin: str) -> int:
+    if not main_path.exists():
+        return 0
+    conn = _connect(main_path)
+    try:
+        row = conn.execute(
+            "SELECT cursor FROM relay_cursors WHERE source = ?", (origin,)
+        ).fetchone()
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+    return int(row[0]) if row else 0
+
+
+async def wait_for_earlier_imports(data_dir: Path, main_path: Path, timeout: float) -> None:  # noqa: ASYNC109 - a plain deadline
+    """Return once every import's ledger rows in an outbox file are committed in the
+    bot's database (so the ledger read next is the whole truth).
+
+    :raises TickImportError: after ``timeout`` seconds, naming the files.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = await anyio.to_thread.run_sync(_undelivered, data_dir, main_path)
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise TickImportError(
+                f"an earlier import's ticks in {', '.join(f'{CLIENT_DIR}/{n}' for n in waiting)} "
+                f"are not yet stored in {main_path.name} (the bot delivers them): start the "
+                "bot ('tradebus run --role chatgpt_bot') or wait for it, then run the import "
+                "again; nothing was imported"
+            )
+        await anyio.sleep(0.1)
