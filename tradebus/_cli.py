@@ -20,6 +20,7 @@ from . import _cli_status
 from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
 from ._cli_import import add_parser as add_import_parser
+from ._cli_journal import add_parser as add_journal_parser
 from ._cli_log import CliLog
 from ._cli_run import add_parser as add_run_parser
 from ._cli_run import print_error
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     add_run_parser(commands)
     add_up_parser(commands)
     add_import_parser(commands)
+    add_journal_parser(commands)
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )
