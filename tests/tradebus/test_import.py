@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,14 +21,14 @@ MS = 1_000_000
 MAIN = "unified_tick_pipeline.db"
 
 
-def _ticks(data: Path) -> list[tuple[object, ...]]:
+def _ticks(data: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(data / MAIN) as conn:
         return conn.execute(
             "SELECT symbol, ts, bid, ask, last, volume, source FROM unified_ticks ORDER BY ts, seq"
         ).fetchall()
 
 
-def _ledger(data: Path) -> list[tuple[object, ...]]:
+def _ledger(data: Path) -> list[tuple[int, int, int, str]]:
     with sqlite3.connect(data / MAIN) as conn:
         return conn.execute("SELECT position, ticks, skipped, status FROM tick_imports").fetchall()
 
@@ -135,9 +136,9 @@ async def test_bad_rows_are_reported_by_line_and_skipped_or_stop_the_import(
     skipped = await import_ticks(data, path, "EURUSD")
     assert (skipped.status, skipped.ticks, skipped.skipped) == ("imported", 2, 2)
     assert _ledger(data) == [(6, 2, 2, "complete")]
+    bad = tmp_path / "what.txt"
+    bad.write_text("hello,world\n")
     with pytest.raises(TickImportError, match="cannot tell the format"):
-        bad = tmp_path / "what.txt"
-        bad.write_text("hello,world\n")
         await import_ticks(data, bad, "EURUSD")
 
 
@@ -168,6 +169,20 @@ def _committed_some(data: Path) -> bool:
         conn.close()
 
 
+def _kill_once_committing(data: Path, path: Path) -> None:
+    """Run an import in a process and SIGKILL it once it has committed a chunk."""
+    child = subprocess.Popen([sys.executable, "-c", _IMPORTER, str(data), str(path)])
+    try:
+        deadline = time.monotonic() + 120
+        while not _committed_some(data):
+            assert child.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline, "the import never got going"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=60)
+
+
 _IMPORTER = textwrap.dedent(
     """
     import sys
@@ -190,18 +205,10 @@ async def test_an_import_killed_midway_and_run_again_stores_every_tick_once(
             minutes, seconds = divmod(seconds, 60)
             f.write(f"20240102 17{minutes:02d}{seconds:02d}{millis:03d},1.1,1.2,{i}\n")
     data = tmp_path / "data"
-    child = subprocess.Popen([sys.executable, "-c", _IMPORTER, str(data), str(path)])
-    try:
-        deadline = time.monotonic() + 120
-        while not _committed_some(data):
-            assert child.poll() is None, "the import ended before it could be killed"
-            assert time.monotonic() < deadline, "the import never got going"
-            time.sleep(0.01)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.wait(timeout=60)
+    _kill_once_committing(data, path)
     (position, ticks, _, status) = _ledger(data)[0]
-    assert status == "partial" and 0 < ticks < lines
+    assert status == "partial"
+    assert 0 < ticks < lines
     assert len(_ticks(data)) == ticks  # the ledger and the ticks were committed together
     result = await import_ticks(data, path, "EURUSD")
     assert (result.status, result.resumed_from, result.total_ticks) == ("resumed", position, lines)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from schemas import (
+    Direction,
     PositionUpdate,
     RecommendationUpdate,
     Tick,
@@ -28,7 +29,7 @@ S = 1_000_000_000
 T0 = (int(time.time()) - 3600) * S
 
 
-async def _lifecycle(node: Node, ticket: int, direction: str, t0: int) -> None:
+async def _lifecycle(node: Node, ticket: int, direction: Direction, t0: int) -> None:
     """A recommended, executed, monitored, alerted and closed trade, in that order."""
     buy = direction == "BUY"
     entry = 1.1000
@@ -128,7 +129,8 @@ async def test_the_journal_of_a_full_lifecycle_in_time_order_with_its_figures(
     assert s.ticks == 4
     assert s.mfe == pytest.approx(0.0080)
     assert s.mae == pytest.approx(0.0040)
-    assert (s.mfe_r, s.mae_r) == (pytest.approx(1.6), pytest.approx(0.8))
+    assert s.mfe_r == pytest.approx(1.6)
+    assert s.mae_r == pytest.approx(0.8)
 
     sell = (await journal(data, 8)).summary
     # A SELL closes on the ask: 1.0962, 1.1082, 1.1042, 1.1002 against an entry of 1.1.
@@ -162,7 +164,8 @@ async def test_the_journal_reads_while_the_writers_run_and_refuses_an_unknown_ti
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tradebus", "journal", *args],
-        capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
 
 
