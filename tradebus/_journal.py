@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import aiosqlite
 import anyio
@@ -73,6 +74,8 @@ class JournalSummary(msgspec.Struct, frozen=True, kw_only=True):
     take_profit: float | None
     volume: float | None
     pnl: float | None
+    #: While open: the last unrealized P&L stored for the position (None once closed).
+    unrealized_pnl: float | None
     outcome: str | None
     r_multiple: float | None
     mae: float | None
@@ -103,21 +106,51 @@ def _paths(where: Node | str | os.PathLike[str]) -> dict[str, Path]:
     return {name: data_dir / topology.spec(name).filename for name in _DB_NAMES}
 
 
-async def _rows(path: Path, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-    """The rows of a query as dicts ([] if the file or the table is not there yet)."""
-    if not await anyio.Path(path).exists():
-        return []
-    async with open_reader(path) as conn:
+class _Snapshots:
+    """One read-only connection per database, each read in one transaction (a
+    consistent snapshot of that file) until :meth:`refresh`; a file that does not
+    exist yet, or lacks a table, reads as empty."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
+        self._stack = AsyncExitStack()
+        self._conns: dict[str, aiosqlite.Connection | None] = {}
+
+    async def __aenter__(self) -> Self:
+        await self._stack.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.refresh()
+        await self._stack.aclose()
+
+    async def refresh(self) -> None:
+        """End every snapshot: the next read sees what was committed since."""
+        for conn in self._conns.values():
+            if conn is not None and conn.in_transaction:
+                await conn.execute("COMMIT")
+
+    async def rows(self, db: str, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        if db not in self._conns:
+            path = self.paths[db]
+            exists = await anyio.Path(path).exists()
+            conn = await self._stack.enter_async_context(open_reader(path)) if exists else None
+            self._conns[db] = conn
+        conn = self._conns[db]
+        if conn is None:
+            return []
+        if not conn.in_transaction:
+            await conn.execute("BEGIN")
         try:
             cursor = await conn.execute(sql, params)
         except (sqlite3.OperationalError, aiosqlite.OperationalError) as exc:
             if "no such table" in str(exc):
                 return []
-            raise JournalError(f"cannot read {path}: {exc}") from exc
+            raise JournalError(f"cannot read {self.paths[db]}: {exc}") from exc
         names = [d[0] for d in cursor.description]
         rows = await cursor.fetchall()
         await cursor.close()
-    return [dict(zip(names, row, strict=True)) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _entry(db: str, table: str, kind: str, text: str, row: dict[str, Any]) -> JournalEntry:
@@ -134,21 +167,26 @@ async def journal(where: Node | str | os.PathLike[str], ticket: int) -> Journal:
     :param where: a node (its data directory) or a data directory.
     :raises JournalError: if no database holds anything of ``ticket``.
     """
-    paths = _paths(where)
-    main, analysis, logs = paths[MAIN.name], paths[ANALYSIS.name], paths[LOGS.name]
-    executions = await _rows(main, "SELECT * FROM trade_executions WHERE ticket = ?", (ticket,))
-    positions = await _rows(main, "SELECT * FROM trade_positions WHERE ticket = ?", (ticket,))
-    updates = await _rows(
+    async with _Snapshots(_paths(where)) as dbs:
+        return await _journal(dbs, ticket)
+
+
+async def _journal(dbs: _Snapshots, ticket: int) -> Journal:
+    main, analysis, logs = MAIN.name, ANALYSIS.name, LOGS.name
+    rows = dbs.rows
+    executions = await rows(main, "SELECT * FROM trade_executions WHERE ticket = ?", (ticket,))
+    positions = await rows(main, "SELECT * FROM trade_positions WHERE ticket = ?", (ticket,))
+    updates = await rows(
         main, "SELECT * FROM position_updates WHERE ticket = ? ORDER BY ts, event_id", (ticket,)
     )
-    monitoring = await _rows(
+    monitoring = await rows(
         logs, "SELECT * FROM trade_monitoring WHERE ticket = ? ORDER BY ts", (ticket,)
     )
-    alerts = await _rows(logs, "SELECT * FROM trade_alerts WHERE ticket = ? ORDER BY ts", (ticket,))
+    alerts = await rows(logs, "SELECT * FROM trade_alerts WHERE ticket = ? ORDER BY ts", (ticket,))
     execution = executions[0] if executions else None
     position = positions[0] if positions else None
     rec_id = (execution or position or {}).get("recommendation_id")
-    recs = await _rows(
+    recs = await rows(
         analysis,
         "SELECT * FROM trade_recommendations WHERE recommendation_id = ? OR ticket = ?",
         (rec_id, ticket),
@@ -156,18 +194,18 @@ async def journal(where: Node | str | os.PathLike[str], ticket: int) -> Journal:
     rec = recs[0] if recs else None
     if rec is not None:
         rec_id = rec["recommendation_id"]
-    rec_updates = await _rows(
+    rec_updates = await rows(
         analysis,
         "SELECT * FROM recommendation_updates WHERE recommendation_id = ? ORDER BY ts, event_id",
         (rec_id,),
     )
     if not (execution or position or updates or monitoring or alerts):
         raise JournalError(
-            f"no trade with ticket {ticket} in {main.parent}: no execution, position, "
+            f"no trade with ticket {ticket} in {dbs.paths[main].parent}: no execution, position, "
             "monitoring event or alert names it"
         )
     entries = _entries(rec, execution, updates, rec_updates, monitoring, alerts)
-    summary = await _summary(ticket, main, execution, position, rec, updates, monitoring, alerts)
+    summary = await _summary(ticket, dbs, execution, position, rec, updates, monitoring, alerts)
     return Journal(summary=summary, entries=tuple(entries))
 
 
@@ -236,7 +274,7 @@ def _entries(
 
 async def _summary(
     ticket: int,
-    main: Path,
+    dbs: _Snapshots,
     execution: dict[str, Any] | None,
     position: dict[str, Any] | None,
     rec: dict[str, Any] | None,
@@ -276,8 +314,8 @@ async def _summary(
     if opened is not None and entry is not None and sign:
         side = "bid" if sign > 0 else "ask"
         end = closed if closed is not None else 2**63 - 1
-        rows = await _rows(
-            main,
+        rows = await dbs.rows(
+            MAIN.name,
             f"SELECT min({side}) AS lo, max({side}) AS hi, count(*) AS n FROM unified_ticks "
             "WHERE symbol = ? AND ts >= ? AND ts <= ?",
             (symbol, opened, end),
@@ -305,6 +343,7 @@ async def _summary(
         take_profit=src.get("take_profit"),
         volume=src.get("volume"),
         pnl=pnl,
+        unrealized_pnl=None if closed is not None else (position or {}).get("unrealized_pnl"),
         outcome=outcome,
         r_multiple=r_multiple,
         mae=mae,
@@ -322,11 +361,15 @@ async def closed_trades(
 ) -> list[JournalSummary]:
     """The summaries of the trades closed at or after ``since`` (ns), of ``symbol``
     (or all), in the order they closed."""
-    main = _paths(where)[MAIN.name]
     sql = "SELECT ticket FROM trade_positions WHERE status = 'closed' AND closed_ts >= ?"
     params: tuple[Any, ...] = (since,)
     if symbol is not None:
         sql += " AND symbol = ?"
         params += (symbol,)
-    rows = await _rows(main, sql + " ORDER BY closed_ts, ticket", params)
-    return [(await journal(where, int(row["ticket"]))).summary for row in rows]
+    async with _Snapshots(_paths(where)) as dbs:
+        rows = await dbs.rows(MAIN.name, sql + " ORDER BY closed_ts, ticket", params)
+        summaries = []
+        for row in rows:
+            await dbs.refresh()  # each trade's rows from one look at each database
+            summaries.append((await _journal(dbs, int(row["ticket"]))).summary)
+    return summaries

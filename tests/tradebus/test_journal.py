@@ -159,6 +159,22 @@ async def test_the_journal_reads_while_the_writers_run_and_refuses_an_unknown_ti
         assert (await journal(node, 11)).summary.status == "closed"
         with pytest.raises(JournalError, match="no trade with ticket 12"):
             await journal(node, 12)
+        # An open trade: figures so far (no close, so no duration, no R).
+        await node.bus.publish(
+            TradeExecution(ticket=13, symbol="XAUUSD", direction="SELL", entry_price=2000.0,
+                           volume=1.0, stop_loss=2010.0, ts=T0), wait=True,
+        )  # fmt: skip
+        for at, ask in ((1, 1995.0), (2, 2004.0)):
+            node.bus.publish_nowait(Tick(symbol="XAUUSD", bid=ask - 0.5, ask=ask, ts=T0 + at * S))
+        await node.bus.publish(
+            PositionUpdate(ticket=13, symbol="XAUUSD", status="modified", current_price=2004.0,
+                           unrealized_pnl=-4.0, ts=T0 + 2 * S), wait=True,
+        )  # fmt: skip
+        opened = (await journal(node, 13)).summary
+        assert (opened.status, opened.duration_seconds, opened.r_multiple) == ("open", None, None)
+        assert (opened.pnl, opened.unrealized_pnl) == (None, -4.0)
+        assert (opened.mfe, opened.mae, opened.ticks) == (5.0, 4.0, 2)
+        assert opened.mae_r == pytest.approx(0.4)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
