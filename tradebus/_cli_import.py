@@ -70,9 +70,6 @@ def add_parser(commands: _Commands) -> None:
         help="a bad row: skip it (counted and reported; the default), or stop: check the "
         "whole file first and import nothing if a row is bad",
     )
-    ticks.add_argument(
-        "--source", default=None, help="the ticks' source field (default: import:<format>)"
-    )
     data_dir_argument(ticks)
     ticks.set_defaults(handler=run)
 
@@ -101,7 +98,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     fmt=args.format,
                     zone=args.tz,
                     on_error=args.on_error,
-                    source=args.source,
                     progress=progress,
                 )
             )

@@ -1,10 +1,10 @@
 """``import_ticks``: load a file of historical ticks into the bot's database.
 
-Ticks are published on a node's bus in chunks; each chunk goes as one atomic group
-with a :class:`~schemas.TickImport` saying how far the file got, so the bot's writer
-commits the chunk's ticks and the ledger row ``tick_imports`` in one transaction.
-An import killed at any moment and run again resumes after the last committed line;
-a file imported whole is skipped: every tick is stored once.
+Ticks are published on a node's bus as a stream (``publish_nowait``, waiting for
+room when a buffer is full), with a :class:`~schemas.TickImport` ledger row before
+the first tick and after every chunk: see :mod:`tradebus._import_run` for why what is
+committed always says where to resume. An import killed at any moment and run again
+stores every tick once; a file imported whole is skipped.
 """
 
 from __future__ import annotations
@@ -17,23 +17,24 @@ from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+import anyio
 import msgspec
 
-from schemas import InvalidEvent, Tick, TickImport, check_symbol
+from schemas import InvalidEvent, TickImport, check_symbol
 from writers import MAIN, WriterLockError
 
 from ._import_formats import (
     FORMATS,
     BadRow,
     Format,
-    Parsed,
     RowParser,
     TickImportError,
     clock,
     parser_for,
     sniff,
 )
-from ._import_ledger import read_ledger, wait_for_earlier_imports
+from ._import_ledger import committed_ticks, read_ledger, wait_for_earlier_imports
+from ._import_run import KEPT_ERRORS, ImportRun, RowError
 from ._node import Node
 from ._open_node import open_node
 
@@ -41,21 +42,7 @@ __all__ = ["CHUNK", "ImportResult", "RowError", "import_ticks"]
 
 #: Ticks per atomic group (one transaction of the bot's writer, with the ledger row).
 CHUNK = 10_000
-#: How many bad rows an import keeps to report (all are counted).
-KEPT_ERRORS = 100
 OnError = Literal["skip", "stop"]
-
-
-class RowError(msgspec.Struct, frozen=True, kw_only=True):
-    """A line that is not a valid tick."""
-
-    line: int
-    field: str
-    value: str
-    why: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.field} {self.value!r}: {self.why}"
 
 
 class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,7 +64,9 @@ class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
     via: Literal["bot", "client"]
     lines: int
     resumed_from: int
+    #: Ticks this run published, and those it found stored by a run killed mid-chunk.
     ticks: int
+    recovered: int
     total_ticks: int
     skipped: int
     total_skipped: int
@@ -130,7 +119,6 @@ async def import_ticks(
     fmt: Format | Literal["auto"] = "auto",
     zone: str | None = None,
     on_error: OnError = "skip",
-    source: str | None = None,
     node: Node | None = None,
     progress: Callable[[int, int], None] | None = None,
     wait_timeout: float = 60.0,
@@ -169,7 +157,8 @@ async def import_ticks(
     def result(**fields: object) -> ImportResult:
         base: dict[str, object] = {
             "path": str(path), "symbol": symbol, "format": chosen, "file_hash": digest,
-            "lines": 0, "resumed_from": 0, "ticks": 0, "total_ticks": 0, "skipped": 0,
+            "lines": 0, "resumed_from": 0, "ticks": 0, "recovered": 0, "total_ticks": 0,
+            "skipped": 0,
             "total_skipped": 0, "incomplete": 0, "first_ts": None, "last_ts": None,
             "errors": (), "seconds": time.monotonic() - started,
         }  # fmt: skip
@@ -196,12 +185,20 @@ async def import_ticks(
                 resumed_from=ledger.position, total_ticks=ledger.ticks,
                 total_skipped=ledger.skipped, first_ts=ledger.first_ts, last_ts=ledger.last_ts,
             )  # fmt: skip
+        tag = f"import:{digest[:16]}"
         state = ledger or TickImport(
-            file_hash=digest, symbol=symbol, filename=path.name, format=chosen
+            file_hash=digest, symbol=symbol, filename=path.name, format=chosen, ts=0
         )
-        run = _Run(node, state, symbol, source or f"import:{chosen}", chunk)
+        # Ticks an earlier run stored after its last ledger row (it was killed before
+        # the next one): the first ones after the ledger's position, in file order.
+        committed = 0
+        if ledger is not None:
+            stored = await anyio.to_thread.run_sync(committed_ticks, main_path, symbol, tag)
+            committed = max(0, stored - ledger.ticks)
+        run = ImportRun(node, state, tag=tag, chunk=chunk, committed=committed)
+        await run.start()
         replay = chosen == "mt5" and state.position > 0
-        # A local file read line by line; the loop yields at every chunk it publishes.
+        # A local file read line by line; the run yields to the event loop as it publishes.
         with path.open("rb") as f:  # noqa: ASYNC230
             for number, (line, offset) in enumerate(_lines(f, encoding), 1):
                 if number <= state.position or (number == 1 and header) or not line.strip():
@@ -214,8 +211,7 @@ async def import_ticks(
                 except BadRow as exc:
                     run.bad(number, offset, exc)
                     continue
-                await run.add(parsed, number, offset)
-                if progress is not None and run.size == 0:
+                if await run.add(parsed, number, offset) and progress is not None:
                     progress(offset, total)
         await run.finish()
         if progress is not None:
@@ -224,10 +220,11 @@ async def import_ticks(
             await node.delivered()
         final = run.state
         return result(
-            status="resumed" if state.position else "imported", via=via, lines=final.position,
-            resumed_from=state.position, ticks=run.ticks, total_ticks=final.ticks,
-            skipped=run.skipped, total_skipped=final.skipped, incomplete=run.incomplete,
-            first_ts=final.first_ts, last_ts=final.last_ts, errors=tuple(run.errors),
+            status="resumed" if ledger is not None else "imported", via=via,
+            lines=final.position, resumed_from=state.position, ticks=run.published,
+            recovered=run.recovered, total_ticks=final.ticks, skipped=run.skipped,
+            total_skipped=final.skipped, incomplete=run.incomplete, first_ts=final.first_ts,
+            last_ts=final.last_ts, errors=tuple(run.errors),
         )  # fmt: skip
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -238,10 +235,6 @@ async def _open(stack: AsyncExitStack, data_dir: Path) -> Node:
         return await stack.enter_async_context(open_node(data_dir, roles=["chatgpt_bot"]))
     except WriterLockError:
         return await stack.enter_async_context(open_node(data_dir, roles=()))
-
-
-def _row_error(number: int, exc: BadRow) -> RowError:
-    return RowError(line=number, field=exc.field, value=exc.value[:200], why=exc.why)
 
 
 def _replay(parser: RowParser, line: str) -> None:
@@ -268,74 +261,3 @@ def _check(
                         RowError(line=number, field=exc.field, value=exc.value, why=exc.why)
                     )
     return tuple(errors), count, number
-
-
-class _Run:
-    """The chunk being built and the ledger row it will commit."""
-
-    def __init__(self, node: Node, state: TickImport, symbol: str, source: str, chunk: int) -> None:
-        self.node = node
-        self.state = state
-        self.symbol = symbol
-        self.source = source
-        self.chunk = chunk
-        self.events: list[Tick | TickImport] = []
-        self.size = 0
-        self.position = state.position
-        self.offset = state.byte_offset
-        self.ticks = self.skipped = self.incomplete = 0
-        self.first_ts, self.last_ts = state.first_ts, state.last_ts
-        self.errors: list[RowError] = []
-
-    def mark(self, number: int, offset: int) -> None:
-        self.position, self.offset = max(self.position, number), offset
-
-    def bad(self, number: int, offset: int, exc: BadRow) -> None:
-        self.skipped += 1
-        if len(self.errors) < KEPT_ERRORS:
-            self.errors.append(_row_error(number, exc))
-        self.mark(number, offset)
-
-    async def add(self, parsed: Parsed, number: int, offset: int) -> None:
-        self.mark(number, offset)
-        if parsed is None:
-            self.incomplete += 1
-            return
-        ts, bid, ask, last, volume = parsed
-        self.events.append(
-            Tick(symbol=self.symbol, bid=bid, ask=ask, last=last, volume=volume,
-                 source=self.source, ts=ts)
-        )  # fmt: skip
-        self.ticks += 1
-        self.size += 1
-        if self.first_ts is None or ts < self.first_ts:
-            self.first_ts = ts
-        if self.last_ts is None or ts > self.last_ts:
-            self.last_ts = ts
-        if self.size >= self.chunk:
-            await self._publish("partial")
-
-    async def finish(self) -> None:
-        await self._publish("complete")
-        await self.node.bus.flush()
-
-    async def _publish(self, status: Literal["partial", "complete"]) -> None:
-        state = self.state
-        self.state = msgspec.structs.replace(
-            state,
-            position=self.position,
-            byte_offset=self.offset,
-            ticks=state.ticks + self.size,
-            skipped=state.skipped + self.skipped - self._skipped_published,
-            first_ts=self.first_ts,
-            last_ts=self.last_ts,
-            status=status,
-            ts=time.time_ns(),
-        )
-        self._skipped_published = self.skipped
-        self.events.append(self.state)
-        await self.node.bus.publish_many(self.events)
-        self.events = []
-        self.size = 0
-
-    _skipped_published = 0

@@ -203,34 +203,68 @@ def _time_of_day(field: str, text: str, h: str, mi: str, s: str, frac: str) -> t
 # ---------------------------------------------------------------------- formats
 
 
+#: How many seconds' UTC times a parser keeps (a file's rows come in time order).
+_CACHED_SECONDS: Final = 100_000
+_INF: Final = math.inf
+
+
+def _remember(cache: dict[str, int], key: str, value: int) -> None:
+    if len(cache) >= _CACHED_SECONDS:
+        cache.clear()
+    cache[key] = value
+
+
 def _histdata(clock_: Clock) -> RowParser:
     days: dict[str, int] = {}
+    seconds: dict[str, int] = {}  # "YYYYMMDD HHMMSS" -> UTC ns
 
-    def parse(line: str) -> Parsed:
+    def slow(line: str) -> Parsed:
         parts = line.split(",")
         if len(parts) != 4:
             raise BadRow("row", line, "expected 4 fields: YYYYMMDD HHMMSSmmm,bid,ask,volume")
         stamp = parts[0]
-        if len(stamp) != 18 or stamp[8] != " ":
+        if len(stamp) != 18 or stamp[8] != " " or not stamp[15:].isdigit():
             raise BadRow("time", stamp, "expected YYYYMMDD HHMMSSmmm")
         date = stamp[:8]
         day = _date(clock_, days, date, date[:4], date[4:6], date[6:8])
         hour, of_day = _time_of_day("time", stamp, stamp[9:11], stamp[11:13], stamp[13:15], "")
+        second = clock_.to_utc(day, hour, of_day)
+        ts = second + int(stamp[15:]) * 1_000_000
+        tick = ts, _price("bid", parts[1]), _price("ask", parts[2]), None, _volume(parts[3])
+        _remember(seconds, stamp[:15], second)
+        return tick
+
+    def parse(line: str) -> Parsed:
+        # The common case in a few operations; anything unusual goes the slow way,
+        # which names the field.
         try:
-            millis = int(stamp[15:18])
-        except ValueError:
-            raise BadRow("time", stamp, "expected YYYYMMDD HHMMSSmmm") from None
-        ts = clock_.to_utc(day, hour, of_day + millis * 1_000_000)
-        return ts, _price("bid", parts[1]), _price("ask", parts[2]), None, _volume(parts[3])
+            stamp, b, a, v = line.split(",")
+            millis = stamp[15:]
+            ts = seconds[stamp[:15]] + int(millis) * 1_000_000
+            bid, ask = float(b), float(a)
+            volume = float(v) if v else 0.0
+            if (
+                len(millis) == 3
+                and millis.isdigit()
+                and 0.0 < bid < _INF
+                and 0.0 < ask < _INF
+                and 0.0 <= volume < _INF
+            ):
+                return ts, bid, ask, None, volume
+        except (ValueError, KeyError):
+            pass
+        return slow(line)
 
     return parse
 
 
 def _truefx(clock_: Clock, symbol: str) -> RowParser:
     days: dict[str, int] = {}
+    seconds: dict[str, int] = {}  # "YYYYMMDD HH:MM:SS" -> UTC ns
     wanted = _pair(symbol)
+    seen = [""]  # the pair as this file spells it, once it matched
 
-    def parse(line: str) -> Parsed:
+    def slow(line: str) -> Parsed:
         parts = line.split(",")
         if len(parts) < 4:
             raise BadRow("row", line, "expected PAIR,YYYYMMDD HH:MM:SS.mmm,bid,ask")
@@ -245,7 +279,29 @@ def _truefx(clock_: Clock, symbol: str) -> RowParser:
             "time", stamp, stamp[9:11], stamp[12:14], stamp[15:17], stamp[18:]
         )
         ts = clock_.to_utc(day, hour, of_day)
-        return ts, _price("bid", parts[2]), _price("ask", parts[3]), None, 0.0
+        tick = ts, _price("bid", parts[2]), _price("ask", parts[3]), None, 0.0
+        seen[0] = parts[0]
+        _remember(seconds, stamp[:17], ts - of_day % _NS)
+        return tick
+
+    def parse(line: str) -> Parsed:
+        try:
+            pair, stamp, b, a = line.split(",")
+            millis = stamp[18:]
+            ts = seconds[stamp[:17]] + int(millis) * 1_000_000
+            bid, ask = float(b), float(a)
+            if (
+                pair == seen[0]
+                and stamp[17] == "."
+                and len(millis) == 3
+                and millis.isdigit()
+                and 0.0 < bid < _INF
+                and 0.0 < ask < _INF
+            ):
+                return ts, bid, ask, None, 0.0
+        except (ValueError, KeyError, IndexError):
+            pass
+        return slow(line)
 
     return parse
 
@@ -256,19 +312,29 @@ def _pair(text: str) -> str:
 
 def _mt5(clock_: Clock) -> RowParser:
     days: dict[str, int] = {}
+    seconds: dict[str, int] = {}  # "YYYY.MM.DDHH:MM:SS" -> UTC ns
     book: list[float | None] = [None, None]  # the last bid and ask seen
 
-    def parse(line: str) -> Parsed:
-        parts = line.split("\t")
-        if len(parts) < 4:
-            raise BadRow("row", line, "expected <DATE> <TIME> <BID> <ASK> ... separated by tabs")
-        date, stamp = parts[0], parts[1]
+    def when(date: str, stamp: str) -> int:
+        millis = stamp[9:]
+        second = seconds.get(date + stamp[:8])
+        if second is not None and len(millis) == 3 and stamp[8] == "." and millis.isdigit():
+            return second + int(millis) * 1_000_000
         if len(date) != 10 or date[4] != "." or date[7] != ".":
             raise BadRow("date", date, "expected YYYY.MM.DD")
         day = _date(clock_, days, date, date[:4], date[5:7], date[8:10])
         if len(stamp) < 8 or stamp[2] != ":" or stamp[5] != ":":
             raise BadRow("time", stamp, "expected HH:MM:SS.mmm")
         hour, of_day = _time_of_day("time", stamp, stamp[:2], stamp[3:5], stamp[6:8], stamp[9:])
+        ts = clock_.to_utc(day, hour, of_day)
+        _remember(seconds, date + stamp[:8], ts - of_day % _NS)
+        return ts
+
+    def parse(line: str) -> Parsed:
+        parts = line.split("\t")
+        if len(parts) < 4:
+            raise BadRow("row", line, "expected <DATE> <TIME> <BID> <ASK> ... separated by tabs")
+        ts = when(parts[0], parts[1])
         bid = _price("bid", parts[2]) if parts[2] else book[0]
         ask = _price("ask", parts[3]) if parts[3] else book[1]
         last = _price("last", parts[4]) if len(parts) > 4 and parts[4] else None
@@ -278,7 +344,7 @@ def _mt5(clock_: Clock) -> RowParser:
             return None  # one side of the book not seen yet
         if not parts[2] and not parts[3] and last is None:
             return None  # a row of flags or volume only: no new price
-        return clock_.to_utc(day, hour, of_day), bid, ask, last, volume
+        return ts, bid, ask, last, volume
 
     return parse
 

@@ -16,7 +16,7 @@ from writers import MAIN
 from ._delivery import CLIENT_DIR
 from ._import_formats import TickImportError
 
-__all__ = ["read_ledger", "wait_for_earlier_imports"]
+__all__ = ["committed_ticks", "read_ledger", "wait_for_earlier_imports"]
 
 _COLUMNS = (
     "file_hash, symbol, filename, format, position, byte_offset, ticks, skipped, "
@@ -53,13 +53,28 @@ def read_ledger(main_path: Path, file_hash: str, symbol: str) -> TickImport | No
     return TickImport(**dict(zip(names, row, strict=True)))
 
 
-def _undelivered(data_dir: Path, main_path: Path) -> list[str]:
-    """The outbox files of role-less processes that hold ledger rows for the bot's
-    database its relay has not committed yet."""
-    waiting: list[str] = []
+def committed_ticks(main_path: Path, symbol: str, tag: str) -> int:
+    """How many ticks of ``symbol`` the import ``tag`` (their ``source``) has stored
+    (a scan of the symbol's ticks: run only when resuming an import)."""
+    if not main_path.exists():
+        return 0
+    conn = _connect(main_path)
+    try:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM unified_ticks WHERE symbol = ? AND source = ?", (symbol, tag)
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(count)
+
+
+def _outbox_targets(data_dir: Path) -> dict[str, int]:
+    """Per outbox file of a role-less process (by its relay's name for it): the last
+    position it holds for the bot's database (files with none left out)."""
+    targets: dict[str, int] = {}
     client_dir = data_dir / CLIENT_DIR
     if not client_dir.is_dir():
-        return waiting
+        return targets
     for path in sorted(client_dir.glob("*.db")):
         try:
             conn = _connect(path)
@@ -67,8 +82,7 @@ def _undelivered(data_dir: Path, main_path: Path) -> list[str]:
             continue
         try:
             (last,) = conn.execute(
-                "SELECT max(seq) FROM outbox WHERE destination = ? AND topic LIKE ?",
-                (MAIN.name, "market.tick_import.%"),
+                "SELECT max(seq) FROM outbox WHERE destination = ?", (MAIN.name,)
             ).fetchone()
             identity = conn.execute(
                 "SELECT value FROM writer_state WHERE key = 'outbox_id'"
@@ -77,12 +91,13 @@ def _undelivered(data_dir: Path, main_path: Path) -> list[str]:
             continue  # no outbox yet: nothing there
         finally:
             conn.close()
-        if last is None or identity is None:
-            continue
-        origin = f"{CLIENT_DIR}/{path.name}#{identity[0]}"
-        if _cursor(main_path, origin) < last:
-            waiting.append(path.name)
-    return waiting
+        if last is not None and identity is not None:
+            targets[f"{CLIENT_DIR}/{path.name}#{identity[0]}"] = int(last)
+    return targets
+
+
+def _undelivered(main_path: Path, targets: dict[str, int]) -> list[str]:
+    return [origin for origin, last in targets.items() if _cursor(main_path, origin) < last]
 
 
 def _cursor(main_path: Path, origin: str) -> int:
@@ -90,9 +105,8 @@ def _cursor(main_path: Path, origin: str) -> int:
         return 0
     conn = _connect(main_path)
     try:
-        row = conn.execute(
-            "SELECT cursor FROM relay_cursors WHERE source = ?", (origin,)
-        ).fetchone()
+        sql = "SELECT cursor FROM relay_cursors WHERE source = ?"
+        row = conn.execute(sql, (origin,)).fetchone()
     except sqlite3.Error:
         return 0
     finally:
@@ -101,20 +115,24 @@ def _cursor(main_path: Path, origin: str) -> int:
 
 
 async def wait_for_earlier_imports(data_dir: Path, main_path: Path, timeout: float) -> None:  # noqa: ASYNC109 - a plain deadline
-    """Return once every import's ledger rows in an outbox file are committed in the
-    bot's database (so the ledger read next is the whole truth).
+    """Return once what the outbox files of role-less processes held for the bot's
+    database when called is committed there (an import that ran while the bot was up
+    may have left ticks and ledger rows on their way): the ledger and the ticks read
+    next are then the whole truth.
 
     :raises TickImportError: after ``timeout`` seconds, naming the files.
     """
     deadline = time.monotonic() + timeout
+    targets = await anyio.to_thread.run_sync(_outbox_targets, data_dir)
     while True:
-        waiting = await anyio.to_thread.run_sync(_undelivered, data_dir, main_path)
+        waiting = await anyio.to_thread.run_sync(_undelivered, main_path, targets)
         if not waiting:
             return
         if time.monotonic() >= deadline:
+            names = ", ".join(origin.partition("#")[0] for origin in waiting)
             raise TickImportError(
-                f"an earlier import's ticks in {', '.join(f'{CLIENT_DIR}/{n}' for n in waiting)} "
-                f"are not yet stored in {main_path.name} (the bot delivers them): start the "
+                f"what {names} holds for {main_path.name} is not stored there yet (the bot's "
+                "relay delivers it; an earlier import may have left ticks in it): start the "
                 "bot ('tradebus run --role chatgpt_bot') or wait for it, then run the import "
                 "again; nothing was imported"
             )
