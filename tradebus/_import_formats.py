@@ -23,11 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import zoneinfo
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Final
 
-from ._exceptions import TradebusError
+from ._import_time import (
+    FORMATS,
+    NS,
+    BadRow,
+    Clock,
+    Format,
+    TickImportError,
+    clock,
+)
 
 __all__ = [
     "FORMATS",
@@ -42,114 +49,12 @@ __all__ = [
     "sniff",
 ]
 
-Format = Literal["csv", "histdata", "truefx", "mt5"]
-FORMATS: Final[tuple[Format, ...]] = ("csv", "histdata", "truefx", "mt5")
-#: The zone each format's times are in unless ``--tz`` says otherwise.
-DEFAULT_ZONES: Final[dict[Format, str]] = {
-    "csv": "UTC",
-    "histdata": "-05:00",
-    "truefx": "UTC",
-    "mt5": "UTC",
-}
 #: (ts, bid, ask, last, volume); None: a row that is valid but carries no tick yet
 #: (an MT5 row before both sides of the book were seen).
 Parsed = tuple[int, float, float, float | None, float] | None
 RowParser = Callable[[str], Parsed]
 
-_NS: Final = 1_000_000_000
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-class TickImportError(TradebusError):
-    """A file of ticks that cannot be imported (its format, its header, its zone)."""
-
-
-class BadRow(ValueError):
-    """A line that is not a valid tick: which field, which value, and why."""
-
-    def __init__(self, field: str, value: str, why: str) -> None:
-        super().__init__(f"{field} {value!r}: {why}")
-        self.field = field
-        self.value = value
-        self.why = why
-
-
-class Clock:
-    """Local wall-clock times of one zone to UTC nanoseconds (cached per date and hour).
-
-    ``zone``: ``UTC``, a fixed offset (``+02:00``, ``-0500``) or an IANA name
-    (``Europe/Athens``). In a zone with daylight saving, a repeated local hour is
-    taken as its first occurrence and a skipped one as if the clock had not moved.
-    """
-
-    def __init__(self, zone: str) -> None:
-        self.zone = zone
-        self._fixed: int | None = None
-        self._tz: dt.tzinfo | None = None
-        offset = _offset(zone)
-        if offset is not None:
-            self._fixed = offset
-        else:
-            try:
-                self._tz = zoneinfo.ZoneInfo(zone)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise TickImportError(
-                    f"unknown time zone {zone!r}: give UTC, an offset such as +02:00, or an "
-                    "IANA name such as Europe/Athens"
-                ) from exc
-        self._days: dict[str, int] = {}
-        self._offsets: dict[tuple[int, int], int] = {}
-
-    def day(self, y: int, m: int, d: int) -> int:
-        """Midnight of a local date, as ns since the epoch (local clock, no offset)."""
-        return (dt.date(y, m, d) - _EPOCH.date()).days * 86_400 * _NS
-
-    def to_utc(self, local_day_ns: int, hour: int, ns_of_day: int) -> int:
-        """UTC ns of a local time: ``local_day_ns`` (from :meth:`day`) + ``ns_of_day``."""
-        if self._fixed is not None:
-            return local_day_ns + ns_of_day - self._fixed
-        key = (local_day_ns, hour)
-        offset = self._offsets.get(key)
-        if offset is None:
-            naive = dt.datetime.fromtimestamp(local_day_ns // _NS, dt.UTC).replace(tzinfo=None)
-            local = (naive + dt.timedelta(hours=hour)).replace(tzinfo=self._tz)
-            delta = local.utcoffset() or dt.timedelta(0)
-            offset = int(delta.total_seconds()) * _NS
-            self._offsets[key] = offset
-        return local_day_ns + ns_of_day - offset
-
-    def naive(self, when: dt.datetime) -> int:
-        """UTC ns of a datetime (one without tzinfo is in this clock's zone)."""
-        if when.tzinfo is None:
-            local_day = self.day(when.year, when.month, when.day)
-            of_day = (
-                when.hour * 3600 + when.minute * 60 + when.second
-            ) * _NS + when.microsecond * 1000
-            return self.to_utc(local_day, when.hour, of_day)
-        delta = when - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * _NS + delta.microseconds * 1000
-
-
-def clock(zone: str | None, fmt: Format) -> Clock:
-    """The clock of ``fmt``'s times: ``zone`` if given, else the format's own."""
-    return Clock(zone or DEFAULT_ZONES[fmt])
-
-
-_OFFSET_RE: Final = re.compile(r"^(?:UTC|GMT|Z)?([+-])(\d{1,2}):?(\d{2})?$")
-
-
-def _offset(zone: str) -> int | None:
-    """A fixed offset in ns (east of UTC positive), or None for a zone name."""
-    if zone.upper() in ("UTC", "GMT", "Z"):
-        return 0
-    match = _OFFSET_RE.match(zone.strip())
-    if match is None:
-        return None
-    sign, hours, minutes = match.groups()
-    value = (int(hours) * 3600 + int(minutes or 0) * 60) * _NS
-    if value > 18 * 3600 * _NS:
-        raise TickImportError(f"the offset {zone!r} is more than 18 hours: give one such as +02:00")
-    return value if sign == "+" else -value
+_NS: Final = NS
 
 
 # ----------------------------------------------------------------------- fields
@@ -203,20 +108,20 @@ def _time_of_day(field: str, text: str, h: str, mi: str, s: str, frac: str) -> t
 # ---------------------------------------------------------------------- formats
 
 
-#: How many seconds' UTC times a parser keeps (a file's rows come in time order).
-_CACHED_SECONDS: Final = 100_000
+#: How many minutes' UTC times a parser keeps (a file's rows come in time order).
+_CACHED_MINUTES: Final = 100_000
 _INF: Final = math.inf
 
 
 def _remember(cache: dict[str, int], key: str, value: int) -> None:
-    if len(cache) >= _CACHED_SECONDS:
+    if len(cache) >= _CACHED_MINUTES:
         cache.clear()
     cache[key] = value
 
 
 def _histdata(clock_: Clock) -> RowParser:
     days: dict[str, int] = {}
-    seconds: dict[str, int] = {}  # "YYYYMMDD HHMMSS" -> UTC ns
+    minutes: dict[str, int] = {}  # "YYYYMMDD HHMM" -> UTC ns
 
     def slow(line: str) -> Parsed:
         parts = line.split(",")
@@ -228,23 +133,24 @@ def _histdata(clock_: Clock) -> RowParser:
         date = stamp[:8]
         day = _date(clock_, days, date, date[:4], date[4:6], date[6:8])
         hour, of_day = _time_of_day("time", stamp, stamp[9:11], stamp[11:13], stamp[13:15], "")
-        second = clock_.to_utc(day, hour, of_day)
-        ts = second + int(stamp[15:]) * 1_000_000
+        ts = clock_.to_utc(day, hour, of_day) + int(stamp[15:]) * 1_000_000
         tick = ts, _price("bid", parts[1]), _price("ask", parts[2]), None, _volume(parts[3])
-        _remember(seconds, stamp[:15], second)
+        _remember(minutes, stamp[:13], ts - int(stamp[13:]) * 1_000_000)
         return tick
 
     def parse(line: str) -> Parsed:
         # The common case in a few operations; anything unusual goes the slow way,
-        # which names the field.
+        # which names the field. "SSmmm" read as one number is ms into the minute.
         try:
             stamp, b, a, v = line.split(",")
-            millis = stamp[15:]
-            ts = seconds[stamp[:15]] + int(millis) * 1_000_000
+            millis = stamp[13:]
+            in_minute = int(millis)
+            ts = minutes[stamp[:13]] + in_minute * 1_000_000
             bid, ask = float(b), float(a)
             volume = float(v) if v else 0.0
             if (
-                len(millis) == 3
+                in_minute < 60_000
+                and len(millis) == 5
                 and millis.isdigit()
                 and 0.0 < bid < _INF
                 and 0.0 < ask < _INF
@@ -260,7 +166,7 @@ def _histdata(clock_: Clock) -> RowParser:
 
 def _truefx(clock_: Clock, symbol: str) -> RowParser:
     days: dict[str, int] = {}
-    seconds: dict[str, int] = {}  # "YYYYMMDD HH:MM:SS" -> UTC ns
+    minutes: dict[str, int] = {}  # "YYYYMMDD HH:MM" -> UTC ns
     wanted = _pair(symbol)
     seen = [""]  # the pair as this file spells it, once it matched
 
@@ -281,20 +187,24 @@ def _truefx(clock_: Clock, symbol: str) -> RowParser:
         ts = clock_.to_utc(day, hour, of_day)
         tick = ts, _price("bid", parts[2]), _price("ask", parts[3]), None, 0.0
         seen[0] = parts[0]
-        _remember(seconds, stamp[:17], ts - of_day % _NS)
+        _remember(minutes, stamp[:14], ts - of_day % (60 * _NS))
         return tick
 
     def parse(line: str) -> Parsed:
         try:
             pair, stamp, b, a = line.split(",")
-            millis = stamp[18:]
-            ts = seconds[stamp[:17]] + int(millis) * 1_000_000
+            secs, millis = stamp[15:17], stamp[18:]
+            in_minute = int(secs) * 1000 + int(millis)
+            ts = minutes[stamp[:14]] + in_minute * 1_000_000
             bid, ask = float(b), float(a)
             if (
                 pair == seen[0]
+                and stamp[14] == ":"
                 and stamp[17] == "."
                 and len(millis) == 3
                 and millis.isdigit()
+                and secs.isdigit()
+                and in_minute < 60_000
                 and 0.0 < bid < _INF
                 and 0.0 < ask < _INF
             ):
@@ -312,14 +222,22 @@ def _pair(text: str) -> str:
 
 def _mt5(clock_: Clock) -> RowParser:
     days: dict[str, int] = {}
-    seconds: dict[str, int] = {}  # "YYYY.MM.DDHH:MM:SS" -> UTC ns
+    minutes: dict[str, int] = {}  # "YYYY.MM.DDHH:MM" -> UTC ns
     book: list[float | None] = [None, None]  # the last bid and ask seen
 
     def when(date: str, stamp: str) -> int:
-        millis = stamp[9:]
-        second = seconds.get(date + stamp[:8])
-        if second is not None and len(millis) == 3 and stamp[8] == "." and millis.isdigit():
-            return second + int(millis) * 1_000_000
+        secs, millis = stamp[6:8], stamp[9:]
+        minute = minutes.get(date + stamp[:5])
+        if (
+            minute is not None
+            and len(millis) == 3
+            and stamp[5] == ":"
+            and stamp[8] == "."
+            and millis.isdigit()
+            and secs.isdigit()
+            and int(secs) < 60
+        ):
+            return minute + (int(secs) * 1000 + int(millis)) * 1_000_000
         if len(date) != 10 or date[4] != "." or date[7] != ".":
             raise BadRow("date", date, "expected YYYY.MM.DD")
         day = _date(clock_, days, date, date[:4], date[5:7], date[8:10])
@@ -327,7 +245,7 @@ def _mt5(clock_: Clock) -> RowParser:
             raise BadRow("time", stamp, "expected HH:MM:SS.mmm")
         hour, of_day = _time_of_day("time", stamp, stamp[:2], stamp[3:5], stamp[6:8], stamp[9:])
         ts = clock_.to_utc(day, hour, of_day)
-        _remember(seconds, date + stamp[:8], ts - of_day % _NS)
+        _remember(minutes, date + stamp[:5], ts - of_day % (60 * _NS))
         return ts
 
     def parse(line: str) -> Parsed:
