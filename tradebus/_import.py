@@ -52,8 +52,9 @@ class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
     run had committed its first ``resumed_from`` lines), ``already imported``
     (nothing to do) or ``refused`` (``on_error="stop"`` found bad rows: nothing
     imported). ``via``: ``bot`` (this process hosted the bot's role and wrote its
-    database) or ``client`` (the bot runs elsewhere: the ticks went through this
-    process's outbox file and its relay stored them).
+    database), ``client`` (the bot runs elsewhere: the ticks went through this
+    process's outbox file and its relay stored them) or ``none`` (refused: no node
+    was opened).
     """
 
     path: str
@@ -61,7 +62,7 @@ class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
     format: Format
     file_hash: str
     status: Literal["imported", "resumed", "already imported", "refused"]
-    via: Literal["bot", "client"]
+    via: Literal["bot", "client", "none"]
     lines: int
     resumed_from: int
     #: Ticks this run published, and those it found stored by a run killed mid-chunk.
@@ -168,7 +169,7 @@ async def import_ticks(
     if on_error == "stop":
         errors, count, _ = _check(path, encoding, parser, header, symbol)
         if count:
-            return result(status="refused", via="bot", skipped=count, errors=errors)
+            return result(status="refused", via="none", skipped=count, errors=errors)
         parser, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
 
     async with AsyncExitStack() as stack:
