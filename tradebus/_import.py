@@ -33,7 +33,7 @@ from ._import_formats import (
     parser_for,
     sniff,
 )
-from ._import_ledger import committed_ticks, read_ledger, wait_for_earlier_imports
+from ._import_ledger import committed_ticks, import_lock, read_ledger, wait_for_earlier_imports
 from ._import_run import KEPT_ERRORS, ImportRun, RowError
 from ._node import Node
 from ._open_node import open_node
@@ -173,6 +173,7 @@ async def import_ticks(
         parser, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
 
     async with AsyncExitStack() as stack:
+        stack.enter_context(import_lock(Path(node.data_dir) if node else data_dir, digest, symbol))
         if node is None:
             node = await _open(stack, data_dir)
         hosted = MAIN.name in node.statistics().writers

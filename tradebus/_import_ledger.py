@@ -4,19 +4,58 @@ was up, or was killed before the bot delivered it)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 
-from schemas import TickImport
+from schemas import TickImport, symbol_token
 from writers import MAIN
 
 from ._delivery import CLIENT_DIR
 from ._import_formats import TickImportError
 
-__all__ = ["committed_ticks", "read_ledger", "wait_for_earlier_imports"]
+__all__ = [
+    "IMPORTS_DIR",
+    "committed_ticks",
+    "import_lock",
+    "read_ledger",
+    "wait_for_earlier_imports",
+]
+
+#: Where imports keep their locks (in the data directory).
+IMPORTS_DIR = "imports"
+
+
+@contextlib.contextmanager
+def import_lock(data_dir: Path, file_hash: str, symbol: str) -> Iterator[None]:
+    """Hold the lock of one (file content, symbol) import while it runs: a second
+    process importing the same file for the same symbol at the same time is refused
+    (the ledger orders the chunks of one import, not two imports' streams).
+
+    :raises TickImportError: if another process holds it.
+    """
+    folder = data_dir / IMPORTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{file_hash[:16]}-{symbol_token(symbol)}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TickImportError(
+                f"another process is importing this file for {symbol} into {data_dir} now "
+                f"(it holds {path}): wait for it to finish; it imports every tick once"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
 
 _COLUMNS = (
     "file_hash, symbol, filename, format, position, byte_offset, ticks, skipped, "

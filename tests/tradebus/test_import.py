@@ -17,6 +17,7 @@ import pytest
 from tradebus import open_node
 from tradebus._import import import_ticks
 from tradebus._import_formats import TickImportError
+from tradebus._import_ledger import import_lock
 
 MS = 1_000_000
 MAIN = "unified_tick_pipeline.db"
@@ -144,6 +145,20 @@ async def test_bad_rows_are_reported_by_line_and_skipped_or_stop_the_import(
     bad.write_text("hello,world\n")
     with pytest.raises(TickImportError, match="cannot tell the format"):
         await import_ticks(data, bad, "EURUSD")
+
+
+async def test_a_file_being_imported_for_a_symbol_is_not_imported_twice_at_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("20240102 170000000,1.1,1.2,0\n")
+    data = tmp_path / "data"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with import_lock(data, digest, "EURUSD"):  # as another process importing it holds it
+        with pytest.raises(TickImportError, match="another process is importing this file"):
+            await import_ticks(data, path, "EURUSD")
+        assert (await import_ticks(data, path, "GBPUSD")).ticks == 1  # another symbol
+    assert (await import_ticks(data, path, "EURUSD")).ticks == 1
 
 
 async def test_with_the_bot_running_the_ticks_go_through_its_relay(tmp_path: Path) -> None:
