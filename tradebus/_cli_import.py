@@ -137,7 +137,13 @@ def _report(result: ImportResult, console: Console) -> None:
         )
         return
     rate = result.ticks / max(result.seconds, 1e-9)
-    resumed = f", resumed after line {result.resumed_from:,}" if result.resumed_from else ""
+    resumed = ""
+    if result.status == "resumed":
+        resumed = f", resumed after line {result.resumed_from:,}" + (
+            f" and {result.recovered:,} ticks an interrupted run had stored"
+            if result.recovered
+            else ""
+        )
     via = "by this process" if result.via == "bot" else "by the running bot (through the outbox)"
     out(
         f"{result.path}: {result.ticks:,} ticks of {result.symbol} imported ({result.format}"
