@@ -94,22 +94,41 @@ def _encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
+#: How much of a file is read and decoded at once.
+_BLOCK = 1 << 20
+
+
 def _lines(f: BinaryIO, encoding: str) -> Iterator[tuple[str, int]]:
-    """(line without its end, bytes read so far) of a file."""
+    """(line without its end, bytes read up to its end) of a file, read in blocks."""
     if encoding == "utf-16":
         text = f.read().decode("utf-16")
         size = f.tell()
         for line in text.splitlines():
             yield line, size
         return
-    offset = 0
-    first = True
-    for raw in f:
-        offset += len(raw)
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    offset, rest, first = 0, b"", True
+    while True:
+        block = f.read(_BLOCK)
+        if not block:
+            if rest:  # a last line without its newline
+                yield rest.decode("utf-8", errors="replace").rstrip("\r"), offset + len(rest)
+            return
+        block = rest + block
+        end = block.rfind(b"\n") + 1
+        rest = block[end:]
+        text = block[:end].decode("utf-8", errors="replace")
         if first:
-            line, first = line.lstrip("\ufeff"), False
-        yield line, offset
+            first = False
+            if text.startswith("\ufeff"):
+                text, offset = text[1:], 3
+        if block[:end].isascii():  # a character per byte: offsets from lengths
+            for raw in text.split("\n")[:-1]:
+                offset += len(raw) + 1
+                yield raw.rstrip("\r"), offset
+        else:
+            for raw in text.split("\n")[:-1]:
+                offset += len(raw.encode()) + 1
+                yield raw.rstrip("\r"), offset
 
 
 async def import_ticks(

@@ -84,6 +84,25 @@ async def test_histdata_ticks_are_est_without_daylight_saving(tmp_path: Path) ->
     ]
 
 
+async def test_line_ends_a_byte_order_mark_and_a_last_line_without_newline(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.csv"
+    rows = [
+        "20240102 170000000,1.1,1.2,0",
+        "20240102 170001000,1.1,1.2,0",
+        "",
+        "20240102 170002000,1.1,1.2,0",
+    ]
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode())
+    data = tmp_path / "data"
+    assert (await import_ticks(data, path, "EURUSD")).ticks == 3
+    with sqlite3.connect(data / MAIN) as conn:
+        assert conn.execute("SELECT position, byte_offset FROM tick_imports").fetchone() == (
+            4, path.stat().st_size
+        )  # fmt: skip
+
+
 async def test_truefx_ticks_are_utc_and_of_the_pair(tmp_path: Path) -> None:
     path = tmp_path / "EURUSD-2024-01.csv"
     path.write_text(
