@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from tradebus import open_node
@@ -207,6 +208,17 @@ def _committed_some(data: Path) -> bool:
         conn.close()
 
 
+def _numbered_file(tmp_path: Path, lines: int) -> Path:
+    """A HistData file whose row i has the volume i (to check each is stored once)."""
+    path = tmp_path / "h.csv"
+    with path.open("w") as f:
+        for i in range(lines):
+            seconds, millis = divmod(i, 1000)
+            minutes, seconds = divmod(seconds, 60)
+            f.write(f"20240102 17{minutes:02d}{seconds:02d}{millis:03d},1.1,1.2,{i}\n")
+    return path
+
+
 def _kill_once_committing(data: Path, path: Path) -> None:
     """Run an import in a process and SIGKILL it once it has committed a chunk."""
     child = subprocess.Popen([sys.executable, "-c", _IMPORTER, str(data), str(path)])
@@ -236,12 +248,7 @@ async def test_an_import_killed_midway_and_run_again_stores_every_tick_once(
     tmp_path: Path,
 ) -> None:
     lines = 200_000
-    path = tmp_path / "h.csv"
-    with path.open("w") as f:
-        for i in range(lines):
-            seconds, millis = divmod(i, 1000)
-            minutes, seconds = divmod(seconds, 60)
-            f.write(f"20240102 17{minutes:02d}{seconds:02d}{millis:03d},1.1,1.2,{i}\n")
+    path = _numbered_file(tmp_path, lines)
     data = tmp_path / "data"
     _kill_once_committing(data, path)
     (position, ticks, _, status) = _ledger(data)[0]
@@ -254,6 +261,22 @@ async def test_an_import_killed_midway_and_run_again_stores_every_tick_once(
     assert (result.recovered, result.ticks) == (stored - ticks, lines - stored)
     assert sorted(int(row[5]) for row in _ticks(data)) == list(range(lines))  # each once
     assert (await import_ticks(data, path, "EURUSD")).status == "already imported"
+
+
+async def test_an_import_through_the_bots_relay_killed_midway_stores_every_tick_once(
+    tmp_path: Path,
+) -> None:
+    lines = 100_000
+    path = _numbered_file(tmp_path, lines)
+    data = tmp_path / "data"
+    async with open_node(data, roles=["chatgpt_bot"]):  # the bot runs: imports are clients
+        # Killed once the bot has stored its first ledger row; its outbox file may hold
+        # more ticks and rows on their way.
+        await anyio.to_thread.run_sync(_kill_once_committing, data, path)
+        result = await import_ticks(data, path, "EURUSD")
+        assert (result.via, result.status, result.total_ticks) == ("client", "resumed", lines)
+        assert sorted(int(row[5]) for row in _ticks(data)) == list(range(lines))  # each once
+        assert _ledger(data)[0][1:] == (lines, 0, "complete")
 
 
 def test_the_import_command_reports_and_exits_by_what_it_found(tmp_path: Path) -> None:
