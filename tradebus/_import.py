@@ -13,7 +13,7 @@ import codecs
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -218,22 +218,15 @@ async def import_ticks(
             committed = max(0, stored - ledger.ticks)
         run = ImportRun(node, state, tag=tag, chunk=chunk, committed=committed)
         await run.start()
-        replay = chosen == "mt5" and state.position > 0
-        # A local file read line by line; the run yields to the event loop as it publishes.
+        # A local file read in blocks; the run yields to the event loop as it publishes.
         with path.open("rb") as f:  # noqa: ASYNC230
-            for number, (line, offset) in enumerate(_lines(f, encoding), 1):
-                if number <= state.position or (number == 1 and header) or not line.strip():
-                    if replay and number > 1 and line.strip():
-                        _replay(parser, line)  # an MT5 row's book, carried forward
-                    run.mark(number, offset)
-                    continue
-                try:
-                    parsed = parser(line)
-                except BadRow as exc:
-                    run.bad(number, offset, exc)
-                    continue
-                if await run.add(parsed, number, offset) and progress is not None:
-                    progress(offset, total)
+            await run.read(
+                _lines(f, encoding),
+                parser,
+                header=header,
+                replay=chosen == "mt5" and state.position > 0,
+                progress=None if progress is None else lambda done: progress(done, total),
+            )
         await run.finish()
         if progress is not None:
             progress(total, total)
@@ -256,11 +249,6 @@ async def _open(stack: AsyncExitStack, data_dir: Path) -> Node:
         return await stack.enter_async_context(open_node(data_dir, roles=["chatgpt_bot"]))
     except WriterLockError:
         return await stack.enter_async_context(open_node(data_dir, roles=()))
-
-
-def _replay(parser: RowParser, line: str) -> None:
-    with suppress(BadRow):
-        parser(line)
 
 
 def _check(

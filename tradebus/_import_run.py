@@ -10,6 +10,8 @@ says which lines were read, and the ticks committed after it (counted by their
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from typing import Literal
 
 import msgspec
@@ -18,7 +20,7 @@ from anyio.lowlevel import checkpoint
 from eventbus import BusFull
 from schemas import Tick, TickImport
 
-from ._import_formats import BadRow, Parsed
+from ._import_formats import BadRow, RowParser
 from ._node import Node
 
 __all__ = ["KEPT_ERRORS", "ImportRun", "RowError"]
@@ -66,7 +68,6 @@ class ImportRun:
         #: This run's counts.
         self.published = self.skipped = self.incomplete = self.recovered = 0
         self.errors: list[RowError] = []
-        self._until_yield = YIELD_EVERY
 
     async def start(self) -> None:
         """A new import's first ledger row goes before its first tick: with no row
@@ -74,53 +75,82 @@ class ImportRun:
         if self.state.ts == 0:
             await self._ledger("partial")
 
-    def mark(self, number: int, offset: int) -> None:
-        """Line ``number`` (ending at byte ``offset``) was read."""
-        if number > self.position:
-            self.position, self.offset = number, offset
-
-    def bad(self, number: int, offset: int, exc: BadRow) -> None:
+    def bad(self, number: int, exc: BadRow) -> None:
         self.skipped += 1
         self.skipped_since += 1
         if len(self.errors) < KEPT_ERRORS:
             value = exc.value[:200]
             self.errors.append(RowError(line=number, field=exc.field, value=value, why=exc.why))
-        self.mark(number, offset)
 
-    async def add(self, parsed: Parsed, number: int, offset: int) -> bool:
-        """Publish the tick of a line; True when a ledger row followed it."""
-        if number > self.position:
-            self.position, self.offset = number, offset
-        if parsed is None:
-            self.incomplete += 1
-            return False
-        ts, bid, ask, last, volume = parsed
-        if self.first_ts is None or ts < self.first_ts:
-            self.first_ts = ts
-        if self.last_ts is None or ts > self.last_ts:
-            self.last_ts = ts
-        self.since += 1
-        if self.committed:
-            self.committed -= 1  # stored by the run that was killed: not again
-            self.recovered += 1
-        else:
-            tick = Tick(
-                symbol=self.symbol, bid=bid, ask=ask, last=last, volume=volume,
-                source=self.tag, ts=ts,
-            )  # fmt: skip
+    async def read(
+        self,
+        lines: Iterable[tuple[str, int]],
+        parser: RowParser,
+        *,
+        header: bool,
+        replay: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """Parse and publish every line after the ledger's position (``header``: the
+        first line is not a row; ``replay``: parse the lines before the position too,
+        publishing nothing: an MT5 file's book is carried from row to row).
+
+        The loop keeps its counters in locals (it runs once per line) and hands them
+        to the ledger row at each chunk's end.
+        """
+        publish, tick_type, symbol, tag = self.bus.publish_nowait, Tick, self.symbol, self.tag
+        skip_until, chunk = self.position, self.chunk
+        first_ts, last_ts = self.first_ts, self.last_ts
+        since = published = 0
+        until_yield = YIELD_EVERY
+        number, offset = self.position, self.offset
+        for number, (line, offset) in enumerate(lines, 1):
+            if number <= skip_until or (number == 1 and header) or not line or line.isspace():
+                if replay and number > 1 and line.strip():
+                    with suppress(BadRow):
+                        parser(line)
+                continue
             try:
-                self.bus.publish_nowait(tick)
-            except BusFull:
-                await self.bus.publish(tick)  # backpressure: wait for room
-            self.published += 1
-            self._until_yield -= 1
-            if not self._until_yield:
-                self._until_yield = YIELD_EVERY
-                await checkpoint()
-        if self.since >= self.chunk:
-            await self._ledger("partial")
-            return True
-        return False
+                parsed = parser(line)
+            except BadRow as exc:
+                self.bad(number, exc)
+                continue
+            if parsed is None:
+                self.incomplete += 1
+                continue
+            ts, bid, ask, last, volume = parsed
+            if first_ts is None or ts < first_ts:
+                first_ts = ts
+            if last_ts is None or ts > last_ts:
+                last_ts = ts
+            since += 1
+            if self.committed:
+                self.committed -= 1  # stored by the run that was killed: not again
+                self.recovered += 1
+            else:
+                tick = tick_type(
+                    symbol=symbol, bid=bid, ask=ask, last=last, volume=volume, source=tag, ts=ts
+                )
+                try:
+                    publish(tick)
+                except BusFull:
+                    await self.bus.publish(tick)  # backpressure: wait for room
+                published += 1
+                until_yield -= 1
+                if not until_yield:
+                    until_yield = YIELD_EVERY
+                    await checkpoint()
+            if since >= chunk:
+                self.published += published
+                self.position, self.offset, self.since = number, offset, since
+                self.first_ts, self.last_ts = first_ts, last_ts
+                since = published = 0
+                await self._ledger("partial")
+                if progress is not None:
+                    progress(offset)
+        self.published += published
+        self.position, self.offset, self.since = max(number, self.position), offset, since
+        self.first_ts, self.last_ts = first_ts, last_ts
 
     async def finish(self) -> None:
         """The last ledger row (``complete``), and wait until everything is stored."""
