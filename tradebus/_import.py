@@ -164,7 +164,7 @@ async def import_ticks(
         raise TickImportError(f"cannot import {path}: {exc}") from exc
     if not path.is_file():
         raise TickImportError(f"cannot import {path}: no such file")
-    digest = file_hash(path)
+    digest = await anyio.to_thread.run_sync(file_hash, path)  # the loop stays free
     encoding = _encoding(path)
     total = path.stat().st_size
     with path.open("rb") as f:  # noqa: ASYNC230 - one line of a local file
@@ -186,7 +186,9 @@ async def import_ticks(
         return ImportResult(**base)  # type: ignore[arg-type]
 
     if on_error == "stop":
-        errors, count, _ = _check(path, encoding, parser, header, symbol)
+        errors, count, _ = await anyio.to_thread.run_sync(
+            _check, path, encoding, parser, header, symbol
+        )
         if count:
             return result(status="refused", via="none", skipped=count, errors=errors)
         parser, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
