@@ -53,7 +53,8 @@ def add_parser(commands: _Commands) -> None:
             "With TICKET: every stored row of that trade across the three databases in time "
             "order, and its summary (duration, P&L, R multiple, MAE and MFE from the stored "
             "ticks). With --since: the closed trades since then with those figures. "
-            "Read-only: safe while the role processes run."
+            "Read-only: safe while the role processes run. Exit status: 0; 1 on an error (no "
+            "such trade, no data directory); 2 without TICKET or --since."
         ),
     )
     parser.add_argument("ticket", type=int, nargs="?", metavar="TICKET", help="the trade's ticket")
@@ -62,7 +63,12 @@ def add_parser(commands: _Commands) -> None:
         help="list the trades closed at or after T (ISO 8601, UTC unless said; or ns)",
     )  # fmt: skip
     parser.add_argument("--symbol", default=None, help="with --since: only this symbol")
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="how to print it: table (default), json, or csv (one row per entry or trade)",
+    )
     data_dir_argument(parser)
     parser.set_defaults(handler=run)
 
