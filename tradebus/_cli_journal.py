@@ -54,7 +54,7 @@ def add_parser(commands: _Commands) -> None:
             "order, and its summary (duration, P&L, R multiple, MAE and MFE from the stored "
             "ticks). With --since: the closed trades since then with those figures. "
             "Read-only: safe while the role processes run. Exit status: 0; 1 on an error (no "
-            "such trade, no data directory); 2 without TICKET or --since."
+            "such trade, no data directory); 2 unless exactly one of TICKET and --since is given."
         ),
     )
     parser.add_argument("ticket", type=int, nargs="?", metavar="TICKET", help="the trade's ticket")
