@@ -129,10 +129,10 @@ class Candle(Event, frozen=True, tag=True, kw_only=True, array_like=True):
 class TickImport(Event, frozen=True, tag=True, kw_only=True, array_like=True):
     """How far an import of a file of historical ticks got (``tradebus import ticks``).
 
-    One row per (file content, symbol): each chunk of imported ticks is published
-    with this event in one atomic group, so the row's ``position`` always says which
-    lines' ticks are committed; an import resumes after it and skips a file already
-    ``complete``.
+    One row per (file content, symbol), published before the import's first tick and
+    after each chunk of its ticks, in the same stream: the ticks of every line up to
+    the committed row's ``position`` are stored. An import resumes after it, and
+    skips a file already ``complete``.
     """
 
     topic_prefix: ClassVar[str] = "market.tick_import"

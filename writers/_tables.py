@@ -128,8 +128,9 @@ POSITION_UPDATES: Final = _events(
 )
 
 # Migration 5, tick import: the ledger of ``tradebus import ticks``. One row per
-# (file content, symbol), updated by each chunk's TickImport, committed in the same
-# transaction as the chunk's ticks: it says which lines' ticks are stored.
+# (file content, symbol), updated by the TickImport the import publishes before its
+# first tick and after each chunk, in the same stream as the ticks: every line up to
+# its position has its ticks stored.
 TICK_IMPORTS: Final = table(
     "tick_imports",
     columns=struct_columns(
