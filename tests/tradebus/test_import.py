@@ -143,6 +143,32 @@ async def test_mt5_exports_carry_the_other_side_forward_in_server_time(tmp_path:
         await import_ticks(data, path, "EURUSD", zone="Mars/Base")
 
 
+class _Stop(Exception):
+    pass
+
+
+async def test_an_mt5_import_stopped_midway_resumes_with_the_book_it_had(tmp_path: Path) -> None:
+    rows = ["<DATE>\t<TIME>\t<BID>\t<ASK>\t<LAST>\t<VOLUME>\t<FLAGS>"]
+    for i in range(40):  # bid and ask change on alternate rows: each carries the other
+        side = f"1.{1000 + i}\t" if i % 2 == 0 else f"\t1.{1010 + i}"
+        rows.append(f"2024.01.02\t10:00:{i:02d}.000\t{side}\t\t\t6")
+    path = tmp_path / "mt5.csv"
+    path.write_text("\n".join(rows) + "\n")
+    whole, data = tmp_path / "whole", tmp_path / "data"
+    expected = await import_ticks(whole, path, "EURUSD", chunk=7)
+
+    def stop(done: int, total: int) -> None:
+        raise _Stop  # after the first chunk's ledger row: the node still stores it
+
+    with pytest.raises(_Stop):
+        await import_ticks(data, path, "EURUSD", chunk=7, progress=stop)
+    assert _ledger(data)[0][3] == "partial"
+    resumed = await import_ticks(data, path, "EURUSD", chunk=7)
+    assert resumed.status == "resumed"
+    assert resumed.total_ticks == expected.total_ticks == 39  # the first row has no ask yet
+    assert _ticks(data) == _ticks(whole)
+
+
 async def test_bad_rows_are_reported_by_line_and_skipped_or_stop_the_import(
     tmp_path: Path,
 ) -> None:
