@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import anyio
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from schemas import format_ts
@@ -43,11 +44,18 @@ def add_parser(commands: _Commands) -> None:
             "last, volume), HistData ASCII ticks (EST without daylight saving), TrueFX CSV "
             "(UTC) or a MetaTrader 5 tick export (server time: give --tz). Importing the "
             "same file again does nothing; an interrupted import resumes where its last "
-            f"committed chunk ended. Exit status: 0 imported, {EXIT_BAD_ROWS} when bad rows "
-            "were skipped (or, with --on-error stop, found: nothing imported), 1 on an error."
+            f"committed chunk ended. Exit status (the worst of the files): 0 imported, "
+            f"{EXIT_BAD_ROWS} when bad rows were skipped (or, with --on-error stop, found: "
+            "nothing imported), 1 on an error."
         ),
     )
-    ticks.add_argument("file", type=Path, metavar="FILE", help="the file to import")
+    ticks.add_argument(
+        "files",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="the file(s) to import, one after the other (each its own import)",
+    )
     ticks.add_argument("--symbol", required=True, help="the symbol the ticks are of")
     ticks.add_argument(
         "--format",
@@ -75,43 +83,52 @@ def add_parser(commands: _Commands) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Import ``args.file``; return the exit status."""
-    try:
-        with Progress(
-            TextColumn("[bold]importing[/]"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("import", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            result = anyio.run(
-                lambda: import_ticks(
-                    args.data_dir,
-                    args.file,
-                    args.symbol,
-                    fmt=args.format,
-                    zone=args.tz,
-                    on_error=args.on_error,
-                    progress=progress,
-                )
+    """Import each of ``args.files`` in turn; return the worst exit status."""
+    worst = 0
+    for path in args.files:
+        try:
+            result = _import_one(args, path)
+        except (TradebusError, OSError) as exc:
+            print_error(str(exc))
+            worst = 1
+            continue
+        except KeyboardInterrupt:
+            print_error(
+                f"interrupted: what {path} had committed so far is kept; run the same "
+                "import again to resume after it"
             )
-    except (TradebusError, OSError) as exc:
-        print_error(str(exc))
-        return 1
-    except KeyboardInterrupt:
-        print_error(
-            "interrupted: the chunks committed so far are kept; run the same import again "
-            "to resume after them"
+            return 128 + signal.SIGINT
+        _report(result, console)
+        if result.skipped and worst == 0:
+            worst = EXIT_BAD_ROWS
+    return worst
+
+
+def _import_one(args: argparse.Namespace, path: Path) -> ImportResult:
+    with Progress(
+        TextColumn(f"[bold]importing[/] {escape(path.name)}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return anyio.run(
+            lambda: import_ticks(
+                args.data_dir,
+                path,
+                args.symbol,
+                fmt=args.format,
+                zone=args.tz,
+                on_error=args.on_error,
+                progress=progress,
+            )
         )
-        return 128 + signal.SIGINT
-    _report(result, console)
-    return EXIT_BAD_ROWS if result.skipped else 0
 
 
 def _report(result: ImportResult, console: Console) -> None:

@@ -310,10 +310,10 @@ def test_the_import_command_reports_and_exits_by_what_it_found(tmp_path: Path) -
     path.write_text("ts,bid,ask\n1704189600,1.1,1.2\n1704189601,abc,1.2\n")
     data = tmp_path / "data"
 
-    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+    def run(*extra: str, files: tuple[Path, ...] = (path,)) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "tradebus", "import", "ticks", str(path), "--symbol", "EURUSD",
-             "--data-dir", str(data), *extra],
+            [sys.executable, "-m", "tradebus", "import", "ticks", *map(str, files), "--symbol",
+             "EURUSD", "--data-dir", str(data), *extra],
             capture_output=True, text=True, timeout=120,
             env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
         )  # fmt: skip
@@ -328,3 +328,11 @@ def test_the_import_command_reports_and_exits_by_what_it_found(tmp_path: Path) -
     again = run()
     assert again.returncode == 0
     assert "already imported" in again.stdout
+    # Several files, one after the other: the worst status wins, the others still go in.
+    other, missing = tmp_path / "more.csv", tmp_path / "missing.csv"
+    other.write_text("ts,bid,ask\n1704189700,1.1,1.2\n1704189701,1.1,1.2\n")
+    several = run(files=(path, other, missing))
+    assert several.returncode == 1
+    assert "already imported" in several.stdout
+    assert "2 ticks of EURUSD imported" in several.stdout
+    assert "missing.csv: no such file" in several.stderr
