@@ -268,6 +268,7 @@ def _mt5(clock_: Clock) -> RowParser:
 
 
 _CSV_TIME: Final = ("ts", "time", "timestamp", "datetime")
+_ISO_FRACTION: Final = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.(\d+)")
 
 
 def _csv(clock_: Clock, header: str) -> RowParser:
@@ -287,12 +288,35 @@ def _csv(clock_: Clock, header: str) -> RowParser:
     bid_col, ask_col = where["bid"], where["ask"]
     last_col, volume_col = where.get("last"), where.get("volume")
     width = max(i for i in (time_col, bid_col, ask_col, last_col, volume_col) if i is not None)
+    minutes: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" of times without an offset -> UTC ns
+
+    def when(text: str) -> int:
+        # "YYYY-MM-DDTHH:MM:SS[.fff]" of a minute seen before: its seconds only.
+        seconds, fraction = text[17:19], text[20:]
+        minute = minutes.get(text[:16])
+        if (
+            minute is not None
+            and seconds.isdigit()
+            and (len(text) == 19 or (text[19] == "." and fraction.isdigit()))
+        ):
+            return minute + int(seconds) * NS + (int(fraction.ljust(9, "0")[:9]) if fraction else 0)
+        ts = _csv_time(clock_, text)
+        if (
+            len(text) >= 19
+            and text[13] == ":"
+            and text[16] == ":"
+            and seconds.isdigit()
+            and (len(text) == 19 or (text[19] == "." and fraction.isdigit()))
+        ):
+            in_minute = int(seconds) * NS + (int(fraction.ljust(9, "0")[:9]) if fraction else 0)
+            _remember(minutes, text[:16], ts - in_minute)
+        return ts
 
     def parse(line: str) -> Parsed:
         parts = line.split(separator)
         if len(parts) <= width:
             raise BadRow("row", line, f"expected {len(names)} fields as in the header")
-        ts = _csv_time(clock_, parts[time_col].strip().strip("\"'"))
+        ts = when(parts[time_col].strip().strip("\"'"))
         last = None
         if last_col is not None and parts[last_col].strip():
             last = _price("last", parts[last_col].strip())
@@ -323,7 +347,11 @@ def _csv_time(clock_: Clock, text: str) -> int:
         when = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
         raise BadRow("ts", text, "not an epoch number nor an ISO 8601 time") from None
-    return clock_.naive(when)
+    ts = clock_.naive(when)
+    exact = _ISO_FRACTION.match(text)
+    if exact is not None:  # datetime keeps microseconds: the digits beyond, kept
+        ts += int(exact.group(1).ljust(9, "0")[:9]) - ts % NS
+    return ts
 
 
 # ----------------------------------------------------------------------- sniff

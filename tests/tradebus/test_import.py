@@ -72,6 +72,24 @@ async def test_a_plain_csv_is_imported_once(tmp_path: Path) -> None:
     assert (await import_ticks(data, path, "ETHUSDT")).ticks == 3
 
 
+async def test_csv_times_keep_nanoseconds_and_honour_the_zone(tmp_path: Path) -> None:
+    path = tmp_path / "ticks.csv"
+    path.write_text(
+        "ts;bid;ask\n"  # separated by semicolons
+        "2024-07-01 12:00:00.123456789;1.1;1.2\n"
+        "2024-07-01 12:00:01.000000001;1.1;1.2\n"  # the same minute, from its cache
+        "1719835202.5;1.1;1.2\n"  # epoch seconds: UTC whatever the zone
+    )
+    data = tmp_path / "data"
+    await import_ticks(data, path, "EURUSD", zone="America/New_York")  # EDT: UTC-4
+    base = _utc("2024-07-01T16:00:00")
+    assert [row[1] for row in _ticks(data)] == [  # in time order
+        _utc("2024-07-01T12:00:02.500"),
+        base + 123_456_789,
+        base + 1_000_000_001,
+    ]
+
+
 async def test_histdata_ticks_are_est_without_daylight_saving(tmp_path: Path) -> None:
     path = tmp_path / "DAT_ASCII_EURUSD_T_202407.csv"
     # July: New York is on daylight time (UTC-4), HistData stays on UTC-5.
