@@ -28,6 +28,7 @@ SCENARIOS: Final = (
     "cross-latency",
     "idle-cpu",
     "prune",
+    "import-ticks",
 )
 
 

@@ -26,6 +26,7 @@ from ._busmicro import bus
 from ._config import BenchConfig
 from ._context import Context
 from ._cross import cross_latency, cross_ticks, idle_cpu
+from ._import import import_ticks_scenario
 from ._ingest import ceiling, naive, tradebus, tradebus_yielding
 from ._latency import batch_sweep, latency
 from ._lone import lone_call
@@ -61,6 +62,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "cross-latency": cross_latency,
     "idle-cpu": idle_cpu,
     "prune": prune,
+    "import-ticks": import_ticks_scenario,
 }
 
 

@@ -22,6 +22,7 @@ from ._events import PositionUpdate as PositionUpdate
 from ._events import RecommendationUpdate as RecommendationUpdate
 from ._events import SystemHealth as SystemHealth
 from ._events import Tick as Tick
+from ._events import TickImport as TickImport
 from ._events import TradeAlert as TradeAlert
 from ._events import TradeAnalysis as TradeAnalysis
 from ._events import TradeExecution as TradeExecution
@@ -45,6 +46,7 @@ from ._topics import token_symbol as token_symbol
 from ._types import AlertType as AlertType
 from ._types import Direction as Direction
 from ._types import HealthStatus as HealthStatus
+from ._types import ImportStatus as ImportStatus
 from ._types import Outcome as Outcome
 from ._types import PositionStatus as PositionStatus
 from ._types import RecommendationStatus as RecommendationStatus
@@ -69,6 +71,7 @@ __all__ = [
     "Direction",
     "Event",
     "HealthStatus",
+    "ImportStatus",
     "InvalidEvent",
     "Outcome",
     "PositionStatus",
@@ -78,6 +81,7 @@ __all__ = [
     "Severity",
     "SystemHealth",
     "Tick",
+    "TickImport",
     "Timeframe",
     "TradeAlert",
     "TradeAnalysis",

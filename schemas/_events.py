@@ -23,6 +23,7 @@ from ._types import (
     HealthStatus,
     HttpMethod,
     HttpStatus,
+    ImportStatus,
     Json,
     LongText,
     Money,
@@ -53,6 +54,7 @@ __all__ = [
     "RecommendationUpdate",
     "SystemHealth",
     "Tick",
+    "TickImport",
     "TradeAlert",
     "TradeAnalysis",
     "TradeExecution",
@@ -122,6 +124,41 @@ class Candle(Event, frozen=True, tag=True, kw_only=True, array_like=True):
     @property
     def topic(self) -> str:
         return f"market.candle.{self.timeframe}.{symbol_token(self.symbol)}"
+
+
+class TickImport(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """How far an import of a file of historical ticks got (``tradebus import ticks``).
+
+    One row per (file content, symbol), published before the import's first tick and
+    after each chunk of its ticks, in the same stream: the ticks of every line up to
+    the committed row's ``position`` are stored. An import resumes after it, and
+    skips a file already ``complete``.
+    """
+
+    topic_prefix: ClassVar[str] = "market.tick_import"
+
+    #: The SHA-256 of the file's content (hex): the same file under any name.
+    file_hash: Name
+    symbol: Symbol
+    #: The file's name as given to the import (informational).
+    filename: LongText = ""
+    #: The format it was read as: csv, histdata, truefx or mt5.
+    format: Name
+    #: The last line of the file whose ticks are committed (1 is the first line).
+    position: Count = 0
+    #: The byte offset just after that line.
+    byte_offset: Count = 0
+    #: Ticks committed so far, and bad rows skipped so far.
+    ticks: Count = 0
+    skipped: Count = 0
+    first_ts: Timestamp | None = None
+    last_ts: Timestamp | None = None
+    status: ImportStatus = "partial"
+    ts: Timestamp = msgspec.field(default_factory=_now)
+
+    @property
+    def topic(self) -> str:
+        return f"market.tick_import.{symbol_token(self.symbol)}"
 
 
 # -------------------------------------------------------------------------- trading
@@ -336,6 +373,7 @@ AnyEvent = (
     | TradeAlert
     | ApiLog
     | SystemHealth
+    | TickImport
 )
 
 #: The event types that carry an ``event_id`` (all but market data).

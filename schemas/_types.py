@@ -15,6 +15,7 @@ __all__ = [
     "HealthStatus",
     "HttpMethod",
     "HttpStatus",
+    "ImportStatus",
     "Json",
     "LongText",
     "Money",
@@ -62,3 +63,4 @@ Outcome = Literal["win", "loss", "breakeven"]
 AlertType = Literal["risk", "profit", "system"]
 Severity = Literal["info", "warning", "critical"]
 HealthStatus = Literal["ok", "degraded", "down"]
+ImportStatus = Literal["partial", "complete"]

@@ -18,8 +18,18 @@ from ._exceptions import ReferenceRefused as ReferenceRefused
 from ._exceptions import StaleUpdate as StaleUpdate
 from ._exceptions import TradebusError as TradebusError
 from ._exceptions import UnknownReference as UnknownReference
+from ._import import ImportResult as ImportResult
+from ._import import import_ticks as import_ticks
+from ._import_run import RowError as RowError
+from ._import_time import TickImportError as TickImportError
 from ._integration import TradeIntegration as TradeIntegration
 from ._integration import outcome_of as outcome_of
+from ._journal import Journal as Journal
+from ._journal import JournalEntry as JournalEntry
+from ._journal import JournalError as JournalError
+from ._journal import JournalSummary as JournalSummary
+from ._journal import closed_trades as closed_trades
+from ._journal import journal as journal
 from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._open_node import open_node as open_node
@@ -43,7 +53,12 @@ __all__ = [
     "DEFAULT_ROLES",
     "AccessDenied",
     "AlreadyRecorded",
+    "ImportResult",
     "IntegrationCall",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalSummary",
     "NoRoute",
     "Node",
     "NodeStatistics",
@@ -55,17 +70,22 @@ __all__ = [
     "RelayStatistics",
     "Retention",
     "RetentionService",
+    "RowError",
     "StaleUpdate",
     "StatusFile",
     "StatusReporter",
     "SyncTradeIntegration",
+    "TickImportError",
     "Topology",
     "TradeIntegration",
     "TradebusError",
     "UnknownReference",
     "WriterHealth",
     "__version__",
+    "closed_trades",
     "get_trade_integration",
+    "import_ticks",
+    "journal",
     "open_node",
     "outcome_of",
     "read_status",

@@ -19,6 +19,8 @@ from writers import WriterLockError, create_database
 from . import _cli_status
 from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
+from ._cli_import import add_parser as add_import_parser
+from ._cli_journal import add_parser as add_journal_parser
 from ._cli_log import CliLog
 from ._cli_prune import add_parser as add_prune_parser
 from ._cli_run import add_parser as add_run_parser
@@ -87,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     add_run_parser(commands)
     add_up_parser(commands)
     add_prune_parser(commands)
+    add_import_parser(commands)
+    add_journal_parser(commands)
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )

@@ -10,6 +10,8 @@ hand-written SQLite (:mod:`writers._sqlite_rules`, :mod:`writers._sqlite_integri
 4. delivery between processes: the ``outbox`` (with the identity of this file's
    outbox, a random number in ``writer_state``), ``relay_cursors``, and where a dead
    letter a relay delivered came from.
+5. the market services' state; tick import: ``tick_imports`` (main), the ledger of
+   imported files.
 
 Migration 3 makes the schema keep the meaning of what was stored, whatever arrives:
 
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 #: How many migrations each database has (its ``PRAGMA user_version`` when current).
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 MAIN_MIGRATIONS: Final = migrations(
     (*MAIN_TABLES, *WRITER_TABLES),

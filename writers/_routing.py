@@ -20,6 +20,7 @@ from schemas import (
     RecommendationUpdate,
     SystemHealth,
     Tick,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -50,7 +51,7 @@ MAIN_ROUTE: Final = Route(
     name="main",
     filename="unified_tick_pipeline.db",
     topics=("market.>", "trade.>"),
-    events=(Tick, Candle, TradeExecution, PositionUpdate),
+    events=(Tick, Candle, TradeExecution, PositionUpdate, TickImport),
 )
 ANALYSIS_ROUTE: Final = Route(
     name="analysis",

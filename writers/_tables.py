@@ -21,6 +21,7 @@ from schemas import (
     RecommendationUpdate,
     SystemHealth,
     Tick,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -39,6 +40,7 @@ __all__ = [
     "RECOMMENDATION_STAGES",
     "RELAY_CURSORS",
     "TABLES",
+    "TICK_IMPORTS",
     "WRITER_TABLES",
 ]
 
@@ -123,6 +125,24 @@ POSITION_UPDATES: Final = _events(
     "position_updates",
     PositionUpdate,
     indexes=(_index("ticket", "ts"), _index("ticket", "event_id", suffix="ticket_event", since=3)),
+)
+
+# Migration 5, tick import: the ledger of ``tradebus import ticks``. One row per
+# (file content, symbol), updated by the TickImport the import publishes before its
+# first tick and after each chunk, in the same stream as the ticks: every line up to
+# its position has its ticks stored.
+TICK_IMPORTS: Final = table(
+    "tick_imports",
+    columns=struct_columns(
+        TickImport,
+        checked=("status",),
+        since=dict.fromkeys(TickImport.__struct_fields__, 5),
+    ),
+    primary_key=("file_hash", "symbol"),
+    event=TickImport,
+    clustered=True,
+    on_conflict="update",
+    since=5,
 )
 
 # -------------------------------------------------------------------- analysis
@@ -239,7 +259,7 @@ WRITER_TABLES: Final = (
     RELAY_CURSORS,
 )
 
-MAIN_TABLES: Final = (TICKS, CANDLES, EXECUTIONS, POSITIONS, POSITION_UPDATES)
+MAIN_TABLES: Final = (TICKS, CANDLES, EXECUTIONS, POSITIONS, POSITION_UPDATES, TICK_IMPORTS)
 ANALYSIS_TABLES: Final = (RECOMMENDATIONS, RECOMMENDATION_UPDATES, ANALYSES, RESULTS)
 LOGS_TABLES: Final = (MONITORING, ALERTS, API_LOGS, HEALTH)
 

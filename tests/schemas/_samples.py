@@ -15,6 +15,7 @@ from schemas import (
     RecommendationUpdate,
     SystemHealth,
     Tick,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -114,6 +115,19 @@ def sample_events() -> list[Event]:
         ),
         ApiLog(method="GET", path="/trades", status_code=200, duration_ms=1.5, client="127.0.0.1"),
         SystemHealth(component="writer.main", status="ok", details={"lag_ms": 3}),
+        TickImport(
+            file_hash="ab" * 32,
+            symbol="EURUSD",
+            filename="EURUSD-2024-01.csv",
+            format="truefx",
+            position=1200,
+            byte_offset=54_000,
+            ticks=1195,
+            skipped=4,
+            first_ts=1_700_000_000_000_000_000,
+            last_ts=1_700_000_060_000_000_000,
+            status="partial",
+        ),
     ]
 
 

@@ -25,6 +25,7 @@ from schemas import (
     RecommendationUpdate,
     SystemHealth,
     Tick,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -65,6 +66,8 @@ INVALID: list[tuple[type[Event], str, Any]] = [
     (TradeExecution, "entry_price", "1"),
     (TradeExecution, "comment", b"bytes"),
     (Candle, "tick_count", 1.5),
+    (TickImport, "position", -1),
+    (TickImport, "file_hash", ""),
     (TradeAnalysis, "indicators", [1, 2]),
     (SystemHealth, "details", "ok"),
     # NaN and infinities

@@ -90,7 +90,7 @@ async def test_a_new_database_gets_exactly_the_schema_the_shipped_scripts_made(
     async with running_writer(path, spec):
         pass
     assert _schema(path) == _schema(shipped)
-    assert len(spec.migrations) == 4
+    assert len(spec.migrations) == 5
 
 
 @pytest.mark.parametrize("upto", [1, 2, 3])

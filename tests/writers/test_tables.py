@@ -22,6 +22,7 @@ from schemas import (
     RecommendationUpdate,
     SystemHealth,
     Tick,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -58,6 +59,7 @@ TABLES: dict[type[Event], tuple[str, str]] = {
     TradeAlert: (LOGS.filename, "trade_alerts"),
     ApiLog: (LOGS.filename, "api_logs"),
     SystemHealth: (LOGS.filename, "system_health"),
+    TickImport: (MAIN.filename, "tick_imports"),
 }
 
 
