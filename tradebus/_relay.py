@@ -40,6 +40,7 @@ logger = logging.getLogger("tradebus")
 #: Rows read from an outbox at a time.
 READ_LIMIT = 5_000
 _list_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
+_ticks_decoder = msgspec.msgpack.Decoder(list[Tick])
 _grp = attrgetter("grp")
 #: The most ticks a relay publishes as one group (sharing one cursor).
 TICK_RUN = 1_000
@@ -182,7 +183,7 @@ class Relay:
             limit = READ_LIMIT
             while True:
                 rows = view.read(self.spec.name, after, limit)
-                caught_up = len(rows) < limit
+                caught_up = sum(row.events for row in rows) < limit
                 # A full read may end inside a group (committed whole: its last rows
                 # follow); a short one holds every row there is.
                 whole = rows if caught_up else _whole_groups(rows)
@@ -235,17 +236,20 @@ class Relay:
                 wait = wait_for_last if following is None else following.refused is not None
                 await self._publish_one(unit, wait=wait)
             self.cursor = unit.rows[-1].seq
-            self.delivered += len(unit.rows)
+            self.delivered += sum(row.events for row in unit.rows)
 
-    def _decode(self, rows: list[OutboxRow]) -> list[Event | Exception]:
-        """Each row's event (of this database; published to its own topic), or why it
-        is none.
+    def _decode(self, rows: list[OutboxRow]) -> list[Event | list[Tick] | Exception]:
+        """Each row's event (of this database; published to its own topic), or its
+        ticks (a row of several), or why it has none.
 
         Decoded in one call, then each checked as the bus's admit hook checks it (a
         handful of comparisons for a tick): a row that is not valid is known before
         anything after it is published, and goes to dead_letters in its place."""
+        if any(row.grp < 0 for row in rows):
+            return [self._decode_ticks(row) if row.grp < 0 else self._decode([row])[0]
+                    for row in rows]  # fmt: skip
         try:
-            events: list[Event | Exception] = list(
+            events: list[Event | list[Tick] | Exception] = list(
                 _list_decoder.decode(pack_array([row.data for row in rows]))
             )
         except Exception:  # any refusal: each row decoded alone names its own
@@ -257,7 +261,7 @@ class Relay:
                     events.append(exc)
         stored = self.spec.event_types
         for i, event in enumerate(events):
-            if isinstance(event, Exception):
+            if isinstance(event, Exception | list):
                 continue
             try:
                 validate(event)
@@ -269,6 +273,27 @@ class Relay:
                     "event", None, type(event).__name__, f"not stored by {self.spec.name!r}"
                 )
         return events
+
+    def _decode_ticks(self, row: OutboxRow) -> list[Tick] | Exception:
+        """The ticks of a row of several, or why they are none: the row is delivered
+        whole or refused whole (one position, one dead letter)."""
+        what = f"a row of {row.events} ticks"
+        if Tick not in self.spec.event_types:
+            return InvalidEvent("event", None, "Tick", f"not stored by {self.spec.name!r}")
+        try:
+            ticks = _ticks_decoder.decode(row.data)
+        except Exception as exc:  # DecodeError, ValidationError, ...
+            return InvalidEvent("event", None, bytes(row.data[:32]), f"{what}: {exc}")
+        if len(ticks) != row.events:
+            return InvalidEvent(
+                "event", None, len(ticks), f"{what} holds {len(ticks)}: not what it says"
+            )
+        for n, tick in enumerate(ticks):
+            try:
+                validate(tick)
+            except InvalidEvent as exc:
+                return InvalidEvent("event", None, n, f"{what}: tick {n}: {exc}")
+        return ticks
 
     async def _publish_one(self, unit: _Unit, *, wait: bool) -> None:
         """Publish a unit: a group (its events share the cursor of its last) or one event."""
@@ -354,7 +379,7 @@ def _group_end(rows: list[OutboxRow], i: int) -> int:
     return i + 1
 
 
-def _units(rows: list[OutboxRow], events: list[Event | Exception]) -> list[_Unit]:
+def _units(rows: list[OutboxRow], events: list[Event | list[Tick] | Exception]) -> list[_Unit]:
     """``rows`` (with their events) cut into what is published together, in order."""
     if set(map(type, events)) == {Tick} and not any(map(_grp, rows)):
         # The common case, a stream of ticks: runs of TICK_RUN, by slicing.
@@ -365,8 +390,16 @@ def _units(rows: list[OutboxRow], events: list[Event | Exception]) -> list[_Unit
     units: list[_Unit] = []
     i = 0
     while i < len(rows):
+        decoded = events[i]
+        if rows[i].grp < 0:  # a row of several ticks: published as one group
+            if isinstance(decoded, Exception):
+                units.append(_Unit(rows[i : i + 1], [], decoded, []))
+            else:
+                units.append(_Unit(rows[i : i + 1], decoded, None, []))  # type: ignore[arg-type]
+            i += 1
+            continue
         end = _group_end(rows, i)
-        if end == i + 1 and type(events[i]) is Tick:
+        if end == i + 1 and type(decoded) is Tick:
             # A run of ticks goes as one group: ticks were checked when decoded, so
             # their writer has nothing to refuse in them.
             while (
@@ -376,9 +409,9 @@ def _units(rows: list[OutboxRow], events: list[Event | Exception]) -> list[_Unit
                 and type(events[end]) is Tick
             ):
                 end += 1
-        decoded = events[i:end]
-        refused = next((e for e in decoded if isinstance(e, Exception)), None)
-        good = [] if refused is not None else decoded
+        members = events[i:end]
+        refused = next((e for e in members if isinstance(e, Exception)), None)
+        good = [] if refused is not None else members
         units.append(_Unit(rows[i:end], good, refused, []))  # type: ignore[arg-type]
         i = end
     return units
