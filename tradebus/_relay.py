@@ -288,11 +288,7 @@ class Relay:
             return InvalidEvent(
                 "event", None, len(ticks), f"{what} holds {len(ticks)}: not what it says"
             )
-        for n, tick in enumerate(ticks):
-            try:
-                validate(tick)
-            except InvalidEvent as exc:
-                return InvalidEvent("event", None, n, f"{what}: tick {n}: {exc}")
+        # Each is checked as it is published (the bus's admit hook; see _publish_one).
         return ticks
 
     async def _publish_one(self, unit: _Unit, *, wait: bool) -> None:
@@ -320,7 +316,19 @@ class Relay:
                 return
         except NotStored:
             pass  # in dead_letters, with its origin and position: the sender is told
+        except InvalidEvent as exc:  # refused by the bus, before any was published
+            # (the ticks of a row of several are checked only there, not twice).
+            topics = await anyio.to_thread.run_sync(self._topics, unit.rows)
+            reason = f"{exc.reason} (one of a row of {len(events)} ticks, refused whole)"
+            error = InvalidEvent(exc.event_type, exc.field, exc.value, reason)
+            await self._refuse(_Unit(unit.rows, [], error, topics), error)
+            return
         self._unwaited = None  # waited for: it, and all before it, are committed
+
+    def _topics(self, rows: list[OutboxRow]) -> list[str]:
+        """(In a worker thread.) The topics of ``rows`` (for their dead letters)."""
+        with self.outbox.snapshot() as view:
+            return [view.details(row.seq)[0] if view else "" for row in rows]
 
     async def _refuse(self, unit: _Unit, error: Exception) -> None:
         """Commit rows that are not valid events to dead_letters, with the cursor, once

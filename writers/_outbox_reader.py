@@ -71,15 +71,13 @@ class OutboxView:
             raise
         rows: list[OutboxRow] = []
         events = 0
-        while events < limit:
-            fetched = cursor.fetchmany(max(1, min(256, limit - events)))
-            if not fetched:
+        # Row by row (SQLite steps as asked): a row of many ticks ends the read early,
+        # and the rows after it are not read at all.
+        for row in map(OutboxRow._make, cursor):
+            rows.append(row)
+            events += row.events
+            if events >= limit:
                 break
-            for row in map(OutboxRow._make, fetched):
-                rows.append(row)
-                events += row.events
-                if events >= limit:
-                    break
         cursor.close()
         return rows
 
