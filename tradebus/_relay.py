@@ -283,7 +283,9 @@ class Relay:
         try:
             ticks = _ticks_decoder.decode(row.data)
         except Exception as exc:  # DecodeError, ValidationError, ...
-            return InvalidEvent("event", None, bytes(row.data[:32]), f"{what}: {exc}")
+            return InvalidEvent(
+                "event", None, bytes(row.data[:32]), f"{what}, refused whole: {exc}"
+            )
         if len(ticks) != row.events:
             return InvalidEvent(
                 "event", None, len(ticks), f"{what} holds {len(ticks)}: not what it says"
