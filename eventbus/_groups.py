@@ -86,9 +86,10 @@ def event_members(router: Router, events: Iterable[Any], method: str) -> list[Me
     if router.closed:
         raise router.ledger.closed_error()
     members = []
+    topic_of, route, routes = router.topic_of, router.route, router.routes
     for event in events:
-        topic = router.topic_of(event)
-        members.append(Member(topic, event, router.route(topic)))
+        topic = topic_of(event)
+        members.append(Member(topic, event, routes.get(topic) or route(topic)))
     return members
 
 
