@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from itertools import chain
+from operator import attrgetter
 from typing import Any, Final
 
 import msgspec
@@ -34,6 +35,7 @@ _APPEND_CHUNK: Final = (
     APPEND.split(" VALUES ")[0] + " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * _OUTBOX_CHUNK)
 )
 _encode_list: Final = msgspec.msgpack.Encoder().encode
+_envelope: Final = attrgetter("envelope")
 
 
 class _Rows:
@@ -63,21 +65,22 @@ class _Rows:
         if message.group:
             self.groups.setdefault(message.group, []).append(row)
 
-    def ticks(self, destination: str, run: list[tuple[Message, Any]]) -> None:
-        """Append ``run`` (ticks for ``destination``, in order) in rows of up to
-        :data:`TICKS_PER_ROW`."""
-        for start in range(0, len(run), TICKS_PER_ROW):
-            part = run[start : start + TICKS_PER_ROW]
+    def ticks(self, destination: str, messages: Sequence[Message], ticks: list[Any]) -> None:
+        """Append ``ticks`` (of ``messages``, for ``destination``, in order) in rows of
+        up to :data:`TICKS_PER_ROW`."""
+        local = not any(envelope.foreign for envelope in set(map(_envelope, messages)))
+        for start in range(0, len(ticks), TICKS_PER_ROW):
+            part = messages[start : start + TICKS_PER_ROW]
             if len(part) == 1:  # a row of one: as any event
-                self.event(part[0][0], destination)
+                self.event(part[0], destination)
                 continue
             try:
-                if all(not message.foreign for message, _ in part):
-                    data = _encode_list([tick for _, tick in part])
+                if local:  # the ticks themselves, encoded in one call
+                    data = _encode_list(ticks[start : start + TICKS_PER_ROW])
                 else:
-                    data = pack_array([message.data for message, _ in part])
+                    data = pack_array([message.data for message in part])
             except Exception:
-                for message, _ in part:
+                for message in part:
                     self.event(message, destination)
                 continue
             self.add(destination, _TICK_ROW_TOPIC, data, -len(part))
@@ -104,20 +107,36 @@ def append_statements(
     """
     kept: list[Any] = []
     appended = _Rows(outbox_seq, outbox)
-    runs: dict[str, list[tuple[Message, Any]]] = {}
+    tick_destination = forward.get(Tick)
+    if (
+        tick_destination is not None
+        and set(map(type, events)) == {Tick}
+        and not any(envelope.group for envelope in set(map(_envelope, batch)))
+    ):  # the common case: a batch of ticks, each published alone
+        appended.ticks(tick_destination, batch, events)
+        return [], *_statements(appended, statements)
+    runs: dict[str, tuple[list[Message], list[Any]]] = {}
     for message, event in zip(batch, events, strict=True):
         destination = forward.get(type(event))
         if destination is None:
             kept.append(event)
         elif type(event) is Tick and not message.group:
-            runs.setdefault(destination, []).append((message, event))
+            run = runs.setdefault(destination, ([], []))
+            run[0].append(message)
+            run[1].append(event)
         else:
-            run = runs.pop(destination, None)
-            if run:  # the ticks before it first: a database's rows keep its order
-                appended.ticks(destination, run)
+            before = runs.pop(destination, None)
+            if before is not None:  # the ticks before it first: a database's rows keep its order
+                appended.ticks(destination, *before)
             appended.event(message, destination)
     for destination, run in runs.items():
-        appended.ticks(destination, run)
+        appended.ticks(destination, *run)
+    return kept, *_statements(appended, statements)
+
+
+def _statements(appended: _Rows, statements: list[Statement]) -> tuple[int, int]:
+    """Add the statements appending the rows of ``appended``; the next position and
+    how many rows there are."""
     for members in appended.groups.values():
         if len(members) > 1:  # a group's rows name its last one's position
             for row in members:
@@ -134,4 +153,4 @@ def append_statements(
         statements.append(("", _APPEND_CHUNK, chunks))
     if whole < len(rows):
         statements.append(("", APPEND, rows[whole:]))
-    return kept, appended.seq, len(rows)
+    return appended.seq, len(rows)
