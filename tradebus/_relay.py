@@ -190,9 +190,14 @@ class Relay:
                 if whole or caught_up:
                     break
                 limit *= 2  # a group longer than a read: read it whole
-            # Rows past the cursor for this database: at most the positions left (the
-            # others' rows count too: counting exactly would read the whole backlog).
-            pending = len(whole) if caught_up else view.last_position() - after
+            # Events past the cursor for this database: those read, if that is all;
+            # else the positions left (the others' rows count too: counting exactly
+            # would read the whole backlog) times the events per row of this read.
+            events = sum(row.events for row in whole)
+            if caught_up:
+                pending = events
+            else:
+                pending = (view.last_position() - after) * events // max(1, len(whole))
             units = _units(whole, self._decode(whole)) if whole else []
             for unit in units:
                 if unit.refused is not None:  # their topics, for the dead letters
