@@ -5,7 +5,7 @@ database (published alone, not in a group) share rows, up to :data:`TICKS_PER_RO
 per row, encoded as one msgpack array. A tick row is marked by a negative ``grp``:
 minus the number of ticks it holds. Its position is delivered whole or not at all
 (the owner's relay commits its ticks and its position in one transaction), as a
-row of one event is. Per database, rows keep the order the events were published in.
+row of one event is. Rows keep the order the events were published in.
 """
 
 from __future__ import annotations
@@ -125,9 +125,10 @@ def append_statements(
             run[0].append(message)
             run[1].append(event)
         else:
-            before = runs.pop(destination, None)
-            if before is not None:  # the ticks before it first: a database's rows keep its order
-                appended.ticks(destination, *before)
+            # The ticks before it first: rows keep the order events were published in.
+            for ticks_for, run in runs.items():
+                appended.ticks(ticks_for, *run)
+            runs.clear()
             appended.event(message, destination)
     for destination, run in runs.items():
         appended.ticks(destination, *run)
