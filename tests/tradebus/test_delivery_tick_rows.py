@@ -51,7 +51,9 @@ async def test_ticks_share_rows_and_keep_their_order_with_other_events(tmp_path:
         await api.bus.flush()
         # The ticks before the execution in rows of up to TICKS_PER_ROW, then the
         # execution alone, then the ticks after it: one row per run, whatever the batches.
-        grps = [g for (g,) in _rows(tmp_path / LOGS, "SELECT grp FROM outbox ORDER BY seq")]
+        grps = [
+            int(str(g)) for (g,) in _rows(tmp_path / LOGS, "SELECT grp FROM outbox ORDER BY seq")
+        ]
         execution = grps.index(0)
         assert sum(-g if g < 0 else 1 for g in grps[:execution]) == len(before)
         assert sum(-g if g < 0 else 1 for g in grps[execution + 1 :]) == len(after)
@@ -134,7 +136,7 @@ async def test_a_row_of_ticks_that_is_not_valid_is_refused_whole_and_the_others_
     assert "Tick.symbol" in errors[3]
     assert "one of a row of 2 ticks, refused whole" in errors[3]
     # Each refused row is kept whole in its dead letter, as it was sent.
-    data = _rows(tmp_path / MAIN, "SELECT data FROM dead_letters WHERE cursor = 2")
-    assert data == [(schemas.pack_array([good[0], bad_tick, good[1]]),)]
+    kept = _rows(tmp_path / MAIN, "SELECT data FROM dead_letters WHERE cursor = 2")
+    assert kept == [(schemas.pack_array([good[0], bad_tick, good[1]]),)]
     assert integrity(tmp_path / MAIN) == "ok"
     assert count(tmp_path / MAIN, "relay_cursors") == 1
