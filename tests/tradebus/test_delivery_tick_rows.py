@@ -140,3 +140,18 @@ async def test_a_row_of_ticks_that_is_not_valid_is_refused_whole_and_the_others_
     assert kept == [(schemas.pack_array([good[0], bad_tick, good[1]]),)]
     assert integrity(tmp_path / MAIN) == "ok"
     assert count(tmp_path / MAIN, "relay_cursors") == 1
+
+
+async def test_ticks_published_encoded_share_rows_and_are_delivered(tmp_path: Path) -> None:
+    ticks = _ticks(50)
+    async with open_node(tmp_path, roles=["api_server"]) as api:
+        for tick in ticks:
+            api.bus.publish_encoded_nowait(schemas.encode(tick), tick.topic)
+        await api.bus.flush()
+        assert _rows(tmp_path / LOGS, "SELECT min(grp) < -1 FROM outbox") == [(1,)]
+    async with (
+        open_node(tmp_path, roles=["chatgpt_bot"]),
+        open_node(tmp_path, roles=["api_server"]) as api,
+    ):
+        await api.delivered(timeout=30)
+    assert _stored(tmp_path / MAIN) == [(t.symbol, t.bid, t.ts) for t in ticks]
