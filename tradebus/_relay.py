@@ -10,6 +10,10 @@ is stored once, ticks (which have no ``event_id``) included.
 
 A row that is not a valid event (or not one of this database's) is committed to
 ``dead_letters`` with its origin and position, and the relay goes on.
+
+A row may hold several ticks (see ``writers.TICKS_PER_ROW``): they are published as
+one group with the row's position, so they are committed whole with the cursor, or
+refused whole (one dead letter holding the row as it was sent).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ __all__ = ["Relay", "RelayStatistics", "relay_key"]
 
 logger = logging.getLogger("tradebus")
 
-#: Rows read from an outbox at a time.
+#: Events read from an outbox at a time (a row of several ticks counts as its ticks).
 READ_LIMIT = 5_000
 _list_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
 _ticks_decoder = msgspec.msgpack.Decoder(list[Tick])
@@ -326,8 +330,10 @@ class Relay:
         except InvalidEvent as exc:  # refused by the bus, before any was published
             # (the ticks of a row of several are checked only there, not twice).
             topics = await anyio.to_thread.run_sync(self._topics, unit.rows)
-            reason = f"{exc.reason} (one of a row of {len(events)} ticks, refused whole)"
-            error = InvalidEvent(exc.event_type, exc.field, exc.value, reason)
+            error = exc
+            if unit.rows[-1].grp < 0:
+                reason = f"{exc.reason} (one of a row of {len(events)} ticks, refused whole)"
+                error = InvalidEvent(exc.event_type, exc.field, exc.value, reason)
             await self._refuse(_Unit(unit.rows, [], error, topics), error)
             return
         self._unwaited = None  # waited for: it, and all before it, are committed
