@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -36,6 +35,7 @@ from writers import DatabaseSpec, OutboxReader, OutboxRow, WriterActor
 
 from ._file_watch import FileChanges
 from ._relay_stats import RelayStatistics
+from ._relay_units import Unit, cut_units, whole_groups
 
 __all__ = ["Relay", "RelayStatistics", "relay_key"]
 
@@ -45,24 +45,10 @@ logger = logging.getLogger("tradebus")
 READ_LIMIT = 5_000
 _list_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
 _ticks_decoder = msgspec.msgpack.Decoder(list[Tick])
-_grp = attrgetter("grp")
-#: The most ticks a relay publishes as one group (sharing one cursor).
-TICK_RUN = 1_000
 #: The longest pause before a relay reads a source again after failing to (seconds).
 MAX_PAUSE = 30.0
 #: How often a relay reads its committed cursor, for statistics (seconds).
 COUNT_EVERY = 1.0
-
-
-class _Unit(NamedTuple):
-    """Rows published together: an atomic group of the sender's, a run of ticks (one
-    group, sharing the cursor of the last), one event, or rows refused (and why)."""
-
-    rows: list[OutboxRow]
-    events: list[Event]
-    refused: Exception | None
-    #: The topics of refused rows (for their dead letters).
-    topics: list[str]
 
 
 class _Chunk(NamedTuple):
@@ -70,7 +56,7 @@ class _Chunk(NamedTuple):
 
     origin: str
     after: int
-    units: list[_Unit]
+    units: list[Unit]
     caught_up: bool
     pending: int
     #: When the first of the rows was appended (ns).
@@ -190,7 +176,7 @@ class Relay:
                 caught_up = sum(row.events for row in rows) < limit
                 # A full read may end inside a group (committed whole: its last rows
                 # follow); a short one holds every row there is.
-                whole = rows if caught_up else _whole_groups(rows)
+                whole = rows if caught_up else whole_groups(rows)
                 if whole or caught_up:
                     break
                 limit *= 2  # a group longer than a read: read it whole
@@ -202,7 +188,7 @@ class Relay:
                 pending = events
             else:
                 pending = (view.last_position() - after) * events // max(1, len(whole))
-            units = _units(whole, self._decode(whole)) if whole else []
+            units = cut_units(whole, self._decode(whole)) if whole else []
             for unit in units:
                 if unit.refused is not None:  # their topics, for the dead letters
                     unit.topics.extend(view.details(row.seq)[0] for row in unit.rows)
@@ -232,7 +218,7 @@ class Relay:
     def _idle(self) -> None:
         self.pending, self.oldest_ts = 0, None
 
-    async def _publish(self, units: list[_Unit], *, wait_for_last: bool) -> None:
+    async def _publish(self, units: list[Unit], *, wait_for_last: bool) -> None:
         """Publish ``units`` in order; with ``wait_for_last``, return once the last is
         committed (which cuts the writer's batch short). Rows that are not valid events
         for this database go to its dead_letters, in their place: what was published
@@ -302,7 +288,7 @@ class Relay:
         # Each is checked as it is published (the bus's admit hook; see _publish_one).
         return ticks
 
-    async def _publish_one(self, unit: _Unit, *, wait: bool) -> None:
+    async def _publish_one(self, unit: Unit, *, wait: bool) -> None:
         """Publish a unit: a group (its events share the cursor of its last) or one event."""
         headers = Headers(origin=self.origin, cursor=unit.rows[-1].seq)
         events = unit.events
@@ -334,7 +320,7 @@ class Relay:
             if unit.rows[-1].grp < 0:
                 reason = f"{exc.reason} (one of a row of {len(events)} ticks, refused whole)"
                 error = InvalidEvent(exc.event_type, exc.field, exc.value, reason)
-            await self._refuse(_Unit(unit.rows, [], error, topics), error)
+            await self._refuse(Unit(unit.rows, [], error, topics), error)
             return
         self._unwaited = None  # waited for: it, and all before it, are committed
 
@@ -343,7 +329,7 @@ class Relay:
         with self.outbox.snapshot() as view:
             return [view.details(row.seq)[0] if view else "" for row in rows]
 
-    async def _refuse(self, unit: _Unit, error: Exception) -> None:
+    async def _refuse(self, unit: Unit, error: Exception) -> None:
         """Commit rows that are not valid events to dead_letters, with the cursor, once
         everything published before them is committed (the cursor must not pass an
         event that is not stored yet)."""
@@ -375,64 +361,3 @@ class Relay:
 def relay_key(source: str, database: str) -> str:
     """How a relay is named in statistics: ``"<source file> -> <database>"``."""
     return f"{source} -> {database}"
-
-
-def _whole_groups(rows: list[OutboxRow]) -> list[OutboxRow]:
-    """``rows`` without a trailing group whose last row they do not hold."""
-    last = rows[-1].seq if rows else 0
-    end = len(rows)
-    while end > 0 and rows[end - 1].grp > last:
-        end -= 1
-    return rows[:end]
-
-
-def _group_end(rows: list[OutboxRow], i: int) -> int:
-    """Where the group that starts at ``rows[i]`` ends (``i + 1`` if it has none, or if
-    its rows are not all there: each then goes alone)."""
-    grp = rows[i].grp
-    if not grp or grp <= rows[i].seq:
-        return i + 1
-    end = i
-    while end < len(rows) and rows[end].grp == grp:
-        if rows[end].seq == grp:
-            return end + 1
-        end += 1
-    return i + 1
-
-
-def _units(rows: list[OutboxRow], events: list[Event | list[Tick] | Exception]) -> list[_Unit]:
-    """``rows`` (with their events) cut into what is published together, in order."""
-    if set(map(type, events)) == {Tick} and not any(map(_grp, rows)):
-        # The common case, a stream of ticks: runs of TICK_RUN, by slicing.
-        return [
-            _Unit(rows[i : i + TICK_RUN], events[i : i + TICK_RUN], None, [])  # type: ignore[arg-type]
-            for i in range(0, len(rows), TICK_RUN)
-        ]
-    units: list[_Unit] = []
-    i = 0
-    while i < len(rows):
-        decoded = events[i]
-        if rows[i].grp < 0:  # a row of several ticks: published as one group
-            if isinstance(decoded, Exception):
-                units.append(_Unit(rows[i : i + 1], [], decoded, []))
-            else:
-                units.append(_Unit(rows[i : i + 1], decoded, None, []))  # type: ignore[arg-type]
-            i += 1
-            continue
-        end = _group_end(rows, i)
-        if end == i + 1 and type(decoded) is Tick:
-            # A run of ticks goes as one group: ticks were checked when decoded, so
-            # their writer has nothing to refuse in them.
-            while (
-                end < len(rows)
-                and end - i < TICK_RUN
-                and not rows[end].grp
-                and type(events[end]) is Tick
-            ):
-                end += 1
-        members = events[i:end]
-        refused = next((e for e in members if isinstance(e, Exception)), None)
-        good = [] if refused is not None else members
-        units.append(_Unit(rows[i:end], good, refused, []))  # type: ignore[arg-type]
-        i = end
-    return units
