@@ -19,6 +19,7 @@ from ._integrity import check_database as check_database
 from ._lock import WriterLock as WriterLock
 from ._lock import lock_path as lock_path
 from ._options import check_writer_options as check_writer_options
+from ._outbox_plan import TICKS_PER_ROW as TICKS_PER_ROW
 from ._outbox_reader import OutboxReader as OutboxReader
 from ._outbox_reader import OutboxRow as OutboxRow
 from ._prune_sql import Prunable as Prunable
@@ -52,6 +53,7 @@ __all__ = [
     "RECOMMENDATION_STAGES",
     "RETENTION_GROUPS",
     "SPECS",
+    "TICKS_PER_ROW",
     "DatabaseSpec",
     "DeadLetter",
     "InvalidOption",
