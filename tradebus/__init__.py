@@ -7,6 +7,10 @@ bus and the writers, the trade-integration API and the ``tradebus`` CLI.
 from __future__ import annotations
 
 from ._awaited import IntegrationCall as IntegrationCall
+from ._candles import CandleService as CandleService
+from ._candles import CandleStatistics as CandleStatistics
+from ._candles_options import DEFAULT_TIMEFRAMES as DEFAULT_TIMEFRAMES
+from ._candles_options import check_candle_options as check_candle_options
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
@@ -36,8 +40,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ROLES",
+    "DEFAULT_TIMEFRAMES",
     "AccessDenied",
     "AlreadyRecorded",
+    "CandleService",
+    "CandleStatistics",
     "IntegrationCall",
     "NoRoute",
     "Node",
@@ -57,6 +64,7 @@ __all__ = [
     "UnknownReference",
     "WriterHealth",
     "__version__",
+    "check_candle_options",
     "get_trade_integration",
     "open_node",
     "outcome_of",
