@@ -22,7 +22,7 @@ async def _built_live(data: Path) -> None:
         await publish(node, TICKS)
 
 
-async def _rebuild(data: Path, *extra: str) -> anyio.abc.Process | tuple[int, str, str]:
+async def _rebuild(data: Path, *extra: str) -> tuple[int, str, str]:
     result = await anyio.run_process(
         [sys.executable, "-m", "tradebus", "candles", "rebuild", "--symbol", "EURUSD",
          "--data-dir", str(data), *extra],
