@@ -27,6 +27,7 @@ SCENARIOS: Final = (
     "cross-ticks",
     "cross-latency",
     "idle-cpu",
+    "candles",
 )
 
 

@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from ._busmicro import bus
+from ._candles import candles
 from ._config import BenchConfig
 from ._context import Context
 from ._cross import cross_latency, cross_ticks, idle_cpu
@@ -59,6 +60,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "cross-ticks": cross_ticks,
     "cross-latency": cross_latency,
     "idle-cpu": idle_cpu,
+    "candles": candles,
 }
 
 

@@ -280,6 +280,13 @@ class CandleService:
             self._n["revisions"] += row is not None
             self._last_seq = await self.node.bus.publish(candle, headers=Headers(origin=NAME))
 
+    async def caught_up(self) -> None:
+        """Return once every tick published before the call is in the bars (taken by
+        the service; the bars are stored as they close, or as its options say)."""
+        subscription = self._subscription
+        if subscription is not None:
+            await subscription.wait_done(self.node.bus.published)
+
     # -------------------------------------------------------------- inspection
 
     def statistics(self) -> CandleStatistics:
