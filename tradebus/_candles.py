@@ -159,8 +159,11 @@ class CandleService:
                 self._subscription.close()
 
     async def _restore(self) -> None:
-        conn = await self.node.shared_reader(self._database)
-        for symbol, rows in (await latest_bars(conn, self.timeframes)).items():
+        # A connection of its own: the node may be starting still (its shared readers
+        # are for a running node).
+        async with self.node.reader(self._database) as conn:
+            latest = await latest_bars(conn, self.timeframes)
+        for symbol, rows in latest.items():
             self._n["restored"] += self.engine.restore(symbol, rows)
 
     # ---------------------------------------------------------------------- loop

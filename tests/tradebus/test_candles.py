@@ -175,14 +175,19 @@ async def test_ticks_relayed_from_another_process_s_outbox_make_bars_too(
     tmp_path: Path,
 ) -> None:
     ticks = random_ticks(13, 2_000, symbols=("EURUSD",))
-    async with open_node(tmp_path, roles=()) as client:  # a script: its ticks go to its outbox
-        await publish(client, ticks)
     async with (
         open_node(tmp_path, roles=["chatgpt_bot"]) as node,
         CandleService(node, timeframes=["M1", "M5"]) as candles,
     ):
+        # A script's node: its ticks go to its own outbox; the bot's relay publishes
+        # them on the bot's bus (already encoded), where the service takes them.
+        async with open_node(tmp_path, roles=()) as client:
+            await publish(client, ticks)
+            with anyio.fail_after(20):
+                await client.delivered()  # the bot's writer stored them
         with anyio.fail_after(20):
-            await wait_until(lambda: candles.statistics().ticks == len(ticks))
+            await candles.caught_up()
+        assert candles.statistics().ticks == len(ticks)
     assert_bars(stored(node.path("main")), oracle(ticks, ("M1", "M5")))
 
 
@@ -194,3 +199,56 @@ async def test_the_service_runs_only_where_the_ticks_are_stored(tmp_path: Path) 
             CandleService(node, timeframes=["W1"])
         with pytest.raises(InvalidOption, match="grace must be a finite number of seconds > 0"):
             CandleService(node, grace=0)
+
+
+async def test_a_late_tick_after_a_restart_revises_the_bar_stored_before_it(
+    tmp_path: Path,
+) -> None:
+    ticks = random_ticks(17, 3_000, symbols=("EURUSD",))
+    early = ticks[100]  # arrives after the restart, when its bars are long closed
+    rest = [t for t in ticks if t is not early]
+    for part in (rest[:1_500], [*rest[1_500:2_000], early], rest[2_000:]):
+        async with open_node(tmp_path) as node, CandleService(node) as candles:
+            await publish(node, part)
+    found = stored(tmp_path / "unified_tick_pipeline.db")
+    assert_bars(found, oracle([*rest[:100], early, *rest[100:]], TIMEFRAMES))
+    minute = early.ts - early.ts % MINUTE
+    assert found[("EURUSD", "M1", minute)][6:] == (1, 1)  # complete, revised once
+    assert candles.statistics().late_ticks == 0  # the last run had none
+
+
+async def test_a_bar_stored_incomplete_is_closed_by_the_wall_clock_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    now = time.time_ns()
+    minute = now - now % MINUTE - 3 * MINUTE
+    key = ("EURUSD", "M1", minute)
+    tick = Tick(symbol="EURUSD", bid=1.0, ask=1.1, ts=minute + NS)
+    async with open_node(tmp_path) as node:
+        async with CandleService(node, timeframes=["M1"], grace=3600.0) as candles:
+            await node.bus.publish(tick)
+            await candles.caught_up()
+        assert stored(node.path("main"))[key][5:] == (1, 0, 0)  # stored incomplete
+    async with (
+        open_node(tmp_path) as node,
+        CandleService(node, timeframes=["M1"], grace=0.1) as candles,
+    ):
+        assert candles.statistics().restored == 1
+        with anyio.fail_after(10):
+            await wait_until(lambda: stored(node.path("main"))[key][6] == 1)
+    assert stored(node.path("main")) == {key: (1.0, 1.0, 1.0, 1.0, 0.0, 1, 1, 0)}
+
+
+async def test_the_bars_in_progress_are_stored_when_the_body_fails(tmp_path: Path) -> None:
+    ticks = random_ticks(19, 500, symbols=("EURUSD",))
+
+    async def strategy() -> None:
+        async with open_node(tmp_path) as node, CandleService(node, timeframes=["M1", "H1"]):
+            await publish(node, ticks)
+            raise RuntimeError("the strategy failed")
+
+    with pytest.raises(RuntimeError, match="the strategy failed"):
+        await strategy()
+    found = stored(tmp_path / "unified_tick_pipeline.db")
+    assert_bars(found, oracle(ticks, ("M1", "H1")))
+    assert {key for key, row in found.items() if row[6] == 0} == last_bars(found)
