@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
@@ -14,6 +15,7 @@ from anyio.abc import TaskGroup
 
 from eventbus import BusClosed, Headers, Message, Subscription
 from schemas import Candle, Tick, Timeframe
+from writers import InvalidOption
 
 from ._candles_engine import NS, Bar, CandleEngine, LateTick
 from ._candles_options import (
@@ -22,7 +24,7 @@ from ._candles_options import (
     check_duration,
     price_getter,
 )
-from ._candles_store import latest_bars, stored_bars
+from ._candles_store import bars_between, latest_bars, stored_bars, ticks_after
 from ._exceptions import TradebusError
 from ._node import Node
 
@@ -32,6 +34,7 @@ logger = logging.getLogger("tradebus.candles")
 
 #: The name the service subscribes and publishes under.
 NAME = "candles"
+_NEVER = 2**63
 
 
 class CandleStatistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +50,8 @@ class CandleStatistics(msgspec.Struct, frozen=True, kw_only=True):
     :param restored: incomplete bars taken up again at start (stored when it last stopped).
     :param stored_incomplete: bars in progress stored when it stopped.
     :param symbols: symbols seen.
+    :param caught_up: ticks taken at start from the database: stored after the newest
+        tick of the stored bars, while the service was not running.
     """
 
     ticks: int
@@ -58,6 +63,7 @@ class CandleStatistics(msgspec.Struct, frozen=True, kw_only=True):
     restored: int
     stored_incomplete: int
     symbols: int
+    caught_up: int
 
 
 class CandleService:
@@ -72,6 +78,8 @@ class CandleService:
         (when its symbol has been quiet since the previous check).
     :param update_interval: the bars in progress are published (incomplete) at most
         this often, in seconds; None: only when they close and at shutdown.
+    :param max_catch_up: at start, at most this many stored ticks newer than the
+        stored bars are taken into them (more: none are, and a warning says to rebuild).
     :raises InvalidOption: for a bad timeframe, price or duration.
     :raises TradebusError: if the node does not host the database candles are stored in.
     """
@@ -84,6 +92,7 @@ class CandleService:
         price: str = "bid",
         grace: float = 2.0,
         update_interval: float | None = 1.0,
+        max_catch_up: int = 2_000_000,
     ) -> None:
         self.timeframes, self.price = check_candle_options(timeframes, price)
         if not self.timeframes:
@@ -101,6 +110,9 @@ class CandleService:
                 f"({'no database' if spec is None else spec.filename}); this node hosts "
                 f"{', '.join(node.roles) or 'no roles'}: start it there"
             )
+        if type(max_catch_up) is not int or max_catch_up < 0:
+            raise InvalidOption("max_catch_up", max_catch_up, "an int >= 0")
+        self.max_catch_up = max_catch_up
         self.node = node
         self._database = spec.name
         self._last_ts = 0
@@ -110,7 +122,6 @@ class CandleService:
         self._subscription: Subscription | None = None
         self._wake = anyio.CancelScope()
         self._stopping = False
-        self._stopped = anyio.Event()
         self._last_seq = 0
         self._ticks = self._skipped = 0
         self._n = dict.fromkeys(CandleStatistics.__struct_fields__, 0)
@@ -159,12 +170,60 @@ class CandleService:
                 self._subscription.close()
 
     async def _restore(self) -> None:
+        """Take up the stored bars, then catch up with the ticks stored after the newest
+        tick they hold (relayed while it was not running, or before a crash)."""
+        subscription = self._subscription
+        assert subscription is not None
+        subscribed_at = self.node.bus.published  # later ticks are in its buffer
         # A connection of its own: the node may be starting still (its shared readers
         # are for a running node).
         async with self.node.reader(self._database) as conn:
             latest = await latest_bars(conn, self.timeframes)
-        for symbol, rows in latest.items():
-            self._n["restored"] += self.engine.restore(symbol, rows)
+            marks: dict[str, int] = {}
+            base_tf, longest = self.timeframes[0], max(self.engine.lengths)
+            for symbol, rows in latest.items():
+                base = next((row for tf, row, _ in rows if tf == base_tf), None)
+                earlier: list[tuple[Any, ...]] = []
+                if base is not None:
+                    ts_open = int(base[0])
+                    start = ts_open - ts_open % longest
+                    earlier = await bars_between(conn, symbol, base_tf, start, ts_open)
+                    if base[9] is not None:
+                        marks[symbol] = int(base[9])  # the newest tick its bars hold
+                self._n["restored"] += self.engine.restore(symbol, rows, earlier)
+            await self._wait_stored(subscribed_at)  # every tick published before is stored
+            stored = await ticks_after(conn, marks, self.price, self.max_catch_up)
+        # The ticks published since it subscribed may be stored already: those the
+        # buffer holds are taken from the buffer, not from the database.
+        pending: list[Message[Any]] = []
+        while batch := subscription.receive_batch_nowait(10_000):
+            pending.extend(batch)
+        if stored is None:
+            logger.warning(
+                "candles: more than %d ticks were stored after the newest bars; they are "
+                "not in the bars: run 'tradebus candles rebuild' for their symbols",
+                self.max_catch_up,
+            )
+            stored = []
+        buffered = Counter(
+            (t.symbol, t.ts, self._price(t), t.volume)
+            for t in (m.event for m in pending)
+            if t.ts > marks.get(t.symbol, _NEVER)
+        )
+        add = self.engine.add
+        for symbol, ts, price, volume in stored:
+            key = (symbol, ts, price, volume)
+            if buffered[key]:
+                buffered[key] -= 1
+                continue
+            if price is not None:
+                add(symbol, ts, float(price), volume)
+                self._n["caught_up"] += 1
+        await self._process(pending)
+        if self.engine.late:
+            late, self.engine.late = self.engine.late, []
+            await self._revise(late)
+        await self._publish_finals()
 
     # ---------------------------------------------------------------------- loop
 
@@ -255,11 +314,13 @@ class CandleService:
         for candle in (*finals, *(extra or ())):
             self._last_seq = await self.node.bus.publish(candle, headers=Headers(origin=NAME))
 
-    async def _wait_stored(self) -> None:
-        """Wait until what this service published is stored (acknowledged by the writers)."""
+    async def _wait_stored(self, seq: int | None = None) -> None:
+        """Wait until what this service published (or every message up to ``seq``) is
+        stored: acknowledged by the writers."""
+        seq = self._last_seq if seq is None else seq
         for subscription in self.node.bus.subscriptions():
             if subscription.durable:
-                await subscription.wait_done(self._last_seq)
+                await subscription.wait_done(seq)
 
     async def _revise(self, late: list[LateTick]) -> None:
         """Merge late ticks into their stored bars (a revision of each)."""
@@ -304,6 +365,7 @@ class CandleService:
             restored=n["restored"],
             stored_incomplete=n["stored_incomplete"],
             symbols=len(self.engine.symbols),
+            caught_up=n["caught_up"],
         )
 
     def __repr__(self) -> str:

@@ -335,39 +335,51 @@ class CandleEngine:
 
     # --------------------------------------------------------------- restart
 
-    def restore(self, symbol: str, rows: Iterable[tuple[Timeframe, Sequence[Any], bool]]) -> int:
-        """Take ``symbol``'s latest stored bar of each timeframe: ``(timeframe, row,
-        complete)`` with rows as :meth:`Bar.of_row` reads them. An incomplete one is
-        opened again; a complete one closes its interval. Returns how many were opened."""
+    def restore(
+        self,
+        symbol: str,
+        rows: Iterable[tuple[Timeframe, Sequence[Any], bool]],
+        earlier: Iterable[Sequence[Any]] = (),
+    ) -> int:
+        """Take up ``symbol``'s stored bars: ``rows``, its latest bar of each timeframe
+        ``(timeframe, row, complete)`` (rows as :meth:`Bar.of_row` reads them), and
+        ``earlier``, its stored base bars from the start of the longest timeframe's
+        interval holding the latest base bar up to that bar (oldest first).
+
+        The latest base bar is opened again if incomplete; each longer timeframe's open
+        bar is folded again from the stored base bars of its interval (what a bar
+        stored in progress held is there, and what it missed too), unless its stored
+        bar of that interval is complete. Returns how many bars were opened.
+        """
         st = self.state(symbol)
+        latest = {tf: (row, complete) for tf, row, complete in rows}
         index = {tf: i for i, tf in enumerate(self.timeframes)}
+        for tf, (row, _) in latest.items():
+            st.floors[index[tf]] = int(row[0])
+        if self.timeframes[0] not in latest:
+            return 0  # no base bar: the longer ones cannot be folded again
+        row, complete = latest[self.timeframes[0]]
+        base = Bar.of_row(row, self.lengths[0])
         opened = 0
-        for tf, row, complete in rows:
-            i = index[tf]
-            bar = Bar.of_row(row, self.lengths[i])
-            if complete:
-                st.floors[i] = max(st.floors[i], bar.ts_open)
-                continue
+        if not complete:
+            st.base, st.floors[0] = base, -1
             opened += 1
-            if i == 0:
-                st.base = bar
-            else:
-                st.accs[i - 1] = bar
-        base = st.base
-        if base is not None:
-            # The longer bars stored with it hold its ticks already.
-            held = [
-                acc
-                for acc in st.accs
-                if acc is not None and acc.ts_open <= base.ts_open < acc.end
-                and acc.last_ts >= base.last_ts
-            ]  # fmt: skip
-            if held:
-                base.folded_count, base.folded_volume = base.count, base.volume
-            for i, acc in enumerate(st.accs):
-                if acc is None:
-                    length = self.lengths[i + 1]
-                    start = base.ts_open - base.ts_open % length
-                    if start > st.floors[i + 1]:
-                        st.accs[i] = Bar(start, start + length)
+        folded = [Bar.of_row(r, self.lengths[0]) for r in earlier]
+        if complete:
+            folded.append(base)
+        for i, length in enumerate(self.lengths[1:]):
+            start = base.ts_open - base.ts_open % length
+            stored = latest.get(self.timeframes[i + 1])
+            if stored is not None and (
+                int(stored[0][0]) > start or (int(stored[0][0]) == start and stored[1])
+            ):
+                continue  # complete (or later than the base bar): closed, as stored
+            acc = Bar(start, start + length)
+            for bar in folded:
+                if bar.ts_open >= start:
+                    acc.merge(bar)
+            if stored is not None and int(stored[0][0]) == start:
+                acc.revision = int(stored[0][7])
+            st.accs[i] = acc
+            opened += 1 if acc.count or st.base is not None else 0
         return opened

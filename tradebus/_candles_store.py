@@ -10,7 +10,14 @@ import aiosqlite
 
 from schemas import Timeframe
 
-__all__ = ["BAR_COLUMNS", "latest_bars", "stored_bars", "stored_ticks"]
+__all__ = [
+    "BAR_COLUMNS",
+    "bars_between",
+    "latest_bars",
+    "stored_bars",
+    "stored_ticks",
+    "ticks_after",
+]
 
 #: The columns a :class:`~tradebus._candles_engine.Bar` reads, then ``complete``.
 BAR_COLUMNS = (
@@ -43,6 +50,19 @@ async def latest_bars(
             )
             for row in found:
                 latest.setdefault(symbol, []).append((tf, tuple(row[:-1]), bool(row[-1])))
+
+
+async def bars_between(
+    conn: aiosqlite.Connection, symbol: str, timeframe: Timeframe, start: int, end: int
+) -> list[Row]:
+    """``symbol``'s stored bars of ``timeframe`` opened in ``[start, end)``, oldest first
+    (rows as :data:`BAR_COLUMNS` without ``complete``)."""
+    rows = await conn.execute_fetchall(
+        f"SELECT {BAR_COLUMNS} FROM candles WHERE symbol = ? AND timeframe = ? "
+        "AND ts_open >= ? AND ts_open < ? ORDER BY ts_open",
+        (symbol, timeframe, start, end),
+    )
+    return [tuple(row[:-1]) for row in rows]
 
 
 async def stored_bars(
@@ -81,3 +101,27 @@ async def stored_ticks(
         yield batch
         if len(batch) < chunk:
             return
+
+
+async def ticks_after(
+    conn: aiosqlite.Connection, marks: dict[str, int], price: str, limit: int
+) -> list[tuple[str, int, float | None, float]] | None:
+    """Each symbol's stored ticks newer than its mark (ns), in the order they were stored:
+    ``(symbol, ts, price, volume)``, in one read (one snapshot); None if there are more
+    than ``limit``."""
+    if not marks:
+        return []
+    column = {"bid": "t.bid", "ask": "t.ask", "last": "t.last", "mid": "(t.bid + t.ask) / 2.0"}[
+        price
+    ]
+    values = ", ".join("(?, ?)" for _ in marks)
+    params: list[object] = [v for item in marks.items() for v in item]
+    rows = await conn.execute_fetchall(
+        f"WITH marks(symbol, ts) AS (VALUES {values}) "
+        f"SELECT t.symbol, t.ts, {column}, t.volume FROM marks "
+        "JOIN unified_ticks t ON t.symbol = marks.symbol AND t.ts > marks.ts "
+        "ORDER BY t.symbol, t.ts, t.seq LIMIT ?",
+        (*params, limit + 1),
+    )
+    found = [(str(r[0]), int(r[1]), r[2], float(r[3])) for r in rows]
+    return None if len(found) > limit else found

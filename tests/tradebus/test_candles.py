@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import random
+import signal
 import sqlite3
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -251,4 +253,24 @@ async def test_the_bars_in_progress_are_stored_when_the_body_fails(tmp_path: Pat
         await strategy()
     found = stored(tmp_path / "unified_tick_pipeline.db")
     assert_bars(found, oracle(ticks, ("M1", "H1")))
+    assert {key for key, row in found.items() if row[6] == 0} == last_bars(found)
+
+
+@pytest.mark.parametrize("updates", ["none", "0"])  # bars in progress never / always stored
+async def test_after_a_crash_the_ticks_stored_past_the_bars_are_caught_up_at_start(
+    tmp_path: Path, updates: str
+) -> None:
+    worker = "tests.tradebus.candles_worker"
+    result = await anyio.run_process(
+        [sys.executable, "-m", worker, str(tmp_path), "23", "6000", updates], check=False
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr.decode()
+    ticks = random_ticks(23, 6_000, symbols=("EURUSD", "XAUUSD"))
+    async with open_node(tmp_path) as node, CandleService(node) as candles:
+        pass
+    stats = candles.statistics()
+    assert 0 < stats.caught_up <= 3_000  # the second half, less what it had stored
+    assert stats.late_ticks == 0
+    found = stored(tmp_path / "unified_tick_pipeline.db")
+    assert_bars(found, oracle(ticks, TIMEFRAMES))
     assert {key for key, row in found.items() if row[6] == 0} == last_bars(found)
