@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 import anyio
+from anyio.abc import TaskGroup, TaskStatus
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -25,6 +26,31 @@ logger = logging.getLogger("tradebus")
 ServiceFactory = Callable[["Node"], AbstractAsyncContextManager[object]]
 
 
+class _Runner:
+    """One service's task: enters it, waits to be told to stop, leaves it; entering
+    and leaving in one task (a service's own task group must exit where it entered)."""
+
+    def __init__(self, factory: ServiceFactory) -> None:
+        self.factory = factory
+        self.stop = anyio.Event()
+        self.done = anyio.Event()
+        self.error: Exception | None = None
+
+    async def run(self, node: Node, *, task_status: TaskStatus[object]) -> None:
+        try:
+            # Never cancelled half-way: it is stopped by stop(), however the node ends.
+            with anyio.CancelScope(shield=True):
+                service = self.factory(node)
+                task_status.started(await service.__aenter__())
+                await self.stop.wait()
+                try:
+                    await service.__aexit__(None, None, None)
+                except Exception as failed:
+                    self.error = failed
+        finally:
+            self.done.set()
+
+
 class NodeServices:
     """The services of one node, started and stopped together."""
 
@@ -32,15 +58,20 @@ class NodeServices:
         self.factories = tuple(factories)
         #: The services running, in the order they started.
         self.running: list[object] = []
-        self._entered: list[AbstractAsyncContextManager[object]] = []
+        self._runners: list[_Runner] = []
+        self._task_group: TaskGroup | None = None
 
     async def start(self, node: Node) -> None:
         """Start every service; if one fails to start, stop those started and raise."""
+        if not self.factories:
+            return
+        group = self._task_group = anyio.create_task_group()
+        await group.__aenter__()
         try:
             for factory in self.factories:
-                service = factory(node)
-                self.running.append(await service.__aenter__())
-                self._entered.append(service)
+                runner = _Runner(factory)
+                self.running.append(await group.start(runner.run, node))
+                self._runners.append(runner)
         except BaseException as exc:
             await self.stop(exc)
             raise
@@ -53,15 +84,16 @@ class NodeServices:
         as its notes); with ``exc`` (the node is going down on an error) they are
         logged instead.
         """
-        entered, self._entered = self._entered, []
+        runners, self._runners = self._runners, []
+        group, self._task_group = self._task_group, None
         self.running.clear()
-        errors: list[Exception] = []
         with anyio.CancelScope(shield=True):
-            for service in reversed(entered):
-                try:
-                    await service.__aexit__(None, None, None)
-                except Exception as failed:
-                    errors.append(failed)
+            for runner in reversed(runners):
+                runner.stop.set()
+                await runner.done.wait()
+        if group is not None:
+            await group.__aexit__(None, None, None)
+        errors = [runner.error for runner in reversed(runners) if runner.error is not None]
         if not errors:
             return
         if exc is not None:

@@ -274,3 +274,13 @@ async def test_after_a_crash_the_ticks_stored_past_the_bars_are_caught_up_at_sta
     found = stored(tmp_path / "unified_tick_pipeline.db")
     assert_bars(found, oracle(ticks, TIMEFRAMES))
     assert {key for key, row in found.items() if row[6] == 0} == last_bars(found)
+
+
+async def test_the_service_runs_as_one_of_the_node_s_services(tmp_path: Path) -> None:
+    ticks = random_ticks(29, 1_000, symbols=("EURUSD",))
+    node = Node(tmp_path, services=[lambda node: CandleService(node, timeframes=["M5"])])
+    async with node:
+        await publish(node, ticks)
+    found = stored(tmp_path / "unified_tick_pipeline.db")
+    assert_bars(found, oracle(ticks, ("M5",)))
+    assert {key for key, row in found.items() if row[6] == 0} == last_bars(found)
