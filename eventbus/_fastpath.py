@@ -32,6 +32,7 @@ def fast_publish_nowait(
     ``slow(event, topic, headers)`` delivers an admitted event the way the bus does.
     """
     single = router.single.get
+    pair = router.pair.get
     envelope = router.local
     get_ident = threading.get_ident
     owner = router.owner
@@ -78,11 +79,23 @@ def fast_publish_nowait(
         elif topic != its_own:
             raise not_its_topic(event, topic, its_own)
         inbox = single(topic)
-        if inbox is not None and headers is None:
-            buffer = inbox.buffer
-            if len(buffer) < inbox.append_below:  # as above
+        if inbox is not None:
+            if headers is None:
+                buffer = inbox.buffer
+                if len(buffer) < inbox.append_below:  # as above
+                    router.seq = seq = router.seq + 1
+                    buffer.append(Message(topic, seq, event, envelope))
+                    return seq
+        elif headers is None and (two := pair(topic)) is not None:
+            # Two subscriptions (a writer and a service): the same, for both at once.
+            first, second = two
+            if len(first.buffer) < first.append_below and (
+                len(second.buffer) < second.append_below
+            ):
                 router.seq = seq = router.seq + 1
-                buffer.append(Message(topic, seq, event, envelope))
+                message = Message(topic, seq, event, envelope)
+                first.buffer.append(message)
+                second.buffer.append(message)
                 return seq
         return slow(event, topic, headers)
 
