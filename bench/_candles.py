@@ -77,8 +77,10 @@ async def candles(ctx: Context) -> ScenarioResult:
             ctx.status(f"pair {n + 1}/{config.repeat}: candles {'on' if on else 'off'}")
             runs["on" if on else "off"] = await _ingest(ctx, ctx.fresh_dir("candles"), on)
         ratio = runs["on"]["ticks_per_s"] / runs["off"]["ticks_per_s"]
-        pairs.append({"off": runs["off"], "on": runs["on"], "ratio": ratio})
+        cpu = runs["on"]["cpu_seconds"] / runs["off"]["cpu_seconds"]
+        pairs.append({"off": runs["off"], "on": runs["on"], "ratio": ratio, "cpu_ratio": cpu})
     ratio = statistics.median(p["ratio"] for p in pairs)
+    cpu_ratio = statistics.median(p["cpu_ratio"] for p in pairs)
     best_on = max(p["on"]["ticks_per_s"] for p in pairs)
     best_off = max(p["off"]["ticks_per_s"] for p in pairs)
     figures: dict[str, Any] = {
@@ -89,6 +91,7 @@ async def candles(ctx: Context) -> ScenarioResult:
         "off_ticks_per_s": best_off,
         "ratio_to_off": ratio,
         "ratios": [p["ratio"] for p in pairs],
+        "cpu_ratio": cpu_ratio,
         "pairs": pairs,
     }
     line = Line(
@@ -97,6 +100,6 @@ async def candles(ctx: Context) -> ScenarioResult:
         rate=best_on,
         unit="ticks/s",
         note=f"{ratio:.2f}x the same ingest with it off (median of {len(pairs)} pairs; "
-        f"off: best {best_off:,.0f} ticks/s)",
+        f"off: best {best_off:,.0f} ticks/s); CPU {cpu_ratio:.2f}x off's",
     )
     return ScenarioResult(name="candles", figures=figures, lines=[line])
