@@ -29,6 +29,7 @@ SCENARIOS: Final = (
     "idle-cpu",
     "prune",
     "import-ticks",
+    "candles",
 )
 
 

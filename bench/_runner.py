@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from ._busmicro import bus
+from ._candles import candles
 from ._config import BenchConfig
 from ._context import Context
 from ._cross import cross_latency, cross_ticks, idle_cpu
@@ -63,6 +64,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "idle-cpu": idle_cpu,
     "prune": prune,
     "import-ticks": import_ticks_scenario,
+    "candles": candles,
 }
 
 

@@ -43,6 +43,7 @@ from ._time import now_ns as now_ns
 from ._time import ts_to_datetime as ts_to_datetime
 from ._topics import symbol_token as symbol_token
 from ._topics import token_symbol as token_symbol
+from ._types import TIMEFRAME_SECONDS as TIMEFRAME_SECONDS
 from ._types import AlertType as AlertType
 from ._types import Direction as Direction
 from ._types import HealthStatus as HealthStatus
@@ -63,6 +64,7 @@ __all__ = [
     "EVENT_TYPES",
     "LIFECYCLE_EVENTS",
     "MAX_EVENT_BYTES",
+    "TIMEFRAME_SECONDS",
     "AlertType",
     "AnalysisResult",
     "AnyEvent",

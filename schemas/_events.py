@@ -120,6 +120,16 @@ class Candle(Event, frozen=True, tag=True, kw_only=True, array_like=True):
     volume: NonNegative = 0.0
     tick_count: Count = 0
     ts: Timestamp = msgspec.field(default_factory=_now)
+    #: False while its interval may still take ticks: the bar in progress, or the one
+    #: in progress when the candle service stopped (it completes it when it restarts).
+    complete: bool = True
+    #: How many times the bar was changed after it was first stored complete (by a
+    #: late tick, or a rebuild from the stored ticks).
+    revision: Count = 0
+    #: The timestamps of its first and last tick (None: not known, as for bars made
+    #: before they were recorded); a late tick becomes the open or the close by them.
+    first_tick_ts: Timestamp | None = None
+    last_tick_ts: Timestamp | None = None
 
     @property
     def topic(self) -> str:

@@ -10,6 +10,10 @@ from writers import Pruner as Pruner
 from writers import Retention as Retention
 
 from ._awaited import IntegrationCall as IntegrationCall
+from ._candles import CandleService as CandleService
+from ._candles import CandleStatistics as CandleStatistics
+from ._candles_options import DEFAULT_TIMEFRAMES as DEFAULT_TIMEFRAMES
+from ._candles_options import check_candle_options as check_candle_options
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
@@ -51,8 +55,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ROLES",
+    "DEFAULT_TIMEFRAMES",
     "AccessDenied",
     "AlreadyRecorded",
+    "CandleService",
+    "CandleStatistics",
     "ImportResult",
     "IntegrationCall",
     "Journal",
@@ -82,6 +89,7 @@ __all__ = [
     "UnknownReference",
     "WriterHealth",
     "__version__",
+    "check_candle_options",
     "closed_trades",
     "get_trade_integration",
     "import_ticks",

@@ -16,7 +16,7 @@ from rich.table import Table
 from schemas import InvalidEvent, check_symbol, format_ts
 from writers import WriterLockError, create_database
 
-from . import _cli_status
+from . import _cli_candles, _cli_status
 from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
 from ._cli_import import add_parser as add_import_parser
@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     add_prune_parser(commands)
     add_import_parser(commands)
     add_journal_parser(commands)
+    _cli_candles.add_parser(commands)
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )

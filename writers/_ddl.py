@@ -9,9 +9,10 @@ hand-written SQLite (:mod:`writers._sqlite_rules`, :mod:`writers._sqlite_integri
 3. the integrity triggers (and the indexes they search);
 4. delivery between processes: the ``outbox`` (with the identity of this file's
    outbox, a random number in ``writer_state``), ``relay_cursors``, and where a dead
-   letter a relay delivered came from.
-5. the market services' state; tick import: ``tick_imports`` (main), the ledger of
-   imported files.
+   letter a relay delivered came from;
+5. the market services: the candles' completeness, revision and first and last
+   tick times (and the M5 view with them); the tick import's ledger,
+   ``tick_imports`` (main).
 
 Migration 3 makes the schema keep the meaning of what was stored, whatever arrives:
 
@@ -42,7 +43,7 @@ from typing import Final
 from ._sqlite_dialect import migrations
 from ._sqlite_integrity import ANALYSIS_INTEGRITY, LOGS_INTEGRITY, MAIN_INTEGRITY
 from ._sqlite_outbox import OUTBOX_IDENTITY
-from ._sqlite_rules import M5_CANDLES_VIEW
+from ._sqlite_rules import CANDLES_V5, M5_CANDLES_VIEW
 from ._tables import ANALYSIS_TABLES, LOGS_TABLES, MAIN_TABLES, WRITER_TABLES
 
 __all__ = [
@@ -58,7 +59,7 @@ SCHEMA_VERSION: Final = 5
 
 MAIN_MIGRATIONS: Final = migrations(
     (*MAIN_TABLES, *WRITER_TABLES),
-    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY},
+    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY, 5: CANDLES_V5},
     SCHEMA_VERSION,
 )
 ANALYSIS_MIGRATIONS: Final = migrations(

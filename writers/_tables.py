@@ -99,10 +99,18 @@ TICKS: Final = table(
     event=Tick,
     clustered=True,
 )
+#: The candle columns migration 5 adds: whether the bar is complete, its revisions, and
+#: the timestamps of its first and last tick.
+CANDLE_COLUMNS_V5: Final = {
+    "complete": 5,
+    "revision": 5,
+    "first_tick_ts": 5,
+    "last_tick_ts": 5,
+}
 # A candle is stored once per (symbol, timeframe, ts_open); a later one updates it.
 CANDLES: Final = table(
     "candles",
-    columns=struct_columns(Candle),
+    columns=struct_columns(Candle, since=CANDLE_COLUMNS_V5),
     primary_key=("symbol", "timeframe", "ts_open"),
     event=Candle,
     clustered=True,

@@ -26,7 +26,7 @@ from writers import (
 
 from ._helpers import count, execution, position_update, query, recommendation, running_writer
 
-#: The migration scripts as shipped with schema version 4, word for word: what made the
+#: The migration scripts as shipped with schema version 5, word for word: what made the
 #: files users have.
 FROZEN = Path(__file__).with_name("frozen_schema")
 
