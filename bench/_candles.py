@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import statistics
 import time
 from pathlib import Path
@@ -23,10 +22,7 @@ ROLE = "chatgpt_bot"
 def _node_options(max_batch: int, max_delay: float) -> dict[str, Any]:
     """The node's options with its own candles off (where a node builds candles by
     default, the service under test is the only one)."""
-    options: dict[str, Any] = {"max_batch": max_batch, "max_delay": max_delay}
-    if "candles" in inspect.signature(open_node).parameters:
-        options["candles"] = ()
-    return options
+    return {"max_batch": max_batch, "max_delay": max_delay, "candles": ()}
 
 
 async def _ingest(ctx: Context, folder: Path, with_candles: bool) -> dict[str, Any]:

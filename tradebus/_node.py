@@ -128,6 +128,10 @@ class Node:
                 self._outbox_writer = await self._start_client_writer()
             # Ids made from now on sort after every id stored (by any earlier run).
             await observe_stored_event_ids(self.path(s) for s in self.topology.databases)
+            self._running = True
+            # Services start before the relays: they see what the relays bring.
+            if self._services.factories:
+                await self._task_group.start(self._services.run, self)
             outbox = self._outbox_writer
             self._delivery = Delivery(
                 self.bus,
@@ -137,9 +141,6 @@ class Node:
                 None if outbox is None else (outbox, Path(outbox.path)),
             )
             await self._task_group.start(self._delivery.run)
-            self._running = True
-            if self._services.factories:
-                await self._task_group.start(self._services.run, self)
         except BaseException as exc:
             await self._teardown(exc)
             raise

@@ -24,6 +24,9 @@ def settle_group(group: BaseExceptionGroup, exc: BaseException | None) -> None:
     """
     cancelled = anyio.get_cancelled_exc_class()
     errors = [e for e in group.exceptions if not isinstance(e, cancelled)]
+    # A task that stopped because the bus closed (a service reading it when a writer
+    # failed) only echoes the error that closed it.
+    errors = [e for e in errors if not caused_by_stop(e)] or errors
     if exc is not None and not isinstance(exc, cancelled) and not caused_by_stop(exc):
         return
     if len(errors) == 1:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager, nullcontext
 
+from schemas import Candle, Timeframe
 from writers import Retention, Synchronous
 
+from ._candles import CandleService
+from ._candles_options import DEFAULT_TIMEFRAMES, CandlePrice, check_candle_options
 from ._node import Node
+from ._node_services import ServiceFactory
 from ._retention import retention_service
 from ._topology import Topology
 from ._writer_options import (
@@ -39,6 +44,8 @@ def open_node(
     switch_interval: float | None = SWITCH_INTERVAL,
     status_file: bool = True,
     retention: Retention | None = None,
+    candles: Iterable[Timeframe] | None = DEFAULT_TIMEFRAMES,
+    candle_price: CandlePrice = "bid",
 ) -> Node:
     """Start a node: ``async with open_node("data") as node: ...``.
 
@@ -66,6 +73,10 @@ def open_node(
     ``switch_interval`` (the interpreter's thread switch interval while writers run,
     or None to leave it alone). An unknown option is a ``TypeError``.
 
+    :param candles: the timeframes of the candle service (see :class:`CandleService`),
+        which the node hosting the bot's database (the ticks' and candles' home) runs;
+        empty (or None) for none. ``candle_price``: the price it charts (``bid``,
+        ``ask``, ``mid`` or ``last``).
     :param retention: how long each group of tables keeps its rows (see
         :class:`Retention`); each hosted database's writer prunes what is older, in
         small steps between its transactions. None (the default): nothing is pruned.
@@ -74,6 +85,12 @@ def open_node(
     ``shared_memory.json`` in the data directory (see :class:`StatusReporter`): its
     roles, heartbeat, counters and relays, for ``tradebus status`` and ``tradebus up``.
     """
+    timeframes, price = check_candle_options(candles, candle_price)
+    services: list[ServiceFactory] = []
+    if timeframes:
+        services.append(_candle_service(timeframes, price))
+    if retention is not None:
+        services.append(retention_service(retention))
     return Node(
         data_dir,
         roles=roles,
@@ -89,5 +106,17 @@ def open_node(
             "switch_interval": switch_interval,
         },
         status_file=status_file,
-        services=[] if retention is None else [retention_service(retention)],
+        services=services,
     )
+
+
+def _candle_service(timeframes: tuple[Timeframe, ...], price: CandlePrice) -> ServiceFactory:
+    """The candle service, in a node that hosts the ticks' database (else nothing)."""
+
+    def make(node: Node) -> AbstractAsyncContextManager[object]:
+        spec = node.topology.home(Candle)
+        if spec is None or node.topology.owner(spec) not in node.roles:
+            return nullcontext()
+        return CandleService(node, timeframes=timeframes, price=price)
+
+    return make

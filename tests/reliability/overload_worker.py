@@ -70,7 +70,12 @@ async def publish_rate(ticks: int) -> float:
 async def main(data_dir: Path, max_buffer: int, seconds: float) -> dict[str, Any]:
     capacity = await publish_rate(20_000)
     async with open_node(
-        data_dir, roles=["chatgpt_bot"], max_buffer=max_buffer, max_batch=10, max_delay=0.01
+        data_dir,
+        roles=["chatgpt_bot"],
+        max_buffer=max_buffer,
+        max_batch=10,
+        max_delay=0.01,
+        candles=(),
     ) as node:
         bus = node.bus
         follower = bus.subscribe("market.>", max_buffer=max_buffer, name="follower")

@@ -61,7 +61,7 @@ async def test_replayed_ticks_make_the_bars_pandas_makes_and_the_last_ones_are_s
     tmp_path: Path,
 ) -> None:
     ticks = random_ticks(7, 12_000, symbols=("EURUSD", "BTCUSDT"))
-    async with open_node(tmp_path) as node:
+    async with open_node(tmp_path, candles=()) as node:
         async with CandleService(node) as candles:
             await publish(node, ticks)
         stats = candles.statistics()
@@ -84,7 +84,7 @@ async def test_late_ticks_revise_the_bar_of_their_own_interval(tmp_path: Path) -
     for i in sorted(late):
         at = next(j for j, t in enumerate(order) if t.ts >= ticks[i].ts + 2 * MINUTE)
         order.insert(at + 1, ticks[i])
-    async with open_node(tmp_path) as node:
+    async with open_node(tmp_path, candles=()) as node:
         async with CandleService(node) as candles:
             await publish(node, order)
         stats = candles.statistics()
@@ -112,7 +112,7 @@ async def test_a_restart_in_the_middle_of_a_bar_completes_it_as_if_it_had_run_th
     parts = [ticks[:2_000], ticks[2_000:4_321], ticks[4_321:]]
     restored = []
     for part in parts:
-        async with open_node(tmp_path) as node:
+        async with open_node(tmp_path, candles=()) as node:
             async with CandleService(node) as candles:
                 await publish(node, part)
             restored.append(candles.statistics().restored)
@@ -131,7 +131,7 @@ async def test_the_wall_clock_closes_a_bar_once_its_interval_ended_and_its_symbo
     key = ("EURUSD", "M1", minute)
     ticks = [Tick(symbol="EURUSD", bid=1.0 + i / 100, ask=1.1 + i / 100, ts=minute + i * NS)
              for i in range(5)]  # fmt: skip
-    async with open_node(tmp_path) as node:
+    async with open_node(tmp_path, candles=()) as node:
         async with CandleService(node, timeframes=["M1"], grace=0.1) as candles:
             await publish(node, ticks)
             with anyio.fail_after(10):
@@ -147,7 +147,7 @@ async def test_the_bar_in_progress_is_published_incomplete_while_it_is_built(
 ) -> None:
     now = time.time_ns()
     async with (
-        open_node(tmp_path) as node,
+        open_node(tmp_path, candles=()) as node,
         CandleService(node, timeframes=["D1"], update_interval=0.0),
     ):
         await node.bus.publish(Tick(symbol="EURUSD", bid=1.0, ask=1.1, ts=now))
@@ -164,7 +164,7 @@ async def test_the_charted_price_is_configurable_and_ticks_without_a_last_price_
     for price in ("ask", "mid", "last"):
         data = tmp_path / price
         async with (
-            open_node(data) as node,
+            open_node(data, candles=()) as node,
             CandleService(node, timeframes=["M1", "H1"], price=price) as candles,
         ):
             await publish(node, ticks)
@@ -178,7 +178,7 @@ async def test_ticks_relayed_from_another_process_s_outbox_make_bars_too(
 ) -> None:
     ticks = random_ticks(13, 2_000, symbols=("EURUSD",))
     async with (
-        open_node(tmp_path, roles=["chatgpt_bot"]) as node,
+        open_node(tmp_path, roles=["chatgpt_bot"], candles=()) as node,
         CandleService(node, timeframes=["M1", "M5"]) as candles,
     ):
         # A script's node: its ticks go to its own outbox; the bot's relay publishes
@@ -210,7 +210,7 @@ async def test_a_late_tick_after_a_restart_revises_the_bar_stored_before_it(
     early = ticks[100]  # arrives after the restart, when its bars are long closed
     rest = [t for t in ticks if t is not early]
     for part in (rest[:1_500], [*rest[1_500:2_000], early], rest[2_000:]):
-        async with open_node(tmp_path) as node, CandleService(node) as candles:
+        async with open_node(tmp_path, candles=()) as node, CandleService(node) as candles:
             await publish(node, part)
     found = stored(tmp_path / "unified_tick_pipeline.db")
     assert_bars(found, oracle([*rest[:100], early, *rest[100:]], TIMEFRAMES))
@@ -226,13 +226,13 @@ async def test_a_bar_stored_incomplete_is_closed_by_the_wall_clock_after_a_resta
     minute = now - now % MINUTE - 3 * MINUTE
     key = ("EURUSD", "M1", minute)
     tick = Tick(symbol="EURUSD", bid=1.0, ask=1.1, ts=minute + NS)
-    async with open_node(tmp_path) as node:
+    async with open_node(tmp_path, candles=()) as node:
         async with CandleService(node, timeframes=["M1"], grace=3600.0) as candles:
             await node.bus.publish(tick)
             await candles.caught_up()
         assert stored(node.path("main"))[key][5:] == (1, 0, 0)  # stored incomplete
     async with (
-        open_node(tmp_path) as node,
+        open_node(tmp_path, candles=()) as node,
         CandleService(node, timeframes=["M1"], grace=0.1) as candles,
     ):
         assert candles.statistics().restored == 1
@@ -245,7 +245,10 @@ async def test_the_bars_in_progress_are_stored_when_the_body_fails(tmp_path: Pat
     ticks = random_ticks(19, 500, symbols=("EURUSD",))
 
     async def strategy() -> None:
-        async with open_node(tmp_path) as node, CandleService(node, timeframes=["M1", "H1"]):
+        async with (
+            open_node(tmp_path, candles=()) as node,
+            CandleService(node, timeframes=["M1", "H1"]),
+        ):
             await publish(node, ticks)
             raise RuntimeError("the strategy failed")
 
@@ -266,7 +269,7 @@ async def test_after_a_crash_the_ticks_stored_past_the_bars_are_caught_up_at_sta
     )
     assert result.returncode == -signal.SIGKILL, result.stderr.decode()
     ticks = random_ticks(23, 6_000, symbols=("EURUSD", "XAUUSD"))
-    async with open_node(tmp_path) as node, CandleService(node) as candles:
+    async with open_node(tmp_path, candles=()) as node, CandleService(node) as candles:
         pass
     stats = candles.statistics()
     assert 0 < stats.caught_up <= 3_000  # the second half, less what it had stored

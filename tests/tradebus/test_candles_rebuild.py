@@ -18,7 +18,7 @@ TICKS = random_ticks(21, 5_000, symbols=("EURUSD", "XAUUSD"))
 
 
 async def _built_live(data: Path) -> None:
-    async with open_node(data) as node, CandleService(node):
+    async with open_node(data, candles=()) as node, CandleService(node):
         await publish(node, TICKS)
 
 
@@ -88,7 +88,9 @@ async def test_a_rebuild_while_the_bot_runs_goes_through_its_relay(tmp_path: Pat
     await _built_live(tmp_path)
     path = tmp_path / "unified_tick_pipeline.db"
     m5, _ = _spoil(path)
-    async with open_node(tmp_path, roles=["chatgpt_bot"]):  # holds the lock, runs a relay
+    async with open_node(
+        tmp_path, roles=["chatgpt_bot"], candles=()
+    ):  # holds the lock, runs a relay
         status, out, err = await _rebuild(tmp_path, "--timeframe", "M1", "--timeframe", "M5")
     assert (status, err) == (0, "")
     assert "stored by the bot's process" in out

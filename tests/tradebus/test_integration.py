@@ -73,7 +73,7 @@ async def test_log_methods_return_after_commit(tmp_path: Path) -> None:
 async def test_a_stuck_writer_does_not_hold_the_logs_of_another_database(
     tmp_path: Path,
 ) -> None:
-    async with open_node(tmp_path, max_backoff=0.05) as node:
+    async with open_node(tmp_path, max_backoff=0.05, candles=()) as node:
         main = node.writer("main")
         sql = main.sqlite.query  # on the writer's own connection
         [(pages,)] = await sql("PRAGMA page_count")

@@ -130,7 +130,7 @@ def app_dir(tmp_path: Path) -> Path:
 def test_run_stores_what_its_app_publishes_and_drains_on_a_signal(
     app_dir: Path, signum: signal.Signals
 ) -> None:
-    process = _start(app_dir, "--role", "chatgpt_bot", "--app", "feedapp:feed")
+    process = _start(app_dir, "--role", "chatgpt_bot", "--app", "feedapp:feed", "--candles", "none")
     try:
         _wait_for(lambda: _ticks(app_dir / "data") >= 200, "ticks are committed", process)
         process.send_signal(signum)

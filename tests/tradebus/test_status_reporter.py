@@ -31,7 +31,7 @@ def _entry(data: Path, key: str) -> ProcessStatus | None:
 async def test_a_node_shows_its_roles_pid_and_events_written(tmp_path: Path) -> None:
     ticks = 100
     async with (
-        open_node(tmp_path, roles=["chatgpt_bot"], status_file=False) as node,
+        open_node(tmp_path, roles=["chatgpt_bot"], status_file=False, candles=()) as node,
         StatusReporter(node, interval=0.05) as reporter,
     ):
         first = _entry(tmp_path, reporter.id)  # written on enter
