@@ -9,7 +9,9 @@ hand-written SQLite (:mod:`writers._sqlite_rules`, :mod:`writers._sqlite_integri
 3. the integrity triggers (and the indexes they search);
 4. delivery between processes: the ``outbox`` (with the identity of this file's
    outbox, a random number in ``writer_state``), ``relay_cursors``, and where a dead
-   letter a relay delivered came from.
+   letter a relay delivered came from;
+5. the position monitor's tables: ``exit_rules``, ``oco_groups``, ``monitor_marks``
+   (with the replay guard of every event table).
 
 Migration 3 makes the schema keep the meaning of what was stored, whatever arrives:
 
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ._monitor_tables import MONITOR_INTEGRITY
 from ._sqlite_dialect import migrations
 from ._sqlite_integrity import ANALYSIS_INTEGRITY, LOGS_INTEGRITY, MAIN_INTEGRITY
 from ._sqlite_outbox import OUTBOX_IDENTITY
@@ -52,11 +55,11 @@ __all__ = [
 ]
 
 #: How many migrations each database has (its ``PRAGMA user_version`` when current).
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 MAIN_MIGRATIONS: Final = migrations(
     (*MAIN_TABLES, *WRITER_TABLES),
-    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY},
+    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY, 5: MONITOR_INTEGRITY},
     SCHEMA_VERSION,
 )
 ANALYSIS_MIGRATIONS: Final = migrations(

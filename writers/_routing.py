@@ -16,6 +16,9 @@ from schemas import (
     ApiLog,
     Candle,
     Event,
+    ExitRule,
+    MonitorMark,
+    OcoGroup,
     PositionUpdate,
     RecommendationUpdate,
     SystemHealth,
@@ -50,7 +53,7 @@ MAIN_ROUTE: Final = Route(
     name="main",
     filename="unified_tick_pipeline.db",
     topics=("market.>", "trade.>"),
-    events=(Tick, Candle, TradeExecution, PositionUpdate),
+    events=(Tick, Candle, TradeExecution, PositionUpdate, ExitRule, OcoGroup, MonitorMark),
 )
 ANALYSIS_ROUTE: Final = Route(
     name="analysis",

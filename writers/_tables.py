@@ -29,6 +29,7 @@ from schemas import (
 )
 
 from ._mapping import Column, Index, Table, column, struct_columns, table
+from ._monitor_tables import MONITOR_TABLES
 from ._records import DeadLetter, PositionRecord
 
 __all__ = [
@@ -239,7 +240,7 @@ WRITER_TABLES: Final = (
     RELAY_CURSORS,
 )
 
-MAIN_TABLES: Final = (TICKS, CANDLES, EXECUTIONS, POSITIONS, POSITION_UPDATES)
+MAIN_TABLES: Final = (TICKS, CANDLES, EXECUTIONS, POSITIONS, POSITION_UPDATES, *MONITOR_TABLES)
 ANALYSIS_TABLES: Final = (RECOMMENDATIONS, RECOMMENDATION_UPDATES, ANALYSES, RESULTS)
 LOGS_TABLES: Final = (MONITORING, ALERTS, API_LOGS, HEALTH)
 
