@@ -335,7 +335,8 @@ class ExitRule(Event, frozen=True, tag=True, kw_only=True, array_like=True):
     only from ``trailing_activation`` of profit (a price distance from the entry), and
     a move of the stop to ``entry + breakeven_offset`` once the profit reaches
     ``breakeven_trigger``. The latest rule of a ticket (by ``event_id``) is in force;
-    one with neither a trailing stop nor a break-even move clears them."""
+    one with neither a trailing stop nor a break-even move clears them. With both a
+    distance and an ATR multiple, the distance is used."""
 
     topic_prefix: ClassVar[str] = "trade.exit_rule"
 

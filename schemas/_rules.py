@@ -8,7 +8,6 @@ import math
 from ._events import (
     Candle,
     Event,
-    ExitRule,
     OcoGroup,
     PositionUpdate,
     RecommendationUpdate,
@@ -64,14 +63,6 @@ def check_values(event: Event) -> None:
         if event.outcome is not None and event.status != "closed":
             raise InvalidEvent(name, "outcome", event.outcome, "only a closed status has one")
         _check_outcome(name, event.outcome, event.realized_pnl)
-    elif cls is ExitRule:
-        assert isinstance(event, ExitRule)
-        if event.trailing_distance is not None and event.trailing_atr is not None:
-            raise InvalidEvent(
-                name, "trailing_atr", event.trailing_atr,
-                "give a trailing stop by distance or by ATR multiple, not both "
-                f"(trailing_distance is {event.trailing_distance!r})",
-            )  # fmt: skip
     elif cls is OcoGroup:
         assert isinstance(event, OcoGroup)
         if len(set(event.tickets)) != len(event.tickets):

@@ -17,6 +17,8 @@ from ._exceptions import TradebusError as TradebusError
 from ._exceptions import UnknownReference as UnknownReference
 from ._integration import TradeIntegration as TradeIntegration
 from ._integration import outcome_of as outcome_of
+from ._monitor import MonitorStatistics as MonitorStatistics
+from ._monitor import PositionMonitor as PositionMonitor
 from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._open_node import open_node as open_node
@@ -39,10 +41,12 @@ __all__ = [
     "AccessDenied",
     "AlreadyRecorded",
     "IntegrationCall",
+    "MonitorStatistics",
     "NoRoute",
     "Node",
     "NodeStatistics",
     "NotDelivered",
+    "PositionMonitor",
     "ProcessStatus",
     "ReferenceRefused",
     "RelayLag",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import schemas
-from schemas import ExitRule, OcoGroup, PositionUpdate, Timeframe
+from schemas import ExitRule, InvalidEvent, OcoGroup, PositionUpdate, Timeframe
 
 from . import _references as references
 from ._calls import IntegrationCalls
@@ -53,6 +53,14 @@ class ExitCalls(IntegrationCalls):
         :raises StaleUpdate: if the position is closed.
         :raises AlreadyRecorded: if ``event_id`` is committed for another event.
         """
+        if trailing_distance is not None and trailing_atr is not None:
+            raise InvalidEvent(
+                "ExitRule",
+                "trailing_atr",
+                trailing_atr,
+                "give a trailing stop by distance or by ATR multiple, not both "
+                f"(trailing_distance is {trailing_distance!r})",
+            )
         rule = schemas.build(
             ExitRule,
             **identity(ExitRule, event_id),

@@ -168,11 +168,11 @@ class PositionMonitor(MonitorCore):
             seq = bus.published
             if self._trades is not None and not self._trades.closed:
                 await self._trades.wait_done(seq)
-            while self._retired or self._tick_wait is None and self._ticks is not None:
-                await anyio.sleep(0.001)  # a subscription being switched, or a batch
-            ticks = self._ticks
-            if ticks is not None and not ticks.closed:
-                await ticks.wait_done(seq)
+            # A tick subscription acknowledges a batch once handled; a replaced one
+            # closes once drained.
+            for ticks in (*self._retired, self._ticks):
+                if ticks is not None and not ticks.closed:
+                    await ticks.wait_done(seq)
             await self._closer.idle()
             await bus.flush()
 

@@ -44,6 +44,7 @@ class Closer:
         self._role = role
         self._counters = counters
         self._pending = 0
+        self._idle = anyio.Event()
         self._send: MemoryObjectSendStream[CloseOrder]
         self._receive: MemoryObjectReceiveStream[CloseOrder]
         self._send, self._receive = anyio.create_memory_object_stream[CloseOrder](math.inf)
@@ -54,8 +55,8 @@ class Closer:
 
     async def idle(self) -> None:
         """Return once every close given so far is done."""
-        while self._pending:
-            await anyio.sleep(0.001)
+        if self._pending:
+            await self._idle.wait()
 
     def finish(self) -> None:
         self._send.close()
@@ -77,6 +78,9 @@ class Closer:
                     logger.warning("position monitor: closing #%d: %s", order.ticket, exc)
                 finally:
                     self._pending -= 1
+                    if not self._pending:
+                        self._idle.set()
+                        self._idle = anyio.Event()
 
     @staticmethod
     async def _close(api: object, order: CloseOrder) -> None:

@@ -126,13 +126,14 @@ class MonitorCore:
     async def _tick_loop(self) -> None:
         while True:
             while self._retired:  # what a replaced subscription still holds first
-                old = self._retired.pop(0)
+                old = self._retired[0]
                 try:
                     while batch := old.receive_batch_nowait(self._max_batch):
                         await self._on_ticks(batch)
                 except BusClosed:
                     pass
                 old.close()
+                self._retired.remove(old)
             sub = self._ticks
             if sub is None:
                 self._wake = anyio.Event()

@@ -213,6 +213,8 @@ _ENUMS: list[tuple[type[schemas.Event], str, tuple[str, ...]]] = [
     (TradeAlert, "alert_type", get_args(schemas.AlertType)),
     (TradeAlert, "severity", get_args(schemas.Severity)),
     (SystemHealth, "status", get_args(schemas.HealthStatus)),
+    (schemas.ExitRule, "atr_timeframe", get_args(schemas.Timeframe)),
+    (schemas.MonitorMark, "severity", get_args(schemas.Severity)),
 ]
 
 
