@@ -4,6 +4,7 @@ and break-even moves, persisted, continuing from the stored stop after a restart
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,7 +80,7 @@ async def test_a_trailing_stop_waits_for_its_activation_and_moves_in_steps(
 
 
 async def test_break_even_moves_the_stop_once_also_across_restarts(tmp_path: Path) -> None:
-    exits = {"breakeven_trigger": 2.0, "breakeven_offset": 0.5}
+    exits: dict[str, Any] = {"breakeven_trigger": 2.0, "breakeven_offset": 0.5}
     async with monitored(tmp_path) as (node, monitor):
         await open_position(node, monitor, 1, stop_loss=95.0, **exits)
         await quotes(node, monitor, (101.9, 102.0, 2_000), (102.0, 102.1, 2_001))
