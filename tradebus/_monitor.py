@@ -67,6 +67,9 @@ class PositionMonitor(MonitorCore):
     :param replay_window: seconds: at start, the alerts and monitoring records of the
         marks fired this recently are published again (a no-op where they are stored),
         so that a stop between a mark and its alert loses no alert.
+
+    :raises AccessDenied: on entering, if the node does not host the bot's database
+        (the monitor's memory), or, simulating, the role ``role``.
     """
 
     def __init__(
@@ -109,6 +112,10 @@ class PositionMonitor(MonitorCore):
     # ---------------------------------------------------------------- lifetime
 
     async def __aenter__(self) -> Self:
+        # It writes what it must remember into the bot's database: this node's.
+        self.node.writer("main")
+        if self.mode == "simulate":
+            self.node.integration(self.role)  # it closes positions as this role
         bus = self.node.bus
         self._trades = bus.subscribe(_TRADE_TOPICS, name=self.name, echo=False, max_buffer=100_000)
         try:
@@ -121,6 +128,7 @@ class PositionMonitor(MonitorCore):
         except BaseException:
             self._close_subscriptions()
             raise
+        self._closer.open()
         self._tg.start_soon(self._closer.run)
         self._tg.start_soon(self._run_loops)
         await self._replay()

@@ -45,11 +45,15 @@ class Closer:
         self._counters = counters
         self._pending = 0
         self._idle = anyio.Event()
-        self._send: MemoryObjectSendStream[CloseOrder]
-        self._receive: MemoryObjectReceiveStream[CloseOrder]
+        self._send: MemoryObjectSendStream[CloseOrder] | None = None
+        self._receive: MemoryObjectReceiveStream[CloseOrder] | None = None
+
+    def open(self) -> None:
+        """Take orders (once :meth:`run` runs, it closes them)."""
         self._send, self._receive = anyio.create_memory_object_stream[CloseOrder](math.inf)
 
     def put(self, order: CloseOrder) -> None:
+        assert self._send is not None, "put() before open()"
         self._pending += 1
         self._send.send_nowait(order)
 
@@ -59,10 +63,13 @@ class Closer:
             await self._idle.wait()
 
     def finish(self) -> None:
-        self._send.close()
+        """Close what is given, then stop (or, if :meth:`run` never ran, drop it all)."""
+        if self._send is not None:
+            self._send.close()
 
     async def run(self) -> None:
         api = self._node.integration(self._role)
+        assert self._receive is not None, "run() before open()"
         async with self._receive:
             async for order in self._receive:
                 try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from schemas import MonitorMark
-from tradebus import PositionMonitor, TradebusError, open_node
+from tradebus import AccessDenied, PositionMonitor, TradebusError, open_node
 
 from ._monitor_scripts import (
     ANALYSIS,
@@ -255,3 +255,10 @@ async def test_bad_options_are_refused(
     async with open_node(tmp_path) as node:
         with pytest.raises(TradebusError, match=message.replace("[", r"\[").replace("]", r"\]")):
             PositionMonitor(node, **options)  # type: ignore[arg-type]
+
+
+async def test_a_node_without_the_bots_database_cannot_run_it(tmp_path: Path) -> None:
+    async with open_node(tmp_path, roles=["api_server"]) as node:
+        with pytest.raises(AccessDenied, match="this node may not write 'main'"):
+            async with PositionMonitor(node):
+                pass
