@@ -4,7 +4,6 @@ alert; once each, also when the monitor was stopped in between."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,8 @@ async def _fill(node: Node, ticket: int, ts: int, direction: str = "BUY") -> Non
 async def _bracket(node: Node) -> int:
     """Two pending orders, a buy stop (#11) and a sell stop (#12), one cancels other."""
     await node.integration("chatgpt_bot").register_oco(group_id="bracket", tickets=[11, 12])
-    return time.time_ns()  # a time after the group's
+    [(ts,)] = rows(node.path("main"), "SELECT ts FROM oco_groups WHERE group_id = 'bracket'")
+    return int(ts)  # fills from now on are after the group's registration
 
 
 async def test_both_legs_filling_raises_a_critical_alert(tmp_path: Path) -> None:
