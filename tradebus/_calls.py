@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from ._node import Node
+    from ._quick_reader import RowSource
 
 __all__ = ["IntegrationCalls", "publish_together"]
 
@@ -91,9 +92,17 @@ class IntegrationCalls:
         database, conn = await self._reader(type(event))
         return await references.stored_before(conn, database, event)
 
-    async def _reader(self, event_type: type[Event]) -> tuple[str, aiosqlite.Connection]:
-        """The file name and shared read-only connection of ``event_type``'s home."""
+    async def _reader(self, event_type: type[Event]) -> tuple[str, RowSource]:
+        """The file name and a point reader of ``event_type``'s home."""
         spec = self.node.topology.home(event_type)
         if spec is None:
             raise TradebusError(f"no database of this topology stores {event_type.__name__}")
-        return spec.filename, await self.node.shared_reader(spec)
+        return spec.filename, await self.node.point_reader(spec)
+
+    async def _shared(self, event_type: type[Event]) -> aiosqlite.Connection:
+        """The shared read-only connection of ``event_type``'s home (for reads of many
+        rows: they run in its thread, never on the event loop's)."""
+        spec = self.node.topology.home(event_type)
+        if spec is None:
+            raise TradebusError(f"no database of this topology stores {event_type.__name__}")
+        return await self.node.shared_reader(spec)

@@ -80,13 +80,13 @@ class TradeIntegration(LifecycleCalls, LogCalls, ExitCalls):
     @must_await
     async def recent_ticks(self, symbol: str, limit: int = 100) -> list[Tick]:
         """The latest ``limit`` committed ticks of ``symbol``, newest first."""
-        _, conn = await self._reader(Tick)
+        conn = await self._shared(Tick)
         return await queries.recent_ticks(conn, symbol, limit)
 
     @must_await
     async def open_positions(self) -> list[PositionRecord]:
         """Positions that are not closed."""
-        _, conn = await self._reader(PositionUpdate)
+        conn = await self._shared(PositionUpdate)
         return await queries.open_positions(conn)
 
     @must_await
@@ -94,13 +94,13 @@ class TradeIntegration(LifecycleCalls, LogCalls, ExitCalls):
         self, status: RecommendationStatus | None = None
     ) -> list[RecommendationRecord]:
         """Recommendations, newest first (only those with ``status`` if given)."""
-        _, conn = await self._reader(TradeRecommendation)
+        conn = await self._shared(TradeRecommendation)
         return await queries.recommendations(conn, status)
 
     @must_await
     async def alerts(self, since: int | None = None) -> list[TradeAlert]:
         """Alerts at or after ``since`` (ns since the epoch), oldest first."""
-        _, conn = await self._reader(TradeAlert)
+        conn = await self._shared(TradeAlert)
         return await queries.alerts(conn, since)
 
     def __repr__(self) -> str:

@@ -21,7 +21,6 @@ from schemas import (
     TradeExecution,
     TradeRecommendation,
 )
-from writers import queries
 
 from . import _references as references
 from ._calls import IntegrationCalls
@@ -336,7 +335,12 @@ class LifecycleCalls(IntegrationCalls):
             await references.require_open(conn, database, ticket, close.event_id)
         follow: RecommendationUpdate | None = None
         if realized_pnl is not None:
-            recommendation_id = await queries.recommendation_of(conn, ticket)
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT recommendation_id FROM trade_positions WHERE ticket = ?", (ticket,)
+                )
+            )
+            recommendation_id = rows[0][0] if rows else None
             if recommendation_id is not None:
                 update = schemas.build(
                     RecommendationUpdate,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -15,12 +15,11 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
-from eventbus import BusClosed, EventBus, EventBusError
+from eventbus import BusClosed, EventBus
 from writers import (
     OUTBOX_SPEC,
     DatabaseSpec,
     WriterActor,
-    WriterError,
     WriterLockError,
     WriterStatistics,
     check_writer_options,
@@ -30,8 +29,12 @@ from writers import (
 from ._data_dir import NodeStatistics, ensure_data_dir
 from ._delivery import CLIENT_DIR, Delivery
 from ._exceptions import AccessDenied, TradebusError
+from ._fork_guard import check_not_a_tainted_fork, node_started, node_stopped
 from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
+from ._node_services import NodeServices, ServiceFactory
+from ._node_teardown import settle_group
+from ._quick_reader import RowSource
 from ._routes import unrouted
 from ._status_reporter import StatusReporter
 from ._topology import Topology
@@ -59,6 +62,7 @@ class Node:
         topology: Topology | None = None,
         writer_options: Mapping[str, Any] | None = None,
         status_file: bool = True,
+        services: Sequence[ServiceFactory] = (),
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
@@ -83,6 +87,7 @@ class Node:
         self._outbox_writer: WriterActor | None = None
         self._delivery: Delivery | None = None
         self._task_group: TaskGroup | None = None
+        self._services = NodeServices(services)
         self._readers = SharedReaders(self.path, lambda name: name in self._writers)
         self._writer_failed = False
         self._writer_error: BaseException | None = None
@@ -96,6 +101,7 @@ class Node:
     async def __aenter__(self) -> Self:
         if self._entered:
             raise RuntimeError("a Node can be entered only once")
+        check_not_a_tainted_fork()
         self._entered = True
         ensure_data_dir(self.data_dir)
         if self.status is not None:
@@ -103,6 +109,7 @@ class Node:
         await self.bus.__aenter__()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
+        node_started()  # its threads start now (node_stopped() at the end of teardown)
         try:
             forward = self._forwarded
             for role in self.roles:
@@ -129,10 +136,11 @@ class Node:
                 None if outbox is None else (outbox, Path(outbox.path)),
             )
             await self._task_group.start(self._delivery.run)
+            self._running = True
+            await self._services.start(self)
         except BaseException as exc:
             await self._teardown(exc)
             raise
-        self._running = True
         return self
 
     async def _start_client_writer(self) -> WriterActor:
@@ -191,6 +199,7 @@ class Node:
     ) -> None:
         if exc is None and not self._writer_failed:
             try:
+                await self._services.stop()  # what they publish as they stop is flushed
                 await self.bus.flush()
             except BaseException as flush_exc:
                 await self._teardown(flush_exc)
@@ -199,6 +208,7 @@ class Node:
 
     async def _teardown(self, exc: BaseException | None) -> None:
         """Close the bus (writers drain what they hold and exit), then wait for them."""
+        await self._services.stop(exc)  # first: they may publish as they stop
         self._running = False
         if self.status is not None:
             self.status.stopping()
@@ -218,26 +228,13 @@ class Node:
                 else:
                     await task_group.__aexit__(None, None, None)
         except BaseExceptionGroup as group:
-            errors = [
-                e for e in group.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())
-            ]
-            if exc is not None and not cancelled and not _caused_by_stop(exc):
-                return  # the body's own error wins; the writer's was logged
-            if len(errors) == 1:
-                raise errors[0] from None
-            if errors and all(isinstance(e, WriterError) for e in errors):
-                # Several writers failed (a data directory deleted: each finds its file
-                # gone): the first reaches the caller as itself, the others as notes.
-                first = errors[0]
-                for other in errors[1:]:
-                    first.add_note(f"another writer failed too: {other}")
-                raise first from None
-            raise
+            settle_group(group, exc)
         finally:
             # Not shielded: the bus's task group scope must exit where it was entered.
             try:
                 await self.bus.__aexit__(None, None, None)
             finally:
+                node_stopped()
                 if self.status is not None:  # last: its final entry has the final counts
                     await self.status.__aexit__(type(exc) if exc else None, exc, None)
 
@@ -364,6 +361,15 @@ class Node:
 
         :raises TradebusError: if the node is not started, or closed.
         """
+        return await self._readers.get(self._readable(database))
+
+    async def point_reader(self, database: str | DatabaseSpec) -> RowSource:
+        """Like :meth:`shared_reader`, for reads of a few rows by an indexed key
+        (``await reader.execute_fetchall(sql, params)``): they run on the calling
+        thread, without a hop to a connection's thread, unless the file is busy."""
+        return await self._readers.quick(self._readable(database))
+
+    def _readable(self, database: str | DatabaseSpec) -> DatabaseSpec:
         spec = self.topology.spec(database)
         if not self._running:
             state = "closed" if self._entered else "not started"
@@ -371,7 +377,7 @@ class Node:
                 f"cannot read {spec.filename} through the node: it is {state}; use "
                 "`async with open_node(...) as node:` (or node.reader(), which works any time)"
             )
-        return await self._readers.get(spec)
+        return spec
 
     def statistics(self) -> NodeStatistics:
         """The bus's and every hosted writer's counters."""
@@ -390,10 +396,3 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"
-
-
-def _caused_by_stop(exc: BaseException) -> bool:
-    """Whether the body failed only because the node was stopping (a closed bus)."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_caused_by_stop(e) for e in exc.exceptions)
-    return isinstance(exc, EventBusError | anyio.get_cancelled_exc_class())

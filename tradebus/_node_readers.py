@@ -12,6 +12,7 @@ import anyio
 from writers import DatabaseSpec, open_reader
 
 from ._empty_reader import empty_database
+from ._quick_reader import QuickReader, RowSource
 
 __all__ = ["SharedReaders"]
 
@@ -29,6 +30,7 @@ class SharedReaders:
         self._stack = AsyncExitStack()
         self._shared: dict[str, aiosqlite.Connection] = {}
         self._empty: dict[str, aiosqlite.Connection] = {}
+        self._quick: dict[str, QuickReader] = {}
         self._opening = anyio.Lock()
 
     async def get(self, spec: DatabaseSpec) -> aiosqlite.Connection:
@@ -47,6 +49,22 @@ class SharedReaders:
                 self._shared[spec.name] = conn
         return conn
 
+    async def quick(self, spec: DatabaseSpec) -> RowSource:
+        """A reader of a few rows on the calling thread (see :class:`QuickReader`),
+        falling back on the shared connection of ``spec``."""
+        quick = self._quick.get(spec.name)
+        if quick is not None:
+            return quick
+        shared = await self.get(spec)
+        if spec.name not in self._shared:
+            return shared  # the file does not exist yet: nothing to read quickly
+        quick = self._quick.get(spec.name)  # another task may have made it meanwhile
+        if quick is None:
+            quick = QuickReader(self.path(spec), shared)
+            self._stack.callback(quick.close)
+            self._quick[spec.name] = quick
+        return quick
+
     async def _empty_reader(self, spec: DatabaseSpec) -> aiosqlite.Connection:
         conn = self._empty.get(spec.name)
         if conn is None:
@@ -57,4 +75,5 @@ class SharedReaders:
     async def aclose(self) -> None:
         self._shared.clear()
         self._empty.clear()
+        self._quick.clear()
         await self._stack.aclose()

@@ -12,7 +12,6 @@ import reprlib
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-import aiosqlite
 import msgspec
 
 from schemas import (
@@ -31,6 +30,7 @@ from schemas import (
 from writers import RECOMMENDATION_STAGES
 
 from ._exceptions import AlreadyRecorded, StaleUpdate, UnknownReference
+from ._quick_reader import RowSource
 
 __all__ = [
     "EVENT_TABLES",
@@ -79,7 +79,7 @@ def _one(rows: Iterable[Any]) -> Any:
     return next(iter(rows), None)
 
 
-async def _first(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
+async def _first(conn: RowSource, sql: str, params: tuple[Any, ...]) -> Any:
     row = _one(await conn.execute_fetchall(sql, params))
     return None if row is None else row[0]
 
@@ -91,7 +91,7 @@ def _stored_form(value: object) -> object:
     return value
 
 
-async def stored_before(conn: aiosqlite.Connection, database: str, event: Event) -> bool:
+async def stored_before(conn: RowSource, database: str, event: Event) -> bool:
     """Whether ``event`` is committed already under its ``event_id`` (then publishing it
     again is a replay: a no-op).
 
@@ -126,7 +126,7 @@ async def stored_before(conn: aiosqlite.Connection, database: str, event: Event)
     )
 
 
-async def require_execution(conn: aiosqlite.Connection, database: str, ticket: int) -> None:
+async def require_execution(conn: RowSource, database: str, ticket: int) -> None:
     """Refuse a ``ticket`` that has no committed execution.
 
     :raises UnknownReference: naming the ticket.
@@ -143,7 +143,7 @@ async def require_execution(conn: aiosqlite.Connection, database: str, ticket: i
 
 
 async def twin_execution(
-    conn: aiosqlite.Connection,
+    conn: RowSource,
     database: str,
     execution: TradeExecution,
     *,
@@ -172,7 +172,7 @@ async def twin_execution(
     )
 
 
-async def _close_of(conn: aiosqlite.Connection, ticket: int, event_id: str) -> str | None:
+async def _close_of(conn: RowSource, ticket: int, event_id: str) -> str | None:
     """The ``event_id`` of a committed close of ``ticket`` other than ``event_id``."""
     sql = (
         "SELECT event_id FROM position_updates WHERE ticket = ? AND status = 'closed' "
@@ -182,9 +182,7 @@ async def _close_of(conn: aiosqlite.Connection, ticket: int, event_id: str) -> s
     return None if other is None else str(other)
 
 
-async def require_open(
-    conn: aiosqlite.Connection, database: str, ticket: int, event_id: str
-) -> None:
+async def require_open(conn: RowSource, database: str, ticket: int, event_id: str) -> None:
     """Refuse to close a ``ticket`` whose close (another ``event_id``) is committed.
 
     :raises AlreadyRecorded: naming the ticket and the close's ``event_id``.
@@ -201,9 +199,7 @@ async def require_open(
         )
 
 
-async def require_unclosed(
-    conn: aiosqlite.Connection, database: str, update: PositionUpdate
-) -> None:
+async def require_unclosed(conn: RowSource, database: str, update: PositionUpdate) -> None:
     """Refuse an update of a position whose close is committed (a close is final: the
     update would change nothing).
 
@@ -222,7 +218,7 @@ async def require_unclosed(
 
 
 async def require_recommendation(
-    conn: aiosqlite.Connection,
+    conn: RowSource,
     database: str,
     recommendation_id: str,
     *,
@@ -275,9 +271,7 @@ def _unknown_recommendation(database: str, recommendation_id: str) -> UnknownRef
     )
 
 
-async def require_later_stage(
-    conn: aiosqlite.Connection, database: str, update: RecommendationUpdate
-) -> None:
+async def require_later_stage(conn: RowSource, database: str, update: RecommendationUpdate) -> None:
     """Refuse an update of a recommendation that is not committed, or whose committed
     status is of a later stage than ``update.status`` (or ``closed`` already): its
     status only moves forward, so the update would change nothing.
@@ -308,7 +302,7 @@ async def require_later_stage(
 
 
 async def twin_recommendation(
-    conn: aiosqlite.Connection,
+    conn: RowSource,
     database: str,
     recommendation: TradeRecommendation,
     *,
@@ -364,7 +358,7 @@ _RECOMMENDATION_CONTENT: Final = (
 
 
 async def _twin(
-    conn: aiosqlite.Connection,
+    conn: RowSource,
     database: str,
     event: TradeExecution | TradeRecommendation,
     *,

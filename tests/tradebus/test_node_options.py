@@ -50,7 +50,13 @@ def test_open_node_takes_each_writer_option_by_name_and_nothing_else() -> None:
     kinds = {p.kind for p in inspect.signature(open_node).parameters.values()}
     assert inspect.Parameter.VAR_KEYWORD not in kinds
     # Node (made by open_node) takes them as one mapping, checked the same way.
-    assert list(_keywords(Node)) == ["roles", "topology", "writer_options", "status_file"]
+    assert list(_keywords(Node)) == [
+        "roles",
+        "topology",
+        "writer_options",
+        "status_file",
+        "services",
+    ]
 
 
 def test_the_defaults_of_open_node_are_the_writers_defaults() -> None:
