@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
-from schemas import MonitorMark
-from tradebus import AccessDenied, PositionMonitor, TradebusError, open_node
+from schemas import MonitorMark, Tick
+from tradebus import AccessDenied, Node, PositionMonitor, TradebusError, open_node
 
 from ._monitor_scripts import (
     ANALYSIS,
@@ -262,3 +263,28 @@ async def test_a_node_without_the_bots_database_cannot_run_it(tmp_path: Path) ->
         with pytest.raises(AccessDenied, match="this node may not write 'main'"):
             async with PositionMonitor(node):
                 pass
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a node stops its services inside a cancel scope of its own, out of which a "
+    "service cannot leave the task group it entered as it started",
+)
+async def test_a_node_runs_it_as_one_of_its_services(tmp_path: Path) -> None:
+    def simulating(node: Node) -> PositionMonitor:
+        return PositionMonitor(node, mode="simulate")
+
+    async with Node(tmp_path, services=[simulating]) as node:
+        await node.integration("chatgpt_bot").log_trade_execution(
+            ticket=1, symbol="EURUSD", direction="BUY", entry_price=100.0, volume=1.0,
+            stop_loss=95.0, ts=1_000,
+        )  # fmt: skip
+        ts = 2_000
+        with anyio.fail_after(20):
+            # Ticks until the monitor, which subscribes once it saw the execution, closes it.
+            while rows(node.path("main"), "SELECT status FROM trade_positions") != [("closed",)]:
+                await node.bus.publish(Tick(symbol="EURUSD", bid=94.0, ask=94.1, ts=ts))
+                ts += 1
+                await anyio.sleep(0.02)
+    assert position(tmp_path, 1) == ("closed", 95.0, None, 94.0, -6.0)
+    assert [m[1] for m in monitoring(tmp_path)] == ["stop_loss_hit"]
