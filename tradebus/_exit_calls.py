@@ -49,6 +49,7 @@ class ExitCalls(IntegrationCalls):
 
         :raises InvalidEvent: on bad arguments (both a distance and an ATR multiple,
             a negative distance, ...); nothing is enqueued.
+        :raises InvalidEvent: if ``symbol`` is not the position's.
         :raises UnknownReference: if ``ticket`` has no committed execution.
         :raises StaleUpdate: if the position is closed.
         :raises AlreadyRecorded: if ``event_id`` is committed for another event.
@@ -79,6 +80,15 @@ class ExitCalls(IntegrationCalls):
         if event_id is None or not await self._stored_before(rule):
             database, conn = await self._reader(PositionUpdate)
             await references.require_execution(conn, database, ticket)
+            [(opened_on,)] = list(
+                await conn.execute_fetchall(
+                    "SELECT symbol FROM trade_executions WHERE ticket = ? LIMIT 1", (ticket,)
+                )
+            )
+            if opened_on != symbol:
+                raise InvalidEvent(
+                    "ExitRule", "symbol", symbol, f"position {ticket} is on {opened_on!r}"
+                )
             probe = schemas.build(
                 PositionUpdate,
                 ticket=ticket,

@@ -280,15 +280,14 @@ class PositionMonitor(MonitorCore):
             volume=e.volume,
             stop_loss=e.stop_loss,
             take_profit=e.take_profit,
-            opened_ts=e.ts,
+            opened_ts=min(e.ts, time.time_ns()),
             published_stop=e.stop_loss,
         )
         rule = self._rules.pop(e.ticket, None)
-        if rule is not None:
-            p.rule = rule
-            await self._track_atr(rule)
         self._positions[e.ticket] = p
         self._index(p)
+        if rule is not None:
+            await self._on_rule(rule)
 
     async def _on_update(self, u: PositionUpdate) -> None:
         if u.status == "closed":
@@ -315,11 +314,14 @@ class PositionMonitor(MonitorCore):
         )
         p = self._positions.get(rule.ticket)
         if p is None:
-            if rule.ticket not in self._closed:
+            pending = self._rules.get(rule.ticket)
+            if rule.ticket not in self._closed and (
+                pending is None or pending.event_id < rule.event_id
+            ):
                 self._rules[rule.ticket] = rule
             return
-        if p.rule is not None and p.rule.event_id > rule.event_id:
+        if rule.event_id < p.rule_id:
             return  # an older rule delivered late
-        p.rule = active
+        p.rule, p.rule_id = active, rule.event_id
         if active is not None:
             await self._track_atr(active)

@@ -5,6 +5,7 @@ members' fills and closes, and the candles its ATRs need."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 
 import aiosqlite
@@ -29,6 +30,7 @@ async def load_positions(conn: aiosqlite.Connection) -> dict[int, Watched]:
         "p.take_profit, e.ts FROM trade_positions p JOIN trade_executions e "
         "ON e.ticket = p.ticket WHERE p.status <> 'closed'",
     )
+    now = time.time_ns()
     watched = {
         ticket: Watched(
             ticket=ticket,
@@ -38,7 +40,7 @@ async def load_positions(conn: aiosqlite.Connection) -> dict[int, Watched]:
             volume=volume or 0.0,
             stop_loss=stop_loss,
             take_profit=take_profit,
-            opened_ts=ts,
+            opened_ts=min(ts, now),
             published_stop=stop_loss,
         )
         for ticket, symbol, direction, entry, volume, stop_loss, take_profit, ts in rows
@@ -54,6 +56,7 @@ async def load_positions(conn: aiosqlite.Connection) -> dict[int, Watched]:
         rule = ExitRule(**dict(zip(fields, row[1:], strict=True)))
         if rule.ticket in watched:
             watched[rule.ticket].rule = rule
+            watched[rule.ticket].rule_id = rule.event_id
     return watched
 
 

@@ -41,9 +41,12 @@ class Watched:
     volume: float
     stop_loss: float | None
     take_profit: float | None
-    #: The ts of its execution: ticks before it do not concern it.
+    #: The ts of its execution (or when the monitor first saw it, if that ts is ahead
+    #: of the monitor's clock): ticks before it do not concern it.
     opened_ts: int
     rule: ExitRule | None = None
+    #: The event_id of the latest rule seen (a rule that clears it too).
+    rule_id: str = ""
     #: simulate: its close is on its way (it is no longer watched).
     closing: bool = False
     #: The last price (on its closing side) and P&L a tick gave it.

@@ -3,6 +3,7 @@ ticks, observe and simulate, each hit and alert fired once, also across restarts
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import anyio
@@ -287,4 +288,14 @@ async def test_a_node_runs_it_as_one_of_its_services(tmp_path: Path) -> None:
                 ts += 1
                 await anyio.sleep(0.02)
     assert position(tmp_path, 1) == ("closed", 95.0, None, 94.0, -6.0)
+    assert [m[1] for m in monitoring(tmp_path)] == ["stop_loss_hit"]
+
+
+async def test_an_execution_stamped_ahead_of_the_clock_is_watched_from_when_it_is_seen(
+    tmp_path: Path,
+) -> None:
+    ahead = time.time_ns() + 3_600 * 10**9  # the broker's clock, an hour ahead
+    async with monitored(tmp_path) as (node, monitor):
+        await open_position(node, monitor, 1, stop_loss=95.0, ts=ahead)
+        await quotes(node, monitor, (94.0, 94.1, time.time_ns()))
     assert [m[1] for m in monitoring(tmp_path)] == ["stop_loss_hit"]

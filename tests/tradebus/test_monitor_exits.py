@@ -152,6 +152,8 @@ async def test_set_exit_rules_is_checked_against_the_committed_position(tmp_path
             await bot.set_exit_rules(
                 ticket=1, symbol="EURUSD", trailing_distance=1.0, trailing_atr=2.0
             )
+        with pytest.raises(InvalidEvent, match=r"ExitRule\.symbol: position 1 is on 'EURUSD'"):
+            await bot.set_exit_rules(ticket=1, symbol="GBPUSD", trailing_distance=1.0)
         with pytest.raises(InvalidEvent, match=r"ExitRule\.trailing_distance"):
             await bot.set_exit_rules(ticket=1, symbol="EURUSD", trailing_distance=-1.0)
         await bot.close_position(ticket=1, symbol="EURUSD", close_price=99.0)
