@@ -27,6 +27,9 @@ SCENARIOS: Final = (
     "cross-ticks",
     "cross-latency",
     "idle-cpu",
+    "prune",
+    "import-ticks",
+    "candles",
 )
 
 

@@ -162,6 +162,7 @@ async def cross_ticks(ctx: Context) -> ScenarioResult:
         "pairs": pairs,
     }
     owner_cpu = best["owner"]["cpu_seconds"] / best["cross_seconds"]
+    sender_cpu = best["sender"]["cpu_seconds"] / best["cross_seconds"]
     line = Line(
         scenario="cross-ticks",
         label=f"{SENDER_ROLE} process -> outbox -> bot process's relay -> main",
@@ -169,7 +170,8 @@ async def cross_ticks(ctx: Context) -> ScenarioResult:
         unit="ticks/s",
         note=f"paired with in-process ingest {ratio:.2f}x (median of {len(pairs)}); "
         f"sender's outbox done after {outbox_s:.2f} s of {best['cross_seconds']:.2f} s; "
-        f"owner CPU {owner_cpu:.0%} of a core; owner mean batch "
+        f"sender CPU {sender_cpu:.0%}, owner CPU {owner_cpu:.0%} of a core (per thread "
+        f"in the JSON); owner mean batch "
         f"{best['owner']['writer']['mean_batch']:.0f}",
     )
     return ScenarioResult(name="cross-ticks", figures=figures, lines=[line])

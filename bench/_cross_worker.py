@@ -93,12 +93,20 @@ async def _sender(params: dict[str, Any]) -> dict[str, Any]:
         _emit("ready")
         await _next_line()
         started, cpu_started = time.monotonic(), time.process_time()
+        threads_before = thread_cpu()
         await publish_all(node.bus, ticks, yield_every=params.get("yield_every"))
         await node.bus.flush()  # in this node's outbox
         outboxed = time.monotonic()
         await node.delivered(timeout=float(params.get("timeout", 600)))
         done, cpu = time.monotonic(), time.process_time() - cpu_started
-        writers = {name: w.events for name, w in node.statistics().writers.items()}
+        threads = thread_cpu()
+        stats = node.statistics().writers
+        writers = {name: w.events for name, w in stats.items()}
+        own = {
+            name: {"batches": w.batches, "mean_batch": w.mean_batch,
+                   "mean_commit_ms": w.mean_commit_ms, "max_commit_ms": w.max_commit_ms}
+            for name, w in stats.items()
+        }  # fmt: skip
     return {
         "ticks": len(ticks),
         "started": started,
@@ -107,7 +115,9 @@ async def _sender(params: dict[str, Any]) -> dict[str, Any]:
         "seconds": done - started,
         "outbox_seconds": outboxed - started,
         "cpu_seconds": cpu,
+        "thread_cpu_seconds": {k: v - threads_before.get(k, 0.0) for k, v in threads.items()},
         "writer_events": writers,
+        "writers": own,
     }
 
 

@@ -23,9 +23,11 @@ from rich.progress import (
 )
 
 from ._busmicro import bus
+from ._candles import candles
 from ._config import BenchConfig
 from ._context import Context
 from ._cross import cross_latency, cross_ticks, idle_cpu
+from ._import import import_ticks_scenario
 from ._ingest import ceiling, naive, tradebus, tradebus_yielding
 from ._latency import batch_sweep, latency
 from ._lone import lone_call
@@ -33,6 +35,7 @@ from ._machine import busy_warning, machine_info
 from ._overload import overload
 from ._plot import write_plot
 from ._processes import read_under_write, shared_file, three_files
+from ._prune import prune
 from ._report import apply_ratios, check_targets, render, write_json
 from ._results import Line, ScenarioResult, Target
 from ._switch import switch_interval
@@ -59,6 +62,9 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "cross-ticks": cross_ticks,
     "cross-latency": cross_latency,
     "idle-cpu": idle_cpu,
+    "prune": prune,
+    "import-ticks": import_ticks_scenario,
+    "candles": candles,
 }
 
 

@@ -57,10 +57,18 @@ def room_needed(members: Sequence[Member], headers: Headers | None) -> dict[Inbo
         hold (it would wait forever).
     """
     origin = None if headers is None else headers.origin
-    needed: dict[Inbox, int] = {}
+    # Members of one topic share their (cached) route: count them per route first.
+    per_route: dict[int, list[Any]] = {}
     for member in members:
-        for inbox in member.route.recipients(origin).blocking:
-            needed[inbox] = needed.get(inbox, 0) + 1
+        seen = per_route.get(id(member.route))
+        if seen is None:
+            per_route[id(member.route)] = [member.route, 1]
+        else:
+            seen[1] += 1
+    needed: dict[Inbox, int] = {}
+    for route, n in per_route.values():
+        for inbox in route.recipients(origin).blocking:
+            needed[inbox] = needed.get(inbox, 0) + n
     for inbox, count in needed.items():
         if count > inbox.max_buffer:
             raise EventBusError(
@@ -109,6 +117,8 @@ def deliver_group(
     codec = router.foreign.codec if foreign else router.encode
     envelope = Envelope(codec, foreign=foreign, group=last)
     origin = None if headers is None else headers.origin
+    # The inboxes of each route, worked out once per group (members share routes).
+    recipients: dict[int, tuple[Inbox, ...]] = {}
     for seq, member in enumerate(members, first):
         if foreign:
             message: Message[Any] = Message(
@@ -116,6 +126,9 @@ def deliver_group(
             )
         else:
             message = Message(member.topic, seq, member.payload, envelope, headers)
-        for inbox in member.route.recipients(origin).inboxes:
+        inboxes = recipients.get(id(member.route))
+        if inboxes is None:
+            inboxes = recipients[id(member.route)] = member.route.recipients(origin).inboxes
+        for inbox in inboxes:
             inbox.append(message)
     return list(range(first, last + 1))

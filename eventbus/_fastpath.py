@@ -1,7 +1,8 @@
 """The hot path of :meth:`EventBus.publish_nowait`: a closure over what it needs.
 
-Most publishes only append to the buffer of a topic's only subscription; this
-closure does that without attribute lookups on the bus, and hands everything else
+Most publishes only append to the buffer of a topic's only subscription (or to the
+buffers of its few: a writer and the services on the ticks); this closure does that
+without attribute lookups on the bus, and hands everything else
 (the first message of a batch, one that wakes a receiver or fills the buffer, one
 with headers, a closed bus: a closed bus caches no routes) to the bus's slow path.
 """
@@ -32,6 +33,7 @@ def fast_publish_nowait(
     ``slow(event, topic, headers)`` delivers an admitted event the way the bus does.
     """
     single = router.single.get
+    several = router.several.get
     envelope = router.local
     get_ident = threading.get_ident
     owner = router.owner
@@ -78,11 +80,23 @@ def fast_publish_nowait(
         elif topic != its_own:
             raise not_its_topic(event, topic, its_own)
         inbox = single(topic)
-        if inbox is not None and headers is None:
-            buffer = inbox.buffer
-            if len(buffer) < inbox.append_below:  # as above
+        if inbox is not None:
+            if headers is None:
+                buffer = inbox.buffer
+                if len(buffer) < inbox.append_below:  # as above
+                    router.seq = seq = router.seq + 1
+                    buffer.append(Message(topic, seq, event, envelope))
+                    return seq
+        elif headers is None and (inboxes := several(topic)) is not None:
+            # Several subscriptions (a writer and services): the same, for all at once.
+            for inbox in inboxes:
+                if len(inbox.buffer) >= inbox.append_below:
+                    break
+            else:
                 router.seq = seq = router.seq + 1
-                buffer.append(Message(topic, seq, event, envelope))
+                message = Message(topic, seq, event, envelope)
+                for inbox in inboxes:
+                    inbox.buffer.append(message)
                 return seq
         return slow(event, topic, headers)
 

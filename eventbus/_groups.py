@@ -14,6 +14,8 @@ from ._waiting import wait_stored, waited_on_routes
 
 __all__ = ["GroupPublishing", "encoded_members", "event_members", "publish_group"]
 
+_new = tuple.__new__
+
 
 class GroupPublishing:
     """The :class:`~eventbus.EventBus` methods that publish atomic groups."""
@@ -85,10 +87,12 @@ def event_members(router: Router, events: Iterable[Any], method: str) -> list[Me
     router.check_thread(method)
     if router.closed:
         raise router.ledger.closed_error()
-    members = []
+    members: list[Member] = []
+    topic_of, route, routes = router.topic_of, router.route, router.routes
     for event in events:
-        topic = router.topic_of(event)
-        members.append(Member(topic, event, router.route(topic)))
+        topic = topic_of(event)
+        # tuple.__new__: a Member without the NamedTuple constructor's Python frame.
+        members.append(_new(Member, (topic, event, routes.get(topic) or route(topic))))
     return members
 
 

@@ -70,6 +70,9 @@ class Router:
         self.routes: dict[str, Route] = {}
         #: topic -> the inbox of its only subscription, if it has exactly one (the hot path)
         self.single: dict[str, Inbox] = {}
+        #: topic -> the inboxes of its subscriptions, if it has several (a writer and the
+        #: services on the ticks: the hot path too)
+        self.several: dict[str, tuple[Inbox, ...]] = {}
         self.ledger = Ledger()
         self.closed = False
         #: The thread the bus belongs to: the one running its event loop once it is
@@ -94,6 +97,7 @@ class Router:
     def forget_routes(self) -> None:
         self.routes.clear()
         self.single.clear()
+        self.several.clear()
 
     def route(self, topic: str) -> Route:
         """The route of ``topic`` (cached).
@@ -130,6 +134,8 @@ class Router:
         self.routes[topic] = route
         if len(inboxes) == 1:  # the common case (a writer): the hot path's dict
             self.single[topic] = inboxes[0]
+        elif inboxes:  # a writer and services (candles, the monitor)
+            self.several[topic] = inboxes
         return route
 
     def topic_of(self, event: Any, topic: str | None = None) -> str:

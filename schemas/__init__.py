@@ -25,6 +25,7 @@ from ._events import PositionUpdate as PositionUpdate
 from ._events import RecommendationUpdate as RecommendationUpdate
 from ._events import SystemHealth as SystemHealth
 from ._events import Tick as Tick
+from ._events import TickImport as TickImport
 from ._events import TradeAlert as TradeAlert
 from ._events import TradeAnalysis as TradeAnalysis
 from ._events import TradeExecution as TradeExecution
@@ -45,9 +46,11 @@ from ._time import now_ns as now_ns
 from ._time import ts_to_datetime as ts_to_datetime
 from ._topics import symbol_token as symbol_token
 from ._topics import token_symbol as token_symbol
+from ._types import TIMEFRAME_SECONDS as TIMEFRAME_SECONDS
 from ._types import AlertType as AlertType
 from ._types import Direction as Direction
 from ._types import HealthStatus as HealthStatus
+from ._types import ImportStatus as ImportStatus
 from ._types import Outcome as Outcome
 from ._types import PositionStatus as PositionStatus
 from ._types import RecommendationStatus as RecommendationStatus
@@ -64,6 +67,7 @@ __all__ = [
     "EVENT_TYPES",
     "LIFECYCLE_EVENTS",
     "MAX_EVENT_BYTES",
+    "TIMEFRAME_SECONDS",
     "AlertType",
     "AnalysisResult",
     "AnyEvent",
@@ -73,6 +77,7 @@ __all__ = [
     "Event",
     "ExitRule",
     "HealthStatus",
+    "ImportStatus",
     "InvalidEvent",
     "MonitorMark",
     "OcoGroup",
@@ -84,6 +89,7 @@ __all__ = [
     "Severity",
     "SystemHealth",
     "Tick",
+    "TickImport",
     "Timeframe",
     "TradeAlert",
     "TradeAnalysis",

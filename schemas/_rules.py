@@ -19,7 +19,7 @@ from ._fields import FLOAT_FIELDS, HAS_EVENT_ID, JSON_FIELDS
 from ._ids import check_event_id
 from ._json import check_json
 from ._symbols import check_symbol
-from ._types import Direction, Outcome
+from ._types import TIMEFRAME_SECONDS, Direction, Outcome
 
 __all__ = ["check_values", "semantic_check"]
 
@@ -58,6 +58,7 @@ def check_values(event: Event) -> None:
             raise InvalidEvent(name, "high", event.high, "must be >= open, close and low")
         if event.low > min(event.open, event.close):
             raise InvalidEvent(name, "low", event.low, "must be <= open and close")
+        _check_tick_span(name, event)
     elif cls is RecommendationUpdate:
         assert isinstance(event, RecommendationUpdate)
         if event.outcome is not None and event.status != "closed":
@@ -71,6 +72,20 @@ def check_values(event: Event) -> None:
         assert isinstance(event, PositionUpdate)
         if event.close_price is not None and event.status != "closed":
             raise InvalidEvent(name, "close_price", event.close_price, "only a close has one")
+
+
+def _check_tick_span(name: str, candle: Candle) -> None:
+    """A candle's first and last ticks lie in its interval, the first not after the last."""
+    end = candle.ts_open + TIMEFRAME_SECONDS[candle.timeframe] * 1_000_000_000
+    for field in ("first_tick_ts", "last_tick_ts"):
+        value = getattr(candle, field)
+        if value is not None and not candle.ts_open <= value < end:
+            raise InvalidEvent(
+                name, field, value, f"must lie in the bar's interval [{candle.ts_open}, {end})"
+            )
+    first, last = candle.first_tick_ts, candle.last_tick_ts
+    if first is not None and last is not None and first > last:
+        raise InvalidEvent(name, "first_tick_ts", first, f"must be <= last_tick_ts {last}")
 
 
 def _check_outcome(name: str, outcome: Outcome | None, realized_pnl: float | None) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from msgspec import Meta
 
 __all__ = [
     "MAX_INT64",
+    "TIMEFRAME_SECONDS",
     "AlertType",
     "Confidence",
     "Count",
@@ -15,6 +16,7 @@ __all__ = [
     "HealthStatus",
     "HttpMethod",
     "HttpStatus",
+    "ImportStatus",
     "Json",
     "LongText",
     "Money",
@@ -56,9 +58,20 @@ UrlPath = Annotated[str, Meta(min_length=1, max_length=8192)]
 
 Direction = Literal["BUY", "SELL"]
 Timeframe = Literal["M1", "M5", "M15", "M30", "H1", "H4", "D1"]
+#: The length of each timeframe's interval, in seconds.
+TIMEFRAME_SECONDS: Final[dict[str, int]] = {
+    "M1": 60,
+    "M5": 300,
+    "M15": 900,
+    "M30": 1800,
+    "H1": 3600,
+    "H4": 14_400,
+    "D1": 86_400,
+}
 PositionStatus = Literal["open", "modified", "closed"]
 RecommendationStatus = Literal["pending", "executed", "rejected", "expired", "closed"]
 Outcome = Literal["win", "loss", "breakeven"]
 AlertType = Literal["risk", "profit", "system"]
 Severity = Literal["info", "warning", "critical"]
 HealthStatus = Literal["ok", "degraded", "down"]
+ImportStatus = Literal["partial", "complete"]

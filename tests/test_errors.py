@@ -15,10 +15,12 @@ from schemas import InvalidEvent
 from tradebus import (
     AccessDenied,
     AlreadyRecorded,
+    JournalError,
     NoRoute,
     NotDelivered,
     ReferenceRefused,
     StaleUpdate,
+    TickImportError,
     TradebusError,
     UnknownReference,
 )
@@ -116,6 +118,8 @@ def _samples() -> dict[type[BaseException], BaseException]:
         UnknownReference: UnknownReference("ticket 7 has no execution", **refused),
         AlreadyRecorded: AlreadyRecorded("ticket 7 has another execution", **refused),
         StaleUpdate: StaleUpdate("position 7 is closed", **refused, status="closed"),
+        JournalError: JournalError("no trade with ticket 7 in data"),
+        TickImportError: TickImportError("cannot tell the format of the file"),
     }
 
 

@@ -16,10 +16,13 @@ from rich.table import Table
 from schemas import InvalidEvent, check_symbol, format_ts
 from writers import WriterLockError, create_database
 
-from . import _cli_status
+from . import _cli_candles, _cli_status
 from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
+from ._cli_import import add_parser as add_import_parser
+from ._cli_journal import add_parser as add_journal_parser
 from ._cli_log import CliLog
+from ._cli_prune import add_parser as add_prune_parser
 from ._cli_run import add_parser as add_run_parser
 from ._cli_run import print_error
 from ._cli_up import add_parser as add_up_parser
@@ -85,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_run_parser(commands)
     add_up_parser(commands)
+    add_prune_parser(commands)
+    add_import_parser(commands)
+    add_journal_parser(commands)
+    _cli_candles.add_parser(commands)
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )

@@ -22,6 +22,7 @@ from ._cli_args import data_dir_argument
 from ._exceptions import TradebusError
 from ._node import Node, ensure_data_dir
 from ._open_node import open_node
+from ._retention_args import retain_argument, retention_of
 from ._signals import StopSignals
 from ._stats import check_data_dir
 from ._topology import Topology
@@ -89,6 +90,7 @@ def add_parser(commands: Any) -> None:
     )
     # Set by `tradebus up`: stop (and drain) when the supervisor is gone.
     parser.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)
+    retain_argument(parser)
     parser.set_defaults(handler=run)
 
 
@@ -148,7 +150,8 @@ def _run(args: argparse.Namespace) -> int:
     except TradebusError as exc:
         print_error(str(exc))
         return EXIT_USAGE
-    server = _Server(args.data_dir, roles, apps, args.supervisor_pid)
+    options: dict[str, Any] = {"retention": retention_of(args)}
+    server = _Server(args.data_dir, roles, apps, args.supervisor_pid, options)
     with StopSignals() as stop:
         try:
             return anyio.run(server.serve, stop)
@@ -200,8 +203,11 @@ class _Server:
         roles: tuple[str, ...],
         apps: dict[str, App],
         supervisor_pid: int | None,
+        options: dict[str, Any],
     ) -> None:
         self.data_dir = data_dir
+        #: What ``open_node`` is given besides the roles.
+        self.options = options
         self.roles = roles
         self.apps = apps
         self.supervisor_pid = supervisor_pid
@@ -210,7 +216,7 @@ class _Server:
 
     async def serve(self, stop: StopSignals) -> int:
         started = time.monotonic()
-        async with open_node(self.data_dir, roles=self.roles) as node:
+        async with open_node(self.data_dir, roles=self.roles, **self.options) as node:
             self._say_started(node)
             async with anyio.create_task_group() as tg:
                 for name, app in self.apps.items():

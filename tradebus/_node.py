@@ -15,7 +15,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 import schemas
-from eventbus import BusClosed, EventBus
+from eventbus import EventBus
 from writers import (
     OUTBOX_SPEC,
     DatabaseSpec,
@@ -33,7 +33,7 @@ from ._fork_guard import check_not_a_tainted_fork, node_started, node_stopped
 from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
 from ._node_services import NodeServices, ServiceFactory
-from ._node_teardown import settle_group
+from ._node_teardown import raise_not_running, settle_group
 from ._quick_reader import RowSource
 from ._routes import unrouted
 from ._status_reporter import StatusReporter
@@ -41,6 +41,7 @@ from ._topology import Topology
 
 if TYPE_CHECKING:
     from ._integration import TradeIntegration
+    from ._journal import Journal
 
 __all__ = ["Node", "NodeStatistics", "ensure_data_dir"]
 
@@ -137,7 +138,8 @@ class Node:
             )
             await self._task_group.start(self._delivery.run)
             self._running = True
-            await self._services.start(self)
+            if self._services.factories:
+                await self._task_group.start(self._services.run, self)
         except BaseException as exc:
             await self._teardown(exc)
             raise
@@ -291,20 +293,8 @@ class Node:
     def _check_running(self, topic: str) -> None:
         """Refuse a publish unless the node runs: say why (a writer failed, or the
         node is not started or is closed)."""
-        error = self._writer_error
-        if error is not None:
-            raise BusClosed(
-                f"cannot publish {topic!r}: a writer of this node failed "
-                f"({type(error).__name__}: {error}); the node is shutting down and "
-                "nothing was enqueued"
-            ) from error
-        if not self._running:
-            state = "closed" if self._entered else "not started"
-            raise TradebusError(
-                f"cannot publish {topic!r}: the node is {state}: use "
-                "`async with open_node(...) as node:` and publish inside the block; "
-                "nothing was enqueued"
-            )
+        if self._writer_error is not None or not self._running:
+            raise_not_running(topic, self._writer_error, self._entered)
 
     # ------------------------------------------------------------------ access
 
@@ -378,6 +368,13 @@ class Node:
                 "`async with open_node(...) as node:` (or node.reader(), which works any time)"
             )
         return spec
+
+    async def journal(self, ticket: int) -> Journal:
+        """The whole life of trade ``ticket`` across the three databases, in time order,
+        with its summary (see :func:`tradebus.journal`); read-only."""
+        from ._journal import journal
+
+        return await journal(self, ticket)
 
     def statistics(self) -> NodeStatistics:
         """The bus's and every hosted writer's counters."""

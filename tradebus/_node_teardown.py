@@ -1,13 +1,17 @@
-"""What a node's shutdown raises when its task group ends with errors."""
+"""What a node raises when it is not running, and when its task group ends with errors."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import anyio
 
-from eventbus import EventBusError
+from eventbus import BusClosed, EventBusError
 from writers import WriterError
 
-__all__ = ["caused_by_stop", "settle_group"]
+from ._exceptions import TradebusError
+
+__all__ = ["caused_by_stop", "raise_not_running", "settle_group"]
 
 
 def settle_group(group: BaseExceptionGroup, exc: BaseException | None) -> None:
@@ -37,3 +41,20 @@ def caused_by_stop(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return all(caused_by_stop(e) for e in exc.exceptions)
     return isinstance(exc, EventBusError | anyio.get_cancelled_exc_class())
+
+
+def raise_not_running(topic: str, writer_error: BaseException | None, entered: bool) -> NoReturn:
+    """Refuse a publish of ``topic``: a writer of the node failed (``writer_error``),
+    or the node is not started, or (``entered``) closed."""
+    if writer_error is not None:
+        raise BusClosed(
+            f"cannot publish {topic!r}: a writer of this node failed "
+            f"({type(writer_error).__name__}: {writer_error}); the node is shutting down "
+            "and nothing was enqueued"
+        ) from writer_error
+    state = "closed" if entered else "not started"
+    raise TradebusError(
+        f"cannot publish {topic!r}: the node is {state}: use "
+        "`async with open_node(...) as node:` and publish inside the block; "
+        "nothing was enqueued"
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from writers import Synchronous
+from writers import Retention, Synchronous
 
 from ._node import Node
+from ._retention import retention_service
 from ._topology import Topology
 from ._writer_options import (
     BUSY_TIMEOUT,
@@ -37,6 +38,7 @@ def open_node(
     drain_timeout: float = DRAIN_TIMEOUT,
     switch_interval: float | None = SWITCH_INTERVAL,
     status_file: bool = True,
+    retention: Retention | None = None,
 ) -> Node:
     """Start a node: ``async with open_node("data") as node: ...``.
 
@@ -64,6 +66,10 @@ def open_node(
     ``switch_interval`` (the interpreter's thread switch interval while writers run,
     or None to leave it alone). An unknown option is a ``TypeError``.
 
+    :param retention: how long each group of tables keeps its rows (see
+        :class:`Retention`); each hosted database's writer prunes what is older, in
+        small steps between its transactions. None (the default): nothing is pruned.
+
     With ``status_file`` (the default), the node keeps this process's entry in
     ``shared_memory.json`` in the data directory (see :class:`StatusReporter`): its
     roles, heartbeat, counters and relays, for ``tradebus status`` and ``tradebus up``.
@@ -83,4 +89,5 @@ def open_node(
             "switch_interval": switch_interval,
         },
         status_file=status_file,
+        services=[] if retention is None else [retention_service(retention)],
     )

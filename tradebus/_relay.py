@@ -10,6 +10,10 @@ is stored once, ticks (which have no ``event_id``) included.
 
 A row that is not a valid event (or not one of this database's) is committed to
 ``dead_letters`` with its origin and position, and the relay goes on.
+
+A row may hold several ticks (see ``writers.TICKS_PER_ROW``): they are published as
+one group with the row's position, so they are committed whole with the cursor, or
+refused whole (one dead letter holding the row as it was sent).
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,32 +35,20 @@ from writers import DatabaseSpec, OutboxReader, OutboxRow, WriterActor
 
 from ._file_watch import FileChanges
 from ._relay_stats import RelayStatistics
+from ._relay_units import Unit, cut_units, whole_groups
 
 __all__ = ["Relay", "RelayStatistics", "relay_key"]
 
 logger = logging.getLogger("tradebus")
 
-#: Rows read from an outbox at a time.
+#: Events read from an outbox at a time (a row of several ticks counts as its ticks).
 READ_LIMIT = 5_000
 _list_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
-_grp = attrgetter("grp")
-#: The most ticks a relay publishes as one group (sharing one cursor).
-TICK_RUN = 1_000
+_ticks_decoder = msgspec.msgpack.Decoder(list[Tick])
 #: The longest pause before a relay reads a source again after failing to (seconds).
 MAX_PAUSE = 30.0
 #: How often a relay reads its committed cursor, for statistics (seconds).
 COUNT_EVERY = 1.0
-
-
-class _Unit(NamedTuple):
-    """Rows published together: an atomic group of the sender's, a run of ticks (one
-    group, sharing the cursor of the last), one event, or rows refused (and why)."""
-
-    rows: list[OutboxRow]
-    events: list[Event]
-    refused: Exception | None
-    #: The topics of refused rows (for their dead letters).
-    topics: list[str]
 
 
 class _Chunk(NamedTuple):
@@ -65,7 +56,7 @@ class _Chunk(NamedTuple):
 
     origin: str
     after: int
-    units: list[_Unit]
+    units: list[Unit]
     caught_up: bool
     pending: int
     #: When the first of the rows was appended (ns).
@@ -182,17 +173,22 @@ class Relay:
             limit = READ_LIMIT
             while True:
                 rows = view.read(self.spec.name, after, limit)
-                caught_up = len(rows) < limit
+                caught_up = sum(row.events for row in rows) < limit
                 # A full read may end inside a group (committed whole: its last rows
                 # follow); a short one holds every row there is.
-                whole = rows if caught_up else _whole_groups(rows)
+                whole = rows if caught_up else whole_groups(rows)
                 if whole or caught_up:
                     break
                 limit *= 2  # a group longer than a read: read it whole
-            # Rows past the cursor for this database: at most the positions left (the
-            # others' rows count too: counting exactly would read the whole backlog).
-            pending = len(whole) if caught_up else view.last_position() - after
-            units = _units(whole, self._decode(whole)) if whole else []
+            # Events past the cursor for this database: those read, if that is all;
+            # else the positions left (the others' rows count too: counting exactly
+            # would read the whole backlog) times the events per row of this read.
+            events = sum(row.events for row in whole)
+            if caught_up:
+                pending = events
+            else:
+                pending = (view.last_position() - after) * events // max(1, len(whole))
+            units = cut_units(whole, self._decode(whole)) if whole else []
             for unit in units:
                 if unit.refused is not None:  # their topics, for the dead letters
                     unit.topics.extend(view.details(row.seq)[0] for row in unit.rows)
@@ -222,7 +218,7 @@ class Relay:
     def _idle(self) -> None:
         self.pending, self.oldest_ts = 0, None
 
-    async def _publish(self, units: list[_Unit], *, wait_for_last: bool) -> None:
+    async def _publish(self, units: list[Unit], *, wait_for_last: bool) -> None:
         """Publish ``units`` in order; with ``wait_for_last``, return once the last is
         committed (which cuts the writer's batch short). Rows that are not valid events
         for this database go to its dead_letters, in their place: what was published
@@ -235,17 +231,20 @@ class Relay:
                 wait = wait_for_last if following is None else following.refused is not None
                 await self._publish_one(unit, wait=wait)
             self.cursor = unit.rows[-1].seq
-            self.delivered += len(unit.rows)
+            self.delivered += sum(row.events for row in unit.rows)
 
-    def _decode(self, rows: list[OutboxRow]) -> list[Event | Exception]:
-        """Each row's event (of this database; published to its own topic), or why it
-        is none.
+    def _decode(self, rows: list[OutboxRow]) -> list[Event | list[Tick] | Exception]:
+        """Each row's event (of this database; published to its own topic), or its
+        ticks (a row of several), or why it has none.
 
         Decoded in one call, then each checked as the bus's admit hook checks it (a
         handful of comparisons for a tick): a row that is not valid is known before
         anything after it is published, and goes to dead_letters in its place."""
+        if any(row.grp < 0 for row in rows):
+            return [self._decode_ticks(row) if row.grp < 0 else self._decode([row])[0]
+                    for row in rows]  # fmt: skip
         try:
-            events: list[Event | Exception] = list(
+            events: list[Event | list[Tick] | Exception] = list(
                 _list_decoder.decode(pack_array([row.data for row in rows]))
             )
         except Exception:  # any refusal: each row decoded alone names its own
@@ -257,7 +256,7 @@ class Relay:
                     events.append(exc)
         stored = self.spec.event_types
         for i, event in enumerate(events):
-            if isinstance(event, Exception):
+            if isinstance(event, Exception | list):
                 continue
             try:
                 validate(event)
@@ -270,7 +269,26 @@ class Relay:
                 )
         return events
 
-    async def _publish_one(self, unit: _Unit, *, wait: bool) -> None:
+    def _decode_ticks(self, row: OutboxRow) -> list[Tick] | Exception:
+        """The ticks of a row of several, or why they are none: the row is delivered
+        whole or refused whole (one position, one dead letter)."""
+        what = f"a row of {row.events} ticks"
+        if Tick not in self.spec.event_types:
+            return InvalidEvent("event", None, "Tick", f"not stored by {self.spec.name!r}")
+        try:
+            ticks = _ticks_decoder.decode(row.data)
+        except Exception as exc:  # DecodeError, ValidationError, ...
+            return InvalidEvent(
+                "event", None, bytes(row.data[:32]), f"{what}, refused whole: {exc}"
+            )
+        if len(ticks) != row.events:
+            return InvalidEvent(
+                "event", None, len(ticks), f"{what} holds {len(ticks)}: not what it says"
+            )
+        # Each is checked as it is published (the bus's admit hook; see _publish_one).
+        return ticks
+
+    async def _publish_one(self, unit: Unit, *, wait: bool) -> None:
         """Publish a unit: a group (its events share the cursor of its last) or one event."""
         headers = Headers(origin=self.origin, cursor=unit.rows[-1].seq)
         events = unit.events
@@ -295,9 +313,23 @@ class Relay:
                 return
         except NotStored:
             pass  # in dead_letters, with its origin and position: the sender is told
+        except InvalidEvent as exc:  # refused by the bus, before any was published
+            # (the ticks of a row of several are checked only there, not twice).
+            topics = await anyio.to_thread.run_sync(self._topics, unit.rows)
+            error = exc
+            if unit.rows[-1].grp < 0:
+                reason = f"{exc.reason} (one of a row of {len(events)} ticks, refused whole)"
+                error = InvalidEvent(exc.event_type, exc.field, exc.value, reason)
+            await self._refuse(Unit(unit.rows, [], error, topics), error)
+            return
         self._unwaited = None  # waited for: it, and all before it, are committed
 
-    async def _refuse(self, unit: _Unit, error: Exception) -> None:
+    def _topics(self, rows: list[OutboxRow]) -> list[str]:
+        """(In a worker thread.) The topics of ``rows`` (for their dead letters)."""
+        with self.outbox.snapshot() as view:
+            return [view.details(row.seq)[0] if view else "" for row in rows]
+
+    async def _refuse(self, unit: Unit, error: Exception) -> None:
         """Commit rows that are not valid events to dead_letters, with the cursor, once
         everything published before them is committed (the cursor must not pass an
         event that is not stored yet)."""
@@ -329,56 +361,3 @@ class Relay:
 def relay_key(source: str, database: str) -> str:
     """How a relay is named in statistics: ``"<source file> -> <database>"``."""
     return f"{source} -> {database}"
-
-
-def _whole_groups(rows: list[OutboxRow]) -> list[OutboxRow]:
-    """``rows`` without a trailing group whose last row they do not hold."""
-    last = rows[-1].seq if rows else 0
-    end = len(rows)
-    while end > 0 and rows[end - 1].grp > last:
-        end -= 1
-    return rows[:end]
-
-
-def _group_end(rows: list[OutboxRow], i: int) -> int:
-    """Where the group that starts at ``rows[i]`` ends (``i + 1`` if it has none, or if
-    its rows are not all there: each then goes alone)."""
-    grp = rows[i].grp
-    if not grp or grp <= rows[i].seq:
-        return i + 1
-    end = i
-    while end < len(rows) and rows[end].grp == grp:
-        if rows[end].seq == grp:
-            return end + 1
-        end += 1
-    return i + 1
-
-
-def _units(rows: list[OutboxRow], events: list[Event | Exception]) -> list[_Unit]:
-    """``rows`` (with their events) cut into what is published together, in order."""
-    if set(map(type, events)) == {Tick} and not any(map(_grp, rows)):
-        # The common case, a stream of ticks: runs of TICK_RUN, by slicing.
-        return [
-            _Unit(rows[i : i + TICK_RUN], events[i : i + TICK_RUN], None, [])  # type: ignore[arg-type]
-            for i in range(0, len(rows), TICK_RUN)
-        ]
-    units: list[_Unit] = []
-    i = 0
-    while i < len(rows):
-        end = _group_end(rows, i)
-        if end == i + 1 and type(events[i]) is Tick:
-            # A run of ticks goes as one group: ticks were checked when decoded, so
-            # their writer has nothing to refuse in them.
-            while (
-                end < len(rows)
-                and end - i < TICK_RUN
-                and not rows[end].grp
-                and type(events[end]) is Tick
-            ):
-                end += 1
-        decoded = events[i:end]
-        refused = next((e for e in decoded if isinstance(e, Exception)), None)
-        good = [] if refused is not None else decoded
-        units.append(_Unit(rows[i:end], good, refused, []))  # type: ignore[arg-type]
-        i = end
-    return units

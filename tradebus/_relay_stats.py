@@ -17,7 +17,9 @@ class RelayStatistics(NamedTuple):
     database: str
     #: The last outbox position committed in the database (0: none yet).
     cursor: int
-    #: Rows of the source's outbox for the database not committed yet, as last seen.
+    #: Events of the source's outbox for the database not committed yet, as last
+    #: seen (while the relay is behind, an estimate: the positions left times the
+    #: events per row of its last read; a row may hold many ticks).
     pending: int
     #: How long the oldest of them has waited (seconds; 0.0 when none).
     lag_seconds: float

@@ -19,14 +19,22 @@ from ._integrity import check_database as check_database
 from ._lock import WriterLock as WriterLock
 from ._lock import lock_path as lock_path
 from ._options import check_writer_options as check_writer_options
+from ._outbox_plan import TICKS_PER_ROW as TICKS_PER_ROW
 from ._outbox_reader import OutboxReader as OutboxReader
 from ._outbox_reader import OutboxRow as OutboxRow
+from ._prune_sql import Prunable as Prunable
+from ._prune_sql import prunable as prunable
+from ._pruner import Pruner as Pruner
+from ._pruner import PruneReport as PruneReport
+from ._pruner import PruneStatistics as PruneStatistics
 from ._reader import ReadOnlyConnection as ReadOnlyConnection
 from ._reader import open_reader as open_reader
 from ._reader import reader_uri as reader_uri
 from ._records import DeadLetter as DeadLetter
 from ._records import PositionRecord as PositionRecord
 from ._records import RecommendationRecord as RecommendationRecord
+from ._retention import GROUPS as RETENTION_GROUPS
+from ._retention import Retention as Retention
 from ._specs import ANALYSIS as ANALYSIS
 from ._specs import LOGS as LOGS
 from ._specs import MAIN as MAIN
@@ -43,15 +51,22 @@ __all__ = [
     "MAIN",
     "OUTBOX_SPEC",
     "RECOMMENDATION_STAGES",
+    "RETENTION_GROUPS",
     "SPECS",
+    "TICKS_PER_ROW",
     "DatabaseSpec",
     "DeadLetter",
     "InvalidOption",
     "OutboxReader",
     "OutboxRow",
     "PositionRecord",
+    "Prunable",
+    "PruneReport",
+    "PruneStatistics",
+    "Pruner",
     "ReadOnlyConnection",
     "RecommendationRecord",
+    "Retention",
     "SchemaVersionError",
     "Synchronous",
     "WriterActor",
@@ -65,6 +80,7 @@ __all__ = [
     "lock_path",
     "open_reader",
     "open_regular_file",
+    "prunable",
     "queries",
     "reader_uri",
 ]

@@ -10,8 +10,11 @@ hand-written SQLite (:mod:`writers._sqlite_rules`, :mod:`writers._sqlite_integri
 4. delivery between processes: the ``outbox`` (with the identity of this file's
    outbox, a random number in ``writer_state``), ``relay_cursors``, and where a dead
    letter a relay delivered came from;
-5. the position monitor's tables: ``exit_rules``, ``oco_groups``, ``monitor_marks``
-   (with the replay guard of every event table).
+5. the market services: the candles' completeness, revision and first and last
+   tick times (and the M5 view with them); the tick import's ledger,
+   ``tick_imports`` (main); the position monitor's tables, ``exit_rules``,
+   ``oco_groups``, ``monitor_marks`` (main, with the replay guard of every event
+   table).
 
 Migration 3 makes the schema keep the meaning of what was stored, whatever arrives:
 
@@ -43,7 +46,7 @@ from ._monitor_tables import MONITOR_INTEGRITY
 from ._sqlite_dialect import migrations
 from ._sqlite_integrity import ANALYSIS_INTEGRITY, LOGS_INTEGRITY, MAIN_INTEGRITY
 from ._sqlite_outbox import OUTBOX_IDENTITY
-from ._sqlite_rules import M5_CANDLES_VIEW
+from ._sqlite_rules import CANDLES_V5, M5_CANDLES_VIEW
 from ._tables import ANALYSIS_TABLES, LOGS_TABLES, MAIN_TABLES, WRITER_TABLES
 
 __all__ = [
@@ -59,7 +62,7 @@ SCHEMA_VERSION: Final = 5
 
 MAIN_MIGRATIONS: Final = migrations(
     (*MAIN_TABLES, *WRITER_TABLES),
-    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY, 5: MONITOR_INTEGRITY},
+    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY, 5: CANDLES_V5 + MONITOR_INTEGRITY},
     SCHEMA_VERSION,
 )
 ANALYSIS_MIGRATIONS: Final = migrations(

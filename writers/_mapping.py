@@ -43,6 +43,7 @@ __all__ = [
 Kind = Literal["integer", "real", "text", "blob", "json"]
 
 _KINDS: Final[dict[object, Kind]] = {
+    bool: "integer",  # 0 or 1
     int: "integer",
     float: "real",
     str: "text",

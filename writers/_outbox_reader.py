@@ -28,8 +28,15 @@ class OutboxRow(NamedTuple):
 
     seq: int
     data: bytes
-    #: The position of the last row of the atomic group it belongs to (0: alone).
+    #: The position of the last row of the atomic group it belongs to (0: alone), or
+    #: minus the number of ticks the row holds (a row of several ticks, encoded as
+    #: one msgpack array).
     grp: int
+
+    @property
+    def events(self) -> int:
+        """How many events the row holds."""
+        return -self.grp if self.grp < 0 else 1
 
 
 class OutboxView:
@@ -53,8 +60,26 @@ class OutboxView:
         return int(rows[0][0]) if rows else None
 
     def read(self, database: str, after: int, limit: int) -> list[OutboxRow]:
-        """The next rows (at most ``limit``) for ``database`` after position ``after``."""
-        return list(map(OutboxRow._make, self._fetch(READ, (database, after, limit)) or ()))
+        """The next rows for ``database`` after position ``after``, until they hold
+        ``limit`` events (a row of several ticks counts as its ticks: see
+        :func:`OutboxRow.events`) or there are no more."""
+        try:
+            cursor = self._conn.execute(READ, (database, after, limit))
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []  # made by an older version: no outbox until migrated
+            raise
+        rows: list[OutboxRow] = []
+        events = 0
+        # Row by row (SQLite steps as asked): a row of many ticks ends the read early,
+        # and the rows after it are not read at all.
+        for row in map(OutboxRow._make, cursor):
+            rows.append(row)
+            events += row.events
+            if events >= limit:
+                break
+        cursor.close()
+        return rows
 
     def details(self, seq: int) -> tuple[str, int]:
         """The topic a row was published to and when it was appended (ns); ("", 0)

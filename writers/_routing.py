@@ -23,6 +23,7 @@ from schemas import (
     RecommendationUpdate,
     SystemHealth,
     Tick,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -53,7 +54,16 @@ MAIN_ROUTE: Final = Route(
     name="main",
     filename="unified_tick_pipeline.db",
     topics=("market.>", "trade.>"),
-    events=(Tick, Candle, TradeExecution, PositionUpdate, ExitRule, OcoGroup, MonitorMark),
+    events=(
+        Tick,
+        Candle,
+        TradeExecution,
+        PositionUpdate,
+        TickImport,
+        ExitRule,
+        OcoGroup,
+        MonitorMark,
+    ),
 )
 ANALYSIS_ROUTE: Final = Route(
     name="analysis",

@@ -48,8 +48,10 @@ _json = msgspec.json.encode
 
 def literal(value: object) -> str:
     """``value`` as an SQL literal (a string, a number, or JSON text)."""
-    if isinstance(value, bool) or value is None:
+    if value is None:
         raise TypeError(f"no SQL literal for {value!r}")
+    if isinstance(value, bool):
+        return "1" if value else "0"
     if isinstance(value, dict | list):
         value = _json(value).decode()
     if isinstance(value, str):

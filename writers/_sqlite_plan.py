@@ -18,10 +18,11 @@ from eventbus import Message
 from schemas import Event, Tick
 from schemas import decode as _decode
 
+from ._outbox_plan import append_statements
 from ._specs import DatabaseSpec, Statement
 from ._sqlite import TICK_COLUMNS, TICK_FIELDS, tick_insert_sql
-from ._sqlite_outbox import ADVANCE_CURSOR, APPEND
-from ._store import Poison, encoded, event_name
+from ._sqlite_outbox import ADVANCE_CURSOR
+from ._store import Poison
 from ._tables import OUTBOX
 
 __all__ = [
@@ -52,11 +53,6 @@ _local = attrgetter("local")
 # envelopes costs less than asking every message whether it is foreign.
 _envelope = attrgetter("envelope")
 _headers = attrgetter("headers")
-#: Rows per multi-row INSERT into the outbox (6 parameters each).
-_OUTBOX_CHUNK = 256
-_APPEND_CHUNK = (
-    APPEND.split(" VALUES ")[0] + " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * _OUTBOX_CHUNK)
-)
 _NO_HEADERS: frozenset[None] = frozenset({None})
 # What undecodable or invalid data from elsewhere raises when decoded (InvalidEvent
 # is a ValueError; msgspec's errors and UnicodeDecodeError too, for good measure).
@@ -126,8 +122,8 @@ class Planner:
         outbox: dict[str, list[int]] = {}
         appended = 0
         if self.forward and not self.forward.keys().isdisjoint(set(map(type, events))):
-            events, outbox_seq, appended = self._append(
-                batch, events, outbox_seq, statements, outbox
+            events, outbox_seq, appended = append_statements(
+                self.forward, batch, events, outbox_seq, statements, outbox
             )
         table = self.spec.tick_table
         first_tick = tick_seq
@@ -153,53 +149,6 @@ class Planner:
         if appended:
             rows[OUTBOX.name] = appended
         return SqliteTransaction(statements, rows, tick_seq, outbox_seq, outbox)
-
-    def _append(
-        self,
-        batch: Sequence[Message],
-        events: list[Any],
-        outbox_seq: int,
-        statements: list[Statement],
-        outbox: dict[str, list[int]],
-    ) -> tuple[list[Any], int, int]:
-        """Append the events this writer forwards to the outbox (statements first in
-        the transaction); return the others, the next outbox position and how many
-        were appended."""
-        kept: list[Any] = []
-        rows: list[list[Any]] = []
-        groups: dict[int, list[Any]] = {}
-        now = time.time_ns()
-        forward = self.forward
-        for message, event in zip(batch, events, strict=True):
-            destination = forward.get(type(event))
-            if destination is None:
-                kept.append(event)
-                continue
-            data, unencodable = encoded(message)
-            if unencodable:
-                raise Poison(f"{event_name(message)} for {destination!r}{unencodable}")
-            row = [outbox_seq, destination, message.topic, data, 0, now]
-            rows.append(row)
-            outbox.setdefault(destination, [outbox_seq, outbox_seq])[1] = outbox_seq
-            if message.group:
-                groups.setdefault(message.group, []).append(row)
-            outbox_seq += 1
-        for members in groups.values():
-            if len(members) > 1:  # a group's rows name its last one's position
-                for row in members:
-                    row[4] = members[-1][0]
-        # Whole chunks as multi-row INSERTs (one statement runs many rows: far fewer
-        # calls into SQLite), the rest one row at a time.
-        whole = len(rows) - len(rows) % _OUTBOX_CHUNK
-        if whole:
-            chunks = [
-                list(chain.from_iterable(rows[i : i + _OUTBOX_CHUNK]))
-                for i in range(0, whole, _OUTBOX_CHUNK)
-            ]
-            statements.append(("", _APPEND_CHUNK, chunks))
-        if whole < len(rows):
-            statements.append(("", APPEND, rows[whole:]))
-        return kept, outbox_seq, len(rows)
 
     def _event_statements(self, events: Sequence[Any]) -> list[Statement]:
         """Statements for events other than ticks, by their spec's handlers, in order."""

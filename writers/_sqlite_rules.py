@@ -11,7 +11,7 @@ from schemas import TradeExecution
 
 from ._sqlite_dialect import Statement
 
-__all__ = ["M5_CANDLES_VIEW", "NEWER_CANDLE_WINS", "OPEN_POSITION", "open_positions"]
+__all__ = ["CANDLES_V5", "M5_CANDLES_VIEW", "NEWER_CANDLE_WINS", "OPEN_POSITION", "open_positions"]
 
 #: The upsert guard of a candle stored again: the one with the later ``ts`` holds.
 NEWER_CANDLE_WINS: Final = "excluded.ts >= candles.ts"
@@ -19,6 +19,15 @@ NEWER_CANDLE_WINS: Final = "excluded.ts >= candles.ts"
 #: The M5 candles, as a view (made by migration 1 of the main database).
 M5_CANDLES_VIEW: Final = """CREATE VIEW m5_candles AS
     SELECT symbol, ts_open, open, high, low, close, volume, tick_count, ts
+    FROM candles WHERE timeframe = 'M5';
+"""
+
+#: The M5 candles view as migration 5 makes it: with the columns that migration adds
+#: to the candles (whether complete, the revision, the first and last tick's times).
+CANDLES_V5: Final = """DROP VIEW m5_candles;
+CREATE VIEW m5_candles AS
+    SELECT symbol, ts_open, open, high, low, close, volume, tick_count, ts,
+        complete, revision, first_tick_ts, last_tick_ts
     FROM candles WHERE timeframe = 'M5';
 """
 

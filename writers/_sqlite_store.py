@@ -6,9 +6,9 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -26,6 +26,8 @@ from ._sqlite_watch import FilesChanged, FileWatch
 from ._store import Fault, Poison, Transaction, encoded, event_name
 
 __all__ = ["SqliteStore"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("writers")
 
@@ -391,6 +393,22 @@ class SqliteStore:
             if self._conn is None:
                 raise WriterError(f"the connection to {self.path} is closed")
             return self._conn.execute(TRIM, (database, upto)).rowcount
+
+        return await self.thread.call(run)
+
+    async def housekeep(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` with the writer's connection in its thread, between two of its
+        transactions (maintenance such as a prune step: a transaction of its own, kept
+        short, since the next ingest transaction waits behind it); return its result."""
+
+        def run() -> T:
+            if self._conn is None:
+                raise WriterError(f"the connection to {self.path} is closed")
+            self.watch.check()
+            try:
+                return job(self._conn)
+            finally:
+                self._inspect_wal()  # deletes grow the WAL as inserts do
 
         return await self.thread.call(run)
 

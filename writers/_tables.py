@@ -21,6 +21,7 @@ from schemas import (
     RecommendationUpdate,
     SystemHealth,
     Tick,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -40,6 +41,7 @@ __all__ = [
     "RECOMMENDATION_STAGES",
     "RELAY_CURSORS",
     "TABLES",
+    "TICK_IMPORTS",
     "WRITER_TABLES",
 ]
 
@@ -98,10 +100,18 @@ TICKS: Final = table(
     event=Tick,
     clustered=True,
 )
+#: The candle columns migration 5 adds: whether the bar is complete, its revisions, and
+#: the timestamps of its first and last tick.
+CANDLE_COLUMNS_V5: Final = {
+    "complete": 5,
+    "revision": 5,
+    "first_tick_ts": 5,
+    "last_tick_ts": 5,
+}
 # A candle is stored once per (symbol, timeframe, ts_open); a later one updates it.
 CANDLES: Final = table(
     "candles",
-    columns=struct_columns(Candle),
+    columns=struct_columns(Candle, since=CANDLE_COLUMNS_V5),
     primary_key=("symbol", "timeframe", "ts_open"),
     event=Candle,
     clustered=True,
@@ -124,6 +134,24 @@ POSITION_UPDATES: Final = _events(
     "position_updates",
     PositionUpdate,
     indexes=(_index("ticket", "ts"), _index("ticket", "event_id", suffix="ticket_event", since=3)),
+)
+
+# Migration 5, tick import: the ledger of ``tradebus import ticks``. One row per
+# (file content, symbol), updated by the TickImport the import publishes before its
+# first tick and after each chunk, in the same stream as the ticks: every line up to
+# its position has its ticks stored.
+TICK_IMPORTS: Final = table(
+    "tick_imports",
+    columns=struct_columns(
+        TickImport,
+        checked=("status",),
+        since=dict.fromkeys(TickImport.__struct_fields__, 5),
+    ),
+    primary_key=("file_hash", "symbol"),
+    event=TickImport,
+    clustered=True,
+    on_conflict="update",
+    since=5,
 )
 
 # -------------------------------------------------------------------- analysis
@@ -240,7 +268,15 @@ WRITER_TABLES: Final = (
     RELAY_CURSORS,
 )
 
-MAIN_TABLES: Final = (TICKS, CANDLES, EXECUTIONS, POSITIONS, POSITION_UPDATES, *MONITOR_TABLES)
+MAIN_TABLES: Final = (
+    TICKS,
+    CANDLES,
+    EXECUTIONS,
+    POSITIONS,
+    POSITION_UPDATES,
+    TICK_IMPORTS,
+    *MONITOR_TABLES,
+)
 ANALYSIS_TABLES: Final = (RECOMMENDATIONS, RECOMMENDATION_UPDATES, ANALYSES, RESULTS)
 LOGS_TABLES: Final = (MONITORING, ALERTS, API_LOGS, HEALTH)
 

@@ -32,6 +32,8 @@ class WriterStatistics(NamedTuple):
     #: Frames in the WAL at the last inspection.
     wal_frames: int
     last_error: str | None
+    #: Rows deleted per table by retention (prune passes of this run).
+    pruned: dict[str, int] = {}  # noqa: RUF012 - a NamedTuple's default, never mutated
 
 
 class Counters:
@@ -49,6 +51,8 @@ class Counters:
         self.recent_commits: collections.deque[float] = collections.deque(maxlen=_RECENT_COMMITS)
         self.retries = 0
         self.last_error: str | None = None
+        #: Rows deleted per table by retention.
+        self.pruned: dict[str, int] = {}
 
     def add_rows(self, rows: Mapping[str, int]) -> None:
         counted = self.rows
@@ -87,4 +91,5 @@ class Counters:
             pending=pending,
             wal_frames=wal_frames,
             last_error=self.last_error,
+            pruned=dict(self.pruned),
         )

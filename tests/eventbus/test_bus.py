@@ -813,6 +813,29 @@ async def test_an_admitting_bus_wakes_a_receiver_at_its_count_and_its_first_mess
         assert [numbers(batch) for batch in got] == [[0, 1, 2, 3], [4]]
 
 
+async def test_an_admitting_bus_keeps_the_buffer_rules_of_a_topic_s_two_subscriptions() -> None:
+    got: list[list[Message]] = []
+    async with EventBus(admit=item_topic) as bus, anyio.create_task_group() as tg:
+        writer = bus.subscribe("items.>", max_buffer=100, name="writer")
+        service = bus.subscribe("items.1", max_buffer=3, name="service")
+
+        async def receive() -> None:
+            got.append(await writer.receive_batch(2, 3600))
+
+        with anyio.fail_after(5):
+            tg.start_soon(receive)
+            await settle()
+            for i in range(3):
+                bus.publish_nowait(Item(n=i, producer=1))
+            await settle()
+            assert [numbers(batch) for batch in got] == [[0, 1]]  # woken at its count
+            with pytest.raises(BusFull, match="service"):
+                bus.publish_nowait(Item(n=3, producer=1))  # one is full: neither gets it
+        assert numbers(await service.receive_batch(10, 0)) == [0, 1, 2]
+        assert numbers(await writer.receive_batch(10, 0)) == [2]
+        assert bus.statistics().published == 3
+
+
 async def test_an_admitting_bus_refuses_publishes_once_closed() -> None:
     async with EventBus(admit=item_topic) as bus:
         sub = bus.subscribe(">")

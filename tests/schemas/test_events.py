@@ -19,6 +19,7 @@ from schemas import (
     Candle,
     Event,
     Tick,
+    TickImport,
     TradeRecommendation,
     decode,
     decode_many,
@@ -38,7 +39,7 @@ def test_the_samples_cover_every_event_type() -> None:
     assert sorted(type(e).__name__ for e in sample_events()) == sorted(
         cls.__name__ for cls in EVENT_TYPES
     )
-    assert len(EVENT_TYPES) == 15
+    assert len(EVENT_TYPES) == 16
 
 
 @pytest.mark.parametrize("event", sample_events(), ids=lambda e: type(e).__name__)
@@ -81,9 +82,10 @@ def test_lifecycle_events_get_a_uuid7_event_id_of_now(cls: type[Event]) -> None:
 
 
 def test_market_data_carries_no_event_id() -> None:
-    assert set(LIFECYCLE_EVENTS) == set(EVENT_TYPES) - {Tick, Candle}
+    assert set(LIFECYCLE_EVENTS) == set(EVENT_TYPES) - {Tick, Candle, TickImport}
     assert "event_id" not in Tick.__struct_fields__
     assert "event_id" not in Candle.__struct_fields__
+    assert "event_id" not in TickImport.__struct_fields__
 
 
 def test_recommendation_id_is_generated_when_absent_and_kept_when_given() -> None:

@@ -22,6 +22,7 @@ from schemas import (
     PositionUpdate,
     RecommendationUpdate,
     SystemHealth,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -213,6 +214,7 @@ _ENUMS: list[tuple[type[schemas.Event], str, tuple[str, ...]]] = [
     (TradeAlert, "alert_type", get_args(schemas.AlertType)),
     (TradeAlert, "severity", get_args(schemas.Severity)),
     (SystemHealth, "status", get_args(schemas.HealthStatus)),
+    (TickImport, "status", get_args(schemas.ImportStatus)),
     (schemas.ExitRule, "atr_timeframe", get_args(schemas.Timeframe)),
     (schemas.MonitorMark, "severity", get_args(schemas.Severity)),
 ]

@@ -28,6 +28,7 @@ from schemas import (
     RecommendationUpdate,
     SystemHealth,
     Tick,
+    TickImport,
     TradeAlert,
     TradeAnalysis,
     TradeExecution,
@@ -68,6 +69,8 @@ INVALID: list[tuple[type[Event], str, Any]] = [
     (TradeExecution, "entry_price", "1"),
     (TradeExecution, "comment", b"bytes"),
     (Candle, "tick_count", 1.5),
+    (TickImport, "position", -1),
+    (TickImport, "file_hash", ""),
     (TradeAnalysis, "indicators", [1, 2]),
     (SystemHealth, "details", "ok"),
     # NaN and infinities

@@ -266,11 +266,6 @@ async def test_a_node_without_the_bots_database_cannot_run_it(tmp_path: Path) ->
                 pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a node stops its services inside a cancel scope of its own, out of which a "
-    "service cannot leave the task group it entered as it started",
-)
 async def test_a_node_runs_it_as_one_of_its_services(tmp_path: Path) -> None:
     def simulating(node: Node) -> PositionMonitor:
         return PositionMonitor(node, mode="simulate")

@@ -46,7 +46,7 @@ def _keywords(function: Any) -> dict[str, inspect.Parameter]:
 
 def test_open_node_takes_each_writer_option_by_name_and_nothing_else() -> None:
     keywords = _keywords(open_node)
-    assert list(keywords) == ["roles", "topology", *OPTIONS, "status_file"]
+    assert list(keywords) == ["roles", "topology", *OPTIONS, "status_file", "retention"]
     kinds = {p.kind for p in inspect.signature(open_node).parameters.values()}
     assert inspect.Parameter.VAR_KEYWORD not in kinds
     # Node (made by open_node) takes them as one mapping, checked the same way.

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import pytest
 
 from schemas import TradeAlert
@@ -64,3 +65,64 @@ async def test_a_service_failing_as_it_stops_reaches_the_caller_after_the_drain(
                 alert_type="system", severity="info", message="work"
             )
     assert await _alerts(tmp_path) == ["service up", "work", "bye"]
+
+
+class _Ticker:
+    """A service with a task of its own: it logs a health beat every few ms."""
+
+    def __init__(self, node: Node, *, fail_after: int | None = None) -> None:
+        self.node = node
+        self.fail_after = fail_after
+        self.beats = 0
+        self.three = anyio.Event()
+        self._group = anyio.create_task_group()
+
+    async def __aenter__(self) -> _Ticker:
+        await self._group.__aenter__()
+        self._group.start_soon(self._beat)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> bool | None:
+        self._group.cancel_scope.cancel()
+        return await self._group.__aexit__(*exc_info)  # type: ignore[arg-type]
+
+    async def _beat(self) -> None:
+        api = self.node.integration("api_server")
+        while True:
+            if self.fail_after is not None and self.beats >= self.fail_after:
+                raise TradebusError("the ticker's feed broke")
+            await api.log_system_health(component="ticker", status="ok")
+            self.beats += 1
+            if self.beats == 3:
+                self.three.set()
+            await anyio.sleep(0.005)
+
+
+async def _beats(path: Path) -> int:
+    async with open_reader(path / "system_logs.db") as conn:
+        rows = list(await conn.execute_fetchall("SELECT count(*) FROM system_health"))
+    return int(rows[0][0])
+
+
+async def test_a_service_with_its_own_tasks_stops_with_the_node(tmp_path: Path) -> None:
+    tickers: list[_Ticker] = []
+
+    def ticker(node: Node) -> _Ticker:
+        tickers.append(_Ticker(node))
+        return tickers[-1]
+
+    async with Node(tmp_path, services=[ticker, _farewell]):
+        await tickers[0].three.wait()
+    assert await _beats(tmp_path) == tickers[0].beats  # every beat logged was stored
+    assert (await _alerts(tmp_path))[-1] == "bye"
+
+
+async def test_a_service_whose_task_fails_fails_the_node_with_its_error(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with Node(tmp_path, services=[lambda node: _Ticker(node, fail_after=3)]):
+            await anyio.sleep(60)  # cancelled by the failure
+            pytest.fail("the node must stop when its service fails")  # pragma: no cover
+
+    with pytest.raises(TradebusError, match="the ticker's feed broke"):
+        await run()
+    assert await _beats(tmp_path) == 3

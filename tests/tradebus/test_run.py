@@ -11,7 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import pytest
+
+from schemas import Tick
+from tradebus import open_node
 
 # An app that publishes ticks until it is cancelled, then says how many the bus took.
 _FEED_APP = """
@@ -230,3 +234,32 @@ def test_a_second_process_of_a_role_is_refused_naming_the_holder(tmp_path: Path)
         first.communicate(timeout=_DEADLINE)
         first.kill()
     assert first.returncode == 0
+
+
+def test_run_prunes_by_the_policy_it_is_given(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    old = time.time_ns() - 100 * 86_400 * 1_000_000_000
+
+    async def fill() -> None:
+        async with open_node(data, roles=["chatgpt_bot"], status_file=False) as node:
+            for i in range(30):
+                node.bus.publish_nowait(Tick(symbol="EURUSD", bid=1.1, ask=1.2, ts=old + i))
+            node.bus.publish_nowait(Tick(symbol="EURUSD", bid=1.1, ask=1.2))
+
+    anyio.run(fill)
+    assert _ticks(data) == 31
+    process = _start(tmp_path, "--role", "chatgpt_bot", "--retain", "ticks=30d")
+    try:
+        _wait_for(lambda: _ticks(data) == 1, "the old ticks to be pruned", process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=_DEADLINE)
+    assert process.returncode == 0, err
+    assert _ticks(data) == 1  # the recent one stays
+
+
+def test_run_refuses_a_bad_retention_naming_it(tmp_path: Path) -> None:
+    result = _run(tmp_path, "--role", "chatgpt_bot", "--retain", "ticks=soon")
+    assert result.returncode == 2
+    assert "soon" in result.stderr
+    assert not (tmp_path / "data" / "unified_tick_pipeline.db").exists()

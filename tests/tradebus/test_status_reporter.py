@@ -198,7 +198,7 @@ async def test_a_relay_shows_what_it_delivered_and_its_lag(tmp_path: Path) -> No
         assert entry is not None
         relay = entry.relays["system_logs.db -> main"]
         assert (relay.source, relay.database, relay.lag_seconds) == ("system_logs.db", "main", 0.0)
-        assert relay.cursor >= 3
+        assert relay.cursor >= 1  # a position per row, and ticks may share a row
 
 
 async def test_every_node_keeps_its_entry_unless_told_not_to(tmp_path: Path) -> None:

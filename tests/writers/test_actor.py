@@ -107,6 +107,7 @@ async def test_statistics_count_rows_batches_and_pending_events(tmp_path: Path) 
         "trade_executions": 2,
         "trade_positions": 2,
         "position_updates": 0,
+        "tick_imports": 0,
         "exit_rules": 0,
         "oco_groups": 0,
         "monitor_marks": 0,

@@ -1,0 +1,208 @@
+"""The trade journal: a trade's life across the three databases, and its figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from schemas import (
+    Direction,
+    PositionUpdate,
+    RecommendationUpdate,
+    Tick,
+    TradeAlert,
+    TradeExecution,
+    TradeMonitoring,
+    TradeRecommendation,
+)
+from tradebus import Node, open_node
+from tradebus._journal import JournalError, closed_trades, journal
+
+S = 1_000_000_000
+T0 = (int(time.time()) - 3600) * S
+
+
+async def _lifecycle(node: Node, ticket: int, direction: Direction, t0: int) -> None:
+    """A recommended, executed, monitored, alerted and closed trade, in that order."""
+    buy = direction == "BUY"
+    entry = 1.1000
+    stop, target = (1.0950, 1.1100) if buy else (1.1050, 1.0900)
+    rec_id = f"rec-{ticket}"
+    events = [
+        TradeRecommendation(
+            recommendation_id=rec_id, symbol="EURUSD", direction=direction, entry_price=entry,
+            stop_loss=stop, take_profit=target, confidence=80, ts=t0,
+        ),
+        TradeExecution(
+            ticket=ticket, symbol="EURUSD", direction=direction, entry_price=entry, volume=1.0,
+            stop_loss=stop, take_profit=target, recommendation_id=rec_id, ts=t0 + 1 * S,
+        ),
+        RecommendationUpdate(
+            recommendation_id=rec_id, status="executed", ticket=ticket, ts=t0 + 1 * S
+        ),
+        TradeMonitoring(
+            ticket=ticket, symbol="EURUSD", monitoring_type="breakeven", status="moved",
+            details="stop to entry", ts=t0 + 4 * S,
+        ),
+        PositionUpdate(
+            ticket=ticket, symbol="EURUSD", status="modified", current_price=1.1050 if buy
+            else 1.0950, stop_loss=entry, ts=t0 + 4 * S + 1,
+        ),
+        TradeAlert(
+            alert_type="profit", severity="info", message="half way", ticket=ticket,
+            symbol="EURUSD", ts=t0 + 5 * S,
+        ),
+        PositionUpdate(
+            ticket=ticket, symbol="EURUSD", status="closed", current_price=1.1040 if buy
+            else 1.0960, close_price=1.1040 if buy else 1.0960, realized_pnl=40.0,
+            ts=t0 + 7 * S,
+        ),
+        RecommendationUpdate(
+            recommendation_id=rec_id, status="closed", ticket=ticket, outcome="win",
+            realized_pnl=40.0, ts=t0 + 7 * S,
+        ),
+    ]  # fmt: skip
+    for event in events:
+        await node.bus.publish(event, wait=True)
+
+
+def _ticks(t0: int) -> list[Tick]:
+    """Bids around the trade's life: one before it opens and one after it closes (both
+    far out, so that counting them would show), four inside."""
+    bids = [(0, 1.0800), (2, 1.0960), (3, 1.1080), (6, 1.1040), (7, 1.1000), (9, 1.2000)]
+    return [
+        Tick(symbol="EURUSD", bid=bid, ask=round(bid + 0.0002, 5), ts=t0 + at * S)
+        for at, bid in bids
+    ]
+
+
+async def _store(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    async with open_node(data) as node:
+        for tick in _ticks(T0):
+            node.bus.publish_nowait(tick)
+        await _lifecycle(node, 7, "BUY", T0)
+        await _lifecycle(node, 8, "SELL", T0)
+        # A trade without a stop and without ticks in its time.
+        await node.bus.publish(
+            TradeExecution(ticket=9, symbol="GBPUSD", direction="BUY", entry_price=1.25,
+                           volume=1.0, ts=T0 + 100 * S), wait=True,
+        )  # fmt: skip
+        await node.bus.publish(
+            PositionUpdate(ticket=9, symbol="GBPUSD", status="closed", current_price=1.26,
+                           close_price=1.26, realized_pnl=10.0, ts=T0 + 200 * S), wait=True,
+        )  # fmt: skip
+        await node.bus.flush()
+    return data
+
+
+async def test_the_journal_of_a_full_lifecycle_in_time_order_with_its_figures(
+    tmp_path: Path,
+) -> None:
+    data = await _store(tmp_path)
+    buy = await journal(data, 7)
+    assert [(e.database, e.table, e.kind) for e in buy.entries] == [
+        ("analysis", "trade_recommendations", "recommendation"),
+        ("main", "trade_executions", "execution"),
+        ("analysis", "recommendation_updates", "recommendation update"),
+        ("logs", "trade_monitoring", "monitoring"),
+        ("main", "position_updates", "position update"),
+        ("logs", "trade_alerts", "alert"),
+        ("main", "position_updates", "close"),
+        ("analysis", "recommendation_updates", "outcome"),
+    ]
+    assert [e.ts for e in buy.entries] == sorted(e.ts for e in buy.entries)
+    s = buy.summary
+    assert (s.status, s.direction, s.duration_seconds, s.pnl, s.outcome) == (
+        "closed", "BUY", 6.0, 40.0, "win"
+    )  # fmt: skip
+    assert s.initial_stop == 1.0950
+    assert s.r_multiple == pytest.approx((1.1040 - 1.1) / 0.005)
+    # Bids from the execution (t0+1s) to the close (t0+7s): 1.0960, 1.1080, 1.1040, 1.1000.
+    assert s.ticks == 4
+    assert s.mfe == pytest.approx(0.0080)
+    assert s.mae == pytest.approx(0.0040)
+    assert s.mfe_r == pytest.approx(1.6)
+    assert s.mae_r == pytest.approx(0.8)
+
+    sell = (await journal(data, 8)).summary
+    # A SELL closes on the ask: 1.0962, 1.1082, 1.1042, 1.1002 against an entry of 1.1.
+    assert sell.r_multiple == pytest.approx((1.1 - 1.0960) / 0.005)
+    assert sell.mfe == pytest.approx(1.1 - 1.0962)
+    assert sell.mae == pytest.approx(1.1082 - 1.1)
+
+    bare = (await journal(data, 9)).summary
+    assert (bare.r_multiple, bare.mae, bare.mfe, bare.ticks) == (None, None, None, 0)
+    assert (bare.pnl, bare.outcome, bare.duration_seconds) == (10.0, "win", 100.0)
+
+
+async def test_closed_trades_since_a_time_and_of_a_symbol(tmp_path: Path) -> None:
+    data = await _store(tmp_path)
+    assert [s.ticket for s in await closed_trades(data)] == [7, 8, 9]
+    assert [s.ticket for s in await closed_trades(data, since=T0 + 8 * S)] == [9]
+    assert [s.ticket for s in await closed_trades(data, symbol="EURUSD")] == [7, 8]
+
+
+async def test_the_journal_reads_while_the_writers_run_and_refuses_an_unknown_ticket(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path / "data") as node:
+        await _lifecycle(node, 11, "BUY", T0)
+        # Read through the running node's files while its writers hold them.
+        assert (await journal(node, 11)).summary.status == "closed"
+        with pytest.raises(JournalError, match="no trade with ticket 12"):
+            await journal(node, 12)
+        # An open trade: figures so far (no close, so no duration, no R).
+        await node.bus.publish(
+            TradeExecution(ticket=13, symbol="XAUUSD", direction="SELL", entry_price=2000.0,
+                           volume=1.0, stop_loss=2010.0, ts=T0), wait=True,
+        )  # fmt: skip
+        for at, ask in ((1, 1995.0), (2, 2004.0)):
+            node.bus.publish_nowait(Tick(symbol="XAUUSD", bid=ask - 0.5, ask=ask, ts=T0 + at * S))
+        await node.bus.publish(
+            PositionUpdate(ticket=13, symbol="XAUUSD", status="modified", current_price=2004.0,
+                           unrealized_pnl=-4.0, ts=T0 + 2 * S), wait=True,
+        )  # fmt: skip
+        opened = (await journal(node, 13)).summary
+        assert (opened.status, opened.duration_seconds, opened.r_multiple) == ("open", None, None)
+        assert (opened.pnl, opened.unrealized_pnl) == (None, -4.0)
+        assert (opened.mfe, opened.mae, opened.ticks) == (5.0, 4.0, 2)
+        assert opened.mae_r == pytest.approx(0.4)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tradebus", "journal", *args],
+        capture_output=True, text=True, timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+async def test_the_journal_command_prints_table_json_and_csv(tmp_path: Path) -> None:
+    data = await _store(tmp_path)
+    table = _cli("7", "--data-dir", str(data))
+    assert table.returncode == 0, table.stderr
+    assert "main.trade_executions" in table.stdout
+    assert "R +0.80" in table.stdout
+    assert "MAE 0.004" in table.stdout
+    as_json = json.loads(_cli("7", "--format", "json", "--data-dir", str(data)).stdout)
+    assert as_json["summary"]["ticks"] == 4
+    assert len(as_json["entries"]) == 8
+    listed = _cli("--since", "1970-01-01", "--symbol", "EURUSD", "--format", "csv",
+                  "--data-dir", str(data))  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(listed.stdout)))
+    assert [(r["ticket"], r["direction"], r["outcome"]) for r in rows] == [
+        ("7", "BUY", "win"), ("8", "SELL", "win")
+    ]  # fmt: skip
+    missing = _cli("12", "--data-dir", str(data))
+    assert missing.returncode == 1
+    assert "no trade with ticket 12" in missing.stderr
+    neither = _cli("--data-dir", str(data))
+    assert neither.returncode == 2
