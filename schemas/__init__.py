@@ -18,6 +18,9 @@ from ._events import AnyEvent as AnyEvent
 from ._events import ApiLog as ApiLog
 from ._events import Candle as Candle
 from ._events import Event as Event
+from ._events import ExitRule as ExitRule
+from ._events import MonitorMark as MonitorMark
+from ._events import OcoGroup as OcoGroup
 from ._events import PositionUpdate as PositionUpdate
 from ._events import RecommendationUpdate as RecommendationUpdate
 from ._events import SystemHealth as SystemHealth
@@ -72,9 +75,12 @@ __all__ = [
     "Candle",
     "Direction",
     "Event",
+    "ExitRule",
     "HealthStatus",
     "ImportStatus",
     "InvalidEvent",
+    "MonitorMark",
+    "OcoGroup",
     "Outcome",
     "PositionStatus",
     "PositionUpdate",

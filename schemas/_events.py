@@ -8,7 +8,7 @@ ever appended, with defaults, so that older encoded events still decode.
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -50,6 +50,9 @@ __all__ = [
     "ApiLog",
     "Candle",
     "Event",
+    "ExitRule",
+    "MonitorMark",
+    "OcoGroup",
     "PositionUpdate",
     "RecommendationUpdate",
     "SystemHealth",
@@ -370,6 +373,77 @@ class SystemHealth(Event, frozen=True, tag=True, kw_only=True, array_like=True):
         return f"logs.health.{symbol_token(self.component)}"
 
 
+# ------------------------------------------------------------- position monitor
+
+
+class ExitRule(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """The intelligent exits of position ``ticket``: a trailing stop (by a price
+    distance, or by a multiple of the ATR of ``atr_timeframe``), optionally active
+    only from ``trailing_activation`` of profit (a price distance from the entry), and
+    a move of the stop to ``entry + breakeven_offset`` once the profit reaches
+    ``breakeven_trigger``. The latest rule of a ticket (by ``event_id``) is in force;
+    one with neither a trailing stop nor a break-even move clears them. With both a
+    distance and an ATR multiple, the distance is used."""
+
+    topic_prefix: ClassVar[str] = "trade.exit_rule"
+
+    ticket: Ticket
+    symbol: Symbol
+    trailing_distance: Positive | None = None
+    trailing_atr: Positive | None = None
+    atr_timeframe: Timeframe = "M5"
+    atr_period: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 14
+    trailing_activation: NonNegative | None = None
+    trailing_step: NonNegative = 0.0
+    breakeven_trigger: Positive | None = None
+    breakeven_offset: float = 0.0
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"trade.exit_rule.{symbol_token(self.symbol)}"
+
+
+class OcoGroup(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """Tickets (pending orders or positions) that cancel each other: once one fills
+    or closes, the others must be cancelled."""
+
+    topic_prefix: ClassVar[str] = "trade.oco"
+
+    group_id: Name
+    tickets: Annotated[list[Ticket], msgspec.Meta(min_length=2, max_length=64)]
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"trade.oco.{symbol_token(self.group_id)}"
+
+
+class MonitorMark(Event, frozen=True, tag=True, kw_only=True, array_like=True):
+    """What the position monitor fired once for ``(ticket, kind, level)`` (a stop or
+    target hit, a risk or profit alert, an OCO consequence), with the alert it
+    raised: remembered so that it never fires again, also after a restart."""
+
+    topic_prefix: ClassVar[str] = "trade.monitor_mark"
+
+    ticket: Ticket
+    symbol: Symbol
+    kind: Name
+    level: float
+    severity: Severity
+    message: LongText
+    price: Price | None = None
+    ref: ShortText = ""
+    ts: Timestamp = msgspec.field(default_factory=_now)
+    event_id: Name = _id
+
+    @property
+    def topic(self) -> str:
+        return f"trade.monitor_mark.{symbol_token(self.symbol)}"
+
+
 AnyEvent = (
     Tick
     | Candle
@@ -384,6 +458,9 @@ AnyEvent = (
     | ApiLog
     | SystemHealth
     | TickImport
+    | ExitRule
+    | OcoGroup
+    | MonitorMark
 )
 
 #: The event types that carry an ``event_id`` (all but market data).
@@ -398,4 +475,7 @@ LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
     TradeAlert,
     ApiLog,
     SystemHealth,
+    ExitRule,
+    OcoGroup,
+    MonitorMark,
 )

@@ -8,6 +8,7 @@ import math
 from ._events import (
     Candle,
     Event,
+    OcoGroup,
     PositionUpdate,
     RecommendationUpdate,
     TradeExecution,
@@ -63,6 +64,10 @@ def check_values(event: Event) -> None:
         if event.outcome is not None and event.status != "closed":
             raise InvalidEvent(name, "outcome", event.outcome, "only a closed status has one")
         _check_outcome(name, event.outcome, event.realized_pnl)
+    elif cls is OcoGroup:
+        assert isinstance(event, OcoGroup)
+        if len(set(event.tickets)) != len(event.tickets):
+            raise InvalidEvent(name, "tickets", event.tickets, "must name each ticket once")
     elif cls is PositionUpdate:
         assert isinstance(event, PositionUpdate)
         if event.close_price is not None and event.status != "closed":

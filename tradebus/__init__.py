@@ -34,6 +34,8 @@ from ._journal import JournalError as JournalError
 from ._journal import JournalSummary as JournalSummary
 from ._journal import closed_trades as closed_trades
 from ._journal import journal as journal
+from ._monitor import MonitorStatistics as MonitorStatistics
+from ._monitor import PositionMonitor as PositionMonitor
 from ._node import Node as Node
 from ._node import NodeStatistics as NodeStatistics
 from ._open_node import open_node as open_node
@@ -66,10 +68,12 @@ __all__ = [
     "JournalEntry",
     "JournalError",
     "JournalSummary",
+    "MonitorStatistics",
     "NoRoute",
     "Node",
     "NodeStatistics",
     "NotDelivered",
+    "PositionMonitor",
     "ProcessStatus",
     "Pruner",
     "ReferenceRefused",

@@ -20,18 +20,19 @@ from rich.text import Text
 from schemas import Direction
 from writers import reader_uri
 
+from ._exceptions import AlreadyRecorded
 from ._integration import TradeIntegration
 from ._market import (
-    CLOSES,
     DEMO_SYMBOLS,
+    MAX_HOLD,
     Market,
-    close_details,
-    judge,
+    halfway,
     log_writer_health,
     pnl,
     propose,
     volume_for,
 )
+from ._monitor import PositionMonitor
 from ._node import Node
 from ._open_node import open_node
 from ._signals import StopSignals
@@ -95,7 +96,9 @@ class _Position:
 
 
 class _Strategy:
-    """Recommends, executes, manages and closes one position per symbol at a time."""
+    """Recommends and executes one position per symbol at a time, with a break-even
+    rule; the position monitor (simulating) closes it on its stop or target, the
+    strategy at market after a while."""
 
     def __init__(self, node: Node, market: Market, first_ticket: int) -> None:
         self._tickets = itertools.count(first_ticket)
@@ -140,6 +143,11 @@ class _Strategy:
             volume=volume,
             recommendation_id=recommendation_id,
         )
+        await self.bot.set_exit_rules(
+            ticket=ticket,
+            symbol=symbol,
+            breakeven_trigger=halfway(proposal.entry_price, proposal.take_profit),
+        )
         self.opened += 1
         return _Position(
             ticket,
@@ -154,58 +162,38 @@ class _Strategy:
 
     async def _manage(self, p: _Position) -> None:
         last_update = time.monotonic()
+        main = await self.bot.node.shared_reader("main")
         while True:
             await anyio.sleep(0.05)
+            rows = list(
+                await main.execute_fetchall(
+                    "SELECT status, realized_pnl FROM trade_positions WHERE ticket = ?",
+                    (p.ticket,),
+                )
+            )
+            if rows and rows[0][0] == "closed":  # the monitor closed it: stop or target
+                self._closed(rows[0][1] or 0.0)
+                return
             price = self.market.prices[p.symbol]
             profit = pnl(p.direction, p.entry, price, p.volume)
-            verdict = judge(
-                direction=p.direction,
-                entry=p.entry,
-                stop_loss=p.stop_loss,
-                take_profit=p.take_profit,
-                price=price,
-                held=time.monotonic() - p.opened,
-            )
-            if verdict in CLOSES:
-                details = close_details(verdict, p.stop_loss, p.take_profit)
-                await self._close(p, price, profit, verdict, details)
+            if time.monotonic() - p.opened > MAX_HOLD:
+                try:
+                    await self.bot.close_position(
+                        ticket=p.ticket, symbol=p.symbol, close_price=price, realized_pnl=profit
+                    )
+                except AlreadyRecorded:
+                    continue  # the monitor closed it first: read back next time
+                self._closed(profit)
                 return
-            if verdict == "breakeven":
-                p.stop_loss = p.entry
-                await self.api.log_trade_monitoring(
-                    ticket=p.ticket,
-                    symbol=p.symbol,
-                    monitoring_type="breakeven_set",
-                    status="stop_moved",
-                    details=f"Stop loss moved to entry {p.entry:.6g}",
-                )
-                await self.bot.update_position(
-                    ticket=p.ticket, symbol=p.symbol, current_price=price,
-                    stop_loss=p.entry, unrealized_pnl=profit,
-                )  # fmt: skip
-            elif time.monotonic() - last_update > 1.0:
+            if time.monotonic() - last_update > 1.0:
                 last_update = time.monotonic()
                 await self.bot.update_position(
                     ticket=p.ticket, symbol=p.symbol, current_price=price, unrealized_pnl=profit
                 )
 
-    async def _close(self, p: _Position, price: float, pnl: float, kind: str, details: str) -> None:
-        await self.api.log_trade_monitoring(
-            ticket=p.ticket, symbol=p.symbol, monitoring_type=kind,
-            status="alert_triggered", details=details,
-        )  # fmt: skip
-        await self.bot.close_position(
-            ticket=p.ticket, symbol=p.symbol, close_price=price, realized_pnl=pnl
-        )
+    def _closed(self, realized_pnl: float) -> None:
         self.closed += 1
-        self.realized_pnl += pnl
-        await self.api.log_trade_alert(
-            alert_type="profit" if pnl > 0 else "risk",
-            severity="info" if pnl >= 0 else "warning",
-            message=f"{p.symbol} #{p.ticket} closed ({kind}): P&L {pnl:+.4f}",
-            symbol=p.symbol,
-            ticket=p.ticket,
-        )
+        self.realized_pnl += realized_pnl
 
 
 async def _health(node: Node) -> None:
@@ -268,7 +256,10 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
             transient=True,
         )
         with live:
-            async with anyio.create_task_group() as tg:
+            async with (
+                PositionMonitor(node, mode="simulate"),
+                anyio.create_task_group() as tg,
+            ):
                 tg.start_soon(market.run, node, config.rate)
                 for symbol in config.symbols:
                     tg.start_soon(strategy.run, symbol)

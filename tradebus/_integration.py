@@ -7,13 +7,14 @@ from writers import PositionRecord, RecommendationRecord, queries
 
 from ._awaited import must_await
 from ._event_fields import outcome_of
+from ._exit_calls import ExitCalls
 from ._lifecycle_calls import LifecycleCalls
 from ._log_calls import LogCalls
 
 __all__ = ["TradeIntegration", "outcome_of"]
 
 
-class TradeIntegration(LifecycleCalls, LogCalls):
+class TradeIntegration(LifecycleCalls, LogCalls, ExitCalls):
     """Logs the trade lifecycle as ``role``; every ``log_*`` returns once committed.
 
     Where an event is stored is decided by its type's home database, not by the role
@@ -71,6 +72,8 @@ class TradeIntegration(LifecycleCalls, LogCalls):
     log_trade_alert = must_await(LogCalls.log_trade_alert)
     log_api_request = must_await(LogCalls.log_api_request)
     log_system_health = must_await(LogCalls.log_system_health)
+    set_exit_rules = must_await(ExitCalls.set_exit_rules)
+    register_oco = must_await(ExitCalls.register_oco)
 
     # ------------------------------------------------------------------- reads
 

@@ -16,7 +16,6 @@ from schemas import Direction, HealthStatus, Tick
 from ._node import Node
 
 __all__ = [
-    "CLOSES",
     "DEMO_SYMBOLS",
     "MAX_HOLD",
     "STEP",
@@ -25,7 +24,7 @@ __all__ = [
     "Verdict",
     "close_details",
     "close_reason",
-    "judge",
+    "halfway",
     "log_writer_health",
     "pnl",
     "propose",
@@ -44,11 +43,8 @@ _TARGET = 0.003  # take profit 0.3% from entry
 #: Seconds before a position is closed at market.
 MAX_HOLD = 8.0
 
-#: What to do with an open position at a price: close it (and why), move its stop
-#: loss to the entry (breakeven), or hold it.
-Verdict = Literal["stop_loss_hit", "take_profit_hit", "time_exit", "breakeven", "hold"]
-#: The verdicts that close a position.
-CLOSES: frozenset[Verdict] = frozenset({"stop_loss_hit", "take_profit_hit", "time_exit"})
+#: Why a position was closed.
+Verdict = Literal["stop_loss_hit", "take_profit_hit", "time_exit"]
 
 
 class Market:
@@ -136,29 +132,10 @@ def pnl(direction: Direction | None, entry: float, price: float, volume: float) 
     return round((price - entry) * sign * volume, 6)
 
 
-def judge(
-    *,
-    direction: Direction | None,
-    entry: float,
-    stop_loss: float,
-    take_profit: float,
-    price: float,
-    held: float,
-    max_hold: float = MAX_HOLD,
-) -> Verdict:
-    """What to do with a position held ``held`` seconds (of ``max_hold`` at most), at
-    ``price``."""
-    sign = 1.0 if direction == "BUY" else -1.0
-    if (price - stop_loss) * sign <= 0:
-        return "stop_loss_hit"
-    if (price - take_profit) * sign >= 0:
-        return "take_profit_hit"
-    if held > max_hold:
-        return "time_exit"
-    halfway = (price - entry) * sign >= (take_profit - entry) * sign / 2
-    if halfway and stop_loss != entry:
-        return "breakeven"
-    return "hold"
+def halfway(entry: float, take_profit: float) -> float:
+    """The demos' break-even trigger: the stop moves to the entry once the price is
+    halfway to the target."""
+    return abs(take_profit - entry) / 2
 
 
 def close_reason(

@@ -218,6 +218,8 @@ class SyncTradeIntegration:
     log_trade_alert = _blocking(TradeIntegration.log_trade_alert)
     log_api_request = _blocking(TradeIntegration.log_api_request)
     log_system_health = _blocking(TradeIntegration.log_system_health)
+    set_exit_rules = _blocking(TradeIntegration.set_exit_rules)
+    register_oco = _blocking(TradeIntegration.register_oco)
     recent_ticks = _blocking(TradeIntegration.recent_ticks)
     open_positions = _blocking(TradeIntegration.open_positions)
     recommendations = _blocking(TradeIntegration.recommendations)

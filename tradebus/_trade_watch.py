@@ -23,12 +23,16 @@ logger = logging.getLogger("tradebus.role_apps")
 
 _REFUSED = (AlreadyRecorded, StaleUpdate, UnknownReference, NotStored)
 _NS = 1_000_000_000
+#: The closes the position monitor reports (monitoring record and alert) itself.
+_MONITORED = frozenset({"stop_loss_hit", "take_profit_hit"})
 # The bot's database missing, or still being created by its writer.
 _NOT_READY = (TradebusError, sqlite3.Error)
 
 
 class TradeWatcher:
-    """Monitoring and alerts for the trades in the bot's database, each logged once.
+    """Monitoring and alerts for the trades in the bot's database, each logged once:
+    openings, and closes at market (the position monitor reports stops, targets and
+    break-even moves itself).
 
     The records of an opening and a close carry event ids derived from the trade's
     own events, so that a restarted watcher logging them again stores nothing twice.
@@ -59,7 +63,6 @@ class TradeWatcher:
                 continue  # the bot's database is not there yet
             try:
                 await self._openings(main)
-                await self._breakevens(main)
                 await self._closes(main)
             except _REFUSED as exc:
                 logger.warning("watching the trades: %s", exc)
@@ -87,27 +90,6 @@ class TradeWatcher:
             self.done.add((ticket, "position_opened"))
             logger.info("monitoring: #%d %s opened (%s at %.6g)", ticket, symbol, direction, entry)
 
-    async def _breakevens(self, main: aiosqlite.Connection) -> None:
-        rows = await main.execute_fetchall(
-            "SELECT p.ticket, p.symbol, p.entry_price, e.event_id FROM trade_positions p "
-            "JOIN trade_executions e ON e.ticket = p.ticket "
-            "WHERE p.status IN ('open', 'modified') AND p.stop_loss = p.entry_price"
-        )
-        for ticket, symbol, entry, event_id in rows:
-            if (ticket, "breakeven_set") in self.done:
-                continue
-            await self.api.log_trade_monitoring(
-                ticket=ticket,
-                symbol=symbol,
-                monitoring_type="breakeven_set",
-                status="stop_moved",
-                details=f"Stop loss moved to entry {entry:.6g}",
-                # Once per trade, also after a restart that forgot it was logged.
-                event_id=derived_event_id(event_id, 4),
-            )
-            self.done.add((ticket, "breakeven_set"))
-            logger.info("monitoring: #%d %s stop moved to its entry", ticket, symbol)
-
     async def _closes(self, main: aiosqlite.Connection) -> None:
         rows = await main.execute_fetchall(
             "SELECT ticket, symbol, direction, stop_loss, take_profit, close_price, "
@@ -126,8 +108,8 @@ class TradeWatcher:
                     direction=direction, stop_loss=stop_loss, take_profit=take_profit, price=price
                 )
                 details = close_details(kind, stop_loss, take_profit)
-            if (ticket, kind) in self.done:
-                continue
+            if (ticket, kind) in self.done or kind in _MONITORED:
+                continue  # the position monitor reports its stops and targets
             profit = profit or 0.0
             message = f"{symbol} #{ticket} closed ({kind}): P&L {profit:+.4f}"
             # The alert first: the monitoring record marks the close as done.

@@ -10,12 +10,14 @@ Together they show a trade's whole life across three processes:
 - :func:`desktop_agent` reads the committed ticks, logs recommendations, rejects some
   and executes the others (``log_trade_execution(..., recommendation_id=...)``); the
   execution's home is the bot's database, where it is delivered from this process.
-- :func:`chatgpt_bot` publishes a simulated market feed and manages the positions it
-  finds open in its database: updates (price, P&L, the stop moved to the entry once
-  halfway to the target) and the close, on the stop, the target or after a while.
+- :func:`chatgpt_bot` publishes a simulated market feed and runs the position monitor
+  (simulating): it closes a position on its stop or its target, and moves the stop
+  to the entry once halfway to the target (the exit rule the bot sets on each
+  position it finds open); the bot updates the positions (price, P&L) and closes
+  them at market after a while.
 - :func:`api_server` logs the health of its writer and of the feed, and watches the
-  trades: a monitoring record when one opens, moves its stop or closes, and an alert
-  (profit or risk) with each close.
+  trades: a monitoring record when one opens, and a monitoring record and an alert
+  (profit or risk) with each close at market (the monitor reports its own).
 
 What they do is logged (``logging``, logger ``tradebus.role_apps``) at INFO.
 """
@@ -40,17 +42,17 @@ from schemas import HealthStatus
 from ._exceptions import AlreadyRecorded, StaleUpdate, TradebusError, UnknownReference
 from ._integration import TradeIntegration
 from ._market import (
-    CLOSES,
     DEMO_SYMBOLS,
     MAX_HOLD,
     STEP,
     Market,
-    judge,
+    halfway,
     log_writer_health,
     pnl,
     propose,
     volume_for,
 )
+from ._monitor import PositionMonitor
 from ._node import Node
 from ._status import ProcessStatus
 from ._status_file import read_status
@@ -77,8 +79,10 @@ async def chatgpt_bot(
     max_hold: float = MAX_HOLD,
     seed: int | None = None,
 ) -> None:
-    """Publish ``rate`` ticks per second of ``symbols``, and manage the open positions
-    (closed on their stop, their target, or after ``max_hold`` seconds)."""
+    """Publish ``rate`` ticks per second of ``symbols``, and manage the open positions:
+    the position monitor (simulating) closes them on their stop or target and moves
+    their stop to the entry halfway to the target; the bot closes them at market after
+    ``max_hold`` seconds."""
     bot = node.integration("chatgpt_bot")
     # Continue the walk from the last committed prices: a restart is not a price jump.
     prices: dict[str, float] = {}
@@ -91,7 +95,7 @@ async def chatgpt_bot(
     step = STEP * math.sqrt(1_000 / max(rate / len(symbols), 1e-9)) / 2
     market = Market(symbols, random.Random(seed), prices, step=step)
     logger.info("chatgpt_bot: publishing %s at %g ticks/s", ", ".join(symbols), rate)
-    async with anyio.create_task_group() as tg:
+    async with PositionMonitor(node, mode="simulate"), anyio.create_task_group() as tg:
         tg.start_soon(market.run, node, rate)
         tg.start_soon(_manage_positions, bot, market, max_hold)
 
@@ -102,46 +106,31 @@ async def _manage_positions(bot: TradeIntegration, market: Market, max_hold: flo
     while True:
         await anyio.sleep(0.25)
         for p in await bot.open_positions():
-            entry, stop_loss, take_profit = p.entry_price, p.stop_loss, p.take_profit
-            if p.symbol not in market.prices or entry is None or stop_loss is None:
+            entry, take_profit = p.entry_price, p.take_profit
+            if p.symbol not in market.prices or entry is None or take_profit is None:
                 continue  # not traded on this feed, or its execution is not in yet
-            if take_profit is None:
-                continue
-            if p.ticket not in seen:
-                seen.add(p.ticket)
-                logger.info(
-                    "found open position #%d: %s %s %g at %.6g (recommendation %s)",
-                    p.ticket, p.direction, p.symbol, p.volume or 0, entry,
-                    p.recommendation_id,
-                )  # fmt: skip
             price = market.prices[p.symbol]
             profit = pnl(p.direction, entry, price, p.volume or 0.0)
-            verdict = judge(
-                direction=p.direction,
-                entry=entry,
-                stop_loss=stop_loss,
-                take_profit=take_profit,
-                price=price,
-                held=(time.time_ns() - (p.opened_ts or p.ts)) / _NS,
-                max_hold=max_hold,
-            )
+            held = (time.time_ns() - (p.opened_ts or p.ts)) / _NS
             try:
-                if verdict in CLOSES:
+                if p.ticket not in seen:
+                    await _first_seen(bot, p.ticket, p.symbol, entry, take_profit)
+                    seen.add(p.ticket)
+                    logger.info(
+                        "found open position #%d: %s %s %g at %.6g (recommendation %s)",
+                        p.ticket, p.direction, p.symbol, p.volume or 0, entry,
+                        p.recommendation_id,
+                    )  # fmt: skip
+                if held > max_hold:
                     await bot.close_position(
                         ticket=p.ticket, symbol=p.symbol, close_price=price, realized_pnl=profit
                     )
                     seen.discard(p.ticket)
                     updated.pop(p.ticket, None)
                     logger.info(
-                        "closed #%d %s (%s) at %.6g: P&L %+.4f",
-                        p.ticket, p.symbol, verdict, price, profit,
+                        "closed #%d %s at market after %.1f s at %.6g: P&L %+.4f",
+                        p.ticket, p.symbol, held, price, profit,
                     )  # fmt: skip
-                elif verdict == "breakeven":
-                    await bot.update_position(
-                        ticket=p.ticket, symbol=p.symbol, current_price=price,
-                        stop_loss=entry, unrealized_pnl=profit,
-                    )  # fmt: skip
-                    logger.info("moved the stop of #%d to its entry %.6g", p.ticket, entry)
                 elif time.monotonic() - updated.get(p.ticket, 0.0) > 1.0:
                     updated[p.ticket] = time.monotonic()
                     await bot.update_position(
@@ -152,6 +141,22 @@ async def _manage_positions(bot: TradeIntegration, market: Market, max_hold: flo
                     )
             except _REFUSED as exc:
                 logger.warning("position #%d: %s", p.ticket, exc)
+
+
+async def _first_seen(
+    bot: TradeIntegration, ticket: int, symbol: str, entry: float, take_profit: float
+) -> None:
+    """Give a position the bot sees for the first time its break-even rule, unless it
+    has one (set before a restart)."""
+    main = await bot.node.shared_reader("main")
+    rows = list(
+        await main.execute_fetchall("SELECT 1 FROM exit_rules WHERE ticket = ? LIMIT 1", (ticket,))
+    )
+    if not rows:
+        await bot.set_exit_rules(
+            ticket=ticket, symbol=symbol, breakeven_trigger=halfway(entry, take_profit)
+        )
+        logger.info("position #%d: its stop moves to the entry halfway to the target", ticket)
 
 
 # -------------------------------------------------------------------- desktop_agent

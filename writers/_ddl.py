@@ -12,7 +12,9 @@ hand-written SQLite (:mod:`writers._sqlite_rules`, :mod:`writers._sqlite_integri
    letter a relay delivered came from;
 5. the market services: the candles' completeness, revision and first and last
    tick times (and the M5 view with them); the tick import's ledger,
-   ``tick_imports`` (main).
+   ``tick_imports`` (main); the position monitor's tables, ``exit_rules``,
+   ``oco_groups``, ``monitor_marks`` (main, with the replay guard of every event
+   table).
 
 Migration 3 makes the schema keep the meaning of what was stored, whatever arrives:
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ._monitor_tables import MONITOR_INTEGRITY
 from ._sqlite_dialect import migrations
 from ._sqlite_integrity import ANALYSIS_INTEGRITY, LOGS_INTEGRITY, MAIN_INTEGRITY
 from ._sqlite_outbox import OUTBOX_IDENTITY
@@ -59,7 +62,7 @@ SCHEMA_VERSION: Final = 5
 
 MAIN_MIGRATIONS: Final = migrations(
     (*MAIN_TABLES, *WRITER_TABLES),
-    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY, 5: CANDLES_V5},
+    {1: M5_CANDLES_VIEW, 3: MAIN_INTEGRITY, 4: OUTBOX_IDENTITY, 5: CANDLES_V5 + MONITOR_INTEGRITY},
     SCHEMA_VERSION,
 )
 ANALYSIS_MIGRATIONS: Final = migrations(

@@ -16,6 +16,9 @@ from schemas import (
     ApiLog,
     Candle,
     Event,
+    ExitRule,
+    MonitorMark,
+    OcoGroup,
     PositionUpdate,
     RecommendationUpdate,
     SystemHealth,
@@ -51,7 +54,16 @@ MAIN_ROUTE: Final = Route(
     name="main",
     filename="unified_tick_pipeline.db",
     topics=("market.>", "trade.>"),
-    events=(Tick, Candle, TradeExecution, PositionUpdate, TickImport),
+    events=(
+        Tick,
+        Candle,
+        TradeExecution,
+        PositionUpdate,
+        TickImport,
+        ExitRule,
+        OcoGroup,
+        MonitorMark,
+    ),
 )
 ANALYSIS_ROUTE: Final = Route(
     name="analysis",

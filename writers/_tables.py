@@ -30,6 +30,7 @@ from schemas import (
 )
 
 from ._mapping import Column, Index, Table, column, struct_columns, table
+from ._monitor_tables import MONITOR_TABLES
 from ._records import DeadLetter, PositionRecord
 
 __all__ = [
@@ -267,7 +268,15 @@ WRITER_TABLES: Final = (
     RELAY_CURSORS,
 )
 
-MAIN_TABLES: Final = (TICKS, CANDLES, EXECUTIONS, POSITIONS, POSITION_UPDATES, TICK_IMPORTS)
+MAIN_TABLES: Final = (
+    TICKS,
+    CANDLES,
+    EXECUTIONS,
+    POSITIONS,
+    POSITION_UPDATES,
+    TICK_IMPORTS,
+    *MONITOR_TABLES,
+)
 ANALYSIS_TABLES: Final = (RECOMMENDATIONS, RECOMMENDATION_UPDATES, ANALYSES, RESULTS)
 LOGS_TABLES: Final = (MONITORING, ALERTS, API_LOGS, HEALTH)
 

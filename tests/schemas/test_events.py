@@ -39,7 +39,7 @@ def test_the_samples_cover_every_event_type() -> None:
     assert sorted(type(e).__name__ for e in sample_events()) == sorted(
         cls.__name__ for cls in EVENT_TYPES
     )
-    assert len(EVENT_TYPES) == 13
+    assert len(EVENT_TYPES) == 16
 
 
 @pytest.mark.parametrize("event", sample_events(), ids=lambda e: type(e).__name__)

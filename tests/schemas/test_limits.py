@@ -215,6 +215,8 @@ _ENUMS: list[tuple[type[schemas.Event], str, tuple[str, ...]]] = [
     (TradeAlert, "severity", get_args(schemas.Severity)),
     (SystemHealth, "status", get_args(schemas.HealthStatus)),
     (TickImport, "status", get_args(schemas.ImportStatus)),
+    (schemas.ExitRule, "atr_timeframe", get_args(schemas.Timeframe)),
+    (schemas.MonitorMark, "severity", get_args(schemas.Severity)),
 ]
 
 

@@ -36,6 +36,9 @@ EXPECTED_TOPICS = {
     "ApiLog": "logs.api.GET",
     "SystemHealth": "logs.health.writer%2Emain",
     "TickImport": "market.tick_import.EURUSD",
+    "ExitRule": "trade.exit_rule.BTCUSDT",
+    "OcoGroup": "trade.oco.bracket-1",
+    "MonitorMark": "trade.monitor_mark.BTCUSDT",
 }
 
 

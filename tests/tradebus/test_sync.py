@@ -366,7 +366,7 @@ def test_every_method_of_the_async_api_has_its_blocking_twin() -> None:
         }
 
     async_calls = calls(TradeIntegration)
-    assert len(async_calls) == 15
+    assert len(async_calls) == 17
     assert calls(SyncTradeIntegration) == async_calls  # the same functions, unwrapped
     for name in async_calls:
         blocking = getattr(SyncTradeIntegration, name)

@@ -108,6 +108,9 @@ async def test_statistics_count_rows_batches_and_pending_events(tmp_path: Path) 
         "trade_positions": 2,
         "position_updates": 0,
         "tick_imports": 0,
+        "exit_rules": 0,
+        "oco_groups": 0,
+        "monitor_marks": 0,
         "dead_letters": 0,
     }
     # A full batch of 5, then the 3 left once they waited max_delay.

@@ -18,6 +18,9 @@ from schemas import (
     ApiLog,
     Candle,
     Event,
+    ExitRule,
+    MonitorMark,
+    OcoGroup,
     PositionUpdate,
     RecommendationUpdate,
     SystemHealth,
@@ -60,6 +63,9 @@ TABLES: dict[type[Event], tuple[str, str]] = {
     ApiLog: (LOGS.filename, "api_logs"),
     SystemHealth: (LOGS.filename, "system_health"),
     TickImport: (MAIN.filename, "tick_imports"),
+    ExitRule: (MAIN.filename, "exit_rules"),
+    OcoGroup: (MAIN.filename, "oco_groups"),
+    MonitorMark: (MAIN.filename, "monitor_marks"),
 }
 
 
@@ -93,7 +99,7 @@ async def test_every_event_type_is_stored_in_typed_columns_of_its_table(
         [row] = query(tmp_path / filename, f"SELECT {', '.join(fields)} FROM {table}")
         stored = dict(zip(fields, row, strict=True))
         for name, value in fields.items():
-            if isinstance(value, dict):  # JSON columns hold JSON text
+            if isinstance(value, dict | list):  # JSON columns hold JSON text
                 stored[name] = json.loads(stored[name])
         assert stored == fields, table
     for spec in SPECS:

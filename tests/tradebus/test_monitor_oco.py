@@ -1,0 +1,116 @@
+"""OCO groups: the first member to fill or close triggers the group, the others must
+be cancelled, and a member filling afterwards (both legs live) raises a critical
+alert; once each, also when the monitor was stopped in between."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas import InvalidEvent
+from tradebus import AlreadyRecorded, Node, open_node
+
+from ._monitor_scripts import MAIN, alerts, monitored, monitoring, quotes, rows
+
+
+async def _fill(node: Node, ticket: int, ts: int, direction: str = "BUY") -> None:
+    sign = 1 if direction == "BUY" else -1
+    await node.integration("chatgpt_bot").log_trade_execution(
+        ticket=ticket, symbol="EURUSD", direction=direction,  # type: ignore[arg-type]
+        entry_price=100.0, volume=1.0, stop_loss=100.0 - 5 * sign, ts=ts,
+    )  # fmt: skip
+
+
+async def _bracket(node: Node) -> int:
+    """Two pending orders, a buy stop (#11) and a sell stop (#12), one cancels other."""
+    await node.integration("chatgpt_bot").register_oco(group_id="bracket", tickets=[11, 12])
+    [(ts,)] = rows(node.path("main"), "SELECT ts FROM oco_groups WHERE group_id = 'bracket'")
+    return int(ts)  # fills from now on are after the group's registration
+
+
+async def test_both_legs_filling_raises_a_critical_alert(tmp_path: Path) -> None:
+    async with monitored(tmp_path) as (node, monitor):
+        now = await _bracket(node)
+        await monitor.caught_up()
+        assert monitoring(tmp_path) == []
+        await _fill(node, 11, ts=now)
+        await monitor.caught_up()
+        assert [(m[0], m[1], m[2]) for m in monitoring(tmp_path)] == [
+            (11, "oco_triggered", "oco_triggered"),
+            (12, "oco_cancel_order", "cancel_required"),
+        ]
+        await _fill(node, 12, ts=now + 1, direction="SELL")
+        await monitor.caught_up()
+        stats = monitor.statistics()
+    both = [a for a in alerts(tmp_path) if a[2] == "critical"]
+    assert both == [
+        (12, "system", "critical",
+         "OCO group bracket: #12 filled after #11 filled: both legs are live; close one now"),
+    ]  # fmt: skip
+    assert (stats.oco_triggers, stats.oco_both_live) == (1, 1)
+
+
+async def test_a_restart_in_the_middle_finds_the_second_fill_once(tmp_path: Path) -> None:
+    async with monitored(tmp_path) as (node, monitor):
+        now = await _bracket(node)
+        await _fill(node, 11, ts=now)
+        await monitor.caught_up()
+    async with open_node(tmp_path) as node:  # the bot runs on without its monitor
+        await _fill(node, 12, ts=now + 1, direction="SELL")
+    for _ in range(2):
+        async with monitored(tmp_path) as (node, monitor):
+            await monitor.caught_up()
+    assert [m[1] for m in monitoring(tmp_path)] == [
+        "oco_triggered",
+        "oco_cancel_order",
+        "oco_both_live",
+    ]
+    assert [a[2] for a in alerts(tmp_path)] == ["warning", "warning", "critical"]
+
+
+async def test_both_legs_filling_while_the_monitor_was_stopped(tmp_path: Path) -> None:
+    async with open_node(tmp_path) as node:
+        now = await _bracket(node)
+        await _fill(node, 12, ts=now + 5, direction="SELL")
+        await _fill(node, 11, ts=now + 9)
+    async with monitored(tmp_path) as (node, monitor):
+        await monitor.caught_up()
+    # The first fill (by ts) triggered the group; the other is both legs live.
+    assert [(m[0], m[1]) for m in monitoring(tmp_path)] == [
+        (12, "oco_triggered"),
+        (11, "oco_cancel_order"),
+        (11, "oco_both_live"),
+    ]
+
+
+async def test_a_member_closing_on_its_stop_asks_to_close_the_other_position(
+    tmp_path: Path,
+) -> None:
+    async with monitored(tmp_path, mode="simulate") as (node, monitor):
+        await _fill(node, 11, ts=1_000)  # open positions when the group is made
+        await _fill(node, 12, ts=1_000, direction="SELL")
+        await _bracket(node)
+        await monitor.caught_up()
+        assert monitoring(tmp_path) == []  # open before the group: no fill of it
+        await quotes(node, monitor, (94.9, 95.0, 2_000))  # #11's stop on the bid
+    assert [(m[0], m[1]) for m in monitoring(tmp_path)] == [
+        (11, "stop_loss_hit"),
+        (11, "oco_triggered"),
+        (12, "oco_close_position"),
+    ]
+    assert "#11 closed; close position #12" in monitoring(tmp_path)[2][3]
+
+
+async def test_register_oco_is_checked_and_stored_once(tmp_path: Path) -> None:
+    async with open_node(tmp_path) as node:
+        bot = node.integration("chatgpt_bot")
+        assert await bot.register_oco(group_id="g", tickets=[1, 2]) == "g"
+        assert await bot.register_oco(group_id="g", tickets=[2, 1]) == "g"  # the same
+        with pytest.raises(AlreadyRecorded, match=r"OCO group 'g' is registered .* with tickets"):
+            await bot.register_oco(group_id="g", tickets=[1, 3])
+        with pytest.raises(InvalidEvent, match=r"OcoGroup\.tickets: must name each ticket once"):
+            await bot.register_oco(group_id="h", tickets=[1, 1])
+        with pytest.raises(InvalidEvent, match=r"OcoGroup\.tickets"):
+            await bot.register_oco(group_id="h", tickets=[1])
+    assert rows(tmp_path / MAIN, "SELECT group_id, tickets FROM oco_groups") == [("g", "[1,2]")]

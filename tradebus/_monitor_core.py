@@ -1,0 +1,304 @@
+"""The position monitor's state and its work on ticks: examine each position of a
+tick's symbol, fire what is due once (a mark, then the events it derives), close when
+simulating, and publish the stops its exit rules moved, once per batch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import anyio
+
+from eventbus import BusClosed, Headers, Message, Subscription
+from schemas import (
+    Event,
+    ExitRule,
+    MonitorMark,
+    PositionUpdate,
+    Tick,
+    TradeMonitoring,
+    derived_event_id,
+    symbol_token,
+)
+
+from ._exits import AtrBook, sign_of
+from ._monitor_closer import CloseOrder, Closer
+from ._monitor_marks import CLOSE_INDEX, derived_events, make_mark
+from ._monitor_positions import Fired, MarkKey, Watched, examine
+from ._monitor_stats import Counters
+from ._oco import OcoBook
+
+if TYPE_CHECKING:
+    from ._node import Node
+
+__all__ = ["MonitorCore", "MonitorMode", "mark_key"]
+
+logger = logging.getLogger("tradebus.monitor")
+
+MonitorMode = Literal["observe", "simulate"]
+_HIT_COUNTERS = {"stop_loss_hit": "stop_loss_hits", "take_profit_hit": "take_profit_hits"}
+
+
+def mark_key(mark: MonitorMark) -> MarkKey:
+    return (mark.ticket, mark.kind, mark.level, mark.ref)
+
+
+class MonitorCore:
+    """The state of a position monitor, and its tick loop."""
+
+    def __init__(
+        self,
+        node: Node,
+        *,
+        mode: MonitorMode,
+        role: str,
+        name: str,
+        loss_alerts: Sequence[float],
+        profit_alerts: Sequence[float],
+        max_batch: int,
+    ) -> None:
+        self.node = node
+        self.mode: MonitorMode = mode
+        self.role = role
+        self.name = name
+        self._loss = tuple(sorted(float(v) for v in loss_alerts))
+        self._profit = tuple(sorted(float(v) for v in profit_alerts))
+        self._max_batch = max_batch
+        self._headers = Headers(origin=name)
+        self._positions: dict[int, Watched] = {}
+        self._by_symbol: dict[str, list[Watched]] = {}
+        #: Exit rules of tickets whose execution is not seen yet.
+        self._rules: dict[int, ExitRule] = {}
+        #: Tickets seen closed (an execution delivered again does not reopen them).
+        self._closed: set[int] = set()
+        self._fired: set[MarkKey] = set()
+        self._oco = OcoBook()
+        self._atr = AtrBook()
+        self._counters = Counters()
+        self._last_ts: dict[str, int] = {}
+        self._last_seq = 0
+        self._ticks: Subscription | None = None
+        self._retired: list[Subscription] = []
+        self._tick_symbols: frozenset[str] = frozenset()
+        self._tick_wait: anyio.CancelScope | None = None
+        self._wake = anyio.Event()
+        self._closer = Closer(node, role, self._counters)
+
+    # ------------------------------------------------------------ the positions
+
+    def _index(self, p: Watched) -> None:
+        self._by_symbol.setdefault(p.symbol, []).append(p)
+
+    def _forget(self, ticket: int) -> None:
+        p = self._positions.pop(ticket, None)
+        if p is None:
+            return
+        same = self._by_symbol.get(p.symbol, [])
+        if p in same:
+            same.remove(p)
+        if not same:
+            self._by_symbol.pop(p.symbol, None)
+
+    def _resubscribe(self) -> None:
+        """Receive the ticks of the symbols with positions, and no others."""
+        symbols = frozenset(self._by_symbol)
+        if symbols == self._tick_symbols:
+            return
+        self._tick_symbols = symbols
+        old = self._ticks
+        self._ticks = None
+        if symbols:
+            self._ticks = self.node.bus.subscribe(
+                [f"market.tick.{symbol_token(s)}" for s in sorted(symbols)],
+                name=f"{self.name}.ticks",
+                echo=False,
+                max_buffer=100_000,
+            )
+        if old is not None:
+            self._retired.append(old)
+        if self._tick_wait is not None:
+            self._tick_wait.cancel()
+        self._wake.set()
+
+    # --------------------------------------------------------------- tick loop
+
+    async def _tick_loop(self) -> None:
+        while True:
+            while self._retired:  # what a replaced subscription still holds first
+                old = self._retired[0]
+                try:
+                    while batch := old.receive_batch_nowait(self._max_batch):
+                        await self._on_ticks(batch)
+                except BusClosed:
+                    pass
+                old.close()
+                self._retired.remove(old)
+            sub = self._ticks
+            if sub is None:
+                self._wake = anyio.Event()
+                await self._wake.wait()
+                continue
+            batch = []
+            with anyio.CancelScope() as scope:
+                self._tick_wait = scope
+                try:
+                    batch = await sub.receive_batch(self._max_batch)
+                except BusClosed:
+                    return
+            self._tick_wait = None
+            if batch:
+                await self._on_ticks(batch)
+                if not sub.closed:
+                    sub.ack(len(batch))
+
+    async def _on_ticks(self, batch: list[Message[Tick]]) -> None:
+        counters = self._counters
+        fired: list[tuple[Watched, Fired, int]] = []
+        moved: dict[int, Watched] = {}
+        for message in batch:
+            if message.seq <= self._last_seq:
+                continue  # seen through the subscription it replaced
+            self._last_seq = message.seq
+            tick = message.event
+            positions = self._by_symbol.get(tick.symbol)
+            if not positions:
+                continue
+            counters.ticks += 1
+            ts = tick.ts
+            if ts < self._last_ts.get(tick.symbol, 0):
+                counters.late_ticks += 1
+                continue
+            self._last_ts[tick.symbol] = ts
+            for p in tuple(positions):
+                if ts < p.opened_ts:
+                    continue  # a quote from before the position existed
+                atr = None
+                rule = p.rule
+                if rule is not None and rule.trailing_atr is not None:
+                    atr = self._atr.atr(p.symbol, rule.atr_timeframe, rule.atr_period)
+                for f in examine(
+                    p, bid=tick.bid, ask=tick.ask, ts=ts, atr=atr, fired=self._fired,
+                    loss_levels=self._loss, profit_levels=self._profit,
+                ):  # fmt: skip
+                    self._fired.add((p.ticket, f.kind, f.level, ""))
+                    fired.append((p, f, ts))
+                    if self.mode == "simulate" and f.kind in _HIT_COUNTERS:
+                        p.closing = True
+                        self._forget(p.ticket)
+                if p.moves:
+                    moved[p.ticket] = p
+        if fired:
+            await self._fire(fired)
+        if moved:
+            await self._publish_moves(list(moved.values()))
+
+    # ------------------------------------------------------------------ firing
+
+    async def _publish(self, *events: Event) -> None:
+        for event in events:
+            await self.node.bus.publish(event, headers=self._headers)
+
+    async def _fire(self, fired: list[tuple[Watched, Fired, int]]) -> None:
+        """Store the marks (committed, so that none fires twice), then publish what
+        each derives, and close the positions whose stop or target was hit when
+        simulating."""
+        marks = []
+        for p, f, ts in fired:
+            marks.append(
+                make_mark(
+                    ticket=p.ticket, symbol=p.symbol, kind=f.kind, level=f.level,
+                    severity=f.severity, message=f.message, ts=ts, price=f.price,
+                )
+            )  # fmt: skip
+            counter = _HIT_COUNTERS.get(f.kind)
+            if counter is not None:
+                setattr(self._counters, counter, getattr(self._counters, counter) + 1)
+                self._counters.gaps += f.gap
+            else:
+                self._counters.pnl_alerts += 1
+            logger.info("position monitor: %s", f.message)
+        await self._commit_marks(marks)
+        for (p, _, _), mark in zip(fired, marks, strict=True):
+            await self._publish(*derived_events(mark))
+            if p.closing and mark.kind in _HIT_COUNTERS:
+                self._close(p, mark)
+
+    async def _commit_marks(self, marks: list[MonitorMark]) -> None:
+        await self.node.bus.publish_many(marks, headers=self._headers, wait=True)
+
+    def _close(self, p: Watched, mark: MonitorMark) -> None:
+        assert mark.price is not None
+        pnl = round((mark.price - p.entry) * sign_of(p.direction) * p.volume, 10)
+        self._closer.put(
+            CloseOrder(
+                ticket=p.ticket,
+                symbol=p.symbol,
+                price=mark.price,
+                realized_pnl=pnl,
+                event_id=derived_event_id(mark.event_id, CLOSE_INDEX),
+            )
+        )
+
+    async def _fire_oco(self, group_id: str) -> None:
+        due = [
+            c for c in self._oco.evaluate(group_id)
+            if (c.ticket, c.kind, 0.0, group_id) not in self._fired
+        ]  # fmt: skip
+        if not due:
+            return
+        marks = [
+            make_mark(
+                ticket=c.ticket, symbol=c.symbol, kind=c.kind, level=0.0,
+                severity=c.severity, message=c.message, ts=self._oco.groups[group_id].ts,
+                ref=group_id,
+            )
+            for c in due
+        ]  # fmt: skip
+        for c in due:
+            self._fired.add((c.ticket, c.kind, 0.0, group_id))
+            self._counters.oco_triggers += c.kind == "oco_triggered"
+            self._counters.oco_both_live += c.kind == "oco_both_live"
+            log = logger.error if c.severity == "critical" else logger.info
+            log("position monitor: %s", c.message)
+        await self._commit_marks(marks)
+        for mark in marks:
+            await self._publish(*derived_events(mark))
+
+    async def _publish_moves(self, moved: list[Watched]) -> None:
+        """One position update (the new stop) and a monitoring record per kind of
+        move, for each position whose stop moved in the batch."""
+        events: list[Event] = []
+        for p in moved:
+            kinds, p.moves = p.moves, []
+            if p.closing or p.stop_loss is None or p.stop_loss == p.published_stop:
+                continue
+            before, p.published_stop = p.published_stop, p.stop_loss
+            assert p.price is not None
+            events.append(
+                PositionUpdate(
+                    ticket=p.ticket, symbol=p.symbol, status="modified", current_price=p.price,
+                    stop_loss=p.stop_loss, unrealized_pnl=p.pnl,
+                )
+            )  # fmt: skip
+            for kind in dict.fromkeys(kinds):
+                if kind == "breakeven_set":
+                    self._counters.breakevens += 1
+                    status = "stop_moved"
+                else:
+                    self._counters.trailing_moves += 1
+                    status = "stop_trailed"
+                events.append(
+                    TradeMonitoring(
+                        ticket=p.ticket,
+                        symbol=p.symbol,
+                        monitoring_type=kind,
+                        status=status,
+                        details=(
+                            f"{p.symbol} #{p.ticket} stop loss moved from "
+                            f"{before if before is None else f'{before:.10g}'} to "
+                            f"{p.stop_loss:.10g} ({kind}) at {p.price:.10g}"
+                        ),
+                    )
+                )
+        await self._publish(*events)
