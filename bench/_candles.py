@@ -22,7 +22,7 @@ ROLE = "chatgpt_bot"
 def _node_options(max_batch: int, max_delay: float) -> dict[str, Any]:
     """The node's options with its own candles off (where a node builds candles by
     default, the service under test is the only one)."""
-    return {"max_batch": max_batch, "max_delay": max_delay, "candles": ()}
+    return {"max_batch": max_batch, "max_delay": max_delay, "candles": (), "monitor": None}
 
 
 async def _ingest(ctx: Context, folder: Path, with_candles: bool) -> dict[str, Any]:

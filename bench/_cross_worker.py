@@ -85,6 +85,7 @@ def _node(params: dict[str, Any], roles: list[str]) -> Node:
         max_batch=int(params.get("max_batch", 5_000)),
         max_delay=float(params.get("max_delay", 0.05)),
         candles=(),  # delivery alone, as the in-process ingest it is compared with
+        monitor=None,
     )
 
 

@@ -166,7 +166,9 @@ async def _store(
     quiet = _LockRefusal()
     logging.getLogger("tradebus").addFilter(quiet)  # a refusal here is expected: not an error
     try:
-        async with open_node(data_dir, roles=[role], status_file=False, candles=()) as node:
+        async with open_node(
+            data_dir, roles=[role], status_file=False, candles=(), monitor=None
+        ) as node:
             for candle in candles:
                 await node.bus.publish(candle)
             await node.bus.flush()

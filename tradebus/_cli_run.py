@@ -19,7 +19,7 @@ from writers import WriterLockError
 
 from ._apps import App, AppError, load_app
 from ._cli_args import data_dir_argument
-from ._cli_services import candle_arguments, candle_options
+from ._cli_services import service_arguments, service_options
 from ._exceptions import TradebusError
 from ._node import Node, ensure_data_dir
 from ._open_node import open_node
@@ -92,7 +92,7 @@ def add_parser(commands: Any) -> None:
     # Set by `tradebus up`: stop (and drain) when the supervisor is gone.
     parser.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)
     retain_argument(parser)
-    candle_arguments(parser)
+    service_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -152,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     except TradebusError as exc:
         print_error(str(exc))
         return EXIT_USAGE
-    options: dict[str, Any] = {"retention": retention_of(args), **candle_options(args)}
+    options: dict[str, Any] = {"retention": retention_of(args), **service_options(args)}
     server = _Server(args.data_dir, roles, apps, args.supervisor_pid, options)
     with StopSignals() as stop:
         try:

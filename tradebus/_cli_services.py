@@ -1,4 +1,5 @@
-"""The options of the services a role process runs: ``--candles``, ``--candle-price``."""
+"""The options of the services a role process runs: ``--candles``, ``--candle-price``,
+``--monitor``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 from ._candles_options import DEFAULT_TIMEFRAMES, PRICES, check_candle_options
 from ._exceptions import TradebusError
 
-__all__ = ["candle_arguments", "candle_options"]
+__all__ = ["service_arguments", "service_options"]
 
 
-def candle_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--candles TF,...|none`` and ``--candle-price P``."""
+def service_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--candles TF,...|none``, ``--candle-price P`` and ``--monitor MODE``."""
     parser.add_argument(
         "--candles",
         type=_timeframes,
@@ -29,6 +30,16 @@ def candle_arguments(parser: argparse.ArgumentParser) -> None:
         default="bid",
         help="the price the candles chart (default: bid)",
     )
+    parser.add_argument(
+        "--monitor",
+        choices=("observe", "simulate", "off"),
+        default="observe",
+        help=(
+            "the position monitor, where the bot's database is hosted: observe (report "
+            "stop loss and take profit hits; the broker closes), simulate (also close "
+            "the position at the tick's price: paper trading), or off (default: observe)"
+        ),
+    )
 
 
 def _timeframes(text: str) -> tuple[str, ...]:
@@ -44,6 +55,7 @@ def _timeframes(text: str) -> tuple[str, ...]:
     return chosen
 
 
-def candle_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``open_node``'s candle options from the parsed ``args``."""
-    return {"candles": args.candles, "candle_price": args.candle_price}
+def service_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``open_node``'s service options from the parsed ``args``."""
+    monitor = None if args.monitor == "off" else args.monitor
+    return {"candles": args.candles, "candle_price": args.candle_price, "monitor": monitor}

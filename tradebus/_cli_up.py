@@ -82,7 +82,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         print_error(f"cannot create the log directory {args.data_dir / 'logs'}: {exc}")
         return EXIT_FAILED
     display = _Display(console, args.data_dir)
-    supervisor = Supervisor(args.data_dir, apps, display.say, stop_timeout=args.stop_timeout)
+    # The demo's bot lets its position monitor close positions on their levels.
+    options = ("--monitor", "simulate") if args.demo else ()
+    supervisor = Supervisor(
+        args.data_dir, apps, display.say, stop_timeout=args.stop_timeout, options=options
+    )
     display.supervisor = supervisor
     roles = ", ".join(f"{role} ({app or 'no app'})" for role, app in apps.items())
     display.say(

@@ -32,7 +32,6 @@ from ._market import (
     propose,
     volume_for,
 )
-from ._monitor import PositionMonitor
 from ._node import Node
 from ._open_node import open_node
 from ._signals import StopSignals
@@ -233,7 +232,8 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
     """
     rng = random.Random(config.seed)
     market = Market(config.symbols, rng)
-    async with open_node(config.data_dir) as node:
+    # The position monitor simulates: it closes positions on their stops and targets.
+    async with open_node(config.data_dir, monitor="simulate") as node:
         # Read while this node holds every database's lock: no one else adds rows
         # until it closes them, so the difference at the end is this run's.
         before = await anyio.to_thread.run_sync(count_rows, config.data_dir)
@@ -256,10 +256,7 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
             transient=True,
         )
         with live:
-            async with (
-                PositionMonitor(node, mode="simulate"),
-                anyio.create_task_group() as tg,
-            ):
+            async with anyio.create_task_group() as tg:
                 tg.start_soon(market.run, node, config.rate)
                 for symbol in config.symbols:
                     tg.start_soon(strategy.run, symbol)

@@ -248,7 +248,11 @@ async def import_ticks(
 async def _open(stack: AsyncExitStack, data_dir: Path) -> Node:
     """A node hosting the bot's role when its lock is free, else one hosting none."""
     try:
-        return await stack.enter_async_context(open_node(data_dir, roles=["chatgpt_bot"]))
+        # Candles are built as the ticks go in; no position monitor: last year's
+        # prices must not trigger today's stops.
+        return await stack.enter_async_context(
+            open_node(data_dir, roles=["chatgpt_bot"], monitor=None)
+        )
     except WriterLockError:
         return await stack.enter_async_context(open_node(data_dir, roles=()))
 

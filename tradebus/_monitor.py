@@ -37,11 +37,22 @@ from ._monitor_stats import MonitorStatistics
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["MonitorMode", "MonitorStatistics", "PositionMonitor"]
+__all__ = ["MonitorMode", "MonitorStatistics", "PositionMonitor", "check_monitor_mode"]
 
 logger = logging.getLogger("tradebus.monitor")
 
 _MODES = ("observe", "simulate")
+
+
+def check_monitor_mode(mode: object) -> None:
+    """:raises TradebusError: naming ``mode`` and the modes there are."""
+    if mode not in _MODES:
+        raise TradebusError(
+            f"the position monitor's mode must be 'observe' or 'simulate' (or None for no "
+            f"monitor), got {mode!r}"
+        )
+
+
 _NS = 1_000_000_000
 _TRADE_TOPICS = (
     "trade.execution.>",
@@ -84,10 +95,7 @@ class PositionMonitor(MonitorCore):
         max_batch: int = 5_000,
         replay_window: float = 3_600.0,
     ) -> None:
-        if mode not in _MODES:
-            raise TradebusError(
-                f"PositionMonitor mode must be 'observe' or 'simulate', got {mode!r}"
-            )
+        check_monitor_mode(mode)
         for option, levels in (("loss_alerts", loss_alerts), ("profit_alerts", profit_alerts)):
             bad = [v for v in levels if not (isinstance(v, int | float) and 0 < v < math.inf)]
             if bad:

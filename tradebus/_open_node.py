@@ -11,6 +11,7 @@ from writers import Retention, Synchronous
 
 from ._candles import CandleService
 from ._candles_options import DEFAULT_TIMEFRAMES, CandlePrice, check_candle_options
+from ._monitor import MonitorMode, PositionMonitor, check_monitor_mode
 from ._node import Node
 from ._node_services import ServiceFactory
 from ._retention import retention_service
@@ -46,6 +47,7 @@ def open_node(
     retention: Retention | None = None,
     candles: Iterable[Timeframe] | None = DEFAULT_TIMEFRAMES,
     candle_price: CandlePrice = "bid",
+    monitor: MonitorMode | None = "observe",
 ) -> Node:
     """Start a node: ``async with open_node("data") as node: ...``.
 
@@ -77,6 +79,10 @@ def open_node(
         which the node hosting the bot's database (the ticks' and candles' home) runs;
         empty (or None) for none. ``candle_price``: the price it charts (``bid``,
         ``ask``, ``mid`` or ``last``).
+    :param monitor: the position monitor (see :class:`PositionMonitor`) in the node
+        hosting the bot's database: ``observe`` reports stop loss and take profit
+        hits (the broker closes the position), ``simulate`` also closes it at the
+        tick's price (paper trading), None runs none.
     :param retention: how long each group of tables keeps its rows (see
         :class:`Retention`); each hosted database's writer prunes what is older, in
         small steps between its transactions. None (the default): nothing is pruned.
@@ -89,6 +95,9 @@ def open_node(
     services: list[ServiceFactory] = []
     if timeframes:
         services.append(_candle_service(timeframes, price))
+    if monitor is not None:
+        check_monitor_mode(monitor)
+        services.append(_monitor_service(monitor))
     if retention is not None:
         services.append(retention_service(retention))
     return Node(
@@ -110,12 +119,29 @@ def open_node(
     )
 
 
+def _hosts_the_bots_database(node: Node) -> bool:
+    spec = node.topology.home(Candle)
+    return spec is not None and node.topology.owner(spec) in node.roles
+
+
+def _monitor_service(mode: MonitorMode) -> ServiceFactory:
+    """The position monitor, in a node that hosts the bot's database (else nothing)."""
+
+    def make(node: Node) -> AbstractAsyncContextManager[object]:
+        spec = node.topology.home(Candle)
+        if spec is None or not _hosts_the_bots_database(node):
+            return nullcontext()
+        # Its simulated closes are logged as the role that owns the bot's database.
+        return PositionMonitor(node, mode=mode, role=node.topology.owner(spec))
+
+    return make
+
+
 def _candle_service(timeframes: tuple[Timeframe, ...], price: CandlePrice) -> ServiceFactory:
     """The candle service, in a node that hosts the ticks' database (else nothing)."""
 
     def make(node: Node) -> AbstractAsyncContextManager[object]:
-        spec = node.topology.home(Candle)
-        if spec is None or node.topology.owner(spec) not in node.roles:
+        if not _hosts_the_bots_database(node):
             return nullcontext()
         return CandleService(node, timeframes=timeframes, price=price)
 

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -29,11 +29,15 @@ _LOG_TAIL = 16_384  # bytes of a child's log read for its last error
 
 
 def run_command(
-    data_dir: Path, role: str, app: str | None, supervisor_pid: int | None = None
+    data_dir: Path,
+    role: str,
+    app: str | None,
+    supervisor_pid: int | None = None,
+    options: Sequence[str] = (),
 ) -> list[str]:
-    """The command line of one role process."""
+    """The command line of one role process (``options``: more of ``tradebus run``'s)."""
     command = [sys.executable, "-m", "tradebus", "run", "--data-dir", str(data_dir)]
-    command += ["--role", role]
+    command += ["--role", role, *options]
     if app is not None:
         command += ["--app", app]
     if supervisor_pid is not None:
@@ -97,8 +101,11 @@ class Supervisor:
         min_delay: float = 0.5,
         max_delay: float = 30.0,
         stable: float = 10.0,
+        options: Sequence[str] = (),
     ) -> None:
         self.data_dir = data_dir
+        #: More options of every ``tradebus run`` child.
+        self.options = tuple(options)
         self.log_dir = data_dir / "logs"
         self.say = say
         self.stop_timeout = stop_timeout
@@ -108,7 +115,7 @@ class Supervisor:
         self.children = [
             Child(
                 role=role,
-                command=run_command(data_dir, role, app, os.getpid()),
+                command=run_command(data_dir, role, app, os.getpid(), self.options),
                 log_path=self.log_dir / f"{role}.log",
             )
             for role, app in apps.items()

@@ -3,15 +3,17 @@
 Each is an ``async def app(node) -> None`` that runs until it is cancelled, in a node
 hosting its role::
 
-    tradebus run --data-dir data --role chatgpt_bot --app tradebus.role_apps:chatgpt_bot
+    tradebus run --data-dir data --role chatgpt_bot --monitor simulate \
+        --app tradebus.role_apps:chatgpt_bot
 
 Together they show a trade's whole life across three processes:
 
 - :func:`desktop_agent` reads the committed ticks, logs recommendations, rejects some
   and executes the others (``log_trade_execution(..., recommendation_id=...)``); the
   execution's home is the bot's database, where it is delivered from this process.
-- :func:`chatgpt_bot` publishes a simulated market feed and runs the position monitor
-  (simulating): it closes a position on its stop or its target, and moves the stop
+- :func:`chatgpt_bot` publishes a simulated market feed; the node's position monitor
+  (``--monitor simulate``, as ``tradebus up --demo`` runs it) closes a position on its
+  stop or its target, and moves the stop
   to the entry once halfway to the target (the exit rule the bot sets on each
   position it finds open); the bot updates the positions (price, P&L) and closes
   them at market after a while.
@@ -52,7 +54,6 @@ from ._market import (
     propose,
     volume_for,
 )
-from ._monitor import PositionMonitor
 from ._node import Node
 from ._status import ProcessStatus
 from ._status_file import read_status
@@ -95,7 +96,7 @@ async def chatgpt_bot(
     step = STEP * math.sqrt(1_000 / max(rate / len(symbols), 1e-9)) / 2
     market = Market(symbols, random.Random(seed), prices, step=step)
     logger.info("chatgpt_bot: publishing %s at %g ticks/s", ", ".join(symbols), rate)
-    async with PositionMonitor(node, mode="simulate"), anyio.create_task_group() as tg:
+    async with anyio.create_task_group() as tg:
         tg.start_soon(market.run, node, rate)
         tg.start_soon(_manage_positions, bot, market, max_hold)
 

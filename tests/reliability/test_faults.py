@@ -203,6 +203,13 @@ async def test_read_only_data_dir_refuses_a_new_writer_loudly(tmp_path: Path) ->
 # ------------------------------------------------------------ vanished directory
 
 
+def _delete_tree(path: Path) -> None:
+    """Delete ``path`` while the node writes in it (its status file's temporary files
+    come and go meanwhile: one deleted under rmtree's feet is not an error)."""
+    while path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
 async def ingest_until_gone(data: Path, vanish: Path | None) -> list[str]:
     """Log executions from several tasks, then make ``data`` vanish (rename or delete).
 
@@ -223,7 +230,7 @@ async def ingest_until_gone(data: Path, vanish: Path | None) -> list[str]:
             tg.start_soon(publish_ticks, node, 1_000_000, [0])
             await wait_until(lambda: len(acknowledged) >= 50)
             if vanish is None:
-                await anyio.to_thread.run_sync(shutil.rmtree, data)
+                await anyio.to_thread.run_sync(_delete_tree, data)
             else:
                 await anyio.Path(data).rename(vanish)
             await anyio.sleep(30)  # the node must tear itself down before this ends

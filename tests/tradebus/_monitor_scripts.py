@@ -20,7 +20,10 @@ ANALYSIS = "analysis_data.db"
 @asynccontextmanager
 async def monitored(data_dir: Path, **options: Any) -> AsyncIterator[tuple[Node, PositionMonitor]]:
     """A node hosting every role, with a position monitor started explicitly."""
-    async with open_node(data_dir) as node, PositionMonitor(node, **options) as monitor:
+    async with (
+        open_node(data_dir, monitor=None, candles=()) as node,
+        PositionMonitor(node, **options) as monitor,
+    ):
         yield node, monitor
 
 

@@ -3,6 +3,7 @@ ticks, observe and simulate, each hit and alert fired once, also across restarts
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -188,7 +189,7 @@ async def test_pnl_alerts_fire_once_per_level_across_restarts(tmp_path: Path) ->
 async def test_a_position_opened_while_the_monitor_was_stopped_is_watched(
     tmp_path: Path,
 ) -> None:
-    async with open_node(tmp_path) as node:
+    async with open_node(tmp_path, monitor=None) as node:
         await node.integration("chatgpt_bot").log_trade_execution(
             ticket=5, symbol="EURUSD", direction="BUY", entry_price=100.0, volume=1.0,
             stop_loss=95.0, ts=1_000,
@@ -202,7 +203,7 @@ async def test_a_position_opened_while_the_monitor_was_stopped_is_watched(
 async def _mark_without_its_events(tmp_path: Path) -> MonitorMark:
     """A monitor that stopped right after committing a hit's mark: the position is
     open, its alert and monitoring record were never published."""
-    async with open_node(tmp_path) as node:
+    async with open_node(tmp_path, monitor=None) as node:
         await node.integration("chatgpt_bot").log_trade_execution(
             ticket=3, symbol="EURUSD", direction="BUY", entry_price=100.0, volume=1.0,
             stop_loss=95.0, ts=1_000,
@@ -247,15 +248,18 @@ async def test_observing_after_a_mark_publishes_its_alert_once_and_closes_nothin
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"mode": "paper"}, "mode must be 'observe' or 'simulate', got 'paper'"),
+        (
+            {"mode": "paper"},
+            "mode must be 'observe' or 'simulate' (or None for no monitor), got 'paper'",
+        ),
         ({"loss_alerts": [10.0, -1.0]}, "loss_alerts must be amounts > 0, got [-1.0]"),
     ],
 )
 async def test_bad_options_are_refused(
     tmp_path: Path, options: dict[str, object], message: str
 ) -> None:
-    async with open_node(tmp_path) as node:
-        with pytest.raises(TradebusError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    async with open_node(tmp_path, monitor=None) as node:
+        with pytest.raises(TradebusError, match=re.escape(message)):
             PositionMonitor(node, **options)  # type: ignore[arg-type]
 
 

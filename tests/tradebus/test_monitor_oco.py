@@ -56,7 +56,7 @@ async def test_a_restart_in_the_middle_finds_the_second_fill_once(tmp_path: Path
         now = await _bracket(node)
         await _fill(node, 11, ts=now)
         await monitor.caught_up()
-    async with open_node(tmp_path) as node:  # the bot runs on without its monitor
+    async with open_node(tmp_path, monitor=None) as node:  # the bot runs on without its monitor
         await _fill(node, 12, ts=now + 1, direction="SELL")
     for _ in range(2):
         async with monitored(tmp_path) as (node, monitor):
@@ -70,7 +70,7 @@ async def test_a_restart_in_the_middle_finds_the_second_fill_once(tmp_path: Path
 
 
 async def test_both_legs_filling_while_the_monitor_was_stopped(tmp_path: Path) -> None:
-    async with open_node(tmp_path) as node:
+    async with open_node(tmp_path, monitor=None) as node:
         now = await _bracket(node)
         await _fill(node, 12, ts=now + 5, direction="SELL")
         await _fill(node, 11, ts=now + 9)
@@ -103,7 +103,7 @@ async def test_a_member_closing_on_its_stop_asks_to_close_the_other_position(
 
 
 async def test_register_oco_is_checked_and_stored_once(tmp_path: Path) -> None:
-    async with open_node(tmp_path) as node:
+    async with open_node(tmp_path, monitor=None) as node:
         bot = node.integration("chatgpt_bot")
         assert await bot.register_oco(group_id="g", tickets=[1, 2]) == "g"
         assert await bot.register_oco(group_id="g", tickets=[2, 1]) == "g"  # the same

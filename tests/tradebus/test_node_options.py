@@ -47,7 +47,8 @@ def _keywords(function: Any) -> dict[str, inspect.Parameter]:
 def test_open_node_takes_each_writer_option_by_name_and_nothing_else() -> None:
     keywords = _keywords(open_node)
     assert list(keywords) == [
-        "roles", "topology", *OPTIONS, "status_file", "retention", "candles", "candle_price"
+        "roles", "topology", *OPTIONS, "status_file", "retention", "candles", "candle_price",
+        "monitor",
     ]  # fmt: skip
     kinds = {p.kind for p in inspect.signature(open_node).parameters.values()}
     assert inspect.Parameter.VAR_KEYWORD not in kinds

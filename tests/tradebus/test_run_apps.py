@@ -58,7 +58,7 @@ def closed_and_alerted(data: Path) -> set[int]:
 
 
 async def _run_until(data: Path, condition: Callable[[], object]) -> None:
-    async with open_node(data) as node, anyio.create_task_group() as tg:
+    async with open_node(data, monitor="simulate") as node, anyio.create_task_group() as tg:
         tg.start_soon(lambda: role_apps.chatgpt_bot(node, rate=300, max_hold=0.5, seed=1))
         tg.start_soon(lambda: role_apps.desktop_agent(node, every=0.1, seed=2))
         tg.start_soon(lambda: role_apps.api_server(node, every=0.05, health_every=0.2))
