@@ -23,7 +23,7 @@ async def main(data_dir: str, seed: int, n: int, update_interval: float | None) 
     ticks = random_ticks(seed, n, symbols=("EURUSD", "XAUUSD"))
     half = n // 2
     async with (
-        open_node(data_dir) as node,
+        open_node(data_dir, candles=()) as node,  # the service below is the only one
         CandleService(node, update_interval=update_interval) as candles,
     ):
         for tick in ticks[:half]:
