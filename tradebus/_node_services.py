@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 import anyio
@@ -26,66 +26,86 @@ logger = logging.getLogger("tradebus")
 ServiceFactory = Callable[["Node"], AbstractAsyncContextManager[object]]
 
 
+class _Slot:
+    """One service, run by a task of its own: entered, kept until asked to stop, left
+    (``async with``: its task group, if it has one, is entered and left in order)."""
+
+    def __init__(self, factory: ServiceFactory) -> None:
+        self.factory = factory
+        self.service: object = None
+        self.stop = anyio.Event()
+        self.done = anyio.Event()
+        #: What it raised as it stopped (once asked to).
+        self.error: Exception | None = None
+
+    async def run(self, node: Node, *, task_status: TaskStatus[None]) -> None:
+        started = False
+        try:
+            async with self.factory(node) as service:
+                self.service, started = service, True
+                task_status.started()
+                await self.stop.wait()
+        except Exception as exc:
+            if not started or not self.stop.is_set():
+                raise  # a failed start (to the starter), or its own task failed: the node
+            self.error = exc  # as it stopped: the node's caller gets it after the drain
+        finally:
+            self.done.set()
+
+
 class NodeServices:
     """The services of one node, started and stopped together by one task of the
-    node's task group (:meth:`run`), so that each service's own task group is entered
-    and left in that task, in order."""
+    node's task group (:meth:`run`), each service in a task of its own."""
 
     def __init__(self, factories: Sequence[ServiceFactory]) -> None:
         self.factories = tuple(factories)
-        #: The services running, in the order they started.
-        self.running: list[object] = []
+        self._slots: list[_Slot] = []
         self._stop = anyio.Event()
         self._done: anyio.Event | None = None
         self._errors: list[Exception] = []
 
+    @property
+    def running(self) -> list[object]:
+        """The services running, in the order they started."""
+        return [slot.service for slot in self._slots if not slot.done.is_set()]
+
     async def run(self, node: Node, *, task_status: TaskStatus[None]) -> None:
         """Start every service (if one fails to start, stop those started and raise),
-        report started, and stop them all when :meth:`stop` asks.
+        report started, and stop them all, the last started first, when :meth:`stop`
+        asks.
 
         Shielded: the node's teardown, not a cancellation, ends the services, so that
-        each stores what it must as it stops.
+        each stores what it must as it stops. A service whose own task fails fails
+        the node with that error.
         """
         self._done = done = anyio.Event()
-        entered: list[AbstractAsyncContextManager[object]] = []
         try:
             with anyio.CancelScope(shield=True):
                 try:
-                    for factory in self.factories:
-                        service = factory(node)
-                        self.running.append(await service.__aenter__())
-                        entered.append(service)
-                except BaseException:
-                    await self._leave(entered)
-                    raise
-                task_status.started()
-                try:
-                    await self._stop.wait()
-                except BaseException as exc:
-                    # A service's own task failed (its task group cancelled this
-                    # task): unwind them all with that, as ``async with`` would.
-                    stack = AsyncExitStack()
-                    for service in entered:
-                        stack.push_async_exit(service)
-                    try:
-                        if not await stack.__aexit__(type(exc), exc, exc.__traceback__):
-                            raise
-                    except BaseExceptionGroup as group:
-                        raise _one_of(group) from None
-                    return
-                await self._leave(entered)
+                    async with anyio.create_task_group() as tg:
+                        for factory in self.factories:
+                            slot = _Slot(factory)
+                            try:
+                                await tg.start(slot.run, node)
+                            except BaseException:
+                                await self._stop_all()
+                                raise
+                            self._slots.append(slot)
+                        task_status.started()
+                        await self._stop.wait()
+                        await self._stop_all()
+                except BaseExceptionGroup as group:
+                    raise _one_of(group) from None
         finally:
-            self.running.clear()
             done.set()
 
-    async def _leave(self, entered: list[AbstractAsyncContextManager[object]]) -> None:
-        """Stop ``entered``, the last started first, each as if nothing went wrong (so
-        each stores what it must as it stops, whatever another one raised)."""
-        for service in reversed(entered):
-            try:
-                await service.__aexit__(None, None, None)
-            except Exception as failed:
-                self._errors.append(failed)
+    async def _stop_all(self) -> None:
+        for slot in reversed(self._slots):
+            slot.stop.set()
+            await slot.done.wait()
+            if slot.error is not None:
+                self._errors.append(slot.error)
+        self._slots.clear()
 
     async def stop(self, exc: BaseException | None = None) -> None:
         """Stop every service and wait until they are stopped.
