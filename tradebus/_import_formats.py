@@ -34,6 +34,7 @@ from ._import_time import (
     Format,
     TickImportError,
     clock,
+    in_range,
 )
 
 __all__ = [
@@ -342,7 +343,7 @@ def _csv_time(clock_: Clock, text: str) -> int:
         value = int(whole) * scale
         if fraction and scale > 1:
             value += int(fraction.ljust(9, "0")[:9]) * scale // _NS
-        return value
+        return in_range("ts", text, value)
     try:
         when = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
@@ -351,7 +352,7 @@ def _csv_time(clock_: Clock, text: str) -> int:
     exact = _ISO_FRACTION.match(text)
     if exact is not None:  # datetime keeps microseconds: the digits beyond, kept
         ts += int(exact.group(1).ljust(9, "0")[:9]) - ts % NS
-    return ts
+    return in_range("ts", text, ts)
 
 
 # ----------------------------------------------------------------------- sniff
@@ -383,17 +384,31 @@ def sniff(first_line: str) -> Format:
 
 
 def parser_for(fmt: Format, clock_: Clock, symbol: str, first_line: str) -> tuple[RowParser, bool]:
-    """The row parser of ``fmt`` and whether the first line is a header (not a row)."""
+    """The row parser of ``fmt`` and whether the first line is a header (not a row).
+
+    Every parser refuses a time a tick cannot carry (before 1970, after 2262) as a
+    bad row.
+    """
     first = first_line.lstrip("\ufeff")
     if fmt == "csv":
-        return _csv(clock_, first), True
+        return _bounded(_csv(clock_, first)), True
     if fmt == "histdata":
-        return _histdata(clock_), False
+        return _bounded(_histdata(clock_)), False
     if fmt == "truefx":
-        return _truefx(clock_, symbol), False
+        return _bounded(_truefx(clock_, symbol)), False
     if not first.upper().startswith(_MT5_HEADER):
         raise TickImportError(
             f"an MT5 tick export starts with the header <DATE>\t<TIME>\t<BID>\t<ASK>..., "
             f"this file with {first.strip()[:80]!r}"
         )
-    return _mt5(clock_), True
+    return _bounded(_mt5(clock_)), True
+
+
+def _bounded(parse: RowParser) -> RowParser:
+    def bounded(line: str) -> Parsed:
+        parsed = parse(line)
+        if parsed is not None:
+            in_range("time", line, parsed[0])
+        return parsed
+
+    return bounded

@@ -18,6 +18,7 @@ __all__ = [
     "Format",
     "TickImportError",
     "clock",
+    "in_range",
 ]
 
 Format = Literal["csv", "histdata", "truefx", "mt5"]
@@ -30,6 +31,9 @@ DEFAULT_ZONES: Final[dict[Format, str]] = {
     "mt5": "UTC",
 }
 NS: Final = 1_000_000_000
+#: The times a tick can carry: nanoseconds since the epoch in a signed 64-bit integer.
+_MAX_TS: Final = 2**63 - 1
+TS_RANGE: Final = "a time from 1970-01-01 to 2262-04-11 23:47:16 UTC"
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -123,3 +127,13 @@ def _offset(zone: str) -> int | None:
     if value > 18 * 3600 * NS:
         raise TickImportError(f"the offset {zone!r} is more than 18 hours: give one such as +02:00")
     return value if sign == "+" else -value
+
+
+def in_range(field: str, text: str, ts: int) -> int:
+    """``ts``, if a tick can carry it.
+
+    :raises BadRow: naming ``field``, its ``text`` and the times allowed.
+    """
+    if not 0 <= ts <= _MAX_TS:
+        raise BadRow(field, text, f"out of range: expected {TS_RANGE}")
+    return ts

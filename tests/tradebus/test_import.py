@@ -377,3 +377,30 @@ def test_the_import_command_reports_and_exits_by_what_it_found(tmp_path: Path) -
     assert "already imported" in several.stdout
     assert "2 ticks of EURUSD imported" in several.stdout
     assert "missing.csv: no such file" in several.stderr
+
+
+async def test_a_time_a_tick_cannot_carry_is_a_bad_row_of_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "ticks.csv"
+    path.write_text(
+        "ts,bid,ask\n1700000020,1.1,1.2\n9999999999999999999,1.1,1.2\n"
+        "99999999999999999999,1.1,1.2\n2300-01-01T00:00:00,1.1,1.2\n"
+        "1960-01-01T00:00:00,1.1,1.2\n1700000022,1.1,1.2\n"
+    )
+    data = tmp_path / "data"
+    stopped = await import_ticks(data, path, "EURUSD", on_error="stop")
+    assert (stopped.status, stopped.skipped) == ("refused", 4)
+    assert not (data / MAIN).exists()
+    assert [(e.line, e.field) for e in stopped.errors] == [
+        (3, "ts"),
+        (4, "ts"),
+        (5, "ts"),
+        (6, "ts"),
+    ]
+    assert "1970-01-01 to 2262-04-11" in stopped.errors[0].why
+    skipped = await import_ticks(data, path, "EURUSD")
+    assert (skipped.status, skipped.ticks, skipped.skipped) == ("imported", 2, 4)
+    assert [row[1] for row in _ticks(data)] == [1700000020 * 10**9, 1700000022 * 10**9]
+    histdata = tmp_path / "h.csv"
+    histdata.write_text("20240102 170000000,1.1,1.2,0\n23000102 170000000,1.1,1.2,0\n")
+    result = await import_ticks(data, histdata, "EURUSD")
+    assert (result.ticks, [(e.line, e.field) for e in result.errors]) == (1, [(2, "time")])
