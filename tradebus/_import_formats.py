@@ -173,8 +173,8 @@ def _truefx(clock_: Clock, symbol: str) -> RowParser:
 
     def slow(line: str) -> Parsed:
         parts = line.split(",")
-        if len(parts) < 4:
-            raise BadRow("row", line, "expected PAIR,YYYYMMDD HH:MM:SS.mmm,bid,ask")
+        if len(parts) < 4 or any(p.strip() for p in parts[4:]):  # a trailing comma: fine
+            raise BadRow("row", line, "expected 4 fields: PAIR,YYYYMMDD HH:MM:SS.mmm,bid,ask")
         if _pair(parts[0]) != wanted:
             raise BadRow("pair", parts[0], f"this import is of {symbol}")
         stamp = parts[1]
@@ -221,7 +221,7 @@ def _pair(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", text.upper())
 
 
-def _mt5(clock_: Clock) -> RowParser:
+def _mt5(clock_: Clock, width: int) -> RowParser:
     days: dict[str, int] = {}
     minutes: dict[str, int] = {}  # "YYYY.MM.DDHH:MM" -> UTC ns
     book: list[float | None] = [None, None]  # the last bid and ask seen
@@ -251,8 +251,11 @@ def _mt5(clock_: Clock) -> RowParser:
 
     def parse(line: str) -> Parsed:
         parts = line.split("\t")
-        if len(parts) < 4:
-            raise BadRow("row", line, "expected <DATE> <TIME> <BID> <ASK> ... separated by tabs")
+        if len(parts) < 4 or any(p.strip() for p in parts[width:]):  # more than the header
+            raise BadRow(
+                "row", line, f"expected <DATE> <TIME> <BID> <ASK> ... (at most {width} fields, "
+                "as in the header) separated by tabs"
+            )  # fmt: skip
         ts = when(parts[0], parts[1])
         bid = _price("bid", parts[2]) if parts[2] else book[0]
         ask = _price("ask", parts[3]) if parts[3] else book[1]
@@ -288,7 +291,7 @@ def _csv(clock_: Clock, header: str) -> RowParser:
     assert time_col is not None
     bid_col, ask_col = where["bid"], where["ask"]
     last_col, volume_col = where.get("last"), where.get("volume")
-    width = max(i for i in (time_col, bid_col, ask_col, last_col, volume_col) if i is not None)
+    named = max(i for i, name in enumerate(names) if name) + 1  # unnamed ones trail
     minutes: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" of times without an offset -> UTC ns
 
     def when(text: str) -> int:
@@ -315,8 +318,12 @@ def _csv(clock_: Clock, header: str) -> RowParser:
 
     def parse(line: str) -> Parsed:
         parts = line.split(separator)
-        if len(parts) <= width:
-            raise BadRow("row", line, f"expected {len(names)} fields as in the header")
+        if len(parts) != len(names) and (
+            len(parts) < named or any(p.strip() for p in parts[named:])
+        ):  # too few, or too many (but for empty ones a trailing separator leaves)
+            raise BadRow(
+                "row", line, f"expected {len(names)} fields as in the header, not {len(parts)}"
+            )
         ts = when(parts[time_col].strip().strip("\"'"))
         last = None
         if last_col is not None and parts[last_col].strip():
@@ -401,7 +408,7 @@ def parser_for(fmt: Format, clock_: Clock, symbol: str, first_line: str) -> tupl
             f"an MT5 tick export starts with the header <DATE>\t<TIME>\t<BID>\t<ASK>..., "
             f"this file with {first.strip()[:80]!r}"
         )
-    return _bounded(_mt5(clock_)), True
+    return _bounded(_mt5(clock_, max(4, len(first.rstrip().split("\t"))))), True
 
 
 def _bounded(parse: RowParser) -> RowParser:

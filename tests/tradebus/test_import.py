@@ -404,3 +404,30 @@ async def test_a_time_a_tick_cannot_carry_is_a_bad_row_of_its_line(tmp_path: Pat
     histdata.write_text("20240102 170000000,1.1,1.2,0\n23000102 170000000,1.1,1.2,0\n")
     result = await import_ticks(data, histdata, "EURUSD")
     assert (result.ticks, [(e.line, e.field) for e in result.errors]) == (1, [(2, "time")])
+
+
+async def test_a_row_with_more_fields_than_the_header_is_a_bad_row(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    csv = tmp_path / "extra.csv"
+    csv.write_text("ts,bid,ask\n1700000036,1.1,1.2\n1700000037,1,1.1,1.2\n1700000038,1.1,1.2,\n")
+    stopped = await import_ticks(data, csv, "EURUSD", on_error="stop")
+    assert (stopped.status, [(e.line, e.field) for e in stopped.errors]) == (
+        "refused",
+        [(3, "row")],
+    )
+    assert "expected 3 fields as in the header, not 4" in stopped.errors[0].why
+    result = await import_ticks(data, csv, "EURUSD")  # a trailing separator is no field
+    assert (result.ticks, result.skipped) == (2, 1)
+    truefx = tmp_path / "EURUSD-2024-01.csv"
+    truefx.write_text(
+        "EUR/USD,20240102 00:00:00.123,1.1,1.2\nEUR/USD,20240102 00:00:01.123,1,1.1,1.2\n"
+    )
+    result = await import_ticks(data, truefx, "EURUSD")
+    assert (result.ticks, [(e.line, e.field) for e in result.errors]) == (1, [(2, "row")])
+    mt5 = tmp_path / "mt5.csv"
+    mt5.write_text(
+        "<DATE>\t<TIME>\t<BID>\t<ASK>\n2024.01.02\t10:00:00.000\t1.1\t1.2\n"
+        "2024.01.02\t10:00:01.000\t1\t1.1\t1.2\n"
+    )
+    result = await import_ticks(data, mt5, "EURUSD")
+    assert (result.ticks, [(e.line, e.field) for e in result.errors]) == (1, [(3, "row")])
