@@ -36,6 +36,7 @@ from ._import_formats import (
 )
 from ._import_ledger import committed_ticks, import_lock, read_ledger, wait_for_earlier_imports
 from ._import_run import KEPT_ERRORS, ImportRun, RowError
+from ._lock_refusal import expected_lock_refusal
 from ._node import Node
 from ._open_node import open_node
 
@@ -304,9 +305,10 @@ async def _open(stack: AsyncExitStack, data_dir: Path) -> Node:
     try:
         # Candles are built as the ticks go in; no position monitor: last year's
         # prices must not trigger today's stops.
-        return await stack.enter_async_context(
-            open_node(data_dir, roles=["chatgpt_bot"], monitor=None)
-        )
+        with expected_lock_refusal():  # the bot's process runs: not an error
+            return await stack.enter_async_context(
+                open_node(data_dir, roles=["chatgpt_bot"], monitor=None)
+            )
     except WriterLockError:
         return await stack.enter_async_context(open_node(data_dir, roles=()))
 

@@ -431,3 +431,21 @@ async def test_a_row_with_more_fields_than_the_header_is_a_bad_row(tmp_path: Pat
     )
     result = await import_ticks(data, mt5, "EURUSD")
     assert (result.ticks, [(e.line, e.field) for e in result.errors]) == (1, [(3, "row")])
+
+
+async def test_an_import_while_the_bot_runs_reports_no_failure(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("".join(f"20240102 1700{i:02d}000,1.1,1.2,0\n" for i in range(30)))
+    data = tmp_path / "data"
+    async with open_node(data, roles=["chatgpt_bot"]):  # holds the bot's lock
+        done = await anyio.run_process(
+            [sys.executable, "-m", "tradebus", "import", "ticks", str(path),
+             "--symbol", "EURUSD", "--data-dir", str(data)],
+            check=False,
+        )  # fmt: skip
+    said = (done.stdout + done.stderr).decode()
+    assert done.returncode == 0, said
+    assert "already has a writer" not in said
+    assert "failed" not in said
+    assert "outbox" in said
+    assert len(_ticks(data)) == 30
