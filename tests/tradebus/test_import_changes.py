@@ -77,3 +77,30 @@ async def test_a_file_rewritten_in_place_while_it_is_imported_is_not_marked_impo
         await import_ticks(data, path, "EURUSD", chunk=1000, progress=rewrite)
     assert _complete(data) == []
     assert original != _sha(path)
+
+
+class _Stop(Exception):
+    pass
+
+
+async def test_a_resumed_import_of_a_file_that_changes_is_not_marked_imported(
+    tmp_path: Path,
+) -> None:
+    path, data = tmp_path / "resume.csv", tmp_path / "data"
+    _write(path, 0, ROWS)
+
+    def stop(done: int, total: int) -> None:
+        raise _Stop  # killed after its first chunk: the ledger row says partial
+
+    with pytest.raises(_Stop):
+        await import_ticks(data, path, "EURUSD", chunk=1000, progress=stop)
+    calls: list[int] = []
+
+    def grow(done: int, total: int) -> None:
+        if not calls:
+            _write(path, ROWS, 1000, mode="a")
+        calls.append(done)
+
+    with pytest.raises(TickImportError, match="changed while it was imported"):
+        await import_ticks(data, path, "EURUSD", chunk=1000, progress=grow)
+    assert _complete(data) == []
