@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
 from typing import Final
 
 from ._import_time import (
@@ -32,7 +31,10 @@ from ._import_time import (
     BadRow,
     Clock,
     Format,
+    Parsed,
+    RowParser,
     TickImportError,
+    bounded,
     clock,
     in_range,
 )
@@ -49,11 +51,6 @@ __all__ = [
     "parser_for",
     "sniff",
 ]
-
-#: (ts, bid, ask, last, volume); None: a row that is valid but carries no tick yet
-#: (an MT5 row before both sides of the book were seen).
-Parsed = tuple[int, float, float, float | None, float] | None
-RowParser = Callable[[str], Parsed]
 
 _NS: Final = NS
 
@@ -398,24 +395,14 @@ def parser_for(fmt: Format, clock_: Clock, symbol: str, first_line: str) -> tupl
     """
     first = first_line.lstrip("\ufeff")
     if fmt == "csv":
-        return _bounded(_csv(clock_, first)), True
+        return bounded(_csv(clock_, first)), True
     if fmt == "histdata":
-        return _bounded(_histdata(clock_)), False
+        return bounded(_histdata(clock_)), False
     if fmt == "truefx":
-        return _bounded(_truefx(clock_, symbol)), False
+        return bounded(_truefx(clock_, symbol)), False
     if not first.upper().startswith(_MT5_HEADER):
         raise TickImportError(
             f"an MT5 tick export starts with the header <DATE>\t<TIME>\t<BID>\t<ASK>..., "
             f"this file with {first.strip()[:80]!r}"
         )
-    return _bounded(_mt5(clock_, max(4, len(first.rstrip().split("\t"))))), True
-
-
-def _bounded(parse: RowParser) -> RowParser:
-    def bounded(line: str) -> Parsed:
-        parsed = parse(line)
-        if parsed is not None:
-            in_range("time", line, parsed[0])
-        return parsed
-
-    return bounded
+    return bounded(_mt5(clock_, max(4, len(first.rstrip().split("\t"))))), True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Callable
 from typing import Final, Literal
 
 from ._exceptions import TradebusError
@@ -16,7 +17,10 @@ __all__ = [
     "BadRow",
     "Clock",
     "Format",
+    "Parsed",
+    "RowParser",
     "TickImportError",
+    "bounded",
     "clock",
     "in_range",
 ]
@@ -30,6 +34,10 @@ DEFAULT_ZONES: Final[dict[Format, str]] = {
     "truefx": "UTC",
     "mt5": "UTC",
 }
+#: (ts, bid, ask, last, volume); None: a row that is valid but carries no tick yet
+#: (an MT5 row before both sides of the book were seen).
+Parsed = tuple[int, float, float, float | None, float] | None
+RowParser = Callable[[str], Parsed]
 NS: Final = 1_000_000_000
 #: The times a tick can carry: nanoseconds since the epoch in a signed 64-bit integer.
 _MAX_TS: Final = 2**63 - 1
@@ -137,3 +145,15 @@ def in_range(field: str, text: str, ts: int) -> int:
     if not 0 <= ts <= _MAX_TS:
         raise BadRow(field, text, f"out of range: expected {TS_RANGE}")
     return ts
+
+
+def bounded(parse: RowParser) -> RowParser:
+    """``parse``, refusing a time a tick cannot carry as a bad row."""
+
+    def checked(line: str) -> Parsed:
+        parsed = parse(line)
+        if parsed is not None:
+            in_range("time", line, parsed[0])
+        return parsed
+
+    return checked
