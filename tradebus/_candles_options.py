@@ -44,13 +44,19 @@ def check_candle_options(
         raise InvalidOption(
             "candles", timeframes, f"a list of timeframes (of {_ALLOWED}), not one string"
         )
+    try:
+        given = list(timeframes or ())
+    except TypeError:
+        raise InvalidOption(
+            "candles", timeframes, f"a list of timeframes (of {_ALLOWED}), or None"
+        ) from None
     chosen: list[Timeframe] = []
-    for tf in timeframes or ():
-        if tf not in TIMEFRAME_SECONDS:
+    for tf in given:
+        if not isinstance(tf, str) or tf not in TIMEFRAME_SECONDS:
             raise InvalidOption("candles", tf, f"one of the timeframes {_ALLOWED}")
         if tf not in chosen:
             chosen.append(tf)  # type: ignore[arg-type]  # checked just above
-    if price not in PRICES:
+    if not isinstance(price, str) or price not in PRICES:
         raise InvalidOption("candle price", price, f"one of {', '.join(PRICES)}")
     chosen.sort(key=TIMEFRAME_SECONDS.__getitem__)
     return tuple(chosen), price  # type: ignore[return-value]  # checked just above

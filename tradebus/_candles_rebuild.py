@@ -10,7 +10,6 @@ through an outbox of its own, which that process's relay stores.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import time
@@ -26,6 +25,7 @@ from ._candles_engine import NS, CandleEngine
 from ._candles_options import CandlePrice
 from ._candles_store import BAR_COLUMNS, stored_ticks
 from ._exceptions import TradebusError
+from ._lock_refusal import expected_lock_refusal
 from ._open_node import open_node
 from ._topology import Topology
 
@@ -147,15 +147,6 @@ async def rebuild_candles(
     return RebuildReport(**counts, ticks=ticks, via=via, delivered=delivered)
 
 
-class _LockRefusal(logging.Filter):
-    """Drops the node's report of a writer refused the lock (the rebuild then goes
-    through an outbox)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        return not any(isinstance(arg, WriterLockError) for arg in args)
-
-
 async def _store(
     data_dir: str | os.PathLike[str], topology: Topology, candles: list[Candle], wait: float
 ) -> tuple[str, bool]:
@@ -163,20 +154,17 @@ async def _store(
     spec = topology.home(Candle)
     assert spec is not None
     role = topology.owner(spec)
-    quiet = _LockRefusal()
-    logging.getLogger("tradebus").addFilter(quiet)  # a refusal here is expected: not an error
     try:
-        async with open_node(
-            data_dir, roles=[role], status_file=False, candles=(), monitor=None
-        ) as node:
-            for candle in candles:
-                await node.bus.publish(candle)
-            await node.bus.flush()
+        with expected_lock_refusal():
+            async with open_node(
+                data_dir, roles=[role], status_file=False, candles=(), monitor=None
+            ) as node:
+                for candle in candles:
+                    await node.bus.publish(candle)
+                await node.bus.flush()
         return "writer", True
     except WriterLockError:
         pass  # the role's process runs: its relay stores what this outbox holds
-    finally:
-        logging.getLogger("tradebus").removeFilter(quiet)
     async with open_node(data_dir, roles=(), status_file=False) as node:
         for candle in candles:
             await node.bus.publish(candle)

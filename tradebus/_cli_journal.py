@@ -21,17 +21,42 @@ from ._cli_run import print_error
 from ._exceptions import TradebusError
 from ._journal import Journal, JournalSummary, closed_trades, journal
 
-__all__ = ["add_parser", "parse_time", "run"]
+__all__ = ["add_parser", "parse_ticket", "parse_time", "run"]
+
+#: What the databases hold: times and tickets are signed 64-bit integers.
+_MAX_INT64 = 2**63 - 1
 
 
 class _Commands(Protocol):
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
 
 
+def parse_ticket(text: str) -> int:
+    """A ticket: an integer from 1 to 2**63 - 1."""
+    try:
+        ticket = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a ticket (an integer), got {text!r}") from None
+    if not 0 < ticket <= _MAX_INT64:
+        raise argparse.ArgumentTypeError(
+            f"ticket {text} is out of range: expected an integer from 1 to {_MAX_INT64}"
+        )
+    return ticket
+
+
 def parse_time(text: str) -> int:
-    """An ISO 8601 time (UTC unless it says otherwise) or integer ns since the epoch."""
-    if text.isdigit():
-        return int(text)
+    """An ISO 8601 time (UTC unless it says otherwise) or integer ns since the epoch,
+    from 1970-01-01 to 2262-04-11 23:47:16 UTC (what a stored time can be)."""
+    value = int(text) if text.isdigit() else _iso(text)
+    if not 0 <= value <= _MAX_INT64:
+        raise argparse.ArgumentTypeError(
+            f"time {text!r} is out of range: expected a time from 1970-01-01 to "
+            f"2262-04-11T23:47:16 UTC (or ns since the epoch, 0 to {_MAX_INT64})"
+        )
+    return value
+
+
+def _iso(text: str) -> int:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -57,7 +82,9 @@ def add_parser(commands: _Commands) -> None:
             "such trade, no data directory); 2 unless exactly one of TICKET and --since is given."
         ),
     )
-    parser.add_argument("ticket", type=int, nargs="?", metavar="TICKET", help="the trade's ticket")
+    parser.add_argument(
+        "ticket", type=parse_ticket, nargs="?", metavar="TICKET", help="the trade's ticket"
+    )
     parser.add_argument(
         "--since", type=parse_time, default=None, metavar="T",
         help="list the trades closed at or after T (ISO 8601, UTC unless said; or ns)",

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol
 
 import anyio
 import msgspec
@@ -35,6 +36,7 @@ from ._import_formats import (
 )
 from ._import_ledger import committed_ticks, import_lock, read_ledger, wait_for_earlier_imports
 from ._import_run import KEPT_ERRORS, ImportRun, RowError
+from ._lock_refusal import expected_lock_refusal
 from ._node import Node
 from ._open_node import open_node
 
@@ -86,6 +88,51 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+    def tell(self) -> int: ...
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What changes when a file is written: its size and times (a write sets the
+    change time too, which no one can set back)."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+class _Unchanged:
+    """Reads a file that must stay as it was when it was hashed: hashes the bytes
+    it reads, and raises :class:`TickImportError` as soon as the file's size or
+    times differ from ``before`` (its state when it was hashed)."""
+
+    def __init__(self, f: BinaryIO, path: Path, before: os.stat_result) -> None:
+        self.f, self.path, self.before = f, path, _identity(before)
+        self.digest = hashlib.sha256()
+        self.check()
+
+    def check(self) -> None:
+        now = _identity(os.fstat(self.f.fileno()))
+        if now != self.before:
+            raise _changed(self.path, "it was written to")
+
+    def read(self, size: int = -1, /) -> bytes:
+        block = self.f.read(size)
+        self.digest.update(block)
+        self.check()
+        return block
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+
+def _changed(path: Path, what: str) -> TickImportError:
+    return TickImportError(
+        f"{path} changed while it was imported ({what}): the import was stopped and is "
+        "not marked complete, as its ticks would not all come from one content of the "
+        "file; wait until nothing writes the file any more (or import a copy of it), "
+        "then import it again"
+    )
+
+
 def _encoding(path: Path) -> str:
     with path.open("rb") as f:
         head = f.read(4)
@@ -98,7 +145,7 @@ def _encoding(path: Path) -> str:
 _BLOCK = 1 << 20
 
 
-def _lines(f: BinaryIO, encoding: str) -> Iterator[tuple[str, int]]:
+def _lines(f: _Reader, encoding: str) -> Iterator[tuple[str, int]]:
     """(line without its end, bytes read up to its end) of a file, read in blocks."""
     if encoding == "utf-16":
         text = f.read().decode("utf-16")
@@ -164,7 +211,10 @@ async def import_ticks(
         raise TickImportError(f"cannot import {path}: {exc}") from exc
     if not path.is_file():
         raise TickImportError(f"cannot import {path}: no such file")
+    before = path.stat()
     digest = await anyio.to_thread.run_sync(file_hash, path)  # the loop stays free
+    if _identity(path.stat()) != _identity(before):
+        raise _changed(path, "it was written to as it was hashed")
     encoding = _encoding(path)
     total = path.stat().st_size
     with path.open("rb") as f:  # noqa: ASYNC230 - one line of a local file
@@ -221,14 +271,19 @@ async def import_ticks(
         run = ImportRun(node, state, tag=tag, chunk=chunk, committed=committed)
         await run.start()
         # A local file read in blocks; the run yields to the event loop as it publishes.
+        # The bytes read must be those hashed: checked as each block is read, and
+        # their hash at the end, before the ledger row says ``complete``.
         with path.open("rb") as f:  # noqa: ASYNC230
+            reader = _Unchanged(f, path, before)
             await run.read(
-                _lines(f, encoding),
+                _lines(reader, encoding),
                 parser,
                 header=header,
                 replay=chosen == "mt5" and state.position > 0,
                 progress=None if progress is None else lambda done: progress(done, total),
             )
+            if reader.digest.hexdigest() != digest:
+                raise _changed(path, "the bytes read are not those hashed")
         await run.finish()
         if progress is not None:
             progress(total, total)
@@ -250,9 +305,10 @@ async def _open(stack: AsyncExitStack, data_dir: Path) -> Node:
     try:
         # Candles are built as the ticks go in; no position monitor: last year's
         # prices must not trigger today's stops.
-        return await stack.enter_async_context(
-            open_node(data_dir, roles=["chatgpt_bot"], monitor=None)
-        )
+        with expected_lock_refusal():  # the bot's process runs: not an error
+            return await stack.enter_async_context(
+                open_node(data_dir, roles=["chatgpt_bot"], monitor=None)
+            )
     except WriterLockError:
         return await stack.enter_async_context(open_node(data_dir, roles=()))
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
 from typing import Final
 
 from ._import_time import (
@@ -32,8 +31,12 @@ from ._import_time import (
     BadRow,
     Clock,
     Format,
+    Parsed,
+    RowParser,
     TickImportError,
+    bounded,
     clock,
+    in_range,
 )
 
 __all__ = [
@@ -48,11 +51,6 @@ __all__ = [
     "parser_for",
     "sniff",
 ]
-
-#: (ts, bid, ask, last, volume); None: a row that is valid but carries no tick yet
-#: (an MT5 row before both sides of the book were seen).
-Parsed = tuple[int, float, float, float | None, float] | None
-RowParser = Callable[[str], Parsed]
 
 _NS: Final = NS
 
@@ -172,8 +170,8 @@ def _truefx(clock_: Clock, symbol: str) -> RowParser:
 
     def slow(line: str) -> Parsed:
         parts = line.split(",")
-        if len(parts) < 4:
-            raise BadRow("row", line, "expected PAIR,YYYYMMDD HH:MM:SS.mmm,bid,ask")
+        if len(parts) < 4 or any(p.strip() for p in parts[4:]):  # a trailing comma: fine
+            raise BadRow("row", line, "expected 4 fields: PAIR,YYYYMMDD HH:MM:SS.mmm,bid,ask")
         if _pair(parts[0]) != wanted:
             raise BadRow("pair", parts[0], f"this import is of {symbol}")
         stamp = parts[1]
@@ -220,7 +218,7 @@ def _pair(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", text.upper())
 
 
-def _mt5(clock_: Clock) -> RowParser:
+def _mt5(clock_: Clock, width: int) -> RowParser:
     days: dict[str, int] = {}
     minutes: dict[str, int] = {}  # "YYYY.MM.DDHH:MM" -> UTC ns
     book: list[float | None] = [None, None]  # the last bid and ask seen
@@ -250,8 +248,11 @@ def _mt5(clock_: Clock) -> RowParser:
 
     def parse(line: str) -> Parsed:
         parts = line.split("\t")
-        if len(parts) < 4:
-            raise BadRow("row", line, "expected <DATE> <TIME> <BID> <ASK> ... separated by tabs")
+        if len(parts) < 4 or any(p.strip() for p in parts[width:]):  # more than the header
+            raise BadRow(
+                "row", line, f"expected <DATE> <TIME> <BID> <ASK> ... (at most {width} fields, "
+                "as in the header) separated by tabs"
+            )  # fmt: skip
         ts = when(parts[0], parts[1])
         bid = _price("bid", parts[2]) if parts[2] else book[0]
         ask = _price("ask", parts[3]) if parts[3] else book[1]
@@ -287,7 +288,7 @@ def _csv(clock_: Clock, header: str) -> RowParser:
     assert time_col is not None
     bid_col, ask_col = where["bid"], where["ask"]
     last_col, volume_col = where.get("last"), where.get("volume")
-    width = max(i for i in (time_col, bid_col, ask_col, last_col, volume_col) if i is not None)
+    named = max(i for i, name in enumerate(names) if name) + 1  # unnamed ones trail
     minutes: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" of times without an offset -> UTC ns
 
     def when(text: str) -> int:
@@ -314,8 +315,12 @@ def _csv(clock_: Clock, header: str) -> RowParser:
 
     def parse(line: str) -> Parsed:
         parts = line.split(separator)
-        if len(parts) <= width:
-            raise BadRow("row", line, f"expected {len(names)} fields as in the header")
+        if len(parts) != len(names) and (
+            len(parts) < named or any(p.strip() for p in parts[named:])
+        ):  # too few, or too many (but for empty ones a trailing separator leaves)
+            raise BadRow(
+                "row", line, f"expected {len(names)} fields as in the header, not {len(parts)}"
+            )
         ts = when(parts[time_col].strip().strip("\"'"))
         last = None
         if last_col is not None and parts[last_col].strip():
@@ -342,7 +347,7 @@ def _csv_time(clock_: Clock, text: str) -> int:
         value = int(whole) * scale
         if fraction and scale > 1:
             value += int(fraction.ljust(9, "0")[:9]) * scale // _NS
-        return value
+        return in_range("ts", text, value)
     try:
         when = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
@@ -351,7 +356,7 @@ def _csv_time(clock_: Clock, text: str) -> int:
     exact = _ISO_FRACTION.match(text)
     if exact is not None:  # datetime keeps microseconds: the digits beyond, kept
         ts += int(exact.group(1).ljust(9, "0")[:9]) - ts % NS
-    return ts
+    return in_range("ts", text, ts)
 
 
 # ----------------------------------------------------------------------- sniff
@@ -383,17 +388,21 @@ def sniff(first_line: str) -> Format:
 
 
 def parser_for(fmt: Format, clock_: Clock, symbol: str, first_line: str) -> tuple[RowParser, bool]:
-    """The row parser of ``fmt`` and whether the first line is a header (not a row)."""
+    """The row parser of ``fmt`` and whether the first line is a header (not a row).
+
+    Every parser refuses a time a tick cannot carry (before 1970, after 2262) as a
+    bad row.
+    """
     first = first_line.lstrip("\ufeff")
     if fmt == "csv":
-        return _csv(clock_, first), True
+        return bounded(_csv(clock_, first)), True
     if fmt == "histdata":
-        return _histdata(clock_), False
+        return bounded(_histdata(clock_)), False
     if fmt == "truefx":
-        return _truefx(clock_, symbol), False
+        return bounded(_truefx(clock_, symbol)), False
     if not first.upper().startswith(_MT5_HEADER):
         raise TickImportError(
             f"an MT5 tick export starts with the header <DATE>\t<TIME>\t<BID>\t<ASK>..., "
             f"this file with {first.strip()[:80]!r}"
         )
-    return _mt5(clock_), True
+    return bounded(_mt5(clock_, max(4, len(first.rstrip().split("\t"))))), True

@@ -18,7 +18,7 @@ import msgspec
 from anyio.lowlevel import checkpoint
 
 from eventbus import BusFull
-from schemas import Tick, TickImport
+from schemas import InvalidEvent, Tick, TickImport
 
 from ._import_formats import BadRow, RowParser
 from ._node import Node
@@ -119,11 +119,6 @@ class ImportRun:
                 self.incomplete += 1
                 continue
             ts, bid, ask, last, volume = parsed
-            if first_ts is None or ts < first_ts:
-                first_ts = ts
-            if last_ts is None or ts > last_ts:
-                last_ts = ts
-            since += 1
             if self.committed:
                 self.committed -= 1  # stored by the run that was killed: not again
                 self.recovered += 1
@@ -132,14 +127,23 @@ class ImportRun:
                     symbol=symbol, bid=bid, ask=ask, last=last, volume=volume, source=tag, ts=ts
                 )
                 try:
-                    publish(tick)
-                except BusFull:
-                    await self.bus.publish(tick)  # backpressure: wait for room
+                    try:
+                        publish(tick)
+                    except BusFull:
+                        await self.bus.publish(tick)  # backpressure: wait for room
+                except InvalidEvent as exc:  # the parsers should have refused it
+                    self.bad(number, BadRow(exc.field or "row", line, exc.reason))
+                    continue
                 published += 1
                 until_yield -= 1
                 if not until_yield:
                     until_yield = YIELD_EVERY
                     await checkpoint()
+            if first_ts is None or ts < first_ts:
+                first_ts = ts
+            if last_ts is None or ts > last_ts:
+                last_ts = ts
+            since += 1
             if since >= chunk:
                 self.published += published
                 self.position, self.offset, self.since = number, offset, since

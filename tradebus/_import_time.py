@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Callable
 from typing import Final, Literal
 
 from ._exceptions import TradebusError
@@ -16,8 +17,12 @@ __all__ = [
     "BadRow",
     "Clock",
     "Format",
+    "Parsed",
+    "RowParser",
     "TickImportError",
+    "bounded",
     "clock",
+    "in_range",
 ]
 
 Format = Literal["csv", "histdata", "truefx", "mt5"]
@@ -29,7 +34,14 @@ DEFAULT_ZONES: Final[dict[Format, str]] = {
     "truefx": "UTC",
     "mt5": "UTC",
 }
+#: (ts, bid, ask, last, volume); None: a row that is valid but carries no tick yet
+#: (an MT5 row before both sides of the book were seen).
+Parsed = tuple[int, float, float, float | None, float] | None
+RowParser = Callable[[str], Parsed]
 NS: Final = 1_000_000_000
+#: The times a tick can carry: nanoseconds since the epoch in a signed 64-bit integer.
+_MAX_TS: Final = 2**63 - 1
+TS_RANGE: Final = "a time from 1970-01-01 to 2262-04-11 23:47:16 UTC"
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -123,3 +135,25 @@ def _offset(zone: str) -> int | None:
     if value > 18 * 3600 * NS:
         raise TickImportError(f"the offset {zone!r} is more than 18 hours: give one such as +02:00")
     return value if sign == "+" else -value
+
+
+def in_range(field: str, text: str, ts: int) -> int:
+    """``ts``, if a tick can carry it.
+
+    :raises BadRow: naming ``field``, its ``text`` and the times allowed.
+    """
+    if not 0 <= ts <= _MAX_TS:
+        raise BadRow(field, text, f"out of range: expected {TS_RANGE}")
+    return ts
+
+
+def bounded(parse: RowParser) -> RowParser:
+    """``parse``, refusing a time a tick cannot carry as a bad row."""
+
+    def checked(line: str) -> Parsed:
+        parsed = parse(line)
+        if parsed is not None:
+            in_range("time", line, parsed[0])
+        return parsed
+
+    return checked

@@ -287,3 +287,21 @@ async def test_the_service_runs_as_one_of_the_node_s_services(tmp_path: Path) ->
     found = stored(tmp_path / "unified_tick_pipeline.db")
     assert_bars(found, oracle(ticks, ("M5",)))
     assert {key for key, row in found.items() if row[6] == 0} == last_bars(found)
+
+
+async def test_candle_options_of_the_wrong_type_are_refused_naming_the_value(
+    tmp_path: Path,
+) -> None:
+    for candles, said in [
+        ([["M1"]], r"candles must be one of the timeframes"),
+        ([{"M1"}], r"candles must be one of the timeframes"),
+        ([None], r"candles must be one of the timeframes"),
+        (5, r"candles must be a list of timeframes"),
+    ]:
+        with pytest.raises(InvalidOption, match=said):
+            async with open_node(tmp_path, candles=candles):  # type: ignore[arg-type]
+                pass
+    with pytest.raises(InvalidOption, match="candle price must be one of bid, ask"):
+        async with open_node(tmp_path, candle_price=["bid"]):  # type: ignore[arg-type]
+            pass
+    assert not (tmp_path / "unified_tick_pipeline.db").exists()

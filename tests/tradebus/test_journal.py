@@ -206,3 +206,24 @@ async def test_the_journal_command_prints_table_json_and_csv(tmp_path: Path) -> 
     assert "no trade with ticket 12" in missing.stderr
     neither = _cli("--data-dir", str(data))
     assert neither.returncode == 2
+
+
+async def test_a_ticket_or_time_beyond_what_the_databases_hold_is_a_bad_argument(
+    tmp_path: Path,
+) -> None:
+    data = await _store(tmp_path)
+    for args, said in [
+        (["99999999999999999999999"], "ticket 99999999999999999999999 is out of range"),
+        (["0"], "ticket 0 is out of range"),
+        (["--since", "99999999999999999999999"], "time '99999999999999999999999' is out of"),
+        (["--since", "9999-12-31"], "time '9999-12-31' is out of range"),
+        (["--since", "2262-05-01"], "time '2262-05-01' is out of range"),
+        (["--since", "1960-01-01"], "time '1960-01-01' is out of range"),
+    ]:
+        done = _cli(*args, "--data-dir", str(data))
+        assert done.returncode == 2, (args, done.stderr)
+        assert said in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "1970-01-01" in done.stderr or "from 1 to 9223372036854775807" in done.stderr
+    latest = _cli("--since", "2262-04-11T23:47:16", "--data-dir", str(data))
+    assert latest.returncode == 0, latest.stderr
