@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ async def _ingest(ctx: Context, folder: Path, with_candles: bool) -> dict[str, A
     options = _node_options(config.max_batch, config.max_delay)
     async with open_node(folder, roles=[ROLE], status_file=False, **options) as node:
         service = CandleService(node) if with_candles else None
-        async with service if service is not None else _Nothing():
+        async with service if service is not None else contextlib.nullcontext():
             started, cpu_started = time.perf_counter(), time.process_time()
             await publish_all(node.bus, ticks, yield_every=YIELD_EVERY)
             await node.bus.flush()
@@ -52,14 +53,6 @@ async def _ingest(ctx: Context, folder: Path, with_candles: bool) -> dict[str, A
         "finals": None if stats is None else stats.finals,
         "late_ticks": None if stats is None else stats.late_ticks,
     }
-
-
-class _Nothing:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
 
 
 async def candles(ctx: Context) -> ScenarioResult:

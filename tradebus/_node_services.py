@@ -32,7 +32,6 @@ class _Slot:
 
     def __init__(self, factory: ServiceFactory) -> None:
         self.factory = factory
-        self.service: object = None
         self.stop = anyio.Event()
         self.done = anyio.Event()
         #: What it raised as it stopped (once asked to).
@@ -41,8 +40,8 @@ class _Slot:
     async def run(self, node: Node, *, task_status: TaskStatus[None]) -> None:
         started = False
         try:
-            async with self.factory(node) as service:
-                self.service, started = service, True
+            async with self.factory(node):
+                started = True
                 task_status.started()
                 await self.stop.wait()
         except Exception as exc:
@@ -63,11 +62,6 @@ class NodeServices:
         self._stop = anyio.Event()
         self._done: anyio.Event | None = None
         self._errors: list[Exception] = []
-
-    @property
-    def running(self) -> list[object]:
-        """The services running, in the order they started."""
-        return [slot.service for slot in self._slots if not slot.done.is_set()]
 
     async def run(self, node: Node, *, task_status: TaskStatus[None]) -> None:
         """Start every service (if one fails to start, stop those started and raise),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from schemas import Candle, Timeframe
@@ -94,10 +94,17 @@ def open_node(
     timeframes, price = check_candle_options(candles, candle_price)
     services: list[ServiceFactory] = []
     if timeframes:
-        services.append(_candle_service(timeframes, price))
+        services.append(
+            _in_the_bots_node(
+                lambda node, _: CandleService(node, timeframes=timeframes, price=price)
+            )
+        )
     if monitor is not None:
         check_monitor_mode(monitor)
-        services.append(_monitor_service(monitor))
+        # Its simulated closes are logged as the role that owns the bot's database.
+        services.append(
+            _in_the_bots_node(lambda node, role: PositionMonitor(node, mode=monitor, role=role))
+        )
     if retention is not None:
         services.append(retention_service(retention))
     return Node(
@@ -119,30 +126,16 @@ def open_node(
     )
 
 
-def _hosts_the_bots_database(node: Node) -> bool:
-    spec = node.topology.home(Candle)
-    return spec is not None and node.topology.owner(spec) in node.roles
+def _in_the_bots_node(
+    make: Callable[[Node, str], AbstractAsyncContextManager[object]],
+) -> ServiceFactory:
+    """A service made by ``make(node, role)`` in a node that hosts the bot's database
+    (the ticks' and candles' home; ``role``: its owner), nothing in any other node."""
 
-
-def _monitor_service(mode: MonitorMode) -> ServiceFactory:
-    """The position monitor, in a node that hosts the bot's database (else nothing)."""
-
-    def make(node: Node) -> AbstractAsyncContextManager[object]:
+    def factory(node: Node) -> AbstractAsyncContextManager[object]:
         spec = node.topology.home(Candle)
-        if spec is None or not _hosts_the_bots_database(node):
+        if spec is None or node.topology.owner(spec) not in node.roles:
             return nullcontext()
-        # Its simulated closes are logged as the role that owns the bot's database.
-        return PositionMonitor(node, mode=mode, role=node.topology.owner(spec))
+        return make(node, node.topology.owner(spec))
 
-    return make
-
-
-def _candle_service(timeframes: tuple[Timeframe, ...], price: CandlePrice) -> ServiceFactory:
-    """The candle service, in a node that hosts the ticks' database (else nothing)."""
-
-    def make(node: Node) -> AbstractAsyncContextManager[object]:
-        if not _hosts_the_bots_database(node):
-            return nullcontext()
-        return CandleService(node, timeframes=timeframes, price=price)
-
-    return make
+    return factory
