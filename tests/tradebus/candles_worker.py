@@ -3,7 +3,10 @@
 ``python -m tests.tradebus.candles_worker DATA_DIR SEED TICKS UPDATE_INTERVAL`` (seconds,
 or ``none``): the first half of the
 ticks are charted and their closed bars stored; the second half are stored, and the
-process kills itself before the service has stored (or even taken) their bars.
+process kills itself without the service having taken them: they are published under the
+service's own name, which its subscription (``echo=False``) does not receive, so that what
+the crash leaves is the same in every run (a service that took them in time would store
+their bars before the kill, and leave nothing to catch up).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 
 import anyio
 
+from eventbus import Headers
 from tradebus import CandleService, open_node
 
 from ._candle_oracle import random_ticks
@@ -30,8 +34,9 @@ async def main(data_dir: str, seed: int, n: int, update_interval: float | None) 
             await node.bus.publish(tick)
         await candles.caught_up()
         await node.bus.flush()  # the bars closed so far are stored
+        unseen = Headers(origin="candles")  # stored, never charted
         for tick in ticks[half:]:
-            await node.bus.publish(tick)
+            await node.bus.publish(tick, headers=unseen)
         await node.bus.flush()  # every tick is stored
         os.kill(os.getpid(), signal.SIGKILL)
 
