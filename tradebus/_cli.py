@@ -19,6 +19,7 @@ from writers import WriterLockError, create_database
 from . import _cli_candles, _cli_status
 from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
+from ._cli_http import add_serve_parser
 from ._cli_import import add_parser as add_import_parser
 from ._cli_journal import add_parser as add_journal_parser
 from ._cli_log import CliLog
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_run_parser(commands)
     add_up_parser(commands)
+    add_serve_parser(commands)
     add_prune_parser(commands)
     add_import_parser(commands)
     add_journal_parser(commands)

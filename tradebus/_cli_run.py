@@ -19,6 +19,7 @@ from writers import WriterLockError
 
 from ._apps import App, AppError, load_app
 from ._cli_args import data_dir_argument
+from ._cli_http import http_app_of, http_arguments
 from ._cli_services import service_arguments, service_options
 from ._exceptions import TradebusError
 from ._node import Node, ensure_data_dir
@@ -93,6 +94,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)
     retain_argument(parser)
     service_arguments(parser)
+    http_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -147,6 +149,9 @@ def _run(args: argparse.Namespace) -> int:
             print_error(str(exc))
             return EXIT_USAGE
     try:
+        http = http_app_of(args)
+        if http is not None:
+            apps["http"] = http
         check_data_dir(args.data_dir, must_exist=False)
         ensure_data_dir(args.data_dir)
     except TradebusError as exc:

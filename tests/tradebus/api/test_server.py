@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import anyio
+
+from tradebus import open_node
+from tradebus.api import ApiOptions, ApiServer
+
+from ._server import serve
+
+
+async def test_serve_answers_with_its_openapi_document_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    async with serve(tmp_path / "data") as server, server.client() as client:
+        response = await client.get("/api/v1/openapi.json")
+        assert response.status_code == 200
+        assert response.json()["info"]["title"] == "tradebus"
+    assert (tmp_path / "data" / "system_logs.db").exists()
+
+
+async def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    async with (
+        open_node(tmp_path / "a", roles=()) as node,
+        ApiServer(node, ApiOptions(port=0)) as first,
+    ):
+        command = [sys.executable, "-m", "tradebus", "serve", "--port", str(first.port)]
+        result = await anyio.run_process([*command, "--data-dir", str(tmp_path / "b")], check=False)
+    assert result.returncode == 2, result.stderr
+    said = f"cannot listen on 127.0.0.1:{first.port}: the port is in use"
+    assert said in result.stderr.decode()
+    assert not (tmp_path / "b" / "system_logs.db").exists()

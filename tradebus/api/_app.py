@@ -1,0 +1,41 @@
+"""The ASGI application: every route of the API, its OpenAPI document, its errors."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import ControllerRouterHandler
+
+from ._context import ApiContext
+
+__all__ = ["API_PREFIX", "create_app"]
+
+#: Every endpoint of the API lives under this path.
+API_PREFIX = "/api/v1"
+
+
+def create_app(ctx: ApiContext) -> Litestar:
+    """The API server's application over ``ctx.node``."""
+    from .. import __version__
+
+    handlers: list[ControllerRouterHandler] = []
+
+    def provide_ctx() -> ApiContext:
+        return ctx
+
+    return Litestar(
+        route_handlers=handlers,
+        dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False)},
+        openapi_config=OpenAPIConfig(
+            title="tradebus",
+            version=__version__,
+            description="The trading system's events: read, log and watch.",
+            path=API_PREFIX,
+            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+        ),
+        request_max_body_size=ctx.options.max_body,
+        debug=False,
+        logging_config=None,  # the process's logging is its own
+    )

@@ -1,0 +1,30 @@
+"""What every part of the API server shares: the node, the options, the counters."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ._options import ApiOptions
+
+if TYPE_CHECKING:
+    from .._node import Node
+
+__all__ = ["ApiContext"]
+
+
+@dataclass
+class ApiContext:
+    """The API server's state, handed to its route handlers (as the ``ctx``
+    dependency) and to its middleware.
+
+    :param node: the running node of the process (it hosts the ``api_server`` role in
+        ``tradebus serve``; any node works for reads).
+    :param options: the server's options.
+    """
+
+    node: Node
+    options: ApiOptions
+    #: When the server started (ns since the epoch).
+    started: int = field(default_factory=time.time_ns)
