@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from ._context import ApiContext
+from ._dashboard import DASHBOARD_HANDLERS
+from ._docs import docs_plugins
+from ._intake import INTAKE_HANDLERS
+from ._metrics import METRICS_HANDLERS
+from ._reads import READ_HANDLERS
+from ._request_log import request_log_middleware
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -20,7 +26,12 @@ def create_app(ctx: ApiContext) -> Litestar:
     """The API server's application over ``ctx.node``."""
     from .. import __version__
 
-    handlers: list[ControllerRouterHandler] = []
+    handlers: list[ControllerRouterHandler] = [
+        *READ_HANDLERS,
+        *INTAKE_HANDLERS,
+        *METRICS_HANDLERS,
+        *DASHBOARD_HANDLERS,
+    ]
 
     def provide_ctx() -> ApiContext:
         return ctx
@@ -28,12 +39,14 @@ def create_app(ctx: ApiContext) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False)},
+        middleware=request_log_middleware(ctx),
+        state=State({"ctx": ctx}),
         openapi_config=OpenAPIConfig(
             title="tradebus",
             version=__version__,
             description="The trading system's events: read, log and watch.",
             path=API_PREFIX,
-            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+            render_plugins=docs_plugins(),
         ),
         request_max_body_size=ctx.options.max_body,
         debug=False,
