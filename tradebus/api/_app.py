@@ -12,7 +12,7 @@ from ._context import ApiContext
 from ._dashboard import DASHBOARD_HANDLERS
 from ._docs import docs_plugins
 from ._intake import INTAKE_HANDLERS
-from ._metrics import METRICS_HANDLERS
+from ._metrics import METRICS_HANDLERS, metrics_middleware
 from ._reads import READ_HANDLERS
 from ._request_log import request_log_middleware
 
@@ -39,7 +39,7 @@ def create_app(ctx: ApiContext) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False)},
-        middleware=request_log_middleware(ctx),
+        middleware=[*metrics_middleware(ctx), *request_log_middleware(ctx)],
         state=State({"ctx": ctx}),
         openapi_config=OpenAPIConfig(
             title="tradebus",
