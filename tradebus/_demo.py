@@ -227,6 +227,10 @@ def _progress(node: Node, market: Market, strategy: _Strategy, started: float) -
     return Group(head, writes, note)
 
 
+async def _run_app(app: App, node: Node) -> None:
+    await app(node)
+
+
 async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> DemoResult:
     """Run the simulated system until ``config.seconds`` pass or ``stop`` gets a signal.
 
@@ -265,7 +269,7 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
                     tg.start_soon(strategy.run, symbol)
                 tg.start_soon(_health, node)
                 if config.app is not None:
-                    tg.start_soon(config.app, node)
+                    tg.start_soon(_run_app, config.app, node)
                 deadline = started + config.seconds
                 while time.monotonic() < deadline and stop.first is None:
                     await anyio.sleep(0.25)
