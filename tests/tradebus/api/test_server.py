@@ -32,3 +32,25 @@ async def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -
     said = f"cannot listen on 127.0.0.1:{first.port}: the port is in use"
     assert said in result.stderr.decode()
     assert not (tmp_path / "b" / "system_logs.db").exists()
+
+
+async def test_an_unreadable_token_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "tradebus", "serve", "--port", "0"]
+    missing = tmp_path / "no-such-token"
+    result = await anyio.run_process(
+        [*command, "--data-dir", str(tmp_path / "d"), "--api-token-file", str(missing)],
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot read the token file '{missing}'" in result.stderr.decode()
+    assert not (tmp_path / "d" / "system_logs.db").exists()
+
+
+async def test_the_demo_serves_the_api_over_its_data_while_it_runs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    command = [sys.executable, "-m", "tradebus", "demo", "--data-dir", str(data)]
+    result = await anyio.run_process(
+        [*command, "--seconds", "2", "--seed", "1", "--http", "127.0.0.1:0"], check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the API listens on http://127.0.0.1:" in result.stdout.decode()
