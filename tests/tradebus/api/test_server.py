@@ -5,7 +5,7 @@ from pathlib import Path
 
 import anyio
 
-from tradebus import open_node
+from tradebus import open_node, read_status
 from tradebus.api import ApiOptions, ApiServer
 
 from ._server import serve
@@ -54,3 +54,20 @@ async def test_the_demo_serves_the_api_over_its_data_while_it_runs(tmp_path: Pat
     )
     assert result.returncode == 0, result.stderr
     assert "the API listens on http://127.0.0.1:" in result.stdout.decode()
+
+
+async def test_the_status_file_says_where_the_api_is_while_it_serves(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    status = [sys.executable, "-m", "tradebus", "status", "--data-dir", str(data)]
+    async with serve(data) as server:
+        with anyio.fail_after(30):
+            while True:
+                entries = read_status(data).live()
+                if any(p.http == server.url for p in entries):
+                    break
+                await anyio.sleep(0.05)
+        shown = await anyio.run_process(status, check=False)
+        assert f"HTTP API: {server.url} (api_server, pid " in shown.stdout.decode()
+    (stopped,) = [p for p in read_status(data).processes.values() if "api_server" in p.roles]
+    assert stopped.state == "stopped"
+    assert stopped.http is None
