@@ -41,7 +41,7 @@ async def _all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> lis
     pages: list[list[Any]] = []
     cursor = None
     while True:
-        extra = {} if cursor is None else {"cursor": cursor}
+        extra: dict[str, str] = {} if cursor is None else {"cursor": cursor}
         body = await _ok(client, path, **params, **extra)
         pages.append(body["items"])
         cursor = body["next_cursor"]
@@ -83,7 +83,7 @@ async def test_tick_pages_hold_while_ticks_are_added_between_them(
         cursor = None
         added = 30
         while True:
-            extra = {} if cursor is None else {"cursor": cursor}
+            extra: dict[str, str] = {} if cursor is None else {"cursor": cursor}
             body = await _ok(client, "/ticks", symbol="XAUUSD", limit=4, **extra)
             seen += [t["ts"] for t in body["items"]]
             cursor = body["next_cursor"]
