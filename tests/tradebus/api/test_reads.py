@@ -253,3 +253,9 @@ async def test_processes_from_the_status_file(
     assert mine[0]["heartbeat_at"].endswith("Z")
     assert "logs" in mine[0]["writers"]
     assert all(p["state"] == "running" for p in body["items"])
+
+
+async def test_iso_times_are_read_to_the_nanosecond(client: httpx.AsyncClient) -> None:
+    start, end = "2026-01-01T00:00:09.999999999Z", "2026-01-01T01:00:10.000000001+01:00"
+    body = await _ok(client, "/ticks", symbol="EURUSD", start=start, end=end)
+    assert [t["time"] for t in body["items"]] == ["2026-01-01T00:00:10.000000000Z"]
