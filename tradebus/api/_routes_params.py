@@ -54,7 +54,6 @@ Limit = Annotated[
     int | None,
     Parameter(
         ge=1,
-        le=MAX_INT64,
         description=(
             "rows per page: 1 to the server's max_limit (1000 unless configured); "
             "default: its default_limit (100 unless configured); a larger one is a 400"

@@ -36,6 +36,7 @@ async def client(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
 
 BAD = [
     ("/ticks?symbol=EURUSD&limit=1001", ["'limit' = 1001", "allowed: 1 to 1000"]),
+    ("/ticks?symbol=EURUSD&limit=100000000000000000000000", ["'limit'"]),
     ("/ticks?symbol=EURUSD&limit=0", ["'limit' = '0'", ">= 1"]),
     ("/ticks?symbol=EURUSD&limit=ten", ["'limit' = 'ten'"]),
     ("/ticks?symbol=EUR%20USD", ["'symbol' = 'EUR USD'"]),
