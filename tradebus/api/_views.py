@@ -374,7 +374,9 @@ class JournalSummaryView(_View, frozen=True, kw_only=True):
 
 
 class JournalView(_View, frozen=True, kw_only=True):
-    """A trade's journal: its summary and its entries in time order."""
+    """A trade's journal: its summary and its first entries in time order (``limit`` of
+    them at most; ``entries_total``: how many it has in all)."""
 
     summary: JournalSummaryView
     entries: list[JournalEntryView]
+    entries_total: int

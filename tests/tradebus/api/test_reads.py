@@ -206,6 +206,10 @@ async def test_the_journal_of_a_trade(client: httpx.AsyncClient) -> None:
     assert {"recommendation", "execution", "close", "outcome"} <= set(kinds)
     stamps = [e["ts"] for e in body["entries"]]
     assert stamps == sorted(stamps)
+    assert body["entries_total"] == len(body["entries"])
+    first = await _ok(client, "/journal/103", limit=2)
+    assert first["entries"] == body["entries"][:2]
+    assert first["entries_total"] == body["entries_total"]
     missing = await client.get(f"{API}/journal/999")
     assert missing.status_code == 404
     assert missing.json()["detail"] == "no trade with ticket 999"
