@@ -321,6 +321,8 @@ class ProcessView(_View, frozen=True, kw_only=True):
     writers: dict[str, WriterView]
     last_error: str | None
     dead_reason: str | None
+    #: The address of the HTTP API it serves, or null.
+    http: str | None
 
 
 class ProcessList(_View, frozen=True, kw_only=True):

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -253,9 +254,15 @@ async def test_health_is_each_components_latest_report(client: httpx.AsyncClient
 async def test_processes_from_the_status_file(
     server: ServerProcess, client: httpx.AsyncClient
 ) -> None:
-    body = await _ok(client, "/processes", state="running")
-    mine = [p for p in body["items"] if p["pid"] == server.process.pid]
+    with anyio.fail_after(30):  # its entry says where it serves once its next write is done
+        while True:
+            body = await _ok(client, "/processes", state="running")
+            mine = [p for p in body["items"] if p["pid"] == server.process.pid]
+            if mine and mine[0]["http"] is not None:
+                break
+            await anyio.sleep(0.05)
     assert len(mine) == 1
+    assert mine[0]["http"] == server.url
     assert mine[0]["roles"] == ["api_server"]
     assert mine[0]["heartbeat_age"] >= 0
     assert mine[0]["heartbeat_at"].endswith("Z")
