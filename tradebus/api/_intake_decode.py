@@ -69,6 +69,13 @@ def decode_body(body: bytes) -> object:
         )
     try:
         return msgspec.json.decode(body)
+    except RecursionError as exc:
+        raise IntakeRefused(
+            400,
+            "the body's JSON is nested too deep to be an event: send one event (a JSON "
+            "object) or a list of them",
+            allowed="a JSON object or array",
+        ) from exc
     except msgspec.DecodeError as exc:
         raise IntakeRefused(
             400,

@@ -210,6 +210,11 @@ async def test_a_body_that_is_not_json_is_415_or_400(client: httpx.AsyncClient) 
     assert response.status_code == 400
     assert response.json()["detail"].startswith("the body is not valid JSON")
 
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = await client.post(EVENTS, content=deep, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "nested too deep" in response.json()["detail"]
+
 
 async def test_without_the_token_intake_is_401_and_nothing_is_stored(
     server: ServerProcess,
