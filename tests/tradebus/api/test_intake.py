@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -320,3 +321,24 @@ async def test_a_webhook_posts_an_alert_as_text_or_json_with_the_token_in_its_qu
     sql = "SELECT alert_type, severity, message, symbol FROM trade_alerts WHERE event_id = ?"
     assert rows(db, sql, (text_id,)) == [("system", "critical", "EURUSD crossed 1.1000", "EURUSD")]
     assert rows(db, sql, (json_id,)) == [("profit", "info", "gold long at 2401.5", "XAUUSD")]
+
+
+async def test_the_same_event_posted_at_once_by_several_callers_is_stored_once(
+    client: httpx.AsyncClient, server: ServerProcess
+) -> None:
+    event_id = new_event_id()
+    event = alert("raced", event_id=event_id)
+    answers: list[httpx.Response] = []
+
+    async def post() -> None:
+        answers.append(await client.post(EVENTS, json=event))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(post)
+    assert [answer.status_code for answer in answers] == [201] * 5
+    assert all(answer.json() == {"event_ids": [event_id]} for answer in answers)
+    stored = rows(
+        logs_db(server), "SELECT message FROM trade_alerts WHERE event_id = ?", (event_id,)
+    )
+    assert stored == [("raced",)]
