@@ -13,7 +13,7 @@ import pytest
 
 from schemas import new_event_id
 
-from ._rows import rows
+from ._rows import rows, wait_rows
 from ._server import ServerProcess, serve
 
 TOKEN = "s3cret-token"
@@ -231,6 +231,13 @@ async def test_without_the_token_intake_is_401_and_nothing_is_stored(
     messages = rows(logs_db(server), "SELECT message FROM trade_alerts")
     assert ("anonymous",) not in messages
     assert ("wrong token",) not in messages
+    # Refused requests are logged too.
+    await wait_rows(
+        logs_db(server),
+        "SELECT 1 FROM api_logs WHERE method = 'POST' AND path = ? AND status_code = 401",
+        (EVENTS,),
+        until=lambda found: len(found) >= 2,
+    )
 
 
 async def test_an_event_posted_twice_under_its_id_is_stored_once(
