@@ -349,3 +349,15 @@ async def test_the_same_event_posted_at_once_by_several_callers_is_stored_once(
         logs_db(server), "SELECT message FROM trade_alerts WHERE event_id = ?", (event_id,)
     )
     assert stored == [("raced",)]
+
+
+async def test_ts_may_be_an_iso_time(client: httpx.AsyncClient, server: ServerProcess) -> None:
+    response = await client.post(EVENTS, json=alert("timed", ts="2026-11-30T23:59:00.25Z"))
+    assert response.status_code == 201, response.text
+    [event_id] = response.json()["event_ids"]
+    stored = rows(logs_db(server), "SELECT ts FROM trade_alerts WHERE event_id = ?", (event_id,))
+    assert stored == [(1_796_083_140_250_000_000,)]
+    response = await client.post(EVENTS, json=alert("untimed", ts="yesterday"))
+    assert response.status_code == 422
+    assert response.json()["field"] == "ts"
+    assert "ISO-8601" in response.json()["allowed"]
