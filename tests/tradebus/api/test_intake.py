@@ -3,6 +3,7 @@ where, what is refused and why, and that an event is stored once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -361,3 +362,18 @@ async def test_ts_may_be_an_iso_time(client: httpx.AsyncClient, server: ServerPr
     assert response.status_code == 422
     assert response.json()["field"] == "ts"
     assert "ISO-8601" in response.json()["allowed"]
+
+
+async def test_a_body_without_a_content_type_is_taken_as_json(
+    client: httpx.AsyncClient, server: ServerProcess
+) -> None:
+    response = await client.post(
+        EVENTS,
+        content=json.dumps(alert("untyped")).encode(),
+    )
+    assert "content-type" not in response.request.headers
+    assert response.status_code == 201, response.text
+    [event_id] = response.json()["event_ids"]
+    assert rows(
+        logs_db(server), "SELECT message FROM trade_alerts WHERE event_id = ?", (event_id,)
+    ) == [("untyped",)]
