@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ._options import ApiOptions
+from ._readers import ReadState
+from ._request_log import RequestLogStats
 
 if TYPE_CHECKING:
     from .._node import Node
@@ -28,3 +30,10 @@ class ApiContext:
     options: ApiOptions
     #: When the server started (ns since the epoch).
     started: int = field(default_factory=time.time_ns)
+    #: The request log's counters (lines logged, dropped under backpressure, failed).
+    request_log: RequestLogStats = field(default_factory=RequestLogStats)
+    #: The read endpoints' read-only connections and cursor secret (see ``_readers``).
+    reads: ReadState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reads = ReadState(self.node.path, self.options.readers)
