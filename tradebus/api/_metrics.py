@@ -51,6 +51,7 @@ class ServerMetrics:
         except TradebusError as exc:
             status, error = None, str(exc)
             logger.warning("/metrics: %s; the processes' figures are left out", exc)
+        log = ctx.request_log
         # No await from here on: the snapshot and the text are of one moment.
         self.collector.load(
             Snapshot(
@@ -61,6 +62,7 @@ class ServerMetrics:
                 status_error=error,
                 started=ctx.started,
                 now=time.time_ns(),
+                request_log=(log.logged, log.dropped, log.failed),
             )
         )
         try:

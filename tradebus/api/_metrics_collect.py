@@ -43,6 +43,8 @@ class Snapshot(NamedTuple):
     #: The HTTP server's start (ns since the epoch) and the time of the scrape.
     started: int
     now: int
+    #: The request log's lines: logged, dropped (no room on the bus), failed.
+    request_log: tuple[int, int, int] = (0, 0, 0)
 
 
 def role_label(roles: Iterable[str]) -> str:
@@ -96,6 +98,17 @@ class MetricsCollector(Collector):
             "Events published on this process's bus since it started.",
             value=snapshot.node.bus.published,
         )
+        lines = CounterMetricFamily(
+            "tradebus_api_request_log_lines",
+            "Request log lines (api_logs rows) by outcome: logged (published), dropped "
+            "(the bus had no room: backpressure), failed (the bus refused them).",
+            labels=["outcome"],
+        )
+        for outcome, count in zip(
+            ("logged", "dropped", "failed"), snapshot.request_log, strict=True
+        ):
+            lines.add_metric([outcome], count)
+        yield lines
         yield GaugeMetricFamily(
             "tradebus_status_file_readable",
             "1 if the data directory's status file (the other processes' figures) "

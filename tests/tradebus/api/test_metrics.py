@@ -114,6 +114,7 @@ async def test_the_families_have_prometheus_names_types_and_labels(
         "tradebus_http_requests": "counter",
         "tradebus_http_request_duration_seconds": "histogram",
         "tradebus_status_file_readable": "gauge",
+        "tradebus_api_request_log_lines": "counter",
     }
     assert {name: families[name][0] for name in expected} == expected
     # The api_server hosts the logs database: its writer, with every table's rows.
@@ -280,12 +281,22 @@ async def test_http_requests_are_counted_by_method_route_and_status(
             assert (await client.get("/api/v1/openapi.json")).status_code == 200
         for _ in range(2):
             assert (await anonymous.get("/metrics")).status_code == 401
+        assert (await client.get("/api/v1/positions/987654")).status_code == 404
         after = await scrape(client)
     assert (
         count(after, "/api/v1/openapi.json", "200")
         == count(before, "/api/v1/openapi.json", "200") + 3
     )
     assert count(after, "/metrics", "401") == count(before, "/metrics", "401") + 2
+    # The route's template, never the raw path: the series stay bounded.
+    template = "/api/v1/positions/{ticket}"
+    assert count(after, template, "404") == count(before, template, "404") + 1
+    paths = {s.labels["path"] for s in samples(after, "tradebus_http_requests_total")}
+    assert not any("987654" in path for path in paths)
+    # Each request but the scrapes became a line of the request log.
+    logged = "tradebus_api_request_log_lines_total"
+    assert value(after, logged, outcome="logged") == value(before, logged, outcome="logged") + 4
+    assert value(after, logged, outcome="dropped") == 0
     # The scrape before this one counts; this one is still being answered.
     assert count(after, "/metrics", "200") == count(before, "/metrics", "200") + 1
     durations = value(
