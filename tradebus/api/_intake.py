@@ -12,6 +12,7 @@ from litestar import Request, Response, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.types import ControllerRouterHandler
 
 from schemas import InvalidEvent
@@ -19,16 +20,49 @@ from schemas import InvalidEvent
 from ._auth import require_token
 from ._context import ApiContext
 from ._intake_decode import decode_body, event_from, events_from
-from ._intake_errors import IntakeRefused, refusal_response
+from ._intake_errors import IntakeError, IntakeRefused, refusal_response
 from ._intake_store import Incoming, store_events
 
-__all__ = ["INTAKE_HANDLERS", "WEBHOOK_DEFAULTS"]
+__all__ = ["INTAKE_HANDLERS", "WEBHOOK_DEFAULTS", "EventIds"]
 
 #: What an alert from a webhook is when its body does not say (query parameters of
 #: the same names say it too).
 WEBHOOK_DEFAULTS: Final[dict[str, str]] = {"alert_type": "system", "severity": "info"}
 
 _JSON: Final = "application/json"
+
+
+class EventIds(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to an intake: the ``event_id`` of each event, in order (None for a
+    tick, which has none)."""
+
+    event_ids: list[str | None]
+
+
+class TokenRequired(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer without the token."""
+
+    status_code: int
+    detail: str
+
+
+def _refusal(text: str) -> ResponseSpec:
+    return ResponseSpec(data_container=IntakeError, description=text)
+
+
+#: The answers besides 201, for the OpenAPI document.
+_REFUSALS: Final[dict[int, ResponseSpec]] = {
+    400: _refusal("The body is empty, not JSON, or nested too deep."),
+    401: ResponseSpec(data_container=TokenRequired, description="The token is missing or wrong."),
+    409: _refusal(
+        "The committed state refuses an event (its event_id is taken by another event, "
+        "its ticket has no committed execution, ...), or its writer did: not stored."
+    ),
+    413: _refusal("The body is over max_body, or the list over max_batch events."),
+    415: _refusal("The body's Content-Type is not JSON."),
+    422: _refusal("An event is not valid: field, value and allowed say why."),
+    503: _refusal("The server cannot store now (it stops, or a writer failed): retry."),
+}
 
 
 @post(
@@ -47,8 +81,9 @@ _JSON: Final = "application/json"
         "posted again under its id is stored once, and answered 201 again."
     ),
     tags=["intake"],
+    responses=_REFUSALS,
 )
-async def post_events(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def post_events(request: Request[Any, Any, Any]) -> Response[EventIds]:
     ctx = _context(request)
     try:
         _require_json(request)
@@ -91,8 +126,9 @@ def _webhook_token(
         "as the `token` query parameter, for senders that cannot set headers."
     ),
     tags=["intake"],
+    responses=_REFUSALS,
 )
-async def post_webhook_alert(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def post_webhook_alert(request: Request[Any, Any, Any]) -> Response[EventIds]:
     ctx = _context(request)
     try:
         body = await _body(request, ctx.options.max_body)
@@ -199,10 +235,8 @@ async def _body(request: Request[Any, Any, Any], max_body: int) -> bytes:
         ) from exc
 
 
-def _created(event_ids: list[str | None]) -> Response[bytes]:
-    return Response(
-        msgspec.json.encode({"event_ids": event_ids}), status_code=201, media_type=_JSON
-    )
+def _created(event_ids: list[str | None]) -> Response[EventIds]:
+    return Response(EventIds(event_ids=event_ids), status_code=201, media_type=_JSON)
 
 
 INTAKE_HANDLERS: list[ControllerRouterHandler] = [post_events, post_webhook_alert]

@@ -4,6 +4,7 @@ schemas."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
@@ -53,6 +54,7 @@ INTAKE_TYPES: Final[dict[str, type[Event]]] = {
         OcoGroup,
     )
 }
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ALLOWED_TYPES: Final = ", ".join(sorted(INTAKE_TYPES))
 
 
@@ -69,6 +71,13 @@ def decode_body(body: bytes) -> object:
         )
     try:
         return msgspec.json.decode(body)
+    except RecursionError as exc:
+        raise IntakeRefused(
+            400,
+            "the body's JSON is nested too deep to be an event: send one event (a JSON "
+            "object) or a list of them",
+            allowed="a JSON object or array",
+        ) from exc
     except msgspec.DecodeError as exc:
         raise IntakeRefused(
             400,
@@ -151,6 +160,28 @@ def event_from(data: object, *, default_type: str | None = None) -> Event:
                 fields["ts"] = schemas.event_id_ts(event_id) * 1_000_000
             if cls is TradeRecommendation and fields.get("recommendation_id") is None:
                 fields["recommendation_id"] = event_id
-    if fields.get("ts", 0) is None:
+    ts = fields.get("ts", 0)
+    if ts is None:
         fields.pop("ts")  # now
+    elif isinstance(ts, str):
+        fields["ts"] = _iso_ts(cls.__name__, ts)
     return schemas.from_dict(fields, cls)
+
+
+def _iso_ts(event_type: str, text: str) -> int:
+    """An ISO-8601 time (``2026-11-30T23:59:00Z``; UTC unless it says) in ns since the
+    epoch."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidEvent(
+            event_type,
+            "ts",
+            text,
+            "expected ns since the Unix epoch (an int) or an ISO-8601 time such as "
+            "2026-11-30T23:59:00Z",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000

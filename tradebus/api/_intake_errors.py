@@ -11,7 +11,7 @@ from litestar import Response
 
 from .._exceptions import TradebusError
 
-__all__ = ["IntakeRefused", "refusal_response"]
+__all__ = ["IntakeError", "IntakeRefused", "refusal_response"]
 
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 200
@@ -49,6 +49,20 @@ class IntakeRefused(TradebusError):
         self.item = item
 
 
+class IntakeError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The JSON of a refusal: Litestar's ``status_code`` and ``detail``, and ``error``
+    (the same text), the ``field`` at fault, its ``value``, what it ``allowed``, and
+    the ``item`` at fault in a list (0 is the first; absent for one event)."""
+
+    status_code: int
+    detail: str
+    error: str
+    field: str | None
+    value: Any
+    allowed: str | None
+    item: int | None = None
+
+
 def _shown(value: object) -> object:
     """``value`` as JSON shows it: itself when small and plain, else a short text."""
     if value is None or isinstance(value, bool | int | float):
@@ -61,19 +75,17 @@ def _shown(value: object) -> object:
         return f"<{type(value).__name__}>"
 
 
-def refusal_response(refused: IntakeRefused) -> Response[bytes]:
-    """The JSON answer to ``refused``: Litestar's ``status_code`` and ``detail``, and
-    ``error`` (the same text), ``field``, ``value``, ``allowed`` and ``item``."""
-    body: dict[str, Any] = {
-        "status_code": refused.status_code,
-        "detail": str(refused),
-        "error": str(refused),
-        "field": refused.field,
-        "value": _shown(refused.value),
-        "allowed": refused.allowed,
-    }
-    if refused.item is not None:
-        body["item"] = refused.item
+def refusal_response(refused: IntakeRefused) -> Response[Any]:
+    """The JSON answer to ``refused`` (an :class:`IntakeError`)."""
+    body = IntakeError(
+        status_code=refused.status_code,
+        detail=str(refused),
+        error=str(refused),
+        field=refused.field,
+        value=_shown(refused.value),
+        allowed=refused.allowed,
+        item=refused.item,
+    )
     headers = {"WWW-Authenticate": 'Bearer realm="tradebus"'} if refused.status_code == 401 else {}
     return Response(
         msgspec.json.encode(body),

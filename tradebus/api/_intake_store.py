@@ -14,7 +14,6 @@ from eventbus import BusClosed, NotStored
 from schemas import Event, PositionUpdate, RecommendationUpdate, TradeExecution, TradeRecommendation
 
 from .. import _references as references
-from .._calls import publish_together
 from .._exceptions import NoRoute, ReferenceRefused, TradebusError
 from ._intake_errors import IntakeRefused
 
@@ -36,9 +35,13 @@ class Incoming(msgspec.Struct, frozen=True, kw_only=True):
 async def store_events(
     node: Node, incoming: Sequence[Incoming], *, batch: bool
 ) -> list[str | None]:
-    """Store ``incoming`` together (one transaction when one writer of the node takes
-    them all, as in the API server: its database and its outbox) and return their
-    ``event_id`` (None for a tick, which has none), once durable.
+    """Store ``incoming`` and return their ``event_id`` (None for a tick, which has
+    none), once durable.
+
+    When one writer of the node takes them all (as in the API server: its database
+    and its outbox) they go as one atomic group, committed in one transaction or not
+    at all; else (a node hosting several roles) one by one, in order, each once the
+    one before it is committed (as the integration's calls do).
 
     An event under a caller's ``event_id`` that is committed already with the same
     content is a retry: it is not published again, and its id is answered.
@@ -85,15 +88,26 @@ async def store_events(
             seen.add(checked)
     if not fresh:
         return answers
+    together = len({node.takes(event) for event in fresh}) == 1
+    done = 0  # events committed one at a time, before a refusal
     try:
-        await publish_together(node.bus, node.takes, fresh)
+        if together:
+            await node.bus.publish_many(fresh, wait=True)
+        else:  # several writers (a node hosting several roles): in order, one by one
+            for event in fresh:
+                await node.bus.publish(event, wait=True)
+                done += 1
     except NotStored as exc:
-        found = _refused_index(exc, len(fresh))
+        found = _refused_index(exc, len(fresh)) if together else done
         refused = positions[found] if batch and found is not None else None
+        if together or done == 0:
+            kept = "nothing of this request is stored"
+        else:
+            kept = f"the {done} events before it are stored, it and those after it are not"
         raise IntakeRefused(
             409,
-            f"{_where(refused, batch)}not stored: {exc.reason}; nothing of this request is "
-            "stored (correct it, or send it under a new event_id)",
+            f"{_where(refused, batch)}not stored: {exc.reason}; {kept} (correct it, or send "
+            "it under a new event_id)",
             field=None,
             value=exc.event_type,
             item=refused,

@@ -1,10 +1,11 @@
 """Every request, logged to ``api_logs`` through the bus, never delaying a response.
 
 Each request served by a route of the API becomes an :class:`~schemas.ApiLog` event:
-its method, the route's path template (``/api/v1/positions/{ticket}``: never the raw
-path, nor its query string, which may carry a token), its status, its duration and
-the client's address. It is published with ``publish_nowait`` once the response is
-sent: the request never waits for the database. When the bus has no room
+when it arrived, its method, the route's path template
+(``/api/v1/positions/{ticket}``: never the raw path, nor its query string, which may
+carry a token), its status, its duration and the client's address. It is published
+with ``publish_nowait`` once the response is sent: the request never waits for the
+database. When the bus has no room
 (backpressure) or refuses the line, the line is dropped and counted
 (:class:`RequestLogStats`), and the request goes on as if nothing happened.
 
@@ -63,6 +64,7 @@ class RequestLog(ASGIMiddleware):
         self.stats = ctx.request_log
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        arrived = time.time_ns()
         started = time.perf_counter_ns()
         status = CLIENT_GONE
 
@@ -79,9 +81,9 @@ class RequestLog(ASGIMiddleware):
                 status = 500
             raise
         finally:
-            self._log(scope, status, time.perf_counter_ns() - started)
+            self._log(scope, status, arrived, time.perf_counter_ns() - started)
 
-    def _log(self, scope: Scope, status: int, elapsed_ns: int) -> None:
+    def _log(self, scope: Scope, status: int, arrived: int, elapsed_ns: int) -> None:
         """Publish the request's line; never raise (it runs in every request's end)."""
         try:
             path = scope.get("path_template") or scope.get("path", "?")
@@ -94,6 +96,7 @@ class RequestLog(ASGIMiddleware):
                 status_code=status,
                 duration_ms=elapsed_ns / 1e6,
                 client=client[0][:256] if client else "",
+                ts=arrived,
             )
             self.ctx.node.bus.publish_nowait(line)
         except BusFull:

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from schemas import new_event_id
 
-from ._rows import rows
+from ._rows import rows, wait_rows
 from ._server import ServerProcess, serve
 
 TOKEN = "s3cret-token"
@@ -210,6 +211,11 @@ async def test_a_body_that_is_not_json_is_415_or_400(client: httpx.AsyncClient) 
     assert response.status_code == 400
     assert response.json()["detail"].startswith("the body is not valid JSON")
 
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = await client.post(EVENTS, content=deep, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "nested too deep" in response.json()["detail"]
+
 
 async def test_without_the_token_intake_is_401_and_nothing_is_stored(
     server: ServerProcess,
@@ -225,6 +231,13 @@ async def test_without_the_token_intake_is_401_and_nothing_is_stored(
     messages = rows(logs_db(server), "SELECT message FROM trade_alerts")
     assert ("anonymous",) not in messages
     assert ("wrong token",) not in messages
+    # Refused requests are logged too.
+    await wait_rows(
+        logs_db(server),
+        "SELECT 1 FROM api_logs WHERE method = 'POST' AND path = ? AND status_code = 401",
+        (EVENTS,),
+        until=lambda found: len(found) >= 2,
+    )
 
 
 async def test_an_event_posted_twice_under_its_id_is_stored_once(
@@ -315,3 +328,36 @@ async def test_a_webhook_posts_an_alert_as_text_or_json_with_the_token_in_its_qu
     sql = "SELECT alert_type, severity, message, symbol FROM trade_alerts WHERE event_id = ?"
     assert rows(db, sql, (text_id,)) == [("system", "critical", "EURUSD crossed 1.1000", "EURUSD")]
     assert rows(db, sql, (json_id,)) == [("profit", "info", "gold long at 2401.5", "XAUUSD")]
+
+
+async def test_the_same_event_posted_at_once_by_several_callers_is_stored_once(
+    client: httpx.AsyncClient, server: ServerProcess
+) -> None:
+    event_id = new_event_id()
+    event = alert("raced", event_id=event_id)
+    answers: list[httpx.Response] = []
+
+    async def post() -> None:
+        answers.append(await client.post(EVENTS, json=event))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(post)
+    assert [answer.status_code for answer in answers] == [201] * 5
+    assert all(answer.json() == {"event_ids": [event_id]} for answer in answers)
+    stored = rows(
+        logs_db(server), "SELECT message FROM trade_alerts WHERE event_id = ?", (event_id,)
+    )
+    assert stored == [("raced",)]
+
+
+async def test_ts_may_be_an_iso_time(client: httpx.AsyncClient, server: ServerProcess) -> None:
+    response = await client.post(EVENTS, json=alert("timed", ts="2026-11-30T23:59:00.25Z"))
+    assert response.status_code == 201, response.text
+    [event_id] = response.json()["event_ids"]
+    stored = rows(logs_db(server), "SELECT ts FROM trade_alerts WHERE event_id = ?", (event_id,))
+    assert stored == [(1_796_083_140_250_000_000,)]
+    response = await client.post(EVENTS, json=alert("untimed", ts="yesterday"))
+    assert response.status_code == 422
+    assert response.json()["field"] == "ts"
+    assert "ISO-8601" in response.json()["allowed"]

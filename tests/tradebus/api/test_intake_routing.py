@@ -10,8 +10,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import httpx
 
 from schemas import new_event_id
+from tradebus import open_node
+from tradebus.api import ApiOptions, ApiServer
 
 from ._rows import rows, wait_rows
 from ._server import serve
@@ -110,3 +113,39 @@ async def test_ticks_and_executions_wait_in_the_outbox_until_the_bot_runs(tmp_pa
     executions = rows(main, "SELECT event_id, ticket, volume FROM trade_executions")
     assert executions == [(execution_id, 4242, 0.5)]
     assert rows(main, "SELECT count(*) FROM dead_letters") == [(0,)]
+
+
+async def test_in_a_node_hosting_every_role_a_list_is_stored_in_order_up_to_a_refusal(
+    tmp_path: Path,
+) -> None:
+    # Alerts and executions have two writers here: they cannot share a transaction.
+    event_id = new_event_id()
+    execution = {
+        "type": "TradeExecution",
+        "symbol": "EURUSD",
+        "direction": "SELL",
+        "entry_price": 1.1,
+        "volume": 1.0,
+        "event_id": event_id,
+    }
+    batch = [
+        {"type": "TradeAlert", "alert_type": "risk", "severity": "info", "message": "first"},
+        {**execution, "ticket": 1},
+        {**execution, "ticket": 2},  # the same event_id, another event: the writer refuses it
+    ]
+    async with (
+        open_node(tmp_path / "data", candles=None, monitor=None) as node,
+        ApiServer(node, ApiOptions(port=0)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=30) as client,
+    ):
+        response = await client.post(EVENTS, json=batch)
+        assert response.status_code == 409, response.text
+        body = response.json()
+        assert body["item"] == 2
+        assert "the 2 events before it are stored, it and those after it are not" in body["detail"]
+        main = node.path("main")
+        assert rows(
+            main, "SELECT ticket FROM trade_executions WHERE event_id = ?", (event_id,)
+        ) == [(1,)]
+        assert rows(node.path("logs"), "SELECT message FROM trade_alerts") == [("first",)]
+        assert len(rows(main, "SELECT 1 FROM dead_letters")) == 1

@@ -41,7 +41,7 @@ async def _all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> lis
     pages: list[list[Any]] = []
     cursor = None
     while True:
-        extra = {} if cursor is None else {"cursor": cursor}
+        extra: dict[str, str] = {} if cursor is None else {"cursor": cursor}
         body = await _ok(client, path, **params, **extra)
         pages.append(body["items"])
         cursor = body["next_cursor"]
@@ -83,7 +83,7 @@ async def test_tick_pages_hold_while_ticks_are_added_between_them(
         cursor = None
         added = 30
         while True:
-            extra = {} if cursor is None else {"cursor": cursor}
+            extra: dict[str, str] = {} if cursor is None else {"cursor": cursor}
             body = await _ok(client, "/ticks", symbol="XAUUSD", limit=4, **extra)
             seen += [t["ts"] for t in body["items"]]
             cursor = body["next_cursor"]
@@ -253,3 +253,9 @@ async def test_processes_from_the_status_file(
     assert mine[0]["heartbeat_at"].endswith("Z")
     assert "logs" in mine[0]["writers"]
     assert all(p["state"] == "running" for p in body["items"])
+
+
+async def test_iso_times_are_read_to_the_nanosecond(client: httpx.AsyncClient) -> None:
+    start, end = "2026-01-01T00:00:09.999999999Z", "2026-01-01T01:00:10.000000001+01:00"
+    body = await _ok(client, "/ticks", symbol="EURUSD", start=start, end=end)
+    assert [t["time"] for t in body["items"]] == ["2026-01-01T00:00:10.000000000Z"]
