@@ -106,7 +106,12 @@ class _Load:
         reader, writer = await asyncio.open_connection(self.params["host"], self.params["port"])
         requests = _requests(kind, self.params)
         writer.write(next(requests))
-        await _response(reader)
+        status, _ = await _response(reader)
+        if not 200 <= status < 300:
+            raise RuntimeError(
+                f"the server answered {status} to the first {kind} request: does it have "
+                "the endpoint (and no token for it)?"
+            )
 
         async def run() -> None:
             latencies, statuses = self.latencies[kind], self.statuses[kind]
