@@ -22,12 +22,12 @@ from ._context import ApiContext
 from ._metrics_collect import MetricsCollector, Snapshot, role_label
 from ._metrics_http import HttpStats, TimingMiddleware
 
-__all__ = ["CONTENT_TYPE", "METRICS_HANDLERS", "ServerMetrics", "metrics_middleware"]
+__all__ = ["MEDIA_TYPE", "METRICS_HANDLERS", "ServerMetrics", "metrics_middleware"]
 
 logger = logging.getLogger("tradebus")
 
-#: Prometheus's text exposition format.
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Prometheus's text exposition format (Litestar adds ``; charset=utf-8``).
+MEDIA_TYPE = "text/plain; version=0.0.4"
 _STATE_KEY = "metrics"
 
 
@@ -40,6 +40,8 @@ class ServerMetrics:
         self.collector = MetricsCollector(self.http)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
+        #: The status file's last error, said once (a scraper asks every few seconds).
+        self._status_error: str | None = None
 
     async def scrape(self, ctx: ApiContext) -> bytes:
         """The text exposition of every figure, as of now."""
@@ -50,7 +52,9 @@ class ServerMetrics:
             status = await anyio.to_thread.run_sync(read_status, node.data_dir)
         except TradebusError as exc:
             status, error = None, str(exc)
-            logger.warning("/metrics: %s; the processes' figures are left out", exc)
+            if error != self._status_error:
+                logger.warning("/metrics: %s; the processes' figures are left out", exc)
+        self._status_error = error
         log = ctx.request_log
         # No await from here on: the snapshot and the text are of one moment.
         self.collector.load(
@@ -83,7 +87,7 @@ def server_metrics(state: State) -> ServerMetrics:
 @get(
     "/metrics",
     guards=[require_token_for_reads],
-    media_type="text/plain; version=0.0.4",
+    media_type=MEDIA_TYPE,
     summary="The server's figures for Prometheus",
     description=(
         "Prometheus's text format (version 0.0.4): this process's writers (events, "
@@ -98,7 +102,7 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     # the signature model would try to decode the dataclass (and its Node hint).
     state = request.app.state
     body = await server_metrics(state).scrape(state["ctx"])
-    return Response(body, media_type="text/plain; version=0.0.4")
+    return Response(body, media_type=MEDIA_TYPE)
 
 
 METRICS_HANDLERS: list[ControllerRouterHandler] = [metrics]

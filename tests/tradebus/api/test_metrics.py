@@ -308,3 +308,19 @@ async def test_http_requests_are_counted_by_method_route_and_status(
     )
     assert durations == count(after, "/api/v1/openapi.json", "200")
     assert value(after, "tradebus_http_requests_in_progress") == 1
+
+
+async def test_a_status_file_from_a_newer_tradebus_leaves_the_processes_out(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    async with serve(data) as server, server.client() as client:
+        (data / "shared_memory.json").write_text('{"version": 99, "processes": {}}')
+        families = await scrape(client)
+        families = await scrape(client)  # said once in the log, however often asked
+    assert value(families, "tradebus_status_file_readable") == 0
+    assert not samples(families, "tradebus_process_up")
+    assert value(families, "tradebus_writer_events_total", database="logs") >= 0
+    said = "/metrics: the status file"
+    assert server.output().count(said) == 1
+    assert "schema version 99, newer than this tradebus reads" in server.output()
