@@ -8,6 +8,7 @@ data comes from the read endpoints, each guarded as a read.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
@@ -47,7 +48,7 @@ def static_files() -> dict[str, StaticFile]:
 
 
 def _respond(
-    request: Request[object, object, object], file: StaticFile, headers: dict[str, str]
+    request: Request[Any, Any, Any], file: StaticFile, headers: dict[str, str]
 ) -> Response[bytes]:
     headers = {**headers, "ETag": file.etag}
     given = request.headers.get("if-none-match", "")
@@ -57,13 +58,13 @@ def _respond(
 
 
 @get("/", include_in_schema=False, sync_to_thread=False)
-def dashboard_page(request: Request[object, object, object]) -> Response[bytes]:
+def dashboard_page(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The dashboard."""
     return _respond(request, static_files()["index.html"], _PAGE_HEADERS)
 
 
 @get(f"{STATIC_PREFIX}/{{name:path}}", include_in_schema=False, sync_to_thread=False)
-def static_file(request: Request[object, object, object], name: str) -> Response[bytes]:
+def static_file(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
     """One of the package's files, by its path under the static folder."""
     file = static_files().get(name.lstrip("/"))
     if file is None:

@@ -4,7 +4,7 @@
 import { amount, el, fullTime, price, priceDigits, shortTime, volume } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const MARGIN = { top: 10, right: 70, bottom: 24, left: 6 };
+const MARGIN = { top: 10, bottom: 24, left: 6 };
 
 function svg(tag, attrs = {}) {
   const node = document.createElementNS(SVG, tag);
@@ -51,7 +51,7 @@ export class CandleChart {
 
   /** How many bars fit at a readable width. */
   capacity() {
-    const width = this.container.clientWidth - MARGIN.left - MARGIN.right;
+    const width = this.container.clientWidth - MARGIN.left - 80;
     return Math.max(20, Math.min(300, Math.floor(width / 9)));
   }
 
@@ -75,7 +75,10 @@ export class CandleChart {
     const width = this.container.clientWidth - 12;
     const height = this.container.clientHeight - 4;
     if (width < 50 || height < 50) return;
-    const plotW = width - MARGIN.left - MARGIN.right;
+    const digits = priceDigits(bars[bars.length - 1].c);
+    const widest = Math.max(...bars.map((b) => price(b.h, digits).length));
+    const right = Math.ceil(widest * 6.8 + 18); // the price axis: its labels and the last price's tag
+    const plotW = width - MARGIN.left - right;
     const plotH = height - MARGIN.top - MARGIN.bottom;
     const slots = Math.max(bars.length, Math.min(this.capacity(), 60));
     const slot = plotW / slots;
@@ -93,7 +96,6 @@ export class CandleChart {
     hi += padY;
     const y = (v) => MARGIN.top + ((hi - v) / (hi - lo)) * plotH;
     const xc = (i) => x0 + i * slot + slot / 2;
-    const digits = priceDigits(bars[bars.length - 1].c);
     const crisp = (v) => Math.round(v) + 0.5;
 
     const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img" });
@@ -103,7 +105,7 @@ export class CandleChart {
     for (const v of niceTicks(lo, hi, Math.max(3, Math.floor(plotH / 48)))) {
       const yy = crisp(y(v));
       grid.append(svg("line", { x1: MARGIN.left, x2: MARGIN.left + plotW, y1: yy, y2: yy }));
-      const text = svg("text", { x: width - MARGIN.right + 8, y: yy + 4 });
+      const text = svg("text", { x: width - right + 8, y: yy + 4 });
       text.textContent = price(v, digits);
       grid.append(text);
     }
@@ -148,8 +150,8 @@ export class CandleChart {
       svg("line", { class: "last-line", x1: MARGIN.left, x2: MARGIN.left + plotW, y1: ly, y2: ly, stroke: color }),
     );
     const tag = svg("g", { class: "last-tag" });
-    tag.append(svg("rect", { x: width - MARGIN.right + 2, y: ly - 9, width: MARGIN.right - 4, height: 18, rx: 3, fill: color }));
-    const tagText = svg("text", { x: width - MARGIN.right + 8, y: ly + 4 });
+    tag.append(svg("rect", { x: width - right + 2, y: ly - 9, width: right - 4, height: 18, rx: 3, fill: color }));
+    const tagText = svg("text", { x: width - right + 8, y: ly + 4 });
     tagText.textContent = price(last.c, digits);
     tag.append(tagText);
     root.append(tag);

@@ -88,9 +88,11 @@ export function amount(value, digits = 2) {
 /** A signed money amount: "+12.34", "\u221212.34" and its class (pos, neg or ""). */
 export function signed(value) {
   if (value === undefined || value === null || value === "") return { text: "\u2014", cls: "muted" };
-  const n = Number(value);
+  let n = Number(value);
   if (!Number.isFinite(n)) return { text: String(value), cls: "" };
-  const text = Math.abs(n).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  if (Math.abs(n) < 0.00005) n = 0;
+  const digits = n === 0 || Math.abs(n) >= 0.995 ? 2 : 4; // a small amount keeps its sign
+  const text = Math.abs(n).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   if (n > 0) return { text: `+${text}`, cls: "pos" };
   if (n < 0) return { text: `\u2212${text}`, cls: "neg" };
   return { text, cls: "" };

@@ -1,6 +1,6 @@
 // The dashboard's panels: each renders what one endpoint answered, or says what is missing.
 
-import { age, clock, el, fullTime, pick, price, rowMillis, signed, volume } from "./format.js";
+import { age, clock, el, fullTime, pick, price, priceDigits, rowMillis, signed, volume } from "./format.js";
 
 function setCount(id, n) {
   document.getElementById(id).textContent = n === undefined ? "" : String(n);
@@ -15,11 +15,17 @@ function pillClass(status) {
   const s = String(status || "").toLowerCase();
   if (["ok", "running", "live", "healthy", "info", "closed"].includes(s)) return s === "info" ? "info" : "good";
   if (["degraded", "stopping", "warning", "modified", "starting", "late"].includes(s)) return "warn";
+  if (s.includes("alert") || s.includes("hit") || s.includes("trigger")) return "warn";
   if (["down", "dead", "critical", "error", "failed", "stopped", "missing"].includes(s)) return "bad";
   return "none";
 }
 
 // ------------------------------------------------------------------ positions
+
+function markTitle(p) {
+  const at = rowMillis(p, "mark_at", "mark_ts");
+  return at ? `latest tick at ${fullTime(at)}` : "";
+}
 
 export function renderPositions(body, error) {
   const table = document.getElementById("positions");
@@ -61,7 +67,9 @@ export function renderPositions(body, error) {
     }
     const money = signed(pnl);
     const entry = pick(p, "entry_price", "open_price");
-    const digitsOf = (v) => price(v, undefined);
+    const mark = pick(p, "mark_price", "current_price", "price");
+    const digits = priceDigits(entry ?? mark);
+    const digitsOf = (v) => price(v, digits);
     const opened = rowMillis(p, "opened_at", "opened_ts", "open_time", "time", "ts");
     return el(
       "tr",
@@ -71,7 +79,7 @@ export function renderPositions(body, error) {
       el("td", {}, direction ? el("span", { class: `side ${direction === "BUY" ? "buy" : "sell"}` }, direction) : ""),
       el("td", { class: "num" }, volume(pick(p, "volume"))),
       el("td", { class: "num" }, digitsOf(entry)),
-      el("td", { class: "num" }, digitsOf(pick(p, "current_price", "price", "last_price"))),
+      el("td", { class: "num", title: markTitle(p) }, digitsOf(mark)),
       el("td", { class: "num muted" }, digitsOf(pick(p, "stop_loss"))),
       el("td", { class: "num muted" }, digitsOf(pick(p, "take_profit"))),
       el("td", { class: `num pnl ${money.cls}` }, money.text),
@@ -171,15 +179,21 @@ export function renderHealth(body, error) {
 
 // ------------------------------------------------------------------ alerts and monitoring
 
-function feedItem(row, title, pillText, text) {
+function feedItem(row, pillText, label, text, textClass) {
   const when = rowMillis(row, "time", "ts");
   const ref = [pick(row, "symbol"), pick(row, "ticket") !== undefined ? `#${pick(row, "ticket")}` : ""].filter(Boolean).join(" ");
   return el(
     "li",
     {},
     el("span", { class: "time", title: fullTime(when) }, clock(when)),
-    el("div", { class: "head" }, pillText ? el("span", { class: `pill ${pillClass(pillText)}` }, pillText) : "", el("span", { class: "title", title }, title), el("span", { class: "ref" }, ref)),
-    el("div", { class: "text", title: text }, text),
+    el(
+      "div",
+      { class: "head" },
+      pillText ? el("span", { class: `pill ${pillClass(pillText)}` }, pillText) : "",
+      el("span", { class: "label" }, label),
+      el("span", { class: "ref" }, ref),
+    ),
+    el("div", { class: textClass }, text),
   );
 }
 
@@ -196,7 +210,7 @@ export function renderAlerts(body, error) {
     return;
   }
   list.replaceChildren(
-    ...body.map((a) => feedItem(a, pick(a, "message") || "", pick(a, "severity"), `${pick(a, "alert_type") || "alert"}`)),
+    ...body.map((a) => feedItem(a, pick(a, "severity"), `${pick(a, "alert_type") || ""} alert`, pick(a, "message") || "", "message")),
   );
 }
 
@@ -215,7 +229,7 @@ export function renderMonitoring(body, error) {
   list.replaceChildren(
     ...body.map((m) => {
       const type = String(pick(m, "monitoring_type") || "event").replaceAll("_", " ");
-      return feedItem(m, type, pick(m, "status"), pick(m, "details") || "");
+      return feedItem(m, String(pick(m, "status") || "").replaceAll("_", " "), type, pick(m, "details") || "", "text");
     }),
   );
 }
