@@ -11,6 +11,7 @@ from litestar.types import ControllerRouterHandler
 from ._context import ApiContext
 from ._dashboard import DASHBOARD_HANDLERS
 from ._docs import docs_plugins
+from ._errors import error_handlers
 from ._intake import INTAKE_HANDLERS
 from ._metrics import METRICS_HANDLERS, metrics_middleware
 from ._reads import READ_HANDLERS
@@ -49,6 +50,7 @@ def create_app(ctx: ApiContext) -> Litestar:
             render_plugins=docs_plugins(),
         ),
         request_max_body_size=ctx.options.max_body,
+        exception_handlers=error_handlers(),
         debug=False,
         logging_config=None,  # the process's logging is its own
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ._options import ApiOptions
+from ._readers import ReadState
 
 if TYPE_CHECKING:
     from .._node import Node
@@ -28,3 +29,8 @@ class ApiContext:
     options: ApiOptions
     #: When the server started (ns since the epoch).
     started: int = field(default_factory=time.time_ns)
+    #: The read endpoints' read-only connections and cursor secret (see ``_readers``).
+    reads: ReadState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reads = ReadState(self.node.path, self.options.readers)
