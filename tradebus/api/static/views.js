@@ -111,10 +111,13 @@ export function renderProcesses(body, error) {
     note(list, `Processes could not be loaded: ${error.message}`, true);
     return;
   }
-  const processes = processList(body);
+  const rank = { running: 0, stopping: 1, stopped: 2, dead: 3 };
+  const processes = processList(body)
+    .slice()
+    .sort((a, b) => (rank[a.state] ?? 4) - (rank[b.state] ?? 4) || Number(b.heartbeat ?? 0) - Number(a.heartbeat ?? 0));
   setCount("processes-count", processes.length);
   if (!processes.length) {
-    note(list, "No processes have reported to the status file");
+    note(list, "No process has reported to this data directory's status file");
     return;
   }
   const now = Date.now();
@@ -160,8 +163,10 @@ export function renderHealth(body, error) {
     return;
   }
   const now = Date.now();
+  const rank = { down: 0, degraded: 1, ok: 2 };
+  const sorted = rows.slice().sort((a, b) => (rank[a.status] ?? 0) - (rank[b.status] ?? 0) || String(a.component).localeCompare(String(b.component)));
   list.replaceChildren(
-    ...rows.map((h) => {
+    ...sorted.map((h) => {
       const status = pick(h, "status") || "unknown";
       const when = rowMillis(h, "time", "ts");
       const details = pick(h, "details");
