@@ -169,7 +169,9 @@ async function part(load, render) {
     return null;
   } catch (error) {
     const failure = error instanceof ApiError ? error : new ApiError("http", 0, String(error));
-    render(undefined, failure);
+    // No answer at all: what is shown stays (the banner says since when); any other
+    // failure is the panel's to show.
+    if (failure.kind !== "network" || !state.lastOk) render(undefined, failure);
     return failure;
   }
 }
@@ -194,7 +196,11 @@ async function refresh() {
       part(async () => itemsOf(await getJson("alerts", { limit: FEED_LIMIT })), renderAlerts),
       part(async () => itemsOf(await getJson("monitoring", { limit: FEED_LIMIT })), renderMonitoring),
       symbolsError
-        ? Promise.resolve(chart.message(`The chart could not be loaded: ${symbolsError.message}`, "error"))
+        ? Promise.resolve(
+            symbolsError.kind !== "network" || !state.lastOk
+              ? chart.message(`The chart could not be loaded: ${symbolsError.message}`, "error")
+              : null,
+          )
         : part(loadChart, (_, error) => {
             if (error) chart.message(`Candles could not be loaded: ${error.message}`, "error");
           }),
