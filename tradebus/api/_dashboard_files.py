@@ -14,16 +14,17 @@ from importlib.resources.abc import Traversable
 
 __all__ = ["MEDIA_TYPES", "StaticFile", "load_static"]
 
-#: The kinds of file served, by suffix; any other file in the folder is not served.
+#: The kinds of file served, by suffix (text is UTF-8: the response says so); any other
+#: file in the folder is not served.
 MEDIA_TYPES: dict[str, str] = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".ico": "image/x-icon",
     ".json": "application/json",
-    ".txt": "text/plain; charset=utf-8",
+    ".txt": "text/plain",
     ".woff2": "font/woff2",
 }
 

@@ -3,7 +3,7 @@
 import { ApiError, getJson, getToken, itemsOf, setToken } from "./api.js";
 import { CandleChart, normalizeCandle } from "./chart.js";
 import { clock, pick, price, rowMillis, toMillis } from "./format.js";
-import { renderAlerts, renderHealth, renderMonitoring, renderPositions, renderProcesses } from "./views.js";
+import { failure, renderAlerts, renderHealth, renderMonitoring, renderPositions, renderProcesses } from "./views.js";
 
 const POLL_MS = 3000;
 const TIMEFRAMES = ["M1", "M5", "M15", "M30", "H1", "H4", "D1"];
@@ -160,6 +160,11 @@ async function loadChart() {
   else chart.show(bars, `${symbol} \u00b7 ${timeframe}`);
 }
 
+function chartFailure(what, error) {
+  const { text, isError } = failure(what, error);
+  chart.message(text, isError ? "error" : "empty");
+}
+
 // ------------------------------------------------------------------ the polling round
 
 async function part(load, render) {
@@ -198,11 +203,11 @@ async function refresh() {
       symbolsError
         ? Promise.resolve(
             symbolsError.kind !== "network" || !state.lastOk
-              ? chart.message(`The chart could not be loaded: ${symbolsError.message}`, "error")
+              ? chartFailure("The chart", symbolsError)
               : null,
           )
         : part(loadChart, (_, error) => {
-            if (error) chart.message(`Candles could not be loaded: ${error.message}`, "error");
+            if (error) chartFailure("Candles", error);
           }),
     ]);
     for (const error of results) if (error) errors.push(error);

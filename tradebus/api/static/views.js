@@ -11,6 +11,17 @@ function note(list, text, isError = false) {
   list.replaceChildren(el("li", { class: isError ? "error-note" : "empty" }, text));
 }
 
+/** Why a panel has no data: a refused token is the banner's to explain. */
+export function failure(what, error) {
+  if (error.kind === "auth") return { text: `${what}: waiting for the API's token`, isError: false };
+  return { text: `${what} could not be loaded: ${error.message}`, isError: true };
+}
+
+function noteError(list, what, error) {
+  const { text, isError } = failure(what, error);
+  note(list, text, isError);
+}
+
 function pillClass(status) {
   const s = String(status || "").toLowerCase();
   if (["ok", "running", "live", "healthy", "info", "closed"].includes(s)) return s === "info" ? "info" : "good";
@@ -36,8 +47,9 @@ export function renderPositions(body, error) {
     tbody.replaceChildren();
     table.hidden = true;
     empty.hidden = false;
-    empty.className = "error-note";
-    empty.textContent = `Open positions could not be loaded: ${error.message}`;
+    const { text, isError } = failure("Open positions", error);
+    empty.className = isError ? "error-note" : "empty";
+    empty.textContent = text;
     setCount("positions-count", undefined);
     total.textContent = "";
     return;
@@ -108,7 +120,7 @@ export function renderProcesses(body, error) {
   const list = document.getElementById("processes");
   if (error) {
     setCount("processes-count", undefined);
-    note(list, `Processes could not be loaded: ${error.message}`, true);
+    noteError(list, "Processes", error);
     return;
   }
   const rank = { running: 0, stopping: 1, stopped: 2, dead: 3 };
@@ -154,7 +166,7 @@ export function renderProcesses(body, error) {
 export function renderHealth(body, error) {
   const list = document.getElementById("health");
   if (error) {
-    note(list, `Health could not be loaded: ${error.message}`, true);
+    noteError(list, "Health", error);
     return;
   }
   const rows = body;
@@ -206,7 +218,7 @@ export function renderAlerts(body, error) {
   const list = document.getElementById("alerts");
   if (error) {
     setCount("alerts-count", undefined);
-    note(list, `Alerts could not be loaded: ${error.message}`, true);
+    noteError(list, "Alerts", error);
     return;
   }
   setCount("alerts-count", body.length || undefined);
@@ -223,7 +235,7 @@ export function renderMonitoring(body, error) {
   const list = document.getElementById("monitoring");
   if (error) {
     setCount("monitoring-count", undefined);
-    note(list, `Monitoring events could not be loaded: ${error.message}`, true);
+    noteError(list, "Monitoring events", error);
     return;
   }
   setCount("monitoring-count", body.length || undefined);
