@@ -27,7 +27,7 @@ from playwright.async_api import (
     expect,
 )
 
-from schemas import Tick
+from schemas import AlertType, Severity, Tick
 from tradebus import open_node
 
 from ._server import ServerProcess, serve
@@ -56,7 +56,7 @@ pytestmark = pytest.mark.skipif(
 OPEN_TICKETS = (5001, 5002, 5003)
 CLOSED_TICKET = 5004
 SYMBOLS = {"BTCUSDT": 64_000.0, "EURUSD": 1.0850}
-ALERTS = (
+ALERTS: tuple[tuple[AlertType, Severity, str], ...] = (
     ("risk", "critical", "Drawdown limit reached on BTCUSDT"),
     ("profit", "info", "EURUSD short up 35 pips"),
     ("system", "warning", "Tick feed latency above 500 ms"),
