@@ -182,7 +182,7 @@ export function renderHealth(body, error) {
       const status = pick(h, "status") || "unknown";
       const when = rowMillis(h, "time", "ts");
       const details = pick(h, "details");
-      const detailText = details && typeof details === "object" ? Object.entries(details).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" \u00b7 ") : details || "";
+      const detailText = details && typeof details === "object" ? Object.entries(details).filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" \u00b7 ") : details || "";
       return el(
         "li",
         { "data-component": pick(h, "component") },
