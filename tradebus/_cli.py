@@ -19,7 +19,7 @@ from writers import WriterLockError, create_database
 from . import _cli_candles, _cli_status
 from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
-from ._cli_http import add_serve_parser
+from ._cli_http import add_serve_parser, http_app_of, http_arguments
 from ._cli_import import add_parser as add_import_parser
 from ._cli_journal import add_parser as add_journal_parser
 from ._cli_log import CliLog
@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rate", type=more_than_zero, default=3000.0, help="ticks per second (default: 3000)"
     )
     demo.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
+    http_arguments(demo)
 
     stats = commands.add_parser(
         "stats", help="rows, sizes and time spans of a data directory (read-only)"
@@ -216,6 +217,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         symbols=tuple(dict.fromkeys(args.symbols)),
         rate=args.rate,
         seed=args.seed,
+        app=http_app_of(args),  # binds --http's address now: one in use is refused at once
     )
     # Signals are caught through the report: a second Ctrl-C while the writers commit
     # what they hold, or while the report is read, must not cut it short.

@@ -131,6 +131,13 @@ def _print(result: StatusCheck, data_dir: Path, console: Console, *, show_ended:
         for process in ended:
             add_row(_cells(process, now, result.max_lag), style="dim")
     console.print(table)
+    for process in status.live():
+        if process.http:
+            console.print(
+                f"HTTP API: {escape(process.http)} ({escape(', '.join(process.roles) or 'client')},"
+                f" pid {process.pid})",
+                highlight=False,
+            )
     if ended and not show_ended:
         console.print(
             f"{len(ended)} process(es) that stopped or died not shown (--all shows them).",

@@ -17,6 +17,7 @@ from rich.text import Text
 from ._apps import AppError, split_app_spec
 from ._cli_args import data_dir_argument, more_than_zero
 from ._cli_run import EXIT_FAILED, EXIT_USAGE, print_error
+from ._cli_up_options import passed_on, up_arguments
 from ._exceptions import TradebusError
 from ._node import ensure_data_dir
 from ._signals import StopSignals
@@ -63,6 +64,7 @@ def add_parser(commands: Any) -> None:
         metavar="SECONDS",
         help="how long a role process may take to stop before it is killed (default: 30)",
     )
+    up_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     topology = Topology.default()
     try:
         apps = _apps(topology, args.demo, args.apps)
+        options, role_options = passed_on(args)
         check_data_dir(args.data_dir, must_exist=False)
         ensure_data_dir(args.data_dir)
     except (AppError, TradebusError) as exc:
@@ -82,10 +85,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         print_error(f"cannot create the log directory {args.data_dir / 'logs'}: {exc}")
         return EXIT_FAILED
     display = _Display(console, args.data_dir)
-    # The demo's bot lets its position monitor close positions on their levels.
-    options = ("--monitor", "simulate") if args.demo else ()
     supervisor = Supervisor(
-        args.data_dir, apps, display.say, stop_timeout=args.stop_timeout, options=options
+        args.data_dir,
+        apps,
+        display.say,
+        stop_timeout=args.stop_timeout,
+        options=options,
+        role_options=role_options,
     )
     display.supervisor = supervisor
     roles = ", ".join(f"{role} ({app or 'no app'})" for role, app in apps.items())

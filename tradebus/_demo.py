@@ -20,6 +20,7 @@ from rich.text import Text
 from schemas import Direction
 from writers import reader_uri
 
+from ._apps import App
 from ._exceptions import AlreadyRecorded
 from ._integration import TradeIntegration
 from ._market import (
@@ -47,6 +48,8 @@ class DemoConfig:
     symbols: tuple[str, ...] = DEMO_SYMBOLS
     rate: float = 3_000.0
     seed: int | None = None
+    #: An app run beside the market (the HTTP API of ``tradebus demo --http``).
+    app: App | None = None
 
 
 @dataclasses.dataclass
@@ -224,6 +227,10 @@ def _progress(node: Node, market: Market, strategy: _Strategy, started: float) -
     return Group(head, writes, note)
 
 
+async def _run_app(app: App, node: Node) -> None:
+    await app(node)
+
+
 async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> DemoResult:
     """Run the simulated system until ``config.seconds`` pass or ``stop`` gets a signal.
 
@@ -261,6 +268,8 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
                 for symbol in config.symbols:
                     tg.start_soon(strategy.run, symbol)
                 tg.start_soon(_health, node)
+                if config.app is not None:
+                    tg.start_soon(_run_app, config.app, node)
                 deadline = started + config.seconds
                 while time.monotonic() < deadline and stop.first is None:
                     await anyio.sleep(0.25)

@@ -224,7 +224,9 @@ class PositionMonitor(MonitorCore):
             if p is not None and hit and self.mode == "simulate" and mark.price is not None:
                 p.closing = True
                 self._forget(p.ticket)
-                self._close(p, mark)
+                self._close(p, mark, mark.price)
+            elif p is not None:
+                self._close_for_oco(mark)  # an OCO close marked but not done
         self._marks = []  # only needed at start
         self._resubscribe()
         for group_id in list(self._oco.groups):  # fills and closes while it was stopped

@@ -84,6 +84,8 @@ class MonitorCore:
         self._tick_wait: anyio.CancelScope | None = None
         self._wake = anyio.Event()
         self._closer = Closer(node, role, self._counters)
+        #: Simulating: the OCO members to close at their next tick (no price seen yet).
+        self._oco_closes: dict[int, MonitorMark] = {}
 
     # ------------------------------------------------------------ the positions
 
@@ -173,6 +175,10 @@ class MonitorCore:
             for p in tuple(positions):
                 if ts < p.opened_ts:
                     continue  # a quote from before the position existed
+                if self._oco_closes and p.ticket in self._oco_closes:
+                    price = tick.ask if p.direction == "SELL" else tick.bid
+                    self._close_now(p, self._oco_closes.pop(p.ticket), price)
+                    continue
                 atr = None
                 rule = p.rule
                 if rule is not None and rule.trailing_atr is not None:
@@ -222,19 +228,21 @@ class MonitorCore:
         for (p, _, _), mark in zip(fired, marks, strict=True):
             await self._publish(*derived_events(mark))
             if p.closing and mark.kind in _HIT_COUNTERS:
-                self._close(p, mark)
+                assert mark.price is not None
+                self._close(p, mark, mark.price)
 
     async def _commit_marks(self, marks: list[MonitorMark]) -> None:
         await self.node.bus.publish_many(marks, headers=self._headers, wait=True)
 
-    def _close(self, p: Watched, mark: MonitorMark) -> None:
-        assert mark.price is not None
-        pnl = round((mark.price - p.entry) * sign_of(p.direction) * p.volume, 10)
+    def _close(self, p: Watched, mark: MonitorMark, price: float) -> None:
+        """Close ``p`` at ``price`` for ``mark`` (the close's event_id derives from the
+        mark's: closing again after a restart stores nothing new)."""
+        pnl = round((price - p.entry) * sign_of(p.direction) * p.volume, 10)
         self._closer.put(
             CloseOrder(
                 ticket=p.ticket,
                 symbol=p.symbol,
-                price=mark.price,
+                price=price,
                 realized_pnl=pnl,
                 event_id=derived_event_id(mark.event_id, CLOSE_INDEX),
             )
@@ -264,6 +272,25 @@ class MonitorCore:
         await self._commit_marks(marks)
         for mark in marks:
             await self._publish(*derived_events(mark))
+            self._close_for_oco(mark)
+
+    def _close_for_oco(self, mark: MonitorMark) -> None:
+        """Simulating, close the open position an OCO trigger says to close, at its
+        latest price on its closing side, or at its next tick's if none is known yet."""
+        if self.mode != "simulate" or mark.kind != "oco_close_position":
+            return
+        p = self._positions.get(mark.ticket)
+        if p is None or p.closing:
+            return  # closed already (or being closed)
+        if p.price is None:
+            self._oco_closes[p.ticket] = mark
+        else:
+            self._close_now(p, mark, p.price)
+
+    def _close_now(self, p: Watched, mark: MonitorMark, price: float) -> None:
+        p.closing = True
+        self._forget(p.ticket)
+        self._close(p, mark, price)
 
     async def _publish_moves(self, moved: list[Watched]) -> None:
         """One position update (the new stop) and a monitoring record per kind of

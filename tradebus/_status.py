@@ -129,6 +129,8 @@ class ProcessStatus(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None
     #: Why a reader marked it dead (None unless ``state == "dead"``).
     dead_reason: str | None = None
+    #: The address of the HTTP API it serves (``http://127.0.0.1:8080``), or None.
+    http: str | None = None
 
 
 class StatusFile(msgspec.Struct, frozen=True, kw_only=True):

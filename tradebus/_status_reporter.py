@@ -70,6 +70,8 @@ class StatusReporter:
         self.id = ""
         #: How many times the entry was written (a skipped beat is not counted).
         self.writes = 0
+        #: The address of the HTTP API the process serves, written into its entry.
+        self.http: str | None = None
         self._host = this_host()
         self._pid = 0
         self._started = 0
@@ -111,6 +113,10 @@ class StatusReporter:
             with anyio.CancelScope(shield=True):
                 await self._write()
 
+    def refresh(self) -> None:
+        """Write the entry at once (not at the next beat): something in it changed."""
+        self._wake.set()
+
     def stopping(self) -> None:
         """Say that the process is stopping (draining): written at once."""
         if self._state == "running":
@@ -136,6 +142,7 @@ class StatusReporter:
                 state=self._state,
                 interval=self.interval,
                 error=self._error,
+                http=self.http if self._state == "running" else None,
             )
             await anyio.to_thread.run_sync(
                 lambda: update_status(self.node.data_dir, entry, lock_timeout=self.lock_timeout),
@@ -171,6 +178,7 @@ def process_status(
     state: ProcessState,
     interval: float,
     error: str | None = None,
+    http: str | None = None,
 ) -> ProcessStatus:
     """``node``'s entry now (its counters from :meth:`Node.statistics`)."""
     stats = node.statistics()
@@ -214,4 +222,5 @@ def process_status(
         relays=relays,
         writers=writers,
         last_error=error if error is not None else (errors[0] if errors else None),
+        http=http,
     )

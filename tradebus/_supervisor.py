@@ -102,10 +102,12 @@ class Supervisor:
         max_delay: float = 30.0,
         stable: float = 10.0,
         options: Sequence[str] = (),
+        role_options: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.data_dir = data_dir
-        #: More options of every ``tradebus run`` child.
+        #: More options of every ``tradebus run`` child, and of one role's.
         self.options = tuple(options)
+        self.role_options = {role: tuple(o) for role, o in (role_options or {}).items()}
         self.log_dir = data_dir / "logs"
         self.say = say
         self.stop_timeout = stop_timeout
@@ -115,7 +117,13 @@ class Supervisor:
         self.children = [
             Child(
                 role=role,
-                command=run_command(data_dir, role, app, os.getpid(), self.options),
+                command=run_command(
+                    data_dir,
+                    role,
+                    app,
+                    os.getpid(),
+                    (*self.options, *self.role_options.get(role, ())),
+                ),
                 log_path=self.log_dir / f"{role}.log",
             )
             for role, app in apps.items()

@@ -11,7 +11,7 @@ import pytest
 from schemas import InvalidEvent
 from tradebus import AlreadyRecorded, Node, open_node
 
-from ._monitor_scripts import MAIN, alerts, monitored, monitoring, quotes, rows
+from ._monitor_scripts import MAIN, alerts, monitored, monitoring, position, quotes, rows
 
 
 async def _fill(node: Node, ticket: int, ts: int, direction: str = "BUY") -> None:
@@ -100,6 +100,57 @@ async def test_a_member_closing_on_its_stop_asks_to_close_the_other_position(
         (12, "oco_close_position"),
     ]
     assert "#11 closed; close position #12" in monitoring(tmp_path)[2][3]
+    # Simulating, the monitor closes both: #11 on its stop at the bid, #12 (a sell) at
+    # the ask of the same tick, the latest price it had.
+    assert position(tmp_path, 11)[0] == "closed"
+    assert position(tmp_path, 11)[3:] == (94.9, -5.1)
+    assert position(tmp_path, 12)[0] == "closed"
+    assert position(tmp_path, 12)[3:] == (95.0, 5.0)
+
+
+async def test_simulating_an_oco_close_waits_for_the_position_s_first_price(
+    tmp_path: Path,
+) -> None:
+    async with monitored(tmp_path, mode="simulate") as (node, monitor):
+        await _fill(node, 11, ts=1_000)
+        await _bracket(node)
+        await monitor.caught_up()
+        await quotes(node, monitor, (101.0, 101.2, 2_000), symbol="GBPUSD")  # not #11's
+        # #12 (another symbol) closes: #11 must be closed, but has no price yet.
+        bot = node.integration("chatgpt_bot")
+        await bot.log_trade_execution(
+            ticket=12, symbol="GBPUSD", direction="BUY", entry_price=101.0, volume=1.0, ts=1_500
+        )
+        await bot.close_position(ticket=12, symbol="GBPUSD", close_price=101.0, realized_pnl=0.0)
+        await monitor.caught_up()
+        assert position(tmp_path, 11)[0] == "open"
+        await quotes(node, monitor, (99.5, 99.7, 3_000))  # #11's first tick: closed at its bid
+    assert position(tmp_path, 11)[0] == "closed"
+    assert position(tmp_path, 11)[3:] == (99.5, -0.5)
+    assert [(m[0], m[1]) for m in monitoring(tmp_path)] == [
+        (12, "oco_triggered"),
+        (11, "oco_close_position"),
+    ]
+
+
+async def test_an_oco_close_marked_while_observing_is_done_when_simulating_after(
+    tmp_path: Path,
+) -> None:
+    async with monitored(tmp_path) as (node, monitor):  # observing: marked, not closed
+        await _fill(node, 11, ts=1_000)
+        await _fill(node, 12, ts=1_000, direction="SELL")
+        await _bracket(node)
+        await node.integration("chatgpt_bot").close_position(
+            ticket=12, symbol="EURUSD", close_price=100.5, realized_pnl=-0.5
+        )
+        await monitor.caught_up()
+    assert position(tmp_path, 11)[0] == "open"
+    for _ in range(2):  # once: a second start closes nothing again
+        async with monitored(tmp_path, mode="simulate") as (node, monitor):
+            await quotes(node, monitor, (100.25, 100.5, 2_000))
+    assert position(tmp_path, 11)[0] == "closed"
+    assert position(tmp_path, 11)[3:] == (100.25, 0.25)
+    assert [m[1] for m in monitoring(tmp_path)] == ["oco_triggered", "oco_close_position"]
 
 
 async def test_register_oco_is_checked_and_stored_once(tmp_path: Path) -> None:

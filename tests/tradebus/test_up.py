@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tradebus import Topology
@@ -46,6 +47,8 @@ class _Up:
     """A running ``tradebus up``, and the lines it printed so far."""
 
     def __init__(self, cwd: Path, *args: str) -> None:
+        if "--http" not in args:  # a free port: never the default one, which may be taken
+            args = (*args, "--http", "127.0.0.1:0")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tradebus", "up", "--data-dir", "data", *args],
             cwd=cwd,
@@ -288,3 +291,33 @@ def test_up_s_table_shows_bracketed_text_from_files_as_it_is(tmp_path: Path) -> 
     display.supervisor = types.SimpleNamespace(children=[child])  # type: ignore[assignment]
     display.console.print(display._table())
     assert "cannot open [/data/x.db] [bold]" in out.getvalue()
+
+
+def test_up_serves_the_http_api_and_passes_the_services_options_on(
+    up: Callable[..., _Up], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    running = up("--candles", "M1,H1", "--monitor", "off", "--retain", "logs=30d")
+    pids = _serving(running, data)
+    api_log = data / "logs" / "api_server.log"
+    listening = re.compile(r"the API listens on (http://\S+)")
+    running.wait_for(lambda: bool(listening.search(api_log.read_text())), "the API listens")
+    found = listening.search(api_log.read_text())
+    assert found is not None
+    response = httpx.get(found.group(1) + "/api/v1/openapi.json", timeout=_DEADLINE)
+    assert response.status_code == 200
+    for role, pid in pids.items():
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert argv[argv.index(b"--candles") :][:2] == [b"--candles", b"M1,H1"], role
+        assert b"--monitor" in argv
+        assert b"--retain" in argv
+        assert (b"--http" in argv) == (role == "api_server"), role
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=_DEADLINE) == 0, running.output()
+
+
+def test_up_refuses_an_option_its_processes_would_refuse(up: Callable[..., _Up]) -> None:
+    running = up("--monitor", "sometimes")
+    assert running.process.wait(timeout=_DEADLINE) == 2
+    running.wait_for(lambda: "invalid choice: 'sometimes'" in running.output(), "the error")
+    assert "started:" not in running.output()

@@ -96,6 +96,10 @@ class ApiServer:
                 break
             await anyio.sleep(0.005)
         logger.info("api: listening on %s", self.url)
+        reporter = self.context.node.status
+        if reporter is not None:  # the status file says where the API is
+            reporter.http = self.url
+            reporter.refresh()
         return self
 
     async def _serve(self, server: _Uvicorn, sock: socket.socket) -> None:
@@ -113,6 +117,10 @@ class ApiServer:
         server, task_group = self._server, self._task_group
         assert server is not None
         assert task_group is not None
+        reporter = self.context.node.status
+        if reporter is not None and reporter.http == self.url:
+            reporter.http = None
+            reporter.refresh()
         server.should_exit = True  # it stops accepting, lets the requests in flight end
         try:
             with anyio.CancelScope(shield=True):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import anyio
 
-from tradebus import open_node
+from tradebus import open_node, read_status
 from tradebus.api import ApiOptions, ApiServer
 
 from ._server import serve
@@ -32,3 +32,42 @@ async def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -
     said = f"cannot listen on 127.0.0.1:{first.port}: the port is in use"
     assert said in result.stderr.decode()
     assert not (tmp_path / "b" / "system_logs.db").exists()
+
+
+async def test_an_unreadable_token_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "tradebus", "serve", "--port", "0"]
+    missing = tmp_path / "no-such-token"
+    result = await anyio.run_process(
+        [*command, "--data-dir", str(tmp_path / "d"), "--api-token-file", str(missing)],
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot read the token file '{missing}'" in result.stderr.decode()
+    assert not (tmp_path / "d" / "system_logs.db").exists()
+
+
+async def test_the_demo_serves_the_api_over_its_data_while_it_runs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    command = [sys.executable, "-m", "tradebus", "demo", "--data-dir", str(data)]
+    result = await anyio.run_process(
+        [*command, "--seconds", "2", "--seed", "1", "--http", "127.0.0.1:0"], check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the API listens on http://127.0.0.1:" in result.stdout.decode()
+
+
+async def test_the_status_file_says_where_the_api_is_while_it_serves(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    status = [sys.executable, "-m", "tradebus", "status", "--data-dir", str(data)]
+    async with serve(data) as server:
+        with anyio.fail_after(30):
+            while True:
+                entries = read_status(data).live()
+                if any(p.http == server.url for p in entries):
+                    break
+                await anyio.sleep(0.05)
+        shown = await anyio.run_process(status, check=False)
+        assert f"HTTP API: {server.url} (api_server, pid " in shown.stdout.decode()
+    (stopped,) = [p for p in read_status(data).processes.values() if "api_server" in p.roles]
+    assert stopped.state == "stopped"
+    assert stopped.http is None
