@@ -12,8 +12,7 @@ from litestar import get
 from litestar.types import ControllerRouterHandler
 
 from .._status_file import read_status
-from ._context import ApiContext
-from ._pages import check_limit, iso, parse_time
+from ._pages import iso, parse_time
 from ._queries_trades import alerts_page, health_page, monitoring_page
 from ._routes_params import (
     RESPONSES,
@@ -26,6 +25,7 @@ from ._routes_params import (
     check_choice,
     check_symbol_param,
     choice,
+    page_limit,
 )
 from ._views import (
     AlertPage,
@@ -48,10 +48,6 @@ _TYPES: Final = ("risk", "profit", "system", "all")
 _PROCESS_STATES: Final = ("running", "stopping", "stopped", "dead", "all")
 
 
-def _limit(ctx: ApiContext, limit: int | None) -> int:
-    return check_limit(limit, ctx.options.default_limit, ctx.options.max_limit)
-
-
 def _filters(**given: Any) -> list[tuple[str, Any]]:
     return [(name, value) for name, value in given.items() if value not in (None, "all")]
 
@@ -72,7 +68,7 @@ async def monitoring(
 ) -> MonitoringPage:
     check_symbol_param("symbol", symbol)
     lo = parse_time("since", since) or 0
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     scope = f"monitoring|{lo}|{symbol}|{ticket}"
     after = cursors.read(scope, cursor, (int, int))
@@ -110,7 +106,7 @@ async def alerts(
     check_choice("type", type, _TYPES)
     check_symbol_param("symbol", symbol)
     lo = parse_time("since", since) or 0
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     scope = f"alerts|{lo}|{severity}|{type}|{symbol}|{ticket}"
     after = cursors.read(scope, cursor, (int, int))
@@ -145,7 +141,7 @@ def _details(text: Any) -> dict[str, Any]:
     responses=RESPONSES,
 )
 async def health(ctx: Ctx, limit: Limit = None, cursor: Cursor = None) -> HealthPage:
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     after = cursors.read("health", cursor, (str,))
     rows: list[dict[str, Any]] = await ctx.reads.pools.read(

@@ -9,8 +9,7 @@ from litestar.types import ControllerRouterHandler
 
 from schemas import TIMEFRAME_SECONDS
 
-from ._context import ApiContext
-from ._pages import check_limit, iso, iso_or_none, time_range
+from ._pages import iso, iso_or_none, time_range
 from ._queries_market import candles_page, symbols_page, ticks_page
 from ._routes_params import (
     RESPONSES,
@@ -23,6 +22,7 @@ from ._routes_params import (
     check_choice,
     check_symbol_param,
     choice,
+    page_limit,
 )
 from ._views import CandlePage, CandleView, SymbolPage, SymbolView, TickPage, TickView
 
@@ -31,10 +31,6 @@ __all__ = ["MARKET_HANDLERS"]
 _MAIN: Final = "main"
 _ORDERS: Final = ("desc", "asc")
 _TIMEFRAMES: Final = tuple(TIMEFRAME_SECONDS)
-
-
-def _limit(ctx: ApiContext, limit: int | None) -> int:
-    return check_limit(limit, ctx.options.default_limit, ctx.options.max_limit)
 
 
 @get(
@@ -58,7 +54,7 @@ async def ticks(
     check_symbol_param("symbol", symbol)
     check_choice("order", order, _ORDERS)
     lo, hi = time_range(start, end)
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     scope = f"ticks|{symbol}|{order}|{lo}|{hi}"
     after = cursors.read(scope, cursor, (int, int))
@@ -107,7 +103,7 @@ async def candles(
     check_symbol_param("symbol", symbol)
     check_choice("timeframe", timeframe, _TIMEFRAMES)
     lo, hi = time_range(start, end)
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     scope = f"candles|{symbol}|{timeframe}|{lo}|{hi}"
     before = cursors.read(scope, cursor, (int,))
@@ -155,7 +151,7 @@ def _candle(r: dict[str, Any]) -> CandleView:
     responses=RESPONSES,
 )
 async def symbols(ctx: Ctx, limit: Limit = None, cursor: Cursor = None) -> SymbolPage:
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     after = cursors.read("symbols", cursor, (str,))
     rows: list[dict[str, Any]] = await ctx.reads.pools.read(

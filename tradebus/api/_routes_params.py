@@ -13,7 +13,7 @@ from litestar.params import Dependency, Parameter
 from schemas import InvalidEvent, check_symbol
 
 from ._context import ApiContext
-from ._pages import MAX_CURSOR, MAX_INT64, MAX_TIME, bad_parameter
+from ._pages import MAX_CURSOR, MAX_INT64, MAX_TIME, bad_parameter, check_limit
 from ._views import ErrorBody
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "check_choice",
     "check_symbol_param",
     "choice",
+    "page_limit",
 ]
 
 #: Where the read endpoints live.
@@ -54,7 +55,6 @@ Limit = Annotated[
     int | None,
     Parameter(
         ge=1,
-        le=MAX_INT64,
         description=(
             "rows per page: 1 to the server's max_limit (1000 unless configured); "
             "default: its default_limit (100 unless configured); a larger one is a 400"
@@ -156,3 +156,11 @@ def check_symbol_param(name: str, value: str | None) -> None:
         check_symbol("query", value, name)
     except InvalidEvent:
         raise bad_parameter(name, value, f"not a symbol: {_SYMBOL_HELP}") from None
+
+
+def page_limit(ctx: ApiContext, limit: int | None) -> int:
+    """The rows of a page: ``limit``, or the server's default.
+
+    :raises ValidationException: if ``limit`` is beyond the server's ``max_limit``.
+    """
+    return check_limit(limit, ctx.options.default_limit, ctx.options.max_limit)

@@ -11,8 +11,7 @@ from litestar.types import ControllerRouterHandler
 
 from .._event_fields import outcome_of
 from .._journal import JournalError, journal
-from ._context import ApiContext
-from ._pages import MAX_INT64, check_limit, iso, iso_or_none, parse_time, time_range
+from ._pages import iso, iso_or_none, parse_time, time_range
 from ._queries_trades import (
     executions_page,
     positions_page,
@@ -33,6 +32,7 @@ from ._routes_params import (
     check_choice,
     check_symbol_param,
     choice,
+    page_limit,
 )
 from ._views import (
     ExecutionPage,
@@ -52,10 +52,6 @@ _STATES: Final = ("open", "closed", "all")
 _Positions = tuple[list[dict[str, Any]], dict[str, dict[str, Any] | None]]
 _NO_POSITIONS: Final[_Positions] = ([], {})
 _STATUSES: Final = ("pending", "executed", "rejected", "expired", "closed", "all")
-
-
-def _limit(ctx: ApiContext, limit: int | None) -> int:
-    return check_limit(limit, ctx.options.default_limit, ctx.options.max_limit)
 
 
 def _position(r: dict[str, Any], mark: dict[str, Any] | None) -> PositionView:
@@ -117,7 +113,7 @@ async def positions(
     state = state_
     check_choice("state", state, _STATES)
     check_symbol_param("symbol", symbol)
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     scope = f"positions|{state}|{symbol}"
     before = cursors.read(scope, cursor, (int,))
@@ -164,7 +160,7 @@ async def executions(
 ) -> ExecutionPage:
     check_symbol_param("symbol", symbol)
     lo, hi = time_range(start, end)
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     scope = f"executions|{symbol}|{lo}|{hi}"
     after = cursors.read(scope, cursor, (int, int))
@@ -198,7 +194,7 @@ async def recommendations(
     check_choice("status", status, _STATUSES)
     check_symbol_param("symbol", symbol)
     lo = parse_time("since", since) or 0
-    size = _limit(ctx, limit)
+    size = page_limit(ctx, limit)
     cursors = ctx.reads.cursors
     scope = f"recommendations|{status}|{symbol}|{lo}"
     after = cursors.read(scope, cursor, (int, str))
@@ -244,8 +240,6 @@ def _recommendation(r: dict[str, Any], pnl: dict[int, float]) -> RecommendationV
     responses=RESPONSES_404,
 )
 async def trade_journal(ctx: Ctx, ticket: TicketPath) -> JournalView:
-    if ticket > MAX_INT64:  # the path's type is checked before this; a guard for SQLite
-        raise NotFoundException(f"no trade with ticket {ticket}")
     try:
         found = await journal(ctx.node, ticket)
     except JournalError as exc:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from schemas import Tick
+from schemas import PositionUpdate, Tick
 from tradebus import Node, open_node
 
-__all__ = ["EURUSD_TICKS", "S", "T0", "bid", "tick", "write_data"]
+__all__ = ["EURUSD_TICKS", "T0", "S", "bid", "tick", "write_data"]
 
 S: Final = 1_000_000_000
 #: 2026-01-01T00:00:00Z, a minute boundary.
@@ -53,6 +53,10 @@ async def _trades(node: Node) -> None:
         symbol="EURUSD", direction="SELL", entry_price=1.2, stop_loss=1.21, take_profit=1.18,
         confidence=40,
     )  # fmt: skip
+    unsettled = await agent.log_trade_recommendation(
+        symbol="EURUSD", direction="BUY", entry_price=1.1, stop_loss=1.09, take_profit=1.11,
+        confidence=55,
+    )  # fmt: skip
     await bot.log_trade_execution(
         ticket=101, symbol="EURUSD", direction="BUY", entry_price=1.1, volume=2.0,
         stop_loss=1.09, recommendation_id=held, ts=T0 + 10 * S,
@@ -67,6 +71,23 @@ async def _trades(node: Node) -> None:
         recommendation_id=won, ts=T0 + 30 * S,
     )  # fmt: skip
     await bot.close_position(ticket=103, symbol="GBPUSD", close_price=1.26, realized_pnl=10.0)
+    await bot.log_trade_execution(
+        ticket=104, symbol="GBPUSD", direction="SELL", entry_price=1.2, volume=3.0,
+        ts=T0 + 40 * S,
+    )  # fmt: skip
+    # A trade whose close reaches its position only (not its recommendation).
+    await bot.log_trade_execution(
+        ticket=105, symbol="EURUSD", direction="BUY", entry_price=1.1, volume=1.0,
+        recommendation_id=unsettled, ts=T0 + 50 * S,
+    )  # fmt: skip
+    await agent.update_recommendation(recommendation_id=unsettled, status="executed", ticket=105)
+    await node.bus.publish(
+        PositionUpdate(
+            ticket=105, symbol="EURUSD", status="closed", current_price=1.1025,
+            close_price=1.1025, realized_pnl=2.5, ts=T0 + 60 * S,
+        ),
+        wait=True,
+    )  # fmt: skip
     await node.bus.flush()
 
 
@@ -81,7 +102,7 @@ async def _logs(node: Node) -> None:
         alert_type="profit", severity="info", message="half way", symbol="GBPUSD", ticket=103
     )
     await bot.log_trade_alert(alert_type="system", severity="critical", message="feed lost")
-    await bot.log_system_health(component="feed", status="ok", details={"lag_ms": 3})
-    await bot.log_system_health(component="feed", status="degraded", details={"lag_ms": 900})
-    await bot.log_system_health(component="bot", status="ok")
+    await bot.log_system_health(component="test.feed", status="ok", details={"lag_ms": 3})
+    await bot.log_system_health(component="test.feed", status="degraded", details={"lag_ms": 900})
+    await bot.log_system_health(component="test.bot", status="ok")
     await node.bus.flush()
