@@ -8,7 +8,7 @@ from typing import Annotated, Any, Final
 
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import Dependency, Parameter
+from litestar.params import Parameter, QueryParameter, SkipValidation
 
 from schemas import InvalidEvent, check_symbol
 
@@ -50,7 +50,7 @@ _TIME_DOC: Final = (
 )
 
 #: The server's context, handed as is (not validated: it is the server's own object).
-Ctx = Annotated[ApiContext, Dependency(skip_validation=True)]
+Ctx = SkipValidation[ApiContext]
 Limit = Annotated[
     int | None,
     Parameter(
@@ -135,10 +135,10 @@ def choice(
     names them all in its 400); ``query``: its name, when not the argument's."""
     shown = ", ".join(values)
     tail = f" (default: {default})" if default is not None else ""
-    return Parameter(
+    return QueryParameter(
+        name=query,
         description=f"{what}: one of {shown}{tail}",
         schema_extra={"enum": list(values)},
-        query=query,
     )
 
 
