@@ -248,7 +248,9 @@ async def test_the_dashboard_shows_positions_alerts_processes_and_a_candle_chart
         # the alerts and the monitoring events, newest first
         for _, _, message in ALERTS:
             await expect(page.locator("#alerts")).to_contain_text(message)
-        await expect(page.locator("#alerts li").first).to_contain_text(ALERTS[-1][2])
+        shown = await page.locator("#alerts li").all_text_contents()
+        order = [next(i for i, text in enumerate(shown) if m in text) for _, _, m in ALERTS]
+        assert order == sorted(order, reverse=True)  # the last logged is shown first
         await expect(page.locator("#monitoring")).to_contain_text("trailing stop")
         await expect(page.locator("#monitoring")).to_contain_text("Stop moved to entry after +1R")
 
