@@ -364,6 +364,10 @@ async def test_a_server_that_wants_a_token_for_reads_gets_it_from_the_page(
             await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
             stored = await page.evaluate("sessionStorage.getItem('tradebus.token')")
             assert stored == TOKEN
+            # the docs' "Try it out" in the same tab sends it too
+            await page.goto(guarded.url + "/api/v1/docs")
+            await expect(page.locator("#docs-token-state")).to_have_text("a token is set")
+            await _try_symbols(page)
             # only the data was refused: the page and its files need no token
             refused = [url for status, url in watch.answers if status == 401]
             assert refused
@@ -373,20 +377,26 @@ async def test_a_server_that_wants_a_token_for_reads_gets_it_from_the_page(
             await page.close()
 
 
+async def _try_symbols(page: Page) -> None:
+    """In the docs: "Try it out" on ``GET /api/v1/symbols``, and its answer is a 200."""
+    symbols = page.locator(".opblock-summary-path", has_text=re.compile(r"^/api/v1/symbols$"))
+    await expect(symbols).to_be_visible()
+    await symbols.click()
+    await page.get_by_role("button", name="Try it out").click()
+    await page.get_by_role("button", name="Execute").click()
+    status = page.locator(".live-responses-table tbody .response-col_status").first
+    await expect(status).to_have_text("200")
+    await expect(page.locator(".live-responses-table")).to_contain_text("BTCUSDT")
+
+
 async def test_the_api_docs_render_from_the_server_alone_and_try_a_call(
     server: ServerProcess, browser: Browser, artifacts: Path
 ) -> None:
     page, watch = await _open(browser, server.url + "/api/v1/docs", SCREENS["1366x768"])
     try:
-        symbols = page.locator(".opblock-summary-path", has_text=re.compile(r"^/api/v1/symbols$"))
-        await expect(symbols).to_be_visible()
         await expect(page.locator(".opblock")).not_to_have_count(0)
-        await symbols.click()
-        await page.get_by_role("button", name="Try it out").click()
-        await page.get_by_role("button", name="Execute").click()
-        status = page.locator(".live-responses-table tbody .response-col_status").first
-        await expect(status).to_have_text("200")
-        await expect(page.locator(".live-responses-table")).to_contain_text("BTCUSDT")
+        await expect(page.locator("#docs-token-state")).to_have_text("no token")
+        await _try_symbols(page)
         await page.screenshot(path=artifacts / "api-docs.png")
         assert watch.problems() == []
         assert _same_origin(watch, server.url) == []
