@@ -404,6 +404,28 @@ async def test_the_api_docs_render_from_the_server_alone_and_try_a_call(
         await page.close()
 
 
+async def test_an_empty_data_directory_says_what_is_missing(
+    tmp_path: Path, browser: Browser
+) -> None:
+    async with serve(tmp_path / "data") as empty:
+        page, watch = await _open(browser, empty.url + "/", SCREENS["1366x768"])
+        try:
+            await expect(page.locator("#positions-empty")).to_have_text("No open positions")
+            await expect(page.locator("#positions")).to_be_hidden()
+            await expect(page.locator("#alerts")).to_have_text("No alerts")
+            await expect(page.locator("#chart")).to_contain_text("No symbols with ticks yet")
+            await expect(page.locator("#symbol")).to_be_disabled()
+            await expect(page.locator("#symbol")).to_contain_text("no symbols")
+            # the server itself is a process of the data directory
+            await expect(page.locator('#processes li[data-process="api_server"]')).to_contain_text(
+                "running"
+            )
+            await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+            assert watch.problems() == []
+        finally:
+            await page.close()
+
+
 async def _raw_get(url: str, target: str) -> int:
     """The status of ``GET target`` sent as is (no client normalises its dots away)."""
     parts = urlsplit(url)

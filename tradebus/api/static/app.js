@@ -16,6 +16,7 @@ const state = {
   symbol: "",
   timeframe: "M1",
   symbols: [],
+  symbolsShown: false,
   timer: 0,
   running: false,
   again: false,
@@ -90,7 +91,9 @@ function renderSymbols(rows) {
   const select = $("symbol");
   const names = rows.map((r) => pick(r, "symbol", "name")).filter(Boolean);
   if (!state.symbol || !names.includes(state.symbol)) state.symbol = names[0] || "";
-  const same = names.length === state.symbols.length && names.every((n, i) => n === state.symbols[i]);
+  const same =
+    state.symbolsShown && names.length === state.symbols.length && names.every((n, i) => n === state.symbols[i]);
+  state.symbolsShown = true;
   if (!same) {
     state.symbols = names;
     select.replaceChildren(...names.map((n) => new Option(n, n)));

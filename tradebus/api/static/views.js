@@ -43,6 +43,7 @@ export function renderPositions(body, error) {
   const tbody = table.tBodies[0];
   const empty = document.getElementById("positions-empty");
   const total = document.getElementById("positions-total");
+  document.getElementById("positions-total-label").hidden = !(body && body.length);
   if (error) {
     tbody.replaceChildren();
     table.hidden = true;
