@@ -18,6 +18,12 @@ async def test_serve_answers_with_its_openapi_document_and_stops_on_sigterm(
         response = await client.get("/api/v1/openapi.json")
         assert response.status_code == 200
         assert response.json()["info"]["title"] == "tradebus"
+        assert "/api/v1/ticks" in response.json()["paths"]
+        # An unknown path of the API is the API's JSON 404, not a page.
+        missing = await client.get("/api/v1/no-such-thing")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/json")
+        assert missing.json()["status_code"] == 404
     assert (tmp_path / "data" / "system_logs.db").exists()
 
 
