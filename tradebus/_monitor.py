@@ -205,6 +205,9 @@ class PositionMonitor(MonitorCore):
             self._positions = await load_positions(conn)
             self._marks = await load_marks(conn)
             self._fired = {mark_key(m) for m in self._marks}
+            self._oco_triggers = {
+                m.ref: m.ticket for m in self._marks if m.kind == "oco_triggered" and m.ref
+            }
             await load_oco(conn, self._oco)
             for p in self._positions.values():
                 self._index(p)

@@ -84,6 +84,8 @@ class MonitorCore:
         self._tick_wait: anyio.CancelScope | None = None
         self._wake = anyio.Event()
         self._closer = Closer(node, role, self._counters)
+        #: The member that triggered each OCO group, once its mark is fired.
+        self._oco_triggers: dict[str, int] = {}
         #: Simulating: the OCO members to close at their next tick (no price seen yet).
         self._oco_closes: dict[int, MonitorMark] = {}
 
@@ -250,7 +252,7 @@ class MonitorCore:
 
     async def _fire_oco(self, group_id: str) -> None:
         due = [
-            c for c in self._oco.evaluate(group_id)
+            c for c in self._oco.evaluate(group_id, self._oco_triggers.get(group_id))
             if (c.ticket, c.kind, 0.0, group_id) not in self._fired
         ]  # fmt: skip
         if not due:
@@ -265,6 +267,8 @@ class MonitorCore:
         ]  # fmt: skip
         for c in due:
             self._fired.add((c.ticket, c.kind, 0.0, group_id))
+            if c.kind == "oco_triggered":
+                self._oco_triggers[group_id] = c.ticket
             self._counters.oco_triggers += c.kind == "oco_triggered"
             self._counters.oco_both_live += c.kind == "oco_both_live"
             log = logger.error if c.severity == "critical" else logger.info

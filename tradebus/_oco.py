@@ -85,8 +85,13 @@ class OcoBook:
             member.closed_ts = ts
         return self._of_ticket.get(ticket, [])
 
-    def evaluate(self, group_id: str) -> list[Consequence]:
-        """What group ``group_id`` calls for now (every consequence, fired or not)."""
+    def evaluate(self, group_id: str, trigger: int | None = None) -> list[Consequence]:
+        """What group ``group_id`` calls for now (every consequence, fired or not).
+
+        :param trigger: the member that triggered the group already (its mark is
+            stored): it stays the trigger, whatever is logged later with the same or an
+            earlier time (the close the trigger called for, in its millisecond).
+        """
         group = self.groups[group_id]
         registered = group.ts
         moments: list[tuple[int, int, str]] = []
@@ -98,7 +103,8 @@ class OcoBook:
                 moments.append((m.closed_ts, ticket, "closed"))
         if not moments:
             return []
-        at, trigger, how = min(moments)
+        known = [moment for moment in moments if moment[1] == trigger]
+        at, trigger, how = min(known or moments)
         self._trigger_symbol = self.members[trigger].symbol
         others = [t for t in group.tickets if t != trigger]
         found = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import InvalidEvent
+from schemas import InvalidEvent, new_event_id
 from tradebus import AlreadyRecorded, Node, open_node
 
 from ._monitor_scripts import MAIN, alerts, monitored, monitoring, position, quotes, rows
@@ -165,3 +165,34 @@ async def test_register_oco_is_checked_and_stored_once(tmp_path: Path) -> None:
         with pytest.raises(InvalidEvent, match=r"OcoGroup\.tickets"):
             await bot.register_oco(group_id="h", tickets=[1])
     assert rows(tmp_path / MAIN, "SELECT group_id, tickets FROM oco_groups") == [("g", "[1,2]")]
+
+
+def _same_millisecond(event_id: str) -> str:
+    """Another event_id of the same millisecond as ``event_id``."""
+    last = "0" if event_id[-1] != "0" else "1"
+    return event_id[:-1] + last
+
+
+async def test_a_member_closed_in_the_trigger_s_millisecond_leaves_the_trigger_as_it_was(
+    tmp_path: Path,
+) -> None:
+    async with monitored(tmp_path) as (node, monitor):
+        await _fill(node, 11, ts=1_000)
+        await _fill(node, 12, ts=1_000, direction="SELL")
+        await _bracket(node)
+        bot = node.integration("chatgpt_bot")
+        first = new_event_id()
+        await bot.close_position(ticket=12, symbol="EURUSD", close_price=100.0, event_id=first)
+        await monitor.caught_up()
+        # #11 closed as asked, in the same millisecond (the closes' time is their id's):
+        # by (time, ticket) it would come first, but #12 triggered the group already.
+        await bot.close_position(
+            ticket=11, symbol="EURUSD", close_price=100.0, event_id=_same_millisecond(first)
+        )
+        await monitor.caught_up()
+    async with monitored(tmp_path) as (node, monitor):  # and after a restart
+        await monitor.caught_up()
+    assert [(m[0], m[1]) for m in monitoring(tmp_path)] == [
+        (12, "oco_triggered"),
+        (11, "oco_close_position"),
+    ]
