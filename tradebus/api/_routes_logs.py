@@ -3,15 +3,18 @@ itself and of its trades."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Any, Final
 
 import anyio.to_thread
 import msgspec
 from litestar import get
+from litestar.exceptions import ServiceUnavailableException
 from litestar.types import ControllerRouterHandler
 
-from .._status_file import read_status
+from .._exceptions import TradebusError
+from .._status_file import StatusFileTooNew, read_status
 from ._pages import iso, parse_time
 from ._queries_trades import alerts_page, health_page, monitoring_page
 from ._routes_params import (
@@ -41,6 +44,8 @@ from ._views import (
 )
 
 __all__ = ["LOG_HANDLERS"]
+
+logger = logging.getLogger("tradebus.api")
 
 _LOGS: Final = "logs"
 _SEVERITIES: Final = ("info", "warning", "critical", "all")
@@ -180,7 +185,17 @@ async def processes(
 ) -> ProcessList:
     state = state_
     check_choice("state", state, _PROCESS_STATES)
-    status = await anyio.to_thread.run_sync(read_status, ctx.node.data_dir)
+    try:
+        status = await anyio.to_thread.run_sync(read_status, ctx.node.data_dir)
+    except StatusFileTooNew as exc:
+        raise ServiceUnavailableException(
+            "the status file was written by a newer tradebus: upgrade this server"
+        ) from exc
+    except TradebusError as exc:  # unreadable: its path and error stay in the log
+        logger.warning("api: /processes: %s", exc)
+        raise ServiceUnavailableException(
+            "the status file cannot be read now (the server's log says why); try again"
+        ) from exc
     now = time.time_ns()
     items = [
         ProcessView(

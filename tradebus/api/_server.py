@@ -91,10 +91,21 @@ class ApiServer:
         await task_group.__aenter__()
         self._task_group = task_group
         task_group.start_soon(self._serve, server, sock)
-        while not server.started:  # serving once the loop has run its startup
-            if server.should_exit:
-                break
-            await anyio.sleep(0.005)
+        try:
+            while not server.started:  # serving once the loop has run its startup
+                if server.should_exit:
+                    break
+                await anyio.sleep(0.005)
+        except BaseException:  # cancelled while starting: leave nothing behind
+            server.should_exit = server.force_exit = True
+            task_group.cancel_scope.cancel()
+            try:
+                await task_group.__aexit__(None, None, None)
+            finally:
+                self._task_group = None
+                sock.close()
+                self.context.reads.close()
+            raise
         logger.info("api: listening on %s", self.url)
         reporter = self.context.node.status
         if reporter is not None:  # the status file says where the API is
