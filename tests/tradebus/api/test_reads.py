@@ -22,7 +22,10 @@ API = "/api/v1"
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("reads") / "data"
     await write_data(data_dir)
-    async with serve(data_dir) as served:
+    # The api_server role without its app: the app's watch of the trades would log
+    # monitoring and alerts of its own for the data's trades, at any moment.
+    api_only = ("run", "--role", "api_server", "--http", "127.0.0.1:0")
+    async with serve(data_dir, command=api_only) as served:
         yield served
 
 
