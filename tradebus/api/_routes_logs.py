@@ -203,6 +203,7 @@ async def processes(
             writers={k: WriterView(**msgspec.structs.asdict(v)) for k, v in p.writers.items()},
             last_error=p.last_error,
             dead_reason=p.dead_reason,
+            http=p.http,
         )
         for p in sorted(status.processes.values(), key=lambda p: (p.started, p.id))
         if state in ("all", p.state)

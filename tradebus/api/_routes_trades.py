@@ -236,10 +236,11 @@ def _recommendation(r: dict[str, Any], pnl: dict[int, float]) -> RecommendationV
     "/journal/{ticket:int}",
     summary="A trade's whole life across the three databases",
     description="Its recommendation, execution, changes, monitoring, alerts and close, "
-    "in time order, with its summary.",
+    "in time order (the first limit of them), with its summary.",
     responses=RESPONSES_404,
 )
-async def trade_journal(ctx: Ctx, ticket: TicketPath) -> JournalView:
+async def trade_journal(ctx: Ctx, ticket: TicketPath, limit: Limit = None) -> JournalView:
+    size = ctx.options.max_limit if limit is None else page_limit(ctx, limit)
     try:
         found = await journal(ctx.node, ticket)
     except JournalError as exc:
@@ -263,8 +264,9 @@ async def trade_journal(ctx: Ctx, ticket: TicketPath) -> JournalView:
                 ts=e.ts,
                 time=iso(e.ts),
             )
-            for e in found.entries
+            for e in found.entries[:size]
         ],
+        entries_total=len(found.entries),
     )
 
 

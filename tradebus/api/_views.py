@@ -321,6 +321,8 @@ class ProcessView(_View, frozen=True, kw_only=True):
     writers: dict[str, WriterView]
     last_error: str | None
     dead_reason: str | None
+    #: The address of the HTTP API it serves, or null.
+    http: str | None
 
 
 class ProcessList(_View, frozen=True, kw_only=True):
@@ -374,7 +376,9 @@ class JournalSummaryView(_View, frozen=True, kw_only=True):
 
 
 class JournalView(_View, frozen=True, kw_only=True):
-    """A trade's journal: its summary and its entries in time order."""
+    """A trade's journal: its summary and its first entries in time order (``limit`` of
+    them at most; ``entries_total``: how many it has in all)."""
 
     summary: JournalSummaryView
     entries: list[JournalEntryView]
+    entries_total: int
