@@ -8,11 +8,11 @@ data comes from the read endpoints, each guarded as a read.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import PathParameter
 from litestar.types import ControllerRouterHandler
 
 from ._dashboard_files import StaticFile, load_static
@@ -65,7 +65,9 @@ def dashboard_page(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get(f"{STATIC_PREFIX}/{{name:path}}", include_in_schema=False, sync_to_thread=False)
-def static_file(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
+def static_file(
+    request: Request[Any, Any, Any], name: Annotated[str, PathParameter()]
+) -> Response[bytes]:
     """One of the package's files, by its path under the static folder."""
     file = static_files().get(name.lstrip("/"))
     if file is None:
