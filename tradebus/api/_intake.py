@@ -95,7 +95,7 @@ async def post_events(request: Request[Any, Any, Any]) -> Response[EventIds]:
     return _created(event_ids)
 
 
-def _webhook_token(
+async def _webhook_token(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """A guard: the token in the ``Authorization`` header, or in the ``token`` query
@@ -108,7 +108,7 @@ def _webhook_token(
         and hmac.compare_digest(given.encode(), token.encode())
     ):
         return
-    require_token(connection, handler)
+    await require_token(connection, handler)
 
 
 @post(
