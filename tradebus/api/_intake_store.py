@@ -124,8 +124,8 @@ def _where(index: int | None, batch: bool) -> str:
 def _unavailable(exc: BaseException) -> IntakeRefused:
     return IntakeRefused(
         503,
-        f"the server cannot store events now ({exc}); nothing was stored: retry later "
-        "(with the same event_id: a retry is stored once)",
+        "the server cannot store events now (it is stopping, or its writer failed): "
+        "retry later, with the same event_id (a retry is stored once)",
     )
 
 
