@@ -30,6 +30,7 @@ SCENARIOS: Final = (
     "prune",
     "import-ticks",
     "candles",
+    "api-load",
 )
 
 

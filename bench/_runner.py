@@ -22,6 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from ._api import api_load
 from ._busmicro import bus
 from ._candles import candles
 from ._config import BenchConfig
@@ -65,6 +66,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "prune": prune,
     "import-ticks": import_ticks_scenario,
     "candles": candles,
+    "api-load": api_load,
 }
 
 

@@ -88,6 +88,7 @@ def add_serve_parser(commands: Any) -> None:
     )
     from ._cli_args import data_dir_argument
     from ._cli_run import run
+    from ._retention_args import retain_argument
 
     data_dir_argument(parser)
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"default: {DEFAULT_HOST}")
@@ -98,6 +99,7 @@ def add_serve_parser(commands: Any) -> None:
         help=f"default: {DEFAULT_PORT}; 0 takes a free one",
     )
     http_arguments(parser, address=False)
+    retain_argument(parser)
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -112,7 +114,6 @@ def add_serve_parser(commands: Any) -> None:
         args.roles = ["api_server"]
         args.apps = ["tradebus.role_apps:api_server"]
         args.supervisor_pid = None
-        args.retain = []
         args.candles, args.candle_price, args.monitor = (), "bid", "off"
         return int(run(args, console))
 

@@ -42,11 +42,15 @@ from ._specs import OUTBOX_SPEC as OUTBOX_SPEC
 from ._specs import DatabaseSpec as DatabaseSpec
 from ._sqlite import Synchronous as Synchronous
 from ._tables import RECOMMENDATION_STAGES as RECOMMENDATION_STAGES
+from ._writer_stats import BATCH_BUCKETS as BATCH_BUCKETS
+from ._writer_stats import COMMIT_BUCKETS as COMMIT_BUCKETS
 
 SPECS: tuple[DatabaseSpec, ...] = (MAIN, ANALYSIS, LOGS)
 
 __all__ = [
     "ANALYSIS",
+    "BATCH_BUCKETS",
+    "COMMIT_BUCKETS",
     "LOGS",
     "MAIN",
     "OUTBOX_SPEC",

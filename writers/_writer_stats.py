@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import bisect
 import collections
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-__all__ = ["Counters", "WriterStatistics"]
+__all__ = ["BATCH_BUCKETS", "COMMIT_BUCKETS", "Counters", "WriterStatistics"]
 
 _RECENT_COMMITS = 16  # commits whose duration the batch cut allows for
+
+#: The upper bounds (seconds, inclusive) of the commit-duration histogram's buckets;
+#: one more bucket counts the commits slower than the last.
+COMMIT_BUCKETS: tuple[float, ...] = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
+#: The upper bounds (events, inclusive) of the batch-size histogram's buckets; one
+#: more bucket counts the larger batches.
+BATCH_BUCKETS: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
 
 class WriterStatistics(NamedTuple):
@@ -34,6 +44,13 @@ class WriterStatistics(NamedTuple):
     last_error: str | None
     #: Rows deleted per table by retention (prune passes of this run).
     pruned: dict[str, int] = {}  # noqa: RUF012 - a NamedTuple's default, never mutated
+    #: Commits per duration bucket (see :data:`COMMIT_BUCKETS`; not cumulative, the
+    #: last one counts the commits slower than every bound). Their sum is ``batches``.
+    commit_buckets: tuple[int, ...] = ()
+    #: Batches per size bucket (see :data:`BATCH_BUCKETS`; the same layout).
+    batch_buckets: tuple[int, ...] = ()
+    #: The commits' total duration (seconds).
+    commit_seconds: float = 0.0
 
 
 class Counters:
@@ -53,6 +70,8 @@ class Counters:
         self.last_error: str | None = None
         #: Rows deleted per table by retention.
         self.pruned: dict[str, int] = {}
+        self.commit_buckets = [0] * (len(COMMIT_BUCKETS) + 1)
+        self.batch_buckets = [0] * (len(BATCH_BUCKETS) + 1)
 
     def add_rows(self, rows: Mapping[str, int]) -> None:
         counted = self.rows
@@ -70,6 +89,8 @@ class Counters:
         self.recent_commits.append(seconds)
         self.commit_total += ms
         self.commit_max = max(self.commit_max, ms)
+        self.commit_buckets[bisect.bisect_left(COMMIT_BUCKETS, seconds)] += 1
+        self.batch_buckets[bisect.bisect_left(BATCH_BUCKETS, events)] += 1
 
     def statistics(
         self, database: str, path: str, pending: int, wal_frames: int
@@ -92,4 +113,7 @@ class Counters:
             wal_frames=wal_frames,
             last_error=self.last_error,
             pruned=dict(self.pruned),
+            commit_buckets=tuple(self.commit_buckets),
+            batch_buckets=tuple(self.batch_buckets),
+            commit_seconds=self.commit_total / 1000,
         )

@@ -11,8 +11,10 @@ from litestar.types import ControllerRouterHandler
 from ._context import ApiContext
 from ._dashboard import DASHBOARD_HANDLERS
 from ._docs import docs_plugins
+from ._errors import error_handlers
 from ._intake import INTAKE_HANDLERS
 from ._metrics import METRICS_HANDLERS, metrics_middleware
+from ._openapi_routes import OPENAPI_HANDLERS, OPENAPI_ROUTER_PATH
 from ._reads import READ_HANDLERS
 from ._request_log import request_log_middleware
 
@@ -31,6 +33,7 @@ def create_app(ctx: ApiContext) -> Litestar:
         *INTAKE_HANDLERS,
         *METRICS_HANDLERS,
         *DASHBOARD_HANDLERS,
+        *OPENAPI_HANDLERS,
     ]
 
     def provide_ctx() -> ApiContext:
@@ -45,10 +48,11 @@ def create_app(ctx: ApiContext) -> Litestar:
             title="tradebus",
             version=__version__,
             description="The trading system's events: read, log and watch.",
-            path=API_PREFIX,
+            path=OPENAPI_ROUTER_PATH,  # see _openapi_routes: not API_PREFIX
             render_plugins=docs_plugins(),
         ),
         request_max_body_size=ctx.options.max_body,
+        exception_handlers=error_handlers(),
         debug=False,
         logging_config=None,  # the process's logging is its own
     )

@@ -29,12 +29,19 @@ def _check(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         )
 
 
-def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """A guard: the request carries the token (when the server has one)."""
+async def require_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """A guard: the request carries the token (when the server has one).
+
+    Async, so Litestar runs it on the loop: a sync guard goes to the loop's
+    thread pool, which is shut down while the server stops, and a request
+    arriving then got a 500 instead of its answer.
+    """
     _check(connection)
 
 
-def require_token_for_reads(
+async def require_token_for_reads(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """A guard for reads: the token, when the server asks it for reads too."""

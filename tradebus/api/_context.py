@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from .._node import Node
 from ._options import ApiOptions
-
-if TYPE_CHECKING:
-    from .._node import Node
+from ._readers import ReadState
+from ._request_log import RequestLogStats
 
 __all__ = ["ApiContext"]
 
@@ -24,7 +23,14 @@ class ApiContext:
     :param options: the server's options.
     """
 
-    node: Node
+    node: Node  # imported at run time: Litestar resolves these annotations
     options: ApiOptions
     #: When the server started (ns since the epoch).
     started: int = field(default_factory=time.time_ns)
+    #: The request log's counters (lines logged, dropped under backpressure, failed).
+    request_log: RequestLogStats = field(default_factory=RequestLogStats)
+    #: The read endpoints' read-only connections and cursor secret (see ``_readers``).
+    reads: ReadState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reads = ReadState(self.node.path, self.options.readers)

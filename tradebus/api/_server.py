@@ -91,10 +91,21 @@ class ApiServer:
         await task_group.__aenter__()
         self._task_group = task_group
         task_group.start_soon(self._serve, server, sock)
-        while not server.started:  # serving once the loop has run its startup
-            if server.should_exit:
-                break
-            await anyio.sleep(0.005)
+        try:
+            while not server.started:  # serving once the loop has run its startup
+                if server.should_exit:
+                    break
+                await anyio.sleep(0.005)
+        except BaseException:  # cancelled while starting: leave nothing behind
+            server.should_exit = server.force_exit = True
+            task_group.cancel_scope.cancel()
+            try:
+                await task_group.__aexit__(None, None, None)
+            finally:
+                self._task_group = None
+                sock.close()
+                self.context.reads.close()
+            raise
         logger.info("api: listening on %s", self.url)
         reporter = self.context.node.status
         if reporter is not None:  # the status file says where the API is
@@ -134,6 +145,7 @@ class ApiServer:
             if self._socket is not None:
                 self._socket.close()
             self._task_group = None
+            self.context.reads.close()  # the idle read-only connections
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -152,6 +164,10 @@ def listen(host: str, port: int) -> socket.socket:
         else:
             why = exc.strerror or str(exc)
         raise ApiOptionError(f"cannot listen on {host}:{port}: {why}") from exc
+    # Passed on to the connections it accepts (asyncio sets it only on sockets made
+    # with IPPROTO_TCP): without it, an answer on a kept-alive connection waits for the
+    # client's delayed acknowledgement (about 40 ms).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     return sock
 

@@ -18,6 +18,12 @@ async def test_serve_answers_with_its_openapi_document_and_stops_on_sigterm(
         response = await client.get("/api/v1/openapi.json")
         assert response.status_code == 200
         assert response.json()["info"]["title"] == "tradebus"
+        assert "/api/v1/ticks" in response.json()["paths"]
+        # An unknown path of the API is the API's JSON 404, not a page.
+        missing = await client.get("/api/v1/no-such-thing")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/json")
+        assert missing.json()["status_code"] == 404
     assert (tmp_path / "data" / "system_logs.db").exists()
 
 
@@ -71,3 +77,37 @@ async def test_the_status_file_says_where_the_api_is_while_it_serves(tmp_path: P
     (stopped,) = [p for p in read_status(data).processes.values() if "api_server" in p.roles]
     assert stopped.state == "stopped"
     assert stopped.http is None
+
+
+async def test_a_server_cancelled_while_it_starts_leaves_its_node_to_close_cleanly(
+    tmp_path: Path,
+) -> None:
+    async with open_node(tmp_path / "a", roles=["api_server"]) as node:
+        for delay in (0, 0.001, 0.01):
+            with anyio.move_on_after(delay) as scope:
+                async with ApiServer(node, ApiOptions(port=0)):
+                    await anyio.sleep_forever()
+            assert scope.cancelled_caught
+        # The node still serves: it stores, and its API starts again.
+        await node.integration("api_server").log_system_health(
+            component="api", status="ok", details={}
+        )
+        async with ApiServer(node, ApiOptions(port=0)) as server:
+            assert server.port > 0
+
+
+async def test_processes_from_a_status_file_of_a_newer_tradebus_is_a_503_saying_so(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    async with serve(data) as server, server.client() as client:
+        (data / "shared_memory.json").write_text('{"version": 99, "processes": {}}')
+        response = await client.get("/api/v1/processes")
+        assert response.status_code == 503
+        assert "written by a newer tradebus" in response.json()["detail"]
+        (data / "shared_memory.json").unlink()
+        (data / "shared_memory.json").mkdir()  # cannot be read at all
+        response = await client.get("/api/v1/processes")
+        assert response.status_code == 503
+        assert "cannot be read now" in response.json()["detail"]
+        assert str(data) not in response.text
