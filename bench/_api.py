@@ -22,15 +22,12 @@ measured on a machine whose CPUs are all busy: the worst case, not a typical one
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +40,7 @@ import msgspec
 from schemas import Tick
 from tradebus import open_node
 
+from ._child import LineProcess, project_env
 from ._context import Context
 from ._ingest import YIELD_EVERY, count_ticks, publish_all
 from ._results import Line, ScenarioResult, summarize_ms
@@ -64,18 +62,6 @@ _LISTENING = re.compile(r"the API listens on http://([^:/\s]+):(\d+)")
 _ROLE: Final = "chatgpt_bot"
 
 
-def _project_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_project_root(), env.get("PYTHONPATH", "")) if p
-    )
-    return env
-
-
 class _Server:
     """``tradebus serve --port 0`` on loopback, in its own process."""
 
@@ -88,7 +74,7 @@ class _Server:
             [*command, "--data-dir", str(data_dir)],
             stdout=self._out,
             stderr=self._out,
-            env=_env(),
+            env=project_env(),
         )
         self.host = ""
         self.port = 0
@@ -118,30 +104,11 @@ class _Server:
             raise RuntimeError(f"tradebus serve exited {self.process.returncode}:\n{self.output()}")
 
 
-class _Load:
+class _Load(LineProcess):
     """One ``python -m bench._api_load`` process and its line protocol."""
 
     def __init__(self, params: dict[str, Any]) -> None:
-        # Closed in close(): the file lives as long as the process writing it.
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench._api_load", json.dumps(params)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            env=_env(),
-        )
-        self._reader = threading.Thread(target=self._read_lines, daemon=True)
-        self._reader.start()
-
-    def _read_lines(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-        for line in stdout:
-            self._lines.put(line)
-        self._lines.put(None)
+        super().__init__("bench._api_load", params)
 
     async def line(self, within: float) -> Any:
         """The next JSON line it prints (``within`` seconds at most)."""
@@ -151,26 +118,10 @@ class _Load:
             raise RuntimeError(f"the API load generator said nothing in {within:g} s") from None
         if line is None:
             await anyio.to_thread.run_sync(self.process.wait)
-            self._stderr.seek(0)
-            said = self._stderr.read().decode(errors="replace")[-4000:]
-            raise RuntimeError(f"the API load generator exited {self.process.returncode}:\n{said}")
+            raise RuntimeError(
+                f"the API load generator exited {self.process.returncode}:\n{self.stderr_text()}"
+            )
         return json.loads(line)
-
-    def send(self) -> None:
-        stdin = self.process.stdin
-        assert stdin is not None
-        stdin.write("\n")
-        stdin.flush()
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                stream.close()
-        self._reader.join(timeout=5)
-        self._stderr.close()
 
 
 def _shifted(ticks: Sequence[Tick], offset: int) -> list[Tick]:
@@ -184,13 +135,13 @@ async def _ingest(
     probe = RunQueueProbe()
     started = time.perf_counter()
     if load is not None:
-        load.send()  # go
+        load.send("")  # go
     await publish_all(node.bus, ticks, yield_every=YIELD_EVERY)
     await node.bus.flush()
     seconds = time.perf_counter() - started
     measured = None
     if load is not None:
-        load.send()  # stop
+        load.send("")  # stop
         measured = await load.line(MAX_SECONDS + 30)
     disturbance = probe.stop(seconds)
     run = {
@@ -225,9 +176,9 @@ async def _load_alone(params: dict[str, Any], seconds: float) -> dict[str, Any]:
     try:
         if await load.line(_START_TIMEOUT) != "ready":
             raise RuntimeError("the API load generator did not say ready")
-        load.send()  # go
+        load.send("")  # go
         await anyio.sleep(seconds)
-        load.send()  # stop
+        load.send("")  # stop
         measured: dict[str, Any] = await load.line(MAX_SECONDS + 30)
     finally:
         load.close()

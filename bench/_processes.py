@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import queue
 import statistics
-import subprocess
-import sys
-import tempfile
-import threading
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import anyio
 
 import writers
 from writers import MAIN
 
+from ._child import LineProcess
 from ._context import Context
 from ._ingest import IngestRun, ingest_tradebus, writer_figures
 from ._results import Line, ScenarioResult
@@ -34,39 +29,12 @@ class WorkerError(RuntimeError):
     """A worker process failed, or did not answer in time."""
 
 
-def _project_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
-
-
-class Worker:
+class Worker(LineProcess):
     """One ``python -m bench._worker`` process and its line protocol."""
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_project_root(), env.get("PYTHONPATH", "")) if p
-        )
-        # Closed in close(): the file lives as long as the process it collects from.
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench._worker", json.dumps(params)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            env=env,
-        )
-        self._reader = threading.Thread(target=self._read_lines, daemon=True)
-        self._reader.start()
-
-    def _read_lines(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-        for line in stdout:
-            self._lines.put(line)
-        self._lines.put(None)
+        super().__init__("bench._worker", params)
 
     def _next_line(self, timeout: float) -> str:
         try:
@@ -91,34 +59,10 @@ class Worker:
         if json.loads(line) != "ready":
             raise WorkerError(f"worker {self._name} said {line!r} instead of ready")
 
-    def send(self, word: str) -> None:
-        stdin = self.process.stdin
-        assert stdin is not None
-        stdin.write(word + "\n")
-        stdin.flush()
-
     def result(self, timeout: float) -> dict[str, Any]:
         payload: dict[str, Any] = json.loads(self._next_line(timeout))
         self.process.wait(timeout=timeout)
         return payload
-
-    def stderr_text(self) -> str:
-        self._stderr.seek(0)
-        return self._stderr.read().decode(errors="replace")[-4000:]
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def close(self) -> None:
-        self.kill()
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self._reader.join(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._stderr.close()
 
 
 def run_together(params: list[dict[str, Any]], seconds: float) -> list[dict[str, Any]]:
