@@ -40,7 +40,7 @@ def _replay_guard(table: str, columns: tuple[str, ...]) -> str:
     same columns is skipped; with another value in one of them it is refused, naming
     the first that differs."""
     checks = "".join(
-        f"        IF stored.{c} IS DISTINCT FROM NEW.{c} THEN\n            "
+        f"        IF prior.{c} IS DISTINCT FROM NEW.{c} THEN\n            "
         + _raise(
             f"{table}: an event with this event_id was stored before with another {c}; "
             "a replay must repeat the event unchanged, a new fact needs a new event_id"
@@ -50,7 +50,7 @@ def _replay_guard(table: str, columns: tuple[str, ...]) -> str:
         if c != "event_id"
     )
     return (
-        f"    SELECT * INTO stored FROM {table} WHERE event_id = NEW.event_id LIMIT 1;\n"
+        f"    SELECT * INTO prior FROM {table} WHERE event_id = NEW.event_id LIMIT 1;\n"
         f"    IF FOUND THEN\n{checks}        RETURN NULL;\n    END IF;\n"
     )
 
@@ -67,7 +67,7 @@ def _before_insert(table: str, columns: tuple[str, ...], then: str = "") -> str:
     """The ``<table>_same_event`` trigger: the replay guard, then ``then``'s checks."""
     return (
         f"CREATE FUNCTION {table}_same_event() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-        f"DECLARE stored {table}%ROWTYPE;\nBEGIN\n"
+        f"DECLARE prior {table}%ROWTYPE;\nBEGIN\n"
         + _replay_guard(table, columns)
         + then
         + "    RETURN NEW;\nEND $$;\n"

@@ -131,16 +131,21 @@ class PostgresStore:
     async def running(self) -> AsyncIterator[Self]:
         """The task group its transactions run in: open and close the store inside
         (a :class:`~writers.PostgresWriter` does)."""
-        async with anyio.create_task_group() as task_group:
-            self._task_group = task_group
-            try:
-                yield self
-            finally:
-                self._task_group = None
-                if self._send is not None:
-                    self._send.close()
-                    with anyio.CancelScope(shield=True):
-                        await self._stopped.wait()
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                try:
+                    yield self
+                finally:
+                    self._task_group = None
+                    if self._send is not None:
+                        self._send.close()
+                        with anyio.CancelScope(shield=True):
+                            await self._stopped.wait()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:  # the body's own error (its task raises none)
+                raise group.exceptions[0] from None
+            raise
 
     async def open(self) -> None:
         if self._task_group is None:
@@ -198,26 +203,41 @@ class PostgresStore:
     # ------------------------------------------------------------------ the task
 
     async def _serve(self, receive: MemoryObjectReceiveStream[_Job]) -> None:
+        job: _Job | None = None
         try:
             async with receive:
                 async for job in receive:
-                    if job.generation is not None and job.generation <= self._halted:
-                        job.error = Skipped(
-                            f"not run: a transaction before it in {self.target} failed"
-                        )
-                        job.done.set()
-                        continue
-                    started = time.perf_counter()
-                    try:
-                        job.result = await job.function()
-                    except Exception as exc:
-                        job.error = exc
-                        if job.generation is not None:
-                            self._halted = job.generation
-                    job.seconds = time.perf_counter() - started
-                    job.done.set()
+                    # A transaction being committed cannot be recalled: it runs to its
+                    # end whatever cancels the writer, and its outcome is told.
+                    with anyio.CancelScope(shield=True):
+                        await self._serve_one(job)
+                job = None
         finally:
             self._stopped.set()
+            # Cancelled: what is queued is not run; whoever waits for it is told.
+            self._halted = math.inf  # type: ignore[assignment]
+            while True:
+                try:
+                    job = receive.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                    break
+                job.error = WriterError(f"not run: the writer of {self.target} stopped")
+                job.done.set()
+
+    async def _serve_one(self, job: _Job) -> None:
+        if job.generation is not None and job.generation <= self._halted:
+            job.error = Skipped(f"not run: a transaction before it in {self.target} failed")
+            job.done.set()
+            return
+        started = time.perf_counter()
+        try:
+            job.result = await job.function()
+        except Exception as exc:
+            job.error = exc
+            if job.generation is not None:
+                self._halted = job.generation
+        job.seconds = time.perf_counter() - started
+        job.done.set()
 
     def _submit(self, function: Callable[[], Awaitable[Any]], generation: int | None) -> _Job:
         if self._send is None or self._stopped.is_set():
