@@ -25,6 +25,8 @@ def is_transient(error: BaseException) -> bool:
         return True
     if isinstance(error, asyncpg.ConnectionDoesNotExistError):
         return True
+    if isinstance(error, asyncpg.InternalClientError):
+        return True  # a connection left in a state it cannot go on from: a new one
     if isinstance(error, asyncpg.InterfaceError) and "connection" in str(error) and (
         "closed" in str(error) or "lost" in str(error)
     ):

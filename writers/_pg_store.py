@@ -45,6 +45,8 @@ T = TypeVar("T")
 
 logger = logging.getLogger("writers")
 
+#: Seconds a writer waits for the lock of a writer that just died (see ``_lock``).
+LOCK_WAIT = 2.0
 _STATE = "SELECT key, value FROM writer_state WHERE key IN ('tick_seq', $1)"
 
 
@@ -174,8 +176,7 @@ class PostgresStore:
                 "the server runs and the URL, user and database are right"
             ) from exc
         try:
-            if not await take_lock(conn, self.target):
-                raise await lock_refusal(conn, self.target)
+            await self._lock(conn)
             await migrate(conn, self.spec, self.pg, self.target)
             await self._read_state(conn)
         except BaseException:
@@ -183,6 +184,19 @@ class PostgresStore:
                 await _close(conn)
             raise
         return conn
+
+    async def _lock(self, conn: asyncpg.Connection[Any]) -> None:
+        """Take the database's writer lock for ``conn``'s session. A writer that just
+        died may hold it for a moment (until its server notices the connection is
+        gone): wait up to ``LOCK_WAIT`` seconds before refusing.
+
+        :raises WriterLockError: naming the session that holds it.
+        """
+        deadline = anyio.current_time() + LOCK_WAIT
+        while not await take_lock(conn, self.target):
+            if anyio.current_time() >= deadline:
+                raise await lock_refusal(conn, self.target)
+            await anyio.sleep(0.05)
 
     async def _read_state(self, conn: asyncpg.Connection[Any]) -> None:
         state = dict(await conn.fetch(_STATE, COMMIT_COUNT))
@@ -310,17 +324,18 @@ class PostgresStore:
         except Exception:
             raise  # transient: the writer retries with backoff
         try:
-            if not await take_lock(conn, self.target):
-                raise await lock_refusal(conn, self.target)
-            await self._read_state(conn)
+            await self._lock(conn)
+            state = dict(await conn.fetch(_STATE, COMMIT_COUNT))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await _close(conn)
             raise
-        if self._commits != commits:
+        # What was planned since the last commit stays planned: the state is only read.
+        found = int(state.get(COMMIT_COUNT, 0))
+        if found != commits:
             self._broken = WriterError(
                 f"{self.target} was written by another writer while this one's connection "
-                f"was lost (it holds {self._commits} commits, this writer made {commits}): "
+                f"was lost (it holds {found} commits, this writer made {commits}): "
                 "stopping; restart the writer"
             )
             await _close(conn)
@@ -352,18 +367,21 @@ class PostgresStore:
             await conn.execute("COMMIT")
         except Exception as exc:
             if committing and is_connection_lost(exc, conn):
+                conn.terminate()
                 if not await self._resolve(commits, exc):
                     raise
             else:
-                await self._abandon(conn)
+                await self._abandon(conn, exc)
                 raise
         self._commits = commits
         self._committed_tick_seq = transaction.next_tick_seq
 
-    async def _abandon(self, conn: asyncpg.Connection[Any]) -> None:
-        """Roll back what failed; a connection that cannot is dropped."""
-        if conn.is_closed():
+    async def _abandon(self, conn: asyncpg.Connection[Any], error: Exception) -> None:
+        """Roll back what failed; a connection that cannot, or that a fault of the
+        connection hit, is dropped (the next transaction reconnects)."""
+        if conn.is_closed() or is_connection_lost(error, conn):
             self._conn = None
+            conn.terminate()
             return
         try:
             await conn.execute("ROLLBACK")
@@ -384,8 +402,7 @@ class PostgresStore:
             try:
                 conn = await connect(self.dsn, self.spec, self.connect_timeout)
                 try:
-                    if not await take_lock(conn, self.target):
-                        raise await lock_refusal(conn, self.target)
+                    await self._lock(conn)
                     state = dict(await conn.fetch(_STATE, COMMIT_COUNT))
                 except BaseException:
                     await _close(conn)

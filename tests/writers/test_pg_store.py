@@ -30,8 +30,7 @@ from schemas import (
 )
 from tests.schemas._samples import sample, sample_events
 from tests.writers._helpers import execution, position_update, query, recommendation, tick
-from tests.writers._pg import pg_count, pg_rows
-from tests.writers.conftest import NewDatabase
+from tests.writers._pg import NewDatabase, pg_count, pg_rows
 from writers import (
     ANALYSIS,
     LOGS,
