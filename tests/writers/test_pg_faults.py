@@ -4,10 +4,12 @@ Afterwards every acknowledged event is stored exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import asyncpg
@@ -42,7 +44,26 @@ async def _stored_once(dsn: str, acknowledged: int) -> None:
     assert not missing, f"{len(missing)} acknowledged ticks lost"
 
 
+def _ignore_asyncpg_orphans() -> None:
+    """asyncpg leaves a future it never awaits when the server ends an idle
+    connection (the next query is refused by its protocol first, then the future
+    gets the connection's end): the loop reports it when it is collected. That is
+    asyncpg's noise, not a tradebus failure; anything else is reported as usual."""
+    loop = asyncio.get_running_loop()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, asyncpg.ConnectionDoesNotExistError) and "never retrieved" in str(
+            context.get("message", "")
+        ):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
 async def test_a_server_killed_and_restarted_while_events_flow(tmp_path: Path) -> None:
+    _ignore_asyncpg_orphans()
     server = await _server(tmp_path / "pg")
     try:
         conn = await asyncpg.connect(server.dsn)
@@ -50,7 +71,7 @@ async def test_a_server_killed_and_restarted_while_events_flow(tmp_path: Path) -
         await conn.close()
         dsn = database_dsn(server.dsn, "flow")
         acknowledged = 0
-        rounds = 40
+        rounds = 80
         async with EventBus(admit=schemas.admit) as bus, PostgresWriter(bus, MAIN, dsn, max_batch=60, max_backoff=0.2):
 
             async def flow() -> None:
@@ -64,10 +85,11 @@ async def test_a_server_killed_and_restarted_while_events_flow(tmp_path: Path) -
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(flow)
-                for restart in (server.kill, server.stop):  # a crash, then a clean restart
-                    seen = acknowledged
+                # A crash, then a clean restart, each while events flow (the flow
+                # is far from its end at either).
+                for restart, after in ((server.kill, 250), (server.stop, 1_000)):
                     with anyio.fail_after(60):
-                        while acknowledged < seen + 250:  # events flow
+                        while acknowledged < after:
                             await anyio.sleep(0.01)
                     await anyio.to_thread.run_sync(restart)
                     await anyio.to_thread.run_sync(server.start)
