@@ -14,7 +14,6 @@ import anyio
 import asyncpg
 
 from bench.servers import PostgresServer, ServerUnavailable
-from eventbus import BusFull
 from schemas import Tick
 from tradebus import open_node
 from writers import MAIN
@@ -22,6 +21,7 @@ from writers._pg_specs import pg_spec
 from writers._tables import TABLES
 
 from ._context import Context
+from ._ingest import YIELD_EVERY, publish_all
 from ._results import Line, ScenarioResult
 from ._sched import RunQueueProbe
 
@@ -75,7 +75,9 @@ async def _copy_run(dsn: str, records: list[tuple[Any, ...]], batch: int) -> flo
 
 async def _node_run(ctx: Context, dsn: str) -> tuple[float, dict[str, Any]]:
     """Through a node (the bot's role, its database in PostgreSQL): publish every
-    tick, until ``flush`` returns (the node is started, its schema made, before)."""
+    tick (a producer that yields every ``YIELD_EVERY``, as a feed awaiting its
+    source does: the writer shares the event loop), until ``flush`` returns (the
+    node is started, its schema made, before)."""
     config = ctx.config
     async with open_node(
         ctx.fresh_dir("pg-node"),
@@ -90,11 +92,7 @@ async def _node_run(ctx: Context, dsn: str) -> tuple[float, dict[str, Any]]:
         bus = node.bus
         probe = RunQueueProbe()
         started = time.perf_counter()
-        for tick in ctx.ticks:
-            try:
-                bus.publish_nowait(tick)
-            except BusFull:
-                await bus.publish(tick)
+        await publish_all(bus, ctx.ticks, yield_every=YIELD_EVERY)
         await bus.flush()
         seconds = time.perf_counter() - started
         disturbance = probe.stop(seconds)

@@ -5,6 +5,7 @@ same order of statements as SQLite's plan, :mod:`writers._sqlite_plan`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import operator
 from operator import attrgetter
 from typing import Any
 
@@ -24,6 +25,8 @@ from ._tables import TABLES
 __all__ = ["PgPlanner", "PgTransaction", "relay_cursors"]
 
 _local = attrgetter("local")
+_astuple = msgspec.structs.astuple
+_add = operator.add
 _envelope = attrgetter("envelope")
 _headers = attrgetter("headers")
 _NO_HEADERS: frozenset[None] = frozenset({None})
@@ -70,10 +73,14 @@ class PgPlanner:
         #: The columns of the tick table in order, and how each is read from a tick.
         self.tick_columns: tuple[str, ...] = ()
         if self.tick_table is not None:
-            self.tick_columns = tuple(c.name for c in TABLES[self.tick_table].columns)
-        fields = [c for c in self.tick_columns if c != "seq"]
-        self._tick_fields = attrgetter(*fields) if fields else None
-        self._seq_at = self.tick_columns.index("seq") if "seq" in self.tick_columns else -1
+            table = TABLES[self.tick_table]
+            fields = tuple(f for f in Tick.__struct_fields__)
+            names = {c.name for c in table.columns}
+            if set(fields) | {"seq"} != names:
+                raise ValueError(f"{self.tick_table}: its columns are not a tick's fields and seq")
+            # COPY names its columns: a tick's fields in the struct's order, then seq,
+            # so that a row is the tick as a tuple plus its seq (made in C).
+            self.tick_columns = (*fields, "seq")
 
     def plan(self, batch: Sequence[Message], tick_seq: int) -> PgTransaction:
         """The transaction storing ``batch``; its ticks take seqs from ``tick_seq`` on.
@@ -107,13 +114,8 @@ class PgPlanner:
         return PgTransaction(statements, rows, tick_seq, records, self.tick_table)
 
     def _records(self, ticks: list[Tick], first_seq: int) -> list[tuple[Any, ...]]:
-        get = self._tick_fields
-        assert get is not None
-        at = self._seq_at
-        return [
-            (*values[:at], seq, *values[at:])
-            for seq, values in enumerate(map(get, ticks), first_seq)
-        ]
+        seqs = zip(range(first_seq, first_seq + len(ticks)), strict=True)
+        return list(map(_add, map(_astuple, ticks), seqs))
 
     def _event_statements(self, events: Sequence[Any]) -> list[Statement]:
         by_type: dict[type[Event], list[Any]] = {}
