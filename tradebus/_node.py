@@ -183,7 +183,10 @@ class Node:
         )
 
     async def _run_writer(
-        self, writer: WriterActor | PostgresWriter, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+        self,
+        writer: WriterActor | PostgresWriter,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         try:
             await writer.run(task_status=task_status)
@@ -330,8 +333,23 @@ class Node:
             self.topology.owned_by(role)  # raises for a role the topology does not have
         return TradeIntegration(self, role)
 
-    def writer(self, database: str | DatabaseSpec) -> WriterActor | PostgresWriter:
+    def writer(self, database: str | DatabaseSpec) -> WriterActor:
         """The writer of ``database`` (the only write access there is).
+
+        :raises AccessDenied: if this node does not host the database's owner role.
+        :raises TradebusError: if the database is kept in PostgreSQL (see
+            :meth:`store_writer`).
+        """
+        writer = self.store_writer(database)
+        if not isinstance(writer, WriterActor):
+            raise TradebusError(
+                f"the {writer.spec.name!r} database is kept in PostgreSQL ({writer.path}): "
+                "its writer is a PostgresWriter, see node.store_writer()"
+            )
+        return writer
+
+    def store_writer(self, database: str | DatabaseSpec) -> WriterActor | PostgresWriter:
+        """The writer of ``database``, in SQLite or in PostgreSQL (``stores``).
 
         :raises AccessDenied: if this node does not host the database's owner role.
         """
@@ -382,9 +400,9 @@ class Node:
 
     def _check_sqlite(self, spec: DatabaseSpec) -> None:
         if spec.name in self.stores:
+            where = self._writers[spec.name].path if spec.name in self._writers else "elsewhere"
             raise TradebusError(
-                f"the {spec.name!r} database is kept in PostgreSQL "
-                f"({self._writers[spec.name].path if spec.name in self._writers else 'its store'}), "
+                f"the {spec.name!r} database is kept in PostgreSQL ({where}), "
                 "not in a file: read it there (with asyncpg or psql); the node's readers, "
                 "the journal and the API read SQLite files only"
             )

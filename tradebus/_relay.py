@@ -89,7 +89,9 @@ class Relay:
         self.outbox = OutboxReader(source)
         # To read the committed cursor: from the file, or from PostgreSQL.
         self.own: OutboxReader | StoreCursors = (
-            StoreCursors(writer) if isinstance(writer, PostgresWriter) else OutboxReader(writer.path)
+            StoreCursors(writer)
+            if isinstance(writer, PostgresWriter)
+            else OutboxReader(writer.path)
         )
         self.origin = ""
         self.cursor = 0  # the last position published (committed once acknowledged)

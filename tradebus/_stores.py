@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import anyio.from_thread
-
 import asyncpg
 
 from writers import PostgresWriter
@@ -96,8 +96,13 @@ class RemoteCursors:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._conn: asyncpg.Connection[Any] | None = None
+        self._lock = anyio.Lock()  # one query at a time on the connection
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        async with self._lock:
+            return await self._fetch_alone(sql, *args)
+
+    async def _fetch_alone(self, sql: str, *args: Any) -> list[Any]:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self.dsn, timeout=10)
         try:

@@ -201,8 +201,8 @@ def row_of(t: Table) -> Callable[[Any], Sequence[Any]]:
     single = len(fields) == 1
 
     def row(event: Any) -> Sequence[Any]:
-        got = many(event)
-        values = [got] if single else list(got)
+        got: Any = many(event)
+        values: list[Any] = [got] if single else list(got)
         for i in as_json:
             values[i] = _json(values[i]).decode()
         for i in as_int:

@@ -12,7 +12,9 @@ __all__ = ["is_connection_lost", "is_transient", "poison_of"]
 #: SQLSTATEs worth retrying as they are: the connection (08), the server shutting
 #: down or starting (57P01-57P03), too many connections (53300), a serialization
 #: failure or a deadlock (40001, 40P01), a lock not available (55P03).
-_TRANSIENT_STATES: Final = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01", "55P03"})
+_TRANSIENT_STATES: Final = frozenset(
+    {"57P01", "57P02", "57P03", "53300", "40001", "40P01", "55P03"}
+)
 
 
 def _state(error: BaseException) -> str:
@@ -27,8 +29,10 @@ def is_transient(error: BaseException) -> bool:
         return True
     if isinstance(error, asyncpg.InternalClientError):
         return True  # a connection left in a state it cannot go on from: a new one
-    if isinstance(error, asyncpg.InterfaceError) and "connection" in str(error) and (
-        "closed" in str(error) or "lost" in str(error)
+    if (
+        isinstance(error, asyncpg.InterfaceError)
+        and "connection" in str(error)
+        and ("closed" in str(error) or "lost" in str(error))
     ):
         return True
     state = _state(error)

@@ -26,7 +26,10 @@ __all__ = ["ANALYSIS_INTEGRITY", "LOGS_INTEGRITY", "MAIN_INTEGRITY", "MONITOR_IN
 
 
 def _raise(message: str) -> str:
-    return f"RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation', MESSAGE = {literal(message)};"
+    return (
+        "RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation', "
+        f"MESSAGE = {literal(message)};"
+    )
 
 
 def _stage(status: str) -> str:
@@ -118,7 +121,8 @@ _LATE_UPDATE_FILL: Final = (
 """
 )
 
-_APPLY_POSITION_UPDATE: Final = """    INSERT INTO trade_positions (ticket, symbol, status, current_price, volume,
+_APPLY_POSITION_UPDATE: Final = """
+    INSERT INTO trade_positions (ticket, symbol, status, current_price, volume,
         stop_loss, take_profit, unrealized_pnl, close_price, realized_pnl, closed_ts, ts,
         event_id)
     VALUES (NEW.ticket, NEW.symbol, NEW.status, NEW.current_price, NEW.volume,

@@ -4,8 +4,8 @@ same order of statements as SQLite's plan, :mod:`writers._sqlite_plan`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import operator
+from collections.abc import Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -145,4 +145,3 @@ def _count(statements: list[Statement]) -> dict[str, int]:
         if table:
             rows[table] = rows.get(table, 0) + len(params)
     return rows
-

@@ -14,7 +14,13 @@ from ._ddl import SCHEMA_VERSION
 from ._mapping import Table
 from ._pg_dialect import insert_handler, migrations
 from ._pg_integrity import ANALYSIS_INTEGRITY, LOGS_INTEGRITY, MAIN_INTEGRITY, MONITOR_INTEGRITY
-from ._pg_rules import CANDLES_V5, M5_CANDLES_VIEW, NEWER_CANDLE_WINS, OUTBOX_IDENTITY, open_positions
+from ._pg_rules import (
+    CANDLES_V5,
+    M5_CANDLES_VIEW,
+    NEWER_CANDLE_WINS,
+    OUTBOX_IDENTITY,
+    open_positions,
+)
 from ._specs import ANALYSIS, LOGS, MAIN, OUTBOX_SPEC, DatabaseSpec
 from ._sqlite_dialect import Handler
 from ._tables import (

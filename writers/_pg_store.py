@@ -151,7 +151,9 @@ class PostgresStore:
 
     async def open(self) -> None:
         if self._task_group is None:
-            raise WriterError(f"open the store of {self.target} inside `async with store.running()`")
+            raise WriterError(
+                f"open the store of {self.target} inside `async with store.running()`"
+            )
         try:
             self._conn = await self._session()
         except BaseException:
@@ -476,7 +478,9 @@ class PostgresStore:
 
         return await self._call(run)
 
-    async def dead_letters_of(self, source: str, after: int, upto: int) -> list[tuple[int, str, str]]:
+    async def dead_letters_of(
+        self, source: str, after: int, upto: int
+    ) -> list[tuple[int, str, str]]:
         """(position, event type, error) of each event of ``source`` between ``after``
         (excluded) and ``upto`` that could not be stored."""
 

@@ -68,7 +68,9 @@ class PostgresWriter(Writer):
         try:
             check_dsn(dsn)
         except ValueError as exc:
-            raise InvalidOption("dsn", redact(str(dsn)), str(exc).split(" must be ")[-1].split(", got")[0]) from exc
+            raise InvalidOption(
+                "dsn", redact(str(dsn)), str(exc).split(" must be ")[-1].split(", got")[0]
+            ) from exc
         if forward:
             raise InvalidOption(
                 "forward",

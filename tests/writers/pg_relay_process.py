@@ -14,16 +14,19 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import schemas  # noqa: E402
-from eventbus import EventBus, Headers  # noqa: E402
-from tests.writers._helpers import tick  # noqa: E402
-from writers import MAIN, PostgresWriter  # noqa: E402
+import schemas
+from eventbus import EventBus, Headers
+from tests.writers._helpers import tick
+from writers import MAIN, PostgresWriter
 
 SOURCE = "outbox.db#1"
 
 
 async def main(dsn: str, total: int) -> None:
-    async with EventBus(admit=schemas.admit) as bus, PostgresWriter(bus, MAIN, dsn, max_batch=100) as writer:
+    async with (
+        EventBus(admit=schemas.admit) as bus,
+        PostgresWriter(bus, MAIN, dsn, max_batch=100) as writer,
+    ):
         start = await writer.cursor_of(SOURCE)
         print(f"resume {start}", flush=True)
         for n in range(start + 1, total + 1):

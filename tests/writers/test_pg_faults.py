@@ -37,7 +37,9 @@ async def _server(folder: Path) -> PostgresServer:
 
 async def _stored_once(dsn: str, acknowledged: int) -> None:
     """Ticks 1..acknowledged (their bid says which) are each stored once; nothing twice."""
-    twice = await pg_rows(dsn, "SELECT bid, count(*) FROM unified_ticks GROUP BY bid HAVING count(*) > 1")
+    twice = await pg_rows(
+        dsn, "SELECT bid, count(*) FROM unified_ticks GROUP BY bid HAVING count(*) > 1"
+    )
     assert twice == []
     bids = {int(b) - 50_000 for (b,) in await pg_rows(dsn, "SELECT bid FROM unified_ticks")}
     missing = set(range(1, acknowledged + 1)) - bids
@@ -72,7 +74,11 @@ async def test_a_server_killed_and_restarted_while_events_flow(tmp_path: Path) -
         dsn = database_dsn(server.dsn, "flow")
         acknowledged = 0
         rounds = 80
-        async with EventBus(admit=schemas.admit) as bus, PostgresWriter(bus, MAIN, dsn, max_batch=60, max_backoff=0.2):
+        marks = {250: anyio.Event(), 1_000: anyio.Event()}  # acknowledged so far
+        async with (
+            EventBus(admit=schemas.admit) as bus,
+            PostgresWriter(bus, MAIN, dsn, max_batch=60, max_backoff=0.2),
+        ):
 
             async def flow() -> None:
                 nonlocal acknowledged
@@ -82,6 +88,9 @@ async def test_a_server_killed_and_restarted_while_events_flow(tmp_path: Path) -
                     await bus.publish(execution(1_000 + r))
                     await bus.flush()
                     acknowledged = r * 25 + 25
+                    for after, mark in marks.items():
+                        if acknowledged >= after:
+                            mark.set()
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(flow)
@@ -89,15 +98,18 @@ async def test_a_server_killed_and_restarted_while_events_flow(tmp_path: Path) -
                 # is far from its end at either).
                 for restart, after in ((server.kill, 250), (server.stop, 1_000)):
                     with anyio.fail_after(60):
-                        while acknowledged < after:
-                            await anyio.sleep(0.01)
+                        await marks[after].wait()
                     await anyio.to_thread.run_sync(restart)
                     await anyio.to_thread.run_sync(server.start)
         assert acknowledged == rounds * 25
         await _stored_once(dsn, acknowledged)
-        assert await pg_rows(dsn, "SELECT count(*), count(DISTINCT ticket) FROM trade_executions") == [(rounds, rounds)]
+        assert await pg_rows(
+            dsn, "SELECT count(*), count(DISTINCT ticket) FROM trade_executions"
+        ) == [(rounds, rounds)]
         assert await pg_rows(dsn, "SELECT count(*) FROM dead_letters") == [(0,)]
-        [(seqs, top)] = await pg_rows(dsn, "SELECT count(DISTINCT seq), max(seq) FROM unified_ticks")
+        [(seqs, top)] = await pg_rows(
+            dsn, "SELECT count(DISTINCT seq), max(seq) FROM unified_ticks"
+        )
         assert seqs == top == rounds * 25  # no seq skipped or taken twice
     finally:
         await anyio.to_thread.run_sync(server.close)
@@ -136,7 +148,9 @@ async def _relay_process(dsn: str, total: int, *, kill_after: int | None) -> int
     return acked
 
 
-async def test_a_writer_process_killed_mid_stream_resumes_exactly_once(pg_database: NewDatabase) -> None:
+async def test_a_writer_process_killed_mid_stream_resumes_exactly_once(
+    pg_database: NewDatabase,
+) -> None:
     dsn = await pg_database()
     total = 3_000
     acked = await _relay_process(dsn, total, kill_after=1_000)
