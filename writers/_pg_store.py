@@ -179,7 +179,14 @@ class PostgresStore:
             ) from exc
         try:
             await self._lock(conn)
-            await migrate(conn, self.spec, self.pg, self.target)
+            try:
+                await migrate(conn, self.spec, self.pg, self.target)
+            except asyncpg.PostgresError as exc:
+                raise WriterError(
+                    f"cannot bring the schema of {self.target} up to date: "
+                    f"{type(exc).__name__}: {exc}; give tradebus an empty database, or one "
+                    "only tradebus wrote"
+                ) from exc
             await self._read_state(conn)
         except BaseException:
             with anyio.CancelScope(shield=True):

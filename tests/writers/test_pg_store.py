@@ -325,3 +325,13 @@ async def test_an_idle_writer_keeps_working_after_its_server_restarts_cleanly(
         (1, 50_001.0),
         (2, 50_002.0),
     ]
+
+
+async def test_a_database_holding_other_tables_is_refused(pg_database: NewDatabase) -> None:
+    dsn = await pg_database()
+    await pg_rows(dsn, "CREATE TABLE unified_ticks (x int)")
+    async with EventBus() as bus:
+        with pytest.raises(WriterError, match=r"cannot bring the schema of .* up to date"):
+            async with PostgresWriter(bus, MAIN, dsn):
+                pass
+    assert await pg_rows(dsn, "SELECT count(*) FROM unified_ticks") == [(0,)]  # untouched
