@@ -168,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         print_error(str(exc))
         return EXIT_USAGE
     stores: dict[str, str] = {}
-    for item in args.stores:
+    for item in getattr(args, "stores", []):  # `tradebus serve` has no --store
         database, sep, url = item.partition("=")
         if not sep or not database or not url:
             print_error(f"--store must be DATABASE=URL (like main=postgresql://...), got {item!r}")
