@@ -226,26 +226,27 @@ class PostgresStore:
     # ------------------------------------------------------------------ the task
 
     async def _serve(self, receive: MemoryObjectReceiveStream[_Job]) -> None:
-        job: _Job | None = None
         try:
             async with receive:
-                async for job in receive:
-                    # A transaction being committed cannot be recalled: it runs to its
-                    # end whatever cancels the writer, and its outcome is told.
-                    with anyio.CancelScope(shield=True):
-                        await self._serve_one(job)
-                job = None
+                try:
+                    async for job in receive:
+                        # A transaction being committed cannot be recalled: it runs to
+                        # its end whatever cancels the writer, and its outcome is told.
+                        with anyio.CancelScope(shield=True):
+                            await self._serve_one(job)
+                finally:
+                    # Stopped (or cancelled): what is queued is not run; whoever
+                    # waits for it is told.
+                    self._halted = math.inf  # type: ignore[assignment]
+                    while True:
+                        try:
+                            left = receive.receive_nowait()
+                        except (anyio.WouldBlock, anyio.EndOfStream):
+                            break
+                        left.error = WriterError(f"not run: the writer of {self.target} stopped")
+                        left.done.set()
         finally:
             self._stopped.set()
-            # Cancelled: what is queued is not run; whoever waits for it is told.
-            self._halted = math.inf  # type: ignore[assignment]
-            while True:
-                try:
-                    job = receive.receive_nowait()
-                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
-                    break
-                job.error = WriterError(f"not run: the writer of {self.target} stopped")
-                job.done.set()
 
     async def _serve_one(self, job: _Job) -> None:
         if job.generation is not None and job.generation <= self._halted:
