@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from schemas import Tick
+from tests.writers._helpers import wait_until
 from tests.writers._pg import NewDatabase, pg_database, pg_rows
 from tradebus import TradebusError, open_node
 from writers import Retention
@@ -58,9 +60,15 @@ async def test_relays_deliver_into_postgresql_exactly_once(
     assert [(source.split("#")[0], events) for source, events in cursors] == [
         ("outboxes/client-1.db", 300), ("outboxes/client-2.db", 200)
     ]  # fmt: skip
-    async with open_node(tmp_path, roles=["api_server"]) as logs, logs.reader("logs") as conn:
-        rows = await conn.execute_fetchall("SELECT event_id FROM trade_alerts")
-    assert list(rows) == [(alert_id,)]
+    async with open_node(tmp_path, roles=["api_server"]) as logs:  # its relay delivers
+
+        async def alerts() -> bool:
+            async with logs.reader("logs") as conn:
+                rows = await conn.execute_fetchall("SELECT event_id FROM trade_alerts")
+            return list(rows) == [(alert_id,)]
+
+        with anyio.fail_after(30):
+            await wait_until(alerts)
 
 
 async def test_bad_stores_are_refused_naming_what_is_allowed(
