@@ -38,7 +38,7 @@ from ._node_teardown import raise_not_running, settle_group
 from ._quick_reader import RowSource
 from ._routes import unrouted
 from ._status_reporter import StatusReporter
-from ._stores import check_stores
+from ._stores import check_stores, committed_cursor
 from ._topology import Topology
 
 if TYPE_CHECKING:
@@ -356,6 +356,16 @@ class Node:
         spec = self.topology.spec(database)
         self._require_role(self.topology.owner(spec), spec)
         return self._writers[spec.name]
+
+    async def cursor_of(self, database: str | DatabaseSpec, source: str) -> int:
+        """The last position of ``source`` (the ``origin`` of the ``Headers`` its
+        events were published with) committed in ``database``, 0 if none: what a
+        relay or a bridge resumes after. Read from the database's SQLite file, or from
+        PostgreSQL for a database this node keeps there.
+        """
+        spec = self.topology.spec(database)
+        writer = self._writers.get(spec.name)
+        return await committed_cursor(spec, writer, self.stores, self.path(spec), source)
 
     def _require_role(self, role: str, spec: DatabaseSpec | None = None) -> None:
         if role in self.roles:

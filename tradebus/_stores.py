@@ -12,13 +12,15 @@ with an error saying where it is.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.from_thread
+import anyio.to_thread
 import asyncpg
 
-from writers import PostgresWriter
+from writers import DatabaseSpec, OutboxReader, PostgresWriter, WriterActor
 from writers._pg_rules import CURSOR_OF, DEAD_LETTERS_OF
 from writers._pg_session import check_dsn
 from writers._pg_specs import pg_spec
@@ -26,7 +28,7 @@ from writers._pg_specs import pg_spec
 from ._exceptions import TradebusError
 from ._topology import Topology
 
-__all__ = ["RemoteCursors", "StoreCursors", "check_stores"]
+__all__ = ["RemoteCursors", "StoreCursors", "check_stores", "committed_cursor"]
 
 
 def check_stores(stores: object, topology: Topology, hosted: tuple[str, ...]) -> dict[str, str]:
@@ -126,3 +128,29 @@ class RemoteCursors:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.terminate()
+
+
+async def committed_cursor(
+    spec: DatabaseSpec,
+    writer: WriterActor | PostgresWriter | None,
+    stores: Mapping[str, str],
+    path: Path,
+    source: str,
+) -> int:
+    """The last position of ``source`` committed in ``spec``'s database (0: none):
+    from its PostgreSQL writer, or its SQLite file at ``path``.
+
+    :raises TradebusError: for a database kept in PostgreSQL by another node.
+    """
+    if isinstance(writer, PostgresWriter):
+        return await writer.cursor_of(source)
+    if spec.name in stores:
+        raise TradebusError(
+            f"the {spec.name!r} database is kept in PostgreSQL by its owner's node: "
+            "read its cursors there"
+        )
+    reader = OutboxReader(path)
+    try:
+        return await anyio.to_thread.run_sync(reader.cursor_of, source)
+    finally:
+        reader.close()
