@@ -34,6 +34,7 @@ from ._latency import batch_sweep, latency
 from ._lone import lone_call
 from ._machine import busy_warning, machine_info
 from ._overload import overload
+from ._pg import pg_ticks
 from ._plot import write_plot
 from ._processes import read_under_write, shared_file, three_files
 from ._prune import prune
@@ -67,6 +68,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "import-ticks": import_ticks_scenario,
     "candles": candles,
     "api-load": api_load,
+    "pg-ticks": pg_ticks,
 }
 
 

@@ -90,6 +90,16 @@ def add_parser(commands: Any) -> None:
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="the least level of log lines written to stderr (default: INFO)",
     )
+    parser.add_argument(
+        "--store",
+        dest="stores",
+        action="append",
+        default=[],
+        metavar="DATABASE=URL",
+        help="keep a hosted database in PostgreSQL instead of its SQLite file, e.g. "
+        "main=postgresql://user@host:5432/tradebus_main (repeat for several; the "
+        "services that read it must be off: --candles none --monitor off)",
+    )
     # Set by `tradebus up`: stop (and drain) when the supervisor is gone.
     parser.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)
     retain_argument(parser)
@@ -157,7 +167,16 @@ def _run(args: argparse.Namespace) -> int:
     except TradebusError as exc:
         print_error(str(exc))
         return EXIT_USAGE
+    stores: dict[str, str] = {}
+    for item in getattr(args, "stores", []):  # `tradebus serve` has no --store
+        database, sep, url = item.partition("=")
+        if not sep or not database or not url:
+            print_error(f"--store must be DATABASE=URL (like main=postgresql://...), got {item!r}")
+            return EXIT_USAGE
+        stores[database] = url
     options: dict[str, Any] = {"retention": retention_of(args), **service_options(args)}
+    if stores:
+        options["stores"] = stores
     server = _Server(args.data_dir, roles, apps, args.supervisor_pid, options)
     with StopSignals() as stop:
         try:

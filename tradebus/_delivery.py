@@ -15,7 +15,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from eventbus import EventBus
-from writers import WriterActor
+from writers import PostgresWriter, WriterActor
 
 from ._file_watch import FileChanges
 from ._outbox import Outbox
@@ -43,9 +43,10 @@ class Delivery:
         self,
         bus: EventBus,
         data_dir: Path,
-        writers: dict[str, WriterActor],
+        writers: dict[str, WriterActor | PostgresWriter],
         sources: dict[str, Path],
         outbox: tuple[WriterActor, Path] | None,
+        stores: dict[str, str] | None = None,
     ) -> None:
         self.bus = bus
         self.data_dir = data_dir
@@ -59,7 +60,7 @@ class Delivery:
             # Every other database: the file may hold rows from a run that hosted
             # other roles than this one.
             destinations = {name: source for name, source in sources.items() if source != path}
-            self.outbox = Outbox(writer, self._name(path), destinations, self.changes)
+            self.outbox = Outbox(writer, self._name(path), destinations, self.changes, stores)
         self._task_group: TaskGroup | None = None
         self._stopped = anyio.Event()
 

@@ -19,6 +19,7 @@ from eventbus import EventBus
 from writers import (
     OUTBOX_SPEC,
     DatabaseSpec,
+    PostgresWriter,
     WriterActor,
     WriterLockError,
     WriterStatistics,
@@ -37,6 +38,7 @@ from ._node_teardown import raise_not_running, settle_group
 from ._quick_reader import RowSource
 from ._routes import unrouted
 from ._status_reporter import StatusReporter
+from ._stores import check_stores, committed_cursor
 from ._topology import Topology
 
 if TYPE_CHECKING:
@@ -53,7 +55,8 @@ MAX_CLIENTS = 256
 
 class Node:
     """The bus plus the writers of the hosted roles. Create with :func:`open_node`
-    (``writer_options``: its writer options, by name)."""
+    (``writer_options``: its writer options, by name; ``stores``: the hosted
+    databases kept in PostgreSQL, {database: URL})."""
 
     def __init__(
         self,
@@ -64,6 +67,7 @@ class Node:
         writer_options: Mapping[str, Any] | None = None,
         status_file: bool = True,
         services: Sequence[ServiceFactory] = (),
+        stores: Mapping[str, str] | None = None,
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
@@ -73,13 +77,15 @@ class Node:
         for role in hosted:
             self.topology.owned_by(role)  # raises for unknown roles
         self.roles: tuple[str, ...] = hosted
+        #: The hosted databases kept in PostgreSQL: {database name: URL}.
+        self.stores: dict[str, str] = check_stores(stores, self.topology, hosted)
         #: What every writer of this node is given (see :func:`open_node`).
         self.writer_options: dict[str, Any] = dict(writer_options or {})
         check_writer_options(**self.writer_options)  # a wrong one is refused now
         self.bus = EventBus(
             admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
         )
-        self._writers: dict[str, WriterActor] = {}
+        self._writers: dict[str, WriterActor | PostgresWriter] = {}
         #: The databases owned by roles this node does not host: their events go to
         #: the outbox of the first hosted writer (or of a file of its own).
         self._forwarded = tuple(
@@ -115,19 +121,28 @@ class Node:
             forward = self._forwarded
             for role in self.roles:
                 spec = self.topology.owned_by(role)
-                self.path(spec).parent.mkdir(parents=True, exist_ok=True)
-                writer = WriterActor(
-                    self.bus, spec, self.path(spec), role=role, forward=forward,
-                    **self.writer_options,
-                )  # fmt: skip
+                writer: WriterActor | PostgresWriter
+                if spec.name in self.stores:  # hosted, kept in PostgreSQL
+                    writer = PostgresWriter(
+                        self.bus, spec, self.stores[spec.name], role=role, **self.writer_options
+                    )
+                else:
+                    # The outbox goes to the first hosted SQLite file.
+                    self.path(spec).parent.mkdir(parents=True, exist_ok=True)
+                    writer = WriterActor(
+                        self.bus, spec, self.path(spec), role=role, forward=forward,
+                        **self.writer_options,
+                    )  # fmt: skip
                 await self._task_group.start(self._run_writer, writer)
                 self._writers[spec.name] = writer
-                if forward:
+                if forward and isinstance(writer, WriterActor):
                     self._outbox_writer, forward = writer, ()
-            if not self.roles:
+            if forward:  # no role, or only databases kept in PostgreSQL: a file of its own
                 self._outbox_writer = await self._start_client_writer()
             # Ids made from now on sort after every id stored (by any earlier run).
-            await observe_stored_event_ids(self.path(s) for s in self.topology.databases)
+            await observe_stored_event_ids(
+                self.path(s) for s in self.topology.databases if s.name not in self.stores
+            )
             self._running = True
             # Services start before the relays: they see what the relays bring.
             if self._services.factories:
@@ -139,6 +154,7 @@ class Node:
                 self._writers,
                 {spec.name: self.path(spec) for spec in self.topology.databases},
                 None if outbox is None else (outbox, Path(outbox.path)),
+                self.stores,
             )
             await self._task_group.start(self._delivery.run)
         except BaseException as exc:
@@ -167,7 +183,10 @@ class Node:
         )
 
     async def _run_writer(
-        self, writer: WriterActor, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+        self,
+        writer: WriterActor | PostgresWriter,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         try:
             await writer.run(task_status=task_status)
@@ -318,10 +337,35 @@ class Node:
         """The writer of ``database`` (the only write access there is).
 
         :raises AccessDenied: if this node does not host the database's owner role.
+        :raises TradebusError: if the database is kept in PostgreSQL (see
+            :meth:`store_writer`).
+        """
+        writer = self.store_writer(database)
+        if not isinstance(writer, WriterActor):
+            raise TradebusError(
+                f"the {writer.spec.name!r} database is kept in PostgreSQL ({writer.path}): "
+                "its writer is a PostgresWriter, see node.store_writer()"
+            )
+        return writer
+
+    def store_writer(self, database: str | DatabaseSpec) -> WriterActor | PostgresWriter:
+        """The writer of ``database``, in SQLite or in PostgreSQL (``stores``).
+
+        :raises AccessDenied: if this node does not host the database's owner role.
         """
         spec = self.topology.spec(database)
         self._require_role(self.topology.owner(spec), spec)
         return self._writers[spec.name]
+
+    async def cursor_of(self, database: str | DatabaseSpec, source: str) -> int:
+        """The last position of ``source`` (the ``origin`` of the ``Headers`` its
+        events were published with) committed in ``database``, 0 if none: what a
+        relay or a bridge resumes after. Read from the database's SQLite file, or from
+        PostgreSQL for a database this node keeps there.
+        """
+        spec = self.topology.spec(database)
+        writer = self._writers.get(spec.name)
+        return await committed_cursor(spec, writer, self.stores, self.path(spec), source)
 
     def _require_role(self, role: str, spec: DatabaseSpec | None = None) -> None:
         if role in self.roles:
@@ -338,7 +382,11 @@ class Node:
 
     @asynccontextmanager
     async def reader(self, database: str | DatabaseSpec) -> AsyncIterator[aiosqlite.Connection]:
-        """A read-only connection to any database, hosted here or not."""
+        """A read-only connection to any database, hosted here or not.
+
+        :raises TradebusError: for a database this node keeps in PostgreSQL.
+        """
+        self._check_sqlite(self.topology.spec(database))
         async with open_reader(self.path(database)) as conn:
             yield conn
 
@@ -360,8 +408,18 @@ class Node:
         thread, without a hop to a connection's thread, unless the file is busy."""
         return await self._readers.quick(self._readable(database))
 
+    def _check_sqlite(self, spec: DatabaseSpec) -> None:
+        if spec.name in self.stores:
+            where = self._writers[spec.name].path if spec.name in self._writers else "elsewhere"
+            raise TradebusError(
+                f"the {spec.name!r} database is kept in PostgreSQL ({where}), "
+                "not in a file: read it there (with asyncpg or psql); the node's readers, "
+                "the journal and the API read SQLite files only"
+            )
+
     def _readable(self, database: str | DatabaseSpec) -> DatabaseSpec:
         spec = self.topology.spec(database)
+        self._check_sqlite(spec)
         if not self._running:
             state = "closed" if self._entered else "not started"
             raise TradebusError(

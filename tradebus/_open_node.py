@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from schemas import Candle, Timeframe
@@ -11,6 +11,7 @@ from writers import Retention, Synchronous
 
 from ._candles import CandleService
 from ._candles_options import DEFAULT_TIMEFRAMES, CandlePrice, check_candle_options
+from ._exceptions import TradebusError
 from ._monitor import MonitorMode, PositionMonitor, check_monitor_mode
 from ._node import Node
 from ._node_services import ServiceFactory
@@ -48,6 +49,7 @@ def open_node(
     candles: Iterable[Timeframe] | None = DEFAULT_TIMEFRAMES,
     candle_price: CandlePrice = "bid",
     monitor: MonitorMode | None = "observe",
+    stores: Mapping[str, str] | None = None,
 ) -> Node:
     """Start a node: ``async with open_node("data") as node: ...``.
 
@@ -87,6 +89,14 @@ def open_node(
         :class:`Retention`); each hosted database's writer prunes what is older, in
         small steps between its transactions. None (the default): nothing is pruned.
 
+    :param stores: the hosted databases kept in PostgreSQL instead of their SQLite
+        file, ``{database: "postgresql://user@host:5432/name"}`` (a database by name,
+        file name or owner role; each its own PostgreSQL database). The same tables,
+        rules and delivery (relays into it commit their cursors with the events).
+        Reading it is PostgreSQL's: the node's readers, journal and API refuse it,
+        and the services that read it (candles and the monitor for the bot's
+        database, retention for any) must be off (``candles=None, monitor=None``).
+
     With ``status_file`` (the default), the node keeps this process's entry in
     ``shared_memory.json`` in the data directory (see :class:`StatusReporter`): its
     roles, heartbeat, counters and relays, for ``tradebus status`` and ``tradebus up``.
@@ -107,7 +117,7 @@ def open_node(
         )
     if retention is not None:
         services.append(retention_service(retention))
-    return Node(
+    node = Node(
         data_dir,
         roles=roles,
         topology=topology,
@@ -123,7 +133,35 @@ def open_node(
         },
         status_file=status_file,
         services=services,
+        stores=stores,
     )
+    _check_services(node, candles=bool(timeframes), monitor=monitor, retention=retention)
+    return node
+
+
+def _check_services(
+    node: Node, *, candles: bool, monitor: MonitorMode | None, retention: Retention | None
+) -> None:
+    """Refuse the services that read a database the node keeps in PostgreSQL (they
+    read SQLite files)."""
+    if not node.stores:
+        return
+    if retention is not None:
+        raise TradebusError(
+            f"retention prunes SQLite files; {', '.join(node.stores)} "
+            "kept in PostgreSQL: pass retention=None (prune there with SQL)"
+        )
+    bots = node.topology.home(Candle)
+    if bots is None or bots.name not in node.stores or node.topology.owner(bots) not in node.roles:
+        return
+    wanted = [name for name, on in (("candles", candles), ("monitor", monitor is not None)) if on]
+    if wanted:
+        raise TradebusError(
+            f"the {bots.name!r} database is kept in PostgreSQL, and the "
+            f"{' and '.join(wanted)} service{'s' if len(wanted) > 1 else ''} read it from "
+            f"its SQLite file: pass {', '.join(f'{w}=None' for w in wanted)} to open_node "
+            "(or keep it in SQLite)"
+        )
 
 
 def _in_the_bots_node(

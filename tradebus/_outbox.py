@@ -20,6 +20,7 @@ from writers import OutboxReader, WriterActor
 
 from ._exceptions import NotDelivered
 from ._file_watch import FileChanges
+from ._stores import RemoteCursors
 
 __all__ = ["TRIM_EVERY", "Outbox"]
 
@@ -31,7 +32,8 @@ TRIM_EVERY = 1.0
 
 class Outbox:
     """The outbox in ``writer``'s file, named ``name`` (relative to the data
-    directory); ``destinations`` are the files of the databases it forwards to."""
+    directory); ``destinations`` are the files of the databases it forwards to, and
+    ``stores`` those their owners keep in PostgreSQL instead ({database: URL})."""
 
     def __init__(
         self,
@@ -39,12 +41,17 @@ class Outbox:
         name: str,
         destinations: dict[str, Path],
         changes: FileChanges,
+        stores: dict[str, str] | None = None,
     ) -> None:
         self.writer = writer
         self.name = name
         self.destinations = destinations
         self.changes = changes
-        self._readers = {database: OutboxReader(path) for database, path in destinations.items()}
+        stores = dict(stores or {})
+        self._readers: dict[str, OutboxReader | RemoteCursors] = {
+            database: RemoteCursors(stores[database]) if database in stores else OutboxReader(path)
+            for database, path in destinations.items()
+        }
         self._trimmed: dict[str, int] = {}
         self._unknown: set[str] = set()
         #: Per database: dead letters reported up to this position.

@@ -31,11 +31,12 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from eventbus import BusFull, EventBus, Headers, Message, NotStored
 from schemas import AnyEvent, Event, InvalidEvent, Tick, decode, pack_array, validate
-from writers import DatabaseSpec, OutboxReader, OutboxRow, WriterActor
+from writers import DatabaseSpec, OutboxReader, OutboxRow, PostgresWriter, WriterActor
 
 from ._file_watch import FileChanges
 from ._relay_stats import RelayStatistics
 from ._relay_units import Unit, cut_units, whole_groups
+from ._stores import StoreCursors
 
 __all__ = ["Relay", "RelayStatistics", "relay_key"]
 
@@ -74,7 +75,7 @@ class Relay:
     def __init__(
         self,
         bus: EventBus,
-        writer: WriterActor,
+        writer: WriterActor | PostgresWriter,
         source: Path,
         name: str,
         changes: FileChanges,
@@ -86,7 +87,12 @@ class Relay:
         self.name = name
         self.changes = changes
         self.outbox = OutboxReader(source)
-        self.own = OutboxReader(writer.path)  # to read the committed cursor
+        # To read the committed cursor: from the file, or from PostgreSQL.
+        self.own: OutboxReader | StoreCursors = (
+            StoreCursors(writer)
+            if isinstance(writer, PostgresWriter)
+            else OutboxReader(writer.path)
+        )
         self.origin = ""
         self.cursor = 0  # the last position published (committed once acknowledged)
         self.committed = 0
@@ -355,7 +361,10 @@ class Relay:
             members[0].seq,
             error,
         )
-        await self.writer.sqlite.record_dead_letters(failures)
+        if isinstance(self.writer, PostgresWriter):
+            await self.writer.pg.record_dead_letters(failures)
+        else:
+            await self.writer.sqlite.record_dead_letters(failures)
 
 
 def relay_key(source: str, database: str) -> str:

@@ -1,4 +1,4 @@
-"""Writer actors: exactly one writer per SQLite database file.
+"""Writer actors: exactly one writer per database (a SQLite file, or a PostgreSQL database).
 
 A writer consumes its database's topics from the bus in batches and commits each
 batch in one transaction; everyone else reads through :func:`open_reader`.
@@ -22,6 +22,8 @@ from ._options import check_writer_options as check_writer_options
 from ._outbox_plan import TICKS_PER_ROW as TICKS_PER_ROW
 from ._outbox_reader import OutboxReader as OutboxReader
 from ._outbox_reader import OutboxRow as OutboxRow
+from ._pg_store import PostgresStore as PostgresStore
+from ._pg_writer import PostgresWriter as PostgresWriter
 from ._prune_sql import Prunable as Prunable
 from ._prune_sql import prunable as prunable
 from ._pruner import Pruner as Pruner
@@ -64,6 +66,8 @@ __all__ = [
     "OutboxReader",
     "OutboxRow",
     "PositionRecord",
+    "PostgresStore",
+    "PostgresWriter",
     "Prunable",
     "PruneReport",
     "PruneStatistics",
