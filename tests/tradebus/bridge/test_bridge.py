@@ -1,0 +1,52 @@
+"""The bridge end to end on a real nats-server: node A -> JetStream -> node B."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.tradebus.bridge._helpers import (
+    MAIN,
+    execution,
+    stored_executions,
+    stored_tick_numbers,
+    tick,
+    unique_prefix,
+)
+from tests.writers._helpers import wait_until
+from tradebus import open_node
+from tradebus.bridge import JetStreamConsumer, JetStreamForwarder
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_ticks_and_executions_flow_from_one_node_to_another_once(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    b_file = tmp_path / "b" / MAIN
+    async with open_node(tmp_path / "a", roles=["chatgpt_bot"]) as a:
+        async with JetStreamForwarder(
+            a, nats_url, prefix=prefix, topics=["market.tick.>", "trade.>"]
+        ) as fwd:
+            for n in range(1, 501):
+                await a.bus.publish(tick(n))
+            for n in range(1, 21):
+                await a.bus.publish(execution(n))
+            await a.bus.flush()  # JetStream has them all
+            stats = fwd.statistics()
+    assert stats.in_flight == 0
+    async with open_node(tmp_path / "b", roles=["chatgpt_bot"]) as b:
+        async with JetStreamConsumer(b, nats_url, prefix=prefix, database="main") as consumer:
+            with anyio.fail_after(30):
+                await wait_until(
+                    lambda: (
+                        len(stored_tick_numbers(b_file)) >= 500
+                        and len(stored_executions(b_file)) >= 20
+                    )
+                )
+            assert consumer.statistics().consumed == 520
+    assert stored_tick_numbers(b_file) == list(range(1, 501))
+    assert stored_executions(b_file) == list(range(1, 21))
