@@ -27,16 +27,15 @@ async def test_ticks_and_executions_flow_from_one_node_to_another_once(
 ) -> None:
     prefix = unique_prefix(tmp_path)
     b_file = tmp_path / "b" / MAIN
-    async with open_node(tmp_path / "a", roles=["chatgpt_bot"]) as a:
-        async with JetStreamForwarder(
-            a, nats_url, prefix=prefix, topics=["market.tick.>", "trade.>"]
-        ) as fwd:
-            for n in range(1, 501):
-                await a.bus.publish(tick(n))
-            for n in range(1, 21):
-                await a.bus.publish(execution(n))
-            await a.bus.flush()  # JetStream has them all
-            stats = fwd.statistics()
+    async with open_node(tmp_path / "a", roles=["chatgpt_bot"]) as a, JetStreamForwarder(
+        a, nats_url, prefix=prefix, topics=["market.tick.>", "trade.>"]
+    ) as fwd:
+        for n in range(1, 501):
+            await a.bus.publish(tick(n))
+        for n in range(1, 21):
+            await a.bus.publish(execution(n))
+        await a.bus.flush()  # JetStream has them all
+        stats = fwd.statistics()
     assert stats.in_flight == 0
     async with open_node(tmp_path / "b", roles=["chatgpt_bot"]) as b:
         async with JetStreamConsumer(b, nats_url, prefix=prefix, database="main") as consumer:
