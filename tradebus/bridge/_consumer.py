@@ -94,7 +94,7 @@ class JetStreamConsumer:
         self.fetch_wait = check_number("fetch_wait", fetch_wait, 0.01, 60.0)
         self.connect_timeout = check_number("connect_timeout", connect_timeout, 0.0, 1e6)
         self.drain_timeout = check_number("drain_timeout", drain_timeout, 0.0, 1e6)
-        self.duplicate_window = check_number("duplicate_window", duplicate_window, 0.001, 1e7)
+        self.duplicate_window = check_number("duplicate_window", duplicate_window, 0.1, 1e7)
         self.writer: WriterActor = node.writer(self.spec.name)  # AccessDenied if not hosted
         self.origin = consumer_origin(self.stream, self.durable)
         self._client: Client | None = None

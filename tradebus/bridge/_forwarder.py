@@ -106,7 +106,7 @@ class JetStreamForwarder:
         self.topics = check_topics(default if topics is None else topics)
         self.lanes = check_number("lanes", lanes, 1, 1024)
         self.max_in_flight = check_number("max_in_flight", max_in_flight, 1, 1_000_000)
-        self.duplicate_window = check_number("duplicate_window", duplicate_window, 0.001, 1e7)
+        self.duplicate_window = check_number("duplicate_window", duplicate_window, 0.1, 1e7)
         self.publish_timeout = check_number("publish_timeout", publish_timeout, 0.01, 3600)
         self.connect_timeout = check_number("connect_timeout", connect_timeout, 0.0, 1e6)
         self.drain_timeout = check_number("drain_timeout", drain_timeout, 0.0, 1e6)
@@ -150,7 +150,7 @@ class JetStreamForwarder:
                 list(self.topics),
                 durable=True,
                 name=f"bridge-forward-{self.origin}",
-                max_buffer=max(1_000, min(self.max_in_flight, 100_000)),
+                max_buffer=min(self.max_in_flight, 100_000),
             )
             self._task_group = anyio.create_task_group()
             await self._task_group.__aenter__()

@@ -27,9 +27,10 @@ async def test_ticks_and_executions_flow_from_one_node_to_another_once(
 ) -> None:
     prefix = unique_prefix(tmp_path)
     b_file = tmp_path / "b" / MAIN
-    async with open_node(tmp_path / "a", roles=["chatgpt_bot"]) as a, JetStreamForwarder(
-        a, nats_url, prefix=prefix, topics=["market.tick.>", "trade.>"]
-    ) as fwd:
+    async with (
+        open_node(tmp_path / "a", roles=["chatgpt_bot"]) as a,
+        JetStreamForwarder(a, nats_url, prefix=prefix, topics=["market.tick.>", "trade.>"]) as fwd,
+    ):
         for n in range(1, 501):
             await a.bus.publish(tick(n))
         for n in range(1, 21):
@@ -37,15 +38,16 @@ async def test_ticks_and_executions_flow_from_one_node_to_another_once(
         await a.bus.flush()  # JetStream has them all
         stats = fwd.statistics()
     assert stats.in_flight == 0
-    async with open_node(tmp_path / "b", roles=["chatgpt_bot"]) as b:
-        async with JetStreamConsumer(b, nats_url, prefix=prefix, database="main") as consumer:
-            with anyio.fail_after(30):
-                await wait_until(
-                    lambda: (
-                        len(stored_tick_numbers(b_file)) >= 500
-                        and len(stored_executions(b_file)) >= 20
-                    )
+    async with (
+        open_node(tmp_path / "b", roles=["chatgpt_bot"]) as b,
+        JetStreamConsumer(b, nats_url, prefix=prefix, database="main") as consumer,
+    ):
+        with anyio.fail_after(30):
+            await wait_until(
+                lambda: (
+                    len(stored_tick_numbers(b_file)) >= 500 and len(stored_executions(b_file)) >= 20
                 )
-            assert consumer.statistics().consumed == 520
+            )
+        assert consumer.statistics().consumed == 520
     assert stored_tick_numbers(b_file) == list(range(1, 501))
     assert stored_executions(b_file) == list(range(1, 21))
