@@ -35,7 +35,7 @@ from ._connect import connect, ensure_stream
 from ._consume_names import consumer_origin, tick_origin
 from ._consume_stats import ConsumerStatistics
 from ._consumer_start import read_cursors, recreate_consumer
-from ._errors import BridgeOptionError
+from ._errors import BridgeError, BridgeOptionError
 from ._names import check_prefix, check_stream, stream_name, subject_of
 from ._options import check_number
 
@@ -200,7 +200,25 @@ class JetStreamConsumer:
                 pause = 0.05
                 if self._stopping:
                     return  # not handed: delivered again to the next run
-                await self._handle(messages, send)
+                try:
+                    await self._handle(messages, send)
+                except (*_RETRYABLE, BridgeError) as exc:
+                    # Asking the server failed (it went away): start again after what
+                    # was handed, once it answers.
+                    logger.warning("bridge consumer %s: %s; starting again", self.origin, exc)
+                    await self._start_again()
+
+    async def _start_again(self) -> None:
+        """Make the consumer again after what was handed, until the server lets us."""
+        pause = 0.1
+        while True:
+            try:
+                await self._start(self._handed, hint=False)
+                return
+            except (*_RETRYABLE, BridgeError) as exc:
+                logger.debug("bridge consumer %s: %s", self.origin, exc)
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     async def _handle(self, messages: list[Msg], send: MemoryObjectSendStream[_Entry]) -> None:
         messages = sorted(messages, key=_stream_seq)

@@ -29,6 +29,8 @@ def execution(n: int) -> TradeExecution:
 
 def stored_tick_numbers(path: Path) -> list[int]:
     """The numbers of the ticks stored, one per row (so duplicates show)."""
+    if not path.exists():
+        return []
     with read_only(path) as conn:
         rows = conn.execute("SELECT bid FROM unified_ticks ORDER BY bid").fetchall()
     return [round(bid - 1000.0) for (bid,) in rows]
