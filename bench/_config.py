@@ -31,6 +31,7 @@ SCENARIOS: Final = (
     "import-ticks",
     "candles",
     "api-load",
+    "bridge",
 )
 
 

@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from ._api import api_load
+from ._bridge import bridge
 from ._busmicro import bus
 from ._candles import candles
 from ._config import BenchConfig
@@ -67,6 +68,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "import-ticks": import_ticks_scenario,
     "candles": candles,
     "api-load": api_load,
+    "bridge": bridge,
 }
 
 

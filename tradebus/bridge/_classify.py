@@ -3,14 +3,14 @@ the forwarder lane that numbered it, if it has no ``event_id``), or why it is no
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import schemas
 from schemas import Event, InvalidEvent
 from writers import DatabaseSpec
 
-from ._names import MSG_ID, ORIGIN, SEQ, database_of, topic_of
+from ._names import MSG_ID, ORIGIN, SEQ, TopicHomes, topic_of
 
 __all__ = ["Verdict", "classify"]
 
@@ -31,13 +31,13 @@ def classify(
     *,
     prefix: str,
     spec: DatabaseSpec,
-    databases: Sequence[DatabaseSpec],
+    homes: TopicHomes,
 ) -> Verdict:
     """Decode and check one message as the bus would (and its subject's database)."""
     topic = topic_of(subject, prefix)
     if topic is None:
         return Verdict(None, None, f"subject {subject!r} lacks the bridge's prefix {prefix!r}")
-    home = database_of(topic, databases)
+    home = homes(topic)
     if home is None:
         return Verdict(None, None, f"subject {subject!r} belongs to no database")
     if home.name != spec.name:

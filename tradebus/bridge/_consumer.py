@@ -36,7 +36,7 @@ from ._consume_names import consumer_origin, tick_origin
 from ._consume_stats import ConsumerStatistics
 from ._consumer_start import read_cursors, recreate_consumer
 from ._errors import BridgeError, BridgeOptionError
-from ._names import check_prefix, check_stream, stream_name, subject_of
+from ._names import TopicHomes, check_prefix, check_stream, stream_name, subject_of
 from ._options import check_number
 
 __all__ = ["JetStreamConsumer"]
@@ -97,6 +97,7 @@ class JetStreamConsumer:
         self.duplicate_window = check_number("duplicate_window", duplicate_window, 0.1, 1e7)
         self.writer: WriterActor = node.writer(self.spec.name)  # AccessDenied if not hosted
         self.origin = consumer_origin(self.stream, self.durable)
+        self._homes = TopicHomes(node.topology.databases)
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
@@ -242,7 +243,7 @@ class JetStreamConsumer:
             self._handed = seq
             verdict = classify(
                 message.subject, message.data, message.headers,
-                prefix=self.prefix, spec=self.spec, databases=self.node.topology.databases,
+                prefix=self.prefix, spec=self.spec, homes=self._homes,
             )  # fmt: skip
             if verdict.reason is not None:
                 await self._publish(lanes, others, segment_end)

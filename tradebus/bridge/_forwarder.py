@@ -27,6 +27,7 @@ import nats.errors
 import nats.js.errors
 from anyio.abc import TaskGroup
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from eventbus import BusClosed, Message, Subscription
 from writers import DatabaseSpec
@@ -36,7 +37,7 @@ from ._connect import connect, ensure_stream
 from ._consume_names import BRIDGE_ORIGIN
 from ._errors import BridgeError, BridgeOptionError
 from ._forward_stats import ForwarderStatistics
-from ._names import MSG_ID, ORIGIN, SEQ, check_prefix, database_of, stream_name, subject_of
+from ._names import MSG_ID, ORIGIN, SEQ, TopicHomes, check_prefix, stream_name, subject_of
 from ._options import check_name, check_number, check_topics, overlapping
 
 __all__ = ["JetStreamForwarder"]
@@ -121,6 +122,7 @@ class JetStreamForwarder:
                 f"({', '.join(p for spec in databases for p in spec.topics)})"
             )  # fmt: skip
         self._client: Client | None = None
+        self._js: JetStreamContext | None = None
         self._subscription: Subscription | None = None
         self._task_group: TaskGroup | None = None
         self._window: deque[_Item] = deque()
@@ -129,7 +131,7 @@ class JetStreamForwarder:
         self._lane_seq = [0] * self.lanes
         self._room = anyio.Event()
         self._empty = anyio.Event()
-        self._homes: dict[str, DatabaseSpec | None] = {}
+        self._homes = TopicHomes(self.databases)
         self._entered = False
         self._stop_taking = False
         self._forwarded = self._acked = self._duplicates = 0
@@ -144,6 +146,7 @@ class JetStreamForwarder:
         self._entered = True
         client = await connect(self.url, timeout=self.connect_timeout, name=self.origin)
         self._client = client
+        self._js = client.jetstream(timeout=self.publish_timeout)
         try:
             await self._ensure_streams()
             self._subscription = self.node.bus.subscribe(
@@ -237,9 +240,7 @@ class JetStreamForwarder:
             self._skipped += 1
             return
         topic = message.topic
-        home = self._homes.get(topic, False)
-        if home is False:
-            home = self._homes[topic] = database_of(topic, self.databases)
+        home = self._homes(topic)
         if home is None:
             item.done = True
             item.failed = f"topic {topic!r} belongs to no database the bridge forwards"
@@ -300,9 +301,8 @@ class JetStreamForwarder:
 
     async def _publish(self, item: _Item) -> None:
         """Publish ``item`` until JetStream acknowledges it (or it can never be)."""
-        client = self._client
-        assert client is not None
-        js = client.jetstream(timeout=self.publish_timeout)
+        js = self._js
+        assert js is not None
         pause = FIRST_PAUSE
         while True:
             try:

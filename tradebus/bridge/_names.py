@@ -15,6 +15,7 @@ __all__ = [
     "MSG_ID",
     "ORIGIN",
     "SEQ",
+    "TopicHomes",
     "check_prefix",
     "check_stream",
     "database_of",
@@ -83,3 +84,23 @@ def database_of(topic: str, databases: Sequence[DatabaseSpec]) -> DatabaseSpec |
         if any(Pattern(p).matches(topic) for p in spec.topics):
             return spec
     return None
+
+
+class TopicHomes:
+    """:func:`database_of`, remembered for the topics seen (up to ``limit`` of them)."""
+
+    def __init__(self, databases: Sequence[DatabaseSpec], limit: int = 100_000) -> None:
+        self.databases = tuple(databases)
+        self.limit = limit
+        self._homes: dict[str, DatabaseSpec | None] = {}
+
+    def __call__(self, topic: str) -> DatabaseSpec | None:
+        homes = self._homes
+        try:
+            return homes[topic]
+        except KeyError:
+            pass
+        if len(homes) >= self.limit:
+            homes.clear()
+        home = homes[topic] = database_of(topic, self.databases)
+        return home
