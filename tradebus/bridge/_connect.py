@@ -62,8 +62,8 @@ async def ensure_stream(
         info = await js.stream_info(name)
     except nats.js.errors.NotFoundError:
         info = None
-    except nats.js.errors.Error as exc:
-        raise BridgeError(f"cannot look up stream {name}: {exc}") from exc
+    except (nats.errors.Error, OSError) as exc:
+        raise BridgeError(f"cannot look up stream {name}: {exc!r}") from exc
     try:
         if info is None:
             await js.add_stream(
@@ -81,7 +81,7 @@ async def ensure_stream(
         missing = [s for s in subjects if s not in have]
         if missing:
             await js.update_stream(config.evolve(subjects=have + missing))
-    except nats.js.errors.Error as exc:
+    except (nats.errors.Error, OSError) as exc:
         raise BridgeError(
             f"JetStream refused stream {name} for subjects {list(subjects)}: {exc}; another "
             "stream may hold them (give the bridge a subject prefix of its own)"

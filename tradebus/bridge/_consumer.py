@@ -201,6 +201,8 @@ class JetStreamConsumer:
                 pause = 0.05
                 if self._stopping:
                     return  # not handed: delivered again to the next run
+                if not messages:  # a fetch may end with none (the server went away)
+                    continue
                 try:
                     await self._handle(messages, send)
                 except (*_RETRYABLE, BridgeError) as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -66,8 +67,8 @@ async def recreate_consumer(
     """
     try:
         info = await js.stream_info(stream)
-    except nats.js.errors.Error as exc:
-        raise BridgeError(f"cannot look up stream {stream}: {exc}") from exc
+    except (nats.errors.Error, OSError) as exc:
+        raise BridgeError(f"cannot look up stream {stream}: {exc!r}") from exc
     last = info.state.last_seq
     if last < after:
         raise BridgeError(
@@ -82,6 +83,10 @@ async def recreate_consumer(
         await js.delete_consumer(stream, durable)
     except nats.js.errors.NotFoundError:
         pass
+    except (nats.errors.Error, OSError) as exc:
+        raise BridgeError(
+            f"cannot replace consumer {durable!r} of stream {stream}: {exc!r}"
+        ) from exc
     start_after = max(after, floor if floor <= last else 0)
     config = ConsumerConfig(
         durable_name=durable,
@@ -93,6 +98,6 @@ async def recreate_consumer(
     )
     try:
         await js.add_consumer(stream, config)
-    except nats.js.errors.Error as exc:
+    except (nats.errors.Error, OSError) as exc:
         raise BridgeError(f"cannot make consumer {durable!r} on stream {stream}: {exc}") from exc
     return start_after

@@ -319,7 +319,7 @@ class JetStreamForwarder:
                 if isinstance(exc, nats.js.errors.NoStreamResponseError):
                     try:  # the server may have come back without its streams
                         await self._ensure_streams()
-                    except BridgeError as again:
+                    except (*_RETRYABLE, BridgeError) as again:
                         logger.debug("bridge forwarder: %s", again)
                 await anyio.sleep(pause)
                 pause = min(pause * 2, MAX_PAUSE)
