@@ -96,6 +96,10 @@ class JetStreamConsumer:
         self.drain_timeout = check_number("drain_timeout", drain_timeout, 0.0, 1e6)
         self.duplicate_window = check_number("duplicate_window", duplicate_window, 0.1, 1e7)
         self.writer: WriterActor = node.writer(self.spec.name)  # AccessDenied if not hosted
+        if self.batch > self.writer.max_buffer // 2:  # a batch goes on the bus in groups
+            raise BridgeOptionError(
+                "batch", batch, f"at most half the writer's max_buffer ({self.writer.max_buffer})"
+            )
         self.origin = consumer_origin(self.stream, self.durable)
         self._homes = TopicHomes(node.topology.databases)
         self._client: Client | None = None

@@ -64,6 +64,14 @@ async def test_a_wrong_consumer_option_is_refused_naming_it(
     assert allowed in str(caught.value)
 
 
+async def test_a_consumer_batch_must_fit_its_writers_buffer(tmp_path: Path) -> None:
+    async with open_node(
+        tmp_path, roles=["chatgpt_bot"], candles=None, monitor=None, max_buffer=100
+    ) as node:
+        with pytest.raises(BridgeOptionError, match=r"batch=500 .* at most half the writer's"):
+            JetStreamConsumer(node, URL, database="main")
+
+
 async def test_a_consumer_needs_the_node_to_host_its_database(tmp_path: Path) -> None:
     async with open_node(tmp_path, roles=["api_server"], candles=None, monitor=None) as node:
         with pytest.raises(AccessDenied, match="may not write 'main'"):
