@@ -3,11 +3,13 @@ a forwarder's retry after the de-duplication window, a server away."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import anyio
 import msgspec
 import nats
+import nats.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -223,3 +225,63 @@ async def test_the_forwarder_holds_a_bounded_number_while_the_server_is_away(
     finally:
         server.stop()
     assert stored_tick_numbers(tmp_path / "b" / MAIN) == list(range(1, 2001))
+
+
+async def test_a_message_deleted_from_the_stream_is_a_gap_the_consumer_passes(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    stream = stream_name("main", prefix)
+    async with (  # makes the stream
+        _node(tmp_path / "b") as node,
+        JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
+    ):
+        pass
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        for n in range(1, 11):
+            await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
+        await js.delete_msg(stream, 5)
+    finally:
+        await client.close()
+    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    assert stored_tick_numbers(tmp_path / "b" / MAIN) == [1, 2, 3, 4, 6, 7, 8, 9, 10]
+    assert consumer.statistics().restarts == 1  # not made again: the gap is a deletion
+
+
+async def test_a_delivery_lost_to_another_reader_is_fetched_again_not_skipped(
+    tmp_path: Path, nats_url: str
+) -> None:
+    """JetStream delivers newer messages before it delivers a lost one again: the
+    consumer sees the hole, makes its durable consumer again after what it handed,
+    and stores the lost message (a "highest sequence seen" cursor would skip it)."""
+    prefix = unique_prefix(tmp_path)
+    stream = stream_name("main", prefix)
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        async with _node(tmp_path / "b") as node:
+            consumer = JetStreamConsumer(
+                node, nats_url, prefix=prefix, database="main", batch=5, fetch_wait=0.05
+            )
+            async with consumer:
+                # Another reader of the same durable consumer takes deliveries and
+                # never acknowledges them: they are lost to ours until ack_wait.
+                thief = await js.pull_subscribe_bind(durable="tradebus", stream=stream)
+                n, stolen = 0, 0
+                while not stolen and n < 500:
+                    n += 1
+                    await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
+                    with contextlib.suppress(nats.errors.TimeoutError):  # ours took it
+                        stolen = len(await thief.fetch(1, timeout=0.05))
+                assert stolen, "the other reader never got a delivery"
+                for _ in range(5):  # newer messages: delivered to ours first
+                    n += 1
+                    await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
+                with anyio.fail_after(20):
+                    await wait_until(lambda: consumer.statistics().acked >= n)
+    finally:
+        await client.close()
+    assert stored_tick_numbers(tmp_path / "b" / MAIN) == list(range(1, n + 1))
+    assert consumer.statistics().restarts >= 2  # made again after the hole
