@@ -69,6 +69,36 @@ def _wait_until_up(port: int, process: subprocess.Popen[bytes] | None, log: Path
     raise ServerUnavailable(f"the server on port {port} did not come up:\n{tail}")
 
 
+class _Server:
+    """What both servers share: a context manager that starts it and closes it."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop it for good."""
+        self.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def nats_binary() -> str:
     """The path of ``nats-server``.
 
@@ -82,7 +112,7 @@ def nats_binary() -> str:
     return found
 
 
-class NatsServer:
+class NatsServer(_Server):
     """A nats-server with JetStream, on ``127.0.0.1:port``, storing in ``folder``.
 
     Use as a context manager (stopped on exit) or call :meth:`start`/:meth:`stop`.
@@ -135,22 +165,6 @@ class NatsServer:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def postgres_binaries() -> Path:
     """The folder of PostgreSQL's server programs (``initdb``, ``pg_ctl``).
@@ -166,7 +180,7 @@ def postgres_binaries() -> Path:
     raise ServerUnavailable("PostgreSQL is not installed (Debian: apt-get install postgresql)")
 
 
-class PostgresServer:
+class PostgresServer(_Server):
     """A PostgreSQL cluster of its own in ``folder``, on ``127.0.0.1:port``.
 
     Its superuser is ``tradebus`` (no password, loopback only), with a database
@@ -261,28 +275,12 @@ class PostgresServer:
         if self.data.exists():
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def close(self) -> None:
         """Stop it, and remove its folder if it made one of its own."""
         with contextlib.suppress(Exception):
             self.stop()
         if self.owned:
             shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 #: The variables :func:`main` exports: the tests use these servers when they are set.

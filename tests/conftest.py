@@ -10,7 +10,7 @@ Tests that kill or restart a server start a private one (:mod:`bench.servers`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -28,39 +28,37 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def _server(
+    variable: str, make: Callable[[], NatsServer | PostgresServer], what: str
+) -> Iterator[str]:
+    """The address in ``variable`` if set, else that of a server ``make`` starts
+    (closed after the session), else a skip saying why."""
+    address = os.environ.get(variable)
+    if address:
+        yield address
+        return
+    try:
+        server = make()
+        server.start()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no {what} server: {exc}")
+    try:
+        yield server.url if isinstance(server, NatsServer) else server.dsn
+    finally:
+        server.close()
+
+
 @pytest.fixture(scope="session")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The address of a running nats-server with JetStream (shared by the session:
     each test uses streams of its own names)."""
-    url = os.environ.get(NATS_URL_ENV)
-    if url:
-        yield url
-        return
-    try:
-        server = NatsServer(tmp_path_factory.mktemp("nats"))
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no NATS server: {exc}")
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    yield from _server(NATS_URL_ENV, lambda: NatsServer(tmp_path_factory.mktemp("nats")), "NATS")
 
 
 @pytest.fixture(scope="session")
 def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The DSN of a running PostgreSQL superuser (shared by the session: each test
     uses a database of its own)."""
-    dsn = os.environ.get(PG_DSN_ENV)
-    if dsn:
-        yield dsn
-        return
-    try:
-        server = PostgresServer(tmp_path_factory.mktemp("postgres"))
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server: {exc}")
-    try:
-        yield server.dsn
-    finally:
-        server.close()
+    yield from _server(
+        PG_DSN_ENV, lambda: PostgresServer(tmp_path_factory.mktemp("postgres")), "PostgreSQL"
+    )

@@ -173,6 +173,9 @@ def _cells(p: ProcessStatus, now: int, max_lag: float) -> list[str | Text]:
     note = Text(p.last_error or "", style="red")
     if p.dead_reason:
         note.append(("\n" if note else "") + p.dead_reason)
+    pruned = sum(w.pruned for w in p.writers.values())
+    if pruned:
+        note.append(("\n" if note else "") + f"retention pruned {pruned:,} rows", style="dim")
     return [
         Text("\n".join(p.roles) or "(client)"),
         str(p.pid),

@@ -96,6 +96,8 @@ class WriterHealth(msgspec.Struct, frozen=True, kw_only=True):
     dead_letters: int
     #: The error of its last failed attempt (None after a success).
     last_error: str | None
+    #: Rows deleted by retention since the process started (all tables).
+    pruned: int = 0
 
 
 class ProcessStatus(msgspec.Struct, frozen=True, kw_only=True):

@@ -191,6 +191,7 @@ def process_status(
             retries=w.retries,
             dead_letters=w.dead_letters,
             last_error=w.last_error,
+            pruned=sum(w.pruned.values()),
         )
         for name, w in stats.writers.items()
     }

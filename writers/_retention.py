@@ -13,8 +13,9 @@ Groups (each table of a group lives in one database):
 * ``logs``: ``trade_monitoring``, ``trade_alerts``, ``api_logs``, ``system_health``;
 * ``analysis``: ``trade_analysis``, ``analysis_results``;
 * ``trades``: closed positions (``trade_positions`` by ``closed_ts``) with their
-  ``trade_executions`` and ``position_updates``; an open position and its history
-  are never pruned, whatever their age;
+  ``trade_executions``, ``position_updates``, and the position monitor's
+  ``exit_rules`` and ``monitor_marks`` of the ticket; an open position and its
+  history are never pruned, whatever their age;
 * ``recommendations``: ended recommendations (closed, rejected or expired, by
   ``updated_ts``: their last update) with their ``recommendation_updates``; a pending
   or executed one is never pruned.
@@ -96,7 +97,7 @@ class History(NamedTuple):
 #: The trade history a policy may prune (only when it names the group).
 HISTORIES: Final = (
     History("trade_positions", "trades", "ticket", "closed_ts", "status = 'closed'",
-            ("position_updates", "trade_executions")),
+            ("position_updates", "trade_executions", "exit_rules", "monitor_marks")),
     History("trade_recommendations", "recommendations", "recommendation_id", "updated_ts",
             "status IN ('closed', 'rejected', 'expired')", ("recommendation_updates",)),
 )  # fmt: skip
@@ -136,8 +137,9 @@ class Retention(msgspec.Struct, frozen=True, kw_only=True):
     :param logs: days of ``trade_monitoring``, ``trade_alerts``, ``api_logs`` and
         ``system_health`` kept (by ``ts``).
     :param analysis: days of ``trade_analysis`` and ``analysis_results`` kept.
-    :param trades: days a closed position (with its execution and updates) is kept
-        after its close; default forever. Open positions are never pruned.
+    :param trades: days a closed position (with its execution, updates, exit rules
+        and monitor marks) is kept after its close; default forever. Open positions
+        are never pruned.
     :param recommendations: days an ended recommendation (closed, rejected,
         expired; with its updates) is kept after its last update; default forever.
     :param chunk: the most rows one prune transaction deletes (ingest waits behind

@@ -93,7 +93,7 @@ def open_write_connection(
         conn.execute(f"PRAGMA synchronous={synchronous}")
         # Checkpoint every ~4 MB of WAL (SQLite's default), and truncate the WAL file
         # back to 64 MB after a checkpoint so that a burst does not leave it huge.
-        conn.execute("PRAGMA wal_autocheckpoint=1000")
+        conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
         conn.execute("PRAGMA journal_size_limit=67108864")
         conn.execute("PRAGMA foreign_keys=ON")
         # Again, now that SQLite has opened them: before any write.
@@ -104,6 +104,10 @@ def open_write_connection(
             raise WriterError(f"cannot open {path} for writing: {exc}") from exc
         raise
     return conn
+
+
+#: The writer's WAL auto-checkpoint threshold (pages; SQLite's default).
+AUTOCHECKPOINT = 1000
 
 
 def _check_files(path: str) -> None:

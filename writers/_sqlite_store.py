@@ -18,7 +18,7 @@ from eventbus import Message
 from ._exceptions import WriterError
 from ._lock import WriterLock
 from ._specs import DatabaseSpec, Statement
-from ._sqlite import Synchronous, is_transient, migrate, open_write_connection
+from ._sqlite import AUTOCHECKPOINT, Synchronous, is_transient, migrate, open_write_connection
 from ._sqlite_outbox import CONTINUE_AFTER, DEAD_LETTER, HELD, OUTBOX_ID, OUTBOX_SEQ, TRIM
 from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, relay_cursors
 from ._sqlite_thread import Job, SqliteThread
@@ -32,6 +32,11 @@ T = TypeVar("T")
 logger = logging.getLogger("writers")
 
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
+# A transaction of at most this many rows runs in the event loop's thread when the
+# SQLite thread is idle (a lone call's round trip then has no thread hop); with
+# synchronous FULL or EXTRA a commit waits for the disk: never in the event loop.
+_INLINE_ROWS = 64
+_INLINE_SYNCHRONOUS = frozenset({"OFF", "NORMAL"})
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
 # What SQLite (or binding a value to it) raises for what an event holds: constraint and
 # trigger aborts (IntegrityError), SQLITE_TOOBIG / SQLITE_MISMATCH / out-of-range
@@ -49,7 +54,7 @@ class SqlitePending:
 
     __slots__ = ("job", "store", "trial")
 
-    def __init__(self, store: SqliteStore, job: Job[None], trial: bool) -> None:
+    def __init__(self, store: SqliteStore, job: Job[Any], trial: bool) -> None:
         self.store = store
         self.job = job
         self.trial = trial
@@ -205,21 +210,58 @@ class SqliteStore:
     def submit(self, transaction: Transaction, *, trial: bool = False) -> SqlitePending:
         if not isinstance(transaction, SqliteTransaction):
             raise TypeError(f"not a transaction of this store: {transaction!r}")
+        if (
+            not trial
+            and self.synchronous in _INLINE_SYNCHRONOUS
+            and sum(transaction.rows.values()) <= _INLINE_ROWS
+        ):
+            done = self.thread.run_inline(partial(self._run_inline, transaction), transaction=True)
+            if done is not None and done.result is not False:
+                return SqlitePending(self, done, trial)
+            # Not run (the thread was busy, or another connection holds the write lock:
+            # waiting for it is the SQLite thread's job, never the event loop's).
         job = self.thread.submit(partial(self._run, transaction, trial), transaction=True)
         return SqlitePending(self, job, trial)
+
+    def _run_inline(self, transaction: SqliteTransaction) -> bool:
+        """:meth:`_run`, in the event loop's thread, if it can start at once; return
+        False if another connection holds the write lock (nothing was run). A WAL
+        checkpoint is left to the SQLite thread's housekeeping, never run in the loop
+        by this commit."""
+        conn = self._conn
+        if conn is None:
+            raise WriterError(f"the connection to {self.path} is closed")
+        self.watch.check()
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            self._run(transaction, False, begun=True)
+        finally:
+            conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
+        return True
 
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""
         self._planned_tick_seq = self._committed_tick_seq
         self._planned_outbox_seq = self._committed_outbox_seq
 
-    def _run(self, transaction: SqliteTransaction, trial: bool) -> None:
-        """Run ``transaction`` in one SQLite transaction, in the connection's thread."""
+    def _run(self, transaction: SqliteTransaction, trial: bool, *, begun: bool = False) -> None:
+        """Run ``transaction`` in one SQLite transaction, in the connection's thread
+        (``begun``: its BEGIN was run already)."""
         conn = self._conn
         if conn is None:
             raise WriterError(f"the connection to {self.path} is closed")
-        self.watch.check()  # never write into files that are no longer the database's
-        conn.execute("BEGIN IMMEDIATE")
+        if not begun:
+            self.watch.check()  # never write into files that are no longer the database's
+            conn.execute("BEGIN IMMEDIATE")
         try:
             for _table, sql, rows in transaction.statements:
                 conn.executemany(sql, rows)

@@ -9,6 +9,11 @@ backends a worker thread waits on the job's ``threading.Event`` for the loop.
 A transaction that fails halts the thread's transactions: every one submitted
 before the failure was reported is skipped, not run (it was planned on the
 assumption that the failed one committed).
+
+A small job may also run in the caller's thread (:meth:`SqliteThread.run_inline`),
+when the SQLite thread has nothing queued and is not running anything: a lone
+transaction on an idle writer then costs no thread hop either way (two wake-ups of
+sleeping threads, the larger part of its round trip on an idle machine).
 """
 
 from __future__ import annotations
@@ -69,6 +74,12 @@ class SqliteThread:
         self.after_transaction = after_transaction
         self._jobs: queue.SimpleQueue[Job[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        #: Held by whoever runs a job: the thread, or a caller running one inline.
+        self._running = threading.Lock()
+        #: Jobs queued so far (counted by the submitting thread only), and jobs the
+        #: SQLite thread has finished (counted by it only): equal when it is idle.
+        self._queued = 0
+        self._finished = 0
         #: The generation stamped on transactions submitted now (event loop side).
         self.generation = 0
         self._halted = -1  # transactions of this generation or older are skipped (thread side)
@@ -99,7 +110,28 @@ class SqliteThread:
         job = Job(function, self.generation if transaction else None)
         with contextlib.suppress(RuntimeError):  # not on asyncio: a worker thread waits
             job.wake = (asyncio.get_running_loop(), anyio.Event())
+        self._queued += 1
         self._jobs.put(job)
+        return job
+
+    def run_inline(self, function: Callable[[], T], *, transaction: bool = False) -> Job[T] | None:
+        """Run ``function`` now, in this thread, if the SQLite thread has no job queued
+        or running (so order is kept); return the finished job, or None (then
+        :meth:`submit` it). Housekeeping after a transaction is left to the thread."""
+        if (
+            self._thread is None
+            or self._queued != self._finished
+            or not self._running.acquire(blocking=False)
+        ):
+            return None
+        try:
+            job = Job(function, self.generation if transaction else None)
+            self._execute(job)
+        finally:
+            self._running.release()
+        if job.generation is not None and self.after_transaction is not None:
+            self._queued += 1
+            self._jobs.put(Job(self._housekeeping, None))
         return job
 
     async def wait(self, job: Job[T]) -> T:
@@ -124,27 +156,37 @@ class SqliteThread:
         """Run ``function`` in the thread and return what it returns."""
         return await self.wait(self.submit(function))
 
+    def _execute(self, job: Job[Any]) -> None:
+        """Run ``job`` (unless a failure halted its generation) and finish it."""
+        if job.generation is not None and job.generation <= self._halted:
+            job.error = Skipped(f"not run: a transaction before it in {self.name} failed")
+            job.finish()
+            return
+        started = time.perf_counter()
+        try:
+            job.result = job.function()
+        except BaseException as exc:
+            job.error = exc
+            if job.generation is not None:
+                self._halted = job.generation
+        job.seconds = time.perf_counter() - started
+        job.finish()
+
+    def _housekeeping(self) -> None:
+        if self.after_transaction is not None:
+            try:
+                self.after_transaction()
+            except Exception:  # housekeeping: never the end of the thread
+                logger.exception("%s: housekeeping failed", self.name)
+
     def _serve(self) -> None:
         jobs = self._jobs
         while True:
             job = jobs.get()
             if job is None:
                 return
-            if job.generation is not None and job.generation <= self._halted:
-                job.error = Skipped(f"not run: a transaction before it in {self.name} failed")
-                job.finish()
-                continue
-            started = time.perf_counter()
-            try:
-                job.result = job.function()
-            except BaseException as exc:
-                job.error = exc
+            with self._running:
+                self._execute(job)
                 if job.generation is not None:
-                    self._halted = job.generation
-            job.seconds = time.perf_counter() - started
-            job.finish()
-            if job.generation is not None and self.after_transaction is not None:
-                try:
-                    self.after_transaction()
-                except Exception:  # housekeeping: never the end of the thread
-                    logger.exception("%s: housekeeping failed", self.name)
+                    self._housekeeping()
+                self._finished += 1

@@ -116,8 +116,9 @@ def test_quick_run_writes_every_scenario_to_json(tmp_path: Path) -> None:
     assert all(process["cpu_share"] >= 0 for process in idle.values())
     imported = scenarios["import-ticks"]  # every tick of the file stored, or it fails
     assert imported["ticks"] == 2000
-    [import_pair] = imported["pairs"]
-    assert imported["ratio_to_in_process"] == import_pair["ratio"] > 0
+    [import_round] = imported["rounds"]
+    assert imported["ratio_to_in_process"] == import_round["ratio_to_in_process"] > 0
+    assert imported["ratio_to_plain"] == import_round["ratio_to_plain"] > 0
     names = {line["scenario"] for line in results["table"]}
     assert names == set(bench.SCENARIOS)
     targets = {target["name"]: target for target in results["targets"]}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 
 from schemas import ApiLog, Tick
 from tradebus import Node, Retention, RetentionService, open_node, retention_service
+from tradebus._status import STATUS_FILENAME
 
 from ..writers._helpers import count, wait_until
 
@@ -88,3 +92,34 @@ async def test_a_service_of_some_roles_prunes_only_their_databases(tmp_path: Pat
 async def test_a_retention_service_needs_a_policy() -> None:
     with pytest.raises(TypeError, match="retention must be a Retention"):
         retention_service({"ticks": 30})  # type: ignore[arg-type]
+
+
+async def test_tradebus_status_shows_what_retention_pruned(tmp_path: Path) -> None:
+    await _fill(tmp_path, time.time_ns())
+    policy = Retention(ticks=30, logs=90)
+    async with (
+        Node(tmp_path) as node,
+        RetentionService(node, policy),
+    ):
+        with anyio.fail_after(30):
+            await wait_until(
+                lambda: (
+                    sum(sum(w.pruned.values()) for w in node.statistics().writers.values()) == 51
+                )
+            )
+
+        def shown() -> bool:
+            status = msgspec.json.decode((tmp_path / STATUS_FILENAME).read_bytes())
+            return any(
+                w.get("pruned") == 50 for p in status["processes"].values()
+                for w in p["writers"].values()
+            )  # fmt: skip
+
+        with anyio.fail_after(30):
+            await wait_until(shown)
+        result = await anyio.run_process(
+            [sys.executable, "-m", "tradebus", "status", "--data-dir", str(tmp_path)],
+            check=False,
+            env={**os.environ, "COLUMNS": "250"},
+        )
+    assert "retention pruned 51 rows" in result.stdout.decode()

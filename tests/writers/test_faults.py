@@ -237,3 +237,44 @@ async def test_an_on_commit_that_raises_is_logged_and_every_stored_event_is_ackn
     assert calls[0] >= 3  # the writer went on after the hook raised
     assert count(path, "trade_executions") == 30
     assert "on_commit raised; the writer goes on" in caplog.text
+
+
+async def test_a_lone_commit_waits_for_a_foreign_write_lock_without_stopping_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """A small transaction on an idle writer runs in the event loop's thread, unless
+    another connection holds the write lock: then the SQLite thread waits for it."""
+    import sqlite3
+
+    path = tmp_path / "main.db"
+    async with running_writer(path, MAIN, busy_timeout=10.0) as (bus, _writer):
+        await bus.publish(execution(1), wait=True)
+        await anyio.sleep(0.2)  # the writer idle: its first WAL inspection done
+        foreign = sqlite3.connect(path, isolation_level=None)
+        foreign.execute("BEGIN IMMEDIATE")
+        beats = 0
+        stored = anyio.Event()
+
+        async def heartbeat() -> None:
+            nonlocal beats
+            while True:
+                await anyio.sleep(0.01)
+                beats += 1
+
+        async def call() -> None:
+            await bus.publish(execution(2), wait=True)
+            stored.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(heartbeat)
+            tg.start_soon(call)
+            await anyio.sleep(1.0)
+            held_beats = beats
+            assert not stored.is_set()  # held back by the foreign lock...
+            foreign.execute("COMMIT")
+            foreign.close()
+            with anyio.fail_after(30):
+                await stored.wait()  # ...and stored once it is released
+            tg.cancel_scope.cancel()
+        assert held_beats >= 20  # the event loop ran on meanwhile
+    assert query(path, "SELECT ticket FROM trade_executions ORDER BY 1") == [(1,), (2,)]

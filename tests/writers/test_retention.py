@@ -17,6 +17,8 @@ from schemas import (
     ApiLog,
     Candle,
     Event,
+    ExitRule,
+    MonitorMark,
     RecommendationUpdate,
     SystemHealth,
     Tick,
@@ -330,6 +332,20 @@ async def test_trades_go_only_closed_and_whole_and_never_an_open_position(tmp_pa
                 position_update(3, ts=RECENT, current_price=1.0, status="closed"),
             ],
         )
+        # The monitor's rules and marks of a ticket go with it.
+        await publish(
+            bus,
+            [
+                *(ExitRule(ticket=t, symbol="EURUSD", trailing_distance=0.001) for t in (1, 2)),
+                *(
+                    MonitorMark(
+                        ticket=t, symbol="EURUSD", kind="stop_loss_hit", level=1.0,
+                        severity="warning", message="hit", ts=ANCIENT + 1,
+                    )
+                    for t in (1, 2, 3)
+                ),
+            ],
+        )  # fmt: skip
         policy = Retention(trades=30, chunk=1)
         counted = {c.table: c.rows for c in prunable(path, MAIN, policy, NOW)}
         report = await Pruner(writer, policy, clock=_clock).prune()
@@ -339,6 +355,8 @@ async def test_trades_go_only_closed_and_whole_and_never_an_open_position(tmp_pa
             == {
                 "position_updates": 2,
                 "trade_executions": 1,
+                "exit_rules": 1,
+                "monitor_marks": 1,
                 "trade_positions": 1,
             }
         )
@@ -351,6 +369,8 @@ async def test_trades_go_only_closed_and_whole_and_never_an_open_position(tmp_pa
     ]
     assert query(path, "SELECT DISTINCT ticket FROM position_updates ORDER BY 1") == [(2,), (3,)]
     assert query(path, "SELECT ticket FROM trade_executions ORDER BY 1") == [(2,), (3,), (4,)]
+    assert query(path, "SELECT ticket FROM exit_rules ORDER BY 1") == [(2,)]
+    assert query(path, "SELECT ticket FROM monitor_marks ORDER BY 1") == [(2,), (3,)]
 
 
 async def test_recommendations_go_only_once_ended_with_their_updates(tmp_path: Path) -> None:

@@ -296,6 +296,8 @@ class WriterView(_View, frozen=True, kw_only=True):
     retries: int
     dead_letters: int
     last_error: str | None
+    #: Rows retention deleted since the process started.
+    pruned: int = 0
 
 
 class ProcessView(_View, frozen=True, kw_only=True):

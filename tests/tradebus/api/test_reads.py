@@ -270,6 +270,7 @@ async def test_processes_from_the_status_file(
     assert mine[0]["heartbeat_age"] >= 0
     assert mine[0]["heartbeat_at"].endswith("Z")
     assert "logs" in mine[0]["writers"]
+    assert mine[0]["writers"]["logs"]["pruned"] == 0  # no retention policy
     assert all(p["state"] == "running" for p in body["items"])
 
 
