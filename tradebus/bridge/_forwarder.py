@@ -177,17 +177,20 @@ class JetStreamForwarder:
         assert task_group is not None
         assert subscription is not None
         try:
-            if exc is None:  # drain: what was taken is published first
+            if exc is None:  # drain: what was taken, and what waits to be, goes first
                 with anyio.move_on_after(self.drain_timeout, shield=True):
-                    self._stop_taking = True
-                    while self._window:
+                    while self._window or subscription.statistics().buffered:
                         self._empty = anyio.Event()
-                        await self._empty.wait()
-                if self._window:
+                        with anyio.move_on_after(0.05):  # buffered: the taker goes on
+                            await self._empty.wait()
+                self._stop_taking = True
+                if self._window or subscription.statistics().buffered:
                     logger.warning(
                         "bridge forwarder %s: %d message(s) not stored by JetStream after "
                         "%g s: their publishers are told they are not stored",
-                        self.origin, len(self._window), self.drain_timeout,
+                        self.origin,
+                        len(self._window) + subscription.statistics().buffered,
+                        self.drain_timeout,
                     )  # fmt: skip
             task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import nats
 import pytest
 
 from tests.tradebus.bridge._helpers import (
@@ -17,7 +18,7 @@ from tests.tradebus.bridge._helpers import (
 )
 from tests.writers._helpers import wait_until
 from tradebus import open_node
-from tradebus.bridge import JetStreamConsumer, JetStreamForwarder
+from tradebus.bridge import JetStreamConsumer, JetStreamForwarder, stream_name
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -51,3 +52,23 @@ async def test_ticks_and_executions_flow_from_one_node_to_another_once(
         assert consumer.statistics().consumed == 520
     assert stored_tick_numbers(b_file) == list(range(1, 501))
     assert stored_executions(b_file) == list(range(1, 21))
+
+
+async def test_leaving_the_forwarder_first_forwards_what_was_published(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    async with open_node(tmp_path / "a", roles=["chatgpt_bot"], candles=None, monitor=None) as a:
+        async with JetStreamForwarder(
+            a, nats_url, prefix=prefix, topics=["market.tick.>"], max_in_flight=50
+        ) as forwarder:
+            for n in range(1, 501):
+                await a.bus.publish(tick(n))  # not waiting for JetStream
+        assert forwarder.statistics().acked == 500
+        await a.bus.flush()  # nothing was abandoned
+    client = await nats.connect(nats_url)
+    try:
+        info = await client.jetstream().stream_info(stream_name("main", prefix))
+    finally:
+        await client.close()
+    assert info.state.messages == 500
