@@ -72,3 +72,30 @@ async def test_leaving_the_forwarder_first_forwards_what_was_published(
     finally:
         await client.close()
     assert info.state.messages == 500
+
+
+async def test_an_event_published_twice_is_one_message_and_one_row(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    once = execution(7)
+    async with (
+        open_node(tmp_path / "a", roles=["api_server"]) as a,  # no writer of its own here
+        JetStreamForwarder(a, nats_url, prefix=prefix, topics=["trade.execution.>"]) as fwd,
+    ):
+        await a.bus.publish(once, wait=True)
+        await a.bus.publish(once, wait=True)  # the same event_id: a retry of the caller's
+        assert fwd.statistics().duplicates == 1  # JetStream recognised the Msg-Id
+    client = await nats.connect(nats_url)
+    try:
+        info = await client.jetstream().stream_info(stream_name("main", prefix))
+    finally:
+        await client.close()
+    assert info.state.messages == 1
+    async with (
+        open_node(tmp_path / "b", roles=["chatgpt_bot"]) as b,
+        JetStreamConsumer(b, nats_url, prefix=prefix, database="main") as consumer,
+    ):
+        with anyio.fail_after(30):
+            await wait_until(lambda: consumer.statistics().acked >= 1)
+    assert stored_executions(tmp_path / "b" / MAIN) == [7]
