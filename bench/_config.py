@@ -32,6 +32,7 @@ SCENARIOS: Final = (
     "candles",
     "api-load",
     "pg-ticks",
+    "bridge",
 )
 
 

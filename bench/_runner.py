@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from ._api import api_load
+from ._bridge import bridge
 from ._busmicro import bus
 from ._candles import candles
 from ._config import BenchConfig
@@ -69,6 +70,7 @@ RUNNERS: Final[dict[str, Scenario]] = {
     "candles": candles,
     "api-load": api_load,
     "pg-ticks": pg_ticks,
+    "bridge": bridge,
 }
 
 

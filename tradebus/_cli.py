@@ -16,7 +16,7 @@ from rich.table import Table
 from schemas import InvalidEvent, check_symbol, format_ts
 from writers import WriterLockError, create_database
 
-from . import _cli_candles, _cli_status
+from . import _cli_bridge, _cli_candles, _cli_status
 from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
 from ._cli_http import add_serve_parser, http_app_of, http_arguments
@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     add_import_parser(commands)
     add_journal_parser(commands)
     _cli_candles.add_parser(commands)
+    _cli_bridge.add_parser(commands)
     commands.add_parser(
         "bench", help="the tick-throughput benchmark (see 'tradebus bench --help')", add_help=False
     )

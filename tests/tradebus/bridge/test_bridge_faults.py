@@ -1,0 +1,287 @@
+"""The bridge against what goes wrong: bad and foreign messages, deliveries again,
+a forwarder's retry after the de-duplication window, a server away."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import anyio
+import msgspec
+import nats
+import nats.errors
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from bench.servers import NatsServer, ServerUnavailable
+from schemas import Tick, TradeAlert
+from tests.tradebus.bridge._helpers import (
+    MAIN,
+    dead_letters,
+    execution,
+    stored_executions,
+    stored_tick_numbers,
+    tick,
+    unique_prefix,
+)
+from tests.writers._helpers import wait_until
+from tradebus import open_node
+from tradebus.bridge import JetStreamConsumer, JetStreamForwarder, stream_name
+
+pytestmark = pytest.mark.timeout(60)
+TOPICS = ["market.tick.>", "trade.execution.>"]
+
+
+def _node(path: Path):  # type: ignore[no-untyped-def]
+    return open_node(path, roles=["chatgpt_bot"], candles=None, monitor=None)
+
+
+async def _consume_all(path: Path, url: str, prefix: str, **options: object) -> JetStreamConsumer:
+    """Run a consumer into the node at ``path`` until it acknowledged the whole stream."""
+    stream = stream_name("main", prefix)
+    client = await nats.connect(url)
+    try:
+        js = client.jetstream()
+        last = (await js.stream_info(stream)).state.last_seq
+        async with _node(path) as node:
+            consumer = JetStreamConsumer(node, url, prefix=prefix, database="main", **options)  # type: ignore[arg-type]
+            async with consumer:
+                with anyio.fail_after(30):
+                    await wait_until(lambda: consumer.statistics().acked >= last)
+    finally:
+        await client.close()
+    return consumer
+
+
+async def test_bad_and_foreign_messages_go_to_dead_letters_and_are_acknowledged(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    stream = stream_name("main", prefix)
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        async with (  # makes the stream
+            _node(tmp_path / "b") as node,
+            JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
+        ):
+            pass
+        info = await js.stream_info(stream)
+        await js.update_stream(
+            info.config.evolve(subjects=[*(info.config.subjects or []), f"{prefix}.other.thing"])
+        )
+        subject = f"{prefix}.market.tick.S1"
+        alert = TradeAlert(alert_type="risk", severity="critical", message="x")
+        invalid = Tick(symbol="S1", bid=-5.0, ask=1.0, ts=1)  # a negative price
+        bad: list[tuple[str, bytes]] = [
+            (subject, b"\xc1 not msgpack"),
+            (subject, msgspec.msgpack.encode(["NoSuchEvent", 1, 2])),
+            (subject, msgspec.msgpack.encode(invalid)),
+            (subject, msgspec.msgpack.encode(alert)),  # another topic's event
+            (f"{prefix}.other.thing", msgspec.msgpack.encode(tick(99))),  # no database's
+        ]
+        bad_seqs = []
+        for n, (bad_subject, data) in enumerate(bad, start=1):
+            await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
+            bad_seqs.append((await js.publish(bad_subject, data)).seq)
+        await js.publish(f"{prefix}.{tick(6).topic}", msgspec.msgpack.encode(tick(6)))
+        consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    finally:
+        await client.close()
+    path = tmp_path / "b" / MAIN
+    assert stored_tick_numbers(path) == [1, 2, 3, 4, 5, 6]
+    letters = dead_letters(path)
+    assert [cursor for _, cursor, _ in letters] == bad_seqs
+    reasons = [error for _, _, error in letters]
+    assert "malformed msgpack" in reasons[0]
+    assert "NoSuchEvent" in reasons[1] or "tag" in reasons[1]
+    assert "bid" in reasons[2]
+    assert "logs.alert" in reasons[3]
+    assert "belongs to no database" in reasons[4]
+    assert consumer.statistics().dead_lettered == 5
+
+
+async def test_what_was_committed_and_not_acknowledged_comes_again_and_is_not_stored_twice(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    async with (
+        _node(tmp_path / "a") as a,
+        JetStreamForwarder(a, nats_url, prefix=prefix, topics=TOPICS),
+    ):
+        for n in range(1, 301):
+            await a.bus.publish(tick(n))
+            if n <= 100 and n % 10 == 0:  # ticks only after the last execution
+                await a.bus.publish(execution(n))
+        await a.bus.flush()
+    # In batches of 50: the last ones hold ticks only (the cursor they commit is their
+    # forwarder lanes' high-water marks, not the stream's).
+    await _consume_all(tmp_path / "b", nats_url, prefix, batch=50)
+    # As if the consumer died after its commits and before its acknowledgements:
+    # JetStream delivers everything again from the start.
+    stream = stream_name("main", prefix)
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        await js.delete_consumer(stream, "tradebus")
+        await js.add_consumer(
+            stream,
+            ConsumerConfig(durable_name="tradebus", deliver_policy=DeliverPolicy.ALL,
+                           ack_policy=AckPolicy.ALL),
+        )  # fmt: skip
+    finally:
+        await client.close()
+    again = await _consume_all(tmp_path / "b", nats_url, prefix)
+    path = tmp_path / "b" / MAIN
+    assert stored_tick_numbers(path) == list(range(1, 301))
+    assert stored_executions(path) == list(range(10, 101, 10))
+    # The ticks after the stream cursor came again, and were recognised.
+    statistics = again.statistics()
+    assert 0 < statistics.started_at < 310
+    assert statistics.duplicates == 310 - statistics.started_at
+    assert statistics.consumed == 0
+
+
+async def test_a_retry_after_the_duplicate_window_is_stored_once(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    stream = stream_name("main", prefix)
+    async with (
+        _node(tmp_path / "a") as a,
+        JetStreamForwarder(a, nats_url, prefix=prefix, topics=TOPICS, duplicate_window=0.1),
+    ):
+        for n in range(1, 101):
+            await a.bus.publish(tick(n))
+            if n % 10 == 0:
+                await a.bus.publish(execution(n))
+        await a.bus.flush()
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        last = (await js.stream_info(stream)).state.last_seq
+        sent = [await js.get_msg(stream, seq) for seq in range(1, last + 1)]
+        await anyio.sleep(0.3)  # the server forgets the ids after its window
+        # What a forwarder retrying after a long outage sends: the same messages.
+        for message in sent:
+            assert message.subject is not None
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if not k.startswith("Nats-Expected")
+            }
+            ack = await js.publish(message.subject, message.data or b"", headers=headers)
+            assert not ack.duplicate  # stored a second time: the window is past
+    finally:
+        await client.close()
+    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    path = tmp_path / "b" / MAIN
+    assert stored_tick_numbers(path) == list(range(1, 101))
+    assert stored_executions(path) == list(range(10, 101, 10))
+    assert consumer.statistics().duplicates == 100  # the ticks; executions by event_id
+
+
+async def test_the_forwarder_holds_a_bounded_number_while_the_server_is_away(
+    tmp_path: Path,
+) -> None:
+    try:
+        server = NatsServer(tmp_path / "nats")
+        server.start()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no NATS server: {exc}")
+    prefix = "away"
+    published = 0
+    try:
+        async with _node(tmp_path / "a") as a:
+            forwarder = JetStreamForwarder(
+                a, server.url, prefix=prefix, topics=TOPICS, lanes=4, max_in_flight=100,
+                publish_timeout=0.2,
+            )  # fmt: skip
+            async with forwarder:
+                server.kill()
+
+                async def publish() -> None:
+                    nonlocal published
+                    for n in range(1, 2001):
+                        await a.bus.publish(tick(n))
+                        published = n
+                    await a.bus.flush()
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(publish)
+                    with anyio.fail_after(20):  # the publisher waits: the buffers are full
+                        await wait_until(
+                            lambda: forwarder.statistics().in_flight == 100 and published >= 200
+                        )
+                    for _ in range(20):  # a while later, it still waits
+                        await anyio.sleep(0.02)
+                        assert forwarder.statistics().in_flight <= 100
+                        # Taken (100) and buffered (100): no more.
+                        assert published <= 201
+                    server.start()
+                assert forwarder.statistics().in_flight == 0
+                assert forwarder.statistics().retries > 0
+        await _consume_all(tmp_path / "b", server.url, prefix)
+    finally:
+        server.stop()
+    assert stored_tick_numbers(tmp_path / "b" / MAIN) == list(range(1, 2001))
+
+
+async def test_a_message_deleted_from_the_stream_is_a_gap_the_consumer_passes(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    stream = stream_name("main", prefix)
+    async with (  # makes the stream
+        _node(tmp_path / "b") as node,
+        JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
+    ):
+        pass
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        for n in range(1, 11):
+            await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
+        await js.delete_msg(stream, 5)
+    finally:
+        await client.close()
+    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    assert stored_tick_numbers(tmp_path / "b" / MAIN) == [1, 2, 3, 4, 6, 7, 8, 9, 10]
+    assert consumer.statistics().restarts == 1  # not made again: the gap is a deletion
+
+
+async def test_a_delivery_lost_to_another_reader_is_fetched_again_not_skipped(
+    tmp_path: Path, nats_url: str
+) -> None:
+    """JetStream delivers newer messages before it delivers a lost one again: the
+    consumer sees the hole, makes its durable consumer again after what it handed,
+    and stores the lost message (a "highest sequence seen" cursor would skip it)."""
+    prefix = unique_prefix(tmp_path)
+    stream = stream_name("main", prefix)
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        async with _node(tmp_path / "b") as node:
+            consumer = JetStreamConsumer(
+                node, nats_url, prefix=prefix, database="main", batch=5, fetch_wait=0.05
+            )
+            async with consumer:
+                # Another reader of the same durable consumer takes deliveries and
+                # never acknowledges them: they are lost to ours until ack_wait.
+                thief = await js.pull_subscribe_bind(durable="tradebus", stream=stream)
+                n, stolen = 0, 0
+                while not stolen and n < 500:
+                    n += 1
+                    await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
+                    with contextlib.suppress(nats.errors.TimeoutError):  # ours took it
+                        stolen = len(await thief.fetch(1, timeout=0.05))
+                assert stolen, "the other reader never got a delivery"
+                for _ in range(5):  # newer messages: delivered to ours first
+                    n += 1
+                    await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
+                with anyio.fail_after(20):
+                    await wait_until(lambda: consumer.statistics().acked >= n)
+    finally:
+        await client.close()
+    assert stored_tick_numbers(tmp_path / "b" / MAIN) == list(range(1, n + 1))
+    assert consumer.statistics().restarts >= 2  # made again after the hole
