@@ -96,6 +96,11 @@ DEAD_LETTER: Final = (
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 )
 CURSOR_OF: Final = "SELECT cursor FROM relay_cursors WHERE source = $1"
+#: Every cursor of a source and of its parts (``<source>@<part>``).
+CURSORS_OF: Final = (
+    "SELECT source, cursor FROM relay_cursors "
+    "WHERE source = $1 OR (source >= $1 || '@' AND source < $1 || 'A')"
+)
 DEAD_LETTERS_OF: Final = (
     "SELECT cursor, coalesce(event_type, ''), error FROM dead_letters "
     "WHERE origin = $1 AND cursor > $2 AND cursor <= $3 ORDER BY cursor"

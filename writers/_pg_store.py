@@ -33,7 +33,7 @@ from eventbus import Message
 from ._exceptions import WriterError
 from ._pg_errors import is_connection_lost, is_transient, poison_of
 from ._pg_plan import PgPlanner, PgTransaction, relay_cursors
-from ._pg_rules import COMMIT_COUNT, CURSOR_OF, DEAD_LETTER, DEAD_LETTERS_OF
+from ._pg_rules import COMMIT_COUNT, CURSOR_OF, CURSORS_OF, DEAD_LETTER, DEAD_LETTERS_OF
 from ._pg_session import check_dsn, connect, lock_refusal, migrate, redact, take_lock
 from ._pg_specs import pg_spec
 from ._specs import DatabaseSpec
@@ -483,6 +483,16 @@ class PostgresStore:
             conn = await self._connection()
             value = await conn.fetchval(CURSOR_OF, source)
             return 0 if value is None else int(value)
+
+        return await self._call(run)
+
+    async def cursors_of(self, source: str) -> dict[str, int]:
+        """The cursors committed here of ``source`` and of its parts
+        (``<source>@<part>``: a bridge's lanes), by source."""
+
+        async def run() -> dict[str, int]:
+            conn = await self._connection()
+            return {str(s): int(c) for s, c in await conn.fetch(CURSORS_OF, source)}
 
         return await self._call(run)
 

@@ -27,7 +27,7 @@ from nats.js import JetStreamContext
 
 from eventbus import BusFull, Headers, Message, NotStored
 from schemas import Event
-from writers import DatabaseSpec, WriterActor
+from writers import DatabaseSpec, PostgresWriter, WriterActor
 
 from .._node import Node
 from ._classify import classify
@@ -95,7 +95,8 @@ class JetStreamConsumer:
         self.connect_timeout = check_number("connect_timeout", connect_timeout, 0.0, 1e6)
         self.drain_timeout = check_number("drain_timeout", drain_timeout, 0.0, 1e6)
         self.duplicate_window = check_number("duplicate_window", duplicate_window, 0.1, 1e7)
-        self.writer: WriterActor = node.writer(self.spec.name)  # AccessDenied if not hosted
+        # AccessDenied if not hosted; the database in SQLite or in PostgreSQL
+        self.writer: WriterActor | PostgresWriter = node.store_writer(self.spec.name)
         if self.batch > self.writer.max_buffer // 2:  # a batch goes on the bus in groups
             raise BridgeOptionError(
                 "batch", batch, f"at most half the writer's max_buffer ({self.writer.max_buffer})"
@@ -122,7 +123,9 @@ class JetStreamConsumer:
         if self._entered:
             raise RuntimeError("a JetStreamConsumer can be entered only once")
         self._entered = True
-        cursors = await read_cursors(self.node.path(self.spec), self.stream, self.durable)
+        cursors = await read_cursors(
+            self.writer, self.node.path(self.spec), self.stream, self.durable
+        )
         self._lanes = cursors.lanes
         client = await connect(self.url, timeout=self.connect_timeout, name=self.origin)
         self._client = client
@@ -322,7 +325,11 @@ class JetStreamConsumer:
         failure = Message.of_data(
             message.subject, seq, message.data, headers=Headers(origin=self.origin, cursor=seq)
         )
-        await self.writer.sqlite.record_dead_letters([(failure, f"from NATS: {reason}")])
+        failures = [(failure, f"from NATS: {reason}")]
+        if isinstance(self.writer, PostgresWriter):
+            await self.writer.pg.record_dead_letters(failures)
+        else:
+            await self.writer.sqlite.record_dead_letters(failures)
         self._dead += 1
 
     # ---------------------------------------------------------------- acknowledging

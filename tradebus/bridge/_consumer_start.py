@@ -3,7 +3,9 @@ durable consumer made again to deliver from there."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import nats.errors
@@ -11,7 +13,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from writers import open_reader
+from writers import PostgresWriter, WriterActor, open_reader
 
 from ._consume_names import consumer_origin
 from ._errors import BridgeError
@@ -31,14 +33,20 @@ class Cursors:
         self.lanes = lanes
 
 
-async def read_cursors(path: Path, stream: str, durable: str) -> Cursors:
-    """(Read-only.) What the database committed for ``stream``'s consumer ``durable``."""
+async def read_cursors(
+    writer: WriterActor | PostgresWriter, path: Path, stream: str, durable: str
+) -> Cursors:
+    """(Read-only.) What the database committed for ``stream``'s consumer ``durable``:
+    from its SQLite file at ``path``, or from PostgreSQL for a ``PostgresWriter``."""
     base = consumer_origin(stream, durable)
     cursor, lanes = 0, {}
-    if not await anyio.Path(path).exists():
-        return Cursors(0, {})
-    async with open_reader(path) as conn:
-        rows = await conn.execute_fetchall(_CURSORS, (base, base + "@", base + "A"))
+    if isinstance(writer, PostgresWriter):
+        rows: Iterable[Any] = (await writer.pg.cursors_of(base)).items()
+    else:
+        if not await anyio.Path(path).exists():
+            return Cursors(0, {})
+        async with open_reader(path) as conn:
+            rows = await conn.execute_fetchall(_CURSORS, (base, base + "@", base + "A"))
     for source, value in rows:
         if source == base:
             cursor = int(value)
