@@ -168,6 +168,15 @@ def check_targets(results: Mapping[str, ScenarioResult], config: BenchConfig) ->
         )
     )
     targets.extend(cross_targets(dict(results)))
+    targets.append(
+        _paired_target(
+            results,
+            "pg-ticks",
+            "pg-ticks vs plain asyncpg COPY of the same rows (median of pairs)",
+            "ratio_to_copy",
+            0.8,
+        )
+    )
     return targets
 
 

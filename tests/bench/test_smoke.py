@@ -122,7 +122,7 @@ def test_quick_run_writes_every_scenario_to_json(tmp_path: Path) -> None:
     names = {line["scenario"] for line in results["table"]}
     assert names == set(bench.SCENARIOS)
     targets = {target["name"]: target for target in results["targets"]}
-    assert len(targets) == 12
+    assert len(targets) == 13
     assert all(target["measured"] != "not run" for target in targets.values())
     assert {target["passed"] for target in targets.values()} <= {True, False, None}
     # No work directory is left behind; the plot exists whenever matplotlib does.
