@@ -6,10 +6,10 @@ a lane publishes one NATS message at a time and waits for JetStream's
 acknowledgement before the next (retrying the same message, with the same
 ``Nats-Msg-Id``, for as long as it takes), so the messages of one topic are stored in
 their order, and a lane's message N+1 is stored only after its message N. Events
-without an ``event_id`` (ticks, candles, tick imports) waiting in a lane, one after
-the other on the same subject, go as one NATS message (a batch: see
-:mod:`._batch`); an event with an ``event_id`` is a message of its own (its
-``Nats-Msg-Id``). Many lanes publish at once; the bus is acknowledged in its own
+without an ``event_id`` (ticks, candles, tick imports) of the same subject waiting
+in a lane go as one NATS message (a batch, in their order: see :mod:`._batch`); an
+event with an ``event_id`` is a message of its own (its ``Nats-Msg-Id``), and no
+batch of its subject passes over it. Many lanes publish at once; the bus is acknowledged in its own
 order, up to the oldest event not yet stored.
 At most ``max_in_flight`` messages are taken and not yet stored: beyond that the
 subscription's buffer fills and the node's publishers wait (backpressure).
@@ -17,7 +17,6 @@ subscription's buffer fills and the node's publishers wait (backpressure).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import secrets
 import time
@@ -53,6 +52,8 @@ logger = logging.getLogger("tradebus")
 #: Pause before the first retry of a publish, and the longest (seconds).
 FIRST_PAUSE = 0.05
 MAX_PAUSE = 1.0
+#: How many events of other subjects a lane passes over when it gathers a batch.
+MAX_PASSED = 4096
 _RETRYABLE = (nats.errors.Error, nats.js.errors.Error, TimeoutError, OSError)
 
 
@@ -306,31 +307,45 @@ class JetStreamForwarder:
                 self._wake[lane] = anyio.Event()
                 await self._wake[lane].wait()
                 continue
-            outgoing = self._next_message(lane)
+            outgoing = self._next_message(lane)  # out of the queue; in the window still
             await self._publish(outgoing)
             for item in outgoing.items:
-                queue.popleft()
                 item.done = True
             self._advance()
 
     def _next_message(self, lane: int) -> _Outgoing:
-        """The lane's next NATS message: its first waiting event, with the events
-        without ``event_id`` of the same subject waiting right after it, if it has
-        none either (up to :data:`MAX_BATCH_EVENTS` events and about
-        :data:`MAX_BATCH_BYTES`)."""
+        """The lane's next NATS message, taken out of its queue: its first waiting
+        event, with, if it has no ``event_id``, the events without one of the same
+        subject waiting after it (up to :data:`MAX_BATCH_EVENTS` events and about
+        :data:`MAX_BATCH_BYTES`; stopping at an event of that subject with an
+        ``event_id``). Events of other subjects it passes over keep their place: the
+        order of each subject is kept (the order across subjects is not promised)."""
         queue = self._queues[lane]
-        first = queue[0]
+        first = queue.popleft()
         items = [first]
-        if first.event_id is None:
-            limit = self._batch_bytes()
-            size = len(first.data)
-            for item in itertools.islice(queue, 1, MAX_BATCH_EVENTS):
-                if item.event_id is not None or item.subject != first.subject:
-                    break
-                size += len(item.data) + BATCH_OVERHEAD
-                if size > limit:
-                    break
-                items.append(item)
+        if first.event_id is not None or not queue:
+            return self._message(lane, items)
+        limit = self._batch_bytes()
+        size = len(first.data)
+        subject = first.subject
+        passed: list[_Item] = []
+        while queue and len(passed) < MAX_PASSED:
+            item = queue[0]
+            if item.subject != subject:
+                passed.append(queue.popleft())
+                continue
+            if item.event_id is not None or len(items) >= MAX_BATCH_EVENTS:
+                break
+            size += len(item.data) + BATCH_OVERHEAD
+            if size > limit:
+                break
+            items.append(queue.popleft())
+        queue.extendleft(reversed(passed))
+        return self._message(lane, items)
+
+    def _message(self, lane: int, items: list[_Item]) -> _Outgoing:
+        """``items`` as the lane's next message (numbered now: retries keep it)."""
+        first = items[0]
         self._lane_seq[lane] += 1
         seq = self._lane_seq[lane]
         origin = f"{self.origin}.{lane}"

@@ -172,3 +172,26 @@ async def test_a_batch_that_comes_again_stores_nothing_new(tmp_path: Path, nats_
     assert _ticks_in_commit_order(tmp_path / "b" / MAIN) == [1, 2, 3, 4, 5]
     assert again.statistics().duplicates == 5
     assert again.statistics().consumed == 0
+
+
+async def test_symbols_sharing_a_lane_are_batched_each_in_its_own_order(
+    tmp_path: Path, nats_url: str
+) -> None:
+    prefix = unique_prefix(tmp_path)
+    ticks = [tick(n, symbols=3) for n in range(1, 1501)]  # S1, S2, S0, S1, ...
+    async with (
+        _node(tmp_path / "a") as a,
+        JetStreamForwarder(a, nats_url, prefix=prefix, topics=["market.tick.>"], lanes=1) as fwd,
+    ):
+        await a.bus.publish_many(ticks)  # interleaved symbols, one lane
+        await a.bus.flush()
+        statistics = fwd.statistics()
+    assert statistics.acked == 1500
+    assert statistics.published < 1500  # each message: ticks of one symbol
+    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    committed = _ticks_in_commit_order(tmp_path / "b" / MAIN)
+    assert sorted(committed) == list(range(1, 1501))
+    for symbol in range(3):  # the order of each symbol (topic) is kept
+        numbers = [n for n in committed if n % 3 == symbol]
+        assert numbers == sorted(numbers)
+    assert consumer.statistics().consumed == 1500
