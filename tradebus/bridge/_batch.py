@@ -1,7 +1,7 @@
 """How several events travel in one NATS message (a batch).
 
-A lane of the forwarder puts the events without an ``event_id`` (ticks, candles,
-tick imports) that wait one after the other on the same subject into one message:
+A lane of the forwarder puts events without an ``event_id`` (ticks, candles, tick
+imports) of one subject that wait in it (in their order) into one message:
 its payload is a msgpack array of ``bin`` items, each an event's own msgpack bytes
 (what a single-event message carries), in bus order; its header ``Tradebus-Batch``
 says how many. A message without that header carries one event, as before. A batch
