@@ -1,5 +1,10 @@
-"""What the consumer makes of one JetStream message: an event for its database (and
-the forwarder lane that numbered it, if it has no ``event_id``), or why it is none."""
+"""What the consumer makes of one JetStream message: its events for its database (and
+the forwarder lane that numbered the message, if it carries events without an
+``event_id``), or why the message, or one of its events, is a dead letter.
+
+A message carries one event (its payload) or, with a ``Tradebus-Batch`` header,
+several (see :mod:`._batch`): each event is checked alone, so a bad one is a dead
+letter by itself; a message whose subject or framing is wrong is one as a whole."""
 
 from __future__ import annotations
 
@@ -10,16 +15,26 @@ import schemas
 from schemas import Event, InvalidEvent
 from writers import DatabaseSpec
 
-from ._names import MSG_ID, ORIGIN, SEQ, TopicHomes, topic_of
+from ._batch import BadBatch, unpack_batch
+from ._names import BATCH, MSG_ID, ORIGIN, SEQ, TopicHomes, topic_of
 
-__all__ = ["Verdict", "classify"]
+__all__ = ["Item", "Verdict", "classify"]
+
+
+class Item(NamedTuple):
+    """One event of a message: its bytes, and the event (``reason`` None) or why it
+    is a dead letter."""
+
+    data: bytes
+    event: Event | None
+    reason: str | None
 
 
 class Verdict(NamedTuple):
-    """An event to publish (``reason`` None) or why the message is a dead letter."""
+    """A message's events (``reason`` None), or why the whole message is a dead letter."""
 
-    event: Event | None
-    #: The forwarder lane and number of an event without ``event_id`` (else None).
+    items: list[Item]
+    #: The forwarder lane and number of a message of events without ``event_id``.
     lane: tuple[str, int] | None
     reason: str | None
 
@@ -33,29 +48,43 @@ def classify(
     spec: DatabaseSpec,
     homes: TopicHomes,
 ) -> Verdict:
-    """Decode and check one message as the bus would (and its subject's database)."""
+    """Decode and check one message's events as the bus would (and its subject's
+    database)."""
     topic = topic_of(subject, prefix)
     if topic is None:
-        return Verdict(None, None, f"subject {subject!r} lacks the bridge's prefix {prefix!r}")
+        return Verdict([], None, f"subject {subject!r} lacks the bridge's prefix {prefix!r}")
     home = homes(topic)
     if home is None:
-        return Verdict(None, None, f"subject {subject!r} belongs to no database")
+        return Verdict([], None, f"subject {subject!r} belongs to no database")
     if home.name != spec.name:
         return Verdict(
-            None, None, f"subject {subject!r} belongs to database {home.name!r}, not {spec.name!r}"
+            [], None, f"subject {subject!r} belongs to database {home.name!r}, not {spec.name!r}"
         )
-    try:
-        event = schemas.decode(data)  # checked as the bus's admit hook checks events
-    except InvalidEvent as exc:
-        return Verdict(None, None, f"not a valid event: {exc}")
-    own = event.topic
-    if own != topic:
-        return Verdict(None, None, f"its event's topic is {own!r}, not the subject's {topic!r}")
-    if type(event) not in spec.event_types:
-        return Verdict(None, None, f"{type(event).__name__} is not stored by {spec.name!r}")
+    count = headers.get(BATCH) if headers else None
+    if count is None:
+        items = [_check(data, topic, spec)]
+    else:
+        try:
+            payloads = unpack_batch(data, count)
+        except BadBatch as exc:
+            return Verdict([], None, f"not a valid batch of events: {exc}")
+        items = [_check(item, topic, spec) for item in payloads]
     lane = None
     if headers:
         origin, seq, msg_id = headers.get(ORIGIN), headers.get(SEQ), headers.get(MSG_ID)
         if origin and seq and seq.isdigit() and msg_id == f"{origin}:{seq}":
             lane = (origin, int(seq))
-    return Verdict(event, lane, None)
+    return Verdict(items, lane, None)
+
+
+def _check(data: bytes, topic: str, spec: DatabaseSpec) -> Item:
+    try:
+        event = schemas.decode(data)  # checked as the bus's admit hook checks events
+    except InvalidEvent as exc:
+        return Item(data, None, f"not a valid event: {exc}")
+    own = event.topic
+    if own != topic:
+        return Item(data, None, f"its event's topic is {own!r}, not the subject's {topic!r}")
+    if type(event) not in spec.event_types:
+        return Item(data, None, f"{type(event).__name__} is not stored by {spec.name!r}")
+    return Item(data, event, None)

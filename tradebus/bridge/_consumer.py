@@ -4,9 +4,14 @@ It pulls batches from a durable consumer and publishes each batch's events on th
 node's bus with ``Headers(origin=nats:<stream>/<durable>, cursor=<stream sequence>)``,
 so that the database's writer commits the cursor with the events (``relay_cursors``);
 events that a forwarder lane numbered (those without an ``event_id``: ticks) go in a
-group of their lane, whose cursor is the lane's high-water mark. A batch's JetStream
-messages are acknowledged (``ack_sync``, acknowledging all before) once the events
-are committed. See the bridge's notes for why this stores each event exactly once.
+group of their lane, whose cursor is the lane's high-water mark. A message may carry
+many such events (a forwarder's batch): they are checked one by one (a bad one is a
+dead letter alone, committed after the others) and go in one group, so the lane's
+mark covers the message as a whole; a message at or below the mark is a copy,
+skipped as a whole. Groups hold at most half the writer's ``max_buffer`` events.
+A batch's JetStream messages are acknowledged (``ack_sync``, acknowledging all
+before) once the events are committed. See the bridge's notes for why this stores
+each event exactly once.
 """
 
 from __future__ import annotations
@@ -101,6 +106,9 @@ class JetStreamConsumer:
             raise BridgeOptionError(
                 "batch", batch, f"at most half the writer's max_buffer ({self.writer.max_buffer})"
             )
+        #: The most events published on the bus at once (a batch of messages may
+        #: carry many events each: its groups must fit the writer's buffer).
+        self._group_limit = self.writer.max_buffer // 2
         self.origin = consumer_origin(self.stream, self.durable)
         self._homes = TopicHomes(node.topology.databases)
         self._client: Client | None = None
@@ -254,22 +262,39 @@ class JetStreamConsumer:
                 message.subject, message.data, message.headers,
                 prefix=self.prefix, spec=self.spec, homes=self._homes,
             )  # fmt: skip
-            if verdict.reason is not None:
+            items, reason = verdict.items, verdict.reason
+            if reason is None and verdict.lane is not None:
+                origin, number = verdict.lane
+                if number <= self._lanes.get(origin, 0):  # a copy: skipped as a whole
+                    self._duplicates += len(items)
+                    continue
+            good = [item.event for item in items if item.event is not None]
+            if reason is None and len(good) > self._group_limit:
+                reason = (
+                    f"it holds {len(good)} events, more than the writer of {self.spec.name!r} "
+                    f"takes at once (half its max_buffer, {self._group_limit}): raise max_buffer"
+                )  # fmt: skip
+            if reason is not None:  # the whole message is a dead letter
                 await self._publish(lanes, others, segment_end)
                 lanes, others, segment_end = {}, [], 0
-                await self._dead_letter(message, seq, verdict.reason)
+                await self._dead_letter(message.subject, seq, [(message.data, reason)])
                 continue
-            assert verdict.event is not None
-            if verdict.lane is not None:
-                origin, number = verdict.lane
-                if number <= self._lanes.get(origin, 0):
-                    self._duplicates += 1
-                    continue
-                self._lanes[origin] = number
-                lanes.setdefault(origin, []).append(verdict.event)
-            else:
-                others.append(verdict.event)
-            segment_end = seq
+            if good:
+                if sum(map(len, lanes.values())) + len(others) + len(good) > self._group_limit:
+                    await self._publish(lanes, others, segment_end)  # groups fit the buffer
+                    lanes, others = {}, []
+                if verdict.lane is not None:
+                    origin, number = verdict.lane
+                    self._lanes[origin] = number
+                    lanes.setdefault(origin, []).extend(good)
+                else:
+                    others.extend(good)
+                segment_end = seq
+            bad = [(item.data, why) for item in items if (why := item.reason) is not None]
+            if bad:  # after the message's good events are committed: see _dead_letter
+                await self._publish(lanes, others, segment_end)
+                lanes, others, segment_end = {}, [], 0
+                await self._dead_letter(message.subject, seq, bad)
         else:
             await self._publish(lanes, others, segment_end)
         await send.send((self._last_bus_seq, self._handed, top))
@@ -312,25 +337,28 @@ class JetStreamConsumer:
             self._last_bus_seq = seqs[-1]
             self._consumed += len(events)
 
-    async def _dead_letter(self, message: Msg, seq: int, reason: str) -> None:
-        """Commit ``message`` to dead_letters with the stream cursor, once what was
-        published before it is committed."""
+    async def _dead_letter(self, subject: str, seq: int, bad: list[tuple[bytes, str]]) -> None:
+        """Commit ``bad`` (a message, or some events of a batch) to dead_letters with
+        the stream cursor ``seq``, once what was published before is committed (the
+        good events of the same batch too: the cursor then covers all of it)."""
         if self._last_bus_seq:
             with contextlib.suppress(NotStored):
                 await self.node.bus.flush(self._last_bus_seq)
-        logger.warning(
-            "bridge consumer %s: message %d (%s) goes to dead_letters: %s",
-            self.origin, seq, message.subject, reason,
-        )  # fmt: skip
-        failure = Message.of_data(
-            message.subject, seq, message.data, headers=Headers(origin=self.origin, cursor=seq)
-        )
-        failures = [(failure, f"from NATS: {reason}")]
+        failures = []
+        for data, reason in bad:
+            logger.warning(
+                "bridge consumer %s: message %d (%s) goes to dead_letters: %s",
+                self.origin, seq, subject, reason,
+            )  # fmt: skip
+            failure = Message.of_data(
+                subject, seq, data, headers=Headers(origin=self.origin, cursor=seq)
+            )
+            failures.append((failure, f"from NATS: {reason}"))
         if isinstance(self.writer, PostgresWriter):
             await self.writer.pg.record_dead_letters(failures)
         else:
             await self.writer.sqlite.record_dead_letters(failures)
-        self._dead += 1
+        self._dead += len(failures)
 
     # ---------------------------------------------------------------- acknowledging
 

@@ -15,7 +15,7 @@ class ForwarderStatistics(NamedTuple):
     origin: str
     #: Messages taken from the bus to forward.
     forwarded: int
-    #: Messages JetStream acknowledged (stored, or already stored: ``duplicates``).
+    #: Messages (events) JetStream acknowledged (stored, or already stored: ``duplicates``).
     acked: int
     #: Of those, the ones JetStream reported as duplicates (a retry of a stored one).
     duplicates: int
@@ -27,3 +27,5 @@ class ForwarderStatistics(NamedTuple):
     failed: int
     #: Messages not forwarded because the bridge's consumer brought them.
     skipped: int
+    #: NATS messages JetStream acknowledged (a batch of events is one).
+    published: int = 0

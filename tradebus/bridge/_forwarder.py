@@ -2,11 +2,15 @@
 
 A durable subscription takes the messages (so ``publish(wait=True)`` and ``flush()``
 on the node return only once JetStream has them). Each goes to a lane, by its topic:
-a lane publishes one message at a time and waits for JetStream's acknowledgement
-before the next (retrying the same message, with the same ``Nats-Msg-Id``, for as
-long as it takes), so the messages of one topic are stored in their order, and a
-lane's message N+1 is stored only after its message N. Many lanes publish at once;
-the bus is acknowledged in its own order, up to the oldest message not yet stored.
+a lane publishes one NATS message at a time and waits for JetStream's
+acknowledgement before the next (retrying the same message, with the same
+``Nats-Msg-Id``, for as long as it takes), so the messages of one topic are stored in
+their order, and a lane's message N+1 is stored only after its message N. Events
+without an ``event_id`` (ticks, candles, tick imports) of the same subject waiting
+in a lane go as one NATS message (a batch, in their order: see :mod:`._batch`); an
+event with an ``event_id`` is a message of its own (its ``Nats-Msg-Id``), and no
+batch of its subject passes over it. Many lanes publish at once; the bus is acknowledged in its own
+order, up to the oldest event not yet stored.
 At most ``max_in_flight`` messages are taken and not yet stored: beyond that the
 subscription's buffer fills and the node's publishers wait (backpressure).
 """
@@ -20,7 +24,7 @@ import zlib
 from collections import deque
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import anyio
 import nats.errors
@@ -33,11 +37,12 @@ from eventbus import BusClosed, Message, Subscription
 from writers import DatabaseSpec
 
 from .._node import Node
+from ._batch import BATCH_OVERHEAD, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, pack_batch
 from ._connect import connect, ensure_stream
 from ._consume_names import BRIDGE_ORIGIN
 from ._errors import BridgeError, BridgeOptionError
 from ._forward_stats import ForwarderStatistics
-from ._names import MSG_ID, ORIGIN, SEQ, TopicHomes, check_prefix, stream_name, subject_of
+from ._names import BATCH, MSG_ID, ORIGIN, SEQ, TopicHomes, check_prefix, stream_name, subject_of
 from ._options import check_name, check_number, check_topics, overlapping
 
 __all__ = ["JetStreamForwarder"]
@@ -47,21 +52,34 @@ logger = logging.getLogger("tradebus")
 #: Pause before the first retry of a publish, and the longest (seconds).
 FIRST_PAUSE = 0.05
 MAX_PAUSE = 1.0
+#: How many events of other subjects a lane passes over when it gathers a batch.
+MAX_PASSED = 4096
 _RETRYABLE = (nats.errors.Error, nats.js.errors.Error, TimeoutError, OSError)
 
 
 class _Item:
-    """One message on its way: its subject, bytes and headers, and how it ended."""
+    """One bus message on its way: its subject, bytes and ``event_id``, and how it
+    ended."""
 
-    __slots__ = ("data", "done", "failed", "headers", "seq", "subject")
+    __slots__ = ("data", "done", "event_id", "failed", "seq", "subject")
 
-    def __init__(self, seq: int, subject: str, data: bytes, headers: dict[str, str]) -> None:
+    def __init__(self, seq: int, subject: str, data: bytes, event_id: str | None) -> None:
         self.seq = seq
         self.subject = subject
         self.data = data
-        self.headers = headers
+        self.event_id = event_id
         self.done = False
         self.failed: str | None = None
+
+
+class _Outgoing(NamedTuple):
+    """One NATS message of a lane: the bus messages it carries, its payload and
+    headers (fixed once made: a retry sends the very same message)."""
+
+    items: list[_Item]
+    subject: str
+    payload: bytes
+    headers: dict[str, str]
 
 
 class JetStreamForwarder:
@@ -135,7 +153,7 @@ class JetStreamForwarder:
         self._entered = False
         self._stop_taking = False
         self._forwarded = self._acked = self._duplicates = 0
-        self._retries = self._failed = self._skipped = 0
+        self._retries = self._failed = self._skipped = self._messages = 0
         self._logged_at = 0.0
 
     # ---------------------------------------------------------------- lifecycle
@@ -235,7 +253,7 @@ class JetStreamForwarder:
 
     def _take(self, message: Message[Any]) -> None:
         headers = message.headers
-        item = _Item(message.seq, "", b"", {})
+        item = _Item(message.seq, "", b"", None)
         self._window.append(item)
         self._forwarded += 1
         if headers is not None and headers.origin.startswith(BRIDGE_ORIGIN):
@@ -250,17 +268,10 @@ class JetStreamForwarder:
             self._failed += 1
             return
         lane = zlib.crc32(topic.encode()) % self.lanes
-        self._lane_seq[lane] += 1
-        seq = self._lane_seq[lane]
-        origin = f"{self.origin}.{lane}"
         event_id = getattr(message.event, "event_id", None)
         item.subject = subject_of(topic, self.prefix)
         item.data = message.data
-        item.headers = {
-            MSG_ID: event_id if isinstance(event_id, str) and event_id else f"{origin}:{seq}",
-            ORIGIN: origin,
-            SEQ: str(seq),
-        }
+        item.event_id = event_id if isinstance(event_id, str) and event_id else None
         self._queues[lane].append(item)
         self._wake[lane].set()
 
@@ -296,29 +307,84 @@ class JetStreamForwarder:
                 self._wake[lane] = anyio.Event()
                 await self._wake[lane].wait()
                 continue
-            item = queue[0]
-            await self._publish(item)
-            queue.popleft()
-            item.done = True
+            outgoing = self._next_message(lane)  # out of the queue; in the window still
+            await self._publish(outgoing)
+            for item in outgoing.items:
+                item.done = True
             self._advance()
 
-    async def _publish(self, item: _Item) -> None:
-        """Publish ``item`` until JetStream acknowledges it (or it can never be)."""
+    def _next_message(self, lane: int) -> _Outgoing:
+        """The lane's next NATS message, taken out of its queue: its first waiting
+        event, with, if it has no ``event_id``, the events without one of the same
+        subject waiting after it (up to :data:`MAX_BATCH_EVENTS` events and about
+        :data:`MAX_BATCH_BYTES`; stopping at an event of that subject with an
+        ``event_id``). Events of other subjects it passes over keep their place: the
+        order of each subject is kept (the order across subjects is not promised)."""
+        queue = self._queues[lane]
+        first = queue.popleft()
+        items = [first]
+        if first.event_id is not None or not queue:
+            return self._message(lane, items)
+        limit = self._batch_bytes()
+        size = len(first.data)
+        subject = first.subject
+        passed: list[_Item] = []
+        while queue and len(passed) < MAX_PASSED:
+            item = queue[0]
+            if item.subject != subject:
+                passed.append(queue.popleft())
+                continue
+            if item.event_id is not None or len(items) >= MAX_BATCH_EVENTS:
+                break
+            size += len(item.data) + BATCH_OVERHEAD
+            if size > limit:
+                break
+            items.append(queue.popleft())
+        queue.extendleft(reversed(passed))
+        return self._message(lane, items)
+
+    def _message(self, lane: int, items: list[_Item]) -> _Outgoing:
+        """``items`` as the lane's next message (numbered now: retries keep it)."""
+        first = items[0]
+        self._lane_seq[lane] += 1
+        seq = self._lane_seq[lane]
+        origin = f"{self.origin}.{lane}"
+        headers = {
+            MSG_ID: first.event_id or f"{origin}:{seq}",
+            ORIGIN: origin,
+            SEQ: str(seq),
+        }
+        if len(items) == 1:
+            return _Outgoing(items, first.subject, first.data, headers)
+        headers[BATCH] = str(len(items))
+        return _Outgoing(items, first.subject, pack_batch([i.data for i in items]), headers)
+
+    def _batch_bytes(self) -> int:
+        """The most bytes of events a batch carries: :data:`MAX_BATCH_BYTES`, or half
+        the server's max_payload if that is smaller."""
+        client = self._client
+        server_max = client.max_payload if client is not None else 0
+        return min(MAX_BATCH_BYTES, server_max // 2) if server_max > 0 else MAX_BATCH_BYTES
+
+    async def _publish(self, outgoing: _Outgoing) -> None:
+        """Publish ``outgoing`` until JetStream acknowledges it (or it can never be)."""
         js = self._js
         assert js is not None
         pause = FIRST_PAUSE
+        subject, payload, headers = outgoing.subject, outgoing.payload, outgoing.headers
         while True:
             try:
                 ack = await js.publish(
-                    item.subject, item.data, timeout=self.publish_timeout, headers=item.headers
+                    subject, payload, timeout=self.publish_timeout, headers=headers
                 )
             except nats.errors.MaxPayloadError as exc:
-                item.failed = f"not forwarded to NATS: {exc}"
-                self._failed += 1
+                for item in outgoing.items:
+                    item.failed = f"not forwarded to NATS: {exc}"
+                self._failed += len(outgoing.items)
                 return
             except _RETRYABLE as exc:
                 self._retries += 1
-                self._log_retry(item, exc)
+                self._log_retry(subject, exc)
                 if isinstance(exc, nats.js.errors.NoStreamResponseError):
                     try:  # the server may have come back without its streams
                         await self._ensure_streams()
@@ -327,19 +393,20 @@ class JetStreamForwarder:
                 await anyio.sleep(pause)
                 pause = min(pause * 2, MAX_PAUSE)
                 continue
-            self._acked += 1
+            self._acked += len(outgoing.items)
+            self._messages += 1
             if ack.duplicate:
-                self._duplicates += 1
+                self._duplicates += len(outgoing.items)
             return
 
-    def _log_retry(self, item: _Item, exc: BaseException) -> None:
+    def _log_retry(self, subject: str, exc: BaseException) -> None:
         now = time.monotonic()
         if now - self._logged_at >= 5.0:
             self._logged_at = now
             logger.warning(
                 "bridge forwarder %s: publishing to %s failed (%s: %s); trying again "
                 "(%d in flight)",
-                self.origin, item.subject, type(exc).__name__, exc, len(self._window),
+                self.origin, subject, type(exc).__name__, exc, len(self._window),
             )  # fmt: skip
 
     # ---------------------------------------------------------------- reporting
@@ -354,4 +421,5 @@ class JetStreamForwarder:
             retries=self._retries,
             failed=self._failed,
             skipped=self._skipped,
+            published=self._messages,
         )

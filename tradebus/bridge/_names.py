@@ -12,6 +12,7 @@ from writers import DatabaseSpec
 from ._errors import BridgeOptionError
 
 __all__ = [
+    "BATCH",
     "MSG_ID",
     "ORIGIN",
     "SEQ",
@@ -30,6 +31,8 @@ MSG_ID: Final = "Nats-Msg-Id"
 ORIGIN: Final = "Tradebus-Origin"
 #: The message's number in its origin's sequence (1, 2, ...).
 SEQ: Final = "Tradebus-Seq"
+#: How many events a batched message carries (absent: one, the payload itself).
+BATCH: Final = "Tradebus-Batch"
 _STREAM: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
