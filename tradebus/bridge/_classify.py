@@ -20,6 +20,9 @@ from ._names import BATCH, MSG_ID, ORIGIN, SEQ, TopicHomes, topic_of
 
 __all__ = ["Item", "Verdict", "classify"]
 
+#: The largest message number of a forwarder lane (a cursor is a signed 64-bit int).
+_MAX_SEQ = 2**63 - 1
+
 
 class Item(NamedTuple):
     """One event of a message: its bytes, and the event (``reason`` None) or why it
@@ -70,10 +73,18 @@ def classify(
             return Verdict([], None, f"not a valid batch of events: {exc}")
         items = [_check(item, topic, spec) for item in payloads]
     lane = None
-    if headers:
-        origin, seq, msg_id = headers.get(ORIGIN), headers.get(SEQ), headers.get(MSG_ID)
-        if origin and seq and seq.isdigit() and msg_id == f"{origin}:{seq}":
-            lane = (origin, int(seq))
+    seq = headers.get(SEQ) if headers else None
+    if headers and seq is not None:
+        origin, msg_id = headers.get(ORIGIN), headers.get(MSG_ID)
+        number = int(seq) if seq.isascii() and seq.isdigit() else 0
+        if not origin or not 1 <= number <= _MAX_SEQ:
+            return Verdict(
+                [], None,
+                f"bad forwarder headers: {ORIGIN} {origin!r}, {SEQ} {seq!r} (allowed: an "
+                f"origin and a number from 1 to {_MAX_SEQ})",
+            )  # fmt: skip
+        if msg_id == f"{origin}:{seq}":  # numbered by its lane (no event_id)
+            lane = (origin, number)
     return Verdict(items, lane, None)
 
 

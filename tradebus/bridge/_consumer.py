@@ -17,6 +17,7 @@ each event exactly once.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 from types import TracebackType
 from typing import Self
@@ -42,7 +43,7 @@ from ._consume_stats import ConsumerStatistics
 from ._consumer_start import read_cursors, recreate_consumer
 from ._errors import BridgeError, BridgeOptionError
 from ._names import TopicHomes, check_prefix, check_stream, stream_name, subject_of
-from ._options import check_number
+from ._options import check_number, check_url
 
 __all__ = ["JetStreamConsumer"]
 
@@ -51,6 +52,9 @@ __all__ = ["JetStreamConsumer"]
 _Entry = tuple[int, int, Msg | None]
 
 logger = logging.getLogger("tradebus")
+#: How many times in a row one message may be found not delivered before it is taken
+#: for one the server never delivers (a dead letter).
+_UNDELIVERABLE_AFTER = 3
 _RETRYABLE = (nats.errors.Error, nats.js.errors.Error, TimeoutError, OSError)
 
 
@@ -84,8 +88,7 @@ class JetStreamConsumer:
         drain_timeout: float = 30.0,
         duplicate_window: float = 120.0,
     ) -> None:
-        if not isinstance(url, str) or not url:
-            raise BridgeOptionError("url", url, "a NATS address such as 'nats://host:4222'")
+        check_url(url)
         self.node, self.url = node, url
         self.prefix = check_prefix(prefix)
         self.spec: DatabaseSpec = _database(node, database, stream, self.prefix)
@@ -120,6 +123,8 @@ class JetStreamConsumer:
         self._last_bus_seq = 0
         self._consumed = self._duplicates = self._redelivered = 0
         self._dead = self._lag = self._restarts = 0
+        #: The message last found not delivered, and how many times in a row.
+        self._missing = self._misses = 0
         self._entered = False
         self._stopping = False
         self._caught_up = anyio.Event()
@@ -238,25 +243,32 @@ class JetStreamConsumer:
                 await anyio.sleep(pause)
                 pause = min(pause * 2, 1.0)
 
-    async def _handle(self, messages: list[Msg], send: MemoryObjectSendStream[_Entry]) -> None:
+    async def _handle(
+        self, messages: list[Msg], send: MemoryObjectSendStream[_Entry], *, acknowledge: bool = True
+    ) -> None:
+        """Hand ``messages`` on (``acknowledge``: the last is acknowledged once they
+        are committed; not for one read from the stream directly)."""
         messages = sorted(messages, key=_stream_seq)
         self._lag = messages[-1].metadata.num_pending
         lanes: dict[str, list[Event]] = {}
         others: list[Event] = []
         segment_end = 0
-        top: Msg | None = messages[-1]
+        top: Msg | None = messages[-1] if acknowledge else None
         for message in messages:
             seq = _stream_seq(message)
             if seq <= self._handed:
                 self._redelivered += 1
                 continue
-            if seq > self._handed + 1 and await self._missed(seq):
+            missing = await self._missed(seq) if seq > self._handed + 1 else None
+            if missing is not None:
                 # An earlier delivery was lost: start again after what was handed (the
                 # rest of this batch comes again, from the new consumer).
                 await self._publish(lanes, others, segment_end)
+                await self._not_delivered(missing, send)
                 await self._start(self._handed, hint=False)
                 top = None  # the old consumer is gone: nothing of it to acknowledge
                 break
+            self._misses = 0
             self._handed = seq
             verdict = classify(
                 message.subject, message.data, message.headers,
@@ -299,9 +311,58 @@ class JetStreamConsumer:
             await self._publish(lanes, others, segment_end)
         await send.send((self._last_bus_seq, self._handed, top))
 
-    async def _missed(self, seq: int) -> bool:
-        """Whether a message between the last handed and ``seq`` exists (and so was
-        not delivered, or delivered and lost), rather than deleted from the stream."""
+    async def _not_delivered(self, missing: int, send: MemoryObjectSendStream[_Entry]) -> None:
+        """A message that exists was not delivered: wait a little longer each time
+        (a restart deletes and makes the consumer again: never in a tight loop). The
+        third time in a row for the same message, it is one the server will not
+        deliver through the consumer (its stored headers read as a NATS status line,
+        say): it is read from the stream directly and taken like a delivered one
+        (stored, or a dead letter), and the consumer goes on after it."""
+        self._misses = self._misses + 1 if self._missing == missing else 1
+        self._missing = missing
+        if self._misses < _UNDELIVERABLE_AFTER:
+            await anyio.sleep(min(0.05 * 2**self._misses, 1.0))
+            return
+        self._misses = 0
+        js, client = self._js, self._client
+        assert js is not None
+        assert client is not None
+        try:
+            raw = await js.get_msg(self.stream, missing)
+            subject, data, headers = raw.subject or "", raw.data or b"", raw.headers
+        except nats.js.errors.NotFoundError:
+            return  # deleted meanwhile: a gap like any other
+        except Exception as exc:  # its headers may not even parse
+            subject, data, headers = "", b"", None
+            logger.warning("bridge consumer %s: reading %d: %s", self.origin, missing, exc)
+        logger.warning(
+            "bridge consumer %s: message %d is never delivered by the server: read directly",
+            self.origin, missing,
+        )  # fmt: skip
+        direct = Msg(
+            client,
+            subject=subject,
+            data=data,
+            headers=headers,
+            _metadata=Msg.Metadata(
+                sequence=Msg.Metadata.SequencePair(stream=missing, consumer=0),
+                num_pending=0,
+                num_delivered=1,
+                timestamp=datetime.datetime.now(datetime.UTC),
+                stream=self.stream,
+                consumer=self.durable,
+            ),
+        )
+        if not subject:  # unreadable: a dead letter in its place
+            await self._dead_letter("", missing, [(data, "a message the server cannot deliver")])
+            self._handed = max(self._handed, missing)
+            return
+        await self._handle([direct], send, acknowledge=False)
+
+    async def _missed(self, seq: int) -> int | None:
+        """The first message between the last handed and ``seq`` that exists (and so
+        was not delivered, or delivered and lost), rather than deleted from the
+        stream; None if there is none."""
         js = self._js
         assert js is not None
         info = await js.stream_info(self.stream)
@@ -314,8 +375,8 @@ class JetStreamConsumer:
                 "bridge consumer %s: message %d was not delivered before %d: starting again "
                 "after %d", self.origin, missing, seq, self._handed,
             )  # fmt: skip
-            return True
-        return False
+            return missing
+        return None
 
     async def _publish(self, lanes: dict[str, list[Event]], others: list[Event], end: int) -> None:
         """Publish a segment's events: each lane's group (with its high-water mark),

@@ -43,7 +43,7 @@ from ._consume_names import BRIDGE_ORIGIN
 from ._errors import BridgeError, BridgeOptionError
 from ._forward_stats import ForwarderStatistics
 from ._names import BATCH, MSG_ID, ORIGIN, SEQ, TopicHomes, check_prefix, stream_name, subject_of
-from ._options import check_name, check_number, check_topics, overlapping
+from ._options import check_name, check_number, check_topics, check_url, overlapping
 
 __all__ = ["JetStreamForwarder"]
 
@@ -115,8 +115,7 @@ class JetStreamForwarder:
         drain_timeout: float = 30.0,
         name: str = "fwd",
     ) -> None:
-        if not isinstance(url, str) or not url:
-            raise BridgeOptionError("url", url, "a NATS address such as 'nats://host:4222'")
+        check_url(url)
         self.node = node
         self.url = url
         self.prefix = check_prefix(prefix)

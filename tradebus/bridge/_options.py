@@ -4,6 +4,7 @@ allowed."""
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
@@ -11,7 +12,13 @@ from eventbus import Pattern
 
 from ._errors import BridgeOptionError
 
-__all__ = ["check_name", "check_number", "check_topics", "overlapping"]
+__all__ = [
+    "check_name",
+    "check_number",
+    "check_topics",
+    "check_url",
+    "overlapping",
+]
 
 N = TypeVar("N", int, float)
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -68,3 +75,23 @@ def _tokens_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
 def overlapping(patterns: Sequence[str], others: Sequence[str]) -> bool:
     """Whether some topic matches one of ``patterns`` and one of ``others``."""
     return any(_tokens_overlap(a.split("."), b.split(".")) for a in patterns for b in others)
+
+
+#: The schemes of a NATS server's address.
+_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def check_url(url: object) -> str:
+    """``url``, if it is a NATS server's address (``nats://host:port``, or several
+    separated by commas).
+
+    :raises BridgeOptionError: naming the field, the value and what is allowed.
+    """
+    allowed = "a NATS address such as 'nats://host:4222' (scheme nats, tls, ws or wss)"
+    if not isinstance(url, str) or not url:
+        raise BridgeOptionError("url", url, allowed)
+    for part in url.split(","):
+        parsed = urllib.parse.urlsplit(part.strip())
+        if parsed.scheme not in _SCHEMES or not parsed.hostname:
+            raise BridgeOptionError("url", url, allowed)
+    return url

@@ -304,3 +304,81 @@ async def test_a_delivery_lost_to_another_reader_is_fetched_again_not_skipped(
         await client.close()
     assert stored_tick_numbers(tmp_path / "b" / MAIN) == list(range(1, n + 1))
     assert consumer.statistics().restarts >= 2  # made again after the hole
+
+
+async def test_messages_with_bad_forwarder_headers_go_to_dead_letters(
+    tmp_path: Path, nats_url: str
+) -> None:
+    """A lane number that is not a plain number from 1 to 2**63 - 1 (a digit of
+    another script, one too large for a cursor, zero, a word) is a dead letter: never
+    the end of the consumer, never a cursor."""
+    prefix = unique_prefix(tmp_path)
+    subject = f"{prefix}.market.tick.S1"
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        async with (  # makes the stream
+            _node(tmp_path / "b") as node,
+            JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
+        ):
+            pass
+        bad_seqs = []
+        for n, seq in enumerate(["\u00b2", "9" * 25, "0", "abc"], start=1):
+            await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
+            headers = {"Tradebus-Origin": "o1", "Tradebus-Seq": seq, "Nats-Msg-Id": f"o1:{seq}"}
+            data = msgspec.msgpack.encode(Tick(symbol="S1", bid=2000.0 + n, ask=2001.0 + n, ts=n))
+            bad_seqs.append((await js.publish(subject, data, headers=headers)).seq)
+        await js.publish(f"{prefix}.{tick(5).topic}", msgspec.msgpack.encode(tick(5)))
+        await _consume_all(tmp_path / "b", nats_url, prefix)
+    finally:
+        await client.close()
+    path = tmp_path / "b" / MAIN
+    assert stored_tick_numbers(path) == [1, 2, 3, 4, 5]
+    letters = dead_letters(path)
+    assert [cursor for _, cursor, _ in letters] == bad_seqs
+    assert all("bad forwarder headers" in error for _, _, error in letters)
+
+
+async def test_a_message_the_server_never_delivers_is_read_directly(
+    tmp_path: Path, nats_url: str
+) -> None:
+    """A message stored with headers that read as a NATS status line is never handed
+    out by a pull consumer: after a few tries, the consumer reads it from the stream
+    itself and goes on (no endless restarts)."""
+    prefix = unique_prefix(tmp_path)
+    subject = f"{prefix}.{tick(2).topic}"
+    host, port = nats_url.removeprefix("nats://").split(":")
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        async with (  # makes the stream
+            _node(tmp_path / "b") as node,
+            JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
+        ):
+            pass
+        await js.publish(f"{prefix}.{tick(1).topic}", msgspec.msgpack.encode(tick(1)))
+        # The raw protocol, as any client may write it: a header block that starts with
+        # a status (404), then a valid tick.
+        payload = msgspec.msgpack.encode(tick(2))
+        head = b"NATS/1.0 404\r\n\r\n"
+        stream = await anyio.connect_tcp(host, int(port))
+        async with stream:
+            await stream.receive()  # INFO
+            await stream.send(b'CONNECT {"verbose":false,"headers":true}\r\n')
+            await stream.send(
+                f"HPUB {subject} {len(head)} {len(head) + len(payload)}\r\n".encode()
+                + head + payload + b"\r\nPING\r\n"
+            )  # fmt: skip
+            with anyio.fail_after(10):
+                reply = b""
+                while b"PONG" not in reply:
+                    reply += await stream.receive()
+        await js.publish(f"{prefix}.{tick(3).topic}", msgspec.msgpack.encode(tick(3)))
+        info = await js.stream_info(stream_name("main", prefix))
+        assert info.state.messages == 3  # the raw one is in the stream
+        consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    finally:
+        await client.close()
+    path = tmp_path / "b" / MAIN
+    assert stored_tick_numbers(path) == [1, 2, 3]
+    assert consumer.statistics().restarts < 10

@@ -83,3 +83,13 @@ async def test_an_unreachable_server_is_reported_with_its_address(tmp_path: Path
         forwarder = JetStreamForwarder(node, URL, connect_timeout=0.3)
         with pytest.raises(BridgeError, match=r"cannot connect to NATS at nats://127\.0\.0\.1:1"):
             await forwarder.__aenter__()
+
+
+@pytest.mark.parametrize("url", ["", "notaurl", "http://host:4222", "nats://", 4222])
+async def test_an_address_that_is_not_a_nats_servers_is_refused(tmp_path: Path, url: Any) -> None:
+    async with open_node(tmp_path, roles=["chatgpt_bot"], candles=None, monitor=None) as node:
+        with pytest.raises(BridgeOptionError, match="nats://host:4222") as forwarder:
+            JetStreamForwarder(node, url)
+        with pytest.raises(BridgeOptionError, match="nats://host:4222") as consumer:
+            JetStreamConsumer(node, url, database="main")
+    assert forwarder.value.field == consumer.value.field == "url"
