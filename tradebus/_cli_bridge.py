@@ -23,6 +23,7 @@ from ._signals import StopSignals
 from ._stats import check_data_dir
 from ._topology import Topology
 from .bridge import JetStreamConsumer, JetStreamForwarder
+from .bridge._options import check_url
 
 __all__ = ["add_parser"]
 
@@ -98,6 +99,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     else:
         roles = (topology.owner(topology.spec(args.database)),)
     try:
+        check_url(args.nats)  # before anything is opened
         check_data_dir(args.data_dir, must_exist=False)
         ensure_data_dir(args.data_dir)
     except TradebusError as exc:

@@ -73,3 +73,15 @@ async def test_a_bad_option_is_refused_naming_it(tmp_path: Path, nats_url: str) 
     assert process.returncode == 2, output
     assert "lanes=0" in output
     assert "an int from 1 to 1024" in output
+
+
+def test_an_address_that_is_not_nats_is_refused_before_anything_is_opened(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    process = _tradebus(
+        "bridge", "consume", "--data-dir", str(data), "--nats", "notaurl",
+    )  # fmt: skip
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 2, output
+    assert "url='notaurl'" in output
+    assert "nats://host:4222" in output
+    assert not data.exists()  # no node was started, no database made
