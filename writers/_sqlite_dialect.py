@@ -9,18 +9,17 @@ and handed in by name.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
 
-from ._mapping import NO_DEFAULT, Column, Index, Kind, Table
+from ._mapping import NO_DEFAULT, Column, Kind, Table
+from ._migration_steps import migration_scripts
 
 __all__ = [
     "Handler",
     "Statement",
-    "add_column",
-    "create_index",
     "create_table",
     "insert_handler",
     "insert_sql",
@@ -112,42 +111,13 @@ def create_table(t: Table, version: int | None = None) -> str:
     return f"CREATE TABLE {t.name} (\n    {body}\n){rowid};\n"
 
 
-def create_index(t: Table, index: Index) -> str:
-    return f"CREATE INDEX {t.name}_{index.suffix} ON {t.name} ({', '.join(index.columns)});\n"
-
-
-def add_column(t: Table, c: Column) -> str:
-    """The ALTER TABLE that adds ``c`` to a table made by an earlier version."""
-    if not c.nullable and c.default is NO_DEFAULT:
-        raise ValueError(f"{t.name}.{c.name}: a column added later needs a default or NULL")
-    return f"ALTER TABLE {t.name} ADD COLUMN {_column_sql(t, c)};\n"
-
-
-def schema_changes(tables: Iterable[Table], version: int) -> str:
-    """What migration ``version`` makes of ``tables``: the tables it creates (with
-    their indexes as of that version), the columns and the indexes it adds."""
-    parts: list[str] = []
-    for t in tables:
-        if t.since == version:
-            parts.append(create_table(t, version))
-            parts.extend(create_index(t, i) for i in t.indexes if i.since <= version)
-        elif t.since < version:
-            parts.extend(add_column(t, c) for c in t.columns if c.since == version)
-            parts.extend(create_index(t, i) for i in t.indexes if i.since == version)
-    return "".join(parts)
-
-
 def migrations(
     tables: Sequence[Table], written: Mapping[int, str], versions: int
 ) -> tuple[str, ...]:
-    """The numbered migration scripts of a database holding ``tables``: each is what
-    the mappings change in that version, then the hand-written SQL ``written`` holds
-    for it (views, triggers)."""
-    if any(v < 1 or v > versions for v in written):
-        raise ValueError(f"hand-written SQL for versions {sorted(written)} of {versions}")
-    return tuple(
-        schema_changes(tables, version) + written.get(version, "")
-        for version in range(1, versions + 1)
+    """The numbered migration scripts of a database holding ``tables``, in this
+    dialect (see :func:`~writers._migration_steps.migration_scripts`)."""
+    return migration_scripts(
+        tables, written, versions, create_table=create_table, column_sql=_column_sql
     )
 
 
