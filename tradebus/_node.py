@@ -40,6 +40,7 @@ from ._routes import unrouted
 from ._status_reporter import StatusReporter
 from ._stores import check_stores, committed_cursor
 from ._topology import Topology
+from ._writer_options import DRAIN_TIMEOUT
 
 if TYPE_CHECKING:
     from ._integration import TradeIntegration
@@ -98,6 +99,9 @@ class Node:
         self._readers = SharedReaders(self.path, lambda name: name in self._writers)
         self._writer_failed = False
         self._writer_error: BaseException | None = None
+        #: Each writer runs shielded from a cancellation of the node: the teardown
+        #: stops the services (which publish as they stop) first, then cancels these.
+        self._writer_scopes: list[anyio.CancelScope] = []
         self._entered = False
         self._running = False
         #: Keeps this process's entry in ``shared_memory.json`` (None: not kept).
@@ -188,8 +192,11 @@ class Node:
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
+        scope = anyio.CancelScope(shield=True)
+        self._writer_scopes.append(scope)
         try:
-            await writer.run(task_status=task_status)
+            with scope:
+                await writer.run(task_status=task_status)
         except BaseException as exc:
             if writer.spec is OUTBOX_SPEC and isinstance(exc, WriterLockError):
                 raise  # a client's outbox file taken by another process: it tries the next
@@ -230,17 +237,19 @@ class Node:
 
     async def _teardown(self, exc: BaseException | None) -> None:
         """Close the bus (writers drain what they hold and exit), then wait for them."""
-        await self._services.stop(exc)  # first: they may publish as they stop
+        await self._stop_services(exc)  # first: they may publish as they stop
         self._running = False
         if self.status is not None:
             self.status.stopping()
         if self._delivery is not None:  # relays first: they publish on the bus
             await self._delivery.stop()
         self.bus.close()
+        cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+        if cancelled:
+            self._cancel_writers()
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
         task_group, self._task_group = self._task_group, None
-        cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
         try:
             if task_group is not None:
                 if cancelled and exc is not None:
@@ -259,6 +268,30 @@ class Node:
                 node_stopped()
                 if self.status is not None:  # last: its final entry has the final counts
                     await self.status.__aexit__(type(exc) if exc else None, exc, None)
+
+    async def _stop_services(self, exc: BaseException | None) -> None:
+        """Stop the services. On a cancellation the writers, shielded from it, go on
+        storing what the services publish as they stop, for ``drain_timeout`` at most
+        (a full disk must not hold a cancelled node forever); then they are cancelled
+        too (they commit what they hold, bounded by the same timeout, and exit)."""
+        if not isinstance(exc, anyio.get_cancelled_exc_class()):
+            await self._services.stop(exc)
+            return
+        timeout = float(self.writer_options.get("drain_timeout", DRAIN_TIMEOUT))
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._cancel_writers_after, timeout)
+                await self._services.stop(exc)
+                tg.cancel_scope.cancel()
+
+    async def _cancel_writers_after(self, delay: float) -> None:
+        await anyio.sleep(delay)
+        self._cancel_writers()
+
+    def _cancel_writers(self) -> None:
+        """End the writers' shield: they commit what they hold and exit."""
+        for scope in self._writer_scopes:
+            scope.cancel()
 
     # ------------------------------------------------------------------ routing
 

@@ -259,6 +259,23 @@ async def test_the_bars_in_progress_are_stored_when_the_body_fails(tmp_path: Pat
     assert {key for key, row in found.items() if row[6] == 0} == last_bars(found)
 
 
+async def test_the_bars_in_progress_are_stored_when_the_node_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    # A cancelled node (a Ctrl-C, a timeout around it) stops its services before its
+    # writers: the candle service's last bars, incomplete, are stored with the ticks.
+    ticks = random_ticks(31, 2_000, symbols=("EURUSD", "XAUUSD"))
+    with anyio.CancelScope() as scope:
+        async with open_node(tmp_path, candles=("M1", "H1")) as node:
+            await publish(node, ticks)
+            scope.cancel()
+            await anyio.sleep(1)
+    assert scope.cancelled_caught
+    found = stored(tmp_path / "unified_tick_pipeline.db")
+    assert_bars(found, oracle(ticks, ("M1", "H1")))
+    assert {key for key, row in found.items() if row[6] == 0} == last_bars(found)
+
+
 @pytest.mark.parametrize("updates", ["none", "0"])  # bars in progress never / always stored
 async def test_after_a_crash_the_ticks_stored_past_the_bars_are_caught_up_at_start(
     tmp_path: Path, updates: str
