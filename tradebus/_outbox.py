@@ -97,7 +97,10 @@ class Outbox:
 
     async def cursor(self, database: str) -> int:
         """The last position of this outbox the database's owner committed."""
-        return await anyio.to_thread.run_sync(self._readers[database].cursor_of, self.origin)
+        reader = self._readers[database]
+        if isinstance(reader, RemoteCursors):
+            return await reader.cursor_of(self.origin)
+        return await anyio.to_thread.run_sync(reader.cursor_of, self.origin)
 
     async def delivered(self) -> None:
         """Return once every event this node appended so far is committed by its owner
@@ -122,9 +125,13 @@ class Outbox:
             after = self._reported.get(database, held_from - 1)
             if target <= after:
                 continue
-            failed = await anyio.to_thread.run_sync(
-                self._readers[database].dead_letters_of, self.origin, after, target
-            )
+            reader = self._readers[database]
+            if isinstance(reader, RemoteCursors):
+                failed = await reader.dead_letters_of(self.origin, after, target)
+            else:
+                failed = await anyio.to_thread.run_sync(
+                    reader.dead_letters_of, self.origin, after, target
+                )
             self._reported[database] = target
             if failed:
                 raise NotDelivered(database, self.destinations[database].name, failed)

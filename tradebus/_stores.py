@@ -30,6 +30,9 @@ from ._topology import Topology
 
 __all__ = ["RemoteCursors", "StoreCursors", "check_stores", "committed_cursor"]
 
+#: Seconds a read of another node's PostgreSQL database may take (connecting too).
+QUERY_TIMEOUT = 10.0
+
 
 def check_stores(stores: object, topology: Topology, hosted: tuple[str, ...]) -> dict[str, str]:
     """``stores`` as {database name: PostgreSQL URL}, checked.
@@ -92,8 +95,9 @@ class StoreCursors:
 
 
 class RemoteCursors:
-    """Like :class:`StoreCursors`, for a database another node writes in PostgreSQL:
-    read on a connection of its own (opened when first needed, again after a fault)."""
+    """The cursors committed in a database another node writes in PostgreSQL, read
+    on a connection of its own (opened when first needed, again after a fault), in
+    the event loop: a cancelled read drops its connection rather than leave it busy."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
@@ -102,26 +106,25 @@ class RemoteCursors:
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         async with self._lock:
-            return await self._fetch_alone(sql, *args)
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self.dsn, timeout=QUERY_TIMEOUT)
+            try:
+                return list(await self._conn.fetch(sql, *args, timeout=QUERY_TIMEOUT))
+            except asyncpg.UndefinedTableError:
+                return []  # its owner has not made its tables yet: nothing delivered
+            except BaseException:  # a fault, a timeout or a cancellation
+                conn, self._conn = self._conn, None
+                conn.terminate()
+                raise
 
-    async def _fetch_alone(self, sql: str, *args: Any) -> list[Any]:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.dsn, timeout=10)
-        try:
-            return list(await self._conn.fetch(sql, *args))
-        except asyncpg.UndefinedTableError:
-            return []  # its owner has not made its tables yet: nothing delivered
-        except Exception:
-            conn, self._conn = self._conn, None
-            conn.terminate()
-            raise
-
-    def cursor_of(self, source: str) -> int:
-        rows = anyio.from_thread.run(self._fetch, CURSOR_OF, source)
+    async def cursor_of(self, source: str) -> int:
+        rows = await self._fetch(CURSOR_OF, source)
         return int(rows[0][0]) if rows else 0
 
-    def dead_letters_of(self, source: str, after: int, upto: int) -> list[tuple[int, str, str]]:
-        rows = anyio.from_thread.run(self._fetch, DEAD_LETTERS_OF, source, after, upto)
+    async def dead_letters_of(
+        self, source: str, after: int, upto: int
+    ) -> list[tuple[int, str, str]]:
+        rows = await self._fetch(DEAD_LETTERS_OF, source, after, upto)
         return [(int(c), str(t), str(e)) for c, t, e in rows]
 
     def close(self) -> None:
