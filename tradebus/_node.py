@@ -34,6 +34,7 @@ from ._fork_guard import check_not_a_tainted_fork, node_started, node_stopped
 from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
 from ._node_services import NodeServices, ServiceFactory
+from ._node_shield import WriterShields
 from ._node_teardown import raise_not_running, settle_group
 from ._quick_reader import RowSource
 from ._routes import unrouted
@@ -99,9 +100,8 @@ class Node:
         self._readers = SharedReaders(self.path, lambda name: name in self._writers)
         self._writer_failed = False
         self._writer_error: BaseException | None = None
-        #: Each writer runs shielded from a cancellation of the node: the teardown
-        #: stops the services (which publish as they stop) first, then cancels these.
-        self._writer_scopes: list[anyio.CancelScope] = []
+        #: The writers keep running while the services stop, even on a cancellation.
+        self._shields = WriterShields()
         self._entered = False
         self._running = False
         #: Keeps this process's entry in ``shared_memory.json`` (None: not kept).
@@ -164,6 +164,9 @@ class Node:
         except BaseException as exc:
             await self._teardown(exc)
             raise
+        # Started: a cancellation from now on stops the services before the writers.
+        self._shields.shield()
+        self._services.shield()
         return self
 
     async def _start_client_writer(self) -> WriterActor:
@@ -192,10 +195,8 @@ class Node:
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        scope = anyio.CancelScope(shield=True)
-        self._writer_scopes.append(scope)
         try:
-            with scope:
+            with self._shields.scope():
                 await writer.run(task_status=task_status)
         except BaseException as exc:
             if writer.spec is OUTBOX_SPEC and isinstance(exc, WriterLockError):
@@ -228,7 +229,10 @@ class Node:
     ) -> None:
         if exc is None and not self._writer_failed:
             try:
-                await self._services.stop()  # what they publish as they stop is flushed
+                # What the services publish as they stop is flushed.
+                interrupted = await self._stop_services(None)
+                if interrupted is not None:
+                    raise interrupted
                 await self.bus.flush()
             except BaseException as flush_exc:
                 await self._teardown(flush_exc)
@@ -236,8 +240,14 @@ class Node:
         await self._teardown(exc)
 
     async def _teardown(self, exc: BaseException | None) -> None:
-        """Close the bus (writers drain what they hold and exit), then wait for them."""
-        await self._stop_services(exc)  # first: they may publish as they stop
+        """Stop the services, close the bus (writers drain what they hold and exit),
+        then wait for them; a cancellation that came meanwhile is raised last."""
+        interrupted = await self._stop_services(exc)  # first: they publish as they stop
+        await self._close(exc if interrupted is None else interrupted)
+        if interrupted is not None:
+            raise interrupted
+
+    async def _close(self, exc: BaseException | None) -> None:
         self._running = False
         if self.status is not None:
             self.status.stopping()
@@ -246,7 +256,7 @@ class Node:
         self.bus.close()
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
         if cancelled:
-            self._cancel_writers()
+            self._shields.cancel()  # they commit what they hold and exit
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
         task_group, self._task_group = self._task_group, None
@@ -269,29 +279,19 @@ class Node:
                 if self.status is not None:  # last: its final entry has the final counts
                     await self.status.__aexit__(type(exc) if exc else None, exc, None)
 
-    async def _stop_services(self, exc: BaseException | None) -> None:
-        """Stop the services. On a cancellation the writers, shielded from it, go on
-        storing what the services publish as they stop, for ``drain_timeout`` at most
-        (a full disk must not hold a cancelled node forever); then they are cancelled
-        too (they commit what they hold, bounded by the same timeout, and exit)."""
-        if not isinstance(exc, anyio.get_cancelled_exc_class()):
+    async def _stop_services(self, exc: BaseException | None) -> BaseException | None:
+        """Stop the services while the writers store what they publish as they stop
+        (for ``drain_timeout`` at most once the node is cancelled); return the
+        cancellation that reached the node meanwhile, if one did."""
+        if self._task_group is None:
             await self._services.stop(exc)
-            return
-        timeout = float(self.writer_options.get("drain_timeout", DRAIN_TIMEOUT))
-        with anyio.CancelScope(shield=True):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._cancel_writers_after, timeout)
-                await self._services.stop(exc)
-                tg.cancel_scope.cancel()
-
-    async def _cancel_writers_after(self, delay: float) -> None:
-        await anyio.sleep(delay)
-        self._cancel_writers()
-
-    def _cancel_writers(self) -> None:
-        """End the writers' shield: they commit what they hold and exit."""
-        for scope in self._writer_scopes:
-            scope.cancel()
+            return None
+        return await self._shields.while_services_stop(
+            lambda: self._services.stop(exc),
+            self._task_group,
+            float(self.writer_options.get("drain_timeout", DRAIN_TIMEOUT)),
+            cancelled=isinstance(exc, anyio.get_cancelled_exc_class()),
+        )
 
     # ------------------------------------------------------------------ routing
 
@@ -334,6 +334,8 @@ class Node:
         :raises NotDelivered: if an owner could not store some of them (its dead_letters
             hold them); each is reported once.
         :raises NotStored: as :meth:`EventBus.flush` raises it.
+        :raises TradebusError: if an owner's database in PostgreSQL cannot be read
+            (its server is down or does not answer within 10 s; delivery goes on).
         """
         if not self._running:
             state = "closed" if self._entered else "not started"

@@ -62,19 +62,27 @@ class NodeServices:
         self._stop = anyio.Event()
         self._done: anyio.Event | None = None
         self._errors: list[Exception] = []
+        self._scope: anyio.CancelScope | None = None
+
+    def shield(self) -> None:
+        """Shield the running services from a cancellation of the node (its teardown
+        stops them)."""
+        if self._scope is not None:
+            self._scope.shield = True
 
     async def run(self, node: Node, *, task_status: TaskStatus[None]) -> None:
         """Start every service (if one fails to start, stop those started and raise),
         report started, and stop them all, the last started first, when :meth:`stop`
         asks.
 
-        Shielded: the node's teardown, not a cancellation, ends the services, so that
-        each stores what it must as it stops. A service whose own task fails fails
-        the node with that error.
+        Shielded once the node has started (:meth:`shield`): the node's teardown, not
+        a cancellation, ends the services, so that each stores what it must as it
+        stops (a cancellation while the node starts cancels them). A service whose
+        own task fails fails the node with that error.
         """
         self._done = done = anyio.Event()
         try:
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope() as self._scope:
                 try:
                     async with anyio.create_task_group() as tg:
                         for factory in self.factories:

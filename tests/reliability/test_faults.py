@@ -131,6 +131,37 @@ async def test_disk_full_at_shutdown_gives_up_loudly_after_the_drain_timeout(
     assert integrity(tmp_path / _MAIN) == "ok"
 
 
+async def test_a_timeout_bounds_a_teardown_stuck_on_a_full_disk(tmp_path: Path) -> None:
+    # The body fails while the disk is full: the node waits for its writer as it stops,
+    # and a timeout around it still ends the wait (the writer gives up after its
+    # drain_timeout), acknowledging nothing it did not store.
+    event_ids: list[str] = []
+    with pytest.raises(TimeoutError):
+        with anyio.fail_after(3):
+            async with open_node(
+                tmp_path, max_buffer=1_000, max_batch=500, max_backoff=0.1, drain_timeout=1.0
+            ) as node:
+                sql = node.writer("main").sqlite.query
+                [(pages,)] = await sql("PRAGMA page_count")
+                await sql(f"PRAGMA max_page_count = {pages}")
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(publish_ticks, node, 10_000, [0])
+                    await wait_until(lambda: node.writer("main").statistics().retries >= 2)
+
+                    async def log_execution() -> None:
+                        event_ids.append(await execution(node, 1))
+
+                    tg.start_soon(log_execution)
+                    await anyio.sleep(0.2)
+                    stopping = time.monotonic()
+                    raise ValueError("the strategy failed")
+    shutdown = time.monotonic() - stopping
+    assert shutdown < 8, f"shutting down took {shutdown:.1f}s"
+    assert event_ids == []
+    assert count(tmp_path / _MAIN, "trade_executions") == 0
+    assert integrity(tmp_path / _MAIN) == "ok"
+
+
 @contextlib.contextmanager
 def tiny_filesystem(path: Path, size: str) -> Iterator[Path]:
     """A tmpfs of ``size`` mounted at ``path`` (skips the test where mounting is not allowed)."""

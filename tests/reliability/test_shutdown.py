@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -106,6 +108,34 @@ async def test_cancelled_node_commits_what_it_took_and_leaves_nothing_behind(
     # No writer, reader or aiosqlite thread, and no task, outlives the node.
     assert await wait_for_threads(threads) == set()
     assert asyncio.all_tasks() == tasks
+
+
+async def test_a_node_cancelled_while_it_starts_stops_at_once(tmp_path: Path) -> None:
+    # Cancelled at every point of its start (writers, services, relays): it stops.
+    threads = set(threading.enumerate())
+    for step in range(30):
+        cancelled_at = time.monotonic()
+        with anyio.move_on_after(step * 0.005) as scope:
+            async with open_node(tmp_path / str(step)):
+                await anyio.sleep(5)
+        assert scope.cancelled_caught
+        shutdown = time.monotonic() - cancelled_at - step * 0.005
+        assert shutdown < 5, f"cancelled {step * 5} ms in, it took {shutdown:.1f}s to stop"
+    assert await wait_for_threads(threads) == set()
+
+
+async def test_a_service_still_starting_is_cancelled_with_the_node(tmp_path: Path) -> None:
+    @asynccontextmanager
+    async def slow_to_start(node: Node) -> AsyncIterator[None]:
+        await anyio.sleep(30)
+        yield
+
+    cancelled_at = time.monotonic()
+    with anyio.move_on_after(0.5) as scope:
+        async with Node(tmp_path, services=[slow_to_start]):
+            pytest.fail("the node started although its service had not")
+    assert scope.cancelled_caught
+    assert time.monotonic() - cancelled_at < 5
 
 
 async def test_node_body_error_under_load_commits_and_reraises(tmp_path: Path) -> None:
