@@ -106,16 +106,26 @@ class RemoteCursors:
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         async with self._lock:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncpg.connect(self.dsn, timeout=QUERY_TIMEOUT)
             try:
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await asyncpg.connect(self.dsn, timeout=QUERY_TIMEOUT)
                 return list(await self._conn.fetch(sql, *args, timeout=QUERY_TIMEOUT))
             except asyncpg.UndefinedTableError:
                 return []  # its owner has not made its tables yet: nothing delivered
-            except BaseException:  # a fault, a timeout or a cancellation
-                conn, self._conn = self._conn, None
-                conn.terminate()
+            except TimeoutError as exc:
+                self._drop()
+                raise TradebusError(
+                    f"reading the delivered positions in PostgreSQL took more than "
+                    f"{QUERY_TIMEOUT:g}s (is its server up?); nothing is lost, delivery goes on"
+                ) from exc
+            except BaseException:  # a fault or a cancellation
+                self._drop()
                 raise
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
 
     async def cursor_of(self, source: str) -> int:
         rows = await self._fetch(CURSOR_OF, source)
@@ -128,9 +138,7 @@ class RemoteCursors:
         return [(int(c), str(t), str(e)) for c, t, e in rows]
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.terminate()
+        self._drop()
 
 
 async def committed_cursor(
