@@ -15,7 +15,7 @@ from eventbus import Message
 from schemas import Event, Tick
 from schemas import decode as _decode
 
-from ._pg_rules import ADVANCE_CURSOR, COMMIT_COUNT, SET_STATE
+from ._pg_rules import ADVANCE_CURSOR, COMMIT_COUNT, SET_STATE_VALUES
 from ._pg_specs import PgSpec
 from ._specs import DatabaseSpec, Statement
 from ._sqlite_plan import relay_cursors as sqlite_relay_cursors
@@ -54,13 +54,15 @@ class PgTransaction:
         self.ticks = ticks or []
         self.tick_table = tick_table
 
-    def state(self, commits: int) -> Statement:
-        """The statement recording this transaction's commit number (and the tick seq
-        after its ticks, if it has some), run in it."""
-        rows: list[tuple[str, int]] = [(COMMIT_COUNT, commits)]
+    def begin(self, commits: int) -> str:
+        """The statements opening this transaction, sent in one round trip: BEGIN,
+        and the record of its commit number (and of the tick seq after its ticks, if
+        it has some); integers of this writer's own, written as literals."""
+        values = [(COMMIT_COUNT, int(commits))]
         if self.ticks:
-            rows.append(("tick_seq", self.next_tick_seq))
-        return ("", SET_STATE, rows)
+            values.append(("tick_seq", int(self.next_tick_seq)))
+        rows = ", ".join(f"('{key}', {value})" for key, value in values)
+        return f"BEGIN; {SET_STATE_VALUES.format(rows=rows)}"
 
 
 class PgPlanner:

@@ -24,7 +24,7 @@ __all__ = [
     "OPEN_POSITION",
     "OUTBOX_IDENTITY",
     "SCHEMA_TABLE",
-    "SET_STATE",
+    "SET_STATE_VALUES",
     "open_positions",
 ]
 
@@ -76,9 +76,10 @@ OUTBOX_IDENTITY: Final = (
 
 #: The schema version (PostgreSQL has no ``user_version``): one row.
 SCHEMA_TABLE: Final = "tradebus_schema"
-#: A writer_state value set in a transaction (the tick seq, the commit count).
-SET_STATE: Final = (
-    "INSERT INTO writer_state (key, value) VALUES ($1, $2) "
+#: writer_state values set in a transaction (the tick seq, the commit count), as
+#: literal rows ``{rows}``, run with BEGIN in one round trip.
+SET_STATE_VALUES: Final = (
+    "INSERT INTO writer_state (key, value) VALUES {rows} "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 #: How many transactions this database's writers committed: each sets it, so that

@@ -358,7 +358,7 @@ class PostgresStore:
         commits = self._commits + 1
         committing = False
         try:
-            await conn.execute("BEGIN")
+            await conn.execute(transaction.begin(commits))
             if transaction.ticks:
                 await conn.copy_records_to_table(
                     transaction.tick_table or "",
@@ -371,8 +371,6 @@ class PostgresStore:
             if trial:
                 await conn.execute("ROLLBACK")
                 return
-            _, sql, rows = transaction.state(commits)
-            await conn.executemany(sql, rows)
             committing = True
             await conn.execute("COMMIT")
         except Exception as exc:
