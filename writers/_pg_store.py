@@ -229,10 +229,12 @@ class PostgresStore:
         try:
             async with receive:
                 try:
-                    async for job in receive:
-                        # A transaction being committed cannot be recalled: it runs to
-                        # its end whatever cancels the writer, and its outcome is told.
-                        with anyio.CancelScope(shield=True):
+                    # Until the store is closed, whatever cancels the writer: a
+                    # cancelled writer still commits what it holds (its drain) here.
+                    # A transaction being committed cannot be recalled either: it
+                    # runs to its end, and its outcome is told.
+                    with anyio.CancelScope(shield=True):
+                        async for job in receive:
                             await self._serve_one(job)
                 finally:
                     # Stopped (or cancelled): what is queued is not run; whoever

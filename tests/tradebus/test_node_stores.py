@@ -4,6 +4,7 @@ cursors, exactly once across restarts; what reads SQLite files refuses clearly."
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,30 @@ async def test_relays_deliver_into_postgresql_exactly_once(
 
         with anyio.fail_after(30):
             await wait_until(alerts)
+
+
+async def test_a_cancelled_node_commits_every_tick_it_took_into_postgresql(
+    tmp_path: Path, pg_database: NewDatabase
+) -> None:
+    main = await pg_database()
+    published = 0
+    with anyio.CancelScope() as scope:
+        async with open_node(
+            tmp_path, roles=["chatgpt_bot"], stores={"main": main}, candles=None, monitor=None
+        ) as node:
+
+            async def produce() -> None:
+                nonlocal published
+                for tick in itertools.cycle(_ticks(1_000)):
+                    await node.bus.publish(tick)
+                    published += 1
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(produce)
+                await wait_until(lambda: published >= 20_000)
+                scope.cancel()
+    assert scope.cancelled_caught
+    assert await pg_rows(main, "SELECT count(*) FROM unified_ticks") == [(published,)]
 
 
 async def test_bad_stores_are_refused_naming_what_is_allowed(
