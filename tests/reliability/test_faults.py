@@ -136,26 +136,30 @@ async def test_a_timeout_bounds_a_teardown_stuck_on_a_full_disk(tmp_path: Path) 
     # and a timeout around it still ends the wait (the writer gives up after its
     # drain_timeout), acknowledging nothing it did not store.
     event_ids: list[str] = []
-    with pytest.raises(TimeoutError):
-        with anyio.fail_after(3):
-            async with open_node(
-                tmp_path, max_buffer=1_000, max_batch=500, max_backoff=0.1, drain_timeout=1.0
-            ) as node:
-                sql = node.writer("main").sqlite.query
-                [(pages,)] = await sql("PRAGMA page_count")
-                await sql(f"PRAGMA max_page_count = {pages}")
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(publish_ticks, node, 10_000, [0])
-                    await wait_until(lambda: node.writer("main").statistics().retries >= 2)
+    stopping = [0.0]
 
-                    async def log_execution() -> None:
-                        event_ids.append(await execution(node, 1))
+    async def fail_on_a_full_disk() -> None:
+        async with open_node(
+            tmp_path, max_buffer=1_000, max_batch=500, max_backoff=0.1, drain_timeout=1.0
+        ) as node:
+            sql = node.writer("main").sqlite.query
+            [(pages,)] = await sql("PRAGMA page_count")
+            await sql(f"PRAGMA max_page_count = {pages}")
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(publish_ticks, node, 10_000, [0])
+                await wait_until(lambda: node.writer("main").statistics().retries >= 2)
 
-                    tg.start_soon(log_execution)
-                    await anyio.sleep(0.2)
-                    stopping = time.monotonic()
-                    raise ValueError("the strategy failed")
-    shutdown = time.monotonic() - stopping
+                async def log_execution() -> None:
+                    event_ids.append(await execution(node, 1))
+
+                tg.start_soon(log_execution)
+                await anyio.sleep(0.2)
+                stopping[0] = time.monotonic()
+                raise ValueError("the strategy failed")
+
+    with pytest.raises(TimeoutError), anyio.fail_after(3):
+        await fail_on_a_full_disk()
+    shutdown = time.monotonic() - stopping[0]
     assert shutdown < 8, f"shutting down took {shutdown:.1f}s"
     assert event_ids == []
     assert count(tmp_path / _MAIN, "trade_executions") == 0
