@@ -73,7 +73,7 @@ async def main(data_dir: Path, max_buffer: int, seconds: float) -> dict[str, Any
         data_dir,
         roles=["chatgpt_bot"],
         max_buffer=max_buffer,
-        max_batch=2,  # a slow writer: one commit per two ticks
+        max_batch=5,  # a slow writer: a commit per five ticks
         max_delay=0.01,
         candles=(),
     ) as node:
