@@ -5,8 +5,13 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
+
+from bench.servers import NatsServer, ServerUnavailable
 from schemas import Tick, TradeExecution
 from tests.reliability._helpers import read_only
+from tradebus import open_node
+from tradebus.bridge import JetStreamConsumer
 
 MAIN = "unified_tick_pipeline.db"
 _prefixes = itertools.count(1)
@@ -15,6 +20,27 @@ _prefixes = itertools.count(1)
 def unique_prefix(tmp_path: Path) -> str:
     """A subject prefix no other test of the session uses (its streams are its own)."""
     return f"t{abs(hash(str(tmp_path))) % 10**8}n{next(_prefixes)}"
+
+
+def private_nats(folder: Path) -> NatsServer:
+    """A NATS server of the test's own (for tests that kill it), started; the test is
+    skipped, with the reason, where none can be started."""
+    try:
+        server = NatsServer(folder)
+        server.start()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no NATS server: {exc}")
+    return server
+
+
+async def make_stream(folder: Path, url: str, prefix: str) -> None:
+    """Make the stream of the bot's database under ``prefix``: a consumer into a node
+    at ``folder`` makes it as it starts."""
+    async with (
+        open_node(folder, roles=["chatgpt_bot"], candles=None, monitor=None) as node,
+        JetStreamConsumer(node, url, prefix=prefix, database="main"),
+    ):
+        pass
 
 
 def tick(n: int, symbols: int = 4) -> Tick:

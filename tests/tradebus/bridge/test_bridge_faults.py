@@ -13,12 +13,13 @@ import nats.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from bench.servers import NatsServer, ServerUnavailable
 from schemas import Tick, TradeAlert
 from tests.tradebus.bridge._helpers import (
     MAIN,
     dead_letters,
     execution,
+    make_stream,
+    private_nats,
     stored_executions,
     stored_tick_numbers,
     tick,
@@ -61,11 +62,7 @@ async def test_bad_and_foreign_messages_go_to_dead_letters_and_are_acknowledged(
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        async with (  # makes the stream
-            _node(tmp_path / "b") as node,
-            JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
-        ):
-            pass
+        await make_stream(tmp_path / "b", nats_url, prefix)
         info = await js.stream_info(stream)
         await js.update_stream(
             info.config.evolve(subjects=[*(info.config.subjects or []), f"{prefix}.other.thing"])
@@ -203,11 +200,7 @@ async def test_a_retry_after_the_duplicate_window_is_stored_once(
 async def test_the_forwarder_holds_a_bounded_number_while_the_server_is_away(
     tmp_path: Path,
 ) -> None:
-    try:
-        server = NatsServer(tmp_path / "nats")
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no NATS server: {exc}")
+    server = private_nats(tmp_path / "nats")
     prefix = "away"
     published = 0
     try:
@@ -251,11 +244,7 @@ async def test_a_message_deleted_from_the_stream_is_a_gap_the_consumer_passes(
 ) -> None:
     prefix = unique_prefix(tmp_path)
     stream = stream_name("main", prefix)
-    async with (  # makes the stream
-        _node(tmp_path / "b") as node,
-        JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
-    ):
-        pass
+    await make_stream(tmp_path / "b", nats_url, prefix)
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
@@ -317,11 +306,7 @@ async def test_messages_with_bad_forwarder_headers_go_to_dead_letters(
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        async with (  # makes the stream
-            _node(tmp_path / "b") as node,
-            JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
-        ):
-            pass
+        await make_stream(tmp_path / "b", nats_url, prefix)
         bad_seqs = []
         for n, seq in enumerate(["\u00b2", "9" * 25, "0", "abc"], start=1):
             await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
@@ -351,11 +336,7 @@ async def test_a_message_the_server_never_delivers_is_read_directly(
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        async with (  # makes the stream
-            _node(tmp_path / "b") as node,
-            JetStreamConsumer(node, nats_url, prefix=prefix, database="main"),
-        ):
-            pass
+        await make_stream(tmp_path / "b", nats_url, prefix)
         await js.publish(f"{prefix}.{tick(1).topic}", msgspec.msgpack.encode(tick(1)))
         # The raw protocol, as any client may write it: a header block that starts with
         # a status (404), then a valid tick.

@@ -15,8 +15,12 @@ import nats
 import pytest
 
 from bench._child import project_env
-from bench.servers import NatsServer, ServerUnavailable
-from tests.tradebus.bridge._helpers import MAIN, stored_executions, stored_tick_numbers
+from tests.tradebus.bridge._helpers import (
+    MAIN,
+    private_nats,
+    stored_executions,
+    stored_tick_numbers,
+)
 from tests.writers._helpers import wait_until
 from tradebus.bridge import stream_name
 
@@ -76,11 +80,7 @@ async def _caught_up(url: str, stream: str) -> bool:
 async def test_kills_of_forwarder_consumer_and_server_lose_and_repeat_nothing(
     tmp_path: Path,
 ) -> None:
-    try:
-        server = NatsServer(tmp_path / "nats")
-        server.start()
-    except ServerUnavailable as exc:
-        pytest.skip(f"no NATS server: {exc}")
+    server = private_nats(tmp_path / "nats")
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     prefix = "kills"
