@@ -25,19 +25,18 @@ class WriterShields:
 
     def __init__(self) -> None:
         self._scopes: list[anyio.CancelScope] = []
-        self._shielded = False
         self._released = False
 
     def scope(self) -> anyio.CancelScope:
-        """A scope for a writer's run (shielded by :meth:`shield`, unless released)."""
-        scope = anyio.CancelScope(shield=self._shielded and not self._released)
+        """A scope for a writer's run (writers start before the node has started:
+        :meth:`shield` shields it then)."""
+        scope = anyio.CancelScope()
         self._scopes.append(scope)
         return scope
 
     def shield(self) -> None:
-        """Shield the writers (once the node has started: until then a cancellation
+        """Shield the writers, once the node has started (until then a cancellation
         stops the start, writers included)."""
-        self._shielded = True
         if not self._released:
             for scope in self._scopes:
                 scope.shield = True
