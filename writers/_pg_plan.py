@@ -54,15 +54,17 @@ class PgTransaction:
         self.ticks = ticks or []
         self.tick_table = tick_table
 
-    def begin(self, commits: int) -> str:
-        """The statements opening this transaction, sent in one round trip: BEGIN,
-        and the record of its commit number (and of the tick seq after its ticks, if
-        it has some); integers of this writer's own, written as literals."""
+    def finish(self, commits: int, *, then_begin: bool = False) -> str:
+        """The statements ending this transaction, sent in one round trip: the record
+        of its commit number (and of the tick seq after its ticks, if it has some),
+        then COMMIT; and BEGIN of the next transaction if ``then_begin`` (which saves
+        that one its own round trip). Integers of this writer's own, as literals."""
         values = [(COMMIT_COUNT, int(commits))]
         if self.ticks:
             values.append(("tick_seq", int(self.next_tick_seq)))
         rows = ", ".join(f"('{key}', {value})" for key, value in values)
-        return f"BEGIN; {SET_STATE_VALUES.format(rows=rows)}"
+        end = "COMMIT; BEGIN" if then_begin else "COMMIT"
+        return f"{SET_STATE_VALUES.format(rows=rows)}; {end}"
 
 
 class PgPlanner:

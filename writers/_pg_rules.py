@@ -77,7 +77,7 @@ OUTBOX_IDENTITY: Final = (
 #: The schema version (PostgreSQL has no ``user_version``): one row.
 SCHEMA_TABLE: Final = "tradebus_schema"
 #: writer_state values set in a transaction (the tick seq, the commit count), as
-#: literal rows ``{rows}``, run with BEGIN in one round trip.
+#: literal rows ``{rows}``, run with the COMMIT in one round trip.
 SET_STATE_VALUES: Final = (
     "INSERT INTO writer_state (key, value) VALUES {rows} "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"

@@ -2,10 +2,13 @@
 :class:`~writers._store.Store`).
 
 Transactions run one after the other on the writer's connection, in a task of the
-store's own. Ticks go in by binary COPY (their seqs are the store's: a transaction
-that is retried writes them again under the same seqs, and a relay's cursor commits
-with them); the other events by the statements the PostgreSQL dialect derives from
-the mappings.
+store's own. A transaction sets the writer's state (its commit number, the tick seq)
+in the round trip of its COMMIT; when the next transaction is already queued, its
+BEGIN goes in that round trip too (one round trip fewer each while ingest is busy).
+Ticks go in by binary COPY (their seqs are the store's: a transaction that is
+retried writes them again under the same seqs, and a relay's cursor commits with
+them); the other events by the statements the PostgreSQL dialect derives from the
+mappings.
 
 A lost connection (the server restarted, the network dropped) is a transient fault:
 the writer retries the batch, and the store reconnects (taking its lock again).
@@ -51,11 +54,19 @@ _STATE = "SELECT key, value FROM writer_state WHERE key IN ('tick_seq', $1)"
 
 
 class _Job:
-    __slots__ = ("done", "error", "function", "generation", "result", "seconds")
+    __slots__ = ("done", "error", "function", "generation", "result", "seconds", "transaction")
 
-    def __init__(self, function: Callable[[], Awaitable[Any]], generation: int | None) -> None:
+    def __init__(
+        self,
+        function: Callable[[], Awaitable[Any]],
+        generation: int | None,
+        *,
+        transaction: bool = False,
+    ) -> None:
         self.function = function
         self.generation = generation
+        #: Whether it runs a transaction (so it may start in one begun for it).
+        self.transaction = transaction
         self.done = anyio.Event()
         self.error: BaseException | None = None
         self.result: Any = None
@@ -119,6 +130,10 @@ class PostgresStore:
         self.generation = 0
         self._halted = -1
         self._send: MemoryObjectSendStream[_Job] | None = None
+        self._receive: MemoryObjectReceiveStream[_Job] | None = None
+        self._ahead: _Job | None = None  # the next job, taken off the queue early
+        #: The connection on which a transaction was begun for the next job.
+        self._begun_on: asyncpg.Connection[Any] | None = None
         self._task_group: TaskGroup | None = None
         self._stopped = anyio.Event()
         self._broken: WriterError | None = None
@@ -161,7 +176,7 @@ class PostgresStore:
                 await self.close()
             raise
         send, receive = anyio.create_memory_object_stream[_Job](math.inf)
-        self._send = send
+        self._send, self._receive = send, receive
         self._task_group.start_soon(self._serve, receive)
 
     async def _session(self) -> asyncpg.Connection[Any]:
@@ -234,17 +249,25 @@ class PostgresStore:
                     # A transaction being committed cannot be recalled either: it
                     # runs to its end, and its outcome is told.
                     with anyio.CancelScope(shield=True):
-                        async for job in receive:
+                        while True:
+                            job, self._ahead = self._ahead, None
+                            if job is None:
+                                try:
+                                    job = await receive.receive()
+                                except anyio.EndOfStream:
+                                    break
                             await self._serve_one(job)
                 finally:
                     # Stopped (or cancelled): what is queued is not run; whoever
                     # waits for it is told.
                     self._halted = math.inf  # type: ignore[assignment]
                     while True:
-                        try:
-                            left = receive.receive_nowait()
-                        except (anyio.WouldBlock, anyio.EndOfStream):
-                            break
+                        left, self._ahead = self._ahead, None
+                        if left is None:
+                            try:
+                                left = receive.receive_nowait()
+                            except (anyio.WouldBlock, anyio.EndOfStream):
+                                break
                         left.error = WriterError(f"not run: the writer of {self.target} stopped")
                         left.done.set()
         finally:
@@ -265,10 +288,16 @@ class PostgresStore:
         job.seconds = time.perf_counter() - started
         job.done.set()
 
-    def _submit(self, function: Callable[[], Awaitable[Any]], generation: int | None) -> _Job:
+    def _submit(
+        self,
+        function: Callable[[], Awaitable[Any]],
+        generation: int | None,
+        *,
+        transaction: bool = False,
+    ) -> _Job:
         if self._send is None or self._stopped.is_set():
             raise WriterError(f"the writer of {self.target} is not open")
-        job = _Job(function, generation)
+        job = _Job(function, generation, transaction=transaction)
         self._send.send_nowait(job)
         return job
 
@@ -311,21 +340,50 @@ class PostgresStore:
     def submit(self, transaction: Transaction, *, trial: bool = False) -> PgPending:
         if not isinstance(transaction, PgTransaction):
             raise TypeError(f"not a transaction of this store: {transaction!r}")
-        job = self._submit(lambda: self._run(transaction, trial), self.generation)
+        job = self._submit(lambda: self._run(transaction, trial), self.generation, transaction=True)
         return PgPending(self, job, trial)
 
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""
         self._planned_tick_seq = self._committed_tick_seq
 
-    async def _connection(self) -> asyncpg.Connection[Any]:
+    async def _connection(self, *, for_transaction: bool = False) -> asyncpg.Connection[Any]:
+        """The writer's connection; outside a transaction unless ``for_transaction``
+        (then maybe in one begun for it: see :meth:`_begin`)."""
         if self._broken is not None:
             raise self._broken
         conn = self._conn
         if conn is None or conn.is_closed():
             self._conn = None
-            conn = self._conn = await self._reconnect()
+            conn = await self._reconnect()
+            self._conn = conn
+        begun, self._begun_on = self._begun_on, None
+        if for_transaction:
+            self._begun_on = begun
+        elif begun is not None and begun is conn:
+            await begun.execute("ROLLBACK")  # nothing ran in it
         return conn
+
+    async def _begin(self, conn: asyncpg.Connection[Any]) -> None:
+        """Start a transaction on ``conn``, unless the last COMMIT began it."""
+        if self._begun_on is conn:
+            self._begun_on = None
+            return
+        self._begun_on = None
+        await conn.execute("BEGIN")
+
+    def _next_is_transaction(self) -> bool:
+        """Whether the job after the running one is a transaction, which then runs
+        next (it is taken off the queue)."""
+        if self._ahead is None and self._receive is not None:
+            with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
+                self._ahead = self._receive.receive_nowait()
+        ahead = self._ahead
+        return (
+            ahead is not None
+            and ahead.transaction
+            and (ahead.generation is None or ahead.generation > self._halted)
+        )
 
     async def _reconnect(self) -> asyncpg.Connection[Any]:
         """A new session after the connection was lost: the same database, still
@@ -356,11 +414,11 @@ class PostgresStore:
         return conn
 
     async def _run(self, transaction: PgTransaction, trial: bool) -> None:
-        conn = await self._connection()
+        conn = await self._connection(for_transaction=True)
         commits = self._commits + 1
         committing = False
         try:
-            await conn.execute(transaction.begin(commits))
+            await self._begin(conn)
             if transaction.ticks:
                 await conn.copy_records_to_table(
                     transaction.tick_table or "",
@@ -374,7 +432,10 @@ class PostgresStore:
                 await conn.execute("ROLLBACK")
                 return
             committing = True
-            await conn.execute("COMMIT")
+            then_begin = self._next_is_transaction()
+            await conn.execute(transaction.finish(commits, then_begin=then_begin))
+            if then_begin:
+                self._begun_on = conn
         except Exception as exc:
             if committing and is_connection_lost(exc, conn):
                 conn.terminate()
@@ -474,7 +535,8 @@ class PostgresStore:
         """Commit ``failures`` to ``dead_letters`` now, between the writer's
         transactions (with the cursor of a relay that delivered them)."""
         transaction = self.dead_letters(failures)
-        await self._call(lambda: self._run(transaction, False))
+        job = self._submit(lambda: self._run(transaction, False), None, transaction=True)
+        await self.wait(job)
 
     async def cursor_of(self, source: str) -> int:
         """The last position of ``source`` (an outbox, a stream) committed here (0: none)."""

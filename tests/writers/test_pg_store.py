@@ -335,3 +335,32 @@ async def test_a_database_holding_other_tables_is_refused(pg_database: NewDataba
             async with PostgresWriter(bus, MAIN, dsn):
                 pass
     assert await pg_rows(dsn, "SELECT count(*) FROM unified_ticks") == [(0,)]  # untouched
+
+
+async def test_back_to_back_transactions_store_everything_once_and_leave_none_open(
+    pg_database: NewDatabase,
+) -> None:
+    """A busy writer begins each queued transaction with the COMMIT before it: a
+    refused batch among them, and reads between them, change nothing of what is
+    stored; once idle, its session holds no open transaction."""
+    dsn = await pg_database()
+    async with EventBus() as bus, PostgresWriter(bus, MAIN, dsn, max_batch=50) as writer:
+        for n in range(1, 2001):
+            bus.publish_nowait(tick(n))
+            if n == 1010:
+                bus.publish_nowait(Tick(symbol="NUL\x00", bid=1.0, ask=1.1, ts=n))
+            if n % 400 == 0:
+                assert await writer.cursor_of("nobody") == 0
+        with contextlib.suppress(NotStored):
+            await bus.flush()
+        await anyio.sleep(0.1)
+        session = "SELECT state FROM pg_stat_activity WHERE application_name = $1"
+        states = await pg_rows(dsn, session, "tradebus writer main")
+        assert states == [("idle",)]
+        stats = writer.statistics()
+    stored = "SELECT count(*), count(DISTINCT bid), max(seq) FROM unified_ticks"
+    assert await pg_rows(dsn, stored) == [(2000, 2000, 2000)]
+    assert [t for (t,) in await pg_rows(dsn, "SELECT event_type FROM dead_letters")] == ["Tick"]
+    state = dict(await pg_rows(dsn, "SELECT key, value FROM writer_state"))
+    assert state["tick_seq"] == 2001
+    assert state["commits"] >= stats.batches >= 2000 // 50
