@@ -106,6 +106,10 @@ class PostgresStore:
     :param connect_timeout: seconds to wait for a connection.
     :param resolve_timeout: after a connection lost during a COMMIT, how long to try
         to reconnect to learn whether it committed, before the writer stops.
+    :param command_timeout: seconds a statement of a transaction (or a read of the
+        writer's state) may take: past it the connection is taken as lost (a server
+        that stopped answering), and the transaction is retried on a new one (a
+        COMMIT's outcome is then resolved as after a lost connection).
     """
 
     def __init__(
@@ -115,12 +119,14 @@ class PostgresStore:
         *,
         connect_timeout: float = 10.0,
         resolve_timeout: float = 60.0,
+        command_timeout: float = 60.0,
     ) -> None:
         self.spec = spec
         self.dsn = check_dsn(dsn)
         self.pg = pg_spec(spec)
         self.connect_timeout = connect_timeout
         self.resolve_timeout = resolve_timeout
+        self.command_timeout = command_timeout
         self.planner = PgPlanner(spec, self.pg)
         self._target = f"{redact(dsn)} ({spec.name})"
         self._conn: asyncpg.Connection[Any] | None = None
@@ -223,7 +229,7 @@ class PostgresStore:
             await anyio.sleep(0.05)
 
     async def _read_state(self, conn: asyncpg.Connection[Any]) -> None:
-        state = dict(await conn.fetch(_STATE, COMMIT_COUNT))
+        state = dict(await conn.fetch(_STATE, COMMIT_COUNT, timeout=self.command_timeout))
         self._planned_tick_seq = self._committed_tick_seq = int(state.get("tick_seq", 1))
         self._commits = int(state.get(COMMIT_COUNT, 0))
 
@@ -361,7 +367,7 @@ class PostgresStore:
         if for_transaction:
             self._begun_on = begun
         elif begun is not None and begun is conn:
-            await begun.execute("ROLLBACK")  # nothing ran in it
+            await begun.execute("ROLLBACK", timeout=self.command_timeout)  # nothing ran in it
         return conn
 
     async def _begin(self, conn: asyncpg.Connection[Any]) -> None:
@@ -370,7 +376,7 @@ class PostgresStore:
             self._begun_on = None
             return
         self._begun_on = None
-        await conn.execute("BEGIN")
+        await conn.execute("BEGIN", timeout=self.command_timeout)
 
     def _next_is_transaction(self) -> bool:
         """Whether the job after the running one is a transaction, which then runs
@@ -395,7 +401,7 @@ class PostgresStore:
             raise  # transient: the writer retries with backoff
         try:
             await self._lock(conn)
-            state = dict(await conn.fetch(_STATE, COMMIT_COUNT))
+            state = dict(await conn.fetch(_STATE, COMMIT_COUNT, timeout=self.command_timeout))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await _close(conn)
@@ -424,16 +430,18 @@ class PostgresStore:
                     transaction.tick_table or "",
                     records=transaction.ticks,
                     columns=self.planner.tick_columns,
+                    timeout=self.command_timeout,
                 )
             for _table, sql, rows in transaction.statements:
                 if rows:
-                    await conn.executemany(sql, rows)
+                    await conn.executemany(sql, rows, timeout=self.command_timeout)
             if trial:
-                await conn.execute("ROLLBACK")
+                await conn.execute("ROLLBACK", timeout=self.command_timeout)
                 return
             committing = True
             then_begin = self._next_is_transaction()
-            await conn.execute(transaction.finish(commits, then_begin=then_begin))
+            finish = transaction.finish(commits, then_begin=then_begin)
+            await conn.execute(finish, timeout=self.command_timeout)
             if then_begin:
                 self._begun_on = conn
         except Exception as exc:
@@ -455,7 +463,7 @@ class PostgresStore:
             conn.terminate()
             return
         try:
-            await conn.execute("ROLLBACK")
+            await conn.execute("ROLLBACK", timeout=self.command_timeout)
         except Exception:
             self._conn = None
             await _close(conn)
@@ -474,7 +482,9 @@ class PostgresStore:
                 conn = await connect(self.dsn, self.spec, self.connect_timeout)
                 try:
                     await self._lock(conn)
-                    state = dict(await conn.fetch(_STATE, COMMIT_COUNT))
+                    state = dict(
+                        await conn.fetch(_STATE, COMMIT_COUNT, timeout=self.command_timeout)
+                    )
                 except BaseException:
                     await _close(conn)
                     raise

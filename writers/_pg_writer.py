@@ -31,6 +31,8 @@ class PostgresWriter(Writer):
     nothing: a node keeps its outbox in SQLite.
 
     :param connect_timeout: seconds to wait for a connection.
+    :param command_timeout: seconds a statement of a transaction may take before the
+        server is taken as gone (the connection is dropped, the batch retried).
     :raises InvalidOption: for an option that is not allowed, or a ``dsn`` that is
         not a PostgreSQL URL naming its database.
     """
@@ -52,6 +54,7 @@ class PostgresWriter(Writer):
         on_commit: Callable[[list[Message], float], None] | None = None,
         switch_interval: float | None = None,
         connect_timeout: float = 10.0,
+        command_timeout: float = 60.0,
         forward: Sequence[DatabaseSpec] = (),
     ) -> None:
         check_writer_options(
@@ -65,6 +68,7 @@ class PostgresWriter(Writer):
             switch_interval=switch_interval,
         )
         check_seconds("connect_timeout", connect_timeout, positive=True)
+        check_seconds("command_timeout", command_timeout, positive=True)
         try:
             check_dsn(dsn)
         except ValueError as exc:
@@ -82,7 +86,11 @@ class PostgresWriter(Writer):
         self.role = role
         self.forward: tuple[DatabaseSpec, ...] = ()
         self.pg = PostgresStore(
-            spec, dsn, connect_timeout=connect_timeout, resolve_timeout=max(drain_timeout, 1.0)
+            spec,
+            dsn,
+            connect_timeout=connect_timeout,
+            resolve_timeout=max(drain_timeout, 1.0),
+            command_timeout=command_timeout,
         )
         #: Where it writes, for messages (the URL without its password).
         self.path = self.pg.target

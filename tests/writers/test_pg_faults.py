@@ -5,6 +5,7 @@ Afterwards every acknowledged event is stored exactly once."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from bench.servers import PostgresServer, ServerUnavailable
 from eventbus import EventBus
 from tests.writers._helpers import execution, tick
 from tests.writers._pg import NewDatabase, database_dsn, pg_rows
-from writers import MAIN, PostgresWriter
+from writers import MAIN, PostgresWriter, WriterError
 
 RELAY_PROCESS = Path(__file__).with_name("pg_relay_process.py")
 
@@ -160,3 +161,58 @@ async def test_a_writer_process_killed_mid_stream_resumes_exactly_once(
     await _stored_once(dsn, total)
     assert await pg_rows(dsn, "SELECT count(*) FROM unified_ticks") == [(total,)]
     assert await pg_rows(dsn, "SELECT cursor FROM relay_cursors") == [(total,)]
+
+
+async def test_a_server_that_stops_answering_ends_the_writer_in_bounded_time(
+    tmp_path: Path,
+) -> None:
+    """The writer's backend frozen (SIGSTOP) while events flow: the writer does not
+    wait for it for ever. It gives up within its timeouts, says so, and every event it
+    acknowledged is stored once."""
+    _ignore_asyncpg_orphans()
+    server = await _server(tmp_path / "pg")
+    backend: int | None = None
+    try:
+        conn = await asyncpg.connect(server.dsn)
+        await conn.execute("CREATE DATABASE frozen")
+        await conn.close()
+        dsn = database_dsn(server.dsn, "frozen")
+        acknowledged = 0
+
+        async def flow() -> None:
+            nonlocal acknowledged, backend
+            async with (
+                EventBus(admit=schemas.admit) as bus,
+                PostgresWriter(
+                    bus,
+                    MAIN,
+                    dsn,
+                    max_batch=50,
+                    max_backoff=0.2,
+                    drain_timeout=2.0,
+                    command_timeout=1.0,
+                ),  # fmt: skip
+            ):
+                for n in range(1, 201):
+                    await bus.publish(tick(n), wait=True)
+                    acknowledged = n
+                [(backend,)] = await pg_rows(
+                    dsn,
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+                    "tradebus writer main",
+                )
+                os.kill(backend, signal.SIGSTOP)
+                for n in range(201, 401):
+                    bus.publish_nowait(tick(n))
+
+        with anyio.fail_after(60), pytest.raises(WriterError) as raised:
+            await flow()
+        assert "main" in str(raised.value)
+        assert backend is not None
+        os.kill(backend, signal.SIGCONT)
+        backend = None
+        await _stored_once(dsn, acknowledged)
+    finally:
+        if backend is not None:
+            os.kill(backend, signal.SIGCONT)
+        await anyio.to_thread.run_sync(server.close)
