@@ -469,12 +469,15 @@ class Node:
             )
         return spec
 
-    async def journal(self, ticket: int) -> Journal:
+    async def journal(
+        self, ticket: int, *, contract_sizes: Mapping[str, float] | None = None
+    ) -> Journal:
         """The whole life of trade ``ticket`` across the three databases, in time order,
-        with its summary (see :func:`tradebus.journal`); read-only."""
+        with its summary (see :func:`tradebus.journal`; money figures with
+        ``contract_sizes``, else this node's); read-only."""
         from ._journal import journal
 
-        return await journal(self, ticket)
+        return await journal(self, ticket, contract_sizes=contract_sizes)
 
     def statistics(self) -> NodeStatistics:
         """The bus's and every hosted writer's counters."""

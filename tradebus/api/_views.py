@@ -349,7 +349,12 @@ class JournalEntryView(_View, frozen=True, kw_only=True):
 
 
 class JournalSummaryView(_View, frozen=True, kw_only=True):
-    """A trade's figures (see ``tradebus journal``); null where one cannot be computed."""
+    """A trade's figures (see ``tradebus journal``); null where one cannot be computed.
+
+    ``pnl`` and ``unrealized_pnl``: as stored (reported by the bot, or by the monitor
+    for its simulated closes). ``computed_pnl``, ``mae_money``, ``mfe_money``: price
+    distance x volume x ``contract_size`` (the symbol's as the server is configured),
+    in the quote currency; ``mae``/``mfe``: price distances."""
 
     ticket: int
     symbol: str
@@ -375,6 +380,10 @@ class JournalSummaryView(_View, frozen=True, kw_only=True):
     mfe_r: float | None
     ticks: int
     recommendation_id: str | None
+    contract_size: float
+    computed_pnl: float | None
+    mae_money: float | None
+    mfe_money: float | None
 
 
 class JournalView(_View, frozen=True, kw_only=True):
