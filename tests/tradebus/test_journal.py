@@ -252,6 +252,26 @@ async def test_the_journal_command_prints_table_json_and_csv(tmp_path: Path) -> 
     assert neither.returncode == 2
 
 
+async def test_the_journal_command_takes_contract_sizes(tmp_path: Path) -> None:
+    data = await _store(tmp_path)
+    table = _cli("7", "--contract-size", "EURUSD=100000", "--data-dir", str(data))
+    assert table.returncode == 0, table.stderr
+    assert "P&L +40 (win); P&L from prices +400 (contract size 100000)" in table.stdout
+    assert "MAE 0.004 / MFE 0.008 (0.80R / 1.60R), in money 400 / 800 over 4 ticks" in (
+        table.stdout
+    )
+    listed = _cli("--since", "1970-01-01", "--contract-size", "EURUSD=100000",
+                  "--contract-size", "10", "--format", "csv", "--data-dir", str(data))  # fmt: skip
+    got = [(r["ticket"], r["contract_size"]) for r in csv.DictReader(io.StringIO(listed.stdout))]
+    assert got == [("7", "100000.0"), ("8", "100000.0"), ("9", "10.0")]
+    bad = _cli("7", "--contract-size", "EURUSD=lots", "--data-dir", str(data))
+    assert bad.returncode == 2
+    assert (
+        "argument --contract-size: 'EURUSD=lots': the contract size must be a finite number > 0"
+        in " ".join(bad.stderr.split())
+    ), bad.stderr
+
+
 async def test_a_ticket_or_time_beyond_what_the_databases_hold_is_a_bad_argument(
     tmp_path: Path,
 ) -> None:
