@@ -130,11 +130,14 @@ class PositionView(_View, frozen=True, kw_only=True):
 
     ``state``: ``open`` (status open or modified) or ``closed``. Closed: ``realized_pnl``
     and ``outcome``. Open: ``unrealized_pnl`` computed from the latest stored tick of
-    its symbol, ``(mark_price - entry_price) * volume`` for a BUY and ``(entry_price -
-    mark_price) * volume`` for a SELL, where ``mark_price`` is that tick's bid for a BUY
-    (the price it would close at) and its ask for a SELL; null without a tick (or
-    without entry price, volume, direction). ``reported_unrealized_pnl``: the last
-    unrealized P&L the bot stored with the position.
+    its symbol, ``(mark_price - entry_price) * volume * contract_size`` for a BUY and
+    ``(entry_price - mark_price) * volume * contract_size`` for a SELL, where
+    ``mark_price`` is that tick's bid for a BUY (the price it would close at) and its
+    ask for a SELL; null without a tick (or without entry price, volume, direction).
+    ``contract_size``: the symbol's units per lot as the server is configured
+    (``--contract-size``; 1 by default). ``reported_unrealized_pnl``: the last
+    unrealized P&L the bot stored with the position (and ``realized_pnl`` the one its
+    close carried), as reported, whatever the contract size.
     """
 
     ticket: int
@@ -151,6 +154,7 @@ class PositionView(_View, frozen=True, kw_only=True):
     realized_pnl: float | None
     outcome: Literal["win", "loss", "breakeven"] | None
     unrealized_pnl: float | None
+    contract_size: float
     mark_price: float | None
     mark_ts: Ns | None
     mark_at: Iso | None
