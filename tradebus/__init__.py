@@ -14,6 +14,8 @@ from ._candles import CandleService as CandleService
 from ._candles import CandleStatistics as CandleStatistics
 from ._candles_options import DEFAULT_TIMEFRAMES as DEFAULT_TIMEFRAMES
 from ._candles_options import check_candle_options as check_candle_options
+from ._contracts import DEFAULT_CONTRACT as DEFAULT_CONTRACT
+from ._contracts import ContractSizes as ContractSizes
 from ._exceptions import AccessDenied as AccessDenied
 from ._exceptions import AlreadyRecorded as AlreadyRecorded
 from ._exceptions import NoRoute as NoRoute
@@ -56,12 +58,14 @@ from ._topology import Topology as Topology
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_CONTRACT",
     "DEFAULT_ROLES",
     "DEFAULT_TIMEFRAMES",
     "AccessDenied",
     "AlreadyRecorded",
     "CandleService",
     "CandleStatistics",
+    "ContractSizes",
     "ImportResult",
     "IntegrationCall",
     "Journal",

@@ -19,6 +19,7 @@ from writers import WriterLockError, create_database
 from . import _cli_bridge, _cli_candles, _cli_status
 from ._check import check
 from ._cli_args import data_dir_argument, more_than_zero
+from ._cli_contracts import contract_size_argument, contract_sizes_of
 from ._cli_http import add_serve_parser, http_app_of, http_arguments
 from ._cli_import import add_parser as add_import_parser
 from ._cli_journal import add_parser as add_journal_parser
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rate", type=more_than_zero, default=3000.0, help="ticks per second (default: 3000)"
     )
     demo.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
+    contract_size_argument(demo)
     http_arguments(demo)
 
     stats = commands.add_parser(
@@ -218,6 +220,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         symbols=tuple(dict.fromkeys(args.symbols)),
         rate=args.rate,
         seed=args.seed,
+        contract_sizes=contract_sizes_of(args),
         app=http_app_of(args),  # binds --http's address now: one in use is refused at once
     )
     # Signals are caught through the report: a second Ctrl-C while the writers commit

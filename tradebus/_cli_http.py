@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from ._apps import App
+from ._cli_contracts import contract_size_argument
 from .api import ApiOptions, http_app, listen, read_token
 
 __all__ = ["add_serve_parser", "http_app_of", "http_arguments"]
@@ -100,6 +101,7 @@ def add_serve_parser(commands: Any) -> None:
     )
     http_arguments(parser, address=False)
     retain_argument(parser)
+    contract_size_argument(parser)  # the API's unrealized P&L is computed with them
     parser.add_argument(
         "--log-level",
         default="INFO",

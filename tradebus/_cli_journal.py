@@ -17,6 +17,7 @@ from rich.table import Table
 from schemas import format_ts
 
 from ._cli_args import data_dir_argument
+from ._cli_contracts import contract_size_argument, contract_sizes_of
 from ._cli_run import print_error
 from ._exceptions import TradebusError
 from ._journal import Journal, JournalSummary, closed_trades, journal
@@ -77,7 +78,8 @@ def add_parser(commands: _Commands) -> None:
         description=(
             "With TICKET: every stored row of that trade across the three databases in time "
             "order, and its summary (duration, P&L, R multiple, MAE and MFE from the stored "
-            "ticks). With --since: the closed trades since then with those figures. "
+            "ticks, in price and in money with --contract-size). With --since: the closed "
+            "trades since then with those figures. "
             "Read-only: safe while the role processes run. Exit status: 0; 1 on an error (no "
             "such trade, no data directory); 2 unless exactly one of TICKET and --since is given."
         ),
@@ -90,6 +92,7 @@ def add_parser(commands: _Commands) -> None:
         help="list the trades closed at or after T (ISO 8601, UTC unless said; or ns)",
     )  # fmt: skip
     parser.add_argument("--symbol", default=None, help="with --since: only this symbol")
+    contract_size_argument(parser)
     parser.add_argument(
         "--format",
         choices=("table", "json", "csv"),
@@ -104,13 +107,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if (args.ticket is None) == (args.since is None):
         print_error("give a TICKET, or --since T to list closed trades (see 'journal --help')")
         return 2
+    sizes = contract_sizes_of(args)
     try:
         if args.ticket is not None:
-            one = anyio.run(journal, args.data_dir, args.ticket)
+            one = anyio.run(lambda: journal(args.data_dir, args.ticket, contract_sizes=sizes))
             _print_journal(one, args.format, console)
         else:
             since, symbol = args.since, args.symbol
-            trades = anyio.run(lambda: closed_trades(args.data_dir, since=since, symbol=symbol))
+            trades = anyio.run(
+                lambda: closed_trades(
+                    args.data_dir, since=since, symbol=symbol, contract_sizes=sizes
+                )
+            )
             _print_trades(trades, args.format, console)
     except (TradebusError, OSError) as exc:
         print_error(str(exc))
@@ -129,7 +137,7 @@ def _num(value: float | None, digits: int = 5) -> str:
 _SUMMARY_COLUMNS = (
     "ticket", "symbol", "direction", "status", "opened_ts", "closed_ts", "duration_seconds",
     "entry_price", "exit_price", "initial_stop", "pnl", "outcome", "r_multiple", "mae", "mfe",
-    "mae_r", "mfe_r", "ticks",
+    "mae_r", "mfe_r", "ticks", "contract_size", "computed_pnl", "mae_money", "mfe_money",
 )  # fmt: skip
 
 
@@ -161,12 +169,17 @@ def _summary_line(s: JournalSummary) -> str:
         parts.append(f"duration {dt.timedelta(seconds=round(s.duration_seconds))}")
     if s.pnl is not None:
         parts.append(f"P&L {s.pnl:+g}" + (f" ({s.outcome})" if s.outcome else ""))
+    if s.computed_pnl is not None:
+        parts.append(f"P&L from prices {s.computed_pnl:+g} (contract size {s.contract_size:g})")
     parts.append("R " + (f"{s.r_multiple:+.2f}" if s.r_multiple is not None else "n/a (no stop)"))
     if s.mae is None or s.mfe is None:
         parts.append("MAE/MFE n/a (no stored ticks in the trade's time)")
     else:
         in_r = f" ({s.mae_r:.2f}R / {s.mfe_r:.2f}R)" if s.mae_r is not None else ""
-        parts.append(f"MAE {s.mae:.6g} / MFE {s.mfe:.6g}{in_r} over {s.ticks:,} ticks")
+        money = ""
+        if s.mae_money is not None and s.mfe_money is not None:
+            money = f", in money {s.mae_money:.6g} / {s.mfe_money:.6g}"
+        parts.append(f"MAE {s.mae:.6g} / MFE {s.mfe:.6g}{in_r}{money} over {s.ticks:,} ticks")
     return "; ".join(parts)
 
 

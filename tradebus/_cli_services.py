@@ -1,5 +1,5 @@
 """The options of the services a role process runs: ``--candles``, ``--candle-price``,
-``--monitor``."""
+``--monitor``, ``--contract-size``."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import argparse
 from typing import Any
 
 from ._candles_options import DEFAULT_TIMEFRAMES, PRICES, check_candle_options
+from ._cli_contracts import contract_size_argument, contract_sizes_of
 from ._exceptions import TradebusError
 
 __all__ = ["service_arguments", "service_options"]
 
 
 def service_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--candles TF,...|none``, ``--candle-price P`` and ``--monitor MODE``."""
+    """Add ``--candles TF,...|none``, ``--candle-price P``, ``--monitor MODE`` and
+    ``--contract-size [SYMBOL=]SIZE``."""
     parser.add_argument(
         "--candles",
         type=_timeframes,
@@ -40,6 +42,7 @@ def service_arguments(parser: argparse.ArgumentParser) -> None:
             "the position at the tick's price: paper trading), or off (default: observe)"
         ),
     )
+    contract_size_argument(parser)
 
 
 def _timeframes(text: str) -> tuple[str, ...]:
@@ -58,4 +61,9 @@ def _timeframes(text: str) -> tuple[str, ...]:
 def service_options(args: argparse.Namespace) -> dict[str, Any]:
     """``open_node``'s service options from the parsed ``args``."""
     monitor = None if args.monitor == "off" else args.monitor
-    return {"candles": args.candles, "candle_price": args.candle_price, "monitor": monitor}
+    return {
+        "candles": args.candles,
+        "candle_price": args.candle_price,
+        "monitor": monitor,
+        "contract_sizes": contract_sizes_of(args),
+    }

@@ -1,7 +1,7 @@
 """The options ``tradebus up`` passes on to its role processes: the services'
-(``--candles``, ``--candle-price``, ``--monitor``, ``--retain``) to every process, the
-API server's (``--http``, ``--api-token-file``, ``--api-auth-reads``) to the
-``api_server`` role's."""
+(``--candles``, ``--candle-price``, ``--monitor``, ``--contract-size``, ``--retain``)
+to every process, the API server's (``--http``, ``--api-token-file``,
+``--api-auth-reads``) to the ``api_server`` role's."""
 
 from __future__ import annotations
 
@@ -45,6 +45,15 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
         "simulate with --demo)",
     )
     parser.add_argument(
+        "--contract-size",
+        dest="contract_sizes",
+        action="append",
+        default=[],
+        metavar="[SYMBOL=]SIZE",
+        help="units per lot of a symbol (SYMBOL=SIZE) or of every symbol not named "
+        "(SIZE), for every process: the monitor's and the API's P&L (as 'tradebus run')",
+    )
+    parser.add_argument(
         "--retain",
         action="append",
         default=[],
@@ -81,6 +90,8 @@ def passed_on(args: argparse.Namespace) -> tuple[list[str], dict[str, list[str]]
     ):
         if value is not None:
             common += [flag, value]
+    for item in args.contract_sizes:
+        common += ["--contract-size", item]
     for item in args.retain:
         common += ["--retain", item]
     api: list[str] = []

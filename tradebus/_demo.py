@@ -8,6 +8,7 @@ import random
 import signal
 import sqlite3
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import anyio
@@ -50,6 +51,8 @@ class DemoConfig:
     seed: int | None = None
     #: An app run beside the market (the HTTP API of ``tradebus demo --http``).
     app: App | None = None
+    #: Units per lot by symbol (see :class:`ContractSizes`; None: 1.0 for every one).
+    contract_sizes: Mapping[str, float] | None = None
 
 
 @dataclasses.dataclass
@@ -112,6 +115,7 @@ class _Strategy:
         self.bot: TradeIntegration = node.integration("chatgpt_bot")
         self.agent: TradeIntegration = node.integration("desktop_agent")
         self.api: TradeIntegration = node.integration("api_server")
+        self.sizes = node.contract_sizes
 
     async def run(self, symbol: str) -> None:
         rng = self.market.rng
@@ -134,7 +138,7 @@ class _Strategy:
             )
             return None
         ticket = next(self._tickets)
-        volume = volume_for(price)
+        volume = volume_for(price, self.sizes.size(symbol))
         await self.bot.log_trade_execution(
             ticket=ticket,
             symbol=symbol,
@@ -177,7 +181,7 @@ class _Strategy:
                 self._closed(rows[0][1] or 0.0)
                 return
             price = self.market.prices[p.symbol]
-            profit = pnl(p.direction, p.entry, price, p.volume)
+            profit = pnl(p.direction, p.entry, price, p.volume, self.sizes.size(p.symbol))
             if time.monotonic() - p.opened > MAX_HOLD:
                 try:
                     await self.bot.close_position(
@@ -240,7 +244,9 @@ async def run_demo(config: DemoConfig, console: Console, stop: StopSignals) -> D
     rng = random.Random(config.seed)
     market = Market(config.symbols, rng)
     # The position monitor simulates: it closes positions on their stops and targets.
-    async with open_node(config.data_dir, monitor="simulate") as node:
+    async with open_node(
+        config.data_dir, monitor="simulate", contract_sizes=config.contract_sizes
+    ) as node:
         # Read while this node holds every database's lock: no one else adds rows
         # until it closes them, so the difference at the end is this run's.
         before = await anyio.to_thread.run_sync(count_rows, config.data_dir)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import aiosqlite
 import anyio
@@ -18,7 +19,9 @@ import msgspec
 
 from writers import ANALYSIS, LOGS, MAIN, open_reader
 
+from ._contracts import ContractSizes
 from ._exceptions import TradebusError
+from ._journal_summary import JournalSummary, summarize
 from ._topology import Topology
 
 if TYPE_CHECKING:
@@ -47,43 +50,6 @@ class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     text: str
     fields: dict[str, Any]
-
-
-class JournalSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """A trade's figures (None where one cannot be computed: see the fields).
-
-    Excursions are price distances from the entry, on the side of the book that
-    would close the position (bid for a BUY, ask for a SELL), over the stored ticks
-    from the execution to the close (or to the last tick, while open): ``mfe`` the
-    best (>= 0), ``mae`` the worst against the trade (>= 0); None without ticks.
-    ``r_multiple``: the exit's distance from the entry in units of the initial risk
-    (entry to the initial stop: the execution's stop loss, else its
-    recommendation's); None without a stop (or before the close).
-    """
-
-    ticket: int
-    symbol: str
-    direction: str | None
-    status: Literal["open", "closed"]
-    opened_ts: int | None
-    closed_ts: int | None
-    duration_seconds: float | None
-    entry_price: float | None
-    exit_price: float | None
-    initial_stop: float | None
-    take_profit: float | None
-    volume: float | None
-    pnl: float | None
-    #: While open: the last unrealized P&L stored for the position (None once closed).
-    unrealized_pnl: float | None
-    outcome: str | None
-    r_multiple: float | None
-    mae: float | None
-    mfe: float | None
-    mae_r: float | None
-    mfe_r: float | None
-    ticks: int
-    recommendation_id: str | None
 
 
 class Journal(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,18 +126,38 @@ def _entry(db: str, table: str, kind: str, text: str, row: dict[str, Any]) -> Jo
     )
 
 
-async def journal(where: Node | str | os.PathLike[str], ticket: int) -> Journal:
+def _sizes(
+    where: Node | str | os.PathLike[str], contract_sizes: Mapping[str, float] | None
+) -> ContractSizes:
+    if contract_sizes is not None:
+        return ContractSizes(contract_sizes)
+    if not isinstance(where, str | os.PathLike):
+        return where.contract_sizes
+    return ContractSizes()
+
+
+async def journal(
+    where: Node | str | os.PathLike[str],
+    ticket: int,
+    *,
+    contract_sizes: Mapping[str, float] | None = None,
+) -> Journal:
     """The journal of ``ticket``: its recommendation, execution, position changes,
     monitoring events, alerts, close and outcome, in time order, with its summary.
 
     :param where: a node (its data directory) or a data directory.
+    :param contract_sizes: units per lot by symbol (``"*"``: every other symbol; see
+        :class:`ContractSizes`) for the summary's money figures; None: the node's, or
+        1.0 for every symbol with a data directory.
     :raises JournalError: if no database holds anything of ``ticket``.
+    :raises TradebusError: for a bad contract size, naming it.
     """
+    sizes = _sizes(where, contract_sizes)
     async with _Snapshots(_paths(where)) as dbs:
-        return await _journal(dbs, ticket)
+        return await _journal(dbs, ticket, sizes)
 
 
-async def _journal(dbs: _Snapshots, ticket: int) -> Journal:
+async def _journal(dbs: _Snapshots, ticket: int, sizes: ContractSizes) -> Journal:
     main, analysis, logs = MAIN.name, ANALYSIS.name, LOGS.name
     rows = dbs.rows
     executions = await rows(main, "SELECT * FROM trade_executions WHERE ticket = ?", (ticket,))
@@ -205,7 +191,9 @@ async def _journal(dbs: _Snapshots, ticket: int) -> Journal:
             "monitoring event or alert names it"
         )
     entries = _entries(rec, execution, updates, rec_updates, monitoring, alerts)
-    summary = await _summary(ticket, dbs, execution, position, rec, updates, monitoring, alerts)
+    summary = await summarize(
+        ticket, dbs.rows, sizes, execution, position, rec, updates, monitoring, alerts
+    )
     return Journal(summary=summary, entries=tuple(entries))
 
 
@@ -272,95 +260,17 @@ def _entries(
     return [entry for _, _, entry in out]
 
 
-async def _summary(
-    ticket: int,
-    dbs: _Snapshots,
-    execution: dict[str, Any] | None,
-    position: dict[str, Any] | None,
-    rec: dict[str, Any] | None,
-    updates: list[dict[str, Any]],
-    monitoring: list[dict[str, Any]],
-    alerts: list[dict[str, Any]],
-) -> JournalSummary:
-    src = execution or position or {}
-    symbol = str(
-        src.get("symbol") or (updates or monitoring or alerts or [{"symbol": ""}])[0]["symbol"]
-    )
-    direction = src.get("direction") or (position or {}).get("direction")
-    close = next((row for row in updates if row["status"] == "closed"), None)
-    opened = (execution or {}).get("ts") or (position or {}).get("opened_ts")
-    closed = close["ts"] if close else (position or {}).get("closed_ts")
-    entry = src.get("entry_price")
-    exit_price = None
-    if close is not None:
-        exit_price = close.get("close_price") or close.get("current_price")
-    elif position is not None and position.get("status") == "closed":
-        exit_price = position.get("close_price")
-    stop = (execution or {}).get("stop_loss")
-    if stop is None and rec is not None:
-        stop = rec.get("stop_loss")
-    pnl = (close or {}).get("realized_pnl")
-    if pnl is None and position is not None:
-        pnl = position.get("realized_pnl")
-    sign = 1.0 if direction == "BUY" else -1.0 if direction == "SELL" else 0.0
-    risk = sign * (entry - stop) if entry is not None and stop is not None and sign else None
-    if risk is not None and risk <= 0:
-        risk = None  # a stop on the wrong side of the entry: no initial risk
-    r_multiple = None
-    if risk and exit_price is not None and entry is not None:
-        r_multiple = sign * (exit_price - entry) / risk
-    mae = mfe = None
-    count = 0
-    if opened is not None and entry is not None and sign:
-        side = "bid" if sign > 0 else "ask"
-        end = closed if closed is not None else 2**63 - 1
-        rows = await dbs.rows(
-            MAIN.name,
-            f"SELECT min({side}) AS lo, max({side}) AS hi, count(*) AS n FROM unified_ticks "
-            "WHERE symbol = ? AND ts >= ? AND ts <= ?",
-            (symbol, opened, end),
-        )
-        if rows and rows[0]["n"]:
-            count = int(rows[0]["n"])
-            lo, hi = float(rows[0]["lo"]), float(rows[0]["hi"])
-            best, worst = (hi - entry, entry - lo) if sign > 0 else (entry - lo, hi - entry)
-            mfe, mae = max(0.0, best), max(0.0, worst)
-    outcome = (rec or {}).get("outcome")
-    if outcome is None and pnl is not None and closed is not None:
-        outcome = "win" if pnl > 0 else "loss" if pnl < 0 else "breakeven"
-    status: Literal["open", "closed"] = "closed" if closed is not None else "open"
-    return JournalSummary(
-        ticket=ticket,
-        symbol=symbol,
-        direction=direction,
-        status=status,
-        opened_ts=opened,
-        closed_ts=closed,
-        duration_seconds=None if opened is None or closed is None else (closed - opened) / 1e9,
-        entry_price=entry,
-        exit_price=exit_price,
-        initial_stop=stop,
-        take_profit=src.get("take_profit"),
-        volume=src.get("volume"),
-        pnl=pnl,
-        unrealized_pnl=None if closed is not None else (position or {}).get("unrealized_pnl"),
-        outcome=outcome,
-        r_multiple=r_multiple,
-        mae=mae,
-        mfe=mfe,
-        mae_r=None if mae is None or not risk else mae / risk,
-        mfe_r=None if mfe is None or not risk else mfe / risk,
-        ticks=count,
-        recommendation_id=(execution or position or {}).get("recommendation_id")
-        or (rec or {}).get("recommendation_id"),
-    )
-
-
 async def closed_trades(
-    where: Node | str | os.PathLike[str], *, since: int = 0, symbol: str | None = None
+    where: Node | str | os.PathLike[str],
+    *,
+    since: int = 0,
+    symbol: str | None = None,
+    contract_sizes: Mapping[str, float] | None = None,
 ) -> list[JournalSummary]:
     """The summaries of the trades closed at or after ``since`` (ns), of ``symbol``
-    (or all), in the order they closed."""
+    (or all), in the order they closed (money figures with ``contract_sizes``: see
+    :func:`journal`)."""
+    sizes = _sizes(where, contract_sizes)
     sql = "SELECT ticket FROM trade_positions WHERE status = 'closed' AND closed_ts >= ?"
     params: tuple[Any, ...] = (since,)
     if symbol is not None:
@@ -371,5 +281,5 @@ async def closed_trades(
         summaries = []
         for row in rows:
             await dbs.refresh()  # each trade's rows from one look at each database
-            summaries.append((await _journal(dbs, int(row["ticket"]))).summary)
+            summaries.append((await _journal(dbs, int(row["ticket"]), sizes)).summary)
     return summaries

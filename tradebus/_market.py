@@ -122,14 +122,22 @@ def propose(rng: random.Random, symbol: str, price: float) -> Proposal:
     )
 
 
-def volume_for(price: float) -> float:
-    """A lot size that keeps the P&L of every symbol in the same range."""
-    return 0.01 if price > 1_000 else 1_000.0
+def volume_for(price: float, contract_size: float = 1.0) -> float:
+    """A lot size that keeps the P&L of every symbol in the same range (fewer lots of
+    a bigger contract)."""
+    return (0.01 if price > 1_000 else 1_000.0) / contract_size
 
 
-def pnl(direction: Direction | None, entry: float, price: float, volume: float) -> float:
+def pnl(
+    direction: Direction | None,
+    entry: float,
+    price: float,
+    volume: float,
+    contract_size: float = 1.0,
+) -> float:
+    """Price distance x volume x contract size (money), rounded to 6 decimals."""
     sign = 1.0 if direction == "BUY" else -1.0
-    return round((price - entry) * sign * volume, 6)
+    return round((price - entry) * sign * volume * contract_size, 6)
 
 
 def halfway(entry: float, take_profit: float) -> float:

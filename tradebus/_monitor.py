@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -27,6 +27,7 @@ from schemas import (
     event_id_ts,
 )
 
+from ._contracts import ContractSizes
 from ._exceptions import TradebusError
 from ._monitor_core import MonitorCore, MonitorMode, mark_key
 from ._monitor_load import load_candles, load_marks, load_members, load_oco, load_positions
@@ -75,6 +76,12 @@ class PositionMonitor(MonitorCore):
     :param loss_alerts: unrealized losses (money, > 0) that raise a risk alert, once
         per position and level.
     :param profit_alerts: unrealized profits (money, > 0) that raise a profit alert.
+        Money is price distance x volume x the symbol's contract size, in its quote
+        currency.
+    :param contract_sizes: units per lot by symbol (``"*"``: every symbol not named;
+        see :class:`ContractSizes`); None (the default): the node's
+        (``open_node(contract_sizes=...)``). A position takes its symbol's size when
+        the monitor first sees it (at its execution, or at the monitor's start).
     :param replay_window: seconds: at start, the alerts and monitoring records of the
         marks fired this recently are published again (a no-op where they are stored),
         so that a stop between a mark and its alert loses no alert.
@@ -92,6 +99,7 @@ class PositionMonitor(MonitorCore):
         name: str = "position-monitor",
         loss_alerts: Sequence[float] = (),
         profit_alerts: Sequence[float] = (),
+        contract_sizes: Mapping[str, float] | None = None,
         max_batch: int = 5_000,
         replay_window: float = 3_600.0,
     ) -> None:
@@ -109,6 +117,11 @@ class PositionMonitor(MonitorCore):
             name=name,
             loss_alerts=loss_alerts,
             profit_alerts=profit_alerts,
+            contract_sizes=(
+                node.contract_sizes
+                if contract_sizes is None
+                else ContractSizes(contract_sizes, option="PositionMonitor contract_sizes")
+            ),
             max_batch=max_batch,
         )
         self._replay_window = replay_window
@@ -202,7 +215,7 @@ class PositionMonitor(MonitorCore):
 
     async def _load(self) -> None:
         async with self.node.reader("main") as conn:
-            self._positions = await load_positions(conn)
+            self._positions = await load_positions(conn, self.contract_sizes)
             self._marks = await load_marks(conn)
             self._fired = {mark_key(m) for m in self._marks}
             self._oco_triggers = {
@@ -295,6 +308,7 @@ class PositionMonitor(MonitorCore):
             take_profit=e.take_profit,
             opened_ts=min(e.ts, time.time_ns()),
             published_stop=e.stop_loss,
+            contract_size=self.contract_sizes.size(e.symbol),
         )
         rule = self._rules.pop(e.ticket, None)
         self._positions[e.ticket] = p

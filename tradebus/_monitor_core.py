@@ -22,6 +22,7 @@ from schemas import (
     symbol_token,
 )
 
+from ._contracts import ContractSizes
 from ._exits import AtrBook, sign_of
 from ._monitor_closer import CloseOrder, Closer
 from ._monitor_marks import CLOSE_INDEX, derived_events, make_mark
@@ -56,6 +57,7 @@ class MonitorCore:
         name: str,
         loss_alerts: Sequence[float],
         profit_alerts: Sequence[float],
+        contract_sizes: ContractSizes,
         max_batch: int,
     ) -> None:
         self.node = node
@@ -64,6 +66,8 @@ class MonitorCore:
         self.name = name
         self._loss = tuple(sorted(float(v) for v in loss_alerts))
         self._profit = tuple(sorted(float(v) for v in profit_alerts))
+        #: Units per lot by symbol: what its P&L (money) is computed with.
+        self.contract_sizes = contract_sizes
         self._max_batch = max_batch
         self._headers = Headers(origin=name)
         self._positions: dict[int, Watched] = {}
@@ -239,7 +243,7 @@ class MonitorCore:
     def _close(self, p: Watched, mark: MonitorMark, price: float) -> None:
         """Close ``p`` at ``price`` for ``mark`` (the close's event_id derives from the
         mark's: closing again after a restart stores nothing new)."""
-        pnl = round((price - p.entry) * sign_of(p.direction) * p.volume, 10)
+        pnl = round((price - p.entry) * sign_of(p.direction) * p.volume * p.contract_size, 10)
         self._closer.put(
             CloseOrder(
                 ticket=p.ticket,

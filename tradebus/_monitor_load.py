@@ -12,6 +12,7 @@ import aiosqlite
 
 from schemas import Candle, ExitRule, MonitorMark, OcoGroup
 
+from ._contracts import ContractSizes
 from ._monitor_positions import Watched
 from ._oco import OcoBook
 
@@ -22,8 +23,9 @@ async def _rows(conn: aiosqlite.Connection, sql: str, params: Iterable[object] =
     return [tuple(r) for r in await conn.execute_fetchall(sql, tuple(params))]
 
 
-async def load_positions(conn: aiosqlite.Connection) -> dict[int, Watched]:
-    """Every position not closed, with its execution's ts and its latest exit rule."""
+async def load_positions(conn: aiosqlite.Connection, sizes: ContractSizes) -> dict[int, Watched]:
+    """Every position not closed, with its execution's ts, its latest exit rule and
+    its symbol's contract size in ``sizes``."""
     rows = await _rows(
         conn,
         "SELECT p.ticket, p.symbol, p.direction, p.entry_price, p.volume, p.stop_loss, "
@@ -42,6 +44,7 @@ async def load_positions(conn: aiosqlite.Connection) -> dict[int, Watched]:
             take_profit=take_profit,
             opened_ts=min(ts, now),
             published_stop=stop_loss,
+            contract_size=sizes.size(symbol),
         )
         for ticket, symbol, direction, entry, volume, stop_loss, take_profit, ts in rows
         if entry is not None

@@ -56,6 +56,8 @@ class Watched:
     moves: list[str] = dataclasses.field(default_factory=list)
     #: The stop loss of the last update this monitor published.
     published_stop: float | None = None
+    #: Units per lot: its P&L is price distance x volume x contract size (money).
+    contract_size: float = 1.0
 
 
 def _hit_message(p: Watched, kind: str, level: float, price: float, ts: int, gap: bool) -> str:
@@ -96,7 +98,7 @@ def examine(
     price = bid if sign > 0 else ask
     p.price = price
     profit = (price - p.entry) * sign
-    p.pnl = round(profit * p.volume, 10)
+    p.pnl = round(profit * p.volume * p.contract_size, 10)
     found: list[Fired] = []
     stop_hit = p.stop_loss is not None and (price - p.stop_loss) * sign <= 0
     target_hit = p.take_profit is not None and (price - p.take_profit) * sign >= 0

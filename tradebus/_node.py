@@ -27,6 +27,7 @@ from writers import (
     open_reader,
 )
 
+from ._contracts import ContractSizes
 from ._data_dir import NodeStatistics, ensure_data_dir
 from ._delivery import CLIENT_DIR, Delivery
 from ._exceptions import AccessDenied, TradebusError
@@ -58,7 +59,8 @@ MAX_CLIENTS = 256
 class Node:
     """The bus plus the writers of the hosted roles. Create with :func:`open_node`
     (``writer_options``: its writer options, by name; ``stores``: the hosted
-    databases kept in PostgreSQL, {database: URL})."""
+    databases kept in PostgreSQL, {database: URL}; ``contract_sizes``: units per lot
+    by symbol, see :class:`ContractSizes`)."""
 
     def __init__(
         self,
@@ -70,6 +72,7 @@ class Node:
         status_file: bool = True,
         services: Sequence[ServiceFactory] = (),
         stores: Mapping[str, str] | None = None,
+        contract_sizes: Mapping[str, float] | None = None,
     ) -> None:
         self.topology = topology if topology is not None else Topology.default()
         self.data_dir = Path(data_dir)
@@ -84,6 +87,9 @@ class Node:
         #: What every writer of this node is given (see :func:`open_node`).
         self.writer_options: dict[str, Any] = dict(writer_options or {})
         check_writer_options(**self.writer_options)  # a wrong one is refused now
+        #: What the P&L of this node's monitor, journal and API is in: price distance
+        #: x volume x the symbol's contract size.
+        self.contract_sizes = ContractSizes(contract_sizes)
         self.bus = EventBus(
             admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
         )
@@ -463,12 +469,15 @@ class Node:
             )
         return spec
 
-    async def journal(self, ticket: int) -> Journal:
+    async def journal(
+        self, ticket: int, *, contract_sizes: Mapping[str, float] | None = None
+    ) -> Journal:
         """The whole life of trade ``ticket`` across the three databases, in time order,
-        with its summary (see :func:`tradebus.journal`); read-only."""
+        with its summary (see :func:`tradebus.journal`; money figures with
+        ``contract_sizes``, else this node's); read-only."""
         from ._journal import journal
 
-        return await journal(self, ticket)
+        return await journal(self, ticket, contract_sizes=contract_sizes)
 
     def statistics(self) -> NodeStatistics:
         """The bus's and every hosted writer's counters."""

@@ -50,6 +50,7 @@ def open_node(
     candle_price: CandlePrice = "bid",
     monitor: MonitorMode | None = "observe",
     stores: Mapping[str, str] | None = None,
+    contract_sizes: Mapping[str, float] | None = None,
 ) -> Node:
     """Start a node: ``async with open_node("data") as node: ...``.
 
@@ -85,6 +86,12 @@ def open_node(
         hosting the bot's database: ``observe`` reports stop loss and take profit
         hits (the broker closes the position), ``simulate`` also closes it at the
         tick's price (paper trading), None runs none.
+    :param contract_sizes: units per lot by symbol, ``"*"`` for every symbol not
+        named (default 1.0), e.g. ``{"EURUSD": 100_000, "XAUUSD": 100}``: the
+        monitor's P&L (its simulated closes, its alerts' amounts), the journal's money
+        figures and the API's unrealized P&L are price distance x volume x contract
+        size, in the symbol's quote currency (kept as ``node.contract_sizes``, see
+        :class:`ContractSizes`). A bad one raises ``TradebusError`` naming it.
     :param retention: how long each group of tables keeps its rows (see
         :class:`Retention`); each hosted database's writer prunes what is older, in
         small steps between its transactions. None (the default): nothing is pruned.
@@ -134,6 +141,7 @@ def open_node(
         status_file=status_file,
         services=services,
         stores=stores,
+        contract_sizes=contract_sizes,
     )
     _check_services(node, candles=bool(timeframes), monitor=monitor, retention=retention)
     return node

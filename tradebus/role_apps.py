@@ -111,7 +111,8 @@ async def _manage_positions(bot: TradeIntegration, market: Market, max_hold: flo
             if p.symbol not in market.prices or entry is None or take_profit is None:
                 continue  # not traded on this feed, or its execution is not in yet
             price = market.prices[p.symbol]
-            profit = pnl(p.direction, entry, price, p.volume or 0.0)
+            size = bot.node.contract_sizes.size(p.symbol)
+            profit = pnl(p.direction, entry, price, p.volume or 0.0, size)
             held = (time.time_ns() - (p.opened_ts or p.ts)) / _NS
             try:
                 if p.ticket not in seen:
@@ -304,7 +305,7 @@ class _Advisor:
             symbol=self.symbol,
             direction=proposal.direction,
             entry_price=price,
-            volume=volume_for(price),
+            volume=volume_for(price, self.node.contract_sizes.size(self.symbol)),
             stop_loss=proposal.stop_loss,
             take_profit=proposal.take_profit,
             recommendation_id=rec_id,

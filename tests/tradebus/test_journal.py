@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from schemas import (
     TradeMonitoring,
     TradeRecommendation,
 )
-from tradebus import Node, open_node
+from tradebus import Node, TradebusError, open_node
 from tradebus._journal import JournalError, closed_trades, journal
 
 S = 1_000_000_000
@@ -177,6 +178,49 @@ async def test_the_journal_reads_while_the_writers_run_and_refuses_an_unknown_ti
         assert opened.mae_r == pytest.approx(0.4)
 
 
+async def test_the_journal_s_money_figures_use_the_contract_size(tmp_path: Path) -> None:
+    data = await _store(tmp_path)
+    lot = {"EURUSD": 100_000.0}
+    s = (await journal(data, 7, contract_sizes=lot)).summary
+    # 1 lot of EURUSD, exit 1.1040 from 1.1000: 0.004 x 1 x 100,000.
+    assert s.contract_size == 100_000.0
+    assert s.computed_pnl == pytest.approx(400.0)
+    assert s.mae_money == pytest.approx(400.0)
+    assert s.mfe_money == pytest.approx(800.0)
+    # What was stored stays as stored; price distances and R are unit-free.
+    assert s.pnl == 40.0
+    assert s.mae == pytest.approx(0.004)
+    assert s.r_multiple == pytest.approx(0.8)
+    listed = await closed_trades(data, contract_sizes={**lot, "*": 10.0})
+    assert [(t.ticket, t.contract_size) for t in listed] == [
+        (7, 100_000.0), (8, 100_000.0), (9, 10.0)
+    ]  # fmt: skip
+    assert listed[1].computed_pnl == pytest.approx((1.1 - 1.0960) * 100_000)
+    assert listed[2].computed_pnl == pytest.approx((1.26 - 1.25) * 10)
+    assert listed[2].mae_money is None  # no ticks: no excursion
+    async with open_node(data, contract_sizes=lot) as node:  # node.journal: the node's
+        assert (await node.journal(7)).summary.computed_pnl == pytest.approx(400.0)
+        override = await node.journal(7, contract_sizes={"EURUSD": 1_000})
+        assert override.summary.computed_pnl == pytest.approx(4.0)
+
+
+async def test_without_contract_sizes_the_journal_s_money_is_price_distance_times_volume(
+    tmp_path: Path,
+) -> None:
+    data = await _store(tmp_path)
+    s = (await journal(data, 7)).summary
+    assert s.contract_size == 1.0
+    assert s.computed_pnl == pytest.approx(0.004)
+    assert s.mae_money == pytest.approx(0.004)
+    assert s.mfe_money == pytest.approx(0.008)
+    assert s.pnl == 40.0
+    async with open_node(data) as node:
+        opened = await node.journal(7)
+    assert opened.summary.computed_pnl == pytest.approx(0.004)
+    with pytest.raises(TradebusError, match=re.escape("contract_sizes['EURUSD'] must be")):
+        await journal(data, 7, contract_sizes={"EURUSD": -1.0})
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tradebus", "journal", *args],
@@ -206,6 +250,26 @@ async def test_the_journal_command_prints_table_json_and_csv(tmp_path: Path) -> 
     assert "no trade with ticket 12" in missing.stderr
     neither = _cli("--data-dir", str(data))
     assert neither.returncode == 2
+
+
+async def test_the_journal_command_takes_contract_sizes(tmp_path: Path) -> None:
+    data = await _store(tmp_path)
+    table = _cli("7", "--contract-size", "EURUSD=100000", "--data-dir", str(data))
+    assert table.returncode == 0, table.stderr
+    assert "P&L +40 (win); P&L from prices +400 (contract size 100000)" in table.stdout
+    assert "MAE 0.004 / MFE 0.008 (0.80R / 1.60R), in money 400 / 800 over 4 ticks" in (
+        table.stdout
+    )
+    listed = _cli("--since", "1970-01-01", "--contract-size", "EURUSD=100000",
+                  "--contract-size", "10", "--format", "csv", "--data-dir", str(data))  # fmt: skip
+    got = [(r["ticket"], r["contract_size"]) for r in csv.DictReader(io.StringIO(listed.stdout))]
+    assert got == [("7", "100000.0"), ("8", "100000.0"), ("9", "10.0")]
+    bad = _cli("7", "--contract-size", "EURUSD=lots", "--data-dir", str(data))
+    assert bad.returncode == 2
+    assert (
+        "argument --contract-size: 'EURUSD=lots': the contract size must be a finite number > 0"
+        in " ".join(bad.stderr.split())
+    ), bad.stderr
 
 
 async def test_a_ticket_or_time_beyond_what_the_databases_hold_is_a_bad_argument(

@@ -48,7 +48,7 @@ def test_open_node_takes_each_writer_option_by_name_and_nothing_else() -> None:
     keywords = _keywords(open_node)
     assert list(keywords) == [
         "roles", "topology", *OPTIONS, "status_file", "retention", "candles", "candle_price",
-        "monitor", "stores",
+        "monitor", "stores", "contract_sizes",
     ]  # fmt: skip
     kinds = {p.kind for p in inspect.signature(open_node).parameters.values()}
     assert inspect.Parameter.VAR_KEYWORD not in kinds
@@ -60,6 +60,7 @@ def test_open_node_takes_each_writer_option_by_name_and_nothing_else() -> None:
         "status_file",
         "services",
         "stores",
+        "contract_sizes",
     ]
 
 

@@ -9,6 +9,7 @@ from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.types import ControllerRouterHandler
 
+from .._contracts import ContractSizes
 from .._event_fields import outcome_of
 from .._journal import JournalError, journal
 from ._pages import iso, iso_or_none, parse_time, time_range
@@ -54,16 +55,17 @@ _NO_POSITIONS: Final[_Positions] = ([], {})
 _STATUSES: Final = ("pending", "executed", "rejected", "expired", "closed", "all")
 
 
-def _position(r: dict[str, Any], mark: dict[str, Any] | None) -> PositionView:
+def _position(r: dict[str, Any], mark: dict[str, Any] | None, sizes: ContractSizes) -> PositionView:
     closed = r["status"] == "closed"
     direction, entry, volume = r["direction"], r["entry_price"], r["volume"]
+    size = sizes.size(r["symbol"])
     mark_price = mark_ts = unrealized = None
     if not closed and mark is not None and direction in ("BUY", "SELL"):
         mark_price = mark["bid"] if direction == "BUY" else mark["ask"]
         mark_ts = mark["ts"]
         if entry is not None and volume is not None:
             sign = 1.0 if direction == "BUY" else -1.0
-            unrealized = round((mark_price - entry) * sign * volume, 10)
+            unrealized = round((mark_price - entry) * sign * volume * size, 10)
     realized = r["realized_pnl"]
     return PositionView(
         ticket=r["ticket"],
@@ -80,6 +82,7 @@ def _position(r: dict[str, Any], mark: dict[str, Any] | None) -> PositionView:
         realized_pnl=realized,
         outcome=outcome_of(realized) if closed and realized is not None else None,
         unrealized_pnl=unrealized,
+        contract_size=size,
         mark_price=mark_price,
         mark_ts=mark_ts,
         mark_at=iso_or_none(mark_ts),
@@ -99,7 +102,8 @@ def _position(r: dict[str, Any], mark: dict[str, Any] | None) -> PositionView:
     summary="Positions, with their P&L",
     description=(
         "By ticket, highest first. Closed: realized P&L and outcome; open: unrealized P&L "
-        "from the latest stored tick of the symbol (bid for a BUY, ask for a SELL)."
+        "from the latest stored tick of the symbol (bid for a BUY, ask for a SELL), times "
+        "the volume and the symbol's contract size."
     ),
     responses=RESPONSES,
 )
@@ -124,7 +128,8 @@ async def positions(
         ),
         _NO_POSITIONS,
     )
-    items = [_position(r, marks.get(r["symbol"])) for r in rows[:size]]
+    sizes = ctx.node.contract_sizes
+    items = [_position(r, marks.get(r["symbol"]), sizes) for r in rows[:size]]
     more = len(rows) > size
     next_cursor = cursors.make(scope, (rows[size - 1]["ticket"],)) if more else None
     return PositionPage(items=items, next_cursor=next_cursor)
@@ -141,7 +146,7 @@ async def position(ctx: Ctx, ticket: TicketPath) -> PositionView:
     )
     if not rows:
         raise NotFoundException(f"no position with ticket {ticket}")
-    return _position(rows[0], marks.get(rows[0]["symbol"]))
+    return _position(rows[0], marks.get(rows[0]["symbol"]), ctx.node.contract_sizes)
 
 
 @get(

@@ -130,11 +130,14 @@ class PositionView(_View, frozen=True, kw_only=True):
 
     ``state``: ``open`` (status open or modified) or ``closed``. Closed: ``realized_pnl``
     and ``outcome``. Open: ``unrealized_pnl`` computed from the latest stored tick of
-    its symbol, ``(mark_price - entry_price) * volume`` for a BUY and ``(entry_price -
-    mark_price) * volume`` for a SELL, where ``mark_price`` is that tick's bid for a BUY
-    (the price it would close at) and its ask for a SELL; null without a tick (or
-    without entry price, volume, direction). ``reported_unrealized_pnl``: the last
-    unrealized P&L the bot stored with the position.
+    its symbol, ``(mark_price - entry_price) * volume * contract_size`` for a BUY and
+    ``(entry_price - mark_price) * volume * contract_size`` for a SELL, where
+    ``mark_price`` is that tick's bid for a BUY (the price it would close at) and its
+    ask for a SELL; null without a tick (or without entry price, volume, direction).
+    ``contract_size``: the symbol's units per lot as the server is configured
+    (``--contract-size``; 1 by default). ``reported_unrealized_pnl``: the last
+    unrealized P&L the bot stored with the position (and ``realized_pnl`` the one its
+    close carried), as reported, whatever the contract size.
     """
 
     ticket: int
@@ -151,6 +154,7 @@ class PositionView(_View, frozen=True, kw_only=True):
     realized_pnl: float | None
     outcome: Literal["win", "loss", "breakeven"] | None
     unrealized_pnl: float | None
+    contract_size: float
     mark_price: float | None
     mark_ts: Ns | None
     mark_at: Iso | None
@@ -349,7 +353,12 @@ class JournalEntryView(_View, frozen=True, kw_only=True):
 
 
 class JournalSummaryView(_View, frozen=True, kw_only=True):
-    """A trade's figures (see ``tradebus journal``); null where one cannot be computed."""
+    """A trade's figures (see ``tradebus journal``); null where one cannot be computed.
+
+    ``pnl`` and ``unrealized_pnl``: as stored (reported by the bot, or by the monitor
+    for its simulated closes). ``computed_pnl``, ``mae_money``, ``mfe_money``: price
+    distance x volume x ``contract_size`` (the symbol's as the server is configured),
+    in the quote currency; ``mae``/``mfe``: price distances."""
 
     ticket: int
     symbol: str
@@ -375,6 +384,10 @@ class JournalSummaryView(_View, frozen=True, kw_only=True):
     mfe_r: float | None
     ticks: int
     recommendation_id: str | None
+    contract_size: float
+    computed_pnl: float | None
+    mae_money: float | None
+    mfe_money: float | None
 
 
 class JournalView(_View, frozen=True, kw_only=True):
