@@ -35,7 +35,7 @@ async def test_the_demo_trades_fewer_lots_of_a_bigger_contract_and_counts_it(
         ).fetchall()
     # 1,000 units (0.01 lot of 100,000): the P&L stays in the default run's range.
     assert volumes == {0.01}
-    assert closed, "no position closed in 3 s"
+    assert closed + updates, "no P&L figure in 3 s"
     # Whoever closed or updated it (the monitor at a stop or target, the strategy at
     # market): price distance x 0.01 lot x 100,000.
     for direction, entry, volume, price, pnl in closed + updates:
