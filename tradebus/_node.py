@@ -260,6 +260,8 @@ class Node:
         if self._delivery is not None:  # relays first: they publish on the bus
             await self._delivery.stop()
         self.bus.close()
+        for writer in self._writers.values():
+            writer.stopping()  # what they still run ends within drain_timeout
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
         if cancelled:
             self._shields.cancel()  # they commit what they hold and exit

@@ -34,7 +34,10 @@ def check_seconds(name: str, value: object, *, positive: bool = False) -> float:
     allowed = f"a finite number of seconds {'> 0' if positive else '>= 0'}"
     if type(value) not in (int, float):
         raise InvalidOption(name, value, allowed)
-    seconds = float(value)  # type: ignore[arg-type]  # an int or a float, checked above
+    try:
+        seconds = float(value)  # type: ignore[arg-type]  # an int or a float, checked above
+    except OverflowError:  # an int beyond a float
+        raise InvalidOption(name, value, allowed) from None
     if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
         raise InvalidOption(name, value, allowed)
     return seconds

@@ -19,7 +19,7 @@ from ._pg_rules import SCHEMA_TABLE
 from ._pg_specs import PgSpec
 from ._specs import DatabaseSpec
 
-__all__ = ["check_dsn", "connect", "migrate", "redact", "take_lock"]
+__all__ = ["check_dsn", "connect", "lock_holder", "lock_refusal", "migrate", "redact", "take_lock"]
 
 #: The first key of the writer's advisory lock (the second is the database's name).
 _LOCK_CLASS = "tradebus writer"
@@ -66,10 +66,23 @@ async def connect(dsn: str, spec: DatabaseSpec, timeout: float) -> asyncpg.Conne
     )
 
 
-async def take_lock(conn: asyncpg.Connection[Any], target: str) -> bool:
+async def take_lock(
+    conn: asyncpg.Connection[Any],
+    target: str,
+    timeout: float | None = None,  # noqa: ASYNC109 - asyncpg's statement timeout
+) -> bool:
     """Take the writer's lock of the database for this session; False if another
     session holds it."""
-    return bool(await conn.fetchval(_TRY_LOCK, _LOCK_CLASS))
+    return bool(await conn.fetchval(_TRY_LOCK, _LOCK_CLASS, timeout=timeout))
+
+
+async def lock_holder(
+    conn: asyncpg.Connection[Any],
+    timeout: float | None = None,  # noqa: ASYNC109 - asyncpg's statement timeout
+) -> int | None:
+    """The server pid of the session holding the writer's lock (None: none)."""
+    row = await conn.fetchrow(_HOLDER, _LOCK_CLASS, timeout=timeout)
+    return None if row is None else int(row[0])
 
 
 async def lock_refusal(conn: asyncpg.Connection[Any], target: str) -> WriterLockError:

@@ -21,56 +21,30 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Self, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Self
 
 import anyio
 import asyncpg
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from eventbus import Message
 
 from ._exceptions import WriterError
 from ._pg_errors import is_connection_lost, is_transient, poison_of
+from ._pg_jobs import Job, JobQueue
+from ._pg_link import PgLink, close_quietly
 from ._pg_plan import PgPlanner, PgTransaction, relay_cursors
 from ._pg_rules import COMMIT_COUNT, CURSOR_OF, CURSORS_OF, DEAD_LETTER, DEAD_LETTERS_OF
-from ._pg_session import check_dsn, connect, lock_refusal, migrate, redact, take_lock
+from ._pg_session import check_dsn, redact
 from ._pg_specs import pg_spec
 from ._specs import DatabaseSpec
-from ._store import Fault, Poison, Skipped, Transaction, encoded, event_name
+from ._store import Fault, Poison, Transaction, encoded, event_name
 
 __all__ = ["PostgresStore"]
 
-T = TypeVar("T")
-
 logger = logging.getLogger("writers")
-
-#: Seconds a writer waits for the lock of a writer that just died (see ``_lock``).
-LOCK_WAIT = 2.0
-_STATE = "SELECT key, value FROM writer_state WHERE key IN ('tick_seq', $1)"
-
-
-class _Job:
-    __slots__ = ("done", "error", "function", "generation", "result", "seconds", "transaction")
-
-    def __init__(
-        self,
-        function: Callable[[], Awaitable[Any]],
-        generation: int | None,
-        *,
-        transaction: bool = False,
-    ) -> None:
-        self.function = function
-        self.generation = generation
-        #: Whether it runs a transaction (so it may start in one begun for it).
-        self.transaction = transaction
-        self.done = anyio.Event()
-        self.error: BaseException | None = None
-        self.result: Any = None
-        self.seconds = 0.0
 
 
 class PgPending:
@@ -78,7 +52,7 @@ class PgPending:
 
     __slots__ = ("job", "store", "trial")
 
-    def __init__(self, store: PostgresStore, job: _Job, trial: bool) -> None:
+    def __init__(self, store: PostgresStore, job: Job, trial: bool) -> None:
         self.store = store
         self.job = job
         self.trial = trial
@@ -88,7 +62,7 @@ class PgPending:
 
     async def outcome(self) -> float:
         try:
-            await self.store.wait(self.job)
+            await self.store.jobs.wait(self.job)
         except Exception as exc:
             self.store.rewind()
             poison = poison_of(exc)
@@ -106,10 +80,11 @@ class PostgresStore:
     :param connect_timeout: seconds to wait for a connection.
     :param resolve_timeout: after a connection lost during a COMMIT, how long to try
         to reconnect to learn whether it committed, before the writer stops.
-    :param command_timeout: seconds a statement of a transaction (or a read of the
-        writer's state) may take: past it the connection is taken as lost (a server
-        that stopped answering), and the transaction is retried on a new one (a
-        COMMIT's outcome is then resolved as after a lost connection).
+    :param command_timeout: seconds a statement may take: past it the connection is
+        taken as lost (a server that stopped answering), and the transaction is
+        retried on a new one (a COMMIT's outcome is then resolved as after a lost
+        connection). Once the writer must stop by a deadline (its drain), what runs
+        past the deadline is dropped.
     """
 
     def __init__(
@@ -124,25 +99,26 @@ class PostgresStore:
         self.spec = spec
         self.dsn = check_dsn(dsn)
         self.pg = pg_spec(spec)
-        self.connect_timeout = connect_timeout
         self.resolve_timeout = resolve_timeout
-        self.command_timeout = command_timeout
         self.planner = PgPlanner(spec, self.pg)
         self._target = f"{redact(dsn)} ({spec.name})"
+        self.link = PgLink(
+            spec,
+            self.dsn,
+            self._target,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+        )
+        self.jobs = JobQueue(self._target)
         self._conn: asyncpg.Connection[Any] | None = None
         self._planned_tick_seq = 1
         self._committed_tick_seq = 1
         self._commits = 0  # the commit count the database holds, as last committed here
-        self.generation = 0
-        self._halted = -1
-        self._send: MemoryObjectSendStream[_Job] | None = None
-        self._receive: MemoryObjectReceiveStream[_Job] | None = None
-        self._ahead: _Job | None = None  # the next job, taken off the queue early
         #: The connection on which a transaction was begun for the next job.
         self._begun_on: asyncpg.Connection[Any] | None = None
         self._task_group: TaskGroup | None = None
-        self._stopped = anyio.Event()
-        self._broken: WriterError | None = None
+        self._serving = False
+        self._watch = anyio.CancelScope()
 
     @property
     def target(self) -> str:
@@ -161,10 +137,11 @@ class PostgresStore:
                     yield self
                 finally:
                     self._task_group = None
-                    if self._send is not None:
-                        self._send.close()
+                    self._watch.cancel()
+                    self.jobs.halt()
+                    if self._serving:
                         with anyio.CancelScope(shield=True):
-                            await self._stopped.wait()
+                            await self.jobs.stopped.wait()
         except BaseExceptionGroup as group:
             if len(group.exceptions) == 1:  # the body's own error (its task raises none)
                 raise group.exceptions[0] from None
@@ -176,151 +153,54 @@ class PostgresStore:
                 f"open the store of {self.target} inside `async with store.running()`"
             )
         try:
-            self._conn = await self._session()
+            self._conn, state = await self.link.session(self.pg)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.close()
             raise
-        send, receive = anyio.create_memory_object_stream[_Job](math.inf)
-        self._send, self._receive = send, receive
-        self._task_group.start_soon(self._serve, receive)
+        self._planned_tick_seq = self._committed_tick_seq = state.get("tick_seq", 1)
+        self._commits = state.get(COMMIT_COUNT, 0)
+        self._serving = True
+        self._task_group.start_soon(self.jobs.serve)
 
-    async def _session(self) -> asyncpg.Connection[Any]:
-        """A connection holding the lock, its schema current, the state read.
+    def stop_by(self, deadline: float) -> None:
+        """The writer stops by ``deadline`` (anyio's clock): from now on statements
+        are bounded by it, and one still running then is dropped with its
+        connection (its transaction is not acknowledged)."""
+        if deadline >= self.link.deadline or self._task_group is None:
+            return
+        self.link.deadline = deadline
+        self._watch.cancel()
+        self._watch = anyio.CancelScope()
+        self._task_group.start_soon(self._drop_at, self._watch, deadline)
 
-        :raises WriterLockError: if another writer holds the database.
-        :raises WriterError: if it cannot be reached (the cause says why).
-        """
-        try:
-            conn = await connect(self.dsn, self.spec, self.connect_timeout)
-        except Exception as exc:
-            raise WriterError(
-                f"cannot connect to {self.target}: {type(exc).__name__}: {exc}; check that "
-                "the server runs and the URL, user and database are right"
-            ) from exc
-        try:
-            await self._lock(conn)
-            try:
-                await migrate(conn, self.spec, self.pg, self.target)
-            except asyncpg.PostgresError as exc:
-                raise WriterError(
-                    f"cannot bring the schema of {self.target} up to date: "
-                    f"{type(exc).__name__}: {exc}; give tradebus an empty database, or one "
-                    "only tradebus wrote"
-                ) from exc
-            await self._read_state(conn)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await _close(conn)
-            raise
-        return conn
-
-    async def _lock(self, conn: asyncpg.Connection[Any]) -> None:
-        """Take the database's writer lock for ``conn``'s session. A writer that just
-        died may hold it for a moment (until its server notices the connection is
-        gone): wait up to ``LOCK_WAIT`` seconds before refusing.
-
-        :raises WriterLockError: naming the session that holds it.
-        """
-        deadline = anyio.current_time() + LOCK_WAIT
-        while not await take_lock(conn, self.target):
-            if anyio.current_time() >= deadline:
-                raise await lock_refusal(conn, self.target)
-            await anyio.sleep(0.05)
-
-    async def _read_state(self, conn: asyncpg.Connection[Any]) -> None:
-        state = dict(await conn.fetch(_STATE, COMMIT_COUNT, timeout=self.command_timeout))
-        self._planned_tick_seq = self._committed_tick_seq = int(state.get("tick_seq", 1))
-        self._commits = int(state.get(COMMIT_COUNT, 0))
+    async def _drop_at(self, scope: anyio.CancelScope, deadline: float) -> None:
+        # Shielded from the writer's cancellation (its drain is why it runs); its own
+        # scope is cancelled by a nearer deadline, or when the store closes.
+        with anyio.CancelScope(shield=True), scope:
+            await anyio.sleep_until(deadline + 0.25)
+            conn = self._conn
+            if self.jobs.running is not None and conn is not None:
+                logger.warning(
+                    "writer %s: dropping what still runs on %s", self.spec.name, self.target
+                )
+                self._drop(conn)
 
     async def close(self) -> None:
-        # What is still queued was not acknowledged and never will be: skip it.
-        self._halted = math.inf  # type: ignore[assignment]
+        # What is still queued was not acknowledged and never will be: skip it; what
+        # still runs is cut short.
+        self.link.deadline = min(self.link.deadline, anyio.current_time())
+        self._watch.cancel()
         with anyio.CancelScope(shield=True):
-            if self._send is not None:
-                self._send.close()
-                await self._stopped.wait()
+            self.jobs.halt()
+            conn = self._conn
+            if self.jobs.running is not None and conn is not None:
+                self.link.drop(conn)
+            if self._serving:
+                await self.jobs.stopped.wait()
             conn, self._conn = self._conn, None
             if conn is not None:
-                await _close(conn)
-
-    # ------------------------------------------------------------------ the task
-
-    async def _serve(self, receive: MemoryObjectReceiveStream[_Job]) -> None:
-        try:
-            async with receive:
-                try:
-                    # Until the store is closed, whatever cancels the writer: a
-                    # cancelled writer still commits what it holds (its drain) here.
-                    # A transaction being committed cannot be recalled either: it
-                    # runs to its end, and its outcome is told.
-                    with anyio.CancelScope(shield=True):
-                        while True:
-                            job, self._ahead = self._ahead, None
-                            if job is None:
-                                try:
-                                    job = await receive.receive()
-                                except anyio.EndOfStream:
-                                    break
-                            await self._serve_one(job)
-                finally:
-                    # Stopped (or cancelled): what is queued is not run; whoever
-                    # waits for it is told.
-                    self._halted = math.inf  # type: ignore[assignment]
-                    while True:
-                        left, self._ahead = self._ahead, None
-                        if left is None:
-                            try:
-                                left = receive.receive_nowait()
-                            except (anyio.WouldBlock, anyio.EndOfStream):
-                                break
-                        left.error = WriterError(f"not run: the writer of {self.target} stopped")
-                        left.done.set()
-        finally:
-            self._stopped.set()
-
-    async def _serve_one(self, job: _Job) -> None:
-        if job.generation is not None and job.generation <= self._halted:
-            job.error = Skipped(f"not run: a transaction before it in {self.target} failed")
-            job.done.set()
-            return
-        started = time.perf_counter()
-        try:
-            job.result = await job.function()
-        except Exception as exc:
-            job.error = exc
-            if job.generation is not None:
-                self._halted = job.generation
-        job.seconds = time.perf_counter() - started
-        job.done.set()
-
-    def _submit(
-        self,
-        function: Callable[[], Awaitable[Any]],
-        generation: int | None,
-        *,
-        transaction: bool = False,
-    ) -> _Job:
-        if self._send is None or self._stopped.is_set():
-            raise WriterError(f"the writer of {self.target} is not open")
-        job = _Job(function, generation, transaction=transaction)
-        self._send.send_nowait(job)
-        return job
-
-    async def wait(self, job: _Job) -> Any:
-        """Wait for ``job`` (not cut short by cancellation); its failure, reported
-        here, ends the halt it caused."""
-        with anyio.CancelScope(shield=True):
-            await job.done.wait()
-        if job.error is not None:
-            if job.generation is not None and job.generation >= self.generation:
-                self.generation = job.generation + 1
-            raise job.error
-        return job.result
-
-    async def _call(self, function: Callable[[], Awaitable[T]]) -> T:
-        result: T = await self.wait(self._submit(function, None))
-        return result
+                await close_quietly(conn)
 
     # ------------------------------------------------------------------ transactions
 
@@ -346,7 +226,9 @@ class PostgresStore:
     def submit(self, transaction: Transaction, *, trial: bool = False) -> PgPending:
         if not isinstance(transaction, PgTransaction):
             raise TypeError(f"not a transaction of this store: {transaction!r}")
-        job = self._submit(lambda: self._run(transaction, trial), self.generation, transaction=True)
+        job = self.jobs.submit(
+            lambda: self._run(transaction, trial), self.jobs.generation, transaction=True
+        )
         return PgPending(self, job, trial)
 
     def rewind(self) -> None:
@@ -356,18 +238,19 @@ class PostgresStore:
     async def _connection(self, *, for_transaction: bool = False) -> asyncpg.Connection[Any]:
         """The writer's connection; outside a transaction unless ``for_transaction``
         (then maybe in one begun for it: see :meth:`_begin`)."""
-        if self._broken is not None:
-            raise self._broken
+        if self.link.broken is not None:
+            raise self.link.broken
         conn = self._conn
         if conn is None or conn.is_closed():
             self._conn = None
-            conn = await self._reconnect()
+            # What was planned since the last commit stays planned.
+            conn = await self.link.reopen(self._commits)
             self._conn = conn
         begun, self._begun_on = self._begun_on, None
         if for_transaction:
             self._begun_on = begun
         elif begun is not None and begun is conn:
-            await begun.execute("ROLLBACK", timeout=self.command_timeout)  # nothing ran in it
+            await begun.execute("ROLLBACK", timeout=self.link.timeout())  # nothing ran in it
         return conn
 
     async def _begin(self, conn: asyncpg.Connection[Any]) -> None:
@@ -376,53 +259,13 @@ class PostgresStore:
             self._begun_on = None
             return
         self._begun_on = None
-        await conn.execute("BEGIN", timeout=self.command_timeout)
-
-    def _next_is_transaction(self) -> bool:
-        """Whether the job after the running one is a transaction, which then runs
-        next (it is taken off the queue)."""
-        if self._ahead is None and self._receive is not None:
-            with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
-                self._ahead = self._receive.receive_nowait()
-        ahead = self._ahead
-        return (
-            ahead is not None
-            and ahead.transaction
-            and (ahead.generation is None or ahead.generation > self._halted)
-        )
-
-    async def _reconnect(self) -> asyncpg.Connection[Any]:
-        """A new session after the connection was lost: the same database, still
-        as this writer left it (else the writer stops)."""
-        commits = self._commits
-        try:
-            conn = await connect(self.dsn, self.spec, self.connect_timeout)
-        except Exception:
-            raise  # transient: the writer retries with backoff
-        try:
-            await self._lock(conn)
-            state = dict(await conn.fetch(_STATE, COMMIT_COUNT, timeout=self.command_timeout))
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await _close(conn)
-            raise
-        # What was planned since the last commit stays planned: the state is only read.
-        found = int(state.get(COMMIT_COUNT, 0))
-        if found != commits:
-            self._broken = WriterError(
-                f"{self.target} was written by another writer while this one's connection "
-                f"was lost (it holds {found} commits, this writer made {commits}): "
-                "stopping; restart the writer"
-            )
-            await _close(conn)
-            raise self._broken
-        logger.warning("writer %s: reconnected to %s", self.spec.name, self.target)
-        return conn
+        await conn.execute("BEGIN", timeout=self.link.timeout())
 
     async def _run(self, transaction: PgTransaction, trial: bool) -> None:
         conn = await self._connection(for_transaction=True)
         commits = self._commits + 1
         committing = False
+        timeout = self.link.timeout
         try:
             await self._begin(conn)
             if transaction.ticks:
@@ -430,24 +273,25 @@ class PostgresStore:
                     transaction.tick_table or "",
                     records=transaction.ticks,
                     columns=self.planner.tick_columns,
-                    timeout=self.command_timeout,
+                    timeout=timeout(),
                 )
             for _table, sql, rows in transaction.statements:
                 if rows:
-                    await conn.executemany(sql, rows, timeout=self.command_timeout)
+                    await conn.executemany(sql, rows, timeout=timeout())
             if trial:
-                await conn.execute("ROLLBACK", timeout=self.command_timeout)
+                await conn.execute("ROLLBACK", timeout=timeout())
                 return
             committing = True
-            then_begin = self._next_is_transaction()
+            then_begin = self.jobs.next_is_transaction()
             finish = transaction.finish(commits, then_begin=then_begin)
-            await conn.execute(finish, timeout=self.command_timeout)
+            await conn.execute(finish, timeout=timeout())
             if then_begin:
                 self._begun_on = conn
         except Exception as exc:
             if committing and is_connection_lost(exc, conn):
-                conn.terminate()
-                if not await self._resolve(commits, exc):
+                self._drop(conn)
+                self._conn, committed = await self.link.resolve(commits, exc, self.resolve_timeout)
+                if not committed:
                     raise
             else:
                 await self._abandon(conn, exc)
@@ -455,67 +299,21 @@ class PostgresStore:
         self._commits = commits
         self._committed_tick_seq = transaction.next_tick_seq
 
+    def _drop(self, conn: asyncpg.Connection[Any]) -> None:
+        if self._conn is conn:
+            self._conn = None
+        self.link.drop(conn)
+
     async def _abandon(self, conn: asyncpg.Connection[Any], error: Exception) -> None:
         """Roll back what failed; a connection that cannot, or that a fault of the
         connection hit, is dropped (the next transaction reconnects)."""
         if conn.is_closed() or is_connection_lost(error, conn):
-            self._conn = None
-            conn.terminate()
+            self._drop(conn)
             return
         try:
-            await conn.execute("ROLLBACK", timeout=self.command_timeout)
-        except Exception:
-            self._conn = None
-            await _close(conn)
-
-    async def _resolve(self, commits: int, error: Exception) -> bool:
-        """Whether the transaction whose COMMIT lost its connection committed: read
-        from a new session (trying for up to ``resolve_timeout``).
-
-        :raises WriterError: if it cannot be learned in time.
-        """
-        self._conn = None
-        deadline = anyio.current_time() + self.resolve_timeout
-        pause = 0.05
-        while True:
-            try:
-                conn = await connect(self.dsn, self.spec, self.connect_timeout)
-                try:
-                    await self._lock(conn)
-                    state = dict(
-                        await conn.fetch(_STATE, COMMIT_COUNT, timeout=self.command_timeout)
-                    )
-                except BaseException:
-                    await _close(conn)
-                    raise
-                break
-            except Exception as exc:
-                if not is_transient(exc) or anyio.current_time() >= deadline:
-                    self._broken = WriterError(
-                        f"the connection to {self.target} was lost during a COMMIT "
-                        f"({type(error).__name__}: {error}), and whether it committed could "
-                        f"not be learned ({type(exc).__name__}: {exc}): stopping; restart "
-                        "the writer (what was acknowledged before is stored)"
-                    )
-                    raise self._broken from exc
-                await anyio.sleep(pause)
-                pause = min(pause * 2, 1.0)
-        found = int(state.get(COMMIT_COUNT, 0))
-        if found not in (commits, commits - 1):
-            await _close(conn)
-            self._broken = WriterError(
-                f"{self.target} holds {found} commits, expected {commits - 1} or {commits}: "
-                "another writer wrote it meanwhile; stopping"
-            )
-            raise self._broken
-        self._conn = conn
-        logger.warning(
-            "writer %s: reconnected to %s after a lost COMMIT (%s)",
-            self.spec.name,
-            self.target,
-            "it committed" if found == commits else "it did not commit: retried",
-        )
-        return found == commits
+            await conn.execute("ROLLBACK", timeout=self.link.timeout())
+        except Exception:  # one that cannot roll back is dropped
+            self._drop(conn)
 
     def classify(self, error: BaseException) -> Fault:
         if isinstance(error, Poison):
@@ -530,8 +328,8 @@ class PostgresStore:
         return "bug"
 
     async def verify(self, holding: int) -> None:
-        if self._broken is not None:
-            raise WriterError(f"{self._broken} ({holding} events held are not acknowledged)")
+        if self.link.broken is not None:
+            raise WriterError(f"{self.link.broken} ({holding} events held are not acknowledged)")
 
     async def maintain(self) -> None:
         """Nothing to do: PostgreSQL's autovacuum keeps the tables."""
@@ -545,55 +343,57 @@ class PostgresStore:
         """Commit ``failures`` to ``dead_letters`` now, between the writer's
         transactions (with the cursor of a relay that delivered them)."""
         transaction = self.dead_letters(failures)
-        job = self._submit(lambda: self._run(transaction, False), None, transaction=True)
-        await self.wait(job)
+        job = self.jobs.submit(lambda: self._run(transaction, False), None, transaction=True)
+        await self.jobs.wait(job)
 
     async def cursor_of(self, source: str) -> int:
-        """The last position of ``source`` (an outbox, a stream) committed here (0: none)."""
+        """The last position of ``source`` (an outbox, a stream) committed here (0: none).
 
-        async def run() -> int:
-            conn = await self._connection()
-            value = await conn.fetchval(CURSOR_OF, source)
-            return 0 if value is None else int(value)
-
-        return await self._call(run)
+        :raises WriterError: if the server cannot be reached or does not answer.
+        """
+        value = await self._read("reading a cursor", CURSOR_OF, source)
+        return 0 if not value or value[0][0] is None else int(value[0][0])
 
     async def cursors_of(self, source: str) -> dict[str, int]:
         """The cursors committed here of ``source`` and of its parts
         (``<source>@<part>``: a bridge's lanes), by source."""
-
-        async def run() -> dict[str, int]:
-            conn = await self._connection()
-            return {str(s): int(c) for s, c in await conn.fetch(CURSORS_OF, source)}
-
-        return await self._call(run)
+        rows = await self._read("reading cursors", CURSORS_OF, source)
+        return {str(s): int(c) for s, c in rows}
 
     async def dead_letters_of(
         self, source: str, after: int, upto: int
     ) -> list[tuple[int, str, str]]:
         """(position, event type, error) of each event of ``source`` between ``after``
         (excluded) and ``upto`` that could not be stored."""
-
-        async def run() -> list[tuple[int, str, str]]:
-            conn = await self._connection()
-            rows = await conn.fetch(DEAD_LETTERS_OF, source, after, upto)
-            return [(int(c), str(t), str(e)) for c, t, e in rows]
-
-        return await self._call(run)
+        rows = await self._read("reading dead letters", DEAD_LETTERS_OF, source, after, upto)
+        return [(int(c), str(t), str(e)) for c, t, e in rows]
 
     async def query(self, sql: str, *parameters: Any) -> list[Any]:
         """Run one statement on the writer's connection, between its transactions."""
+        return await self._read("running a query", sql, *parameters)
+
+    async def _read(self, doing: str, sql: str, *parameters: Any) -> list[Any]:
+        """The rows of ``sql``, run between the writer's transactions within the
+        statement bound; a connection it could not use is dropped.
+
+        :raises WriterError: if the server cannot be reached or does not answer.
+        """
 
         async def run() -> list[Any]:
             conn = await self._connection()
-            return list(await conn.fetch(sql, *parameters))
+            try:
+                return list(await conn.fetch(sql, *parameters, timeout=self.link.timeout()))
+            except Exception as exc:
+                if conn.is_closed() or is_connection_lost(exc, conn):
+                    self._drop(conn)
+                raise
 
-        return await self._call(run)
-
-
-async def _close(conn: asyncpg.Connection[Any]) -> None:
-    try:
-        with anyio.fail_after(5):
-            await conn.close()
-    except Exception:
-        conn.terminate()
+        try:
+            rows: list[Any] = await self.jobs.call(run)
+        except WriterError:
+            raise
+        except (OSError, TimeoutError, asyncpg.PostgresConnectionError) as exc:
+            raise self.link.refused(exc, doing) from exc
+        except asyncpg.InterfaceError as exc:
+            raise self.link.refused(exc, doing) from exc
+        return rows

@@ -68,7 +68,8 @@ class PostgresWriter(Writer):
             switch_interval=switch_interval,
         )
         check_seconds("connect_timeout", connect_timeout, positive=True)
-        check_seconds("command_timeout", command_timeout, positive=True)
+        if check_seconds("command_timeout", command_timeout, positive=True) < 0.1:
+            raise InvalidOption("command_timeout", command_timeout, "a number of seconds >= 0.1")
         try:
             check_dsn(dsn)
         except ValueError as exc:

@@ -388,6 +388,9 @@ class SqliteStore:
                 frames - checkpointed,
             )
 
+    def stop_by(self, deadline: float) -> None:
+        """Nothing to bound: the file's own timeouts bound each transaction."""
+
     def backlog(self) -> int:
         return self.wal_frames
 

@@ -137,6 +137,11 @@ class Store(Protocol):
         """A size of the store's own backlog, for statistics (WAL frames for SQLite)."""
         ...
 
+    def stop_by(self, deadline: float) -> None:
+        """The writer must stop by ``deadline`` (anyio's clock; its drain): a store
+        whose work can hang on another party (a server) bounds it by then."""
+        ...
+
 
 def peek_tag(data: bytes) -> str | None:
     """The type an encoded event names (its tag), if its bytes name one."""

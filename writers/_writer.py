@@ -114,9 +114,16 @@ class Writer:
             raise
 
     def stop(self) -> None:
-        """Ask the writer to commit what it holds and buffers, then exit."""
+        """Ask the writer to commit what it holds and buffers, then exit (within
+        ``drain_timeout``)."""
         if self._scope is not None:
             self._scope.cancel()
+        self.stopping()
+
+    def stopping(self) -> None:
+        """The writer is stopping (its bus closed, or :meth:`stop`): what its store
+        still runs must end within ``drain_timeout`` from now."""
+        self.store.stop_by(anyio.current_time() + self.drain_timeout)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Open the store, then write until stopped.
@@ -158,6 +165,7 @@ class Writer:
                     raise
                 finally:
                     if failure is None:
+                        self.stopping()
                         try:
                             with anyio.move_on_after(self.drain_timeout, shield=True):
                                 await self._drain(subscription, pipeline)

@@ -5,6 +5,7 @@ Afterwards every acknowledged event is stored exactly once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -215,4 +216,65 @@ async def test_a_server_that_stops_answering_ends_the_writer_in_bounded_time(
     finally:
         if backend is not None:
             os.kill(backend, signal.SIGCONT)
+        await anyio.to_thread.run_sync(server.close)
+
+
+async def _frozen_writer_backend(dsn: str) -> int:
+    [(pid,)] = await pg_rows(
+        dsn, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", "tradebus writer main"
+    )
+    os.kill(pid, signal.SIGSTOP)
+    return int(pid)
+
+
+async def test_a_frozen_server_bounds_reads_and_a_cancelled_writer_by_its_timeouts(
+    tmp_path: Path,
+) -> None:
+    """The writer's backend frozen: a read of a cursor fails within the command
+    timeout, saying so; a writer cancelled mid-flow stops within its drain timeout
+    (not its longer command timeout); what it acknowledged is stored once."""
+    _ignore_asyncpg_orphans()
+    server = await _server(tmp_path / "pg")
+    frozen: list[int] = []
+    try:
+        conn = await asyncpg.connect(server.dsn)
+        await conn.execute("CREATE DATABASE reads")
+        await conn.execute("CREATE DATABASE drain")
+        await conn.close()
+        dsn = database_dsn(server.dsn, "reads")
+        async with (
+            EventBus(admit=schemas.admit) as bus,
+            PostgresWriter(bus, MAIN, dsn, command_timeout=1.0, drain_timeout=2.0) as writer,
+        ):
+            await bus.publish(tick(1), wait=True)
+            frozen.append(await _frozen_writer_backend(dsn))
+            with (
+                anyio.fail_after(10),
+                pytest.raises(WriterError, match="did not answer within 1 s while reading"),
+            ):
+                await writer.cursor_of("somewhere")
+        os.kill(frozen.pop(), signal.SIGCONT)
+
+        dsn = database_dsn(server.dsn, "drain")
+        acknowledged = 0
+        started = 0.0
+        async with EventBus(admit=schemas.admit) as bus:
+            with anyio.move_on_after(30) as outer, contextlib.suppress(WriterError):
+                async with PostgresWriter(bus, MAIN, dsn, max_batch=20, drain_timeout=2.0):
+                    for n in range(1, 101):
+                        await bus.publish(tick(n), wait=True)
+                        acknowledged = n
+                    frozen.append(await _frozen_writer_backend(dsn))
+                    for n in range(101, 201):
+                        bus.publish_nowait(tick(n))
+                    started = anyio.current_time()
+                    outer.deadline = started + 0.5  # the cancellation, while it is stuck
+                    await anyio.sleep_forever()
+            stopped = anyio.current_time() - started
+        assert stopped < 10, f"the cancelled writer took {stopped:.1f} s to stop"
+        os.kill(frozen.pop(), signal.SIGCONT)
+        await _stored_once(dsn, acknowledged)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
         await anyio.to_thread.run_sync(server.close)
