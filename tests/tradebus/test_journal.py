@@ -267,7 +267,7 @@ async def test_the_journal_command_takes_contract_sizes(tmp_path: Path) -> None:
     bad = _cli("7", "--contract-size", "EURUSD=lots", "--data-dir", str(data))
     assert bad.returncode == 2
     assert (
-        "argument --contract-size: 'EURUSD=lots': the contract size must be a finite number > 0"
+        "argument --contract-size: 'EURUSD=lots': the contract size must be a number from 1e-9"
         in " ".join(bad.stderr.split())
     ), bad.stderr
 

@@ -97,14 +97,19 @@ async def test_other_symbols_keep_the_default_contract_size(tmp_path: Path) -> N
     [
         (
             {"EURUSD": 0},
-            "PositionMonitor contract_sizes['EURUSD'] must be a finite number > 0 "
+            "PositionMonitor contract_sizes['EURUSD'] must be a number from 1e-9 to 1e9 "
             "(units per lot), got 0",
         ),
-        ({"EURUSD": float("inf")}, "contract_sizes['EURUSD'] must be a finite number > 0"),
-        ({"EURUSD": float("nan")}, "contract_sizes['EURUSD'] must be a finite number > 0"),
+        ({"EURUSD": float("inf")}, "contract_sizes['EURUSD'] must be a number from 1e-9"),
+        ({"EURUSD": float("nan")}, "contract_sizes['EURUSD'] must be a number from 1e-9"),
         ({"EURUSD": "100000"}, "got '100000'"),
         ({"EURUSD": True}, "got True"),
-        ({"": 10.0}, "a key must be a symbol (a non-empty text without spaces) or '*'"),
+        (
+            {"": 10.0},
+            "a key must be a symbol (1-64 letters, digits or ._/-:=^#+@&$!, "
+            "starting with a letter or digit, as in events) or '*' for every other symbol, "
+            "got ''",
+        ),
         ({"EUR USD": 10.0}, "got 'EUR USD'"),
         ([("EURUSD", 10.0)], "must be a mapping of symbol -> contract size"),
     ],
