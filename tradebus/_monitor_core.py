@@ -67,8 +67,8 @@ class MonitorCore:
         self.mode: MonitorMode = mode
         self.role = role
         self.name = name
-        self._loss = tuple(sorted(float(v) for v in loss_alerts))
-        self._profit = tuple(sorted(float(v) for v in profit_alerts))
+        self._loss = tuple(loss_alerts)
+        self._profit = tuple(profit_alerts)
         #: Units per lot by symbol: what its P&L (money) is computed with.
         self.contract_sizes = contract_sizes
         self._max_batch = max_batch
