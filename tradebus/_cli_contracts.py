@@ -7,8 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ._contracts import DEFAULT_CONTRACT, ContractSizes
-from ._exceptions import TradebusError
+from ._contracts import DEFAULT_CONTRACT, KEY_RULE, SIZE_RULE, is_key, is_size
 
 __all__ = ["contract_size_argument", "contract_sizes_of", "parse_contract_size"]
 
@@ -23,9 +22,12 @@ _HELP = (
 def parse_contract_size(text: str) -> tuple[str, float]:
     """``SYMBOL=SIZE`` -> (SYMBOL, SIZE); ``SIZE`` -> (``*``, SIZE).
 
+    A symbol may hold ``=`` (``ES=F=50``), but not ``=`` and a number
+    (``EURUSD=5=6`` reads as two sizes: refused).
+
     :raises argparse.ArgumentTypeError: saying what is wrong and what is allowed.
     """
-    symbol, sep, number = text.rpartition("=")  # a symbol may hold "=", a size never
+    symbol, sep, number = text.rpartition("=")  # a size never holds "="
     if not sep:
         symbol = DEFAULT_CONTRACT
     elif not symbol:
@@ -33,20 +35,28 @@ def parse_contract_size(text: str) -> tuple[str, float]:
             f"{text!r}: the symbol before '=' is empty (give SYMBOL=SIZE, e.g. "
             "EURUSD=100000, or a bare SIZE for every symbol not named)"
         )
-    try:
-        size = float(number)
-    except ValueError:
-        size = math.nan
-    if not 0 < size < math.inf:
+    elif any(_is_number(part) for part in symbol.split("=")[1:]):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: the contract size must be a finite number > 0 (units per lot, "
-            f"e.g. EURUSD=100000, or 100000 for every symbol not named), got {number!r}"
+            f"{text!r}: two sizes? give one SYMBOL=SIZE, e.g. EURUSD=100000 (a symbol "
+            "may hold '=' and letters, as ES=F does, but not '=' and a number)"
         )
-    try:
-        ContractSizes({symbol: size}, option=_FLAG)
-    except TradebusError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    size = float(number) if _is_number(number) else math.nan
+    if not is_size(size):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the contract size must be {SIZE_RULE} (units per lot, e.g. "
+            f"EURUSD=100000, or 100000 for every symbol not named), got {number!r}"
+        )
+    if not is_key(symbol):
+        raise argparse.ArgumentTypeError(f"{text!r}: {KEY_RULE}, got {symbol!r}")
     return symbol, size
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def contract_size_argument(parser: argparse.ArgumentParser) -> None:

@@ -4,15 +4,62 @@ money, in the symbol's quote currency."""
 
 from __future__ import annotations
 
-import math
+import reprlib
 from collections.abc import Iterator, Mapping
+
+from schemas import InvalidEvent, check_symbol
 
 from ._exceptions import TradebusError
 
-__all__ = ["DEFAULT_CONTRACT", "ContractSizes"]
+__all__ = [
+    "DEFAULT_CONTRACT",
+    "KEY_RULE",
+    "MAX_CONTRACT_SIZE",
+    "MIN_CONTRACT_SIZE",
+    "SIZE_RULE",
+    "ContractSizes",
+    "is_key",
+    "is_size",
+    "shown",
+]
 
 #: The key of the contract size of every symbol not named.
 DEFAULT_CONTRACT = "*"
+#: The range of a contract size (units per lot): far beyond any real contract (a
+#: forex lot is 1e5 units), and small enough that a money figure of real prices and
+#: volumes stays a finite float.
+MIN_CONTRACT_SIZE = 1e-9
+MAX_CONTRACT_SIZE = 1e9
+
+#: What a key of contract sizes may be, and a contract size.
+KEY_RULE = (
+    "a key must be a symbol (1-64 letters, digits or ._/-:=^#+@&$!, starting with a "
+    f"letter or digit, as in events) or {DEFAULT_CONTRACT!r} for every other symbol"
+)
+SIZE_RULE = "a number from 1e-9 to 1e9"  # MIN_CONTRACT_SIZE, MAX_CONTRACT_SIZE
+_short = reprlib.Repr()
+_short.maxlong, _short.maxstring, _short.maxother = 40, 80, 80
+#: A value as an error message shows it (a huge one shortened).
+shown = _short.repr
+
+
+def is_key(key: object) -> bool:
+    """Whether ``key`` can be a key of contract sizes: ``"*"``, or a symbol an event
+    can have (a key no symbol can be would never apply)."""
+    if key == DEFAULT_CONTRACT:
+        return True
+    try:
+        check_symbol("contract_sizes", key)
+    except InvalidEvent:
+        return False
+    return True
+
+
+def is_size(value: object) -> bool:
+    """Whether ``value`` is a contract size (a number in the range, not a bool)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    # NaN is in no range; an int too large for a float is out of it before converting.
+    return number and MIN_CONTRACT_SIZE <= value <= MAX_CONTRACT_SIZE  # type: ignore[operator]
 
 
 class ContractSizes(Mapping[str, float]):
@@ -23,7 +70,9 @@ class ContractSizes(Mapping[str, float]):
     mapping too, so it can be given wherever a mapping of contract sizes is taken.
 
     :raises TradebusError: naming ``option``, the key or value, and what is allowed:
-        a size is a finite number > 0, a key a non-empty symbol without spaces.
+        a size is a number from :data:`MIN_CONTRACT_SIZE` (1e-9) to
+        :data:`MAX_CONTRACT_SIZE` (1e9), a key a symbol as events have them
+        (``schemas.check_symbol``) or ``"*"``.
     """
 
     __slots__ = ("_default", "_sizes")
@@ -38,15 +87,11 @@ class ContractSizes(Mapping[str, float]):
             )
         checked: dict[str, float] = {}
         for key, value in (sizes or {}).items():
-            if not isinstance(key, str) or not key or key.split() != [key]:
+            if not is_key(key):
+                raise TradebusError(f"{option}: {KEY_RULE}, got {shown(key)}")
+            if not is_size(value):
                 raise TradebusError(
-                    f"{option}: a key must be a symbol (a non-empty text without spaces) "
-                    f"or {DEFAULT_CONTRACT!r} for every other symbol, got {key!r}"
-                )
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if not (number and 0 < value < math.inf):  # NaN is not > 0 either
-                raise TradebusError(
-                    f"{option}[{key!r}] must be a finite number > 0 (units per lot), got {value!r}"
+                    f"{option}[{key!r}] must be {SIZE_RULE} (units per lot), got {shown(value)}"
                 )
             checked[key] = float(value)
         self._sizes = checked

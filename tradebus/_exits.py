@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Iterable
 
 from schemas import Candle, Direction, ExitRule
@@ -65,7 +66,10 @@ def next_stop(
 
 def _better(level: float, stop: float | None, sign: float, step: float) -> bool:
     """Whether ``level`` is further in the position's favour than ``stop`` by more than
-    nothing, and by ``step`` at least."""
+    nothing, and by ``step`` at least (a level beyond the range of a float, from
+    prices and distances near it, is no stop: never)."""
+    if not math.isfinite(level):
+        return False
     if stop is None:
         return True
     gain = (level - stop) * sign

@@ -29,10 +29,14 @@ class JournalSummary(msgspec.Struct, frozen=True, kw_only=True):
     (entry to the initial stop: the execution's stop loss, else its
     recommendation's); None without a stop (or before the close).
 
-    Money is price distance x volume x ``contract_size`` (the symbol's, as the journal
-    was asked; 1.0 by default), in the symbol's quote currency: ``computed_pnl`` (the
-    exit's, None while open), ``mae_money`` and ``mfe_money``. ``pnl`` and
-    ``unrealized_pnl`` are the ones stored (as the bot, or the monitor, reported them).
+    ``volume``: the position's volume at the close, the volume closed (while open, the
+    latest): the execution's, or the last a position update set. Money is price
+    distance x volume x ``contract_size`` (the symbol's, as the journal was asked; 1.0
+    by default), in the symbol's quote currency: ``computed_pnl`` (the exit's, with
+    ``volume``; None while open), ``mae_money`` and ``mfe_money`` (the worst and best
+    of each tick's excursion x the volume held at that tick: a position update that
+    sets a volume changes it from its ``ts`` on). ``pnl`` and ``unrealized_pnl`` are
+    the ones stored (as the bot, or the monitor, reported them).
     """
 
     ticket: int
@@ -102,34 +106,34 @@ async def summarize(
     r_multiple = None
     if risk and exit_price is not None and entry is not None:
         r_multiple = sign * (exit_price - entry) / risk
-    mae = mfe = None
+    status: Literal["open", "closed"] = "closed" if closed is not None else "open"
+    size = sizes.size(symbol)
+    # The volume held from each moment on: the execution's, then each update's.
+    held = _volume_changes(src.get("volume"), updates, closed)
+    volume = held[-1][1]  # at the close: the volume closed (while open: the latest)
+    mae = mfe = mae_money = mfe_money = None
     count = 0
     if opened is not None and entry is not None and sign:
-        side = "bid" if sign > 0 else "ask"
-        end = closed if closed is not None else 2**63 - 1
-        rows = await read(
-            MAIN.name,
-            f"SELECT min({side}) AS lo, max({side}) AS hi, count(*) AS n FROM unified_ticks "
-            "WHERE symbol = ? AND ts >= ? AND ts <= ?",
-            (symbol, opened, end),
-        )
-        if rows and rows[0]["n"]:
-            count = int(rows[0]["n"])
-            lo, hi = float(rows[0]["lo"]), float(rows[0]["hi"])
-            best, worst = (hi - entry, entry - lo) if sign > 0 else (entry - lo, hi - entry)
-            mfe, mae = max(0.0, best), max(0.0, worst)
+        stretches = await _stretches(read, symbol, sign, opened, closed, held)
+        count = sum(n for _, _, n, _ in stretches)
+        if stretches:
+            lo, hi = min(s[0] for s in stretches), max(s[1] for s in stretches)
+            mfe, mae = _excursions(sign, entry, lo, hi)
+            if all(v is not None for _, _, _, v in stretches):
+                moneys = [
+                    [d * v * size for d in _excursions(sign, entry, a, b)]
+                    for a, b, _, v in stretches
+                    if v is not None
+                ]
+                mfe_money = max(m[0] for m in moneys)
+                mae_money = max(m[1] for m in moneys)
     outcome = (rec or {}).get("outcome")
     if outcome is None and pnl is not None and closed is not None:
         outcome = "win" if pnl > 0 else "loss" if pnl < 0 else "breakeven"
-    status: Literal["open", "closed"] = "closed" if closed is not None else "open"
-    size, volume = sizes.size(symbol), src.get("volume")
-
-    def money(distance: float | None) -> float | None:
-        return None if distance is None or volume is None else distance * volume * size
-
     computed = None
-    if closed is not None and exit_price is not None and entry is not None and sign:
-        computed = money(sign * (exit_price - entry))
+    known = exit_price is not None and entry is not None and volume is not None
+    if closed is not None and known and sign:
+        computed = sign * (exit_price - entry) * volume * size  # type: ignore[operator]
     return JournalSummary(
         ticket=ticket,
         symbol=symbol,
@@ -156,6 +160,59 @@ async def summarize(
         or (rec or {}).get("recommendation_id"),
         contract_size=size,
         computed_pnl=computed,
-        mae_money=money(mae),
-        mfe_money=money(mfe),
+        mae_money=mae_money,
+        mfe_money=mfe_money,
     )
+
+
+def _volume_changes(
+    first: float | None, updates: list[dict[str, Any]], closed: int | None
+) -> list[tuple[int | None, float | None]]:
+    """(from ts, volume) in time order: ``first`` (None: from the opening), then the
+    volume of each position update that sets one, up to the close."""
+    held: list[tuple[int | None, float | None]] = [(None, first)]
+    for row in updates:  # in (ts, event_id) order
+        if row.get("volume") is not None and (closed is None or row["ts"] <= closed):
+            held.append((int(row["ts"]), float(row["volume"])))
+    return held
+
+
+async def _stretches(
+    read: RowReader,
+    symbol: str,
+    sign: float,
+    opened: int,
+    closed: int | None,
+    held: list[tuple[int | None, float | None]],
+) -> list[tuple[float, float, int, float | None]]:
+    """(lowest, highest, ticks, volume) of the closing-side prices of each stretch of
+    the trade's life at one volume that has ticks: from ``opened`` to ``closed``
+    (both included; to the last tick while open)."""
+    starts: list[tuple[int, float | None]] = []
+    for ts, volume in held:
+        at = opened if ts is None else max(ts, opened)
+        if starts and starts[-1][0] == at:
+            starts[-1] = (at, volume)  # set again at the same moment: the later one
+        else:
+            starts.append((at, volume))
+    side = "bid" if sign > 0 else "ask"
+    end = closed if closed is not None else 2**63 - 1
+    found = []
+    for i, (start, volume) in enumerate(starts):
+        until, op = (starts[i + 1][0], "<") if i + 1 < len(starts) else (end, "<=")
+        rows = await read(
+            MAIN.name,
+            f"SELECT min({side}) AS lo, max({side}) AS hi, count(*) AS n FROM unified_ticks "
+            f"WHERE symbol = ? AND ts >= ? AND ts {op} ?",
+            (symbol, start, until),
+        )
+        if rows and rows[0]["n"]:
+            found.append((float(rows[0]["lo"]), float(rows[0]["hi"]), int(rows[0]["n"]), volume))
+    return found
+
+
+def _excursions(sign: float, entry: float, lo: float, hi: float) -> tuple[float, float]:
+    """(MFE, MAE): the best and the worst price distance from ``entry`` (>= 0) of the
+    closing-side prices between ``lo`` and ``hi``."""
+    best, worst = (hi - entry, entry - lo) if sign > 0 else (entry - lo, hi - entry)
+    return max(0.0, best), max(0.0, worst)

@@ -6,9 +6,9 @@ alerts, each fired once, also across restarts."""
 from __future__ import annotations
 
 import logging
-import math
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -27,7 +27,7 @@ from schemas import (
     event_id_ts,
 )
 
-from ._contracts import ContractSizes
+from ._contracts import ContractSizes, shown
 from ._exceptions import TradebusError
 from ._monitor_core import MonitorCore, MonitorMode, mark_key
 from ._monitor_load import load_candles, load_marks, load_members, load_oco, load_positions
@@ -38,7 +38,13 @@ from ._monitor_stats import MonitorStatistics
 if TYPE_CHECKING:
     from ._node import Node
 
-__all__ = ["MonitorMode", "MonitorStatistics", "PositionMonitor", "check_monitor_mode"]
+__all__ = [
+    "MonitorMode",
+    "MonitorStatistics",
+    "PositionMonitor",
+    "alert_levels",
+    "check_monitor_mode",
+]
 
 logger = logging.getLogger("tradebus.monitor")
 
@@ -52,6 +58,30 @@ def check_monitor_mode(mode: object) -> None:
             f"the position monitor's mode must be 'observe' or 'simulate' (or None for no "
             f"monitor), got {mode!r}"
         )
+
+
+def alert_levels(option: str, levels: object) -> tuple[float, ...]:
+    """``levels`` (amounts of money) as the monitor compares them: sorted, each once.
+
+    :raises TradebusError: naming ``option``, the value and what is allowed: a list
+        of numbers > 0 that are finite as floats (a bool is not a number here).
+    """
+    if not isinstance(levels, Iterable) or isinstance(levels, str | bytes | Mapping):
+        raise TradebusError(
+            f"PositionMonitor {option} must be a list of amounts (money, numbers > 0), "
+            f"got {shown(levels)}"
+        )
+    checked = []
+    for i, value in enumerate(levels):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        # An int too large for a float is not < inf as a float: compared before converting.
+        if not (number and 0 < value <= sys.float_info.max):
+            raise TradebusError(
+                f"PositionMonitor {option}[{i}] must be a finite number > 0 (an amount of "
+                f"money, in the quote currency), got {shown(value)}"
+            )
+        checked.append(float(value))
+    return tuple(sorted(set(checked)))
 
 
 _NS = 1_000_000_000
@@ -104,19 +134,13 @@ class PositionMonitor(MonitorCore):
         replay_window: float = 3_600.0,
     ) -> None:
         check_monitor_mode(mode)
-        for option, levels in (("loss_alerts", loss_alerts), ("profit_alerts", profit_alerts)):
-            bad = [v for v in levels if not (isinstance(v, int | float) and 0 < v < math.inf)]
-            if bad:
-                raise TradebusError(
-                    f"PositionMonitor {option} must be amounts > 0, got {bad!r} in {levels!r}"
-                )
         super().__init__(
             node,
             mode=mode,
             role=role,
             name=name,
-            loss_alerts=loss_alerts,
-            profit_alerts=profit_alerts,
+            loss_alerts=alert_levels("loss_alerts", loss_alerts),
+            profit_alerts=alert_levels("profit_alerts", profit_alerts),
             contract_sizes=(
                 node.contract_sizes
                 if contract_sizes is None

@@ -1,6 +1,7 @@
 """Simulated closes: the position monitor closes a position the way a bot does
 (``close_position``, checked and committed), in a task of its own so that waiting
-for the commit never holds up the ticks."""
+for the commit never holds up the ticks. A close that validation refuses is
+reported (logged, counted), never raised: the monitor carries on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from eventbus import NotStored
+from eventbus import Headers, NotStored
+from schemas import InvalidEvent, TradeAlert
 
 from ._exceptions import ReferenceRefused, UnknownReference
 from ._monitor_stats import Counters
@@ -30,19 +32,23 @@ class CloseOrder:
     ticket: int
     symbol: str
     price: float
-    realized_pnl: float
+    #: None if it was no finite number (``alert`` says so).
+    realized_pnl: float | None
     #: Derived from the hit's mark: a close repeated after a restart is the same event.
     event_id: str
+    #: Published once the close is stored (its id derived from the mark's too).
+    alert: TradeAlert | None = None
 
 
 class Closer:
     """Closes positions in order, once each; :meth:`finish` lets it close what it was
     given and stop."""
 
-    def __init__(self, node: Node, role: str, counters: Counters) -> None:
+    def __init__(self, node: Node, role: str, counters: Counters, headers: Headers) -> None:
         self._node = node
         self._role = role
         self._counters = counters
+        self._headers = headers
         self._pending = 0
         self._idle = anyio.Event()
         self._send: MemoryObjectSendStream[CloseOrder] | None = None
@@ -80,9 +86,18 @@ class Closer:
                         await self._node.bus.flush()
                         await self._close(api, order)
                     self._counters.closes += 1
+                    if order.alert is not None:
+                        await self._node.bus.publish(order.alert, headers=self._headers)
                 except (ReferenceRefused, NotStored) as exc:
                     self._counters.close_errors += 1
                     logger.warning("position monitor: closing #%d: %s", order.ticket, exc)
+                except InvalidEvent as exc:
+                    # A close it made that validation refuses: the position stays open
+                    # in the database (its next start tries again); no reason to stop.
+                    self._counters.refused_events += 1
+                    logger.error(
+                        "position monitor: closing #%d refused, not stored: %s", order.ticket, exc
+                    )
                 finally:
                     self._pending -= 1
                     if not self._pending:

@@ -5,6 +5,7 @@ simulating, and publish the stops its exit rules moved, once per batch."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -14,9 +15,11 @@ from eventbus import BusClosed, Headers, Message, Subscription
 from schemas import (
     Event,
     ExitRule,
+    InvalidEvent,
     MonitorMark,
     PositionUpdate,
     Tick,
+    TradeAlert,
     TradeMonitoring,
     derived_event_id,
     symbol_token,
@@ -25,7 +28,7 @@ from schemas import (
 from ._contracts import ContractSizes
 from ._exits import AtrBook, sign_of
 from ._monitor_closer import CloseOrder, Closer
-from ._monitor_marks import CLOSE_INDEX, derived_events, make_mark
+from ._monitor_marks import CLOSE_INDEX, PNL_ALERT_INDEX, derived_events, make_mark
 from ._monitor_positions import Fired, MarkKey, Watched, examine
 from ._monitor_stats import Counters
 from ._oco import OcoBook
@@ -64,8 +67,8 @@ class MonitorCore:
         self.mode: MonitorMode = mode
         self.role = role
         self.name = name
-        self._loss = tuple(sorted(float(v) for v in loss_alerts))
-        self._profit = tuple(sorted(float(v) for v in profit_alerts))
+        self._loss = tuple(loss_alerts)
+        self._profit = tuple(profit_alerts)
         #: Units per lot by symbol: what its P&L (money) is computed with.
         self.contract_sizes = contract_sizes
         self._max_batch = max_batch
@@ -87,7 +90,7 @@ class MonitorCore:
         self._tick_symbols: frozenset[str] = frozenset()
         self._tick_wait: anyio.CancelScope | None = None
         self._wake = anyio.Event()
-        self._closer = Closer(node, role, self._counters)
+        self._closer = Closer(node, role, self._counters, self._headers)
         #: The member that triggered each OCO group, once its mark is fired.
         self._oco_triggers: dict[str, int] = {}
         #: Simulating: the OCO members to close at their next tick (no price seen yet).
@@ -208,8 +211,14 @@ class MonitorCore:
     # ------------------------------------------------------------------ firing
 
     async def _publish(self, *events: Event) -> None:
+        """Publish ``events``; one that validation refuses is reported (logged,
+        counted) and left out, never raised: the monitor carries on."""
         for event in events:
-            await self.node.bus.publish(event, headers=self._headers)
+            try:
+                await self.node.bus.publish(event, headers=self._headers)
+            except InvalidEvent as exc:
+                self._counters.refused_events += 1
+                logger.error("position monitor: not published (refused): %s", exc)
 
     async def _fire(self, fired: list[tuple[Watched, Fired, int]]) -> None:
         """Store the marks (committed, so that none fires twice), then publish what
@@ -244,15 +253,40 @@ class MonitorCore:
         """Close ``p`` at ``price`` for ``mark`` (the close's event_id derives from the
         mark's: closing again after a restart stores nothing new)."""
         pnl = round((price - p.entry) * sign_of(p.direction) * p.volume * p.contract_size, 10)
+        alert = None
+        if not math.isfinite(pnl):
+            # Closed all the same (the hit is real), without the figure it cannot store.
+            message = (
+                f"{p.symbol} #{p.ticket} closed at {price:.10g} without a realized P&L: "
+                f"{self._overflow(p, price)}"
+            )
+            self._non_finite_pnl(message)
+            alert = TradeAlert(
+                alert_type="system", severity="warning", message=message, symbol=p.symbol,
+                ticket=p.ticket, ts=mark.ts,
+                event_id=derived_event_id(mark.event_id, PNL_ALERT_INDEX),
+            )  # fmt: skip
         self._closer.put(
             CloseOrder(
                 ticket=p.ticket,
                 symbol=p.symbol,
                 price=price,
-                realized_pnl=pnl,
+                realized_pnl=None if alert is not None else pnl,
                 event_id=derived_event_id(mark.event_id, CLOSE_INDEX),
+                alert=alert,
             )
         )
+
+    @staticmethod
+    def _overflow(p: Watched, price: float) -> str:
+        return (
+            f"(price - entry) x volume x contract size = ({price:.10g} - {p.entry:.10g}) x "
+            f"{p.volume:.10g} x {p.contract_size:.10g} is beyond the range of a float"
+        )
+
+    def _non_finite_pnl(self, message: str) -> None:
+        self._counters.non_finite_pnl += 1
+        logger.error("position monitor: %s", message)
 
     async def _fire_oco(self, group_id: str) -> None:
         due = [
@@ -310,10 +344,17 @@ class MonitorCore:
                 continue
             before, p.published_stop = p.published_stop, p.stop_loss
             assert p.price is not None
+            pnl = p.pnl
+            if pnl is not None and not math.isfinite(pnl):
+                pnl = None
+                self._non_finite_pnl(
+                    f"{p.symbol} #{p.ticket} stop loss moved to {p.stop_loss:.10g} without an "
+                    f"unrealized P&L: {self._overflow(p, p.price)}"
+                )
             events.append(
                 PositionUpdate(
                     ticket=p.ticket, symbol=p.symbol, status="modified", current_price=p.price,
-                    stop_loss=p.stop_loss, unrealized_pnl=p.pnl,
+                    stop_loss=p.stop_loss, unrealized_pnl=pnl,
                 )
             )  # fmt: skip
             for kind in dict.fromkeys(kinds):

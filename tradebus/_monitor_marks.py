@@ -15,7 +15,14 @@ from schemas import (
     new_event_id,
 )
 
-__all__ = ["ALERT_TYPES", "MONITORING_STATUS", "derived_events", "make_mark"]
+__all__ = [
+    "ALERT_TYPES",
+    "CLOSE_INDEX",
+    "MONITORING_STATUS",
+    "PNL_ALERT_INDEX",
+    "derived_events",
+    "make_mark",
+]
 
 #: The alert type of each kind of mark.
 ALERT_TYPES: dict[str, AlertType] = {
@@ -37,6 +44,8 @@ MONITORING_STATUS: dict[str, str] = {
 ALERT_INDEX = 1
 MONITORING_INDEX = 2
 CLOSE_INDEX = 3
+#: The alert of a simulated close whose P&L is no finite number.
+PNL_ALERT_INDEX = 4
 
 
 def make_mark(

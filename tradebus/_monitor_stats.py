@@ -36,6 +36,12 @@ class MonitorStatistics(msgspec.Struct, frozen=True, kw_only=True):
     #: already, by the bot or the broker).
     closes: int
     close_errors: int
+    #: P&L figures that were no finite number (price distance x volume x contract
+    #: size beyond the range of a float): left out of the close or the position
+    #: update that would have carried them (logged; a close's has an alert too).
+    non_finite_pnl: int
+    #: Events the monitor made that validation refused: not published (logged).
+    refused_events: int
 
 
 @dataclasses.dataclass
@@ -52,6 +58,8 @@ class Counters:
     oco_both_live: int = 0
     closes: int = 0
     close_errors: int = 0
+    non_finite_pnl: int = 0
+    refused_events: int = 0
 
     def snapshot(self, *, mode: str, positions: int, symbols: int) -> MonitorStatistics:
         return MonitorStatistics(

@@ -20,13 +20,15 @@ def test_a_contract_size_is_a_symbol_s_or_every_other_symbol_s() -> None:
     assert parse_contract_size("100000") == ("*", 100_000.0)
     assert parse_contract_size("*=0.5") == ("*", 0.5)
     assert parse_contract_size("ES=F=50") == ("ES=F", 50.0)  # a symbol may hold "="
+    assert parse_contract_size("EURUSD=1e9") == ("EURUSD", 1e9)  # the bounds: allowed
+    assert parse_contract_size("1e-9") == ("*", 1e-9)
 
 
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        ("EURUSD=lots", "'EURUSD=lots': the contract size must be a finite number > 0 "
-         "(units per lot, e.g. EURUSD=100000, or 100000 for every symbol not named), "
+        ("EURUSD=lots", "'EURUSD=lots': the contract size must be a number from 1e-9 to "
+         "1e9 (units per lot, e.g. EURUSD=100000, or 100000 for every symbol not named), "
          "got 'lots'"),
         ("EURUSD=0", "got '0'"),
         ("EURUSD=-100000", "got '-100000'"),
@@ -34,7 +36,15 @@ def test_a_contract_size_is_a_symbol_s_or_every_other_symbol_s() -> None:
         ("EURUSD=nan", "got 'nan'"),
         ("EURUSD=", "got ''"),
         ("=100000", "'=100000': the symbol before '=' is empty"),
-        ("EUR USD=10", "a key must be a symbol (a non-empty text without spaces)"),
+        ("EUR USD=10", "'EUR USD=10': a key must be a symbol (1-64 letters, digits or "
+         "._/-:=^#+@&$!, starting with a letter or digit, as in events) or '*' for every "
+         "other symbol, got 'EUR USD'"),
+        ("EURUSD=1e10", "got '1e10'"),
+        ("EURUSD=1e-10", "got '1e-10'"),
+        ("EURUSD=5=6", "'EURUSD=5=6': two sizes? give one SYMBOL=SIZE, e.g. EURUSD=100000 "
+         "(a symbol may hold '=' and letters, as ES=F does, but not '=' and a number)"),
+        ("EUR\x00USD=5", "got 'EUR\\x00USD'"),
+        ("EUR*=5", "got 'EUR*'"),
     ],
 )  # fmt: skip
 def test_a_bad_contract_size_says_what_is_allowed(text: str, said: str) -> None:
@@ -69,8 +79,13 @@ def test_a_bad_contract_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     err = " ".join(capsys.readouterr().err.split())
     assert (
         "tradebus: error: argument --contract-size: 'EURUSD=0': the contract size must be "
-        "a finite number > 0" in err
+        "a number from 1e-9 to 1e9" in err
     ), err
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["journal", "7", "--contract-size", "EUR*=10"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert "argument --contract-size: 'EUR*=10': a key must be a symbol" in err, err
+    assert err.count("--contract-size") == 1, err  # the flag, said once
 
 
 def test_up_passes_the_contract_sizes_on_to_every_process_and_checks_them() -> None:

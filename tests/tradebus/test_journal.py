@@ -23,7 +23,7 @@ from schemas import (
     TradeMonitoring,
     TradeRecommendation,
 )
-from tradebus import Node, TradebusError, open_node
+from tradebus import Node, PositionMonitor, TradebusError, open_node
 from tradebus._journal import JournalError, closed_trades, journal
 
 S = 1_000_000_000
@@ -204,6 +204,48 @@ async def test_the_journal_s_money_figures_use_the_contract_size(tmp_path: Path)
         assert override.summary.computed_pnl == pytest.approx(4.0)
 
 
+async def test_the_journal_s_money_uses_the_volume_closed_and_the_volume_held(
+    tmp_path: Path,
+) -> None:
+    # A SELL of 3 lots (10 units each), cut to 1.5 lots, then closed by the monitor.
+    data, sizes = tmp_path / "data", {"*": 10.0}
+    async with (
+        open_node(data, monitor=None, candles=(), contract_sizes=sizes) as node,
+        PositionMonitor(node, mode="simulate") as monitor,
+    ):
+        await node.integration("chatgpt_bot").log_trade_execution(
+            ticket=3, symbol="GBPUSD", direction="SELL", entry_price=1.25, volume=3.0,
+            stop_loss=1.26, take_profit=1.24, ts=T0,
+        )  # fmt: skip
+
+        async def asks(*path: tuple[int, float]) -> None:
+            for at, ask in path:
+                tick = Tick(symbol="GBPUSD", bid=ask - 0.0002, ask=ask, ts=T0 + at * S)
+                await node.bus.publish(tick)
+                await monitor.caught_up()
+
+        await asks((1, 1.2520), (2, 1.2480))  # against and for it by 0.002, at 3 lots
+        cut = PositionUpdate(
+            ticket=3, symbol="GBPUSD", status="modified", current_price=1.25, volume=1.5,
+            ts=T0 + 3 * S,
+        )  # fmt: skip
+        await node.bus.publish(cut, wait=True)
+        await monitor.caught_up()
+        await asks((4, 1.2530), (5, 1.2398))  # against it by 0.003, then its target
+    s = (await journal(data, 3, contract_sizes=sizes)).summary
+    # Closed at the ask 1.2398: 0.0102 x 1.5 lots (not 3) x 10 units, as the monitor.
+    assert s.pnl == pytest.approx(0.0102 * 1.5 * 10)
+    assert s.computed_pnl == pytest.approx(s.pnl)
+    assert s.volume == 1.5
+    # Price excursions over the whole trade; money at the volume held at each tick:
+    # the worst, 0.002 x 3 lots (0.06), before the cut; the best, at the close.
+    assert s.mae == pytest.approx(0.003)
+    assert s.mfe == pytest.approx(0.0102)
+    assert s.ticks == 4
+    assert s.mae_money == pytest.approx(0.002 * 3 * 10)
+    assert s.mfe_money == pytest.approx(0.0102 * 1.5 * 10)
+
+
 async def test_without_contract_sizes_the_journal_s_money_is_price_distance_times_volume(
     tmp_path: Path,
 ) -> None:
@@ -267,7 +309,7 @@ async def test_the_journal_command_takes_contract_sizes(tmp_path: Path) -> None:
     bad = _cli("7", "--contract-size", "EURUSD=lots", "--data-dir", str(data))
     assert bad.returncode == 2
     assert (
-        "argument --contract-size: 'EURUSD=lots': the contract size must be a finite number > 0"
+        "argument --contract-size: 'EURUSD=lots': the contract size must be a number from 1e-9"
         in " ".join(bad.stderr.split())
     ), bad.stderr
 

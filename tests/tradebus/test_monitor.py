@@ -3,6 +3,7 @@ ticks, observe and simulate, each hit and alert fired once, also across restarts
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from pathlib import Path
@@ -252,7 +253,26 @@ async def test_observing_after_a_mark_publishes_its_alert_once_and_closes_nothin
             {"mode": "paper"},
             "mode must be 'observe' or 'simulate' (or None for no monitor), got 'paper'",
         ),
-        ({"loss_alerts": [10.0, -1.0]}, "loss_alerts must be amounts > 0, got [-1.0]"),
+        (
+            {"loss_alerts": [10.0, -1.0]},
+            "PositionMonitor loss_alerts[1] must be a finite number > 0 (an amount of money, "
+            "in the quote currency), got -1.0",
+        ),
+        ({"loss_alerts": [True]}, "loss_alerts[0] must be a finite number > 0"),
+        ({"profit_alerts": [False]}, "profit_alerts[0] must be a finite number > 0"),
+        ({"loss_alerts": [math.nan]}, "got nan"),
+        ({"profit_alerts": [5, math.inf]}, "profit_alerts[1] must be a finite number > 0"),
+        ({"loss_alerts": [0]}, "got 0"),
+        ({"loss_alerts": ["5"]}, "got '5'"),
+        ({"loss_alerts": [10**400]}, "loss_alerts[0] must be a finite number > 0"),
+        ({"profit_alerts": [2**1024]}, "profit_alerts[0] must be a finite number > 0"),
+        (
+            {"loss_alerts": 5},
+            "PositionMonitor loss_alerts must be a list of amounts (money, numbers > 0), got 5",
+        ),
+        ({"profit_alerts": None}, "profit_alerts must be a list of amounts"),
+        ({"loss_alerts": "50"}, "loss_alerts must be a list of amounts"),
+        ({"profit_alerts": {50: 1}}, "profit_alerts must be a list of amounts"),
     ],
 )
 async def test_bad_options_are_refused(
@@ -261,6 +281,19 @@ async def test_bad_options_are_refused(
     async with open_node(tmp_path, monitor=None) as node:
         with pytest.raises(TradebusError, match=re.escape(message)):
             PositionMonitor(node, **options)  # type: ignore[arg-type]
+
+
+async def test_alert_levels_are_amounts_each_fired_once(tmp_path: Path) -> None:
+    levels = [20, 20.0, 10**3]  # a level given twice: once
+    async with monitored(tmp_path, loss_alerts=levels) as (node, monitor):
+        await open_position(node, monitor, 1, volume=10.0)
+        await quotes(node, monitor, (97.5, 97.6, 2_000))  # a loss of 25
+        stats = monitor.statistics()
+    assert [a[3].split(" at ")[0] for a in alerts(tmp_path)] == [
+        "EURUSD #1 unrealized loss 25 reached 20"
+    ]
+    assert stats.pnl_alerts == 1
+    assert rows(tmp_path / MAIN, "SELECT count(*) FROM monitor_marks") == [(1,)]
 
 
 async def test_a_node_without_the_bots_database_cannot_run_it(tmp_path: Path) -> None:

@@ -10,7 +10,17 @@ import pytest
 
 from tradebus import ContractSizes, PositionMonitor, TradebusError, open_node
 
-from ._monitor_scripts import ANALYSIS, alerts, monitored, open_position, position, quotes, rows
+from ._monitor_scripts import (
+    ANALYSIS,
+    MAIN,
+    alerts,
+    dead_letters,
+    monitored,
+    open_position,
+    position,
+    quotes,
+    rows,
+)
 
 EURUSD_LOT = {"EURUSD": 100_000.0}
 
@@ -97,14 +107,19 @@ async def test_other_symbols_keep_the_default_contract_size(tmp_path: Path) -> N
     [
         (
             {"EURUSD": 0},
-            "PositionMonitor contract_sizes['EURUSD'] must be a finite number > 0 "
+            "PositionMonitor contract_sizes['EURUSD'] must be a number from 1e-9 to 1e9 "
             "(units per lot), got 0",
         ),
-        ({"EURUSD": float("inf")}, "contract_sizes['EURUSD'] must be a finite number > 0"),
-        ({"EURUSD": float("nan")}, "contract_sizes['EURUSD'] must be a finite number > 0"),
+        ({"EURUSD": float("inf")}, "contract_sizes['EURUSD'] must be a number from 1e-9"),
+        ({"EURUSD": float("nan")}, "contract_sizes['EURUSD'] must be a number from 1e-9"),
         ({"EURUSD": "100000"}, "got '100000'"),
         ({"EURUSD": True}, "got True"),
-        ({"": 10.0}, "a key must be a symbol (a non-empty text without spaces) or '*'"),
+        (
+            {"": 10.0},
+            "a key must be a symbol (1-64 letters, digits or ._/-:=^#+@&$!, "
+            "starting with a letter or digit, as in events) or '*' for every other symbol, "
+            "got ''",
+        ),
         ({"EUR USD": 10.0}, "got 'EUR USD'"),
         ([("EURUSD", 10.0)], "must be a mapping of symbol -> contract size"),
     ],
@@ -117,3 +132,68 @@ async def test_bad_contract_sizes_are_refused_naming_the_field_and_value(
             PositionMonitor(node, contract_sizes=sizes)  # type: ignore[arg-type]
     with pytest.raises(TradebusError, match=re.escape(message.removeprefix("PositionMonitor "))):
         open_node(tmp_path, contract_sizes=sizes)  # type: ignore[arg-type]
+
+
+# A BUY of 1 lot of the largest contract allowed at 1e300, stopped out at 1e299: its
+# P&L, -9e299 x 1 x 1e9, is beyond the range of a float.
+HUGE = {"EURUSD": 1e9}
+OVERFLOW = (
+    "EURUSD #1 closed at 1e+299 without a realized P&L: (price - entry) x volume x "
+    "contract size = (1e+299 - 1e+300) x 1 x 1000000000 is beyond the range of a float"
+)
+
+
+async def test_a_close_whose_pnl_overflows_is_stored_without_it_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    options = {"mode": "simulate", "contract_sizes": HUGE}
+    async with monitored(tmp_path, **options) as (node, monitor):
+        await open_position(node, monitor, 1, entry=1e300, stop_loss=5e299)
+        await quotes(node, monitor, (1e299, 1.1e299, 2_000))
+        # It carries on: the next position closes as any other.
+        await open_position(node, monitor, 2, entry=1.1, stop_loss=1.0, ts=3_000)
+        await quotes(node, monitor, (0.9, 0.91, 4_000))
+        stats = monitor.statistics()
+    assert position(tmp_path, 1) == ("closed", 5e299, None, 1e299, None)
+    assert position(tmp_path, 2)[-1] == pytest.approx(-0.2 * 1e9)
+    assert (stats.closes, stats.non_finite_pnl, stats.refused_events) == (2, 1, 0)
+    assert (1, "system", "warning", OVERFLOW) in alerts(tmp_path)
+    assert OVERFLOW in caplog.text
+    assert dead_letters(tmp_path) == 0
+
+
+async def test_a_marked_hit_whose_pnl_overflows_is_closed_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    # Observed (marked, not closed), then simulated: the start closes the marked hit.
+    options = {"contract_sizes": HUGE}
+    async with monitored(tmp_path, mode="observe", **options) as (node, monitor):
+        await open_position(node, monitor, 1, entry=1e300, stop_loss=5e299)
+        await quotes(node, monitor, (1e299, 1.1e299, 2_000))
+    assert position(tmp_path, 1)[0] == "open"
+    for _ in range(2):  # and a second start finds nothing to do
+        async with monitored(tmp_path, mode="simulate", **options) as (node, monitor):
+            await monitor.caught_up()
+            stats = monitor.statistics()
+        assert position(tmp_path, 1) == ("closed", 5e299, None, 1e299, None)
+    assert (stats.positions, stats.closes, stats.non_finite_pnl) == (0, 0, 0)
+    assert [a for a in alerts(tmp_path) if a[1] == "system"] == [(1, "system", "warning", OVERFLOW)]
+
+
+async def test_a_moved_stop_whose_unrealized_pnl_overflows_is_published_without_it(
+    tmp_path: Path,
+) -> None:
+    options = {"mode": "simulate", "contract_sizes": HUGE}
+    async with monitored(tmp_path, **options) as (node, monitor):
+        await open_position(node, monitor, 1, entry=1e300, trailing_distance=1e299)
+        await quotes(node, monitor, (1.5e300, 1.6e300, 2_000))
+        assert position(tmp_path, 1)[:2] == ("modified", 1.4e300)
+        await quotes(node, monitor, (1.3e300, 1.31e300, 3_000))  # the moved stop, hit
+        stats = monitor.statistics()
+    assert rows(
+        tmp_path / MAIN,
+        "SELECT stop_loss, unrealized_pnl FROM position_updates WHERE status = 'modified'",
+    ) == [(1.4e300, None)]
+    assert position(tmp_path, 1) == ("closed", 1.4e300, None, 1.3e300, None)
+    assert (stats.trailing_moves, stats.stop_loss_hits, stats.closes) == (1, 1, 1)
+    assert (stats.non_finite_pnl, stats.refused_events) == (2, 0)

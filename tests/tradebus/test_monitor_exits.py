@@ -177,3 +177,21 @@ async def test_a_rule_set_later_replaces_the_earlier_one_and_an_empty_rule_clear
     async with monitored(tmp_path) as (node, monitor):
         await quotes(node, monitor, (108.0, 108.1, 3_000))  # still none after a restart
     assert _stops(tmp_path) == [103.0]
+
+
+async def test_a_stop_beyond_the_range_of_a_float_is_no_move(tmp_path: Path) -> None:
+    # A SELL trailing 1e308 behind an ask of 1.5e308: its stop would be inf. It stays
+    # where it is (none), and the monitor carries on with the next position.
+    async with monitored(tmp_path, mode="simulate") as (node, monitor):
+        await open_position(
+            node, monitor, 1, direction="SELL", entry=1e308, trailing_distance=1e308
+        )  # fmt: skip
+        await quotes(node, monitor, (1.4e308, 1.5e308, 2_000))
+        await open_position(
+            node, monitor, 2, stop_loss=95.0, trailing_distance=2.0, symbol="GBPUSD", ts=3_000
+        )  # fmt: skip
+        await quotes(node, monitor, (101.0, 101.1, 4_000), symbol="GBPUSD")
+        stats = monitor.statistics()
+    assert position(tmp_path, 1)[:2] == ("open", None)
+    assert (_stops(tmp_path, 1), _stops(tmp_path, 2)) == ([], [99.0])
+    assert (stats.trailing_moves, stats.refused_events) == (1, 0)

@@ -356,9 +356,11 @@ class JournalSummaryView(_View, frozen=True, kw_only=True):
     """A trade's figures (see ``tradebus journal``); null where one cannot be computed.
 
     ``pnl`` and ``unrealized_pnl``: as stored (reported by the bot, or by the monitor
-    for its simulated closes). ``computed_pnl``, ``mae_money``, ``mfe_money``: price
-    distance x volume x ``contract_size`` (the symbol's as the server is configured),
-    in the quote currency; ``mae``/``mfe``: price distances."""
+    for its simulated closes). ``volume``: the position's at the close (the volume
+    closed; while open, the latest). ``computed_pnl``, ``mae_money``, ``mfe_money``:
+    price distance x volume x ``contract_size`` (the symbol's as the server is
+    configured), in the quote currency, with ``volume`` for ``computed_pnl`` and, for
+    the excursions, the volume held at each tick; ``mae``/``mfe``: price distances."""
 
     ticket: int
     symbol: str
