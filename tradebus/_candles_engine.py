@@ -158,7 +158,8 @@ class _Symbol:
         self.base: Bar | None = None
         self.accs: list[Bar | None] = [None] * longer
         self.floors: list[int] = [-1] * (longer + 1)
-        self.seen = -1  # the base bar's count at the last wall-clock check
+        #: The base bar (its ts_open) and its count at the last wall-clock check.
+        self.seen: tuple[int, int] = (-1, -1)
         self.published: tuple[int, ...] = ()  # the counts last published in progress
 
 
@@ -274,13 +275,17 @@ class CandleEngine:
         for symbol, st in self.symbols.items():
             base = st.base
             if base is not None:
-                if now >= base.end + grace and base.count == st.seen:
+                # Quiet: the same bar as at the last check, no tick added since (a bar
+                # opened since with as many ticks is not: ticks of the past, imported,
+                # fill bars faster than the checks come).
+                seen = (base.ts_open, base.count)
+                if now >= base.end + grace and seen == st.seen:
                     self._close_base(symbol, st)
                     base = None
                 else:
-                    st.seen = base.count
+                    st.seen = seen
             if base is None:
-                st.seen = -1
+                st.seen = (-1, -1)
                 for i, acc in enumerate(st.accs):
                     if acc is not None and now >= acc.end + grace:
                         self._close_acc(symbol, st, i)

@@ -81,6 +81,31 @@ def test_a_tick_on_a_boundary_opens_the_next_bar_and_one_ns_before_closes_the_la
     }
 
 
+def test_a_bar_of_the_past_opened_since_the_last_check_is_not_closed_by_the_wall_clock() -> None:
+    # Imported ticks fill bars of the past faster than the wall clock checks come: a
+    # bar opened since the last check is not quiet, even with as many ticks as the
+    # bar open then had. Closing it would make every later tick of its longer bars
+    # late (a revision each).
+    engine = CandleEngine(("M1", "H1"), time.time_ns)
+    t0 = 1_700_006_400 * NS  # long ended
+    now = time.time_ns()
+    for i in range(3):
+        engine.add("EURUSD", t0 + i * NS, 1.0, 0.0)
+    engine.close_ended(now, 0)  # seen: the first bar, 3 ticks
+    for i in range(3):
+        engine.add("EURUSD", t0 + MINUTE + i * NS, 1.0, 0.0)  # closes the first bar
+    engine.close_ended(now, 0)  # another bar, 3 ticks: not quiet
+    assert [(c.timeframe, c.ts_open) for c in engine.finals] == [("M1", t0)]
+    engine.add("EURUSD", t0 + MINUTE + 3 * NS, 1.0, 0.0)
+    engine.add("EURUSD", t0 + 2 * MINUTE, 1.0, 0.0)
+    assert engine.late == []
+    engine.close_ended(now, 0)
+    engine.close_ended(now, 0)  # quiet now: closed, with its hour
+    assert [(c.timeframe, c.ts_open, c.tick_count) for c in engine.finals] == [
+        ("M1", t0, 3), ("M1", t0 + MINUTE, 4), ("M1", t0 + 2 * MINUTE, 1), ("H1", t0, 8),
+    ]  # fmt: skip
+
+
 def test_no_bar_is_made_for_an_interval_without_ticks() -> None:
     t0 = 1_700_006_400 * NS
     ticks = [
