@@ -272,7 +272,9 @@ class CandleService:
         state = engine.state
         skipped = 0
         for message in batch:
-            tick: Tick = message.event
+            tick: Tick | None = message.local  # what was published here, as it is
+            if tick is None:
+                tick = message.event  # from elsewhere: decoded
             price = price_of(tick)
             if price is None:
                 skipped += 1
