@@ -103,6 +103,12 @@ def _time_of_day(field: str, text: str, h: str, mi: str, s: str, frac: str) -> t
     return hour, (hour * 3600 + minute * 60 + second) * _NS + fraction
 
 
+def _in_minute(hour: int, minute: str, of_day: int) -> int:
+    """The ns of a time of day (``of_day``, from :func:`_time_of_day`) since the start
+    of its minute (a leap second's 60 included)."""
+    return of_day - (hour * 3600 + int(minute) * 60) * _NS
+
+
 # ---------------------------------------------------------------------- formats
 
 
@@ -185,7 +191,7 @@ def _truefx(clock_: Clock, symbol: str) -> RowParser:
         ts = clock_.to_utc(day, hour, of_day)
         tick = ts, _price("bid", parts[2]), _price("ask", parts[3]), None, 0.0
         seen[0] = parts[0]
-        _remember(minutes, stamp[:14], ts - of_day % (60 * _NS))
+        _remember(minutes, stamp[:14], ts - _in_minute(hour, stamp[12:14], of_day))
         return tick
 
     def parse(line: str) -> Parsed:
@@ -243,7 +249,7 @@ def _mt5(clock_: Clock, width: int) -> RowParser:
             raise BadRow("time", stamp, "expected HH:MM:SS.mmm")
         hour, of_day = _time_of_day("time", stamp, stamp[:2], stamp[3:5], stamp[6:8], stamp[9:])
         ts = clock_.to_utc(day, hour, of_day)
-        _remember(minutes, date + stamp[:5], ts - of_day % (60 * _NS))
+        _remember(minutes, date + stamp[:5], ts - _in_minute(hour, stamp[3:5], of_day))
         return ts
 
     def parse(line: str) -> Parsed:
