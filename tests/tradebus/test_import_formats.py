@@ -23,7 +23,7 @@ from tradebus._import_formats import Format, clock, parser_for
 def test_a_leap_second_first_in_its_minute_leaves_the_minute_where_it_is(
     fmt: Format, first: str, leap: str, after: str
 ) -> None:
-    parse, _ = parser_for(fmt, clock("UTC", fmt), "EURUSD", first)
+    parse, _, _ = parser_for(fmt, clock("UTC", fmt), "EURUSD", first)
     leap_parsed, after_parsed = parse(leap), parse(after)
     assert leap_parsed is not None
     assert after_parsed is not None
