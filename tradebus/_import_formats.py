@@ -150,11 +150,6 @@ def _non_negative(values: list[float]) -> bool:
     return min(values) >= 0.0 and math.isfinite(sum(values))
 
 
-def _tick_times(ts: list[int]) -> bool:
-    """Whether a tick can carry every time (as :func:`bounded` checks one row's)."""
-    return min(ts) >= 0 and max(ts) <= _MAX_TS
-
-
 def _fields(lines: list[str], count: int, separator: str = ",") -> list[list[str]] | None:
     """The ``count`` columns of ``lines`` split at ``separator``, or None if a line has
     more or fewer fields.
@@ -175,19 +170,23 @@ def _bases(
 ) -> list[int] | None:
     """The UTC ns of each line's minute (``keys``), those not in ``minutes`` worked out
     by ``minute`` (which caches them); None if one is not a valid minute (or the
-    cache forgot one meanwhile)."""
-    bases = list(map(minutes.get, keys))
-    if None in bases:
-        try:
-            for key in dict.fromkeys(keys):
-                if key not in minutes:
-                    minute(key)
-        except BadRow:
+    cache forgot one meanwhile), or a time in one of them (up to a minute after its
+    start) is one a tick cannot carry (as :func:`bounded` checks a row's: a step is
+    refused that a row by row parse might take, never the other way)."""
+    starts = []
+    try:
+        for key in dict.fromkeys(keys):  # a file's rows come in time order: few
+            start = minutes.get(key)
+            starts.append(minute(key) if start is None else start)
+        if min(starts) < 0 or max(starts) > _LAST_MINUTE:
             return None
-        bases = list(map(minutes.get, keys))
-        if None in bases:
-            return None
-    return bases  # type: ignore[return-value]  # no None left
+        return list(map(minutes.__getitem__, keys))
+    except (BadRow, KeyError):
+        return None
+
+
+#: The latest start of a minute all of whose times a tick can carry.
+_LAST_MINUTE: Final = _MAX_TS - 60 * NS + 1
 
 
 _HEAD_13: Final = itemgetter(slice(None, 13))
@@ -229,7 +228,7 @@ def _histdata_many(minutes: dict[str, int], minute: Callable[[str], int]) -> Bul
                 volumes = list(map(float, volumes_text))  # an empty one: one by one
         except ValueError:
             return None
-        if _positive(bids) and _positive(asks) and _non_negative(volumes) and _tick_times(ts):
+        if _positive(bids) and _positive(asks) and _non_negative(volumes):
             return ts, bids, asks, None, volumes
         return None
 
@@ -271,7 +270,7 @@ def _truefx_many(minutes: dict[str, int], minute: Callable[[str], int], wanted: 
             asks = list(map(float, asks_text))
         except ValueError:
             return None
-        if _positive(bids) and _positive(asks) and _tick_times(ts):
+        if _positive(bids) and _positive(asks):
             return ts, bids, asks, None, [0.0] * n
         return None
 

@@ -107,3 +107,29 @@ def test_rows_parsed_at_once_are_those_parsed_one_by_one(
 def test_a_time_of_seconds_and_milliseconds_is_exact_read_as_one_float() -> None:
     for ms in range(60_000):
         assert round(float(f"{ms // 1000:02d}.{ms % 1000:03d}") * 1e9) == ms * 1_000_000
+
+
+@pytest.mark.parametrize(
+    "minutes",
+    [
+        ["19700101 0000", "19700101 0001"],  # the first a tick can carry
+        ["19691231 2358", "19691231 2359", "19700101 0000"],  # before it: bad rows
+        ["22620411 2346", "22620411 2347"],  # the last: up to 23:47:16.854775807
+    ],
+)
+def test_rows_at_the_ends_of_the_times_a_tick_can_carry_are_parsed_as_one_by_one(
+    minutes: list[str],
+) -> None:
+    lines = [f"{m}{s:02d}{ms:03d},1.1,1.2,0" for m in minutes for s in (0, 16, 17, 59)
+             for ms in (0, 854, 855)]  # fmt: skip
+    for start in range(len(lines)):
+        for end in range(start + 1, len(lines) + 1):
+            window = lines[start:end]
+            _, bulk, _ = parser_for("histdata", clock("UTC", "histdata"), "EURUSD", window[0])
+            assert bulk is not None
+            got = bulk(window)
+            assert got is None or got == _one_by_one("histdata", "UTC", window)
+    _, bulk, _ = parser_for("histdata", clock("UTC", "histdata"), "EURUSD", lines[0])
+    assert bulk is not None
+    if minutes[0].startswith("1970"):
+        assert bulk(lines) is not None  # the first minutes: taken together
