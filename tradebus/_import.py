@@ -1,7 +1,7 @@
 """``import_ticks``: load a file of historical ticks into the bot's database.
 
-Ticks are published on a node's bus as a stream (``publish_nowait``, waiting for
-room when a buffer is full), with a :class:`~schemas.TickImport` ledger row before
+Ticks are published on a node's bus as a stream (``publish_each_nowait``, waiting
+for room when a buffer is full), with a :class:`~schemas.TickImport` ledger row before
 the first tick and after every chunk: see :mod:`tradebus._import_run` for why what is
 committed always says where to resume. An import killed at any moment and run again
 stores every tick once; a file imported whole is skipped.
