@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -15,7 +15,7 @@ from anyio.lowlevel import EventLoopToken, checkpoint, current_token
 
 from ._delivery import deliver
 from ._exceptions import BusClosed, BusFull
-from ._fastpath import fast_publish_nowait
+from ._fastpath import fast_publish_nowait, publish_each_nowait
 from ._groups import GroupPublishing
 from ._message import Headers
 from ._routing import Route, Router
@@ -211,6 +211,21 @@ class EventBus(GroupPublishing):
         # Every bus replaces this method by the closure of fast_publish_nowait.
         topic, route = self._route(event, topic, "publish_nowait")
         return deliver(self._router, topic, event, route, headers)
+
+    def publish_each_nowait(self, events: Sequence[Any]) -> int:
+        """Publish each of ``events`` in order, as that many :meth:`publish_nowait`
+        calls would (a message each, consecutive seqs, no headers), until one meets a
+        full buffer; return how many were published.
+
+        Cheaper than the calls for many events of one topic (a feed's ticks): every
+        event is admitted first, then their messages are appended together. If the
+        return is short of ``len(events)``, the event at that index met a full
+        buffer: publish it with :meth:`publish` (which waits for room), then the rest.
+
+        Raises what :meth:`publish_nowait` raises, except :class:`BusFull`; an event
+        that the ``admit`` hook refuses raises its error before any is published.
+        """
+        return publish_each_nowait(self._router, self._publish_slow, events)
 
     def _publish_slow(self, event: Any, topic: str, headers: Headers | None) -> int:
         """Deliver what the fast path does not (the event is admitted already)."""

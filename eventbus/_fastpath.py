@@ -10,13 +10,16 @@ with headers, a closed bus: a closed bus caches no routes) to the bus's slow pat
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
+from ._exceptions import BusFull
+from ._inbox import Inbox
 from ._message import Headers, Message
 from ._routing import Router, foreign_thread, not_its_topic, own_topic
 
-__all__ = ["fast_publish_nowait"]
+__all__ = ["fast_publish_nowait", "publish_each_nowait"]
 
 Publish = Callable[..., int]
 
@@ -101,3 +104,58 @@ def fast_publish_nowait(
         return slow(event, topic, headers)
 
     return admitting, set_owner
+
+
+def publish_each_nowait(
+    router: Router, slow: Callable[[Any, str, Headers | None], int], events: Sequence[Any]
+) -> int:
+    """:meth:`EventBus.publish_each_nowait`: every event admitted (or its topic found),
+    then, for events of one topic, the messages that the fast path would append one by
+    one appended together; ``slow(event, topic, headers)`` delivers the others (the
+    first message of a batch, one that wakes a receiver or meets a full buffer)."""
+    router.check_thread("publish_each_nowait")
+    admit = router.admit
+    topics = list(map(admit if admit is not None else router.topic_of, events))
+    n = len(events)
+    if not n:
+        return 0
+    topic = topics[0]
+    if topics.count(topic) != n:  # several topics: one by one
+        for done, (event, its_topic) in enumerate(zip(events, topics, strict=True)):
+            try:
+                slow(event, its_topic, None)
+            except BusFull:
+                return done
+        return n
+    envelope = router.local
+    done = 0
+    while done < n:
+        inboxes: tuple[Inbox, ...] | None = router.several.get(topic)
+        if inboxes is None and (inbox := router.single.get(topic)) is not None:
+            inboxes = (inbox,)
+        if inboxes is not None:
+            # As many as the fast path would append, each below its inbox's mark.
+            room = min([inbox.append_below - len(inbox.buffer) for inbox in inboxes])
+            if room > 0:
+                count = min(room, n - done)
+                seq = router.seq
+                messages = list(
+                    map(
+                        Message,
+                        repeat(topic, count),
+                        range(seq + 1, seq + 1 + count),
+                        events[done : done + count],
+                        repeat(envelope, count),
+                    )
+                )
+                router.seq = seq + count
+                for inbox in inboxes:
+                    inbox.buffer.extend(messages)
+                done += count
+                continue
+        try:
+            slow(events[done], topic, None)
+        except BusFull:
+            return done
+        done += 1
+    return n

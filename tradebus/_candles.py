@@ -6,6 +6,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
+from itertools import islice
+from operator import attrgetter, le
 from types import TracebackType
 from typing import Any, Self
 
@@ -35,6 +37,13 @@ logger = logging.getLogger("tradebus.candles")
 #: The name the service subscribes and publishes under.
 NAME = "candles"
 _NEVER = 2**63
+#: A batch of at least this many ticks of one symbol, each with the charted price, in
+#: time order (a feed of one symbol, an import) goes a bar at a time.
+_IN_ORDER = 16
+_local = attrgetter("local")
+_symbol = attrgetter("symbol")
+_ts = attrgetter("ts")
+_volume = attrgetter("volume")
 
 
 class CandleStatistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -266,13 +275,18 @@ class CandleService:
         if not batch:
             return
         engine = self.engine
-        symbols = engine.symbols
         price_of = self._price
+        skipped = 0
+        taken = len(batch)
+        if taken >= _IN_ORDER and self._in_order(batch):
+            batch = []  # taken a bar at a time
+        symbols = engine.symbols
         slow = engine.slow
         state = engine.state
-        skipped = 0
         for message in batch:
-            tick: Tick = message.event
+            tick: Tick | None = message.local  # what was published here, as it is
+            if tick is None:
+                tick = message.event  # from elsewhere: decoded
             price = price_of(tick)
             if price is None:
                 skipped += 1
@@ -297,15 +311,35 @@ class CandleService:
             else:
                 st = state(tick.symbol)
             slow(tick.symbol, st, ts, price, tick.volume)
-        self._ticks += len(batch) - skipped
+        self._ticks += taken - skipped
         self._skipped += skipped
         subscription = self._subscription
         assert subscription is not None
-        subscription.ack(len(batch))
+        subscription.ack(taken)
         await self._publish_finals()
         if engine.late:
             late, engine.late = engine.late, []
             await self._revise(late)
+
+    def _in_order(self, batch: list[Message[Any]]) -> bool:
+        """Take ``batch`` into the bars if its ticks are of one symbol, each with the
+        charted price, their times in order (a feed of one symbol, an import): a bar
+        at a time. False (nothing taken) if not."""
+        ticks = list(map(_local, batch))
+        if None in ticks:  # some came from elsewhere
+            return False
+        symbol = ticks[0].symbol
+        if ticks[-1].symbol != symbol or list(map(_symbol, ticks)).count(symbol) != len(ticks):
+            return False
+        prices = list(map(self._price, ticks))
+        if None in prices:
+            return False
+        ts = list(map(_ts, ticks))
+        if not all(map(le, ts, islice(ts, 1, None))):
+            return False
+        volumes = list(map(_volume, ticks))
+        self.engine.add_in_order(symbol, ts, prices, volumes)  # type: ignore[arg-type]
+        return True
 
     async def _publish_finals(self, extra: list[Candle] | None = None) -> None:
         engine = self.engine

@@ -12,7 +12,11 @@ says.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
+from functools import reduce
+from itertools import islice
+from operator import add
 from typing import Any
 
 from schemas import TIMEFRAME_SECONDS, Candle, Timeframe
@@ -158,7 +162,8 @@ class _Symbol:
         self.base: Bar | None = None
         self.accs: list[Bar | None] = [None] * longer
         self.floors: list[int] = [-1] * (longer + 1)
-        self.seen = -1  # the base bar's count at the last wall-clock check
+        #: The base bar (its ts_open) and its count at the last wall-clock check.
+        self.seen: tuple[int, int] = (-1, -1)
         self.published: tuple[int, ...] = ()  # the counts last published in progress
 
 
@@ -195,6 +200,36 @@ class CandleEngine:
             base.add(ts, price, volume)
             return
         self.slow(symbol, st, ts, price, volume)
+
+    def add_in_order(
+        self, symbol: str, ts: list[int], prices: list[float], volumes: list[float]
+    ) -> None:
+        """Take ticks of ``symbol`` in time order (``ts`` never decreasing), as
+        :meth:`add` would one by one: those of the open base bar a bar at a time."""
+        st = self.state(symbol)
+        slow = self.slow
+        n = len(ts)
+        i = 0
+        while i < n:
+            base = st.base
+            at = ts[i]
+            if base is None or not base.ts_open <= at < base.end:
+                slow(symbol, st, at, prices[i], volumes[i])
+                i += 1
+            elif at < base.last_ts:  # before the bar's latest tick: as add does
+                base.add(at, prices[i], volumes[i])
+                i += 1
+            else:  # up to the bar's end, each tick is the latest: it closes the bar
+                end = bisect_left(ts, base.end, i)
+                high, low = max(islice(prices, i, end)), min(islice(prices, i, end))
+                if high > base.high:
+                    base.high = high
+                if low < base.low:
+                    base.low = low
+                base.last_ts, base.close = ts[end - 1], prices[end - 1]
+                base.volume = reduce(add, islice(volumes, i, end), base.volume)  # in order
+                base.count += end - i
+                i = end
 
     def state(self, symbol: str) -> _Symbol:
         st = self.symbols.get(symbol)
@@ -274,13 +309,17 @@ class CandleEngine:
         for symbol, st in self.symbols.items():
             base = st.base
             if base is not None:
-                if now >= base.end + grace and base.count == st.seen:
+                # Quiet: the same bar as at the last check, no tick added since (a bar
+                # opened since with as many ticks is not: ticks of the past, imported,
+                # fill bars faster than the checks come).
+                seen = (base.ts_open, base.count)
+                if now >= base.end + grace and seen == st.seen:
                     self._close_base(symbol, st)
                     base = None
                 else:
-                    st.seen = base.count
+                    st.seen = seen
             if base is None:
-                st.seen = -1
+                st.seen = (-1, -1)
                 for i, acc in enumerate(st.accs):
                     if acc is not None and now >= acc.end + grace:
                         self._close_acc(symbol, st, i)

@@ -1,7 +1,7 @@
 """``import_ticks``: load a file of historical ticks into the bot's database.
 
-Ticks are published on a node's bus as a stream (``publish_nowait``, waiting for
-room when a buffer is full), with a :class:`~schemas.TickImport` ledger row before
+Ticks are published on a node's bus as a stream (``publish_each_nowait``, waiting
+for room when a buffer is full), with a :class:`~schemas.TickImport` ledger row before
 the first tick and after every chunk: see :mod:`tradebus._import_run` for why what is
 committed always says where to resume. An import killed at any moment and run again
 stores every tick once; a file imported whole is skipped.
@@ -13,10 +13,10 @@ import codecs
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from typing import BinaryIO, Literal
 
 import anyio
 import msgspec
@@ -27,6 +27,7 @@ from writers import MAIN, WriterLockError
 from ._import_formats import (
     FORMATS,
     BadRow,
+    BulkParser,
     Format,
     RowParser,
     TickImportError,
@@ -35,7 +36,8 @@ from ._import_formats import (
     sniff,
 )
 from ._import_ledger import committed_ticks, import_lock, read_ledger, wait_for_earlier_imports
-from ._import_run import KEPT_ERRORS, ImportRun, RowError
+from ._import_lines import blocks
+from ._import_run import KEPT_ERRORS, STEP, ImportRun, RowError
 from ._lock_refusal import expected_lock_refusal
 from ._node import Node
 from ._open_node import open_node
@@ -88,11 +90,6 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Reader(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-    def tell(self) -> int: ...
-
-
 def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
     """What changes when a file is written: its size and times (a write sets the
     change time too, which no one can set back)."""
@@ -141,43 +138,6 @@ def _encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
-#: How much of a file is read and decoded at once.
-_BLOCK = 1 << 20
-
-
-def _lines(f: _Reader, encoding: str) -> Iterator[tuple[str, int]]:
-    """(line without its end, bytes read up to its end) of a file, read in blocks."""
-    if encoding == "utf-16":
-        text = f.read().decode("utf-16")
-        size = f.tell()
-        for line in text.splitlines():
-            yield line, size
-        return
-    offset, rest, first = 0, b"", True
-    while True:
-        block = f.read(_BLOCK)
-        if not block:
-            if rest:  # a last line without its newline
-                yield rest.decode("utf-8", errors="replace").rstrip("\r"), offset + len(rest)
-            return
-        block = rest + block
-        end = block.rfind(b"\n") + 1
-        rest = block[end:]
-        text = block[:end].decode("utf-8", errors="replace")
-        if first:
-            first = False
-            if text.startswith("\ufeff"):
-                text, offset = text[1:], 3
-        if block[:end].isascii():  # a character per byte: offsets from lengths
-            for raw in text.split("\n")[:-1]:
-                offset += len(raw) + 1
-                yield raw.rstrip("\r"), offset
-        else:
-            for raw in text.split("\n")[:-1]:
-                offset += len(raw.encode()) + 1
-                yield raw.rstrip("\r"), offset
-
-
 async def import_ticks(
     data_dir: str | Path,
     path: str | Path,
@@ -217,12 +177,12 @@ async def import_ticks(
         raise _changed(path, "it was written to as it was hashed")
     encoding = _encoding(path)
     total = path.stat().st_size
-    with path.open("rb") as f:  # noqa: ASYNC230 - one line of a local file
-        first_line = next(_lines(f, encoding), ("", 0))[0]
+    with path.open("rb") as f:  # noqa: ASYNC230 - the first block of a local file
+        first_line = next((b.lines[0] for b in blocks(f, encoding) if b.lines), "")
     chosen: Format = sniff(first_line) if fmt == "auto" else fmt
     if chosen not in FORMATS:
         raise TickImportError(f"unknown format {fmt!r}: use auto or one of {', '.join(FORMATS)}")
-    parser, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
+    parser, bulk, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
 
     def result(**fields: object) -> ImportResult:
         base: dict[str, object] = {
@@ -237,11 +197,11 @@ async def import_ticks(
 
     if on_error == "stop":
         errors, count, _ = await anyio.to_thread.run_sync(
-            _check, path, encoding, parser, header, symbol
+            _check, path, encoding, parser, bulk, header
         )
         if count:
             return result(status="refused", via="none", skipped=count, errors=errors)
-        parser, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
+        parser, bulk, header = parser_for(chosen, clock(zone, chosen), symbol, first_line)
 
     async with AsyncExitStack() as stack:
         stack.enter_context(import_lock(Path(node.data_dir) if node else data_dir, digest, symbol))
@@ -276,8 +236,9 @@ async def import_ticks(
         with path.open("rb") as f:  # noqa: ASYNC230
             reader = _Unchanged(f, path, before)
             await run.read(
-                _lines(reader, encoding),
+                blocks(reader, encoding),
                 parser,
+                bulk=bulk,
                 header=header,
                 replay=chosen == "mt5" and state.position > 0,
                 progress=None if progress is None else lambda done: progress(done, total),
@@ -314,21 +275,31 @@ async def _open(stack: AsyncExitStack, data_dir: Path) -> Node:
 
 
 def _check(
-    path: Path, encoding: str, parser: RowParser, header: bool, symbol: str
+    path: Path, encoding: str, parser: RowParser, bulk: BulkParser | None, header: bool
 ) -> tuple[tuple[RowError, ...], int, int]:
     """Every bad row of the file (the first :data:`KEPT_ERRORS`), their count, lines."""
     errors: list[RowError] = []
-    count = number = 0
+    count = lines_read = 0
     with path.open("rb") as f:
-        for number, (line, _) in enumerate(_lines(f, encoding), 1):
-            if (number == 1 and header) or not line.strip():
-                continue
-            try:
-                parser(line)
-            except BadRow as exc:
-                count += 1
-                if len(errors) < KEPT_ERRORS:
-                    errors.append(
-                        RowError(line=number, field=exc.field, value=exc.value, why=exc.why)
-                    )
-    return tuple(errors), count, number
+        for block in blocks(f, encoding):
+            lines = block.lines
+            for start in range(0, len(lines), STEP):
+                step = lines[start : start + STEP]
+                first = lines_read + 1
+                lines_read += len(step)
+                if first == 1 and header:
+                    step, first = step[1:], 2
+                if bulk is not None and bulk(step) is not None:
+                    continue  # every line a row with a tick
+                for number, line in enumerate(step, first):
+                    if not line.strip():
+                        continue
+                    try:
+                        parser(line)
+                    except BadRow as exc:
+                        count += 1
+                        if len(errors) < KEPT_ERRORS:
+                            errors.append(
+                                RowError(line=number, field=exc.field, value=exc.value, why=exc.why)
+                            )
+    return tuple(errors), count, lines_read

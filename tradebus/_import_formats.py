@@ -23,13 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
+from itertools import repeat
+from operator import add, itemgetter, mul
 from typing import Final
 
 from ._import_time import (
     FORMATS,
     NS,
     BadRow,
+    BulkParser,
     Clock,
+    Columns,
     Format,
     Parsed,
     RowParser,
@@ -42,7 +47,9 @@ from ._import_time import (
 __all__ = [
     "FORMATS",
     "BadRow",
+    "BulkParser",
     "Clock",
+    "Columns",
     "Format",
     "Parsed",
     "RowParser",
@@ -103,6 +110,12 @@ def _time_of_day(field: str, text: str, h: str, mi: str, s: str, frac: str) -> t
     return hour, (hour * 3600 + minute * 60 + second) * _NS + fraction
 
 
+def _in_minute(hour: int, minute: str, of_day: int) -> int:
+    """The ns of a time of day (``of_day``, from :func:`_time_of_day`) since the start
+    of its minute (a leap second's 60 included)."""
+    return of_day - (hour * 3600 + int(minute) * 60) * _NS
+
+
 # ---------------------------------------------------------------------- formats
 
 
@@ -117,7 +130,154 @@ def _remember(cache: dict[str, int], key: str, value: int) -> None:
     cache[key] = value
 
 
-def _histdata(clock_: Clock) -> RowParser:
+# ------------------------------------------------------------------ many rows
+#
+# A file's rows parsed many at once: each step (split, slice, int, float, a check) is
+# one call mapped over every row, in C. The checks are those of the row parsers' fast
+# paths, so that the values are theirs; any row that is not such a plain one makes
+# the whole call give up (None), and its lines are parsed one by one, which names the
+# bad field.
+
+_MAX_TS: Final = 2**63 - 1
+
+
+def _positive(values: list[float]) -> bool:
+    """Whether every value is a finite number > 0 (a NaN makes the sum a NaN)."""
+    return min(values) > 0.0 and math.isfinite(sum(values))
+
+
+def _non_negative(values: list[float]) -> bool:
+    return min(values) >= 0.0 and math.isfinite(sum(values))
+
+
+def _fields(lines: list[str], count: int, separator: str = ",") -> list[list[str]] | None:
+    """The ``count`` columns of ``lines`` split at ``separator``, or None if a line has
+    more or fewer fields.
+
+    One split of all the lines joined, with a field ``"\\n"`` between two lines (no
+    line holds one): where each of them falls tells that every line has ``count``.
+    """
+    n = len(lines)
+    width = count + 1
+    flat = f"{separator}\n{separator}".join(lines).split(separator)
+    if len(flat) != width * n - 1 or flat[count::width].count("\n") != n - 1:
+        return None
+    return [flat[i::width] for i in range(count)]
+
+
+def _bases(
+    keys: list[str], minutes: dict[str, int], minute: Callable[[str], int]
+) -> list[int] | None:
+    """The UTC ns of each line's minute (``keys``), those not in ``minutes`` worked out
+    by ``minute`` (which caches them); None if one is not a valid minute (or the
+    cache forgot one meanwhile), or a time in one of them (up to a minute after its
+    start) is one a tick cannot carry (as :func:`bounded` checks a row's: a step is
+    refused that a row by row parse might take, never the other way)."""
+    starts = []
+    try:
+        for key in dict.fromkeys(keys):  # a file's rows come in time order: few
+            start = minutes.get(key)
+            starts.append(minute(key) if start is None else start)
+        if min(starts) < 0 or max(starts) > _LAST_MINUTE:
+            return None
+        return list(map(minutes.__getitem__, keys))
+    except (BadRow, KeyError):
+        return None
+
+
+#: The latest start of a minute all of whose times a tick can carry.
+_LAST_MINUTE: Final = _MAX_TS - 60 * NS + 1
+
+
+_HEAD_13: Final = itemgetter(slice(None, 13))
+_TAIL_13: Final = itemgetter(slice(13, None))
+_HEAD_15: Final = itemgetter(slice(None, 15))
+_TAIL_15: Final = itemgetter(slice(15, None))
+_AT_2: Final = itemgetter(2)
+#: ns in a second, as a float (a time of day's seconds read as one float: exact after
+#: rounding, for 3 decimals below 60).
+_NS_FLOAT: Final = 1e9
+
+
+def _histdata_many(minutes: dict[str, int], minute: Callable[[str], int]) -> BulkParser:
+    """The bulk of :func:`_histdata`: its cache of minutes, and what works one out."""
+
+    def many(lines: list[str]) -> Columns | None:
+        if not lines:
+            return None
+        columns = _fields(lines, 4)
+        if columns is None:
+            return None
+        stamps, bids_text, asks_text, volumes_text = columns
+        try:
+            millis = list(map(_TAIL_13, stamps))  # "SSmmm": ms into the minute
+            if set(map(len, millis)) != {5} or not "".join(millis).isdigit():
+                return None
+            in_minute = list(map(int, millis))
+            if max(in_minute) >= 60_000:
+                return None
+            bases = _bases(list(map(_HEAD_13, stamps)), minutes, minute)
+            if bases is None:
+                return None
+            ts = list(map(add, bases, map(mul, in_minute, repeat(1_000_000))))
+            bids = list(map(float, bids_text))
+            asks = list(map(float, asks_text))
+            if volumes_text.count("0") == len(volumes_text):  # HistData's: always 0
+                volumes = [0.0] * len(volumes_text)
+            else:
+                volumes = list(map(float, volumes_text))  # an empty one: one by one
+        except ValueError:
+            return None
+        if _positive(bids) and _positive(asks) and _non_negative(volumes):
+            return ts, bids, asks, None, volumes
+        return None
+
+    return many
+
+
+def _truefx_many(minutes: dict[str, int], minute: Callable[[str], int], wanted: str) -> BulkParser:
+    """The bulk of :func:`_truefx`: a cache of minutes (``YYYYMMDD HH:MM:``), what works
+    one out, and the pair the import is of (letters and digits)."""
+
+    def many(lines: list[str]) -> Columns | None:
+        if not lines:
+            return None
+        columns = _fields(lines, 4)
+        if columns is None:
+            return None
+        pairs, stamps, bids_text, asks_text = columns
+        n = len(lines)
+        if pairs.count(pairs[0]) != n or _pair(pairs[0]) != wanted:
+            return None
+        try:
+            seconds = list(map(_TAIL_15, stamps))  # "SS.mmm"
+            joined = "".join(seconds)
+            if (
+                set(map(len, seconds)) != {6}
+                or joined.count(".") != n
+                or set(map(_AT_2, seconds)) != {"."}
+                or not joined.replace(".", "").isdigit()
+            ):
+                return None
+            in_minute = list(map(round, map(mul, map(float, seconds), repeat(_NS_FLOAT))))
+            if max(in_minute) >= 60 * NS:
+                return None
+            bases = _bases(list(map(_HEAD_15, stamps)), minutes, minute)
+            if bases is None:
+                return None
+            ts = list(map(add, bases, in_minute))
+            bids = list(map(float, bids_text))
+            asks = list(map(float, asks_text))
+        except ValueError:
+            return None
+        if _positive(bids) and _positive(asks):
+            return ts, bids, asks, None, [0.0] * n
+        return None
+
+    return many
+
+
+def _histdata(clock_: Clock) -> tuple[RowParser, BulkParser]:
     days: dict[str, int] = {}
     minutes: dict[str, int] = {}  # "YYYYMMDD HHMM" -> UTC ns
 
@@ -135,6 +295,20 @@ def _histdata(clock_: Clock) -> RowParser:
         tick = ts, _price("bid", parts[1]), _price("ask", parts[2]), None, _volume(parts[3])
         _remember(minutes, stamp[:13], ts - int(stamp[13:]) * 1_000_000)
         return tick
+
+    def minute(key: str) -> int:
+        """The UTC ns of the minute ``YYYYMMDD HHMM`` (cached as :func:`slow` caches it).
+
+        :raises BadRow: if it is not one.
+        """
+        if len(key) != 13 or key[8] != " ":
+            raise BadRow("time", key, "expected YYYYMMDD HHMM")
+        date = key[:8]
+        day = _date(clock_, days, date, date[:4], date[4:6], date[6:8])
+        hour, of_day = _time_of_day("time", key, key[9:11], key[11:13], "0", "")
+        base = clock_.to_utc(day, hour, of_day)
+        _remember(minutes, key, base)
+        return base
 
     def parse(line: str) -> Parsed:
         # The common case in a few operations; anything unusual goes the slow way,
@@ -159,10 +333,10 @@ def _histdata(clock_: Clock) -> RowParser:
             pass
         return slow(line)
 
-    return parse
+    return parse, _histdata_many(minutes, minute)
 
 
-def _truefx(clock_: Clock, symbol: str) -> RowParser:
+def _truefx(clock_: Clock, symbol: str) -> tuple[RowParser, BulkParser]:
     days: dict[str, int] = {}
     minutes: dict[str, int] = {}  # "YYYYMMDD HH:MM" -> UTC ns
     wanted = _pair(symbol)
@@ -185,8 +359,24 @@ def _truefx(clock_: Clock, symbol: str) -> RowParser:
         ts = clock_.to_utc(day, hour, of_day)
         tick = ts, _price("bid", parts[2]), _price("ask", parts[3]), None, 0.0
         seen[0] = parts[0]
-        _remember(minutes, stamp[:14], ts - of_day % (60 * _NS))
+        _remember(minutes, stamp[:14], ts - _in_minute(hour, stamp[12:14], of_day))
         return tick
+
+    by_minute: dict[str, int] = {}  # "YYYYMMDD HH:MM:" -> UTC ns: the bulk's
+
+    def minute(key: str) -> int:
+        """The UTC ns of the minute ``YYYYMMDD HH:MM:`` (as :func:`slow` works it out).
+
+        :raises BadRow: if it is not one.
+        """
+        if len(key) != 15 or key[8] != " " or key[11] != ":" or key[14] != ":":
+            raise BadRow("time", key, "expected YYYYMMDD HH:MM:")
+        date = key[:8]
+        day = _date(clock_, days, date, date[:4], date[4:6], date[6:8])
+        hour, of_day = _time_of_day("time", key, key[9:11], key[12:14], "0", "")
+        base = clock_.to_utc(day, hour, of_day)
+        _remember(by_minute, key, base)
+        return base
 
     def parse(line: str) -> Parsed:
         try:
@@ -211,7 +401,7 @@ def _truefx(clock_: Clock, symbol: str) -> RowParser:
             pass
         return slow(line)
 
-    return parse
+    return parse, _truefx_many(by_minute, minute, wanted)
 
 
 def _pair(text: str) -> str:
@@ -243,7 +433,7 @@ def _mt5(clock_: Clock, width: int) -> RowParser:
             raise BadRow("time", stamp, "expected HH:MM:SS.mmm")
         hour, of_day = _time_of_day("time", stamp, stamp[:2], stamp[3:5], stamp[6:8], stamp[9:])
         ts = clock_.to_utc(day, hour, of_day)
-        _remember(minutes, date + stamp[:5], ts - of_day % (60 * _NS))
+        _remember(minutes, date + stamp[:5], ts - _in_minute(hour, stamp[3:5], of_day))
         return ts
 
     def parse(line: str) -> Parsed:
@@ -387,22 +577,27 @@ def sniff(first_line: str) -> Format:
     )
 
 
-def parser_for(fmt: Format, clock_: Clock, symbol: str, first_line: str) -> tuple[RowParser, bool]:
-    """The row parser of ``fmt`` and whether the first line is a header (not a row).
+def parser_for(
+    fmt: Format, clock_: Clock, symbol: str, first_line: str
+) -> tuple[RowParser, BulkParser | None, bool]:
+    """The row parser of ``fmt``, its bulk parser (None: rows are parsed one by one),
+    and whether the first line is a header (not a row).
 
     Every parser refuses a time a tick cannot carry (before 1970, after 2262) as a
     bad row.
     """
     first = first_line.lstrip("\ufeff")
     if fmt == "csv":
-        return bounded(_csv(clock_, first)), True
+        return bounded(_csv(clock_, first)), None, True
     if fmt == "histdata":
-        return bounded(_histdata(clock_)), False
+        parse, many = _histdata(clock_)
+        return bounded(parse), many, False
     if fmt == "truefx":
-        return bounded(_truefx(clock_, symbol)), False
+        parse, many = _truefx(clock_, symbol)
+        return bounded(parse), many, False
     if not first.upper().startswith(_MT5_HEADER):
         raise TickImportError(
             f"an MT5 tick export starts with the header <DATE>\t<TIME>\t<BID>\t<ASK>..., "
             f"this file with {first.strip()[:80]!r}"
         )
-    return bounded(_mt5(clock_, max(4, len(first.rstrip().split("\t"))))), True
+    return bounded(_mt5(clock_, max(4, len(first.rstrip().split("\t"))))), None, True

@@ -20,15 +20,17 @@ from anyio.lowlevel import checkpoint
 from eventbus import BusFull
 from schemas import InvalidEvent, Tick, TickImport
 
-from ._import_formats import BadRow, RowParser
+from ._import_formats import BadRow, BulkParser, Columns, RowParser
+from ._import_lines import Block
 from ._node import Node
 
 __all__ = ["KEPT_ERRORS", "ImportRun", "RowError"]
 
 #: How many bad rows an import keeps to report (all are counted).
 KEPT_ERRORS = 100
-#: The producer yields to the event loop every this many ticks (the writer's turn).
-YIELD_EVERY = 500
+#: Lines parsed and published at once, between two turns of the event loop (the
+#: writer's and the candle service's): about a batch of the writer.
+STEP = 5_000
 
 
 class RowError(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,9 +86,10 @@ class ImportRun:
 
     async def read(
         self,
-        lines: Iterable[tuple[str, int]],
+        blocks: Iterable[Block],
         parser: RowParser,
         *,
+        bulk: BulkParser | None = None,
         header: bool,
         replay: bool,
         progress: Callable[[int], None] | None,
@@ -95,20 +98,104 @@ class ImportRun:
         first line is not a row; ``replay``: parse the lines before the position too,
         publishing nothing: an MT5 file's book is carried from row to row).
 
-        The loop keeps its counters in locals (it runs once per line) and hands them
-        to the ledger row at each chunk's end.
+        Lines go in steps of at most :data:`STEP` (ending where a chunk does): parsed
+        together by ``bulk`` when it can, else one by one; their ticks published, then
+        the event loop's turn (the writer's and the services').
         """
-        publish, tick_type, symbol, tag = self.bus.publish_nowait, Tick, self.symbol, self.tag
-        skip_until, chunk = self.position, self.chunk
-        first_ts, last_ts = self.first_ts, self.last_ts
-        since = published = 0
-        until_yield = YIELD_EVERY
-        number, offset = self.position, self.offset
-        for number, (line, offset) in enumerate(lines, 1):
-            if number <= skip_until or (number == 1 and header) or not line or line.isspace():
-                if replay and number > 1 and line.strip():
-                    with suppress(BadRow):
-                        parser(line)
+        chunk, skip_until = self.chunk, self.position
+        seen = 0  # lines of the blocks before this one
+        last: Block | None = None
+        for block in blocks:
+            lines = block.lines
+            n = len(lines)
+            if not n:
+                continue
+            last = block
+            i = 0
+            if seen < skip_until:  # committed by an earlier run
+                i = min(n, skip_until - seen)
+                if replay:
+                    for k in range(i):
+                        if seen + k > 0 and lines[k].strip():
+                            with suppress(BadRow):
+                                parser(lines[k])
+            if header and seen == 0 and i == 0:
+                i = 1
+            while i < n:
+                j = min(n, i + min(chunk - self.since, STEP))
+                await self._step(lines[i:j], seen + i + 1, parser, bulk)
+                i = j
+                if self.since >= chunk:
+                    self.position, self.offset = seen + j, block.end(j - 1)
+                    await self._ledger("partial")
+                    if progress is not None:
+                        progress(self.offset)
+            seen += n
+        if last is not None:
+            self.offset = last.end(len(last.lines) - 1)
+        self.position = max(seen, self.position)
+
+    async def _step(
+        self, lines: list[str], first: int, parser: RowParser, bulk: BulkParser | None
+    ) -> None:
+        """Parse ``lines`` (the first is line ``first`` of the file) and publish their
+        ticks (those after the ones an earlier run stored: counted, not published)."""
+        columns = None if bulk is None else bulk(lines)
+        numbers: list[int] | None = None  # of each tick's line (None: one per line)
+        if columns is None:
+            columns, numbers = self._one_by_one(lines, first, parser)
+        ts, bids, asks, lasts, volumes = columns
+        count = len(ts)
+        if not count:
+            return
+        recovered = min(self.committed, count)
+        if recovered:  # stored by the run that was killed: not again
+            self.committed -= recovered
+            self.recovered += recovered
+        symbol, tag, tick = self.symbol, self.tag, Tick
+        if lasts is None:
+            ticks = [
+                tick(symbol=symbol, bid=b, ask=a, volume=v, source=tag, ts=t)
+                for t, b, a, v in zip(ts, bids, asks, volumes, strict=True)
+            ]
+        else:
+            ticks = [
+                tick(symbol=symbol, bid=b, ask=a, last=last, volume=v, source=tag, ts=t)
+                for t, b, a, last, v in zip(ts, bids, asks, lasts, volumes, strict=True)
+            ]
+        del ticks[:recovered]
+        refused = await self._publish(ticks)
+        if refused:  # the parsers should have refused them: bad rows after all
+            gone = set()
+            for index, exc in refused:
+                at = recovered + index
+                number = first + at if numbers is None else numbers[at]
+                self.bad(number, BadRow(exc.field or "row", lines[number - first], exc.reason))
+                gone.add(at)
+            ts = [t for k, t in enumerate(ts) if k not in gone]
+            if not ts:
+                return
+        self.published += len(ticks) - len(refused)
+        self.since += len(ts)
+        low, high = min(ts), max(ts)
+        if self.first_ts is None or low < self.first_ts:
+            self.first_ts = low
+        if self.last_ts is None or high > self.last_ts:
+            self.last_ts = high
+
+    def _one_by_one(
+        self, lines: list[str], first: int, parser: RowParser
+    ) -> tuple[Columns, list[int]]:
+        """The ticks of ``lines`` parsed one by one (bad rows counted and kept), and the
+        line number of each."""
+        ts: list[int] = []
+        bids: list[float] = []
+        asks: list[float] = []
+        lasts: list[float | None] = []
+        volumes: list[float] = []
+        numbers: list[int] = []
+        for number, line in enumerate(lines, first):
+            if not line or line.isspace():
                 continue
             try:
                 parsed = parser(line)
@@ -118,43 +205,48 @@ class ImportRun:
             if parsed is None:
                 self.incomplete += 1
                 continue
-            ts, bid, ask, last, volume = parsed
-            if self.committed:
-                self.committed -= 1  # stored by the run that was killed: not again
-                self.recovered += 1
-            else:
-                tick = tick_type(
-                    symbol=symbol, bid=bid, ask=ask, last=last, volume=volume, source=tag, ts=ts
-                )
+            ts.append(parsed[0])
+            bids.append(parsed[1])
+            asks.append(parsed[2])
+            lasts.append(parsed[3])
+            volumes.append(parsed[4])
+            numbers.append(number)
+        return (ts, bids, asks, lasts, volumes), numbers
+
+    async def _publish(self, ticks: list[Tick]) -> list[tuple[int, InvalidEvent]]:
+        """Publish ``ticks`` in order, waiting for room when a buffer is full (the only
+        turn of the event loop but the one at the end); return those refused (index,
+        why)."""
+        bus = self.bus
+        done, count = 0, len(ticks)
+        try:
+            while True:
+                done += bus.publish_each_nowait(ticks[done:] if done else ticks)
+                if done >= count:
+                    break
+                await bus.publish(ticks[done])  # backpressure: wait for room
+                done += 1
+        except InvalidEvent:  # the parsers should have refused it: find which, one by one
+            refused = await self._publish_one_by_one(ticks, done)
+        else:
+            refused = []
+        await checkpoint()  # the writer's turn, and the services'
+        return refused
+
+    async def _publish_one_by_one(
+        self, ticks: list[Tick], start: int
+    ) -> list[tuple[int, InvalidEvent]]:
+        bus = self.bus
+        refused: list[tuple[int, InvalidEvent]] = []
+        for index in range(start, len(ticks)):
+            try:
                 try:
-                    try:
-                        publish(tick)
-                    except BusFull:
-                        await self.bus.publish(tick)  # backpressure: wait for room
-                except InvalidEvent as exc:  # the parsers should have refused it
-                    self.bad(number, BadRow(exc.field or "row", line, exc.reason))
-                    continue
-                published += 1
-                until_yield -= 1
-                if not until_yield:
-                    until_yield = YIELD_EVERY
-                    await checkpoint()
-            if first_ts is None or ts < first_ts:
-                first_ts = ts
-            if last_ts is None or ts > last_ts:
-                last_ts = ts
-            since += 1
-            if since >= chunk:
-                self.published += published
-                self.position, self.offset, self.since = number, offset, since
-                self.first_ts, self.last_ts = first_ts, last_ts
-                since = published = 0
-                await self._ledger("partial")
-                if progress is not None:
-                    progress(offset)
-        self.published += published
-        self.position, self.offset, self.since = max(number, self.position), offset, since
-        self.first_ts, self.last_ts = first_ts, last_ts
+                    bus.publish_nowait(ticks[index])
+                except BusFull:
+                    await bus.publish(ticks[index])
+            except InvalidEvent as exc:
+                refused.append((index, exc))
+        return refused
 
     async def finish(self) -> None:
         """The last ledger row (``complete``), and wait until everything is stored."""

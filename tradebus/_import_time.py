@@ -15,7 +15,9 @@ __all__ = [
     "FORMATS",
     "NS",
     "BadRow",
+    "BulkParser",
     "Clock",
+    "Columns",
     "Format",
     "Parsed",
     "RowParser",
@@ -38,6 +40,13 @@ DEFAULT_ZONES: Final[dict[Format, str]] = {
 #: (an MT5 row before both sides of the book were seen).
 Parsed = tuple[int, float, float, float | None, float] | None
 RowParser = Callable[[str], Parsed]
+#: Many rows' ticks as columns: ts, bid, ask, last (None: no row has a last price),
+#: volume.
+Columns = tuple[list[int], list[float], list[float], list[float | None] | None, list[float]]
+#: Parses many lines at once when each of them is a row with a tick, as its format's
+#: :data:`RowParser` parses it (the same values); None when one is not (a bad row, a
+#: blank line, or only something unusual): those lines are then parsed one by one.
+BulkParser = Callable[[list[str]], Columns | None]
 NS: Final = 1_000_000_000
 #: The times a tick can carry: nanoseconds since the epoch in a signed 64-bit integer.
 _MAX_TS: Final = 2**63 - 1

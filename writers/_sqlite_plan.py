@@ -169,6 +169,8 @@ class Planner:
 def relay_cursors(messages: Sequence[Message]) -> list[Statement]:
     """The statement advancing the cursor of each source a relay delivered some of
     ``messages`` from (none if a relay delivered none of them)."""
+    if not any(h is not None and h.cursor is not None for h in set(map(_headers, messages))):
+        return []  # headers of services (their origin), no relay's: nothing to count
     latest: dict[str, list[int]] = {}
     # The messages of a relay's group share one Headers: count each once.
     for headers, n in Counter(map(_headers, messages)).items():

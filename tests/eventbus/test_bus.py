@@ -813,6 +813,53 @@ async def test_an_admitting_bus_wakes_a_receiver_at_its_count_and_its_first_mess
         assert [numbers(batch) for batch in got] == [[0, 1, 2, 3], [4]]
 
 
+async def test_publish_each_nowait_publishes_as_one_publish_nowait_per_event() -> None:
+    got: list[list[Message]] = []
+    async with EventBus(admit=item_topic) as bus, anyio.create_task_group() as tg:
+        every = bus.subscribe(">")
+        one = bus.subscribe("items.0")
+
+        async def receive(count: int) -> None:
+            got.append(await one.receive_batch(count, 3600))
+
+        with anyio.fail_after(5):
+            tg.start_soon(receive, 5)
+            await settle()
+            assert bus.publish_each_nowait([Item(n=i) for i in range(3)]) == 3
+            await settle()
+            assert got == []  # three are there, it waits for five
+            # The fifth wakes the receiver, as it would have one by one.
+            assert bus.publish_each_nowait([Item(n=i) for i in range(3, 10)]) == 7
+            await settle()
+        assert [numbers(batch) for batch in got] == [[0, 1, 2, 3, 4]]
+        mixed = [Item(n=10, producer=1), Item(n=11), Item(n=12, producer=1)]
+        assert bus.publish_each_nowait(mixed) == 3
+        assert bus.publish_each_nowait([]) == 0
+        assert bus.publish_nowait(Item(n=13)) == 14
+        received = every.receive_batch_nowait(100)
+        assert numbers(received) == list(range(14))
+        assert [m.seq for m in received] == list(range(1, 15))
+        assert {m.group for m in received} == {0}  # each its own message, no group
+        assert numbers(one.receive_batch_nowait(100)) == [5, 6, 7, 8, 9, 11, 13]
+
+
+async def test_publish_each_nowait_stops_at_a_full_buffer_and_admits_every_event_first() -> None:
+    async with EventBus(admit=schemas.admit) as bus:
+        small = bus.subscribe("market.tick.>", max_buffer=4)
+        ticks = [Tick(symbol="EURUSD", bid=1.0 + i / 100, ask=1.1) for i in range(6)]
+        assert bus.publish_each_nowait(ticks) == 4  # the fifth met a full buffer
+        assert [m.event for m in small.receive_batch_nowait(10)] == ticks[:4]
+        small.ack(4)
+        assert bus.publish_each_nowait(ticks[4:]) == 2
+        bad = [Tick(symbol="EURUSD", bid=1.0, ask=1.1), Tick(symbol="EURUSD", bid=-1.0, ask=1.1)]
+        with pytest.raises(InvalidEvent, match="bid"):
+            bus.publish_each_nowait(bad)
+        assert bus.statistics().published == 6  # the valid one was not published either
+        bus.close()
+        with pytest.raises(BusClosed):
+            bus.publish_each_nowait(ticks)
+
+
 async def test_an_admitting_bus_keeps_the_buffer_rules_of_a_topic_s_two_subscriptions() -> None:
     got: list[list[Message]] = []
     async with EventBus(admit=item_topic) as bus, anyio.create_task_group() as tg:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 import time
 
 import msgspec
@@ -67,6 +69,44 @@ def test_the_engine_makes_the_bars_pandas_makes(seed: int, price: CandlePrice) -
         assert (c.complete, c.revision) == (True, 0)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_ticks_in_order_taken_a_bar_at_a_time_make_what_they_make_one_by_one(seed: int) -> None:
+    rng = random.Random(seed)
+    ticks = random_ticks(seed, 4_000)
+    for _ in range(300):  # some out of order: late for their bar, or within it
+        i = rng.randrange(len(ticks) - 30)
+        j = i + rng.randrange(1, 30)
+        ticks[i], ticks[j] = ticks[j], ticks[i]
+    stamps = [itertools.count(), itertools.count()]
+    one, many = (CandleEngine(DEFAULT_TIMEFRAMES, stamps[k].__next__) for k in range(2))
+    now = time.time_ns()
+    i = in_order = 0
+    while i < len(ticks):
+        batch = ticks[i : i + rng.choice([1, 3, 16, 40, 100, 400])]
+        i += len(batch)
+        if rng.random() < 0.7:
+            batch.sort(key=lambda t: t.ts)
+        for tick in batch:
+            one.add(tick.symbol, tick.ts, tick.bid, tick.volume)
+        if all(a.ts <= b.ts for a, b in itertools.pairwise(batch)):
+            in_order += 1
+            many.add_in_order(
+                "EURUSD", [t.ts for t in batch], [t.bid for t in batch], [t.volume for t in batch]
+            )
+        else:
+            for tick in batch:
+                many.add(tick.symbol, tick.ts, tick.bid, tick.volume)
+        if rng.random() < 0.05:  # the wall clock closes the quiet bars (of the past)
+            for _ in range(2):
+                one.close_ended(now, 0)
+                many.close_ended(now, 0)
+        assert many.finals == one.finals
+        assert many.late == one.late
+    assert in_order > 15
+    assert one.late  # some were
+    assert many.in_progress(changed_only=False) == one.in_progress(changed_only=False)
+
+
 def test_a_tick_on_a_boundary_opens_the_next_bar_and_one_ns_before_closes_the_last() -> None:
     t0 = 1_700_006_400 * NS  # a multiple of a day
     ticks = [
@@ -79,6 +119,31 @@ def test_a_tick_on_a_boundary_opens_the_next_bar_and_one_ns_before_closes_the_la
         ("EURUSD", "M1", t0): (1.0, 1.2, 1.0, 1.2, 0.0, 2),
         ("EURUSD", "M1", t0 + MINUTE): (0.9, 0.9, 0.9, 0.9, 0.0, 1),
     }
+
+
+def test_a_bar_of_the_past_opened_since_the_last_check_is_not_closed_by_the_wall_clock() -> None:
+    # Imported ticks fill bars of the past faster than the wall clock checks come: a
+    # bar opened since the last check is not quiet, even with as many ticks as the
+    # bar open then had. Closing it would make every later tick of its longer bars
+    # late (a revision each).
+    engine = CandleEngine(("M1", "H1"), time.time_ns)
+    t0 = 1_700_006_400 * NS  # long ended
+    now = time.time_ns()
+    for i in range(3):
+        engine.add("EURUSD", t0 + i * NS, 1.0, 0.0)
+    engine.close_ended(now, 0)  # seen: the first bar, 3 ticks
+    for i in range(3):
+        engine.add("EURUSD", t0 + MINUTE + i * NS, 1.0, 0.0)  # closes the first bar
+    engine.close_ended(now, 0)  # another bar, 3 ticks: not quiet
+    assert [(c.timeframe, c.ts_open) for c in engine.finals] == [("M1", t0)]
+    engine.add("EURUSD", t0 + MINUTE + 3 * NS, 1.0, 0.0)
+    engine.add("EURUSD", t0 + 2 * MINUTE, 1.0, 0.0)
+    assert engine.late == []
+    engine.close_ended(now, 0)
+    engine.close_ended(now, 0)  # quiet now: closed, with its hour
+    assert [(c.timeframe, c.ts_open, c.tick_count) for c in engine.finals] == [
+        ("M1", t0, 3), ("M1", t0 + MINUTE, 4), ("M1", t0 + 2 * MINUTE, 1), ("H1", t0, 8),
+    ]  # fmt: skip
 
 
 def test_no_bar_is_made_for_an_interval_without_ticks() -> None:
