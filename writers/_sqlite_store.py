@@ -62,6 +62,12 @@ class SqlitePending:
     def done(self) -> bool:
         return self.job.done.is_set()
 
+    def committed(self) -> float | None:
+        job = self.job
+        if self.trial or not job.done.is_set() or job.error is not None:
+            return None
+        return job.seconds
+
     async def outcome(self) -> float:
         try:
             await self.store.thread.wait(self.job)
@@ -102,7 +108,10 @@ class SqliteStore:
         self.expected_batch = expected_batch
         self.lock = WriterLock(path, role)
         self.thread = SqliteThread(
-            f"tradebus writer {spec.name}", after_transaction=self._inspect_wal
+            f"tradebus writer {spec.name}",
+            after_transaction=self._inspect_wal,
+            housekeeping_due=self._inspection_due,
+            before_job=self._thread_settings,
         )
         self.watch = FileWatch(path)
         self.planner = Planner(spec, forward=forward)
@@ -121,6 +130,10 @@ class SqliteStore:
         self._planned_outbox_seq = 1  # as for ticks: the next outbox position
         self._committed_outbox_seq = 1
         self._last_inspection = 0.0  # (thread)
+        # Whether the connection has the settings of inline transactions (no busy
+        # timeout, no automatic checkpoint) rather than the thread's: switched only
+        # when the other side runs next, not around every transaction.
+        self._inline_settings = False
 
     @property
     def target(self) -> str:
@@ -227,26 +240,36 @@ class SqliteStore:
         """:meth:`_run`, in the event loop's thread, if it can start at once; return
         False if another connection holds the write lock (nothing was run). A WAL
         checkpoint is left to the SQLite thread's housekeeping, never run in the loop
-        by this commit."""
+        by this commit: inline transactions run with no busy timeout and no automatic
+        checkpoint, settings the thread puts back before its next job."""
         conn = self._conn
         if conn is None:
             raise WriterError(f"the connection to {self.path} is closed")
         self.watch.check()
-        conn.execute("PRAGMA busy_timeout=0")
+        if not self._inline_settings:
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._inline_settings = True
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                 raise
             return False
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        try:
-            self._run(transaction, False, begun=True)
-        finally:
-            conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
+        self._run(transaction, False, begun=True)
         return True
+
+    def _thread_settings(self) -> None:
+        """Before a job of the SQLite thread: the busy timeout and the automatic
+        checkpoint back, if inline transactions turned them off."""
+        conn = self._conn
+        if self._inline_settings and conn is not None:
+            conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
+            self._inline_settings = False
+
+    def _inspection_due(self) -> bool:
+        return time.monotonic() - self._last_inspection >= _CHECKPOINT_EVERY
 
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""
@@ -324,6 +347,9 @@ class SqliteStore:
         # announces the error the writer raises (the CLI says it once).
         logger.error("writer %s: %s", self.spec.name, error)
         raise error
+
+    def verified(self) -> bool:
+        return self.watch.changed() is None
 
     async def _checkpoint_unlinked(self) -> str:
         """Copy every committed transaction from the (unlinked) WAL into the database.

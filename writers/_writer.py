@@ -79,6 +79,7 @@ class Writer:
         self.depth = depth
         self.counters = Counters(tables)
         self._subscription: Subscription | None = None
+        self._pipeline: Pipeline | None = None  # while it consumes (not while it drains)
         self._scope: anyio.CancelScope | None = None
         self._task_group: TaskGroup | None = None
 
@@ -115,6 +116,7 @@ class Writer:
 
     def stop(self) -> None:
         """Ask the writer to commit what it holds and buffers, then exit."""
+        self._pipeline = None
         if self._scope is not None:
             self._scope.cancel()
 
@@ -172,15 +174,45 @@ class Writer:
             subscription.close(error=failure)
 
     async def _consume(self, subscription: Subscription, pipeline: Pipeline) -> None:
-        """Receive and launch batches in one task, settle them in order in this one."""
+        """Receive and launch batches in one task, settle them in order in this one;
+        meanwhile, let a waiter store what it waits for while the pipeline is idle."""
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._feed, subscription, pipeline)
-                await pipeline.settle_all()
+                self._pipeline = pipeline
+                subscription.assist = self._assist
+                try:
+                    await pipeline.settle_all()
+                finally:
+                    subscription.assist = None
+                    self._pipeline = None
         except BaseExceptionGroup as group:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
+
+    def _assist(self) -> None:
+        """Called by a waiter of a buffered message (``Subscription.assist``): if the
+        writer is idle (nothing in its pipeline), take what is buffered as the next
+        batch, in the waiter's task, and commit it there when the store can at once (a
+        small transaction, the SQLite thread idle): the waiter's event is then
+        committed and acknowledged without a hop to the writer's tasks and back, as a
+        lone call's is. Otherwise the batch is submitted as the writer's own task would
+        have; it is settled in its turn.
+
+        The waiter would have cut the batch here anyway (a receiver takes what is
+        buffered at once when someone waits for it), so the batches are the ones the
+        writer's own task would take.
+        """
+        pipeline, subscription = self._pipeline, self._subscription
+        if pipeline is None or subscription is None or not pipeline.idle():
+            return
+        try:
+            batch = subscription.receive_batch_nowait(self.max_batch)
+        except BusClosed:
+            return
+        if batch:
+            pipeline.express(batch)
 
     async def _feed(self, subscription: Subscription, pipeline: Pipeline) -> None:
         while True:
