@@ -97,7 +97,7 @@ class IntegrationCalls:
         spec = self.node.topology.home(event_type)
         if spec is None:
             raise TradebusError(f"no database of this topology stores {event_type.__name__}")
-        return spec.filename, await self.node.point_reader(spec)
+        return spec.filename, await self.node.reference_reader(spec)
 
     async def _shared(self, event_type: type[Event]) -> aiosqlite.Connection:
         """The shared read-only connection of ``event_type``'s home (for reads of many

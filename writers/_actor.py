@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
@@ -118,6 +119,15 @@ class WriterActor(Writer):
         """
         with shortened_switch_interval(self.switch_interval):
             await super().run(task_status=task_status)
+
+    def read_now(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any] | None:
+        """The rows of one ``SELECT`` (a point read of what is committed) through the
+        writer's own connection, in the calling thread, if the writer's SQLite thread
+        is idle now; None if not (then read through a reader).
+
+        :raises ValueError: if ``sql`` is not a ``SELECT``.
+        """
+        return self.sqlite.read_now(sql, parameters)
 
     def __repr__(self) -> str:
         return f"<WriterActor {self.spec.name} {self.path!r}>"

@@ -480,6 +480,36 @@ class SqliteStore:
 
         return await self.thread.call(run)
 
+    def read_now(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any] | None:
+        """The rows of one ``SELECT`` on the writer's connection, read at once in this
+        thread when the SQLite thread has nothing queued or running (so no transaction
+        is open: it sees what is committed, as any reader does); None otherwise, or if
+        it could not read now (read elsewhere then).
+
+        For a point read right before a publish: the writer's connection holds the
+        pages it just wrote, where another connection must read them again and take
+        its locks first (a few system calls, slow on a CPU that was idle).
+
+        :raises ValueError: if ``sql`` is not a ``SELECT``.
+        """
+        if sql.lstrip()[:6].upper() != "SELECT":
+            raise ValueError(f"not a SELECT: {sql[:40]!r}")
+        job = self.thread.run_inline(partial(self._read, sql, tuple(parameters)))
+        if job is None:
+            return None
+        if job.error is not None:
+            if isinstance(job.error, sqlite3.OperationalError | WriterError):
+                return None  # busy, or closed: another reader tells
+            raise job.error
+        return job.result
+
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+        conn = self._conn
+        if conn is None:
+            raise WriterError(f"the connection to {self.path} is closed")
+        with contextlib.closing(conn.execute(sql, parameters)) as cursor:
+            return cursor.fetchall()
+
     async def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         """Run one statement on the writer's connection, between its transactions."""
 

@@ -9,6 +9,7 @@ the waiter would have waited. Otherwise the batch goes the writer's usual way.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +109,7 @@ async def test_while_the_sqlite_thread_is_busy_the_writer_settles_the_waiters_ba
         tg.start_soon(publish)
         await anyio.sleep(0.05)
         assert (done, commits) == ([], [])  # submitted behind the job: not committed
+        assert actor.read_now("SELECT ticket FROM trade_executions") is None  # busy
         release.set()
         with anyio.fail_after(10):
             await wait_until(lambda: bool(done))
@@ -115,6 +117,24 @@ async def test_while_the_sqlite_thread_is_busy_the_writer_settles_the_waiters_ba
         assert [m.seq for m in batch] == done
         assert task is not None
         assert task is not asyncio.current_task()
+    assert count(path, "trade_executions") == 1
+
+
+async def test_read_now_reads_what_is_committed_through_the_writers_connection(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN) as (bus, actor):
+        assert actor.read_now("SELECT ticket FROM trade_executions") == []
+        await bus.publish(execution(7), wait=True)
+        await actor.sqlite.query("SELECT 1")  # housekeeping after the commit is done too
+        assert actor.read_now("SELECT ticket FROM trade_executions WHERE ticket = ?", (7,)) == [
+            (7,)
+        ]
+        with pytest.raises(ValueError, match="not a SELECT"):
+            actor.read_now("DELETE FROM trade_executions")
+        with pytest.raises(sqlite3.ProgrammingError):
+            actor.read_now("SELECT ?", ())  # a mistake of the caller's: raised, not hidden
     assert count(path, "trade_executions") == 1
 
 
