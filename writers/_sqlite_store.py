@@ -24,6 +24,7 @@ from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, r
 from ._sqlite_thread import Job, SqliteThread
 from ._sqlite_watch import FilesChanged, FileWatch
 from ._store import Fault, Poison, Transaction, encoded, event_name
+from ._wal_index import WalIndex
 
 __all__ = ["SqliteStore"]
 
@@ -32,6 +33,9 @@ T = TypeVar("T")
 logger = logging.getLogger("writers")
 
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
+# After this many inline transactions the thread looks at the WAL (each writes a few
+# pages: their WAL grows as fast as the thread's own transactions would make it).
+_INLINE_BETWEEN_INSPECTIONS = 64
 # A transaction of at most this many rows runs in the event loop's thread when the
 # SQLite thread is idle (a lone call's round trip then has no thread hop); with
 # synchronous FULL or EXTRA a commit waits for the disk: never in the event loop.
@@ -130,10 +134,17 @@ class SqliteStore:
         self._planned_outbox_seq = 1  # as for ticks: the next outbox position
         self._committed_outbox_seq = 1
         self._last_inspection = 0.0  # (thread)
+        self._inline_since_inspection = 0  # (event loop)
         # Whether the connection has the settings of inline transactions (no busy
         # timeout, no automatic checkpoint) rather than the thread's: switched only
         # when the other side runs next, not around every transaction.
         self._inline_settings = False
+        # The WAL's frames not yet checkpointed, read from its index: the thread then
+        # checkpoints after a transaction's outcome is out (see _checkpoint_if_due),
+        # with SQLite's automatic checkpoint off. Where the index cannot be read, the
+        # automatic checkpoint stays on (wal_autocheckpoint: this many frames).
+        self.wal_index = WalIndex(path)
+        self._autocheckpoint = AUTOCHECKPOINT
 
     @property
     def target(self) -> str:
@@ -172,6 +183,9 @@ class SqliteStore:
                 conn, self.spec.tick_table, self.expected_batch
             )
         self.watch.remember()
+        if self.wal_index.open():
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._autocheckpoint = 0
 
     async def close(self) -> None:
         # What is still queued was not acknowledged and never will be (a writer that
@@ -186,6 +200,7 @@ class SqliteStore:
             self.lock.release()
 
     def _close(self) -> None:
+        self.wal_index.close()
         conn, self._conn = self._conn, None
         if conn is None:
             return
@@ -248,7 +263,8 @@ class SqliteStore:
         self.watch.check()
         if not self._inline_settings:
             conn.execute("PRAGMA busy_timeout=0")
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+            if self._autocheckpoint:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             self._inline_settings = True
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -257,19 +273,25 @@ class SqliteStore:
                 raise
             return False
         self._run(transaction, False, begun=True)
+        self._inline_since_inspection += 1
         return True
 
     def _thread_settings(self) -> None:
-        """Before a job of the SQLite thread: the busy timeout and the automatic
-        checkpoint back, if inline transactions turned them off."""
+        """Before a job of the SQLite thread: the busy timeout (and SQLite's automatic
+        checkpoint, where it is used) back, if inline transactions turned them off."""
         conn = self._conn
         if self._inline_settings and conn is not None:
             conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
-            conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
+            if self._autocheckpoint:
+                conn.execute(f"PRAGMA wal_autocheckpoint={self._autocheckpoint}")
             self._inline_settings = False
 
     def _inspection_due(self) -> bool:
-        return time.monotonic() - self._last_inspection >= _CHECKPOINT_EVERY
+        """Whether the thread should look at the WAL after an inline transaction."""
+        return (
+            self._inline_since_inspection >= _INLINE_BETWEEN_INSPECTIONS
+            or time.monotonic() - self._last_inspection >= _CHECKPOINT_EVERY
+        )
 
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""
@@ -389,13 +411,21 @@ class SqliteStore:
         """Nothing to do: the SQLite thread inspects the WAL between transactions."""
 
     def _inspect_wal(self) -> None:
-        """Checkpoint now and then; warn when readers keep the WAL from being reset.
+        """Checkpoint when the WAL holds ``AUTOCHECKPOINT`` frames not yet copied
+        into the database, and now and then; warn when readers keep the WAL from
+        being reset.
 
         Run by the SQLite thread after a transaction's outcome is out: nobody waits
-        for it, and the next transaction only by as long as the checkpoint takes.
+        for it. The next transaction would wait for the checkpoint, so while one is
+        queued the checkpoint waits instead, up to four times the frames.
         """
         now = time.monotonic()
-        if now - self._last_inspection < _CHECKPOINT_EVERY:
+        self._inline_since_inspection = 0
+        backlog = self.wal_index.backlog() if not self._autocheckpoint else None
+        if backlog is not None and backlog >= AUTOCHECKPOINT:
+            if self.thread.transaction_queued() and backlog < 4 * AUTOCHECKPOINT:
+                return
+        elif now - self._last_inspection < _CHECKPOINT_EVERY:
             return
         self._last_inspection = now
         try:

@@ -101,6 +101,10 @@ class SqliteThread:
         #: SQLite thread has finished (counted by it only): equal when it is idle.
         self._queued = 0
         self._finished = 0
+        #: Likewise for transactions: submitted (event loop side), taken from the queue
+        #: (thread side).
+        self._transactions_submitted = 0
+        self._transactions_taken = 0
         #: The generation stamped on transactions submitted now (event loop side).
         self.generation = 0
         self._halted = -1  # transactions of this generation or older are skipped (thread side)
@@ -119,6 +123,10 @@ class SqliteThread:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(thread.join)
 
+    def transaction_queued(self) -> bool:
+        """Whether a transaction waits in the queue (in the thread: to run after this)."""
+        return self._transactions_submitted != self._transactions_taken
+
     def halt(self) -> None:
         """Skip every transaction submitted so far that has not started (a writer that
         stops on an error must not commit, unacknowledged, what it had queued)."""
@@ -132,6 +140,8 @@ class SqliteThread:
         with contextlib.suppress(RuntimeError):  # not on asyncio: a worker thread waits
             job.wake = (asyncio.get_running_loop(), anyio.Event())
         self._queued += 1
+        if transaction:
+            self._transactions_submitted += 1
         self._jobs.put(job)
         return job
 
@@ -227,6 +237,7 @@ class SqliteThread:
                     self._finished += 1
                 job.finish()
                 continue
+            self._transactions_taken += 1
             with self._running:
                 self._before(job)
                 self._execute(job)
