@@ -37,10 +37,11 @@ class _Entry:
     """A batch in the pipeline: submitted (``pending``) or not (deferred, or its plan
     failed with ``error``)."""
 
-    __slots__ = ("batch", "error", "pending", "transaction")
+    __slots__ = ("batch", "cut_at", "error", "pending", "transaction")
 
     def __init__(self, batch: list[Message]) -> None:
         self.batch = batch
+        self.cut_at = time.monotonic()  # when the batch was taken
         self.pending: Pending | None = None
         self.transaction: Transaction | None = None
         self.error: Exception | None = None
@@ -115,6 +116,7 @@ class Pipeline:
             seconds = pending.committed()
             if seconds is not None and self.store.verified():
                 self._acknowledged(batch, {}, transaction.rows, seconds)
+                self.counters.settled(time.monotonic() - entry.cut_at)
                 return
         self.entries.append(entry)
         self._notify()
@@ -165,6 +167,7 @@ class Pipeline:
                     error = exc
                 else:
                     await self.acknowledge(entry.batch, {}, entry.transaction.rows, seconds)
+                    self.counters.settled(time.monotonic() - entry.cut_at)
                     self.entries.popleft()
                     self._notify()
                     await self.store.maintain()

@@ -29,6 +29,9 @@ __all__ = ["Writer"]
 logger = logging.getLogger("writers")
 
 _WATCH_FILES_EVERY = 0.1  # seconds an idle writer waits before it looks at its files again
+# How late the batch timer may fire (s): the event loop's timers are rounded to whole
+# milliseconds (asyncio's epoll wait), so a cut is planned that much early.
+_TIMER_SLACK = 0.001
 
 
 class Writer:
@@ -245,13 +248,19 @@ class Writer:
     def _cut_after(self) -> float:
         """How long the oldest pending event may wait before the batch is cut.
 
-        ``max_delay`` less the longest of the recent commits (a commit that runs a WAL
-        checkpoint takes twice as long as the others), so that an event is committed
-        within about ``max_delay`` of its publish, not ``max_delay`` plus a commit;
-        never less than half of it, so batches stay batches.
+        ``max_delay`` less what a batch takes from its cut to its acknowledgement (a
+        moving average of the recent batches: planning, the wait behind the
+        transaction in flight, the commit) and the event loop's timer slack, so that
+        an event is committed within about ``max_delay`` of its publish, not
+        ``max_delay`` plus a commit; never less than half of it, so batches stay
+        batches when commits are slow. Until a batch has been acknowledged nothing is
+        known: half of it.
         """
-        longest = max(self.counters.recent_commits, default=0.0)
-        return max(self.max_delay - longest, self.max_delay / 2)
+        counters = self.counters
+        if not counters.settled_batches:
+            return self.max_delay / 2
+        expected = counters.cut_to_ack + _TIMER_SLACK
+        return max(self.max_delay - expected, self.max_delay / 2)
 
     async def _drain(self, subscription: Subscription, pipeline: Pipeline) -> None:
         """Commit what was received but not yet acknowledged, then all that is buffered."""
