@@ -38,8 +38,7 @@ async def publish_together(
     committed, so that a first event the writer refuses (:class:`eventbus.NotStored`)
     leaves nothing behind.
     """
-    writers = {takes(event) for event in events}
-    if len(events) > 1 and len(writers) == 1:
+    if len(events) > 1 and len({takes(event) for event in events}) == 1:
         await bus.publish_many(events, wait=True)
         return
     for event in events:
