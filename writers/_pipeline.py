@@ -110,7 +110,10 @@ class Pipeline:
         this returns, in the caller's task. Otherwise it is an entry as
         :meth:`launch` makes, settled in its turn."""
         entry = _Entry(batch)
-        self._submit(entry)
+        try:
+            self._submit(entry)
+        except Exception as exc:  # in the waiter's task: the writer's task sorts it out
+            entry.pending, entry.error = None, exc
         pending, transaction = entry.pending, entry.transaction
         if pending is not None and transaction is not None:
             seconds = pending.committed()
