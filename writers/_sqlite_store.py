@@ -417,17 +417,22 @@ class SqliteStore:
 
         Run by the SQLite thread after a transaction's outcome is out: nobody waits
         for it. The next transaction would wait for the checkpoint, so while one is
-        queued the checkpoint waits instead, up to four times the frames.
+        queued the checkpoint waits instead, up to four times the frames. The warning
+        comes from the periodic look only (a starved WAL stays over the threshold).
         """
         now = time.monotonic()
         self._inline_since_inspection = 0
+        periodic = now - self._last_inspection >= _CHECKPOINT_EVERY
         backlog = self.wal_index.backlog() if not self._autocheckpoint else None
-        if backlog is not None and backlog >= AUTOCHECKPOINT:
-            if self.thread.transaction_queued() and backlog < 4 * AUTOCHECKPOINT:
-                return
-        elif now - self._last_inspection < _CHECKPOINT_EVERY:
+        due = (
+            backlog is not None
+            and backlog >= AUTOCHECKPOINT
+            and (backlog >= 4 * AUTOCHECKPOINT or not self.thread.transaction_queued())
+        )
+        if not (due or periodic):
             return
-        self._last_inspection = now
+        if periodic:
+            self._last_inspection = now
         try:
             row = self._checkpoint()
         except sqlite3.Error:
@@ -436,7 +441,7 @@ class SqliteStore:
             return
         _busy, frames, checkpointed = row
         self.wal_frames = max(frames, 0)
-        if frames > _WAL_STARVED_FRAMES and checkpointed < frames:
+        if periodic and frames > _WAL_STARVED_FRAMES and checkpointed < frames:
             logger.warning(
                 "writer %s: the WAL holds %d frames that cannot be checkpointed: a reader "
                 "keeps a read transaction open; end it so the WAL can be reset",
