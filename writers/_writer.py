@@ -250,16 +250,16 @@ class Writer:
 
         ``max_delay`` less what a batch takes from its cut to its acknowledgement (a
         moving average of the recent batches: planning, the wait behind the
-        transaction in flight, the commit) and the event loop's timer slack, so that
-        an event is committed within about ``max_delay`` of its publish, not
-        ``max_delay`` plus a commit; never less than half of it, so batches stay
-        batches when commits are slow. Until a batch has been acknowledged nothing is
-        known: half of it.
+        transaction in flight, the commit, plus the average deviation from it, as TCP
+        allows for a round trip) and the event loop's timer slack, so that an event is
+        committed within about ``max_delay`` of its publish, not ``max_delay`` plus a
+        commit; never less than half of it, so batches stay batches when commits are
+        slow. Until a batch has been acknowledged nothing is known: half of it.
         """
         counters = self.counters
         if not counters.settled_batches:
             return self.max_delay / 2
-        expected = counters.cut_to_ack + _TIMER_SLACK
+        expected = counters.cut_to_ack + counters.cut_to_ack_deviation + _TIMER_SLACK
         return max(self.max_delay - expected, self.max_delay / 2)
 
     async def _drain(self, subscription: Subscription, pipeline: Pipeline) -> None:

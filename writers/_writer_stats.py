@@ -8,7 +8,10 @@ from typing import NamedTuple
 
 __all__ = ["BATCH_BUCKETS", "COMMIT_BUCKETS", "Counters", "WriterStatistics"]
 
-_SETTLE_WEIGHT = 0.2  # of the latest batch in the moving average of cut-to-acknowledgement
+# The weights of the latest batch in the moving average of cut-to-acknowledgement and in
+# that of its deviation from it (as TCP estimates a round trip and its variation).
+_SETTLE_WEIGHT = 0.2
+_DEVIATION_WEIGHT = 0.25
 
 #: The upper bounds (seconds, inclusive) of the commit-duration histogram's buckets;
 #: one more bucket counts the commits slower than the last.
@@ -67,6 +70,9 @@ class Counters:
         #: queued behind the transaction in flight, committed, acknowledged): an
         #: exponential moving average of the recent batches, for the batch cut.
         self.cut_to_ack = 0.0
+        #: How far (s) a batch's cut-to-acknowledgement strays from that average: a
+        #: moving average of the absolute differences.
+        self.cut_to_ack_deviation = 0.0
         #: The batches it averages (0: nothing is known yet).
         self.settled_batches = 0
         self.retries = 0
@@ -97,9 +103,14 @@ class Counters:
     def settled(self, seconds: float) -> None:
         """A batch was acknowledged ``seconds`` after it was cut."""
         if self.settled_batches:
-            self.cut_to_ack += _SETTLE_WEIGHT * (seconds - self.cut_to_ack)
+            error = seconds - self.cut_to_ack
+            self.cut_to_ack_deviation += _DEVIATION_WEIGHT * (
+                abs(error) - self.cut_to_ack_deviation
+            )
+            self.cut_to_ack += _SETTLE_WEIGHT * error
         else:
             self.cut_to_ack = seconds
+            self.cut_to_ack_deviation = seconds / 2
         self.settled_batches += 1
 
     def statistics(

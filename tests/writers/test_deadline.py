@@ -35,21 +35,26 @@ def test_the_cut_allows_for_what_a_batch_takes_from_its_cut_to_its_acknowledgeme
     writer = _writer(max_delay=1.0)
     # Nothing known yet: the oldest event may wait half of max_delay.
     assert writer._cut_after() == pytest.approx(0.5)
-    writer.counters.settled(0.2)
-    assert writer._cut_after() == pytest.approx(0.8 - _TIMER_SLACK)
-    for _ in range(50):  # a moving average: it follows what batches take now
+    writer.counters.settled(0.2)  # and, for a start, a deviation of half that
+    assert writer._cut_after() == pytest.approx(1.0 - 0.2 - 0.1 - _TIMER_SLACK)
+    for _ in range(50):  # moving averages: they follow what batches take now
         writer.counters.settled(0.1)
     assert writer._cut_after() == pytest.approx(0.9 - _TIMER_SLACK, abs=1e-3)
+    for seconds in [0.05, 0.15] * 25:  # as long on average, but irregular: cut earlier
+        writer.counters.settled(seconds)
+    assert writer._cut_after() < 0.9 - _TIMER_SLACK - 0.04
     for _ in range(50):  # commits too slow for max_delay: batches stay batches
         writer.counters.settled(2.0)
     assert writer._cut_after() == pytest.approx(0.5)
 
 
-def test_the_moving_average_weighs_the_latest_batch_a_fifth() -> None:
+def test_the_moving_averages_weigh_the_latest_batch_a_fifth_and_a_quarter() -> None:
     counters = Counters(())
     counters.settled(1.0)
+    assert (counters.cut_to_ack, counters.cut_to_ack_deviation) == (1.0, 0.5)
     counters.settled(2.0)
     assert counters.cut_to_ack == pytest.approx(1.2)
+    assert counters.cut_to_ack_deviation == pytest.approx(0.5 + 0.25 * (1.0 - 0.5))
 
 
 async def test_with_slow_commits_a_batch_is_cut_before_max_delay(
