@@ -36,7 +36,8 @@ class WriterActor(Writer):
     :param max_delay: ... or when the oldest pending event is old enough to be
         committed this long (s) after its publish: it may wait ``max_delay`` less what
         a batch takes from its cut to its acknowledgement (a moving average of the
-        recent batches) and a millisecond of timer slack, never less than half of
+        recent batches, plus their average deviation from it) and a millisecond of
+        timer slack, never less than half of
         ``max_delay`` (nor, before the first commit, more). So ``max_delay`` bounds
         publish-to-commit, even with no more traffic. A waiter cuts the batch at once.
     :param synchronous: ``PRAGMA synchronous``: NORMAL (an app crash loses nothing
