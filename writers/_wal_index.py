@@ -64,7 +64,7 @@ class WalIndex:
         if version != _VERSION or not initialised:
             return None
         (backfilled,) = _BACKFILL.unpack_from(data, 2 * _COPY)
-        return max(frames - backfilled, 0)
+        return max(int(frames) - int(backfilled), 0)
 
     def close(self) -> None:
         fd, self._fd = self._fd, None

@@ -363,9 +363,12 @@ def test_an_event_just_built_is_admitted_without_validating_it_again(
     execution = build(TradeExecution, **fields_of(TradeExecution))
     checked: list[Event] = []
     slow = validate_module._validate_slow
-    monkeypatch.setattr(
-        validate_module, "_validate_slow", lambda event: (checked.append(event), slow(event))
-    )
+
+    def counting(event: Event) -> None:
+        checked.append(event)
+        slow(event)
+
+    monkeypatch.setattr(validate_module, "_validate_slow", counting)
     assert admit(execution) == execution.topic
     assert checked == []
     # An equal event that is not the one built is validated.
