@@ -41,6 +41,9 @@ class Subscription:
 
     The members of an atomic group (``publish_many*``) that it receives are
     consecutive in its buffer, and :meth:`receive_batch` never splits them.
+
+    A consumer may set :attr:`assist` to let those who wait for its messages do its
+    work while it is idle (see :meth:`wait_done`).
     """
 
     def __init__(
@@ -90,6 +93,12 @@ class Subscription:
         # and why it closed (a consumer that failed).
         self._abandoned_from: float = math.inf
         self._error: BaseException | None = None
+        #: Set by the consumer: called by :meth:`wait_done` (in the waiter's task, and
+        #: synchronously) when a message the waiter waits for is buffered, before it
+        #: waits. The consumer may take and acknowledge messages there, when it is idle,
+        #: so that a lone waiter is not first handed to the consumer's task and back. It
+        #: must not raise, nor take what it cannot finish in order.
+        self.assist: Callable[[], None] | None = None
 
     @property
     def max_buffer(self) -> int:
@@ -300,13 +309,20 @@ class Subscription:
     async def wait_done(self, seq: int) -> None:
         """Wait until every message up to ``seq`` has been acknowledged (or dropped).
 
+        If the oldest buffered message is one a waiter waits for, the consumer's
+        :attr:`assist` is called first, and a receiver filling a batch takes what is
+        buffered at once instead of waiting for more.
+
         :raises BusClosed: if this is a durable subscription and it was closed before
             acknowledging one of them (it was not stored: do not report it done).
         """
         self._hurrying.append(seq)
         try:
             if self._hurried():
-                self.inbox.wake()  # a receiver filling a batch takes what is there now
+                if self.assist is not None:
+                    self.assist()  # an idle consumer's work, done here
+                if self._hurried():
+                    self.inbox.wake()  # a receiver filling a batch takes what is there now
             while not self.inbox.closed and self._oldest_pending_seq() <= seq:
                 event = anyio.Event()
                 self._done_waiters.append((seq, event))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import threading
 import time
@@ -42,9 +43,16 @@ _last_ms = 0
 _counter = 0
 
 
+# The counters' random seeds: a generator of the module's own (seeded from the
+# system's randomness when made, and again in a forked child), so that a new
+# millisecond costs no system call, and a program seeding the ``random`` module
+# changes nothing here.
+_random = random.Random()
+
+
 def _seed() -> int:
     """A counter's first value: random, below 2**70 (headroom against overflow)."""
-    return int.from_bytes(os.urandom(9), "big") >> 2
+    return _random.getrandbits(70)
 
 
 def _reset_after_fork() -> None:
@@ -52,6 +60,7 @@ def _reset_after_fork() -> None:
     # draws a counter of its own: it must not make the ids its parent makes next.
     global _lock, _counter
     _lock = threading.Lock()
+    _random.seed()
     _counter = _seed()
 
 

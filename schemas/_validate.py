@@ -42,6 +42,12 @@ _MIN_INT64: Final = -(2**63)
 #: each hold up to a million characters.
 MAX_EVENT_BYTES: Final = 1_048_576
 
+# The last event :func:`build` made and validated, and its topic, when none of its
+# values can change afterwards (a dict or list can): publishing it right after,
+# as the integration calls do, admits it without validating it a second time.
+_built: tuple[Event, str] | None = None
+_UNCHANGING: Final = frozenset({str, int, float, bool, type(None)})
+
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoders: Final[dict[type[Event], msgspec.msgpack.Decoder[Any]]] = {
     cls: msgspec.msgpack.Decoder(cls) for cls in EVENT_TYPES
@@ -74,6 +80,9 @@ def admit(event: Event) -> str:
                 return tick_topics[event.symbol]
         except Exception:  # an unknown or unhashable symbol, a str price, ...
             pass
+    built = _built
+    if built is not None and built[0] is event:
+        return built[1]
     _validate_slow(event)
     topic = event.topic
     if type(event) is Tick and len(tick_topics) < MAX_KNOWN_SYMBOLS:
@@ -223,7 +232,11 @@ def build(cls: type[E], /, **fields: Any) -> E:
         field = match.group(1) if match else None
         value = fields.get(field) if field else None
         raise InvalidEvent(cls.__name__, field, value, str(exc)) from None
-    return validate(event)
+    topic = admit(event)
+    if _UNCHANGING.issuperset(map(type, msgspec.structs.astuple(event))):
+        global _built
+        _built = (event, topic)
+    return event
 
 
 def from_dict(data: Mapping[str, Any], cls: type[E] | None = None) -> E:

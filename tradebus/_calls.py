@@ -38,8 +38,7 @@ async def publish_together(
     committed, so that a first event the writer refuses (:class:`eventbus.NotStored`)
     leaves nothing behind.
     """
-    writers = {takes(event) for event in events}
-    if len(events) > 1 and len(writers) == 1:
+    if len(events) > 1 and len({takes(event) for event in events}) == 1:
         await bus.publish_many(events, wait=True)
         return
     for event in events:
@@ -97,7 +96,7 @@ class IntegrationCalls:
         spec = self.node.topology.home(event_type)
         if spec is None:
             raise TradebusError(f"no database of this topology stores {event_type.__name__}")
-        return spec.filename, await self.node.point_reader(spec)
+        return spec.filename, await self.node.reference_reader(spec)
 
     async def _shared(self, event_type: type[Event]) -> aiosqlite.Connection:
         """The shared read-only connection of ``event_type``'s home (for reads of many

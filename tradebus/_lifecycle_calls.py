@@ -236,18 +236,16 @@ class LifecycleCalls(IntegrationCalls):
                 replay = True
         events: list[Event] = [execution]
         if recommendation_id is not None:
-            events.append(
-                schemas.build(
-                    RecommendationUpdate,
-                    recommendation_id=recommendation_id,
-                    status="executed",
-                    ticket=ticket,
-                    ts=execution.ts,
-                    event_id=schemas.derived_event_id(execution.event_id),
-                )
+            update = schemas.build(
+                RecommendationUpdate,
+                recommendation_id=recommendation_id,
+                status="executed",
+                ticket=ticket,
+                ts=execution.ts,
+                event_id=schemas.derived_event_id(execution.event_id),
             )
-        self._check_routes(*events)
-        if recommendation_id is not None:
+            events.append(update)
+            self._check_routes(update)
             database, conn = await self._reader(TradeRecommendation)
             await references.require_recommendation(
                 conn, database, recommendation_id, executed_by=None if replay else ticket

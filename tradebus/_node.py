@@ -451,6 +451,17 @@ class Node:
         thread, without a hop to a connection's thread, unless the file is busy."""
         return await self._readers.quick(self._readable(database))
 
+    async def reference_reader(self, database: str | DatabaseSpec) -> RowSource:
+        """The reader the integration calls check references with (a few rows by an
+        indexed key, with SQL of their own): through the writer's own connection when
+        this node writes the database and its writer is idle, else as
+        :meth:`point_reader` reads."""
+        spec = self._readable(database)
+        writer = self._writers.get(spec.name)
+        if isinstance(writer, WriterActor):
+            return await self._readers.own(spec, writer)
+        return await self._readers.quick(spec)
+
     def _check_sqlite(self, spec: DatabaseSpec) -> None:
         if spec.name in self.stores:
             where = self._writers[spec.name].path if spec.name in self._writers else "elsewhere"

@@ -12,7 +12,7 @@ import anyio
 from writers import DatabaseSpec, open_reader
 
 from ._empty_reader import empty_database
-from ._quick_reader import QuickReader, RowSource
+from ._quick_reader import OwnReader, QuickReader, ReadsNow, RowSource
 
 __all__ = ["SharedReaders"]
 
@@ -31,6 +31,7 @@ class SharedReaders:
         self._shared: dict[str, aiosqlite.Connection] = {}
         self._empty: dict[str, aiosqlite.Connection] = {}
         self._quick: dict[str, QuickReader] = {}
+        self._own: dict[str, RowSource] = {}
         self._opening = anyio.Lock()
 
     async def get(self, spec: DatabaseSpec) -> aiosqlite.Connection:
@@ -65,6 +66,16 @@ class SharedReaders:
             self._quick[spec.name] = quick
         return quick
 
+    async def own(self, spec: DatabaseSpec, writer: ReadsNow) -> RowSource:
+        """A reader of a few rows of a database this node writes, through its
+        ``writer``'s connection while that is idle (see :class:`OwnReader`), else as
+        :meth:`quick` reads."""
+        own = self._own.get(spec.name)
+        if own is None:
+            quick = await self.quick(spec)
+            own = self._own.setdefault(spec.name, OwnReader(writer, quick))
+        return own
+
     async def _empty_reader(self, spec: DatabaseSpec) -> aiosqlite.Connection:
         conn = self._empty.get(spec.name)
         if conn is None:
@@ -76,4 +87,5 @@ class SharedReaders:
         self._shared.clear()
         self._empty.clear()
         self._quick.clear()
+        self._own.clear()
         await self._stack.aclose()

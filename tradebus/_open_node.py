@@ -71,8 +71,9 @@ def open_node(
     :param topology: roles -> databases (default: :meth:`Topology.default`).
 
     The other options are passed to every writer (see :class:`~writers.WriterActor`,
-    whose defaults they share): ``max_batch`` events and ``max_delay`` seconds at
-    most per transaction, the ``synchronous`` pragma, ``max_buffer`` events waiting,
+    whose defaults they share): ``max_batch`` events at most per transaction, and
+    ``max_delay`` seconds from an event's publish to its commit (the batch is cut early
+    enough for that), the ``synchronous`` pragma, ``max_buffer`` events waiting,
     ``busy_timeout`` and ``max_backoff`` seconds for a locked or failing database,
     ``drain_timeout`` seconds to commit what is held at shutdown, and
     ``switch_interval`` (the interpreter's thread switch interval while writers run,

@@ -31,6 +31,9 @@ class Topology:
     """
 
     owners: Mapping[str, DatabaseSpec]
+    _homes: Mapping[type[Event], DatabaseSpec] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         owners = dict(self.owners)
@@ -44,6 +47,11 @@ class Topology:
         if len(set(files)) != len(files):
             raise ValueError(f"each database needs its own file, got {files}")
         object.__setattr__(self, "owners", MappingProxyType(owners))
+        # Each event type's home, worked out once (every call asks, several times).
+        homes: dict[type[Event], DatabaseSpec] = {}
+        for spec in reversed(owners.values()):  # the first database that stores it wins
+            homes.update(dict.fromkeys(spec.event_types, spec))
+        object.__setattr__(self, "_homes", MappingProxyType(homes))
 
     @classmethod
     def default(cls) -> Topology:
@@ -84,10 +92,7 @@ class Topology:
     def home(self, event: Event | type[Event]) -> DatabaseSpec | None:
         """The database that stores events of this type (None: not persisted)."""
         event_type = event if isinstance(event, type) else type(event)
-        for spec in self.databases:
-            if event_type in spec.event_types:
-                return spec
-        return None
+        return self._homes.get(event_type)
 
     def home_of_topic(self, topic: str) -> DatabaseSpec | None:
         """The database whose writer subscribes to ``topic`` (None: not persisted)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
@@ -32,9 +33,13 @@ class WriterActor(Writer):
 
     :param role: recorded in the lock file, so that a refused writer is told who holds it.
     :param max_batch: commit when this many events are pending...
-    :param max_delay: ... or when the oldest pending event has waited this long (s),
-        less the longest of the last 16 commits (at most half of it), so that an event
-        is committed within about ``max_delay`` of its publish, even with no more traffic.
+    :param max_delay: ... or when the oldest pending event is old enough to be
+        committed this long (s) after its publish: it may wait ``max_delay`` less what
+        a batch takes from its cut to its acknowledgement (a moving average of the
+        recent batches, plus their average deviation from it) and a millisecond of
+        timer slack, never less than half of
+        ``max_delay`` (nor, before the first commit, more). So ``max_delay`` bounds
+        publish-to-commit, even with no more traffic. A waiter cuts the batch at once.
     :param synchronous: ``PRAGMA synchronous``: NORMAL (an app crash loses nothing
         committed; a power loss may lose the last commits) or FULL.
     :param max_buffer: how many events may wait for this writer before publishers
@@ -118,6 +123,15 @@ class WriterActor(Writer):
         """
         with shortened_switch_interval(self.switch_interval):
             await super().run(task_status=task_status)
+
+    def read_now(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any] | None:
+        """The rows of one ``SELECT`` (a point read of what is committed) through the
+        writer's own connection, in the calling thread, if the writer's SQLite thread
+        is idle now; None if not (then read through a reader).
+
+        :raises ValueError: if ``sql`` is not a ``SELECT``.
+        """
+        return self.sqlite.read_now(sql, parameters)
 
     def __repr__(self) -> str:
         return f"<WriterActor {self.spec.name} {self.path!r}>"

@@ -60,6 +60,12 @@ class PgPending:
     def done(self) -> bool:
         return self.job.done.is_set()
 
+    def committed(self) -> float | None:
+        job = self.job
+        if self.trial or not job.done.is_set() or job.error is not None:
+            return None
+        return job.seconds
+
     async def outcome(self) -> float:
         try:
             await self.store.jobs.wait(self.job)
@@ -330,6 +336,9 @@ class PostgresStore:
     async def verify(self, holding: int) -> None:
         if self.link.broken is not None:
             raise WriterError(f"{self.link.broken} ({holding} events held are not acknowledged)")
+
+    def verified(self) -> bool:
+        return self.link.broken is None
 
     async def maintain(self) -> None:
         """Nothing to do: PostgreSQL's autovacuum keeps the tables."""

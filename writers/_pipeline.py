@@ -6,6 +6,10 @@ outcome awaited, the store's files verified, its messages acknowledged. When an
 entry fails, the store runs nothing submitted after it; the pipeline then stores
 that batch alone (retrying transient faults, splitting it around what cannot be
 stored, see :mod:`._rescue`), and plans the entries after it again from scratch.
+
+A batch taken for a waiter while the pipeline is idle (:meth:`Pipeline.express`) is
+settled at once when the store committed it as it was submitted: no task of the
+writer's is woken for it.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ class _Entry:
     """A batch in the pipeline: submitted (``pending``) or not (deferred, or its plan
     failed with ``error``)."""
 
-    __slots__ = ("batch", "error", "pending", "transaction")
+    __slots__ = ("batch", "cut_at", "error", "pending", "transaction")
 
     def __init__(self, batch: list[Message]) -> None:
         self.batch = batch
+        self.cut_at = time.monotonic()  # when the batch was taken
         self.pending: Pending | None = None
         self.transaction: Transaction | None = None
         self.error: Exception | None = None
@@ -79,16 +84,44 @@ class Pipeline:
 
     def launch(self, batch: list[Message]) -> None:
         """Plan and submit ``batch`` (after every entry before it)."""
-        entry = _Entry(batch)
         entries = self.entries
+        entry = _Entry(batch)
         if not self._blocked and (not entries or entries[-1].pending is not None):
-            try:
-                entry.transaction = transaction = self.store.plan(batch)
-            except Exception as exc:
-                entry.error = exc  # settled in its turn: stored alone
-            else:
-                entry.pending = self.store.submit(transaction)
+            self._submit(entry)
         entries.append(entry)
+        self._notify()
+
+    def _submit(self, entry: _Entry) -> None:
+        try:
+            entry.transaction = transaction = self.store.plan(entry.batch)
+        except Exception as exc:
+            entry.error = exc  # settled in its turn: stored alone
+        else:
+            entry.pending = self.store.submit(transaction)
+
+    def idle(self) -> bool:
+        """Whether nothing is in the pipeline, nor being stored alone, and more may come."""
+        return not self.entries and not self._blocked and not self.finished
+
+    def express(self, batch: list[Message]) -> None:
+        """Plan and submit ``batch`` into an :meth:`idle` pipeline, and settle it at
+        once if its transaction committed as it was submitted (the store ran it in
+        this thread) and the store's files are unchanged: it is acknowledged before
+        this returns, in the caller's task. Otherwise it is an entry as
+        :meth:`launch` makes, settled in its turn."""
+        entry = _Entry(batch)
+        try:
+            self._submit(entry)
+        except Exception as exc:  # in the waiter's task: the writer's task sorts it out
+            entry.pending, entry.error = None, exc
+        pending, transaction = entry.pending, entry.transaction
+        if pending is not None and transaction is not None:
+            seconds = pending.committed()
+            if seconds is not None and self.store.verified():
+                self._acknowledged(batch, {}, transaction.rows, seconds)
+                self.counters.settled(time.monotonic() - entry.cut_at)
+                return
+        self.entries.append(entry)
         self._notify()
 
     def finish(self) -> None:
@@ -137,6 +170,7 @@ class Pipeline:
                     error = exc
                 else:
                     await self.acknowledge(entry.batch, {}, entry.transaction.rows, seconds)
+                    self.counters.settled(time.monotonic() - entry.cut_at)
                     self.entries.popleft()
                     self._notify()
                     await self.store.maintain()
@@ -189,6 +223,16 @@ class Pipeline:
         # A file deleted or replaced during the commit: what was just committed may be
         # in an unlinked file. Never acknowledge what the files may not keep.
         await self.store.verify(len(batch))
+        self._acknowledged(batch, failed, rows, seconds)
+
+    def _acknowledged(
+        self,
+        batch: list[Message],
+        failed: dict[int, str],
+        rows: Mapping[str, int],
+        seconds: float | None,
+    ) -> None:
+        """Count and acknowledge ``batch``, committed and verified; call ``on_commit``."""
         if seconds is None:
             self.counters.add_rows(rows)
         else:

@@ -24,6 +24,7 @@ from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, r
 from ._sqlite_thread import Job, SqliteThread
 from ._sqlite_watch import FilesChanged, FileWatch
 from ._store import Fault, Poison, Transaction, encoded, event_name
+from ._wal_index import WalIndex
 
 __all__ = ["SqliteStore"]
 
@@ -32,6 +33,9 @@ T = TypeVar("T")
 logger = logging.getLogger("writers")
 
 _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
+# After this many inline transactions the thread looks at the WAL (each writes a few
+# pages: their WAL grows as fast as the thread's own transactions would make it).
+_INLINE_BETWEEN_INSPECTIONS = 64
 # A transaction of at most this many rows runs in the event loop's thread when the
 # SQLite thread is idle (a lone call's round trip then has no thread hop); with
 # synchronous FULL or EXTRA a commit waits for the disk: never in the event loop.
@@ -61,6 +65,12 @@ class SqlitePending:
 
     def done(self) -> bool:
         return self.job.done.is_set()
+
+    def committed(self) -> float | None:
+        job = self.job
+        if self.trial or not job.done.is_set() or job.error is not None:
+            return None
+        return job.seconds
 
     async def outcome(self) -> float:
         try:
@@ -102,7 +112,10 @@ class SqliteStore:
         self.expected_batch = expected_batch
         self.lock = WriterLock(path, role)
         self.thread = SqliteThread(
-            f"tradebus writer {spec.name}", after_transaction=self._inspect_wal
+            f"tradebus writer {spec.name}",
+            after_transaction=self._inspect_wal,
+            housekeeping_due=self._inspection_due,
+            before_job=self._thread_settings,
         )
         self.watch = FileWatch(path)
         self.planner = Planner(spec, forward=forward)
@@ -121,6 +134,17 @@ class SqliteStore:
         self._planned_outbox_seq = 1  # as for ticks: the next outbox position
         self._committed_outbox_seq = 1
         self._last_inspection = 0.0  # (thread)
+        self._inline_since_inspection = 0  # (event loop)
+        # Whether the connection has the settings of inline transactions (no busy
+        # timeout, no automatic checkpoint) rather than the thread's: switched only
+        # when the other side runs next, not around every transaction.
+        self._inline_settings = False
+        # The WAL's frames not yet checkpointed, read from its index: the thread then
+        # checkpoints after a transaction's outcome is out (see _checkpoint_if_due),
+        # with SQLite's automatic checkpoint off. Where the index cannot be read, the
+        # automatic checkpoint stays on (wal_autocheckpoint: this many frames).
+        self.wal_index = WalIndex(path)
+        self._autocheckpoint = AUTOCHECKPOINT
 
     @property
     def target(self) -> str:
@@ -159,6 +183,9 @@ class SqliteStore:
                 conn, self.spec.tick_table, self.expected_batch
             )
         self.watch.remember()
+        if self.wal_index.open():
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._autocheckpoint = 0
 
     async def close(self) -> None:
         # What is still queued was not acknowledged and never will be (a writer that
@@ -173,6 +200,7 @@ class SqliteStore:
             self.lock.release()
 
     def _close(self) -> None:
+        self.wal_index.close()
         conn, self._conn = self._conn, None
         if conn is None:
             return
@@ -227,26 +255,43 @@ class SqliteStore:
         """:meth:`_run`, in the event loop's thread, if it can start at once; return
         False if another connection holds the write lock (nothing was run). A WAL
         checkpoint is left to the SQLite thread's housekeeping, never run in the loop
-        by this commit."""
+        by this commit: inline transactions run with no busy timeout and no automatic
+        checkpoint, settings the thread puts back before its next job."""
         conn = self._conn
         if conn is None:
             raise WriterError(f"the connection to {self.path} is closed")
         self.watch.check()
-        conn.execute("PRAGMA busy_timeout=0")
+        if not self._inline_settings:
+            conn.execute("PRAGMA busy_timeout=0")
+            if self._autocheckpoint:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._inline_settings = True
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                 raise
             return False
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        try:
-            self._run(transaction, False, begun=True)
-        finally:
-            conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
+        self._run(transaction, False, begun=True)
+        self._inline_since_inspection += 1
         return True
+
+    def _thread_settings(self) -> None:
+        """Before a job of the SQLite thread: the busy timeout (and SQLite's automatic
+        checkpoint, where it is used) back, if inline transactions turned them off."""
+        conn = self._conn
+        if self._inline_settings and conn is not None:
+            conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
+            if self._autocheckpoint:
+                conn.execute(f"PRAGMA wal_autocheckpoint={self._autocheckpoint}")
+            self._inline_settings = False
+
+    def _inspection_due(self) -> bool:
+        """Whether the thread should look at the WAL after an inline transaction."""
+        return (
+            self._inline_since_inspection >= _INLINE_BETWEEN_INSPECTIONS
+            or time.monotonic() - self._last_inspection >= _CHECKPOINT_EVERY
+        )
 
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""
@@ -325,6 +370,9 @@ class SqliteStore:
         logger.error("writer %s: %s", self.spec.name, error)
         raise error
 
+    def verified(self) -> bool:
+        return self.watch.changed() is None
+
     async def _checkpoint_unlinked(self) -> str:
         """Copy every committed transaction from the (unlinked) WAL into the database.
 
@@ -363,15 +411,28 @@ class SqliteStore:
         """Nothing to do: the SQLite thread inspects the WAL between transactions."""
 
     def _inspect_wal(self) -> None:
-        """Checkpoint now and then; warn when readers keep the WAL from being reset.
+        """Checkpoint when the WAL holds ``AUTOCHECKPOINT`` frames not yet copied
+        into the database, and now and then; warn when readers keep the WAL from
+        being reset.
 
         Run by the SQLite thread after a transaction's outcome is out: nobody waits
-        for it, and the next transaction only by as long as the checkpoint takes.
+        for it. The next transaction would wait for the checkpoint, so while one is
+        queued the checkpoint waits instead, up to four times the frames. The warning
+        comes from the periodic look only (a starved WAL stays over the threshold).
         """
         now = time.monotonic()
-        if now - self._last_inspection < _CHECKPOINT_EVERY:
+        self._inline_since_inspection = 0
+        periodic = now - self._last_inspection >= _CHECKPOINT_EVERY
+        backlog = self.wal_index.backlog() if not self._autocheckpoint else None
+        due = (
+            backlog is not None
+            and backlog >= AUTOCHECKPOINT
+            and (backlog >= 4 * AUTOCHECKPOINT or not self.thread.transaction_queued())
+        )
+        if not (due or periodic):
             return
-        self._last_inspection = now
+        if periodic:
+            self._last_inspection = now
         try:
             row = self._checkpoint()
         except sqlite3.Error:
@@ -380,7 +441,7 @@ class SqliteStore:
             return
         _busy, frames, checkpointed = row
         self.wal_frames = max(frames, 0)
-        if frames > _WAL_STARVED_FRAMES and checkpointed < frames:
+        if periodic and frames > _WAL_STARVED_FRAMES and checkpointed < frames:
             logger.warning(
                 "writer %s: the WAL holds %d frames that cannot be checkpointed: a reader "
                 "keeps a read transaction open; end it so the WAL can be reset",
@@ -456,6 +517,36 @@ class SqliteStore:
                 self._inspect_wal()  # deletes grow the WAL as inserts do
 
         return await self.thread.call(run)
+
+    def read_now(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any] | None:
+        """The rows of one ``SELECT`` on the writer's connection, read at once in this
+        thread when the SQLite thread has nothing queued or running (so no transaction
+        is open: it sees what is committed, as any reader does); None otherwise, or if
+        it could not read now (read elsewhere then).
+
+        For a point read right before a publish: the writer's connection holds the
+        pages it just wrote, where another connection must read them again and take
+        its locks first (a few system calls, slow on a CPU that was idle).
+
+        :raises ValueError: if ``sql`` is not a ``SELECT``.
+        """
+        if sql.lstrip()[:6].upper() != "SELECT":
+            raise ValueError(f"not a SELECT: {sql[:40]!r}")
+        job = self.thread.run_inline(partial(self._read, sql, tuple(parameters)))
+        if job is None:
+            return None
+        if job.error is not None:
+            if isinstance(job.error, sqlite3.OperationalError | WriterError):
+                return None  # busy, or closed: another reader tells
+            raise job.error
+        return job.result
+
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+        conn = self._conn
+        if conn is None:
+            raise WriterError(f"the connection to {self.path} is closed")
+        with contextlib.closing(conn.execute(sql, parameters)) as cursor:
+            return cursor.fetchall()
 
     async def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         """Run one statement on the writer's connection, between its transactions."""

@@ -39,16 +39,23 @@ T = TypeVar("T")
 logger = logging.getLogger("writers")
 
 
+#: The ``done`` of every job run inline: it is finished before anyone sees it.
+_FINISHED = threading.Event()
+_FINISHED.set()
+
+
 class Job(Generic[T]):
     """A call to run in the SQLite thread, and what it returned or raised."""
 
     __slots__ = ("done", "error", "function", "generation", "result", "seconds", "wake")
 
-    def __init__(self, function: Callable[[], T], generation: int | None) -> None:
+    def __init__(
+        self, function: Callable[[], T], generation: int | None, *, inline: bool = False
+    ) -> None:
         self.function = function
         #: None for jobs that always run; else the generation of a transaction.
         self.generation = generation
-        self.done = threading.Event()
+        self.done = _FINISHED if inline else threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -57,7 +64,8 @@ class Job(Generic[T]):
 
     def finish(self) -> None:
         """Mark the job done (in the SQLite thread) and wake whoever waits for it."""
-        self.done.set()
+        if self.done is not _FINISHED:
+            self.done.set()
         wake = self.wake
         if wake is not None:
             loop, event = wake
@@ -68,10 +76,23 @@ class Job(Generic[T]):
 class SqliteThread:
     """A dedicated thread running jobs from a queue; see the module's docstring."""
 
-    def __init__(self, name: str, after_transaction: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        after_transaction: Callable[[], None] | None = None,
+        *,
+        housekeeping_due: Callable[[], bool] | None = None,
+        before_job: Callable[[], None] | None = None,
+    ) -> None:
         self.name = name
         #: Called in the thread after each transaction's outcome is out (housekeeping).
         self.after_transaction = after_transaction
+        #: Whether housekeeping has anything to do now (a cheap look, from any thread):
+        #: a transaction run inline hands it to the thread only then, so that an idle
+        #: thread is not woken after every lone transaction for nothing.
+        self.housekeeping_due = housekeeping_due
+        #: Called in the thread before each job it runs (not before a job run inline).
+        self.before_job = before_job
         self._jobs: queue.SimpleQueue[Job[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         #: Held by whoever runs a job: the thread, or a caller running one inline.
@@ -80,6 +101,10 @@ class SqliteThread:
         #: SQLite thread has finished (counted by it only): equal when it is idle.
         self._queued = 0
         self._finished = 0
+        #: Likewise for transactions: submitted (event loop side), taken from the queue
+        #: (thread side).
+        self._transactions_submitted = 0
+        self._transactions_taken = 0
         #: The generation stamped on transactions submitted now (event loop side).
         self.generation = 0
         self._halted = -1  # transactions of this generation or older are skipped (thread side)
@@ -98,6 +123,10 @@ class SqliteThread:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(thread.join)
 
+    def transaction_queued(self) -> bool:
+        """Whether a transaction waits in the queue (in the thread: to run after this)."""
+        return self._transactions_submitted != self._transactions_taken
+
     def halt(self) -> None:
         """Skip every transaction submitted so far that has not started (a writer that
         stops on an error must not commit, unacknowledged, what it had queued)."""
@@ -111,13 +140,16 @@ class SqliteThread:
         with contextlib.suppress(RuntimeError):  # not on asyncio: a worker thread waits
             job.wake = (asyncio.get_running_loop(), anyio.Event())
         self._queued += 1
+        if transaction:
+            self._transactions_submitted += 1
         self._jobs.put(job)
         return job
 
     def run_inline(self, function: Callable[[], T], *, transaction: bool = False) -> Job[T] | None:
         """Run ``function`` now, in this thread, if the SQLite thread has no job queued
         or running (so order is kept); return the finished job, or None (then
-        :meth:`submit` it). Housekeeping after a transaction is left to the thread."""
+        :meth:`submit` it). Housekeeping after a transaction is left to the thread,
+        when it is due."""
         if (
             self._thread is None
             or self._queued != self._finished
@@ -125,11 +157,15 @@ class SqliteThread:
         ):
             return None
         try:
-            job = Job(function, self.generation if transaction else None)
+            job = Job(function, self.generation if transaction else None, inline=True)
             self._execute(job)
         finally:
             self._running.release()
-        if job.generation is not None and self.after_transaction is not None:
+        if (
+            job.generation is not None
+            and self.after_transaction is not None
+            and (self.housekeeping_due is None or self.housekeeping_due())
+        ):
             self._queued += 1
             self._jobs.put(Job(self._housekeeping, None))
         return job
@@ -156,21 +192,21 @@ class SqliteThread:
         """Run ``function`` in the thread and return what it returns."""
         return await self.wait(self.submit(function))
 
-    def _execute(self, job: Job[Any]) -> None:
-        """Run ``job`` (unless a failure halted its generation) and finish it."""
+    def _execute(self, job: Job[Any], *, finish: bool = True) -> None:
+        """Run ``job`` (unless a failure halted its generation), and finish it."""
         if job.generation is not None and job.generation <= self._halted:
             job.error = Skipped(f"not run: a transaction before it in {self.name} failed")
+        else:
+            started = time.perf_counter()
+            try:
+                job.result = job.function()
+            except BaseException as exc:
+                job.error = exc
+                if job.generation is not None:
+                    self._halted = job.generation
+            job.seconds = time.perf_counter() - started
+        if finish:
             job.finish()
-            return
-        started = time.perf_counter()
-        try:
-            job.result = job.function()
-        except BaseException as exc:
-            job.error = exc
-            if job.generation is not None:
-                self._halted = job.generation
-        job.seconds = time.perf_counter() - started
-        job.finish()
 
     def _housekeeping(self) -> None:
         if self.after_transaction is not None:
@@ -179,14 +215,31 @@ class SqliteThread:
             except Exception:  # housekeeping: never the end of the thread
                 logger.exception("%s: housekeeping failed", self.name)
 
+    def _before(self, job: Job[Any]) -> None:
+        if self.before_job is not None:
+            try:
+                self.before_job()
+            except Exception:  # the job runs all the same, and says what is wrong
+                logger.exception("%s: preparing for a job failed", self.name)
+
     def _serve(self) -> None:
         jobs = self._jobs
         while True:
             job = jobs.get()
             if job is None:
                 return
+            if job.generation is None:
+                # Counted idle before its caller hears of it: what the caller does next
+                # may then run inline at once.
+                with self._running:
+                    self._before(job)
+                    self._execute(job, finish=False)
+                    self._finished += 1
+                job.finish()
+                continue
+            self._transactions_taken += 1
             with self._running:
+                self._before(job)
                 self._execute(job)
-                if job.generation is not None:
-                    self._housekeeping()
+                self._housekeeping()
                 self._finished += 1

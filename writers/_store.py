@@ -12,7 +12,8 @@ contract:
   and the next :meth:`Store.plan` continues from the last committed transaction (for
   example the next tick seq), whatever was planned since;
 - it acknowledges a transaction's messages only after its outcome and a
-  :meth:`Store.verify` both returned.
+  :meth:`Store.verify` both returned (or, settling at once for a waiter, after
+  :meth:`Pending.committed` and :meth:`Store.verified` both said so).
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ class Pending(Protocol):
 
     def done(self) -> bool:
         """Whether its outcome is known."""
+        ...
+
+    def committed(self) -> float | None:
+        """How long it ran (seconds) if it is done and committed, without waiting;
+        None if it is not done yet, failed, or was a trial (:meth:`outcome` tells)."""
         ...
 
     async def outcome(self) -> float:
@@ -129,8 +135,14 @@ class Store(Protocol):
         """
         ...
 
+    def verified(self) -> bool:
+        """Whether :meth:`verify` would return at once (a quick look, never waiting);
+        False if it must run (it then raises, or saves what it can first)."""
+        ...
+
     async def maintain(self) -> None:
-        """Housekeeping between transactions (checkpoints, statistics)."""
+        """Housekeeping after a transaction that the writer settled in its own task (not
+        after one settled at once for a waiter, see ``Pipeline.express``)."""
         ...
 
     def backlog(self) -> int:

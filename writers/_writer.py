@@ -29,6 +29,9 @@ __all__ = ["Writer"]
 logger = logging.getLogger("writers")
 
 _WATCH_FILES_EVERY = 0.1  # seconds an idle writer waits before it looks at its files again
+# How late the batch timer may fire (s): the event loop's timers are rounded to whole
+# milliseconds (asyncio's epoll wait), so a cut is planned that much early.
+_TIMER_SLACK = 0.001
 
 
 class Writer:
@@ -79,6 +82,7 @@ class Writer:
         self.depth = depth
         self.counters = Counters(tables)
         self._subscription: Subscription | None = None
+        self._pipeline: Pipeline | None = None  # while it consumes (not while it drains)
         self._scope: anyio.CancelScope | None = None
         self._task_group: TaskGroup | None = None
 
@@ -116,6 +120,7 @@ class Writer:
     def stop(self) -> None:
         """Ask the writer to commit what it holds and buffers, then exit (within
         ``drain_timeout``)."""
+        self._pipeline = None
         if self._scope is not None:
             self._scope.cancel()
         self.stopping()
@@ -180,15 +185,45 @@ class Writer:
             subscription.close(error=failure)
 
     async def _consume(self, subscription: Subscription, pipeline: Pipeline) -> None:
-        """Receive and launch batches in one task, settle them in order in this one."""
+        """Receive and launch batches in one task, settle them in order in this one;
+        meanwhile, let a waiter store what it waits for while the pipeline is idle."""
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._feed, subscription, pipeline)
-                await pipeline.settle_all()
+                self._pipeline = pipeline
+                subscription.assist = self._assist
+                try:
+                    await pipeline.settle_all()
+                finally:
+                    subscription.assist = None
+                    self._pipeline = None
         except BaseExceptionGroup as group:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
+
+    def _assist(self) -> None:
+        """Called by a waiter of a buffered message (``Subscription.assist``): if the
+        writer is idle (nothing in its pipeline), take what is buffered as the next
+        batch, in the waiter's task, and commit it there when the store can at once (a
+        small transaction, the SQLite thread idle): the waiter's event is then
+        committed and acknowledged without a hop to the writer's tasks and back, as a
+        lone call's is. Otherwise the batch is submitted as the writer's own task would
+        have; it is settled in its turn.
+
+        The waiter would have cut the batch here anyway (a receiver takes what is
+        buffered at once when someone waits for it), so the batches are the ones the
+        writer's own task would take.
+        """
+        pipeline, subscription = self._pipeline, self._subscription
+        if pipeline is None or subscription is None or not pipeline.idle():
+            return
+        try:
+            batch = subscription.receive_batch_nowait(self.max_batch)
+        except BusClosed:
+            return
+        if batch:
+            pipeline.express(batch)
 
     async def _feed(self, subscription: Subscription, pipeline: Pipeline) -> None:
         while True:
@@ -221,13 +256,19 @@ class Writer:
     def _cut_after(self) -> float:
         """How long the oldest pending event may wait before the batch is cut.
 
-        ``max_delay`` less the longest of the recent commits (a commit that runs a WAL
-        checkpoint takes twice as long as the others), so that an event is committed
-        within about ``max_delay`` of its publish, not ``max_delay`` plus a commit;
-        never less than half of it, so batches stay batches.
+        ``max_delay`` less what a batch takes from its cut to its acknowledgement (a
+        moving average of the recent batches: planning, the wait behind the
+        transaction in flight, the commit, plus the average deviation from it, as TCP
+        allows for a round trip) and the event loop's timer slack, so that an event is
+        committed within about ``max_delay`` of its publish, not ``max_delay`` plus a
+        commit; never less than half of it, so batches stay batches when commits are
+        slow. Until a batch has been acknowledged nothing is known: half of it.
         """
-        longest = max(self.counters.recent_commits, default=0.0)
-        return max(self.max_delay - longest, self.max_delay / 2)
+        counters = self.counters
+        if not counters.settled_batches:
+            return self.max_delay / 2
+        expected = counters.cut_to_ack + counters.cut_to_ack_deviation + _TIMER_SLACK
+        return max(self.max_delay - expected, self.max_delay / 2)
 
     async def _drain(self, subscription: Subscription, pipeline: Pipeline) -> None:
         """Commit what was received but not yet acknowledged, then all that is buffered."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import bisect
-import collections
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 __all__ = ["BATCH_BUCKETS", "COMMIT_BUCKETS", "Counters", "WriterStatistics"]
 
-_RECENT_COMMITS = 16  # commits whose duration the batch cut allows for
+# The weights of the latest batch in the moving average of cut-to-acknowledgement and in
+# that of its deviation from it (as TCP estimates a round trip and its variation).
+_SETTLE_WEIGHT = 0.2
+_DEVIATION_WEIGHT = 0.25
 
 #: The upper bounds (seconds, inclusive) of the commit-duration histogram's buckets;
 #: one more bucket counts the commits slower than the last.
@@ -64,8 +66,15 @@ class Counters:
         self.commit_total = 0.0
         self.commit_last = 0.0
         self.commit_max = 0.0
-        #: The durations (s) of the last commits, for the batch cut.
-        self.recent_commits: collections.deque[float] = collections.deque(maxlen=_RECENT_COMMITS)
+        #: How long (s) a batch takes from its cut to its acknowledgement (planned,
+        #: queued behind the transaction in flight, committed, acknowledged): an
+        #: exponential moving average of the recent batches, for the batch cut.
+        self.cut_to_ack = 0.0
+        #: How far (s) a batch's cut-to-acknowledgement strays from that average: a
+        #: moving average of the absolute differences.
+        self.cut_to_ack_deviation = 0.0
+        #: The batches it averages (0: nothing is known yet).
+        self.settled_batches = 0
         self.retries = 0
         self.last_error: str | None = None
         #: Rows deleted per table by retention.
@@ -86,11 +95,23 @@ class Counters:
         self.max_batch = max(self.max_batch, events)
         ms = seconds * 1000
         self.commit_last = ms
-        self.recent_commits.append(seconds)
         self.commit_total += ms
         self.commit_max = max(self.commit_max, ms)
         self.commit_buckets[bisect.bisect_left(COMMIT_BUCKETS, seconds)] += 1
         self.batch_buckets[bisect.bisect_left(BATCH_BUCKETS, events)] += 1
+
+    def settled(self, seconds: float) -> None:
+        """A batch was acknowledged ``seconds`` after it was cut."""
+        if self.settled_batches:
+            error = seconds - self.cut_to_ack
+            self.cut_to_ack_deviation += _DEVIATION_WEIGHT * (
+                abs(error) - self.cut_to_ack_deviation
+            )
+            self.cut_to_ack += _SETTLE_WEIGHT * error
+        else:
+            self.cut_to_ack = seconds
+            self.cut_to_ack_deviation = seconds / 2
+        self.settled_batches += 1
 
     def statistics(
         self, database: str, path: str, pending: int, wal_frames: int

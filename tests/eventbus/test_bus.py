@@ -337,6 +337,50 @@ async def test_publish_with_wait_returns_only_after_the_message_is_acknowledged(
         assert result == [message.seq]
 
 
+async def test_an_idle_consumer_lets_the_waiter_do_its_work() -> None:
+    # The consumer's assist hook runs in the waiter's task, before it waits: what it
+    # takes and acknowledges there is done before publish(wait=True) returns, and no
+    # task of the consumer is needed.
+    calls: list[list[int]] = []
+    async with EventBus() as bus:
+        sub = bus.subscribe(">", durable=True)
+
+        def assist() -> None:
+            batch = sub.receive_batch_nowait(10)
+            calls.append(numbers(batch))
+            sub.ack(len(batch))
+
+        sub.assist = assist
+        bus.publish_nowait(Item(n=0))
+        seq = await bus.publish(Item(n=1), wait=True)
+        assert calls == [[0, 1]]
+        stats = sub.statistics()
+        assert (stats.acknowledged, stats.buffered, stats.in_flight) == (2, 0, 0)
+        await bus.flush()  # nothing buffered: not asked again
+        assert calls == [[0, 1]]
+    assert seq == 2
+
+
+async def test_a_waiter_waits_as_usual_when_the_assist_hook_takes_nothing() -> None:
+    asked: list[int] = []
+    done: list[int] = []
+    async with EventBus() as bus, anyio.create_task_group() as tg:
+        sub = bus.subscribe(">")
+        sub.assist = lambda: asked.append(sub.statistics().buffered)
+
+        async def publish() -> None:
+            done.append(await bus.publish(Item(n=0), wait=True))
+
+        tg.start_soon(publish)
+        await settle()
+        assert (asked, done) == ([1], [])
+        message = await sub.receive()
+        sub.ack()
+        await settle()
+        assert done == [message.seq]
+        assert asked == [1]  # the message was received before anyone waited again
+
+
 async def test_acknowledging_more_than_received_raises_value_error() -> None:
     async with EventBus() as bus:
         sub = bus.subscribe(">")

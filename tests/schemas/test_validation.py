@@ -357,6 +357,34 @@ def test_an_execution_without_stops_is_valid() -> None:
     assert build(TradeExecution, **fields).stop_loss is None
 
 
+def test_an_event_just_built_is_admitted_without_validating_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    execution = build(TradeExecution, **fields_of(TradeExecution))
+    checked: list[Event] = []
+    slow = validate_module._validate_slow
+
+    def counting(event: Event) -> None:
+        checked.append(event)
+        slow(event)
+
+    monkeypatch.setattr(validate_module, "_validate_slow", counting)
+    assert admit(execution) == execution.topic
+    assert checked == []
+    # An equal event that is not the one built is validated.
+    other = TradeExecution(**fields_of(TradeExecution))
+    assert admit(other) == other.topic
+    assert checked == [other]
+
+
+def test_an_event_whose_payload_can_change_is_validated_again() -> None:
+    payload: dict[str, Any] = {"rsi": 55.0}
+    analysis = build(AnalysisResult, kind="signal", payload=payload)
+    payload["rsi"] = math.nan  # a dict is not frozen with the event
+    with pytest.raises(InvalidEvent, match="payload"):
+        admit(analysis)
+
+
 @pytest.mark.parametrize("symbol", ["EURUSD.m", "XAUUSD.r", "BTC/USDT", "ES-202612", "BTCUSDT"])
 def test_broker_symbols_with_suffixes_and_separators_are_valid(symbol: str) -> None:
     tick = validate(Tick(symbol=symbol, bid=1.0, ask=1.5))

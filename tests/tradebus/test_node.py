@@ -23,6 +23,18 @@ async def test_open_node_creates_the_data_directory_and_the_three_databases(
     ]  # fmt: skip
 
 
+def test_a_topology_knows_the_home_of_every_event_type() -> None:
+    topology = Topology({"feed": MAIN.with_filename("ticks.db"), "ops": LOGS})
+    for spec in (MAIN, LOGS):
+        for event_type in spec.event_types:
+            home = topology.home(event_type)
+            assert home is not None
+            assert home.name == spec.name
+    assert topology.home(Tick(symbol="BTCUSDT", bid=1.0, ask=1.1)) == topology.spec("feed")
+    for event_type in ANALYSIS.event_types:
+        assert topology.home(event_type) is None  # no role owns the analysis database
+
+
 async def test_a_node_hosts_only_the_writers_of_its_roles(tmp_path: Path) -> None:
     async with open_node(tmp_path, roles=["desktop_agent"]) as node:
         assert node.writer("analysis").spec is ANALYSIS
