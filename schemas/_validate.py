@@ -80,8 +80,10 @@ def admit(event: Event) -> str:
                 return tick_topics[event.symbol]
         except Exception:  # an unknown or unhashable symbol, a str price, ...
             pass
+    global _built
     built = _built
     if built is not None and built[0] is event:
+        _built = None  # once: the same object published again is validated again
         return built[1]
     _validate_slow(event)
     topic = event.topic
@@ -97,6 +99,9 @@ def validate(event: E) -> E:
 
     :raises InvalidEvent: naming the event type, the field and the bad value.
     """
+    global _built
+    if _built is not None and _built[0] is event:
+        _built = None  # an explicit validation always checks every field
     admit(event)
     return event
 
@@ -218,6 +223,7 @@ def build(cls: type[E], /, **fields: Any) -> E:
 
     :raises InvalidEvent: on unknown or missing fields and invalid values.
     """
+    global _built
     if cls not in _decoders:
         raise InvalidEvent(getattr(cls, "__name__", repr(cls)), None, cls, "not an event type")
     for name in FLOAT_FIELDS[cls]:
@@ -234,7 +240,6 @@ def build(cls: type[E], /, **fields: Any) -> E:
         raise InvalidEvent(cls.__name__, field, value, str(exc)) from None
     topic = admit(event)
     if _UNCHANGING.issuperset(map(type, msgspec.structs.astuple(event))):
-        global _built
         _built = (event, topic)
     return event
 

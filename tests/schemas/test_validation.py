@@ -709,3 +709,17 @@ def test_a_tick_of_a_known_symbol_takes_the_fast_path(
     monkeypatch.setattr(validate_module, "_validate_slow", slow)
     tick = Tick(symbol="BTCUSDT", bid=50000.0, ask=50000.5, last=last, volume=2.0, source="feed")
     assert admit(tick) == "market.tick.BTCUSDT"
+
+
+def test_an_event_built_then_altered_is_validated_at_its_next_admission() -> None:
+    """The trust in a just-built event is spent by one admission, and an explicit
+    validate() never uses it: an event altered behind msgspec's back is refused."""
+    alert = build(TradeAlert, **fields_of(TradeAlert))
+    msgspec.structs.force_setattr(alert, "ts", -5)
+    with pytest.raises(InvalidEvent, match="ts"):
+        validate(alert)
+    again = build(TradeAlert, **fields_of(TradeAlert))
+    assert admit(again) == again.topic  # the one admission it is trusted for
+    msgspec.structs.force_setattr(again, "ts", -5)
+    with pytest.raises(InvalidEvent, match="ts"):
+        admit(again)
