@@ -178,10 +178,15 @@ class Watch:
     answers: list[tuple[int, str]] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
 
-    def problems(self, allowed_status: tuple[int, ...] = ()) -> list[str]:
+    def problems(
+        self, allowed_status: tuple[int, ...] = (), *, navigated: bool = False
+    ) -> list[str]:
+        """What went wrong on the page; ``navigated``: the test left the page, which
+        aborts the requests it had in flight (net::ERR_ABORTED), not a failure."""
         bad = [f"{status} {url}" for status, url in self.answers if status >= 400]
         bad = [b for b in bad if int(b.split()[0]) not in allowed_status]
-        return [*self.errors, *self.failed, *bad]
+        failed = [f for f in self.failed if not (navigated and "net::ERR_ABORTED" in f)]
+        return [*self.errors, *failed, *bad]
 
 
 async def _open(browser: Browser, url: str, size: tuple[int, int]) -> tuple[Page, Watch]:
@@ -372,7 +377,8 @@ async def test_a_server_that_wants_a_token_for_reads_gets_it_from_the_page(
             refused = [url for status, url in watch.answers if status == 401]
             assert refused
             assert all("/api/v1/" in url for url in refused)
-            assert watch.problems(allowed_status=(401,)) == [e for e in watch.errors if "401" in e]
+            problems = watch.problems(allowed_status=(401,), navigated=True)
+            assert problems == [e for e in watch.errors if "401" in e]
         finally:
             await page.close()
 
