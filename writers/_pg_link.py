@@ -159,19 +159,23 @@ class PgLink:
         rows = await conn.fetch(_STATE, COMMIT_COUNT, timeout=self.timeout())
         return {str(key): int(value) for key, value in rows}
 
+    async def _commits_seen(self) -> tuple[asyncpg.Connection[Any], int]:
+        """A new session holding the lock, and the commit count the database holds."""
+        conn = await self.connect()
+        try:
+            return conn, (await self.state(conn)).get(COMMIT_COUNT, 0)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await close_quietly(conn)
+            raise
+
     async def reopen(self, commits: int) -> asyncpg.Connection[Any]:
         """A new session after the connection was lost: the same database, still as
         this writer left it (``commits`` commits; else the writer stops).
 
         :raises WriterError: if another writer wrote it meanwhile.
         """
-        conn = await self.connect()  # a failure is transient: retried with backoff
-        try:
-            found = (await self.state(conn)).get(COMMIT_COUNT, 0)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await close_quietly(conn)
-            raise
+        conn, found = await self._commits_seen()  # a failure is transient: retried
         if found != commits:
             self.broken = WriterError(
                 f"{self.target} was written by another writer while this one's connection "
@@ -196,13 +200,7 @@ class PgLink:
         pause = 0.05
         while True:
             try:
-                conn = await self.connect()
-                try:
-                    found = (await self.state(conn)).get(COMMIT_COUNT, 0)
-                except BaseException:
-                    with anyio.CancelScope(shield=True):
-                        await close_quietly(conn)
-                    raise
+                conn, found = await self._commits_seen()
                 break
             except Exception as exc:
                 if not is_transient(exc) or anyio.current_time() >= deadline:
