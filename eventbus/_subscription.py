@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 from anyio.lowlevel import checkpoint
 
+from ._done import DoneWaiters
 from ._exceptions import BusClosed
 from ._inbox import NEVER, Inbox
 from ._message import Message
@@ -85,14 +86,7 @@ class Subscription:
         self._acknowledged = 0
         self._high_water = 0
         self._iter_pending = 0
-        self._done_waiters: list[tuple[int, anyio.Event]] = []
-        # The seqs that waiters (wait_done) wait for, while they wait: a receiver
-        # waiting to fill its batch takes what is buffered now instead.
-        self._hurrying: list[int] = []
-        # The oldest message a durable subscription discarded unacknowledged on close,
-        # and why it closed (a consumer that failed).
-        self._abandoned_from: float = math.inf
-        self._error: BaseException | None = None
+        self._done = DoneWaiters()
         #: Set by the consumer: called by :meth:`wait_done` (in the waiter's task, and
         #: synchronously) when a message the waiter waits for is buffered, before it
         #: waits. The consumer may take and acknowledge messages there, when it is idle,
@@ -190,7 +184,7 @@ class Subscription:
                 len(inbox.buffer) < count
                 and not inbox.closed
                 and not inbox.bus_closed
-                and not self._hurried()
+                and not self._done.hurried(inbox.buffer)
             ):
                 waiter = inbox.waiter
                 if waiter is None:
@@ -207,13 +201,8 @@ class Subscription:
                 inbox.waiter = None
                 inbox.set_wake_at(NEVER)
 
-    def _hurried(self) -> bool:
-        """Whether a buffered message is waited for: its batch should not wait to fill."""
-        buffer = self.inbox.buffer
-        return bool(buffer) and bool(self._hurrying) and buffer[0].seq <= max(self._hurrying)
-
     def _dropped_one(self) -> None:
-        if self._done_waiters:
+        if self._done.waiters:
             self._release_done()
 
     def _take(self, max_items: int, *, whole_groups: bool = True) -> list[Message[Any]]:
@@ -273,7 +262,7 @@ class Subscription:
         else:
             deque(map(_popleft, repeat(in_flight, count)), maxlen=0)  # a loop in C
         self._acknowledged += count
-        if self._done_waiters:
+        if self._done.waiters:
             self._release_done()
 
     def _record_failed(self, count: int, failed: Mapping[int, str]) -> None:
@@ -297,14 +286,7 @@ class Subscription:
         return math.inf
 
     def _release_done(self) -> None:
-        oldest = math.inf if self.inbox.closed else self._oldest_pending_seq()
-        keep: list[tuple[int, anyio.Event]] = []
-        for target, event in self._done_waiters:
-            if oldest > target:
-                event.set()
-            else:
-                keep.append((target, event))
-        self._done_waiters = keep
+        self._done.release(math.inf if self.inbox.closed else self._oldest_pending_seq())
 
     async def wait_done(self, seq: int) -> None:
         """Wait until every message up to ``seq`` has been acknowledged (or dropped).
@@ -316,26 +298,19 @@ class Subscription:
         :raises BusClosed: if this is a durable subscription and it was closed before
             acknowledging one of them (it was not stored: do not report it done).
         """
-        self._hurrying.append(seq)
+        done, inbox = self._done, self.inbox
+        done.hurrying.append(seq)
         try:
-            if self._hurried():
+            if done.hurried(inbox.buffer):
                 if self.assist is not None:
                     self.assist()  # an idle consumer's work, done here
-                if self._hurried():
-                    self.inbox.wake()  # a receiver filling a batch takes what is there now
-            while not self.inbox.closed and self._oldest_pending_seq() <= seq:
-                event = anyio.Event()
-                self._done_waiters.append((seq, event))
-                await event.wait()
+                if done.hurried(inbox.buffer):
+                    inbox.wake()  # a receiver filling a batch takes what is there now
+            while not inbox.closed and self._oldest_pending_seq() <= seq:
+                await done.wait(seq)
         finally:
-            self._hurrying.remove(seq)
-        if self._abandoned_from <= seq:
-            error = self._error
-            because = "" if error is None else f" ({type(error).__name__}: {error})"
-            raise BusClosed(
-                f"subscription {self.name!r} was closed before it acknowledged message "
-                f"{int(self._abandoned_from)}; messages up to {seq} were not all stored" + because
-            ) from error
+            done.hurrying.remove(seq)
+        done.check_stored(self.name, seq)
 
     # -------------------------------------------------------------------- iterate
 
@@ -373,10 +348,11 @@ class Subscription:
         if inbox.closed:
             return
         inbox.closed = True
-        self._error = error
+        done = self._done
+        done.error = error
         if self.durable:
-            self._abandoned_from = self._oldest_pending_seq()
-        self._on_close(self, self._abandoned_from, error)
+            done.abandoned_from = self._oldest_pending_seq()
+        self._on_close(self, done.abandoned_from, error)
         inbox.buffer.clear()
         inbox.taken()
         self._in_flight.clear()
