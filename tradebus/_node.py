@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -12,48 +11,33 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 import aiosqlite
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskGroup
 
 import schemas
 from eventbus import EventBus
-from writers import (
-    OUTBOX_SPEC,
-    DatabaseSpec,
-    PostgresWriter,
-    WriterActor,
-    WriterLockError,
-    WriterStatistics,
-    check_writer_options,
-    open_reader,
-)
+from writers import DatabaseSpec, PostgresWriter, WriterActor, check_writer_options, open_reader
 
 from ._contracts import ContractSizes
 from ._data_dir import NodeStatistics, ensure_data_dir
-from ._delivery import CLIENT_DIR, Delivery
+from ._delivery import Delivery
 from ._exceptions import AccessDenied, TradebusError
 from ._fork_guard import check_not_a_tainted_fork, node_started, node_stopped
 from ._id_floor import observe_stored_event_ids
 from ._node_readers import SharedReaders
 from ._node_services import NodeServices, ServiceFactory
-from ._node_shield import WriterShields
 from ._node_teardown import raise_not_running, settle_group
+from ._node_writers import NodeWriters
 from ._quick_reader import RowSource
 from ._routes import unrouted
 from ._status_reporter import StatusReporter
 from ._stores import check_stores, committed_cursor
 from ._topology import Topology
-from ._writer_options import DRAIN_TIMEOUT
 
 if TYPE_CHECKING:
     from ._integration import TradeIntegration
     from ._journal import Journal
 
 __all__ = ["Node", "NodeStatistics", "ensure_data_dir"]
-
-logger = logging.getLogger("tradebus")
-
-#: How many processes hosting no role may write outbox files in one data directory.
-MAX_CLIENTS = 256
 
 
 class Node:
@@ -93,21 +77,14 @@ class Node:
         self.bus = EventBus(
             admit=schemas.admit, decoder=schemas.decode, on_unrouted=self._refuse_unrouted
         )
-        self._writers: dict[str, WriterActor | PostgresWriter] = {}
-        #: The databases owned by roles this node does not host: their events go to
-        #: the outbox of the first hosted writer (or of a file of its own).
-        self._forwarded = tuple(
-            spec for role, spec in self.topology.owners.items() if role not in hosted
-        )
-        self._outbox_writer: WriterActor | None = None
+        self._writers = NodeWriters(
+            self.bus, self.topology, hosted, self.stores, self.writer_options, self.data_dir,
+            self.path,
+        )  # fmt: skip
         self._delivery: Delivery | None = None
         self._task_group: TaskGroup | None = None
         self._services = NodeServices(services)
-        self._readers = SharedReaders(self.path, lambda name: name in self._writers)
-        self._writer_failed = False
-        self._writer_error: BaseException | None = None
-        #: The writers keep running while the services stop, even on a cancellation.
-        self._shields = WriterShields()
+        self._readers = SharedReaders(self.path, lambda name: name in self._writers.by_name)
         self._entered = False
         self._running = False
         #: Keeps this process's entry in ``shared_memory.json`` (None: not kept).
@@ -128,27 +105,7 @@ class Node:
         await self._task_group.__aenter__()
         node_started()  # its threads start now (node_stopped() at the end of teardown)
         try:
-            forward = self._forwarded
-            for role in self.roles:
-                spec = self.topology.owned_by(role)
-                writer: WriterActor | PostgresWriter
-                if spec.name in self.stores:  # hosted, kept in PostgreSQL
-                    writer = PostgresWriter(
-                        self.bus, spec, self.stores[spec.name], role=role, **self.writer_options
-                    )
-                else:
-                    # The outbox goes to the first hosted SQLite file.
-                    self.path(spec).parent.mkdir(parents=True, exist_ok=True)
-                    writer = WriterActor(
-                        self.bus, spec, self.path(spec), role=role, forward=forward,
-                        **self.writer_options,
-                    )  # fmt: skip
-                await self._task_group.start(self._run_writer, writer)
-                self._writers[spec.name] = writer
-                if forward and isinstance(writer, WriterActor):
-                    self._outbox_writer, forward = writer, ()
-            if forward:  # no role, or only databases kept in PostgreSQL: a file of its own
-                self._outbox_writer = await self._start_client_writer()
+            await self._writers.start(self._task_group)
             # Ids made from now on sort after every id stored (by any earlier run).
             await observe_stored_event_ids(
                 self.path(s) for s in self.topology.databases if s.name not in self.stores
@@ -157,11 +114,11 @@ class Node:
             # Services start before the relays: they see what the relays bring.
             if self._services.factories:
                 await self._task_group.start(self._services.run, self)
-            outbox = self._outbox_writer
+            outbox = self._writers.outbox
             self._delivery = Delivery(
                 self.bus,
                 self.data_dir,
-                self._writers,
+                self._writers.by_name,
                 {spec.name: self.path(spec) for spec in self.topology.databases},
                 None if outbox is None else (outbox, Path(outbox.path)),
                 self.stores,
@@ -171,51 +128,9 @@ class Node:
             await self._teardown(exc)
             raise
         # Started: a cancellation from now on stops the services before the writers.
-        self._shields.shield()
+        self._writers.shields.shield()
         self._services.shield()
         return self
-
-    async def _start_client_writer(self) -> WriterActor:
-        """The writer of this node's own outbox file (it hosts no role): the first
-        ``outboxes/client-N.db`` whose lock is free."""
-        assert self._task_group is not None
-        directory = self.data_dir / CLIENT_DIR
-        directory.mkdir(exist_ok=True)
-        for n in range(1, MAX_CLIENTS + 1):
-            writer = WriterActor(
-                self.bus, OUTBOX_SPEC, directory / f"client-{n}.db", role="client",
-                forward=self._forwarded, **self.writer_options,
-            )  # fmt: skip
-            try:
-                await self._task_group.start(self._run_writer, writer)
-            except WriterLockError:
-                continue  # another process's outbox
-            return writer
-        raise TradebusError(
-            f"{MAX_CLIENTS} processes hosting no role already write outboxes in {directory}"
-        )
-
-    async def _run_writer(
-        self,
-        writer: WriterActor | PostgresWriter,
-        *,
-        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-    ) -> None:
-        try:
-            with self._shields.scope():
-                await writer.run(task_status=task_status)
-        except BaseException as exc:
-            if writer.spec is OUTBOX_SPEC and isinstance(exc, WriterLockError):
-                raise  # a client's outbox file taken by another process: it tries the next
-            if not isinstance(exc, anyio.get_cancelled_exc_class()):
-                # A dead writer must not leave a half-alive node: refuse publishes at
-                # once, and let the task group cancel the body.
-                self._writer_failed = True
-                if self._writer_error is None:
-                    self._writer_error = exc
-                logger.error("writer %s failed: %s; shutting the node down", writer.spec.name, exc)
-                self.bus.close()
-            raise
 
     def __enter__(self) -> NoReturn:
         raise TypeError(
@@ -233,7 +148,7 @@ class Node:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None and not self._writer_failed:
+        if exc is None and not self._writers.failed:
             try:
                 # What the services publish as they stop is flushed.
                 interrupted = await self._stop_services(None)
@@ -260,11 +175,8 @@ class Node:
         if self._delivery is not None:  # relays first: they publish on the bus
             await self._delivery.stop()
         self.bus.close()
-        for writer in self._writers.values():
-            writer.stopping()  # what they still run ends within drain_timeout
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
-        if cancelled:
-            self._shields.cancel()  # they commit what they hold and exit
+        self._writers.stopping(cancelled=cancelled)
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
         task_group, self._task_group = self._task_group, None
@@ -294,10 +206,10 @@ class Node:
         if self._task_group is None:
             await self._services.stop(exc)
             return None
-        return await self._shields.while_services_stop(
+        return await self._writers.shields.while_services_stop(
             lambda: self._services.stop(exc),
             self._task_group,
-            float(self.writer_options.get("drain_timeout", DRAIN_TIMEOUT)),
+            self._writers.drain_timeout,
             cancelled=isinstance(exc, anyio.get_cancelled_exc_class()),
         )
 
@@ -323,12 +235,7 @@ class Node:
         """The name of the writer of this node that takes ``event`` (stores it, or
         appends it to its outbox), or None if none does."""
         spec = self.topology.home(event)
-        if spec is None:
-            return None
-        if spec.name in self._writers:
-            return spec.name
-        outbox = self._outbox_writer
-        return None if outbox is None else outbox.spec.name
+        return None if spec is None else self._writers.takes(spec)
 
     async def delivered(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the API's
         """Return once every event this node has published so far is committed in its
@@ -356,8 +263,8 @@ class Node:
     def _check_running(self, topic: str) -> None:
         """Refuse a publish unless the node runs: say why (a writer failed, or the
         node is not started or is closed)."""
-        if self._writer_error is not None or not self._running:
-            raise_not_running(topic, self._writer_error, self._entered)
+        if self._writers.error is not None or not self._running:
+            raise_not_running(topic, self._writers.error, self._entered)
 
     # ------------------------------------------------------------------ access
 
@@ -398,7 +305,7 @@ class Node:
         """
         spec = self.topology.spec(database)
         self._require_role(self.topology.owner(spec), spec)
-        return self._writers[spec.name]
+        return self._writers.by_name[spec.name]
 
     async def cursor_of(self, database: str | DatabaseSpec, source: str) -> int:
         """The last position of ``source`` (the ``origin`` of the ``Headers`` its
@@ -407,7 +314,7 @@ class Node:
         PostgreSQL for a database this node keeps there.
         """
         spec = self.topology.spec(database)
-        writer = self._writers.get(spec.name)
+        writer = self._writers.by_name.get(spec.name)
         return await committed_cursor(spec, writer, self.stores, self.path(spec), source)
 
     def _require_role(self, role: str, spec: DatabaseSpec | None = None) -> None:
@@ -457,14 +364,15 @@ class Node:
         this node writes the database and its writer is idle, else as
         :meth:`point_reader` reads."""
         spec = self._readable(database)
-        writer = self._writers.get(spec.name)
+        writer = self._writers.by_name.get(spec.name)
         if isinstance(writer, WriterActor):
             return await self._readers.own(spec, writer)
         return await self._readers.quick(spec)
 
     def _check_sqlite(self, spec: DatabaseSpec) -> None:
         if spec.name in self.stores:
-            where = self._writers[spec.name].path if spec.name in self._writers else "elsewhere"
+            writers = self._writers.by_name
+            where = writers[spec.name].path if spec.name in writers else "elsewhere"
             raise TradebusError(
                 f"the {spec.name!r} database is kept in PostgreSQL ({where}), "
                 "not in a file: read it there (with asyncpg or psql); the node's readers, "
@@ -496,16 +404,9 @@ class Node:
         """The bus's and every hosted writer's counters."""
         return NodeStatistics(
             bus=self.bus.statistics(),
-            writers=self._writer_statistics(),
+            writers=self._writers.statistics(),
             relays={} if self._delivery is None else self._delivery.statistics(),
         )
-
-    def _writer_statistics(self) -> dict[str, WriterStatistics]:
-        stats = {name: writer.statistics() for name, writer in self._writers.items()}
-        outbox = self._outbox_writer
-        if outbox is not None and outbox.spec.name not in stats:
-            stats[outbox.spec.name] = outbox.statistics()  # a client's outbox file
-        return stats
 
     def __repr__(self) -> str:
         return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"
