@@ -20,9 +20,10 @@ from writers import DatabaseSpec, PostgresWriter, WriterActor, check_writer_opti
 from ._contracts import ContractSizes
 from ._data_dir import NodeStatistics, ensure_data_dir
 from ._delivery import Delivery
-from ._exceptions import AccessDenied, TradebusError
+from ._exceptions import TradebusError
 from ._fork_guard import check_not_a_tainted_fork, node_started, node_stopped
 from ._id_floor import observe_stored_event_ids
+from ._node_access import check_sqlite, require_role, sqlite_writer
 from ._node_readers import SharedReaders
 from ._node_services import NodeServices, ServiceFactory
 from ._node_teardown import raise_not_running, settle_group
@@ -278,7 +279,7 @@ class Node:
         from ._integration import TradeIntegration
 
         if self.roles:
-            self._require_role(role)
+            require_role(self.topology, self.roles, role)
         else:
             self.topology.owned_by(role)  # raises for a role the topology does not have
         return TradeIntegration(self, role)
@@ -290,13 +291,7 @@ class Node:
         :raises TradebusError: if the database is kept in PostgreSQL (see
             :meth:`store_writer`).
         """
-        writer = self.store_writer(database)
-        if not isinstance(writer, WriterActor):
-            raise TradebusError(
-                f"the {writer.spec.name!r} database is kept in PostgreSQL ({writer.path}): "
-                "its writer is a PostgresWriter, see node.store_writer()"
-            )
-        return writer
+        return sqlite_writer(self.store_writer(database))
 
     def store_writer(self, database: str | DatabaseSpec) -> WriterActor | PostgresWriter:
         """The writer of ``database``, in SQLite or in PostgreSQL (``stores``).
@@ -304,7 +299,7 @@ class Node:
         :raises AccessDenied: if this node does not host the database's owner role.
         """
         spec = self.topology.spec(database)
-        self._require_role(self.topology.owner(spec), spec)
+        require_role(self.topology, self.roles, self.topology.owner(spec), spec)
         return self._writers.by_name[spec.name]
 
     async def cursor_of(self, database: str | DatabaseSpec, source: str) -> int:
@@ -317,15 +312,6 @@ class Node:
         writer = self._writers.by_name.get(spec.name)
         return await committed_cursor(spec, writer, self.stores, self.path(spec), source)
 
-    def _require_role(self, role: str, spec: DatabaseSpec | None = None) -> None:
-        if role in self.roles:
-            return
-        what = f"write {spec.name!r} ({spec.filename})" if spec else f"act as role {role!r}"
-        raise AccessDenied(
-            f"this node may not {what}: it hosts {', '.join(self.roles) or 'no roles'}; "
-            f"the owners are {self.topology.describe()}"
-        )
-
     def path(self, database: str | DatabaseSpec) -> Path:
         """The file of ``database`` in this node's data directory."""
         return self.data_dir / self.topology.spec(database).filename
@@ -336,7 +322,7 @@ class Node:
 
         :raises TradebusError: for a database this node keeps in PostgreSQL.
         """
-        self._check_sqlite(self.topology.spec(database))
+        check_sqlite(self.topology.spec(database), self.stores, self._writers.by_name)
         async with open_reader(self.path(database)) as conn:
             yield conn
 
@@ -369,19 +355,9 @@ class Node:
             return await self._readers.own(spec, writer)
         return await self._readers.quick(spec)
 
-    def _check_sqlite(self, spec: DatabaseSpec) -> None:
-        if spec.name in self.stores:
-            writers = self._writers.by_name
-            where = writers[spec.name].path if spec.name in writers else "elsewhere"
-            raise TradebusError(
-                f"the {spec.name!r} database is kept in PostgreSQL ({where}), "
-                "not in a file: read it there (with asyncpg or psql); the node's readers, "
-                "the journal and the API read SQLite files only"
-            )
-
     def _readable(self, database: str | DatabaseSpec) -> DatabaseSpec:
         spec = self.topology.spec(database)
-        self._check_sqlite(spec)
+        check_sqlite(spec, self.stores, self._writers.by_name)
         if not self._running:
             state = "closed" if self._entered else "not started"
             raise TradebusError(
