@@ -19,16 +19,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
-import zlib
-from collections import deque
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import anyio
-import nats.errors
-import nats.js.errors
 from anyio.abc import TaskGroup
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -37,49 +32,19 @@ from eventbus import BusClosed, Message, Subscription
 from writers import DatabaseSpec
 
 from .._node import Node
-from ._batch import BATCH_OVERHEAD, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, pack_batch
 from ._connect import connect, ensure_stream
 from ._consume_names import BRIDGE_ORIGIN
-from ._errors import BridgeError, BridgeOptionError
+from ._errors import BridgeOptionError
+from ._forward_lanes import Lanes
+from ._forward_publish import Publisher
 from ._forward_stats import ForwarderStatistics
-from ._names import BATCH, MSG_ID, ORIGIN, SEQ, TopicHomes, check_prefix, stream_name, subject_of
+from ._forward_window import Item, Window
+from ._names import TopicHomes, check_prefix, stream_name, subject_of
 from ._options import check_name, check_number, check_topics, check_url, overlapping
 
 __all__ = ["JetStreamForwarder"]
 
 logger = logging.getLogger("tradebus")
-
-#: Pause before the first retry of a publish, and the longest (seconds).
-FIRST_PAUSE = 0.05
-MAX_PAUSE = 1.0
-#: How many events of other subjects a lane passes over when it gathers a batch.
-MAX_PASSED = 4096
-_RETRYABLE = (nats.errors.Error, nats.js.errors.Error, TimeoutError, OSError)
-
-
-class _Item:
-    """One bus message on its way: its subject, bytes and ``event_id``, and how it
-    ended."""
-
-    __slots__ = ("data", "done", "event_id", "failed", "seq", "subject")
-
-    def __init__(self, seq: int, subject: str, data: bytes, event_id: str | None) -> None:
-        self.seq = seq
-        self.subject = subject
-        self.data = data
-        self.event_id = event_id
-        self.done = False
-        self.failed: str | None = None
-
-
-class _Outgoing(NamedTuple):
-    """One NATS message of a lane: the bus messages it carries, its payload and
-    headers (fixed once made: a retry sends the very same message)."""
-
-    items: list[_Item]
-    subject: str
-    payload: bytes
-    headers: dict[str, str]
 
 
 class JetStreamForwarder:
@@ -142,18 +107,17 @@ class JetStreamForwarder:
         self._js: JetStreamContext | None = None
         self._subscription: Subscription | None = None
         self._task_group: TaskGroup | None = None
-        self._window: deque[_Item] = deque()
-        self._queues: list[deque[_Item]] = [deque() for _ in range(self.lanes)]
-        self._wake: list[anyio.Event] = [anyio.Event() for _ in range(self.lanes)]
-        self._lane_seq = [0] * self.lanes
-        self._room = anyio.Event()
-        self._empty = anyio.Event()
+        self._window = Window()
+        self._queues = Lanes(self.lanes, self.origin)
+        self._publisher = Publisher(
+            self.origin, self.publish_timeout, self._ensure_streams, self._window
+        )
         self._homes = TopicHomes(self.databases)
         self._entered = False
         self._stop_taking = False
-        self._forwarded = self._acked = self._duplicates = 0
-        self._retries = self._failed = self._skipped = self._messages = 0
-        self._logged_at = 0.0
+        #: Messages taken; of them, the ones brought by the bridge, and those that
+        #: belong to no database forwarded (the publisher counts its own failures).
+        self._forwarded = self._skipped = self._failed = 0
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -197,9 +161,7 @@ class JetStreamForwarder:
             if exc is None:  # drain: what was taken, and what waits to be, goes first
                 with anyio.move_on_after(self.drain_timeout, shield=True):
                     while self._window or subscription.statistics().buffered:
-                        self._empty = anyio.Event()
-                        with anyio.move_on_after(0.05):  # buffered: the taker goes on
-                            await self._empty.wait()
+                        await self._window.wait_for_empty(0.05)  # buffered: the taker goes on
                 self._stop_taking = True
                 if self._window or subscription.statistics().buffered:
                     logger.warning(
@@ -239,8 +201,7 @@ class JetStreamForwarder:
         while not self._stop_taking:
             room = self.max_in_flight - len(self._window)
             if room <= 0:
-                self._room = anyio.Event()
-                await self._room.wait()
+                await self._window.wait_for_room()
                 continue
             try:
                 batch = await subscription.receive_batch(min(room, 1_000), max_wait=0.002)
@@ -252,7 +213,7 @@ class JetStreamForwarder:
 
     def _take(self, message: Message[Any]) -> None:
         headers = message.headers
-        item = _Item(message.seq, "", b"", None)
+        item = Item(message.seq, "", b"", None)
         self._window.append(item)
         self._forwarded += 1
         if headers is not None and headers.origin.startswith(BRIDGE_ORIGIN):
@@ -266,147 +227,34 @@ class JetStreamForwarder:
             item.failed = f"topic {topic!r} belongs to no database the bridge forwards"
             self._failed += 1
             return
-        lane = zlib.crc32(topic.encode()) % self.lanes
         event_id = getattr(message.event, "event_id", None)
         item.subject = subject_of(topic, self.prefix)
         item.data = message.data
         item.event_id = event_id if isinstance(event_id, str) and event_id else None
-        self._queues[lane].append(item)
-        self._wake[lane].set()
+        self._queues.put(topic, item)
 
     def _advance(self) -> None:
         """Acknowledge on the bus the oldest messages that are done."""
-        window = self._window
-        count = 0
-        failed: dict[int, str] = {}
-        for item in window:
-            if not item.done:
-                break
-            if item.failed is not None:
-                failed[item.seq] = item.failed
-            count += 1
-        if not count:
-            return
-        for _ in range(count):
-            window.popleft()
         subscription = self._subscription
         assert subscription is not None
-        if not subscription.closed:
-            subscription.ack(count, failed=failed or None)
-        self._room.set()
-        if not window:
-            self._empty.set()
+        self._window.advance(subscription)
 
     # ------------------------------------------------------------------ lanes
 
     async def _lane_forever(self, lane: int) -> None:
-        queue = self._queues[lane]
+        queues, publisher = self._queues, self._publisher
+        js = self._js
+        assert js is not None
         while True:
-            if not queue:
-                self._wake[lane] = anyio.Event()
-                await self._wake[lane].wait()
-                continue
-            outgoing = self._next_message(lane)  # out of the queue; in the window still
-            await self._publish(outgoing)
+            await queues.wait(lane)
+            client = self._client
+            max_payload = client.max_payload if client is not None else 0
+            # out of the queue; in the window still
+            outgoing = queues.next_message(lane, max_payload)
+            await publisher.publish(js, outgoing)
             for item in outgoing.items:
                 item.done = True
             self._advance()
-
-    def _next_message(self, lane: int) -> _Outgoing:
-        """The lane's next NATS message, taken out of its queue: its first waiting
-        event, with, if it has no ``event_id``, the events without one of the same
-        subject waiting after it (up to :data:`MAX_BATCH_EVENTS` events and about
-        :data:`MAX_BATCH_BYTES`; stopping at an event of that subject with an
-        ``event_id``). Events of other subjects it passes over keep their place: the
-        order of each subject is kept (the order across subjects is not promised)."""
-        queue = self._queues[lane]
-        first = queue.popleft()
-        items = [first]
-        if first.event_id is not None or not queue:
-            return self._message(lane, items)
-        limit = self._batch_bytes()
-        size = len(first.data)
-        subject = first.subject
-        passed: list[_Item] = []
-        while queue and len(passed) < MAX_PASSED:
-            item = queue[0]
-            if item.subject != subject:
-                passed.append(queue.popleft())
-                continue
-            if item.event_id is not None or len(items) >= MAX_BATCH_EVENTS:
-                break
-            size += len(item.data) + BATCH_OVERHEAD
-            if size > limit:
-                break
-            items.append(queue.popleft())
-        queue.extendleft(reversed(passed))
-        return self._message(lane, items)
-
-    def _message(self, lane: int, items: list[_Item]) -> _Outgoing:
-        """``items`` as the lane's next message (numbered now: retries keep it)."""
-        first = items[0]
-        self._lane_seq[lane] += 1
-        seq = self._lane_seq[lane]
-        origin = f"{self.origin}.{lane}"
-        headers = {
-            MSG_ID: first.event_id or f"{origin}:{seq}",
-            ORIGIN: origin,
-            SEQ: str(seq),
-        }
-        if len(items) == 1:
-            return _Outgoing(items, first.subject, first.data, headers)
-        headers[BATCH] = str(len(items))
-        return _Outgoing(items, first.subject, pack_batch([i.data for i in items]), headers)
-
-    def _batch_bytes(self) -> int:
-        """The most bytes of events a batch carries: :data:`MAX_BATCH_BYTES`, or half
-        the server's max_payload if that is smaller."""
-        client = self._client
-        server_max = client.max_payload if client is not None else 0
-        return min(MAX_BATCH_BYTES, server_max // 2) if server_max > 0 else MAX_BATCH_BYTES
-
-    async def _publish(self, outgoing: _Outgoing) -> None:
-        """Publish ``outgoing`` until JetStream acknowledges it (or it can never be)."""
-        js = self._js
-        assert js is not None
-        pause = FIRST_PAUSE
-        subject, payload, headers = outgoing.subject, outgoing.payload, outgoing.headers
-        while True:
-            try:
-                ack = await js.publish(
-                    subject, payload, timeout=self.publish_timeout, headers=headers
-                )
-            except nats.errors.MaxPayloadError as exc:
-                for item in outgoing.items:
-                    item.failed = f"not forwarded to NATS: {exc}"
-                self._failed += len(outgoing.items)
-                return
-            except _RETRYABLE as exc:
-                self._retries += 1
-                self._log_retry(subject, exc)
-                if isinstance(exc, nats.js.errors.NoStreamResponseError):
-                    try:  # the server may have come back without its streams
-                        await self._ensure_streams()
-                    except (*_RETRYABLE, BridgeError) as again:
-                        logger.debug("bridge forwarder: %s", again)
-                await anyio.sleep(pause)
-                pause = min(pause * 2, MAX_PAUSE)
-                continue
-            self._acked += len(outgoing.items)
-            self._messages += 1
-            if ack.duplicate:
-                self._duplicates += len(outgoing.items)
-            return
-
-    def _log_retry(self, subject: str, exc: BaseException) -> None:
-        now = time.monotonic()
-        if now - self._logged_at >= 5.0:
-            self._logged_at = now
-            logger.warning(
-                "bridge forwarder %s: publishing to %s failed (%s: %s); trying again "
-                "(%d in flight)",
-                self.origin, subject, type(exc).__name__, exc, len(self._window),
-            )  # fmt: skip
 
     # ---------------------------------------------------------------- reporting
 
@@ -414,11 +262,11 @@ class JetStreamForwarder:
         return ForwarderStatistics(
             origin=self.origin,
             forwarded=self._forwarded,
-            acked=self._acked,
-            duplicates=self._duplicates,
+            acked=self._publisher.acked,
+            duplicates=self._publisher.duplicates,
             in_flight=len(self._window),
-            retries=self._retries,
-            failed=self._failed,
+            retries=self._publisher.retries,
+            failed=self._failed + self._publisher.failed,
             skipped=self._skipped,
-            published=self._messages,
+            published=self._publisher.messages,
         )
