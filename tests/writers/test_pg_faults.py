@@ -165,11 +165,12 @@ async def test_a_writer_process_killed_mid_stream_resumes_exactly_once(
 
 
 async def test_a_server_that_stops_answering_ends_the_writer_in_bounded_time(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The writer's backend frozen (SIGSTOP) while events flow: the writer does not
-    wait for it for ever. It gives up within its timeouts, says so, and every event it
-    acknowledged is stored once."""
+    wait for it for ever. It gives up within its timeouts, says so (each retry names
+    the timeout, not an empty message), and every event it acknowledged is stored
+    once."""
     _ignore_asyncpg_orphans()
     server = await _server(tmp_path / "pg")
     backend: int | None = None
@@ -209,6 +210,10 @@ async def test_a_server_that_stops_answering_ends_the_writer_in_bounded_time(
         with anyio.fail_after(60), pytest.raises(WriterError) as raised:
             await flow()
         assert "main" in str(raised.value)
+        retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+        assert retries
+        assert all("TimeoutError: ;" not in line for line in retries), retries
+        assert any("no answer in time" in line for line in retries), retries
         assert backend is not None
         os.kill(backend, signal.SIGCONT)
         backend = None
