@@ -19,7 +19,8 @@ from eventbus import BusClosed, Headers, Message, Subscription
 from schemas import Candle, Tick, Timeframe
 from writers import InvalidOption
 
-from ._candles_engine import NS, Bar, CandleEngine, LateTick
+from ._candles_bar import Bar
+from ._candles_engine import NS, CandleEngine, LateTick
 from ._candles_options import (
     DEFAULT_TIMEFRAMES,
     check_candle_options,

@@ -19,7 +19,7 @@ __all__ = [
     "ticks_after",
 ]
 
-#: The columns a :class:`~tradebus._candles_engine.Bar` reads, then ``complete``.
+#: The columns a :class:`~tradebus._candles_bar.Bar` reads, then ``complete``.
 BAR_COLUMNS = (
     "ts_open, open, high, low, close, volume, tick_count, revision, first_tick_ts, "
     "last_tick_ts, complete"
