@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Iterable
 from itertools import islice
 from operator import attrgetter, le
@@ -27,7 +26,8 @@ from ._candles_options import (
     check_duration,
     price_getter,
 )
-from ._candles_store import bars_between, latest_bars, stored_bars, ticks_after
+from ._candles_restart import catch_up, restore_bars
+from ._candles_store import stored_bars, ticks_after
 from ._exceptions import TradebusError
 from ._node import Node
 
@@ -37,7 +37,6 @@ logger = logging.getLogger("tradebus.candles")
 
 #: The name the service subscribes and publishes under.
 NAME = "candles"
-_NEVER = 2**63
 #: A batch of at least this many ticks of one symbol, each with the charted price, in
 #: time order (a feed of one symbol, an import) goes a bar at a time.
 _IN_ORDER = 16
@@ -188,19 +187,8 @@ class CandleService:
         # A connection of its own: the node may be starting still (its shared readers
         # are for a running node).
         async with self.node.reader(self._database) as conn:
-            latest = await latest_bars(conn, self.timeframes)
-            marks: dict[str, int] = {}
-            base_tf, longest = self.timeframes[0], max(self.engine.lengths)
-            for symbol, rows in latest.items():
-                base = next((row for tf, row, _ in rows if tf == base_tf), None)
-                earlier: list[tuple[Any, ...]] = []
-                if base is not None:
-                    ts_open = int(base[0])
-                    start = ts_open - ts_open % longest
-                    earlier = await bars_between(conn, symbol, base_tf, start, ts_open)
-                    if base[9] is not None:
-                        marks[symbol] = int(base[9])  # the newest tick its bars hold
-                self._n["restored"] += self.engine.restore(symbol, rows, earlier)
+            restored, marks = await restore_bars(conn, self.engine)
+            self._n["restored"] += restored
             await self._wait_stored(subscribed_at)  # every tick published before is stored
             stored = await ticks_after(conn, marks, self.price, self.max_catch_up)
         # The ticks published since it subscribed may be stored already: those the
@@ -215,20 +203,7 @@ class CandleService:
                 self.max_catch_up,
             )
             stored = []
-        buffered = Counter(
-            (t.symbol, t.ts, self._price(t), t.volume)
-            for t in (m.event for m in pending)
-            if t.ts > marks.get(t.symbol, _NEVER)
-        )
-        add = self.engine.add
-        for symbol, ts, price, volume in stored:
-            key = (symbol, ts, price, volume)
-            if buffered[key]:
-                buffered[key] -= 1
-                continue
-            if price is not None:
-                add(symbol, ts, float(price), volume)
-                self._n["caught_up"] += 1
+        self._n["caught_up"] += catch_up(self.engine, stored, pending, marks, self._price)
         await self._process(pending)
         if self.engine.late:
             late, self.engine.late = self.engine.late, []
