@@ -1,7 +1,7 @@
 """The read endpoints under ``/api/v1``: every one guarded by the reads' token check.
 
 Lists answer ``{"items": [...], "next_cursor": ...}`` (see :mod:`._pages`); every time
-is given in ns and as ISO-8601 UTC (see :mod:`._views`).
+is given in ns and as ISO-8601 UTC (see :mod:`._views_base`).
 """
 
 from __future__ import annotations

@@ -30,18 +30,15 @@ from ._routes_params import (
     choice,
     page_limit,
 )
-from ._views import (
+from ._views_logs import (
     AlertPage,
     AlertView,
     HealthPage,
     HealthView,
     MonitoringPage,
     MonitoringView,
-    ProcessList,
-    ProcessView,
-    RelayView,
-    WriterView,
 )
+from ._views_processes import ProcessList, ProcessView, RelayView, WriterView
 
 __all__ = ["LOG_HANDLERS"]
 

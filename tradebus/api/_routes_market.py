@@ -24,7 +24,7 @@ from ._routes_params import (
     choice,
     page_limit,
 )
-from ._views import CandlePage, CandleView, SymbolPage, SymbolView, TickPage, TickView
+from ._views_market import CandlePage, CandleView, SymbolPage, SymbolView, TickPage, TickView
 
 __all__ = ["MARKET_HANDLERS"]
 

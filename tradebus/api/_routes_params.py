@@ -14,7 +14,7 @@ from schemas import InvalidEvent, check_symbol
 
 from ._context import ApiContext
 from ._pages import MAX_CURSOR, MAX_INT64, MAX_TIME, bad_parameter, check_limit
-from ._views import ErrorBody
+from ._views_base import ErrorBody
 
 __all__ = [
     "PREFIX",

@@ -35,12 +35,10 @@ from ._routes_params import (
     choice,
     page_limit,
 )
-from ._views import (
+from ._views_journal import JournalEntryView, JournalSummaryView, JournalView
+from ._views_trades import (
     ExecutionPage,
     ExecutionView,
-    JournalEntryView,
-    JournalSummaryView,
-    JournalView,
     PositionPage,
     PositionView,
     RecommendationPage,
