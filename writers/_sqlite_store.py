@@ -18,13 +18,13 @@ from eventbus import Message
 from ._exceptions import WriterError
 from ._lock import WriterLock
 from ._specs import DatabaseSpec, Statement
-from ._sqlite import AUTOCHECKPOINT, Synchronous, is_transient, migrate, open_write_connection
+from ._sqlite import Synchronous, is_transient, migrate, open_write_connection
 from ._sqlite_outbox import CONTINUE_AFTER, DEAD_LETTER, HELD, OUTBOX_ID, OUTBOX_SEQ, TRIM
 from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, relay_cursors
 from ._sqlite_thread import Job, SqliteThread
+from ._sqlite_wal import Checkpoint, WalCheckpoints
 from ._sqlite_watch import FilesChanged, FileWatch
 from ._store import Fault, Poison, Transaction, encoded, event_name
-from ._wal_index import WalIndex
 
 __all__ = ["SqliteStore"]
 
@@ -32,16 +32,11 @@ T = TypeVar("T")
 
 logger = logging.getLogger("writers")
 
-_CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
-# After this many inline transactions the thread looks at the WAL (each writes a few
-# pages: their WAL grows as fast as the thread's own transactions would make it).
-_INLINE_BETWEEN_INSPECTIONS = 64
 # A transaction of at most this many rows runs in the event loop's thread when the
 # SQLite thread is idle (a lone call's round trip then has no thread hop); with
 # synchronous FULL or EXTRA a commit waits for the disk: never in the event loop.
 _INLINE_ROWS = 64
 _INLINE_SYNCHRONOUS = frozenset({"OFF", "NORMAL"})
-_WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
 # What SQLite (or binding a value to it) raises for what an event holds: constraint and
 # trigger aborts (IntegrityError), SQLITE_TOOBIG / SQLITE_MISMATCH / out-of-range
 # values (DataError), a number too large for SQLite, a str that is not valid Unicode.
@@ -117,9 +112,11 @@ class SqliteStore:
             housekeeping_due=self._inspection_due,
             before_job=self._thread_settings,
         )
+        #: The WAL's checkpoints (see :class:`WalCheckpoints`): by the thread, after a
+        #: transaction's outcome is out, where the WAL index can be read.
+        self.wal = WalCheckpoints(path, spec.name, self.thread)
         self.watch = FileWatch(path)
         self.planner = Planner(spec, forward=forward)
-        self.wal_frames = 0
         #: The identity of this file's outbox (see ``writer_state``), once open.
         self.outbox_id = 0
         #: Per database this writer forwards to: the last outbox position committed
@@ -133,18 +130,10 @@ class SqliteStore:
         self._committed_tick_seq = 1  # the next tick seq after the last commit (thread)
         self._planned_outbox_seq = 1  # as for ticks: the next outbox position
         self._committed_outbox_seq = 1
-        self._last_inspection = 0.0  # (thread)
-        self._inline_since_inspection = 0  # (event loop)
         # Whether the connection has the settings of inline transactions (no busy
         # timeout, no automatic checkpoint) rather than the thread's: switched only
         # when the other side runs next, not around every transaction.
         self._inline_settings = False
-        # The WAL's frames not yet checkpointed, read from its index: the thread then
-        # checkpoints after a transaction's outcome is out (see _checkpoint_if_due),
-        # with SQLite's automatic checkpoint off. Where the index cannot be read, the
-        # automatic checkpoint stays on (wal_autocheckpoint: this many frames).
-        self.wal_index = WalIndex(path)
-        self._autocheckpoint = AUTOCHECKPOINT
 
     @property
     def target(self) -> str:
@@ -183,9 +172,7 @@ class SqliteStore:
                 conn, self.spec.tick_table, self.expected_batch
             )
         self.watch.remember()
-        if self.wal_index.open():
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._autocheckpoint = 0
+        self.wal.open(conn)
 
     async def close(self) -> None:
         # What is still queued was not acknowledged and never will be (a writer that
@@ -200,13 +187,10 @@ class SqliteStore:
             self.lock.release()
 
     def _close(self) -> None:
-        self.wal_index.close()
         conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        conn.close()
+        self.wal.close(conn)
+        if conn is not None:
+            conn.close()
 
     # ------------------------------------------------------------------ transactions
 
@@ -263,7 +247,7 @@ class SqliteStore:
         self.watch.check()
         if not self._inline_settings:
             conn.execute("PRAGMA busy_timeout=0")
-            if self._autocheckpoint:
+            if self.wal.autocheckpoint:
                 conn.execute("PRAGMA wal_autocheckpoint=0")
             self._inline_settings = True
         try:
@@ -273,7 +257,7 @@ class SqliteStore:
                 raise
             return False
         self._run(transaction, False, begun=True)
-        self._inline_since_inspection += 1
+        self.wal.inline_since += 1
         return True
 
     def _thread_settings(self) -> None:
@@ -282,16 +266,15 @@ class SqliteStore:
         conn = self._conn
         if self._inline_settings and conn is not None:
             conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
-            if self._autocheckpoint:
-                conn.execute(f"PRAGMA wal_autocheckpoint={self._autocheckpoint}")
+            if self.wal.autocheckpoint:
+                conn.execute(f"PRAGMA wal_autocheckpoint={self.wal.autocheckpoint}")
             self._inline_settings = False
 
     def _inspection_due(self) -> bool:
-        """Whether the thread should look at the WAL after an inline transaction."""
-        return (
-            self._inline_since_inspection >= _INLINE_BETWEEN_INSPECTIONS
-            or time.monotonic() - self._last_inspection >= _CHECKPOINT_EVERY
-        )
+        return self.wal.due()
+
+    def _inspect_wal(self) -> None:
+        self.wal.inspect(self._conn)
 
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""
@@ -354,7 +337,7 @@ class SqliteStore:
         what = "was replaced by another file" if there else "vanished"
         if suffix:
             with anyio.CancelScope(shield=True):
-                saved = await self._checkpoint_unlinked()
+                saved = await self.wal.rescue(self._checkpoint, self.rescue_timeout)
         else:
             saved = (
                 "what it committed went to the file it holds open, wherever that is now "
@@ -373,87 +356,17 @@ class SqliteStore:
     def verified(self) -> bool:
         return self.watch.changed() is None
 
-    async def _checkpoint_unlinked(self) -> str:
-        """Copy every committed transaction from the (unlinked) WAL into the database.
-
-        A reader's open snapshot keeps a checkpoint from copying the frames after it:
-        try again until readers let it (for at most ``rescue_timeout``).
-        """
-        deadline = anyio.current_time() + self.rescue_timeout
-        while True:
-            try:
-                row = await self.thread.call(self._checkpoint)
-            except sqlite3.Error as exc:
-                return (
-                    f"copying the WAL into {self.path} failed ({exc}): committed events may be lost"
-                )
-            if row is not None and row[1] >= 0 and row[1] == row[2]:
-                break  # every frame of the log is in the database file
-            if anyio.current_time() >= deadline:
-                return (
-                    f"copying the WAL into {self.path} was blocked by readers for "
-                    f"{self.rescue_timeout:g} s: committed events may be lost when the "
-                    "writer stops"
-                )
-            await anyio.sleep(0.05)
-        return (
-            f"every committed transaction was copied into {self.path} (so every event "
-            "acknowledged before is there; the held ones may be too); restart the writer"
-        )
-
-    def _checkpoint(self) -> tuple[int, int, int] | None:
-        if self._conn is None:
-            return None
-        row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+    def _checkpoint(self) -> Checkpoint | None:
+        return self.wal.checkpoint(self._conn)
 
     async def maintain(self) -> None:
         """Nothing to do: the SQLite thread inspects the WAL between transactions."""
-
-    def _inspect_wal(self) -> None:
-        """Checkpoint when the WAL holds ``AUTOCHECKPOINT`` frames not yet copied
-        into the database, and now and then; warn when readers keep the WAL from
-        being reset.
-
-        Run by the SQLite thread after a transaction's outcome is out: nobody waits
-        for it. The next transaction would wait for the checkpoint, so while one is
-        queued the checkpoint waits instead, up to four times the frames. The warning
-        comes from the periodic look only (a starved WAL stays over the threshold).
-        """
-        now = time.monotonic()
-        self._inline_since_inspection = 0
-        periodic = now - self._last_inspection >= _CHECKPOINT_EVERY
-        backlog = self.wal_index.backlog() if not self._autocheckpoint else None
-        due = (
-            backlog is not None
-            and backlog >= AUTOCHECKPOINT
-            and (backlog >= 4 * AUTOCHECKPOINT or not self.thread.transaction_queued())
-        )
-        if not (due or periodic):
-            return
-        if periodic:
-            self._last_inspection = now
-        try:
-            row = self._checkpoint()
-        except sqlite3.Error:
-            return
-        if row is None:
-            return
-        _busy, frames, checkpointed = row
-        self.wal_frames = max(frames, 0)
-        if periodic and frames > _WAL_STARVED_FRAMES and checkpointed < frames:
-            logger.warning(
-                "writer %s: the WAL holds %d frames that cannot be checkpointed: a reader "
-                "keeps a read transaction open; end it so the WAL can be reset",
-                self.spec.name,
-                frames - checkpointed,
-            )
 
     def stop_by(self, deadline: float) -> None:
         """Nothing to bound: the file's own timeouts bound each transaction."""
 
     def backlog(self) -> int:
-        return self.wal_frames
+        return self.wal.frames
 
     async def record_dead_letters(self, failures: Sequence[tuple[Message, str]]) -> None:
         """Commit ``failures`` to ``dead_letters`` now, in one transaction between the

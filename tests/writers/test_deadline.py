@@ -14,7 +14,7 @@ import pytest
 
 from eventbus import EventBus, Message
 from writers import MAIN
-from writers import _sqlite_store as sqlite_store
+from writers import _sqlite_wal as sqlite_wal
 from writers._sqlite import AUTOCHECKPOINT
 from writers._sqlite_plan import SqliteTransaction
 from writers._sqlite_store import SqliteStore
@@ -109,7 +109,7 @@ async def test_commits_never_checkpoint_the_thread_does_after_the_outcome(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threshold = 100  # frames (AUTOCHECKPOINT): 5,000 ticks of one symbol are ~65
-    monkeypatch.setattr(sqlite_store, "AUTOCHECKPOINT", threshold)
+    monkeypatch.setattr(sqlite_wal, "AUTOCHECKPOINT", threshold)
     path = tmp_path / MAIN.filename
     async with running_writer(path, MAIN, max_batch=5_000) as (bus, actor):
         assert await actor.sqlite.query("PRAGMA wal_autocheckpoint") == [(0,)]
@@ -121,7 +121,7 @@ async def test_commits_never_checkpoint_the_thread_does_after_the_outcome(
                 n += 1
             await bus.flush()
             await actor.sqlite.query("SELECT 1")  # what the thread did after it is done
-            backlogs.append(actor.sqlite.wal_index.backlog())
+            backlogs.append(actor.sqlite.wal.index.backlog())
     known = [b for b in backlogs if b is not None]
     assert len(known) == len(backlogs)
     # Checkpointed as it grew past the threshold (the thread idle after each batch).
