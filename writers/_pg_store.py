@@ -32,6 +32,7 @@ from anyio.abc import TaskGroup
 from eventbus import Message
 
 from ._exceptions import WriterError
+from ._pending import PendingJob
 from ._pg_errors import is_connection_lost, is_transient, poison_of
 from ._pg_jobs import Job, JobQueue
 from ._pg_link import PgLink, close_quietly
@@ -45,39 +46,6 @@ from ._store import Fault, Poison, Transaction, encoded, event_name
 __all__ = ["PostgresStore"]
 
 logger = logging.getLogger("writers")
-
-
-class PgPending:
-    """A transaction submitted to the store (see :class:`Pending`)."""
-
-    __slots__ = ("job", "store", "trial")
-
-    def __init__(self, store: PostgresStore, job: Job, trial: bool) -> None:
-        self.store = store
-        self.job = job
-        self.trial = trial
-
-    def done(self) -> bool:
-        return self.job.done.is_set()
-
-    def committed(self) -> float | None:
-        job = self.job
-        if self.trial or not job.done.is_set() or job.error is not None:
-            return None
-        return job.seconds
-
-    async def outcome(self) -> float:
-        try:
-            await self.store.jobs.wait(self.job)
-        except Exception as exc:
-            self.store.rewind()
-            poison = poison_of(exc)
-            if poison is not None:
-                raise Poison(poison) from exc
-            raise
-        if self.trial:
-            self.store.rewind()
-        return self.job.seconds
 
 
 class PostgresStore:
@@ -229,13 +197,13 @@ class PostgresStore:
         statements = [("dead_letters", DEAD_LETTER, rows), *relay_cursors([m for m, _ in failures])]
         return PgTransaction(statements, {"dead_letters": len(rows)}, self._planned_tick_seq)
 
-    def submit(self, transaction: Transaction, *, trial: bool = False) -> PgPending:
+    def submit(self, transaction: Transaction, *, trial: bool = False) -> PendingJob[Job]:
         if not isinstance(transaction, PgTransaction):
             raise TypeError(f"not a transaction of this store: {transaction!r}")
         job = self.jobs.submit(
             lambda: self._run(transaction, trial), self.jobs.generation, transaction=True
         )
-        return PgPending(self, job, trial)
+        return PendingJob(job, trial, wait=self.jobs.wait, rewind=self.rewind, poison_of=poison_of)
 
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""

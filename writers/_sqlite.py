@@ -24,6 +24,7 @@ __all__ = [
     "is_transient",
     "migrate",
     "open_write_connection",
+    "poison_of",
     "tick_insert_sql",
 ]
 
@@ -56,6 +57,29 @@ def is_transient(exc: BaseException) -> bool:
         text = str(exc).lower()
         return any(w in text for w in ("locked", "busy", "disk", "i/o", "full", "readonly"))
     return (code & 0xFF) in _TRANSIENT
+
+
+# What SQLite (or binding a value to it) raises for what an event holds: constraint and
+# trigger aborts (IntegrityError), SQLITE_TOOBIG / SQLITE_MISMATCH / out-of-range
+# values (DataError), a number too large for SQLite, a str that is not valid Unicode.
+# Anything else (TypeError, KeyError, AttributeError, "no such column", ...) is a bug
+# of the writer or of its spec: it fails loudly instead of hiding data in dead_letters.
+_POISON_SQL: Final = (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, UnicodeEncodeError)
+_POISON_CODES: Final = frozenset(
+    {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH}
+)
+
+
+def poison_of(exc: BaseException) -> str | None:
+    """Why ``exc`` says SQLite refused what the batch holds (so retrying it is
+    pointless), as opposed to a bug (a wrong statement) or a sick database; None if
+    it does not say so."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, _POISON_SQL) or (
+        isinstance(exc, sqlite3.Error) and code is not None and (code & 0xFF) in _POISON_CODES
+    ):
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def open_write_connection(

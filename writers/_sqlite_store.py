@@ -17,8 +17,9 @@ from eventbus import Message
 
 from ._exceptions import WriterError
 from ._lock import WriterLock
+from ._pending import PendingJob
 from ._specs import DatabaseSpec, Statement
-from ._sqlite import Synchronous, is_transient, migrate, open_write_connection
+from ._sqlite import Synchronous, is_transient, migrate, open_write_connection, poison_of
 from ._sqlite_outbox import CONTINUE_AFTER, DEAD_LETTER, HELD, OUTBOX_ID, OUTBOX_SEQ, TRIM
 from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, relay_cursors
 from ._sqlite_thread import Job, SqliteThread
@@ -37,47 +38,6 @@ logger = logging.getLogger("writers")
 # synchronous FULL or EXTRA a commit waits for the disk: never in the event loop.
 _INLINE_ROWS = 64
 _INLINE_SYNCHRONOUS = frozenset({"OFF", "NORMAL"})
-# What SQLite (or binding a value to it) raises for what an event holds: constraint and
-# trigger aborts (IntegrityError), SQLITE_TOOBIG / SQLITE_MISMATCH / out-of-range
-# values (DataError), a number too large for SQLite, a str that is not valid Unicode.
-# Anything else (TypeError, KeyError, AttributeError, "no such column", ...) is a bug
-# of the writer or of its spec: it fails loudly instead of hiding data in dead_letters.
-_POISON_SQL = (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, UnicodeEncodeError)
-_POISON_CODES = frozenset(
-    {sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH}
-)
-
-
-class SqlitePending:
-    """A transaction submitted to the SQLite thread (see :class:`Pending`)."""
-
-    __slots__ = ("job", "store", "trial")
-
-    def __init__(self, store: SqliteStore, job: Job[Any], trial: bool) -> None:
-        self.store = store
-        self.job = job
-        self.trial = trial
-
-    def done(self) -> bool:
-        return self.job.done.is_set()
-
-    def committed(self) -> float | None:
-        job = self.job
-        if self.trial or not job.done.is_set() or job.error is not None:
-            return None
-        return job.seconds
-
-    async def outcome(self) -> float:
-        try:
-            await self.store.thread.wait(self.job)
-        except Exception as exc:
-            self.store.rewind()
-            if _is_poison(exc):
-                raise Poison(f"{type(exc).__name__}: {exc}") from exc
-            raise
-        if self.trial:
-            self.store.rewind()
-        return self.job.seconds
 
 
 class SqliteStore:
@@ -219,7 +179,7 @@ class SqliteStore:
             self._planned_outbox_seq,
         )
 
-    def submit(self, transaction: Transaction, *, trial: bool = False) -> SqlitePending:
+    def submit(self, transaction: Transaction, *, trial: bool = False) -> PendingJob[Job[Any]]:
         if not isinstance(transaction, SqliteTransaction):
             raise TypeError(f"not a transaction of this store: {transaction!r}")
         if (
@@ -229,11 +189,16 @@ class SqliteStore:
         ):
             done = self.thread.run_inline(partial(self._run_inline, transaction), transaction=True)
             if done is not None and done.result is not False:
-                return SqlitePending(self, done, trial)
+                return self._pending(done, trial)
             # Not run (the thread was busy, or another connection holds the write lock:
             # waiting for it is the SQLite thread's job, never the event loop's).
         job = self.thread.submit(partial(self._run, transaction, trial), transaction=True)
-        return SqlitePending(self, job, trial)
+        return self._pending(job, trial)
+
+    def _pending(self, job: Job[Any], trial: bool) -> PendingJob[Job[Any]]:
+        return PendingJob(
+            job, trial, wait=self.thread.wait, rewind=self.rewind, poison_of=poison_of
+        )
 
     def _run_inline(self, transaction: SqliteTransaction) -> bool:
         """:meth:`_run`, in the event loop's thread, if it can start at once; return
@@ -470,12 +435,3 @@ class SqliteStore:
             return self._conn.execute(sql, parameters).fetchall()
 
         return await self.thread.call(run)
-
-
-def _is_poison(exc: BaseException) -> bool:
-    """Whether SQLite refused what the batch holds (so retrying it is pointless), as
-    opposed to a bug (a wrong statement) or a sick database."""
-    if isinstance(exc, _POISON_SQL):
-        return True
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(exc, sqlite3.Error) and code is not None and (code & 0xFF) in _POISON_CODES
