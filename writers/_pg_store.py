@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Self
 
@@ -41,7 +40,7 @@ from ._pg_rules import COMMIT_COUNT, CURSOR_OF, CURSORS_OF, DEAD_LETTER, DEAD_LE
 from ._pg_session import check_dsn, redact
 from ._pg_specs import pg_spec
 from ._specs import DatabaseSpec
-from ._store import Fault, Poison, Transaction, encoded, event_name
+from ._store import Fault, Poison, Transaction, dead_letter_rows
 
 __all__ = ["PostgresStore"]
 
@@ -184,16 +183,7 @@ class PostgresStore:
         return transaction
 
     def dead_letters(self, failures: Sequence[tuple[Message, str]]) -> PgTransaction:
-        now = time.time_ns()
-        rows = []
-        for m, reason in failures:
-            data, unencodable = encoded(m)
-            origin = cursor = None
-            if m.headers is not None and m.headers.cursor is not None:
-                origin, cursor = m.headers.origin, m.headers.cursor
-            rows.append(
-                (m.topic, m.seq, event_name(m), data, reason + unencodable, now, origin, cursor)
-            )
+        rows = dead_letter_rows(failures)
         statements = [("dead_letters", DEAD_LETTER, rows), *relay_cursors([m for m, _ in failures])]
         return PgTransaction(statements, {"dead_letters": len(rows)}, self._planned_tick_seq)
 

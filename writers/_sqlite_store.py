@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -25,7 +24,7 @@ from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, r
 from ._sqlite_thread import Job, SqliteThread
 from ._sqlite_wal import Checkpoint, WalCheckpoints
 from ._sqlite_watch import FilesChanged, FileWatch
-from ._store import Fault, Poison, Transaction, encoded, event_name
+from ._store import Fault, Poison, Transaction, dead_letter_rows
 
 __all__ = ["SqliteStore"]
 
@@ -161,15 +160,7 @@ class SqliteStore:
         return transaction
 
     def dead_letters(self, failures: Sequence[tuple[Message, str]]) -> SqliteTransaction:
-        now = time.time_ns()
-        rows = []
-        for m, reason in failures:
-            data, unencodable = encoded(m)
-            origin = cursor = None
-            if m.headers is not None and m.headers.cursor is not None:
-                origin, cursor = m.headers.origin, m.headers.cursor  # a relay delivered it
-            row = (m.topic, m.seq, event_name(m), data, reason + unencodable, now, origin, cursor)
-            rows.append(row)
+        rows = dead_letter_rows(failures)
         statements: list[Statement] = [("dead_letters", DEAD_LETTER, rows)]
         statements.extend(relay_cursors([m for m, _ in failures]))
         return SqliteTransaction(

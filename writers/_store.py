@@ -18,6 +18,7 @@ contract:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
@@ -32,6 +33,7 @@ __all__ = [
     "Skipped",
     "Store",
     "Transaction",
+    "dead_letter_rows",
     "encoded",
     "event_name",
     "peek_tag",
@@ -183,3 +185,19 @@ def event_name(message: Message) -> str:
     if name is None and not message.foreign and message.local is not None:
         name = type(message.local).__name__
     return name or "event"
+
+
+def dead_letter_rows(failures: Sequence[tuple[Message, str]]) -> list[tuple[object, ...]]:
+    """The ``dead_letters`` rows of ``failures`` (a message, why it cannot be stored),
+    stamped now: topic, seq, event type, bytes, error, time, and the origin and cursor
+    of a relay that delivered it (else None)."""
+    now = time.time_ns()
+    rows: list[tuple[object, ...]] = []
+    for m, reason in failures:
+        data, unencodable = encoded(m)
+        origin = cursor = None
+        if m.headers is not None and m.headers.cursor is not None:
+            origin, cursor = m.headers.origin, m.headers.cursor  # a relay delivered it
+        row = (m.topic, m.seq, event_name(m), data, reason + unencodable, now, origin, cursor)
+        rows.append(row)
+    return rows
