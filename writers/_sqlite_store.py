@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -29,8 +28,6 @@ from ._store import Fault, Poison, Transaction, dead_letter_rows
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
-
-logger = logging.getLogger("writers")
 
 # A transaction of at most this many rows runs in the event loop's thread when the
 # SQLite thread is idle (a lone call's round trip then has no thread hop); with
@@ -278,36 +275,15 @@ class SqliteStore:
     # ------------------------------------------------------------------ the files
 
     async def verify(self, holding: int) -> None:
-        """Stop if the database, its -wal or its -shm file was deleted or replaced.
-
-        When the database file itself is still in place, every committed transaction
-        is first copied into it from the WAL the connection still holds open (a
-        checkpoint), so that nothing acknowledged before is lost.
+        """Stop if the database, its -wal or its -shm file was deleted or replaced
+        (see :meth:`FileWatch.verify`); when the database file itself is still in
+        place, every committed transaction is first copied into it from the WAL the
+        connection still holds open (:meth:`WalCheckpoints.rescue`).
 
         :raises WriterError: naming the file, and saying what was saved.
         """
-        changed = self.watch.changed()
-        if changed is None:
-            return
-        suffix, there = changed
-        what = "was replaced by another file" if there else "vanished"
-        if suffix:
-            with anyio.CancelScope(shield=True):
-                saved = await self.wal.rescue(self._checkpoint, self.rescue_timeout)
-        else:
-            saved = (
-                "what it committed went to the file it holds open, wherever that is now "
-                "(deleted or moved away), and cannot be saved here; restore the data "
-                "directory and restart"
-            )
-        error = WriterError(
-            f"{self.path}{suffix} {what} while its writer ran: refusing to commit or "
-            f"acknowledge anything more ({holding} events held are not acknowledged); {saved}"
-        )
-        # The error itself as the argument: a log handler can tell that this record
-        # announces the error the writer raises (the CLI says it once).
-        logger.error("writer %s: %s", self.spec.name, error)
-        raise error
+        rescue = partial(self.wal.rescue, self._checkpoint, self.rescue_timeout)
+        await self.watch.verify(holding, self.spec.name, rescue)
 
     def verified(self) -> bool:
         return self.watch.changed() is None

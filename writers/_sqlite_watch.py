@@ -3,14 +3,22 @@
 A writer's connection keeps writing into the files it opened: once one is unlinked or
 replaced, what it commits is gone at the next crash (and invisible to every other
 connection meanwhile). The writer looks before each transaction and before each
-acknowledgement, and stops.
+acknowledgement, and stops, saving what it can.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from ._exceptions import WriterError
 
 __all__ = ["FileWatch", "FilesChanged"]
+
+logger = logging.getLogger("writers")
 
 #: The files whose identity the writer watches: the database, its WAL and shared memory.
 _SIDE_FILES = ("", "-wal", "-shm")
@@ -49,6 +57,40 @@ class FileWatch:
             if now.get(suffix) != known:
                 return suffix, suffix in now
         return None
+
+    async def verify(self, holding: int, writer: str, rescue: Callable[[], Awaitable[str]]) -> None:
+        """Stop the ``writer`` if the database, its -wal or its -shm file was deleted
+        or replaced.
+
+        When the database file itself is still in place, every committed transaction
+        is first copied into it from the WAL the connection still holds open (by
+        ``rescue``, which says what it saved), so that nothing acknowledged before is
+        lost.
+
+        :raises WriterError: naming the file, and saying what was saved.
+        """
+        changed = self.changed()
+        if changed is None:
+            return
+        suffix, there = changed
+        what = "was replaced by another file" if there else "vanished"
+        if suffix:
+            with anyio.CancelScope(shield=True):
+                saved = await rescue()
+        else:
+            saved = (
+                "what it committed went to the file it holds open, wherever that is now "
+                "(deleted or moved away), and cannot be saved here; restore the data "
+                "directory and restart"
+            )
+        error = WriterError(
+            f"{self.path}{suffix} {what} while its writer ran: refusing to commit or "
+            f"acknowledge anything more ({holding} events held are not acknowledged); {saved}"
+        )
+        # The error itself as the argument: a log handler can tell that this record
+        # announces the error the writer raises (the CLI says it once).
+        logger.error("writer %s: %s", writer, error)
+        raise error
 
     def check(self) -> None:
         """:raises FilesChanged: if a file changed (in the SQLite thread, before a write)."""
