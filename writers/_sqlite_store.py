@@ -142,6 +142,16 @@ class SqliteStore:
         finally:
             self.lock.release()
 
+    def _connection(self) -> sqlite3.Connection:
+        """The connection, in its thread (or inline, while that thread is idle).
+
+        :raises WriterError: if it is closed.
+        """
+        conn = self._conn
+        if conn is None:
+            raise WriterError(f"the connection to {self.path} is closed")
+        return conn
+
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         self.wal.close(conn)
@@ -194,9 +204,7 @@ class SqliteStore:
         checkpoint is left to the SQLite thread's housekeeping, never run in the loop
         by this commit: inline transactions run with no busy timeout and no automatic
         checkpoint, settings the thread puts back before its next job."""
-        conn = self._conn
-        if conn is None:
-            raise WriterError(f"the connection to {self.path} is closed")
+        conn = self._connection()
         self.watch.check()
         if not self._inline_settings:
             conn.execute("PRAGMA busy_timeout=0")
@@ -237,9 +245,7 @@ class SqliteStore:
     def _run(self, transaction: SqliteTransaction, trial: bool, *, begun: bool = False) -> None:
         """Run ``transaction`` in one SQLite transaction, in the connection's thread
         (``begun``: its BEGIN was run already)."""
-        conn = self._conn
-        if conn is None:
-            raise WriterError(f"the connection to {self.path} is closed")
+        conn = self._connection()
         if not begun:
             self.watch.check()  # never write into files that are no longer the database's
             conn.execute("BEGIN IMMEDIATE")
@@ -308,9 +314,7 @@ class SqliteStore:
         await self.thread.call(partial(self._run_alone, transaction))
 
     def _run_alone(self, transaction: SqliteTransaction) -> None:
-        conn = self._conn
-        if conn is None:
-            raise WriterError(f"the connection to {self.path} is closed")
+        conn = self._connection()
         self.watch.check()
         with conn:  # BEGIN (deferred) ... COMMIT, or ROLLBACK
             conn.execute("BEGIN IMMEDIATE")
@@ -327,11 +331,9 @@ class SqliteStore:
         restored from an older copy: positions up to there are taken already)."""
 
         def run() -> None:
-            if self._conn is None:
-                raise WriterError(f"the connection to {self.path} is closed")
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.execute(CONTINUE_AFTER, (position,))
+            with self._connection() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(CONTINUE_AFTER, (position,))
             self._planned_outbox_seq = self._committed_outbox_seq = position + 1
 
         await self.thread.call(run)
@@ -341,9 +343,7 @@ class SqliteStore:
         committed them); return how many."""
 
         def run() -> int:
-            if self._conn is None:
-                raise WriterError(f"the connection to {self.path} is closed")
-            return self._conn.execute(TRIM, (database, upto)).rowcount
+            return self._connection().execute(TRIM, (database, upto)).rowcount
 
         return await self.thread.call(run)
 
@@ -353,11 +353,10 @@ class SqliteStore:
         short, since the next ingest transaction waits behind it); return its result."""
 
         def run() -> T:
-            if self._conn is None:
-                raise WriterError(f"the connection to {self.path} is closed")
+            conn = self._connection()
             self.watch.check()
             try:
-                return job(self._conn)
+                return job(conn)
             finally:
                 self._inspect_wal()  # deletes grow the WAL as inserts do
 
@@ -387,9 +386,7 @@ class SqliteStore:
         return job.result
 
     def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
-        conn = self._conn
-        if conn is None:
-            raise WriterError(f"the connection to {self.path} is closed")
+        conn = self._connection()
         with contextlib.closing(conn.execute(sql, parameters)) as cursor:
             return cursor.fetchall()
 
@@ -397,8 +394,6 @@ class SqliteStore:
         """Run one statement on the writer's connection, between its transactions."""
 
         def run() -> list[Any]:
-            if self._conn is None:
-                raise WriterError(f"the connection to {self.path} is closed")
-            return self._conn.execute(sql, parameters).fetchall()
+            return self._connection().execute(sql, parameters).fetchall()
 
         return await self.thread.call(run)
