@@ -60,14 +60,14 @@ class Outbox:
     @property
     def origin(self) -> str:
         """How the owners' relays name this outbox in their cursors."""
-        return f"{self.name}#{self.writer.sqlite.outbox_id}"
+        return f"{self.name}#{self.writer.sqlite.outbox.id}"
 
     def committed(self) -> dict[str, int]:
         """Per database of the topology: the last position this outbox committed for
         it (rows for a database the topology does not have cannot be delivered: they
         stay, and are named once in the log)."""
         committed = {}
-        for database, position in self.writer.sqlite.outbox_committed.items():
+        for database, position in self.writer.sqlite.outbox.committed.items():
             if database in self.destinations:
                 committed[database] = position
             elif database not in self._unknown:
@@ -86,7 +86,7 @@ class Outbox:
         reuse positions its owners take as delivered)."""
         cursors = [await self.cursor(database) for database in self.destinations]
         highest = max(cursors, default=0)
-        if highest >= self.writer.sqlite.next_outbox_position:
+        if highest >= self.writer.sqlite.outbox.next:
             logger.warning(
                 "outbox %s: its owners have committed up to position %d, past what this "
                 "file holds (restored from an older copy?): new events continue after it",
@@ -110,7 +110,7 @@ class Outbox:
         :raises NotDelivered: if an owner could not store some of them (they are in
             its dead_letters); each is reported once.
         """
-        sent = self.writer.sqlite.outbox_sent
+        sent = self.writer.sqlite.outbox.sent
         targets = {d: sent[d] for d in self.committed() if d in sent}
         for database, target in targets.items():
             path = self.destinations[database]
@@ -121,7 +121,7 @@ class Outbox:
                 await self.changes.wait(path, version)
         for database, target in targets.items():
             # What was trimmed before this node started was delivered long ago.
-            held_from = self.writer.sqlite.outbox_held_from.get(database, target + 1)
+            held_from = self.writer.sqlite.outbox.held_from.get(database, target + 1)
             after = self._reported.get(database, held_from - 1)
             if target <= after:
                 continue

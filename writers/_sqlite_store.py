@@ -15,10 +15,11 @@ from eventbus import Message
 
 from ._exceptions import WriterError
 from ._lock import WriterLock
+from ._outbox_state import OutboxState
 from ._pending import PendingJob
 from ._specs import DatabaseSpec, Statement
 from ._sqlite import Synchronous, is_transient, migrate, open_write_connection, poison_of
-from ._sqlite_outbox import CONTINUE_AFTER, DEAD_LETTER, HELD, OUTBOX_ID, OUTBOX_SEQ, TRIM
+from ._sqlite_outbox import DEAD_LETTER
 from ._sqlite_plan import Planner, SqliteTransaction, prepare_tick_statements, relay_cursors
 from ._sqlite_thread import Job, SqliteThread
 from ._sqlite_wal import Checkpoint, WalCheckpoints
@@ -73,19 +74,11 @@ class SqliteStore:
         self.wal = WalCheckpoints(path, spec.name, self.thread)
         self.watch = FileWatch(path)
         self.planner = Planner(spec, forward=forward)
-        #: The identity of this file's outbox (see ``writer_state``), once open.
-        self.outbox_id = 0
-        #: Per database this writer forwards to: the last outbox position committed
-        #: (this run, or held from an earlier one), and the first held when it opened.
-        self.outbox_committed: dict[str, int] = {}
-        self.outbox_held_from: dict[str, int] = {}
-        #: Per database: the last outbox position committed by this run.
-        self.outbox_sent: dict[str, int] = {}
+        #: Its outbox: identity, positions, what is committed and held per database.
+        self.outbox = OutboxState()
         self._conn: sqlite3.Connection | None = None  # used in the thread only
         self._planned_tick_seq = 1  # the next tick seq to plan (event loop)
         self._committed_tick_seq = 1  # the next tick seq after the last commit (thread)
-        self._planned_outbox_seq = 1  # as for ticks: the next outbox position
-        self._committed_outbox_seq = 1
         # Whether the connection has the settings of inline transactions (no busy
         # timeout, no automatic checkpoint) rather than the thread's: switched only
         # when the other side runs next, not around every transaction.
@@ -116,13 +109,7 @@ class SqliteStore:
         migrate(conn, self.spec, self.path)
         row = conn.execute("SELECT value FROM writer_state WHERE key = 'tick_seq'").fetchone()
         self._planned_tick_seq = self._committed_tick_seq = int(row[0]) if row else 1
-        row = conn.execute(OUTBOX_SEQ).fetchone()
-        self._planned_outbox_seq = self._committed_outbox_seq = int(row[0]) + 1 if row else 1
-        row = conn.execute(OUTBOX_ID).fetchone()
-        self.outbox_id = int(row[0]) if row else 0
-        held = conn.execute(HELD).fetchall()
-        self.outbox_held_from = {str(d): int(first) for d, first, _ in held}
-        self.outbox_committed = {str(d): int(last) for d, _, last in held}
+        self.outbox.load(conn)
         if self.spec.tick_table is not None:
             self.planner.chunk = prepare_tick_statements(
                 conn, self.spec.tick_table, self.expected_batch
@@ -161,9 +148,9 @@ class SqliteStore:
     # ------------------------------------------------------------------ transactions
 
     def plan(self, messages: Sequence[Message]) -> SqliteTransaction:
-        transaction = self.planner.plan(messages, self._planned_tick_seq, self._planned_outbox_seq)
+        transaction = self.planner.plan(messages, self._planned_tick_seq, self.outbox.planned)
         self._planned_tick_seq = transaction.next_tick_seq
-        self._planned_outbox_seq = transaction.next_outbox_seq
+        self.outbox.planned = transaction.next_outbox_seq
         return transaction
 
     def dead_letters(self, failures: Sequence[tuple[Message, str]]) -> SqliteTransaction:
@@ -174,7 +161,7 @@ class SqliteStore:
             statements,
             {"dead_letters": len(rows)},
             self._planned_tick_seq,
-            self._planned_outbox_seq,
+            self.outbox.planned,
         )
 
     def submit(self, transaction: Transaction, *, trial: bool = False) -> PendingJob[Job[Any]]:
@@ -240,7 +227,7 @@ class SqliteStore:
     def rewind(self) -> None:
         """Plan the next transaction right after the last committed one."""
         self._planned_tick_seq = self._committed_tick_seq
-        self._planned_outbox_seq = self._committed_outbox_seq
+        self.outbox.planned = self.outbox.next
 
     def _run(self, transaction: SqliteTransaction, trial: bool, *, begun: bool = False) -> None:
         """Run ``transaction`` in one SQLite transaction, in the connection's thread
@@ -261,13 +248,7 @@ class SqliteStore:
                 conn.rollback()
             raise
         self._committed_tick_seq = transaction.next_tick_seq
-        self._committed_outbox_seq = transaction.next_outbox_seq
-        if transaction.outbox:
-            committed, sent = dict(self.outbox_committed), dict(self.outbox_sent)
-            for database, (first, last) in transaction.outbox.items():
-                committed[database] = sent[database] = last
-                self.outbox_held_from.setdefault(database, first)
-            self.outbox_committed, self.outbox_sent = committed, sent
+        self.outbox.commit(transaction)
 
     def classify(self, error: BaseException) -> Fault:
         if isinstance(error, Poison):
@@ -321,31 +302,16 @@ class SqliteStore:
             for _table, sql, rows in transaction.statements:
                 conn.executemany(sql, rows)
 
-    @property
-    def next_outbox_position(self) -> int:
-        """The position the next event appended to the outbox gets (once committed)."""
-        return self._committed_outbox_seq
-
     async def continue_outbox_after(self, position: int) -> None:
         """Make the outbox's next position come after ``position`` (its file was
         restored from an older copy: positions up to there are taken already)."""
 
-        def run() -> None:
-            with self._connection() as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute(CONTINUE_AFTER, (position,))
-            self._planned_outbox_seq = self._committed_outbox_seq = position + 1
-
-        await self.thread.call(run)
+        await self.thread.call(lambda: self.outbox.continue_after(self._connection(), position))
 
     async def trim_outbox(self, database: str, upto: int) -> int:
         """Delete the outbox rows for ``database`` up to position ``upto`` (its relay
         committed them); return how many."""
-
-        def run() -> int:
-            return self._connection().execute(TRIM, (database, upto)).rowcount
-
-        return await self.thread.call(run)
+        return await self.thread.call(lambda: self.outbox.trim(self._connection(), database, upto))
 
     async def housekeep(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` with the writer's connection in its thread, between two of its
