@@ -191,13 +191,8 @@ class SqliteStore:
         checkpoint is left to the SQLite thread's housekeeping, never run in the loop
         by this commit: inline transactions run with no busy timeout and no automatic
         checkpoint, settings the thread puts back before its next job."""
-        conn = self._connection()
+        conn = self._inline_connection()
         self.watch.check()
-        if not self._inline_settings:
-            conn.execute("PRAGMA busy_timeout=0")
-            if self.wal.autocheckpoint:
-                conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._inline_settings = True
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -207,6 +202,18 @@ class SqliteStore:
         self._run(transaction, False, begun=True)
         self.wal.inline_since += 1
         return True
+
+    def _inline_connection(self) -> sqlite3.Connection:
+        """The connection, set for work in the event loop's thread: no busy timeout (a
+        lock held elsewhere fails at once, and the work goes to the SQLite thread) and
+        no automatic checkpoint."""
+        conn = self._connection()
+        if not self._inline_settings:
+            conn.execute("PRAGMA busy_timeout=0")
+            if self.wal.autocheckpoint:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._inline_settings = True
+        return conn
 
     def _thread_settings(self) -> None:
         """Before a job of the SQLite thread: the busy timeout (and SQLite's automatic
@@ -352,7 +359,7 @@ class SqliteStore:
         return job.result
 
     def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
-        conn = self._connection()
+        conn = self._inline_connection()  # never waits on the event loop for a lock
         with contextlib.closing(conn.execute(sql, parameters)) as cursor:
             return cursor.fetchall()
 

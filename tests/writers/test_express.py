@@ -138,6 +138,19 @@ async def test_read_now_reads_what_is_committed_through_the_writers_connection(
     assert count(path, "trade_executions") == 1
 
 
+async def test_read_now_never_waits_for_a_lock_on_the_event_loop(tmp_path: Path) -> None:
+    """read_now runs on the event loop: it reads with no busy timeout (a locked file
+    makes it give up at once, and the caller reads elsewhere), never for the writer's
+    busy timeout, which the SQLite thread's own next job has again."""
+    path = tmp_path / MAIN.filename
+    async with running_writer(path, MAIN, busy_timeout=30.0) as (bus, actor):
+        await bus.publish(execution(1), wait=True)
+        assert await actor.sqlite.query("PRAGMA busy_timeout") == [(30000,)]  # thread's
+        assert actor.read_now("SELECT * FROM pragma_busy_timeout") == [(0,)]
+        assert await actor.sqlite.query("PRAGMA busy_timeout") == [(30000,)]
+    assert count(path, "trade_executions") == 1
+
+
 async def test_inline_transactions_leave_the_thread_its_own_settings(tmp_path: Path) -> None:
     path = tmp_path / MAIN.filename
     async with running_writer(path, MAIN, busy_timeout=3.0) as (bus, actor):
