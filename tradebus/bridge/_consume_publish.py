@@ -12,6 +12,7 @@ from __future__ import annotations
 from eventbus import BusFull, EventBus, Headers
 from schemas import Event
 
+from ._consume_acks import Acknowledger
 from ._consume_names import consumer_origin, tick_origin
 
 __all__ = ["BusPublisher", "Segment"]
@@ -57,32 +58,60 @@ class BusPublisher:
 
 class Segment:
     """The events of a run of a batch's messages, gathered to be published together
-    by ``publisher``: each lane's, and the others (up to stream sequence ``end``)."""
+    by ``publisher``: each lane's, and the others (up to stream sequence ``end``).
 
-    def __init__(self, publisher: BusPublisher) -> None:
+    A message is taken (``taken``) before its events are published: it counts as
+    handed on (``acks.handed``, where the consumer starts again if asking the server
+    fails) only once they are, and its lane's mark moves only then too; events that
+    were gathered and not published come again from the stream, not skipped.
+    """
+
+    def __init__(self, publisher: BusPublisher, acks: Acknowledger) -> None:
         self.publisher = publisher
+        self.acks = acks
         self.lanes: dict[str, list[Event]] = {}
         self.others: list[Event] = []
         self.end = 0
+        #: The lanes' marks of the messages gathered (the publisher's once published).
+        self.marks: dict[str, int] = {}
+        #: The last stream sequence taken: gathered, or passed over with nothing to publish.
+        self.taken = acks.handed
+
+    def mark(self, origin: str) -> int:
+        """Forwarder lane ``origin``'s high-water mark, with the messages gathered."""
+        return self.marks.get(origin, self.publisher.marks.get(origin, 0))
+
+    def pass_over(self, seq: int) -> None:
+        """Message ``seq`` was taken with nothing to publish (a copy, a dead letter):
+        handed on at once if nothing gathered waits before it, else with them."""
+        self.taken = seq
+        if not self.lanes and not self.others:
+            self.acks.handed = seq
 
     async def add(self, lane: tuple[str, int] | None, events: list[Event], seq: int) -> None:
         """Add the events of message ``seq`` (``lane``: the forwarder lane and number
         that numbered it), publishing first what was gathered if all would not fit
         the writer's buffer."""
-        publisher = self.publisher
         gathered = sum(map(len, self.lanes.values())) + len(self.others)
-        if gathered + len(events) > publisher.group_limit:
-            await publisher.publish(self.lanes, self.others, self.end)  # groups fit the buffer
-            self.lanes, self.others = {}, []
+        if gathered + len(events) > self.publisher.group_limit:
+            await self._publish()  # groups fit the buffer
         if lane is not None:
             origin, number = lane
-            publisher.marks[origin] = number
+            self.marks[origin] = number
             self.lanes.setdefault(origin, []).extend(events)
         else:
             self.others.extend(events)
-        self.end = seq
+        self.end = self.taken = seq
 
     async def publish(self) -> None:
         """Publish what was gathered, and start a new segment."""
-        await self.publisher.publish(self.lanes, self.others, self.end)
-        self.lanes, self.others, self.end = {}, [], 0
+        await self._publish()
+        self.end = 0
+
+    async def _publish(self) -> None:
+        """Publish what was gathered: the messages taken are handed on."""
+        publisher = self.publisher
+        publisher.marks.update(self.marks)
+        await publisher.publish(self.lanes, self.others, self.end)
+        self.lanes, self.others, self.marks = {}, [], {}
+        self.acks.handed = self.taken

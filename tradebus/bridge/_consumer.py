@@ -242,14 +242,14 @@ class JetStreamConsumer:
         self._lag = messages[-1].metadata.num_pending
         acks, publisher = self._acks, self._publisher
         limit = publisher.group_limit
-        segment = Segment(publisher)
+        segment = Segment(publisher, acks)  # moves acks.handed as it publishes
         top: Msg | None = messages[-1] if acknowledge else None
         for message in messages:
             seq = _stream_seq(message)
-            if seq <= acks.handed:
+            if seq <= segment.taken:
                 self._redelivered += 1
                 continue
-            missing = await self._missed(seq) if seq > acks.handed + 1 else None
+            missing = await self._missed(segment.taken, seq) if seq > segment.taken + 1 else None
             if missing is not None:
                 # An earlier delivery was lost: start again after what was handed (the
                 # rest of this batch comes again, from the new consumer).
@@ -259,7 +259,6 @@ class JetStreamConsumer:
                 top = None  # the old consumer is gone: nothing of it to acknowledge
                 break
             self._gaps.misses = 0
-            acks.handed = seq
             verdict = classify(
                 message.subject, message.data, message.headers,
                 prefix=self.prefix, spec=self.spec, homes=self._homes,
@@ -267,8 +266,9 @@ class JetStreamConsumer:
             items, reason = verdict.items, verdict.reason
             if reason is None and verdict.lane is not None:
                 origin, number = verdict.lane
-                if number <= publisher.marks.get(origin, 0):  # a copy: skipped as a whole
+                if number <= segment.mark(origin):  # a copy: skipped as a whole
                     self._duplicates += len(items)
+                    segment.pass_over(seq)
                     continue
             good = [item.event for item in items if item.event is not None]
             if reason is None and len(good) > limit:
@@ -279,6 +279,7 @@ class JetStreamConsumer:
             if reason is not None:  # the whole message is a dead letter
                 await segment.publish()
                 await self._dead_letter(message.subject, seq, [(message.data, reason)])
+                segment.pass_over(seq)
                 continue
             if good:
                 await segment.add(verdict.lane, good, seq)
@@ -286,6 +287,8 @@ class JetStreamConsumer:
             if bad:  # after the message's good events are committed: see _dead_letter
                 await segment.publish()
                 await self._dead_letter(message.subject, seq, bad)
+            if not good:
+                segment.pass_over(seq)
         else:
             await segment.publish()
         await send.send((publisher.last_bus_seq, acks.handed, top))
@@ -307,12 +310,12 @@ class JetStreamConsumer:
             return
         await self._handle([direct], send, acknowledge=False)
 
-    async def _missed(self, seq: int) -> int | None:
-        """The first message between the last handed and ``seq`` that exists (see
+    async def _missed(self, taken: int, seq: int) -> int | None:
+        """The first message between the last ``taken`` and ``seq`` that exists (see
         :meth:`Gaps.first_missing`); None if there is none."""
         js = self._js
         assert js is not None
-        return await self._gaps.first_missing(js, self._acks.handed, seq)
+        return await self._gaps.first_missing(js, taken, seq)
 
     async def _dead_letter(self, subject: str, seq: int, bad: list[tuple[bytes, str]]) -> None:
         """Commit ``bad`` to dead_letters with the stream cursor ``seq``, once what was
