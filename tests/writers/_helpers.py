@@ -19,11 +19,54 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 import schemas
 from eventbus import EventBus
-from schemas import PositionUpdate, Tick, TradeExecution, TradeRecommendation
-from writers import DatabaseSpec, WriterActor
+from schemas import (
+    AnalysisResult,
+    ApiLog,
+    Candle,
+    Event,
+    ExitRule,
+    MonitorMark,
+    OcoGroup,
+    PositionUpdate,
+    RecommendationUpdate,
+    SystemHealth,
+    Tick,
+    TickImport,
+    TradeAlert,
+    TradeAnalysis,
+    TradeExecution,
+    TradeMonitoring,
+    TradeRecommendation,
+)
+from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor
 
 #: The helper script that runs a writer in another process.
 WRITER_PROCESS = Path(__file__).with_name("writer_process.py")
+
+#: Where each event type is stored, in columns named as its fields.
+TABLES: dict[type[Event], tuple[str, str]] = {
+    Tick: (MAIN.filename, "unified_ticks"),
+    Candle: (MAIN.filename, "candles"),
+    TradeExecution: (MAIN.filename, "trade_executions"),
+    PositionUpdate: (MAIN.filename, "position_updates"),
+    TradeRecommendation: (ANALYSIS.filename, "trade_recommendations"),
+    RecommendationUpdate: (ANALYSIS.filename, "recommendation_updates"),
+    TradeAnalysis: (ANALYSIS.filename, "trade_analysis"),
+    AnalysisResult: (ANALYSIS.filename, "analysis_results"),
+    TradeMonitoring: (LOGS.filename, "trade_monitoring"),
+    TradeAlert: (LOGS.filename, "trade_alerts"),
+    ApiLog: (LOGS.filename, "api_logs"),
+    SystemHealth: (LOGS.filename, "system_health"),
+    TickImport: (MAIN.filename, "tick_imports"),
+    ExitRule: (MAIN.filename, "exit_rules"),
+    OcoGroup: (MAIN.filename, "oco_groups"),
+    MonitorMark: (MAIN.filename, "monitor_marks"),
+}
+
+#: A wall-clock time (ns) for events whose order and finality a test looks at.
+WALL_CLOCK_NS = 1_700_000_000_000_000_000
+#: A second, in ns.
+SECOND_NS = 1_000_000_000
 
 
 @asynccontextmanager
@@ -169,3 +212,13 @@ def recommendation(recommendation_id: str | None = None) -> TradeRecommendation:
         ts=100,
         **fields,
     )
+
+
+def closing_update(
+    ticket: int, *, ts: int, price: float, pnl: float, **fields: Any
+) -> PositionUpdate:
+    """The update that closes position ``ticket`` at ``price`` with ``pnl`` realized."""
+    return position_update(
+        ticket, ts=ts, status="closed", current_price=price, close_price=price,
+        realized_pnl=pnl, **fields,
+    )  # fmt: skip
