@@ -1,215 +1,34 @@
 """The dashboard at ``/`` and the API docs at ``/api/v1/docs``, in a real browser
 (the system's chromium, headless, driven by playwright) against a real ``tradebus
 serve`` over a data directory holding three hours of ticks, open and closed positions,
-alerts, monitoring events and health beats."""
+alerts, monitoring events and health beats: what the pages show, their refresh, an
+unreachable API, an empty data directory."""
 
 from __future__ import annotations
 
-import os
-import random
 import re
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import anyio
 import pytest
-from playwright.async_api import (
-    Browser,
-    ConsoleMessage,
-    Page,
-    Request,
-    Response,
-    async_playwright,
-    expect,
+from playwright.async_api import Browser, expect
+
+from ._dashboard import (
+    ALERTS,
+    CLOSED_TICKET,
+    OPEN_TICKETS,
+    SCREENS,
+    SYMBOLS,
+    TOKEN,
+    Watch,
+    needs_chromium,
 )
-
-from schemas import AlertType, Severity, Tick
-from tradebus import open_node
-
+from ._dashboard import open_page as _open
+from ._dashboard import try_symbols as _try_symbols
 from ._server import ServerProcess, serve
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: The laptop screens the page is made for.
-SCREENS = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
-TOKEN = "dashboard-test-token"
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"the browser tests need chromium at {CHROMIUM} (Debian: apt-get install chromium)",
-)
-
-#: What the data directory holds (the tests look for these on the page).
-OPEN_TICKETS = (5001, 5002, 5003)
-CLOSED_TICKET = 5004
-SYMBOLS = {"BTCUSDT": 64_000.0, "EURUSD": 1.0850}
-ALERTS: tuple[tuple[AlertType, Severity, str], ...] = (
-    ("risk", "critical", "Drawdown limit reached on BTCUSDT"),
-    ("profit", "info", "EURUSD short up 35 pips"),
-    ("system", "warning", "Tick feed latency above 500 ms"),
-)
-
-
-async def _seed(data_dir: Path) -> None:
-    """Three hours of ticks (one every 5 s per symbol, ending now), four trades (one
-    closed), monitoring events, alerts and health beats; committed before it returns."""
-    rng = random.Random(15)
-    now = time.time_ns()
-    step = 5_000_000_000
-    count = 3 * 3600 // 5
-    last: dict[str, float] = {}
-    async with open_node(data_dir) as node:
-        for symbol, start in SYMBOLS.items():
-            price, spread = start, start * 0.00004
-            ticks = []
-            for i in range(count):
-                price *= 1 + rng.gauss(0, 0.0006)
-                ticks.append(
-                    Tick(
-                        symbol=symbol,
-                        bid=round(price, 5),
-                        ask=round(price + spread, 5),
-                        volume=round(rng.uniform(0.1, 3.0), 3),
-                        ts=now - (count - i) * step,
-                    )
-                )
-            for chunk in range(0, len(ticks), 500):
-                await node.bus.publish_many(ticks[chunk : chunk + 500])
-            last[symbol] = price
-        await node.bus.flush()
-        bot = node.integration("chatgpt_bot")
-        btc, eur = last["BTCUSDT"], last["EURUSD"]
-        trades: list[tuple[int, str, Any, float, float]] = [
-            (5001, "BTCUSDT", "BUY", btc * 0.985, 0.05),
-            (5002, "EURUSD", "SELL", eur * 0.996, 100_000.0),
-            (5003, "BTCUSDT", "SELL", btc * 0.99, 0.02),
-            (CLOSED_TICKET, "EURUSD", "BUY", eur * 0.999, 50_000.0),
-        ]
-        for ticket, symbol, direction, entry, volume in trades:
-            sign = 1 if direction == "BUY" else -1
-            await bot.log_trade_execution(
-                ticket=ticket,
-                symbol=symbol,
-                direction=direction,
-                entry_price=round(entry, 5),
-                volume=volume,
-                stop_loss=round(entry * (1 - sign * 0.2), 5),
-                take_profit=round(entry * (1 + sign * 0.2), 5),
-            )
-        await bot.close_position(
-            ticket=CLOSED_TICKET, symbol="EURUSD", close_price=round(eur, 5), realized_pnl=54.25
-        )
-        api = node.integration("api_server")
-        await api.log_trade_monitoring(
-            ticket=5001,
-            symbol="BTCUSDT",
-            monitoring_type="break_even_moved",
-            status="applied",
-            details="Stop moved to entry after +1R",
-        )
-        await api.log_trade_monitoring(
-            ticket=5002,
-            symbol="EURUSD",
-            monitoring_type="trailing_stop",
-            status="updated",
-            details="Trailing stop tightened by 10 pips",
-        )
-        for alert_type, severity, message in ALERTS:
-            await api.log_trade_alert(
-                alert_type=alert_type, severity=severity, message=message, symbol=None
-            )
-        await api.log_system_health(
-            component="tick_feed", status="ok", details={"ticks_per_s": 812, "lag_ms": 4}
-        )
-        await api.log_system_health(
-            component="strategy", status="degraded", details={"reason": "slow indicators"}
-        )
-        await node.bus.flush()
-
-
-@pytest.fixture(scope="module")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerProcess]:
-    data_dir = tmp_path_factory.mktemp("dashboard") / "data"
-    await _seed(data_dir)
-    async with serve(data_dir) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    """Where the screenshots go: ``$TRADEBUS_ARTIFACTS/dashboard`` if set (CI keeps
-    them), else the test's temporary directory."""
-    root = os.environ.get("TRADEBUS_ARTIFACTS")
-    folder = Path(root) / "dashboard" if root else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@dataclass
-class Watch:
-    """What a page did: its console errors, uncaught exceptions, failed requests,
-    error answers, and every URL it asked for."""
-
-    errors: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    answers: list[tuple[int, str]] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
-
-    def problems(
-        self, allowed_status: tuple[int, ...] = (), *, navigated: bool = False
-    ) -> list[str]:
-        """What went wrong on the page; ``navigated``: the test left the page, which
-        aborts the requests it had in flight (net::ERR_ABORTED), not a failure."""
-        bad = [f"{status} {url}" for status, url in self.answers if status >= 400]
-        bad = [b for b in bad if int(b.split()[0]) not in allowed_status]
-        failed = [f for f in self.failed if not (navigated and "net::ERR_ABORTED" in f)]
-        return [*self.errors, *failed, *bad]
-
-
-async def _open(browser: Browser, url: str, size: tuple[int, int]) -> tuple[Page, Watch]:
-    page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
-    watch = Watch()
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            watch.errors.append(f"console: {message.text}")
-
-    def on_failed(request: Request) -> None:
-        watch.failed.append(f"failed: {request.url} ({request.failure})")
-
-    def on_response(response: Response) -> None:
-        watch.answers.append((response.status, response.url))
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: watch.errors.append(f"uncaught: {error}"))
-    page.on("requestfailed", on_failed)
-    page.on("response", on_response)
-    page.on("request", lambda request: watch.urls.append(request.url))
-    await page.goto(url)
-    return page, watch
+pytestmark = needs_chromium
 
 
 def _same_origin(watch: Watch, base: str) -> list[str]:
@@ -339,62 +158,6 @@ async def test_an_unreachable_api_is_shown_in_a_banner_and_the_page_recovers(
         await page.close()
 
 
-async def test_a_server_that_wants_a_token_for_reads_gets_it_from_the_page(
-    tmp_path: Path, browser: Browser, artifacts: Path
-) -> None:
-    data_dir = tmp_path / "data"
-    await _seed(data_dir)
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    async with serve(data_dir, "--api-token-file", str(token_file), "--api-auth-reads") as guarded:
-        page, watch = await _open(browser, guarded.url + "/", SCREENS["1366x768"])
-        try:
-            banner = page.locator("#banner")
-            await expect(banner).to_be_visible()
-            await expect(banner).to_contain_text("401")
-            await expect(page.locator("#conn")).to_have_attribute("data-state", "auth")
-            await expect(page.locator("#positions-empty")).to_contain_text(
-                "waiting for the API's token"
-            )
-            await page.screenshot(path=artifacts / "dashboard-token-needed.png")
-
-            await page.locator("#token-input").fill("not-the-token")
-            await page.locator("#token-form button[type=submit]").click()
-            await expect(banner).to_contain_text("refused the token")
-
-            await page.locator("#token-input").fill(TOKEN)
-            await page.locator("#token-form button[type=submit]").click()
-            await expect(banner).to_be_hidden()
-            await expect(page.locator("#positions tbody tr")).to_have_count(len(OPEN_TICKETS))
-            await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-            stored = await page.evaluate("sessionStorage.getItem('tradebus.token')")
-            assert stored == TOKEN
-            # the docs' "Try it out" in the same tab sends it too
-            await page.goto(guarded.url + "/api/v1/docs")
-            await expect(page.locator("#docs-token-state")).to_have_text("a token is set")
-            await _try_symbols(page)
-            # only the data was refused: the page and its files need no token
-            refused = [url for status, url in watch.answers if status == 401]
-            assert refused
-            assert all("/api/v1/" in url for url in refused)
-            problems = watch.problems(allowed_status=(401,), navigated=True)
-            assert problems == [e for e in watch.errors if "401" in e]
-        finally:
-            await page.close()
-
-
-async def _try_symbols(page: Page) -> None:
-    """In the docs: "Try it out" on ``GET /api/v1/symbols``, and its answer is a 200."""
-    symbols = page.locator(".opblock-summary-path", has_text=re.compile(r"^/api/v1/symbols$"))
-    await expect(symbols).to_be_visible()
-    await symbols.click()
-    await page.get_by_role("button", name="Try it out").click()
-    await page.get_by_role("button", name="Execute").click()
-    status = page.locator(".live-responses-table tbody .response-col_status").first
-    await expect(status).to_have_text("200")
-    await expect(page.locator(".live-responses-table")).to_contain_text("BTCUSDT")
-
-
 async def test_the_api_docs_render_from_the_server_alone_and_try_a_call(
     server: ServerProcess, browser: Browser, artifacts: Path
 ) -> None:
@@ -430,78 +193,3 @@ async def test_an_empty_data_directory_says_what_is_missing(
             assert watch.problems() == []
         finally:
             await page.close()
-
-
-async def _raw_get(url: str, target: str) -> int:
-    """The status of ``GET target`` sent as is (no client normalises its dots away)."""
-    parts = urlsplit(url)
-    assert parts.hostname is not None
-    assert parts.port is not None
-    async with await anyio.connect_tcp(parts.hostname, parts.port) as stream:
-        request = f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
-        await stream.send(request.encode())
-        received = b""
-        with anyio.fail_after(30):
-            while b"\r\n" not in received:
-                received += await stream.receive()
-    return int(received.split(b" ", 2)[1])
-
-
-async def test_the_page_and_its_files_are_served_with_their_types_and_entity_tags(
-    server: ServerProcess,
-) -> None:
-    expected = {
-        "/": "text/html; charset=utf-8",
-        "/static/app.js": "text/javascript; charset=utf-8",
-        "/static/chart.js": "text/javascript; charset=utf-8",
-        "/static/app.css": "text/css; charset=utf-8",
-        "/static/favicon.svg": "image/svg+xml",
-        "/static/vendor/swagger-ui/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-        "/static/vendor/swagger-ui/swagger-ui.css": "text/css; charset=utf-8",
-    }
-    async with server.client() as client:
-        for path, media_type in expected.items():
-            response = await client.get(path)
-            assert response.status_code == 200, path
-            assert response.headers["content-type"] == media_type, path
-            assert response.headers["cache-control"] == "no-cache", path
-            assert response.headers["x-content-type-options"] == "nosniff", path
-            etag = response.headers["etag"]
-            again = await client.get(path, headers={"If-None-Match": etag})
-            assert again.status_code == 304, path
-            assert again.content == b""
-        page = await client.get("/")
-        assert '<script type="module" src="static/app.js">' in page.text
-        assert "default-src 'self'" in page.headers["content-security-policy"]
-        changed = await client.get("/static/app.js", headers={"If-None-Match": '"other"'})
-        assert changed.status_code == 200
-        assert changed.content.startswith(b"// The dashboard")
-        docs = await client.get("/api/v1/docs")
-        assert docs.status_code == 200
-        assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
-        assert "cdn" not in docs.text.lower()
-
-
-@pytest.mark.parametrize(
-    "target",
-    [
-        "/static/../_app.py",
-        "/static/../../tradebus/api/_app.py",
-        "/static/%2e%2e/_app.py",
-        "/static/..%2f_app.py",
-        "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
-        "/static//etc/passwd",
-        "/static/",
-        "/static/vendor",
-        "/static/vendor/swagger-ui/",
-        "/static/vendor/swagger-ui/LICENSE",
-        "/static/app.js%00.py",
-        "/static/APP.JS",
-        "/static/.hidden",
-        "/static/docs/../../_app.py",
-    ],
-)
-async def test_no_request_reaches_a_file_outside_the_static_files_nor_lists_them(
-    server: ServerProcess, target: str
-) -> None:
-    assert await _raw_get(server.url, target) == 404
