@@ -15,9 +15,11 @@ from ._server import ServerProcess, serve
 
 
 @pytest.fixture(scope="module")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerProcess]:
+async def dashboard_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ServerProcess]:
     """``tradebus serve`` over a data directory holding what :func:`seed` writes, for
-    the module (a module of its own may define another ``server``)."""
+    the module."""
     data_dir = tmp_path_factory.mktemp("dashboard") / "data"
     await seed(data_dir)
     async with serve(data_dir) as running:

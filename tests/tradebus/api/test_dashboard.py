@@ -38,8 +38,8 @@ def _same_origin(watch: Watch, base: str) -> list[str]:
     ]
 
 
-async def _get(server: ServerProcess, path: str, **params: Any) -> Any:
-    async with server.client(TOKEN) as client:
+async def _get(dashboard_server: ServerProcess, path: str, **params: Any) -> Any:
+    async with dashboard_server.client(TOKEN) as client:
         response = await client.get(path, params=params)
         assert response.status_code == 200, response.text
         return response.json()
@@ -47,12 +47,12 @@ async def _get(server: ServerProcess, path: str, **params: Any) -> Any:
 
 @pytest.mark.parametrize("screen", sorted(SCREENS))
 async def test_the_dashboard_shows_positions_alerts_processes_and_a_candle_chart(
-    server: ServerProcess, browser: Browser, artifacts: Path, screen: str
+    dashboard_server: ServerProcess, browser: Browser, artifacts: Path, screen: str
 ) -> None:
-    page, watch = await _open(browser, server.url + "/", SCREENS[screen])
+    page, watch = await _open(browser, dashboard_server.url + "/", SCREENS[screen])
     try:
         # the open positions, with the P&L the API computed, signed and coloured
-        positions = (await _get(server, "/api/v1/positions", state="open"))["items"]
+        positions = (await _get(dashboard_server, "/api/v1/positions", state="open"))["items"]
         assert sorted(p["ticket"] for p in positions) == sorted(OPEN_TICKETS)
         rows = page.locator("#positions tbody tr")
         await expect(rows).to_have_count(len(OPEN_TICKETS))
@@ -88,7 +88,7 @@ async def test_the_dashboard_shows_positions_alerts_processes_and_a_candle_chart
         )
 
         # the chart: the first symbol's M1 candles, as many as the API has for that range
-        symbols = [s["symbol"] for s in (await _get(server, "/api/v1/symbols"))["items"]]
+        symbols = [s["symbol"] for s in (await _get(dashboard_server, "/api/v1/symbols"))["items"]]
         assert sorted(symbols) == sorted(SYMBOLS)
         await expect(page.locator("#symbol")).to_have_value(symbols[0])
         chart = page.locator("#chart")
@@ -96,7 +96,7 @@ async def test_the_dashboard_shows_positions_alerts_processes_and_a_candle_chart
         drawn = int(await chart.get_attribute("data-candles") or 0)
         await expect(chart.locator("g.candle")).to_have_count(drawn)
         candles = await _get(
-            server, "/api/v1/candles", symbol=symbols[0], timeframe="M1", limit=drawn
+            dashboard_server, "/api/v1/candles", symbol=symbols[0], timeframe="M1", limit=drawn
         )
         assert drawn >= 30
         assert len(candles["items"]) == drawn
@@ -110,7 +110,9 @@ async def test_the_dashboard_shows_positions_alerts_processes_and_a_candle_chart
         await page.locator('#timeframes button[data-timeframe="M5"]').click()
         await expect(page.locator("#chart-legend")).to_contain_text(f"{symbols[1]} \u00b7 M5")
         await expect(chart).to_have_attribute("data-state", "drawn")
-        m5 = await _get(server, "/api/v1/candles", symbol=symbols[1], timeframe="M5", limit=300)
+        m5 = await _get(
+            dashboard_server, "/api/v1/candles", symbol=symbols[1], timeframe="M5", limit=300
+        )
         await expect(chart.locator("g.candle")).to_have_count(len(m5["items"]))
 
         await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
@@ -120,13 +122,15 @@ async def test_the_dashboard_shows_positions_alerts_processes_and_a_candle_chart
         await expect(page.locator("#chart-legend")).to_contain_text(f"{symbols[0]} \u00b7 M1")
         await page.screenshot(path=artifacts / f"dashboard-{screen}.png")
         assert watch.problems() == []
-        assert _same_origin(watch, server.url) == []
+        assert _same_origin(watch, dashboard_server.url) == []
     finally:
         await page.close()
 
 
-async def test_the_dashboard_refreshes_by_itself(server: ServerProcess, browser: Browser) -> None:
-    page, watch = await _open(browser, server.url + "/", SCREENS["1366x768"])
+async def test_the_dashboard_refreshes_by_itself(
+    dashboard_server: ServerProcess, browser: Browser
+) -> None:
+    page, watch = await _open(browser, dashboard_server.url + "/", SCREENS["1366x768"])
     try:
         await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
         first = await page.locator("#updated").text_content()
@@ -137,9 +141,9 @@ async def test_the_dashboard_refreshes_by_itself(server: ServerProcess, browser:
 
 
 async def test_an_unreachable_api_is_shown_in_a_banner_and_the_page_recovers(
-    server: ServerProcess, browser: Browser
+    dashboard_server: ServerProcess, browser: Browser
 ) -> None:
-    page, watch = await _open(browser, server.url + "/", SCREENS["1366x768"])
+    page, watch = await _open(browser, dashboard_server.url + "/", SCREENS["1366x768"])
     try:
         await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
         await page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
@@ -159,16 +163,16 @@ async def test_an_unreachable_api_is_shown_in_a_banner_and_the_page_recovers(
 
 
 async def test_the_api_docs_render_from_the_server_alone_and_try_a_call(
-    server: ServerProcess, browser: Browser, artifacts: Path
+    dashboard_server: ServerProcess, browser: Browser, artifacts: Path
 ) -> None:
-    page, watch = await _open(browser, server.url + "/api/v1/docs", SCREENS["1366x768"])
+    page, watch = await _open(browser, dashboard_server.url + "/api/v1/docs", SCREENS["1366x768"])
     try:
         await expect(page.locator(".opblock")).not_to_have_count(0)
         await expect(page.locator("#docs-token-state")).to_have_text("no token")
         await _try_symbols(page)
         await page.screenshot(path=artifacts / "api-docs.png")
         assert watch.problems() == []
-        assert _same_origin(watch, server.url) == []
+        assert _same_origin(watch, dashboard_server.url) == []
     finally:
         await page.close()
 

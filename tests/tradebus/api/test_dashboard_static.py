@@ -32,7 +32,7 @@ async def _raw_get(url: str, target: str) -> int:
 
 
 async def test_the_page_and_its_files_are_served_with_their_types_and_entity_tags(
-    server: ServerProcess,
+    dashboard_server: ServerProcess,
 ) -> None:
     expected = {
         "/": "text/html; charset=utf-8",
@@ -43,7 +43,7 @@ async def test_the_page_and_its_files_are_served_with_their_types_and_entity_tag
         "/static/vendor/swagger-ui/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
         "/static/vendor/swagger-ui/swagger-ui.css": "text/css; charset=utf-8",
     }
-    async with server.client() as client:
+    async with dashboard_server.client() as client:
         for path, media_type in expected.items():
             response = await client.get(path)
             assert response.status_code == 200, path
@@ -86,6 +86,6 @@ async def test_the_page_and_its_files_are_served_with_their_types_and_entity_tag
     ],
 )
 async def test_no_request_reaches_a_file_outside_the_static_files_nor_lists_them(
-    server: ServerProcess, target: str
+    dashboard_server: ServerProcess, target: str
 ) -> None:
-    assert await _raw_get(server.url, target) == 404
+    assert await _raw_get(dashboard_server.url, target) == 404
