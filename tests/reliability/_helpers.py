@@ -1,16 +1,20 @@
-"""Shared helpers of the reliability tests: plain-sqlite3 checks of a data directory."""
+"""Shared helpers of the reliability tests: plain-sqlite3 checks of a data directory,
+and the trade calls the integrity tests build on."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 
+from tradebus import Node, TradeIntegration
 from writers import SPECS, WriterLock, reader_uri
 
 HERE = Path(__file__).parent
@@ -33,6 +37,12 @@ def read_only(path: Path) -> Iterator[sqlite3.Connection]:
     uri = reader_uri(path)
     with closing(sqlite3.connect(uri, uri=True, timeout=10.0)) as conn:
         yield conn
+
+
+def one(path: Path, sql: str, *params: object) -> Any:
+    """The first row of ``sql`` (None if it has none), read with plain sqlite3."""
+    with read_only(path) as conn:
+        return conn.execute(sql, params).fetchone()
 
 
 def integrity(path: Path) -> str:
@@ -69,3 +79,48 @@ async def wait_until(condition: Callable[[], bool]) -> None:
     with anyio.fail_after(30):
         while not condition():  # noqa: ASYNC110 - statistics are counters, not events
             await anyio.sleep(0.01)
+
+
+def is_coroutine_method(member: object) -> bool:
+    """A method of TradeIntegration that is a coroutine function under its wrapper."""
+    return callable(member) and inspect.iscoroutinefunction(inspect.unwrap(member))
+
+
+# ------------------------------------------------------- trades the call tests log
+
+#: The arguments of a recommendation call (a BUY at 100, stop 99, take profit 102).
+RECOMMENDATION_CALL: dict[str, Any] = {
+    "symbol": "BTCUSDT", "direction": "BUY", "entry_price": 100.0, "stop_loss": 99.0,
+    "take_profit": 102.0, "confidence": 60,
+}  # fmt: skip
+#: The arguments of an execution call (ticket 7, a BUY of 1 at 100).
+EXECUTION_CALL: dict[str, Any] = {
+    "ticket": 7, "symbol": "BTCUSDT", "direction": "BUY", "entry_price": 100.0, "volume": 1.0,
+}  # fmt: skip
+
+
+def recommendation_state(path: Path, recommendation_id: str) -> tuple[Any, ...]:
+    """(status, ticket, outcome, realized_pnl) of the recommendation stored in ``path``."""
+    return tuple(
+        one(
+            path,
+            "SELECT status, ticket, outcome, realized_pnl FROM trade_recommendations "
+            "WHERE recommendation_id = ?",
+            recommendation_id,
+        )
+    )
+
+
+async def executed_trade(node: Node, ticket: int) -> tuple[TradeIntegration, TradeIntegration, str]:
+    """A recommendation logged and executed as ``ticket``: (agent, bot, its id)."""
+    agent = node.integration("desktop_agent")
+    bot = node.integration("chatgpt_bot")
+    rec = await agent.log_trade_recommendation(
+        symbol="BTCUSDT", direction="BUY", entry_price=100.0, stop_loss=90.0,
+        take_profit=120.0, confidence=70.0, reasoning=str(ticket),
+    )  # fmt: skip
+    await bot.log_trade_execution(
+        ticket=ticket, symbol="BTCUSDT", direction="BUY", entry_price=100.0, volume=1.0,
+        recommendation_id=rec,
+    )  # fmt: skip
+    return agent, bot, rec
