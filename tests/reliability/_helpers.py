@@ -1,5 +1,6 @@
 """Shared helpers of the reliability tests: plain-sqlite3 checks of a data directory,
-and the trade calls the integrity tests build on."""
+a writer run on a bus of its own, and the events and trade calls the integrity tests
+build on."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import inspect
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+from anyio.abc import TaskStatus
 
+import schemas
+from eventbus import EventBus
+from schemas import Tick, TradeExecution
 from tradebus import Node, TradeIntegration
-from writers import SPECS, WriterLock, reader_uri
+from writers import SPECS, DatabaseSpec, WriterActor, WriterError, WriterLock, reader_uri
 
 HERE = Path(__file__).parent
 
@@ -43,6 +48,12 @@ def one(path: Path, sql: str, *params: object) -> Any:
     """The first row of ``sql`` (None if it has none), read with plain sqlite3."""
     with read_only(path) as conn:
         return conn.execute(sql, params).fetchone()
+
+
+def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` read with a fresh plain sqlite3 connection, after the writer."""
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
 
 
 def integrity(path: Path) -> str:
@@ -84,6 +95,50 @@ async def wait_until(condition: Callable[[], bool]) -> None:
 def is_coroutine_method(member: object) -> bool:
     """A method of TradeIntegration that is a coroutine function under its wrapper."""
     return callable(member) and inspect.iscoroutinefunction(inspect.unwrap(member))
+
+
+# ------------------------------------------------------------ a writer on its own bus
+
+
+class Writer:
+    """A writer run in its own task: its failure is recorded, not raised into the test."""
+
+    def __init__(self, bus: EventBus, spec: DatabaseSpec, path: Path, **options: Any) -> None:
+        self.actor = WriterActor(bus, spec, path, **options)
+        self.error: BaseException | None = None
+        self.stopped = anyio.Event()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await self.actor.run(task_status=task_status)
+        except WriterError as exc:
+            self.error = exc
+        finally:
+            self.stopped.set()
+
+
+@asynccontextmanager
+async def bus_and_writer(
+    spec: DatabaseSpec, path: Path, **options: Any
+) -> AsyncIterator[tuple[EventBus, Writer]]:
+    """A bus with one :class:`Writer` for ``path`` running on it (stopped on exit)."""
+    async with EventBus(admit=schemas.admit) as bus, anyio.create_task_group() as tg:
+        writer = Writer(bus, spec, path, **options)
+        await tg.start(writer.run)
+        yield bus, writer
+        writer.actor.stop()
+
+
+def execution(ticket: int) -> TradeExecution:
+    """A BUY of 0.01 BTCUSDT at 50,000 that opens position ``ticket``."""
+    return TradeExecution(
+        ticket=ticket, symbol="BTCUSDT", direction="BUY", entry_price=50_000.0, volume=0.01
+    )
+
+
+def tick(n: int) -> Tick:
+    """A BTCUSDT tick whose prices and ts ``n`` makes distinct."""
+    return Tick(symbol="BTCUSDT", bid=50_000.0 + n, ask=50_000.5 + n, ts=1_000 + n)
 
 
 # ------------------------------------------------------- trades the call tests log
