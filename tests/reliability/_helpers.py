@@ -179,3 +179,31 @@ async def executed_trade(node: Node, ticket: int) -> tuple[TradeIntegration, Tra
         recommendation_id=rec,
     )  # fmt: skip
     return agent, bot, rec
+
+
+# ------------------------------------------------------- the README's trade, as fields
+
+#: A ts (ns since the epoch, November 2023) the state tests' events count from.
+T0 = 1_700_000_000_000_000_000
+
+#: The README's recommendation: the fields of its call, or of its event.
+README_RECOMMENDATION: dict[str, Any] = {
+    "symbol": "BTCUSDT",
+    "direction": "BUY",
+    "entry_price": 50_000.0,
+    "stop_loss": 49_500.0,
+    "take_profit": 51_000.0,
+    "confidence": 85.0,
+    "reasoning": "Strong bullish momentum",
+    "timeframe": "H1",
+}
+#: The README's execution (ticket 12345): the fields of its call, or of its event.
+README_EXECUTION: dict[str, Any] = {
+    "ticket": 12_345,
+    "symbol": "BTCUSDT",
+    "direction": "BUY",
+    "entry_price": 50_000.0,
+    "volume": 0.01,
+    "stop_loss": 49_500.0,
+    "take_profit": 51_000.0,
+}
