@@ -30,6 +30,19 @@ DATABASE_FILES: tuple[str, ...] = tuple(spec.filename for spec in SPECS)
 #: Soak variants run only when this is set (they are marked ``soak`` too).
 SOAK = os.environ.get("TRADEBUS_SOAK") == "1"
 
+#: Hostile text: SQL that would drop a table were it ever spliced into a statement.
+SQL_INJECTION = "'; DROP TABLE trade_executions; --"
+#: Hostile texts: SQL, parameter markers, a NUL, emoji and a right-to-left override.
+NASTY_TEXT = [
+    SQL_INJECTION,
+    "Robert'); DROP TABLE unified_ticks;--",
+    '" OR 1=1 --',
+    "\\'; DELETE FROM trade_positions WHERE ''='",
+    "?1 ?2 :name @x $y",
+    "x\x00y",
+    "🚀 ünïcödé \u202e",
+]
+
 
 def script(name: str) -> list[str]:
     """The command line that runs the helper script ``name`` of this directory."""
@@ -53,6 +66,13 @@ def one(path: Path, sql: str, *params: object) -> Any:
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` read with a fresh plain sqlite3 connection, after the writer."""
     with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def read_rows(path: Path, sql_or_table: str) -> list[tuple[Any, ...]]:
+    """Rows of a query, or every row of a table, read with plain sqlite3 (read-only)."""
+    sql = sql_or_table if " " in sql_or_table else f"SELECT * FROM {sql_or_table}"
+    with read_only(path) as conn:
         return conn.execute(sql).fetchall()
 
 

@@ -1,6 +1,6 @@
-"""Caller-chosen event ids: the form an id must have, every logging method taking and
-returning one, and an id reused (in another table, for other content, for the same
-trade) by a call."""
+"""Caller-chosen event ids: the form an id must have (at a call, on the bus, off the
+wire), every logging method taking and returning one, and an id reused (in another
+table, for other content, for the same trade) by a call."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import schemas
-from schemas import InvalidEvent, new_event_id
+from schemas import InvalidEvent, PositionUpdate, new_event_id
 from tradebus import AlreadyRecorded, TradeIntegration, open_node
 
 from ._helpers import DATABASE_FILES, count, read_only
@@ -20,6 +20,7 @@ from ._helpers import EXECUTION_CALL as _EXE
 from ._helpers import RECOMMENDATION_CALL as _REC
 from ._helpers import is_coroutine_method as _is_coroutine_method
 from ._helpers import one as _one
+from ._helpers import read_rows as _rows
 from ._helpers import recommendation_state as _recommendation_state
 
 _MAIN = "unified_tick_pipeline.db"
@@ -40,6 +41,34 @@ async def test_an_event_id_of_the_wrong_format_is_refused_before_anything_is_enq
         with pytest.raises(InvalidEvent, match=r"invalid TradeAlert\.event_id: expected a UUIDv7"):
             await api.log_trade_alert(alert_type="risk", severity="info", message="m", event_id=bad)
         assert node.bus.published == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["zzzz", "A", schemas.new_event_id().upper(), " x ", "\u202e", "0" * 36],
+    ids=repr,
+)
+async def test_an_event_id_of_another_form_is_refused_from_the_bus_and_the_wire(
+    tmp_path: Path, bad: str
+) -> None:
+    # Text order of event_ids decides a position's state: an id of another form would
+    # sort anywhere (after every UUIDv7, for "zzzz") and hold the state for ever.
+    update = PositionUpdate(
+        ticket=7, symbol="BTCUSDT", status="modified", current_price=150.0, event_id=bad
+    )
+    async with open_node(tmp_path) as node:
+        with pytest.raises(
+            InvalidEvent, match=r"invalid PositionUpdate\.event_id: expected a UUID"
+        ):
+            await node.bus.publish(update, wait=True)
+        assert node.bus.published == 0
+        # From another process, encoded: a node's bus decodes and validates it first.
+        with pytest.raises(InvalidEvent, match=r"PositionUpdate\.event_id: expected a UUID"):
+            await node.bus.publish_encoded(schemas.encode(update), update.topic, wait=True)
+        assert node.bus.published == 0
+    main = tmp_path / "unified_tick_pipeline.db"
+    assert _rows(main, "position_updates") == []
+    assert _rows(main, "SELECT error FROM dead_letters") == []
 
 
 async def test_every_logging_method_takes_an_event_id_and_returns_it(tmp_path: Path) -> None:
