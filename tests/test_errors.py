@@ -25,6 +25,7 @@ from tradebus import (
     UnknownReference,
 )
 from writers import InvalidOption, SchemaVersionError, WriterError, WriterLockError
+from writers._exceptions import error_text
 
 PACKAGES = ["tradebus_errors", "schemas", "eventbus", "writers", "tradebus"]
 
@@ -154,3 +155,19 @@ def test_an_invalid_event_naming_a_value_that_cannot_be_pickled_still_crosses_pr
     assert (type(copy), copy.field, copy.reason) == (InvalidEvent, "message", "expected a str")
     assert str(copy.value).startswith("<function")  # its repr stands in for it
     assert str(copy).startswith("invalid TradeAlert.message: expected a str")
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (TimeoutError(), "TimeoutError: no answer in time"),
+        (ConnectionResetError(), "ConnectionResetError (no message)"),
+        (OSError(28, "No space left on device"), "OSError: [Errno 28] No space left on device"),
+    ],
+)
+def test_a_writer_names_an_error_without_a_message_by_what_it_means(
+    error: BaseException, text: str
+) -> None:
+    """What a writer says of an error in its retry lines and in the WriterError that
+    stops it: never a bare ``TimeoutError: `` with nothing after it."""
+    assert error_text(error) == text

@@ -15,7 +15,7 @@ import pickle
 
 from tradebus_errors import TradebusError
 
-__all__ = ["InvalidOption", "SchemaVersionError", "WriterError", "WriterLockError"]
+__all__ = ["InvalidOption", "SchemaVersionError", "WriterError", "WriterLockError", "error_text"]
 
 
 class WriterError(TradebusError):
@@ -79,3 +79,14 @@ def picklable(value: object) -> object:
     except Exception:
         return repr(value)
     return value
+
+
+def error_text(error: BaseException) -> str:
+    """``Type: message`` for a log line or an error's text, or what an error without a
+    message means (a timeout's)."""
+    text = str(error)
+    if text:
+        return f"{type(error).__name__}: {text}"
+    if isinstance(error, TimeoutError):
+        return f"{type(error).__name__}: no answer in time"
+    return f"{type(error).__name__} (no message)"

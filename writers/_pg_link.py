@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 import asyncpg
 
-from ._exceptions import WriterError
+from ._exceptions import WriterError, error_text
 from ._pg_errors import is_transient
 from ._pg_rules import COMMIT_COUNT
 from ._pg_session import connect, lock_holder, lock_refusal, migrate, take_lock
@@ -129,7 +129,7 @@ class PgLink:
             raise
         except Exception as exc:
             raise WriterError(
-                f"cannot connect to {self.target}: {type(exc).__name__}: {exc}; check that "
+                f"cannot connect to {self.target}: {error_text(exc)}; check that "
                 "the server runs and the URL, user and database are right"
             ) from exc
         try:
@@ -139,7 +139,7 @@ class PgLink:
             except asyncpg.PostgresError as exc:
                 raise WriterError(
                     f"cannot bring the schema of {self.target} up to date: "
-                    f"{type(exc).__name__}: {exc}; give tradebus an empty database, or one "
+                    f"{error_text(exc)}; give tradebus an empty database, or one "
                     "only tradebus wrote"
                 ) from exc
             except TimeoutError as exc:
@@ -206,8 +206,8 @@ class PgLink:
                 if not is_transient(exc) or anyio.current_time() >= deadline:
                     self.broken = WriterError(
                         f"the connection to {self.target} was lost during a COMMIT "
-                        f"({type(error).__name__}: {error}), and whether it committed could "
-                        f"not be learned ({type(exc).__name__}: {exc}): stopping; restart "
+                        f"({error_text(error)}), and whether it committed could "
+                        f"not be learned ({error_text(exc)}): stopping; restart "
                         "the writer (what was acknowledged before is stored)"
                     )
                     raise self.broken from exc
@@ -244,7 +244,7 @@ class PgLink:
                 f"{self.target} did not answer within {self.command_timeout:g} s while "
                 f"{doing}: check the server (and locks held on tradebus's tables)"
             )
-        return WriterError(f"{doing} on {self.target} failed: {type(exc).__name__}: {exc}")
+        return WriterError(f"{doing} on {self.target} failed: {error_text(exc)}")
 
 
 async def close_quietly(conn: asyncpg.Connection[Any]) -> None:

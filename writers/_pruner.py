@@ -27,7 +27,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from schemas import format_ts
 
 from ._actor import WriterActor
-from ._exceptions import WriterError
+from ._exceptions import WriterError, error_text
 from ._prune_sql import START, history_step, prune_step
 from ._retention import HISTORIES, TARGETS, History, Retention, Target
 
@@ -145,7 +145,7 @@ class Pruner:
             try:
                 await self.prune()
             except (WriterError, sqlite3.Error) as exc:
-                self._last_error = f"{type(exc).__name__}: {exc}"
+                self._last_error = error_text(exc)
                 logger.warning(
                     "writer %s: a prune pass failed (%s); the next pass in %g s takes what is left",
                     self.database,

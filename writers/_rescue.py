@@ -17,11 +17,11 @@ import anyio
 
 from eventbus import Message
 
-from ._exceptions import WriterError
+from ._exceptions import WriterError, error_text
 from ._store import Poison, Skipped, Store, event_name
 from ._writer_stats import Counters
 
-__all__ = ["Rescue", "describe", "group_of", "split_point"]
+__all__ = ["Rescue", "group_of", "split_point"]
 
 logger = logging.getLogger("writers")
 
@@ -36,16 +36,6 @@ class _Acknowledge(Protocol):
         rows: Mapping[str, int],
         seconds: float | None,
     ) -> Awaitable[None]: ...
-
-
-def describe(error: BaseException) -> str:
-    """``Type: message``, or what an error without a message means (a timeout's)."""
-    text = str(error)
-    if text:
-        return f"{type(error).__name__}: {text}"
-    if isinstance(error, TimeoutError):
-        return f"{type(error).__name__}: no answer in time"
-    return f"{type(error).__name__} (no message)"
 
 
 def group_of(message: Message) -> int:
@@ -139,21 +129,21 @@ class Rescue:
             if fault == "poison":
                 if isinstance(error, Poison):
                     raise error
-                raise Poison(describe(error)) from error
+                raise Poison(error_text(error)) from error
             if fault == "fatal":
                 raise WriterError(
                     f"writer {self.name!r} cannot write {self.db.target}: "
-                    f"{describe(error)}; the {holding} events it holds are "
+                    f"{error_text(error)}; the {holding} events it holds are "
                     "not stored (the writer stops)"
                 ) from error
             if fault == "bug":
                 raise WriterError(
                     f"writer {self.name!r} failed on a bug, not on the data: "
-                    f"{describe(error)}; the {holding} events it holds are not "
+                    f"{error_text(error)}; the {holding} events it holds are not "
                     "acknowledged (the writer stops)"
                 ) from error
             self.counters.retries += 1
-            self.counters.last_error = describe(error)
+            self.counters.last_error = error_text(error)
             logger.warning(
                 "writer %s: %s; holding %d events, retrying in %.2fs",
                 self.name,

@@ -5,8 +5,8 @@ Afterwards every acknowledged event is stored exactly once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -210,6 +210,8 @@ async def test_a_server_that_stops_answering_ends_the_writer_in_bounded_time(
         with anyio.fail_after(60), pytest.raises(WriterError) as raised:
             await flow()
         assert "main" in str(raised.value)
+        said = [str(raised.value), *(r.getMessage() for r in caplog.records)]
+        assert not [line for line in said if re.search(r"Error: ?[);]", line)], said
         retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
         assert retries
         assert all("TimeoutError: ;" not in line for line in retries), retries
@@ -233,11 +235,12 @@ async def _frozen_writer_backend(dsn: str) -> int:
 
 
 async def test_a_frozen_server_bounds_reads_and_a_cancelled_writer_by_its_timeouts(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The writer's backend frozen: a read of a cursor fails within the command
     timeout, saying so; a writer cancelled mid-flow stops within its drain timeout
-    (not its longer command timeout); what it acknowledged is stored once."""
+    (not its longer command timeout), and what it says names every error (none is an
+    empty 'TimeoutError: '); what it acknowledged is stored once."""
     _ignore_asyncpg_orphans()
     server = await _server(tmp_path / "pg")
     frozen: list[int] = []
@@ -263,20 +266,26 @@ async def test_a_frozen_server_bounds_reads_and_a_cancelled_writer_by_its_timeou
         dsn = database_dsn(server.dsn, "drain")
         acknowledged = 0
         started = 0.0
+        said: list[str] = []
         async with EventBus(admit=schemas.admit) as bus:
-            with anyio.move_on_after(30) as outer, contextlib.suppress(WriterError):
-                async with PostgresWriter(bus, MAIN, dsn, max_batch=20, drain_timeout=2.0):
-                    for n in range(1, 101):
-                        await bus.publish(tick(n), wait=True)
-                        acknowledged = n
-                    frozen.append(await _frozen_writer_backend(dsn))
-                    for n in range(101, 201):
-                        bus.publish_nowait(tick(n))
-                    started = anyio.current_time()
-                    outer.deadline = started + 0.5  # the cancellation, while it is stuck
-                    await anyio.sleep_forever()
+            with anyio.move_on_after(30) as outer:
+                try:
+                    async with PostgresWriter(bus, MAIN, dsn, max_batch=20, drain_timeout=2.0):
+                        for n in range(1, 101):
+                            await bus.publish(tick(n), wait=True)
+                            acknowledged = n
+                        frozen.append(await _frozen_writer_backend(dsn))
+                        for n in range(101, 201):
+                            bus.publish_nowait(tick(n))
+                        started = anyio.current_time()
+                        outer.deadline = started + 0.5  # the cancellation, while it is stuck
+                        await anyio.sleep_forever()
+                except WriterError as exc:
+                    said.append(str(exc))
             stopped = anyio.current_time() - started
         assert stopped < 10, f"the cancelled writer took {stopped:.1f} s to stop"
+        said += [record.getMessage() for record in caplog.records]
+        assert not [line for line in said if re.search(r"Error: ?[);]", line)], said
         os.kill(frozen.pop(), signal.SIGCONT)
         await _stored_once(dsn, acknowledged)
     finally:
