@@ -177,7 +177,10 @@ class Node:
             await self._delivery.stop()
         self.bus.close()
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
-        self._writers.stopping(cancelled=cancelled)
+        # Left by an error (a cancellation, or the body's own): the writers' drain is
+        # bounded by drain_timeout, so that the error reaches the caller even when a
+        # full disk holds them; left normally, they drain all (the flush waited).
+        self._writers.stopping(cancelled=exc is not None)
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
         task_group, self._task_group = self._task_group, None
@@ -202,8 +205,8 @@ class Node:
 
     async def _stop_services(self, exc: BaseException | None) -> BaseException | None:
         """Stop the services while the writers store what they publish as they stop
-        (for ``drain_timeout`` at most once the node is cancelled); return the
-        cancellation that reached the node meanwhile, if one did."""
+        (for ``drain_timeout`` at most once the node is cancelled or left by an
+        error); return the cancellation that reached the node meanwhile, if one did."""
         if self._task_group is None:
             await self._services.stop(exc)
             return None
@@ -211,7 +214,7 @@ class Node:
             lambda: self._services.stop(exc),
             self._task_group,
             self._writers.drain_timeout,
-            cancelled=isinstance(exc, anyio.get_cancelled_exc_class()),
+            cancelled=exc is not None,
         )
 
     # ------------------------------------------------------------------ routing
