@@ -2,9 +2,13 @@
 writer's buffer, each with the cursor its writer commits with it.
 
 The events of a forwarder lane (messages without an ``event_id``) go in a group of
-their lane, whose cursor is the lane's high-water mark; the others go after them with
-the stream cursor (the last sequence of the segment), so that the stream cursor is
-committed with or after the lanes' groups.
+their lane, whose cursor is the lane's high-water mark. Each other message's events
+go after them in a group of their own, in stream order, with the stream cursor of
+that message: the writer stores or refuses a group whole, so an event it refuses
+takes no other message's events with it, and the stream cursor, committed with each
+message (or with its dead letters), only grows and never covers a message not
+committed yet (the lanes' groups go first: the cursor is committed with or after
+them).
 """
 
 from __future__ import annotations
@@ -35,30 +39,40 @@ class BusPublisher:
         #: Events published on the bus.
         self.consumed = 0
 
-    async def publish(self, lanes: dict[str, list[Event]], others: list[Event], end: int) -> None:
+    async def publish(
+        self, lanes: dict[str, list[Event]], others: list[tuple[list[Event], int]]
+    ) -> None:
         """Publish a segment's events: each lane's group (with its high-water mark),
-        then the others with the stream cursor ``end`` (its last sequence: the lanes'
-        groups go first, so the cursor is committed with or after them)."""
-        bus = self.bus
+        then each other message's events (with its stream sequence), in order."""
         groups = [
             (events, Headers(origin=tick_origin(self.stream, self.durable, origin),
                              cursor=self.marks[origin]))
             for origin, events in lanes.items()
         ]  # fmt: skip
-        if others:
-            groups.append((others, Headers(origin=self.origin, cursor=end)))
+        groups.extend((events, Headers(origin=self.origin, cursor=seq)) for events, seq in others)
         for events, headers in groups:
+            await self._publish(events, headers)
+
+    async def _publish(self, events: list[Event], headers: Headers) -> None:
+        """Publish ``events`` as one group (one event: alone, the same and cheaper)."""
+        bus = self.bus
+        if len(events) == 1:
             try:
-                seqs = bus.publish_many_nowait(events, headers=headers)
+                last = bus.publish_nowait(events[0], headers=headers)
             except BusFull:
-                seqs = await bus.publish_many(events, headers=headers)
-            self.last_bus_seq = seqs[-1]
-            self.consumed += len(events)
+                last = await bus.publish(events[0], headers=headers)
+        else:
+            try:
+                last = bus.publish_many_nowait(events, headers=headers)[-1]
+            except BusFull:
+                last = (await bus.publish_many(events, headers=headers))[-1]
+        self.last_bus_seq = last
+        self.consumed += len(events)
 
 
 class Segment:
     """The events of a run of a batch's messages, gathered to be published together
-    by ``publisher``: each lane's, and the others (up to stream sequence ``end``).
+    by ``publisher``: each lane's, and each other message's (with its sequence).
 
     A message is taken (``taken``) before its events are published: it counts as
     handed on (``acks.handed``, where the consumer starts again if asking the server
@@ -70,8 +84,9 @@ class Segment:
         self.publisher = publisher
         self.acks = acks
         self.lanes: dict[str, list[Event]] = {}
-        self.others: list[Event] = []
-        self.end = 0
+        self.others: list[tuple[list[Event], int]] = []
+        #: How many events were gathered.
+        self.gathered = 0
         #: The lanes' marks of the messages gathered (the publisher's once published).
         self.marks: dict[str, int] = {}
         #: The last stream sequence taken: gathered, or passed over with nothing to publish.
@@ -92,26 +107,25 @@ class Segment:
         """Add the events of message ``seq`` (``lane``: the forwarder lane and number
         that numbered it), publishing first what was gathered if all would not fit
         the writer's buffer."""
-        gathered = sum(map(len, self.lanes.values())) + len(self.others)
-        if gathered + len(events) > self.publisher.group_limit:
+        if self.gathered + len(events) > self.publisher.group_limit:
             await self._publish()  # groups fit the buffer
         if lane is not None:
             origin, number = lane
             self.marks[origin] = number
             self.lanes.setdefault(origin, []).extend(events)
         else:
-            self.others.extend(events)
-        self.end = self.taken = seq
+            self.others.append((events, seq))
+        self.gathered += len(events)
+        self.taken = seq
 
     async def publish(self) -> None:
         """Publish what was gathered, and start a new segment."""
         await self._publish()
-        self.end = 0
 
     async def _publish(self) -> None:
         """Publish what was gathered: the messages taken are handed on."""
         publisher = self.publisher
         publisher.marks.update(self.marks)
-        await publisher.publish(self.lanes, self.others, self.end)
-        self.lanes, self.others, self.marks = {}, [], {}
+        await publisher.publish(self.lanes, self.others)
+        self.lanes, self.others, self.marks, self.gathered = {}, [], {}, 0
         self.acks.handed = self.taken

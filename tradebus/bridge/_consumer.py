@@ -2,16 +2,17 @@
 
 It pulls batches from a durable consumer and publishes each batch's events on the
 node's bus with ``Headers(origin=nats:<stream>/<durable>, cursor=<stream sequence>)``,
-so that the database's writer commits the cursor with the events (``relay_cursors``);
-events that a forwarder lane numbered (those without an ``event_id``: ticks) go in a
-group of their lane, whose cursor is the lane's high-water mark. A message may carry
-many such events (a forwarder's batch): they are checked one by one (a bad one is a
-dead letter alone, committed after the others) and go in one group, so the lane's
-mark covers the message as a whole; a message at or below the mark is a copy,
-skipped as a whole. Groups hold at most half the writer's ``max_buffer`` events.
-A batch's JetStream messages are acknowledged (``ack_sync``, acknowledging all
-before) once the events are committed. See the bridge's notes for why this stores
-each event exactly once.
+so that the database's writer commits the cursor with the events (``relay_cursors``):
+each message's events in a group of their own, so that an event the writer refuses
+takes no other message's events to dead_letters. Events that a forwarder lane
+numbered (those without an ``event_id``: ticks) go in a group of their lane, whose
+cursor is the lane's high-water mark. A message may carry many such events (a
+forwarder's batch): they are checked one by one (a bad one is a dead letter alone,
+committed after the others) and go in one group, so the lane's mark covers the
+message as a whole; a message at or below the mark is a copy, skipped as a whole.
+Groups hold at most half the writer's ``max_buffer`` events. A batch's JetStream
+messages are acknowledged (``ack_sync``, acknowledging all before) once the events
+are committed. See the bridge's notes for why this stores each event exactly once.
 """
 
 from __future__ import annotations
