@@ -1,5 +1,14 @@
 """The consumer's dead letters: messages, or events of a batch, that cannot be stored,
-committed to the database's ``dead_letters`` with the stream cursor."""
+committed to the database's ``dead_letters`` with the stream cursor; and, for each
+forwarder lane, up to which of its messages the bad events are recorded.
+
+The bad events of a lane's message are recorded after its good events are committed
+(with the lane's mark, which makes any later delivery of it a copy): a failure in
+between (the database away, the consumer killed) leaves them owed. The message is
+delivered again (the consumer starts again before it, and the stream cursor, which
+their commit moves to the message, is below it), as a copy whose number is above
+what its lane recorded: its bad events alone are recorded then.
+"""
 
 from __future__ import annotations
 
@@ -24,14 +33,36 @@ class DeadLetters:
         self.origin = origin
         #: Messages (or events) committed to ``dead_letters``.
         self.count = 0
+        #: For each forwarder lane, the last message number whose bad events are
+        #: known recorded (at start: all but its mark's, which a copy settles).
+        self.lanes: dict[str, int] = {}
+
+    def start(self, marks: dict[str, int]) -> None:
+        """At start, with the lanes' committed ``marks``: the bad events of each
+        lane's last message may be owed (if the stream cursor is below it, the run
+        before ended between its good events and them); those of earlier ones not."""
+        self.lanes = {origin: mark - 1 for origin, mark in marks.items()}
+
+    def owed(self, lane: tuple[str, int]) -> bool:
+        """Whether a copy of lane message ``lane`` (origin, number) delivered again
+        may owe the recording of its bad events (see the module)."""
+        origin, number = lane
+        return number > self.lanes.get(origin, 0)
 
     async def record(
-        self, subject: str, seq: int, bad: list[tuple[bytes, str]], *, after: int
+        self,
+        subject: str,
+        seq: int,
+        bad: list[tuple[bytes, str]],
+        *,
+        after: int,
+        lane: tuple[str, int] | None = None,
     ) -> None:
         """Commit ``bad`` (a message, or some events of a batch) to dead_letters with
         the stream cursor ``seq``, once what was published before (up to bus sequence
         ``after``; 0: nothing) is committed (the good events of the same batch too:
-        the cursor then covers all of it)."""
+        the cursor then covers all of it); ``lane``: the forwarder lane and number of
+        the message."""
         if after:
             with contextlib.suppress(NotStored):
                 await self.bus.flush(after)
@@ -50,3 +81,6 @@ class DeadLetters:
         else:
             await self.writer.sqlite.record_dead_letters(failures)
         self.count += len(failures)
+        if lane is not None:
+            origin, number = lane
+            self.lanes[origin] = max(self.lanes.get(origin, 0), number)

@@ -118,9 +118,14 @@ class Segment:
         self.gathered += len(events)
         self.taken = seq
 
-    async def publish(self) -> None:
-        """Publish what was gathered, and start a new segment."""
+    async def publish(self, *, holding: int = 0) -> None:
+        """Publish what was gathered, and start a new segment. ``holding``: the
+        last message taken, published but not handed on yet (its bad events'
+        dead letters come next: if they fail, it is delivered again, a copy
+        whose dead letters are owed)."""
         await self._publish()
+        if holding:
+            self.acks.handed = holding - 1
 
     async def _publish(self) -> None:
         """Publish what was gathered: the messages taken are handed on."""

@@ -7,12 +7,15 @@ each message's events in a group of their own, so that an event the writer refus
 takes no other message's events to dead_letters. Events that a forwarder lane
 numbered (those without an ``event_id``: ticks) go in a group of their lane, whose
 cursor is the lane's high-water mark. A message may carry many such events (a
-forwarder's batch): they are checked one by one (a bad one is a dead letter alone,
-committed after the others) and go in one group, so the lane's mark covers the
-message as a whole; a message at or below the mark is a copy, skipped as a whole.
-Groups hold at most half the writer's ``max_buffer`` events. A batch's JetStream
-messages are acknowledged (``ack_sync``, acknowledging all before) once the events
-are committed. See the bridge's notes for why this stores each event exactly once.
+forwarder's batch): they are checked one by one and go in one group, so the lane's
+mark covers the message as a whole; a message at or below the mark is a copy,
+skipped as a whole. A bad event of a batch is a dead letter alone, recorded after
+the message's good events are committed: a copy delivered again whose bad events
+were not recorded (a failure came between) has them recorded then (see
+:mod:`._consume_dead`). Groups hold at most half the writer's ``max_buffer`` events.
+A batch's JetStream messages are acknowledged (``ack_sync``, acknowledging all
+before) once the events are committed. See the bridge's notes for why this stores
+each event exactly once.
 """
 
 from __future__ import annotations
@@ -135,6 +138,7 @@ class JetStreamConsumer:
             self.writer, self.node.path(self.spec), self.stream, self.durable
         )
         self._publisher.marks = cursors.lanes
+        self._dead.start(cursors.lanes)
         client = await connect(self.url, timeout=self.connect_timeout, name=self.origin)
         self._client = client
         try:
@@ -265,12 +269,17 @@ class JetStreamConsumer:
                 prefix=self.prefix, spec=self.spec, homes=self._homes,
             )  # fmt: skip
             items, reason = verdict.items, verdict.reason
-            if reason is None and verdict.lane is not None:
-                origin, number = verdict.lane
-                if number <= segment.mark(origin):  # a copy: skipped as a whole
-                    self._duplicates += len(items)
-                    segment.pass_over(seq)
-                    continue
+            bad = [(item.data, why) for item in items if (why := item.reason) is not None]
+            lane = verdict.lane
+            if reason is None and lane is not None and lane[1] <= segment.mark(lane[0]):
+                # A copy: skipped as a whole, but for bad events whose recording a
+                # failure after its good events were committed left owed.
+                self._duplicates += len(items)
+                if bad and self._dead.owed(lane):
+                    await segment.publish()
+                    await self._dead_letter(message.subject, seq, bad, lane)
+                segment.pass_over(seq)
+                continue
             good = [item.event for item in items if item.event is not None]
             if reason is None and len(good) > limit:
                 reason = (
@@ -283,12 +292,13 @@ class JetStreamConsumer:
                 segment.pass_over(seq)
                 continue
             if good:
-                await segment.add(verdict.lane, good, seq)
-            bad = [(item.data, why) for item in items if (why := item.reason) is not None]
+                await segment.add(lane, good, seq)
             if bad:  # after the message's good events are committed: see _dead_letter
-                await segment.publish()
-                await self._dead_letter(message.subject, seq, bad)
-            if not good:
+                # Handed on once they are recorded: a failure before delivers the
+                # message again, a copy whose bad events are owed.
+                await segment.publish(holding=seq if good and lane is not None else 0)
+                await self._dead_letter(message.subject, seq, bad, lane)
+            if bad or not good:
                 segment.pass_over(seq)
         else:
             await segment.publish()
@@ -318,10 +328,17 @@ class JetStreamConsumer:
         assert js is not None
         return await self._gaps.first_missing(js, taken, seq)
 
-    async def _dead_letter(self, subject: str, seq: int, bad: list[tuple[bytes, str]]) -> None:
+    async def _dead_letter(
+        self,
+        subject: str,
+        seq: int,
+        bad: list[tuple[bytes, str]],
+        lane: tuple[str, int] | None = None,
+    ) -> None:
         """Commit ``bad`` to dead_letters with the stream cursor ``seq``, once what was
-        published before is committed (see :meth:`DeadLetters.record`)."""
-        await self._dead.record(subject, seq, bad, after=self._publisher.last_bus_seq)
+        published before is committed (see :meth:`DeadLetters.record`); ``lane``:
+        the forwarder lane and number of the message."""
+        await self._dead.record(subject, seq, bad, after=self._publisher.last_bus_seq, lane=lane)
 
     # ---------------------------------------------------------------- reporting
 
