@@ -18,6 +18,8 @@ import logging
 from eventbus import EventBus, Headers, Message, NotStored
 from writers import PostgresWriter, WriterActor
 
+from ._errors import BridgeError
+
 __all__ = ["DeadLetters"]
 
 logger = logging.getLogger("tradebus")
@@ -76,10 +78,18 @@ class DeadLetters:
                 subject, seq, data, headers=Headers(origin=self.origin, cursor=seq)
             )
             failures.append((failure, f"from NATS: {reason}"))
-        if isinstance(self.writer, PostgresWriter):
-            await self.writer.pg.record_dead_letters(failures)
-        else:
-            await self.writer.sqlite.record_dead_letters(failures)
+        store = self.writer.pg if isinstance(self.writer, PostgresWriter) else self.writer.sqlite
+        try:
+            await store.record_dead_letters(failures)
+        except Exception as exc:
+            if store.classify(exc) != "transient":
+                raise
+            # The database away for a moment (PostgreSQL starting up, a lock): the
+            # consumer starts again, and the message comes again.
+            raise BridgeError(
+                f"recording the dead letters of message {seq} failed "
+                f"({type(exc).__name__}: {exc}); trying again"
+            ) from exc
         self.count += len(failures)
         if lane is not None:
             origin, number = lane

@@ -202,6 +202,7 @@ class JetStreamConsumer:
 
     async def _fetch_forever(self, send: MemoryObjectSendStream[Entry]) -> None:
         backoff = Backoff(0.05)
+        failing = Backoff(0.05)  # between handings that fail (the database away)
         async with send:
             while not self._stopping:
                 subscription = self._subscription
@@ -222,10 +223,13 @@ class JetStreamConsumer:
                 try:
                     await self._handle(messages, send)
                 except (*RETRYABLE, BridgeError) as exc:
-                    # Asking the server failed (it went away): start again after what
-                    # was handed, once it answers.
+                    # Asking the server failed (it went away), or the database did:
+                    # start again after what was handed, once it answers.
                     logger.warning("bridge consumer %s: %s; starting again", self.origin, exc)
+                    await failing.sleep()
                     await self._start_again()
+                else:
+                    failing.reset()
 
     async def _start_again(self) -> None:
         """Make the consumer again after what was handed, until the server lets us."""

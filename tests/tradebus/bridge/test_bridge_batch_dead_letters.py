@@ -4,6 +4,7 @@ message comes again, and its good events are not stored twice."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,17 @@ async def _last(js: JetStreamContext, prefix: str) -> int:
     return int((await js.stream_info(stream_name("main", prefix))).state.last_seq)
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "away"),
+        # What a store itself says is passing (SQLite busy; PostgreSQL starting up).
+        sqlite3.OperationalError("database is locked"),
+    ],
+    ids=["refused", "busy"],
+)
 async def test_a_batchs_bad_event_is_recorded_after_a_failed_first_try(
-    tmp_path: Path, nats_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, nats_url: str, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
     prefix = unique_prefix(tmp_path)
     await make_stream(tmp_path / "b", nats_url, prefix)
@@ -88,7 +98,7 @@ async def test_a_batchs_bad_event_is_recorded_after_a_failed_first_try(
         async with _node(tmp_path / "b") as node:
             store = node.store_writer("main").sqlite
             # What a database away for a moment raises (retryable for the consumer).
-            flaky = _FailsOnce(store.record_dead_letters, ConnectionRefusedError(111, "away"))
+            flaky = _FailsOnce(store.record_dead_letters, error)
             monkeypatch.setattr(store, "record_dead_letters", flaky)
             consumer = JetStreamConsumer(node, nats_url, prefix=prefix, database="main")
             async with consumer:
