@@ -35,6 +35,13 @@ _CHECKPOINT_EVERY = 5.0  # seconds between WAL inspections
 # pages: their WAL grows as fast as the thread's own transactions would make it).
 _INLINE_BETWEEN_INSPECTIONS = 64
 _WAL_STARVED_FRAMES = 250_000  # ~1 GB of WAL that readers keep from being reset
+# A WAL this long that a passive checkpoint did not reset: readers that follow one
+# another (a dashboard polling) always hold a snapshot in it. A RESTART checkpoint
+# then waits (briefly) for those on the WAL to finish, as later ones read the
+# database file, so that the next transaction writes the WAL from its start.
+_RESTART_FRAMES = 8 * AUTOCHECKPOINT
+_RESTART_WAIT_MS = 1000
+_RESTART_BACKOFF = (1.0, 30.0)  # seconds between tries: the first, and the most
 
 
 class WalCheckpoints:
@@ -56,6 +63,8 @@ class WalCheckpoints:
         #: Inline transactions since the thread last looked at the WAL (event loop).
         self.inline_since = 0
         self._last_inspection = 0.0  # (thread)
+        self._restart_at = 0.0  # when a RESTART checkpoint may be tried next (thread)
+        self._restart_pause = _RESTART_BACKOFF[0]
 
     def open(self, conn: sqlite3.Connection) -> None:
         """Take the checkpoints over from SQLite if the WAL index can be read (in the
@@ -117,6 +126,8 @@ class WalCheckpoints:
             return
         _busy, frames, checkpointed = row
         self.frames = max(frames, 0)
+        if frames >= _RESTART_FRAMES and now >= self._restart_at and conn is not None:
+            self._restart(conn, now)
         if periodic and frames > _WAL_STARVED_FRAMES and checkpointed < frames:
             logger.warning(
                 "writer %s: the WAL holds %d frames that cannot be checkpointed: a reader "
@@ -124,6 +135,27 @@ class WalCheckpoints:
                 self.name,
                 frames - checkpointed,
             )
+
+    def _restart(self, conn: sqlite3.Connection, now: float) -> None:
+        """A RESTART checkpoint, waiting at most ``_RESTART_WAIT_MS`` for the readers
+        on the WAL; tried again at once after it succeeds, else after a pause that
+        doubles (a reader holding a long read transaction is not waited for each
+        time)."""
+        try:
+            (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+            conn.execute(f"PRAGMA busy_timeout={_RESTART_WAIT_MS}")
+            try:
+                busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        except sqlite3.Error:
+            busy = 1
+        if busy:
+            self._restart_at = now + self._restart_pause
+            self._restart_pause = min(self._restart_pause * 2, _RESTART_BACKOFF[1])
+        else:
+            self._restart_at = now
+            self._restart_pause = _RESTART_BACKOFF[0]
 
     async def rescue(self, checkpoint: Callable[[], Checkpoint | None], within: float) -> str:
         """Copy every committed transaction from the (unlinked) WAL into the database,
