@@ -23,6 +23,11 @@ def require_role(
     """
     if role in roles:
         return
+    if role not in topology.roles:
+        raise AccessDenied(
+            f"there is no role {role!r}: the roles are {', '.join(topology.roles)} "
+            f"(this node hosts {', '.join(roles) or 'none of them'})"
+        )
     what = f"write {spec.name!r} ({spec.filename})" if spec else f"act as role {role!r}"
     raise AccessDenied(
         f"this node may not {what}: it hosts {', '.join(roles) or 'no roles'}; "

@@ -42,6 +42,8 @@ async def test_a_node_hosts_only_the_writers_of_its_roles(tmp_path: Path) -> Non
             node.writer("main")
         with pytest.raises(AccessDenied, match="api_server"):
             node.integration("api_server")
+        with pytest.raises(AccessDenied, match="there is no role 'nosuchrole': the roles are"):
+            node.integration("nosuchrole")
     assert not (tmp_path / "unified_tick_pipeline.db").exists()
 
 
