@@ -15,6 +15,7 @@ import anyio
 
 from ._exceptions import BusClosed
 from ._message import Message
+from ._outcomes import because
 
 __all__ = ["DoneWaiters"]
 
@@ -60,9 +61,8 @@ class DoneWaiters:
         """:raises BusClosed: if the subscription closed before it acknowledged a message
         up to ``seq`` (those are not stored)."""
         if self.abandoned_from <= seq:
-            error = self.error
-            because = "" if error is None else f" ({type(error).__name__}: {error})"
             raise BusClosed(
                 f"subscription {name!r} was closed before it acknowledged message "
-                f"{int(self.abandoned_from)}; messages up to {seq} were not all stored" + because
-            ) from error
+                f"{int(self.abandoned_from)}; messages up to {seq} were not all stored"
+                + because(self.error)
+            ) from self.error

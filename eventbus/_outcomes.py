@@ -20,7 +20,7 @@ from ._exceptions import BusClosed, NotStored
 from ._message import Message
 from ._topics import Pattern
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "because"]
 
 #: Failures kept for flushes that have not reported them yet; beyond, only counted.
 MAX_FAILURES = 1_000
@@ -191,7 +191,7 @@ class Ledger:
             raise BusClosed(
                 f"subscription {self._abandoned_by!r} closed before it acknowledged message "
                 f"{int(self.abandoned_from)}; messages up to {seq} were not all stored"
-                + _because(self._abandoned_error)
+                + because(self._abandoned_error)
             ) from self._abandoned_error
 
     def check_topic(self, topic: str) -> None:
@@ -203,7 +203,7 @@ class Ledger:
             if any(p.matches(topic) for p in dead.patterns):
                 raise BusClosed(
                     f"cannot publish {topic!r}: subscription {dead.name!r}, which stored "
-                    f"it, failed{_because(dead.error)}; nothing was delivered"
+                    f"it, failed{because(dead.error)}; nothing was delivered"
                 ) from dead.error
 
     def closed_error(self) -> BusClosed:
@@ -213,7 +213,8 @@ class Ledger:
         return error
 
 
-def _because(error: BaseException | None) -> str:
+def because(error: BaseException | None) -> str:
+    """`` (Type: message)`` naming ``error``, or nothing without one."""
     return "" if error is None else f" ({type(error).__name__}: {error})"
 
 

@@ -180,7 +180,7 @@ class Node:
         # Left by an error (a cancellation, or the body's own): the writers' drain is
         # bounded by drain_timeout, so that the error reaches the caller even when a
         # full disk holds them; left normally, they drain all (the flush waited).
-        self._writers.stopping(cancelled=exc is not None)
+        self._writers.stopping(cancelled=_left_by_error(exc))
         with anyio.CancelScope(shield=True):
             await self._readers.aclose()
         task_group, self._task_group = self._task_group, None
@@ -214,7 +214,7 @@ class Node:
             lambda: self._services.stop(exc),
             self._task_group,
             self._writers.drain_timeout,
-            cancelled=exc is not None,
+            cancelled=_left_by_error(exc),
         )
 
     # ------------------------------------------------------------------ routing
@@ -389,3 +389,10 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {str(self.data_dir)!r} roles={list(self.roles)}>"
+
+
+def _left_by_error(exc: BaseException | None) -> bool:
+    """Whether the node is left by an error or a cancellation (its teardown is then
+    bounded by ``drain_timeout``), not by the end of its body or of the generator
+    that holds it (``GeneratorExit``: an ordinary close)."""
+    return exc is not None and not isinstance(exc, GeneratorExit)

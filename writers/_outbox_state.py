@@ -48,11 +48,11 @@ class OutboxState:
         """Take in what ``transaction``, just committed, appended."""
         self.next = transaction.next_outbox_seq
         if transaction.outbox:
-            committed, sent = dict(self.committed), dict(self.sent)
+            committed, sent, held = dict(self.committed), dict(self.sent), dict(self.held_from)
             for database, (first, last) in transaction.outbox.items():
                 committed[database] = sent[database] = last
-                self.held_from.setdefault(database, first)
-            self.committed, self.sent = committed, sent
+                held.setdefault(database, first)
+            self.committed, self.sent, self.held_from = committed, sent, held
 
     def continue_after(self, conn: sqlite3.Connection, position: int) -> None:
         """Make the next position come after ``position``, in a transaction on

@@ -71,7 +71,7 @@ class SqliteStore:
         )
         #: The WAL's checkpoints (see :class:`WalCheckpoints`): by the thread, after a
         #: transaction's outcome is out, where the WAL index can be read.
-        self.wal = WalCheckpoints(path, spec.name, self.thread)
+        self.wal = WalCheckpoints(path, spec.name, self.thread, round(busy_timeout * 1000))
         self.watch = FileWatch(path)
         self.planner = Planner(spec, forward=forward)
         #: Its outbox: identity, positions, what is committed and held per database.
@@ -209,10 +209,10 @@ class SqliteStore:
         no automatic checkpoint."""
         conn = self._connection()
         if not self._inline_settings:
+            self._inline_settings = True  # first: what a failed PRAGMA left is put back
             conn.execute("PRAGMA busy_timeout=0")
             if self.wal.autocheckpoint:
                 conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._inline_settings = True
         return conn
 
     def _thread_settings(self) -> None:

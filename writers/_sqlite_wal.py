@@ -49,8 +49,10 @@ class WalCheckpoints:
     ``name`` whose SQLite ``thread`` runs them. The connection is passed to each call
     (it lives in that thread)."""
 
-    def __init__(self, path: str, name: str, thread: SqliteThread) -> None:
+    def __init__(self, path: str, name: str, thread: SqliteThread, busy_timeout_ms: int) -> None:
         self.path = path
+        #: The thread's busy timeout, put back after a RESTART checkpoint's shorter one.
+        self.busy_timeout_ms = busy_timeout_ms
         self.name = name
         self.thread = thread
         #: The WAL's frames not yet checkpointed, read from its index (see the module).
@@ -126,7 +128,14 @@ class WalCheckpoints:
             return
         _busy, frames, checkpointed = row
         self.frames = max(frames, 0)
-        if frames >= _RESTART_FRAMES and now >= self._restart_at and conn is not None:
+        if (
+            frames >= _RESTART_FRAMES
+            and now >= self._restart_at
+            and conn is not None
+            # It may wait for readers: not ahead of a queued transaction, unless the
+            # WAL has grown twice as long meanwhile.
+            and (frames >= 2 * _RESTART_FRAMES or not self.thread.transaction_queued())
+        ):
             self._restart(conn, now)
         if periodic and frames > _WAL_STARVED_FRAMES and checkpointed < frames:
             logger.warning(
@@ -142,18 +151,18 @@ class WalCheckpoints:
         doubles (a reader holding a long read transaction is not waited for each
         time)."""
         try:
-            (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
             conn.execute(f"PRAGMA busy_timeout={_RESTART_WAIT_MS}")
             try:
                 busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
             finally:
-                conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+                conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
         except sqlite3.Error:
             busy = 1
         if busy:
             self._restart_at = now + self._restart_pause
             self._restart_pause = min(self._restart_pause * 2, _RESTART_BACKOFF[1])
         else:
+            self.frames = 0  # the next transaction writes the WAL from its start
             self._restart_at = now
             self._restart_pause = _RESTART_BACKOFF[0]
 

@@ -202,7 +202,7 @@ class JetStreamConsumer:
 
     async def _fetch_forever(self, send: MemoryObjectSendStream[Entry]) -> None:
         backoff = Backoff(0.05)
-        failing = Backoff(0.05)  # between handings that fail (the database away)
+        failing = Backoff(0.05, most=5.0)  # between handings that fail (the database away)
         async with send:
             while not self._stopping:
                 subscription = self._subscription
