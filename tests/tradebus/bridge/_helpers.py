@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from pathlib import Path
 
+import anyio
+import nats
 import pytest
 
 from bench.servers import NatsServer, ServerUnavailable
 from schemas import Tick, TradeExecution
 from tests.reliability._helpers import read_only
-from tradebus import open_node
-from tradebus.bridge import JetStreamConsumer
+from tests.writers._helpers import wait_until
+from tradebus import Node, open_node
+from tradebus.bridge import JetStreamConsumer, stream_name
 
 MAIN = "unified_tick_pipeline.db"
 _prefixes = itertools.count(1)
@@ -33,14 +37,34 @@ def private_nats(folder: Path) -> NatsServer:
     return server
 
 
+def bot_node(folder: Path) -> contextlib.AbstractAsyncContextManager[Node]:
+    """A node of the bot's role at ``folder``, without its candle service and monitor."""
+    return open_node(folder, roles=["chatgpt_bot"], candles=None, monitor=None)
+
+
 async def make_stream(folder: Path, url: str, prefix: str) -> None:
     """Make the stream of the bot's database under ``prefix``: a consumer into a node
     at ``folder`` makes it as it starts."""
     async with (
-        open_node(folder, roles=["chatgpt_bot"], candles=None, monitor=None) as node,
+        bot_node(folder) as node,
         JetStreamConsumer(node, url, prefix=prefix, database="main"),
     ):
         pass
+
+
+async def consume_all(path: Path, url: str, prefix: str, **options: object) -> JetStreamConsumer:
+    """Run a consumer into the node at ``path`` until it acknowledged the whole stream."""
+    client = await nats.connect(url)
+    try:
+        last = (await client.jetstream().stream_info(stream_name("main", prefix))).state.last_seq
+    finally:
+        await client.close()
+    async with bot_node(path) as node:
+        consumer = JetStreamConsumer(node, url, prefix=prefix, database="main", **options)  # type: ignore[arg-type]
+        async with consumer:
+            with anyio.fail_after(30):
+                await wait_until(lambda: consumer.statistics().acked >= last)
+    return consumer
 
 
 def tick(n: int, symbols: int = 4) -> Tick:

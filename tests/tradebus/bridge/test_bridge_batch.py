@@ -16,20 +16,16 @@ from schemas import Tick
 from tests.reliability._helpers import read_only
 from tests.tradebus.bridge._helpers import (
     MAIN,
+    bot_node,
+    consume_all,
     dead_letters,
     stored_tick_numbers,
     tick,
     unique_prefix,
 )
-from tests.writers._helpers import wait_until
-from tradebus import open_node
 from tradebus.bridge import JetStreamConsumer, JetStreamForwarder, stream_name
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _node(path: Path):  # type: ignore[no-untyped-def]
-    return open_node(path, roles=["chatgpt_bot"], candles=None, monitor=None)
 
 
 def _ticks_in_commit_order(path: Path) -> list[int]:
@@ -38,24 +34,9 @@ def _ticks_in_commit_order(path: Path) -> list[int]:
     return [round(bid - 1000.0) for (bid,) in rows]
 
 
-async def _consume_all(path: Path, url: str, prefix: str, **options: object) -> JetStreamConsumer:
-    """Run a consumer into the node at ``path`` until it acknowledged the whole stream."""
-    client = await nats.connect(url)
-    try:
-        last = (await client.jetstream().stream_info(stream_name("main", prefix))).state.last_seq
-    finally:
-        await client.close()
-    async with _node(path) as node:
-        consumer = JetStreamConsumer(node, url, prefix=prefix, database="main", **options)  # type: ignore[arg-type]
-        async with consumer:
-            with anyio.fail_after(30):
-                await wait_until(lambda: consumer.statistics().acked >= last)
-    return consumer
-
-
 async def _make_stream(path: Path, url: str, prefix: str, window: float = 120.0) -> None:
     async with (
-        _node(path) as node,
+        bot_node(path) as node,
         JetStreamConsumer(node, url, prefix=prefix, database="main", duplicate_window=window),
     ):
         pass
@@ -93,7 +74,7 @@ async def test_a_burst_of_one_symbol_goes_in_fewer_messages_and_is_stored_once_i
     prefix = unique_prefix(tmp_path)
     ticks = [tick(n, symbols=1) for n in range(1, 3001)]  # one topic: one lane
     async with (
-        _node(tmp_path / "a") as a,
+        bot_node(tmp_path / "a") as a,
         JetStreamForwarder(a, nats_url, prefix=prefix, topics=["market.tick.>"]) as forwarder,
     ):
         await a.bus.publish_many(ticks[:2000])  # all waiting at once: batched
@@ -109,7 +90,7 @@ async def test_a_burst_of_one_symbol_goes_in_fewer_messages_and_is_stored_once_i
         await client.close()
     assert info.state.messages == statistics.published
     assert info.state.messages < 2000  # the first 2000 at least went in batches
-    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    consumer = await consume_all(tmp_path / "b", nats_url, prefix)
     path = tmp_path / "b" / MAIN
     assert _ticks_in_commit_order(path) == list(range(1, 3001))
     assert consumer.statistics().consumed == 3000
@@ -134,7 +115,7 @@ async def test_a_bad_tick_in_a_batch_is_a_dead_letter_alone(tmp_path: Path, nats
         await _publish_batch(js, prefix, 3, _one_symbol(range(6, 8)))
     finally:
         await client.close()
-    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    consumer = await consume_all(tmp_path / "b", nats_url, prefix)
     path = tmp_path / "b" / MAIN
     assert _ticks_in_commit_order(path) == [1, 2, 3, 4, 5, 6, 7]
     letters = dead_letters(path)
@@ -158,7 +139,7 @@ async def test_a_batch_that_comes_again_stores_nothing_new(tmp_path: Path, nats_
         await _publish_batch(js, prefix, 1, _one_symbol(range(1, 4)))
         await _publish_batch(js, prefix, 1, _one_symbol(range(1, 4)), again=True)
         await _publish_batch(js, prefix, 2, _one_symbol(range(4, 6)))
-        consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+        consumer = await consume_all(tmp_path / "b", nats_url, prefix)
         assert stored_tick_numbers(tmp_path / "b" / MAIN) == [1, 2, 3, 4, 5]
         assert consumer.statistics().duplicates == 3  # in the same run
         # Copies after a restart: the lane's mark was committed with the ticks.
@@ -167,7 +148,7 @@ async def test_a_batch_that_comes_again_stores_nothing_new(tmp_path: Path, nats_
         assert (await js.stream_info(stream_name("main", prefix))).state.messages == 5
     finally:
         await client.close()
-    again = await _consume_all(tmp_path / "b", nats_url, prefix)
+    again = await consume_all(tmp_path / "b", nats_url, prefix)
     assert stored_tick_numbers(tmp_path / "b" / MAIN) == [1, 2, 3, 4, 5]
     assert _ticks_in_commit_order(tmp_path / "b" / MAIN) == [1, 2, 3, 4, 5]
     assert again.statistics().duplicates == 5
@@ -180,7 +161,7 @@ async def test_symbols_sharing_a_lane_are_batched_each_in_its_own_order(
     prefix = unique_prefix(tmp_path)
     ticks = [tick(n, symbols=3) for n in range(1, 1501)]  # S1, S2, S0, S1, ...
     async with (
-        _node(tmp_path / "a") as a,
+        bot_node(tmp_path / "a") as a,
         JetStreamForwarder(a, nats_url, prefix=prefix, topics=["market.tick.>"], lanes=1) as fwd,
     ):
         await a.bus.publish_many(ticks)  # interleaved symbols, one lane
@@ -188,7 +169,7 @@ async def test_symbols_sharing_a_lane_are_batched_each_in_its_own_order(
         statistics = fwd.statistics()
     assert statistics.acked == 1500
     assert statistics.published < 1500  # each message: ticks of one symbol
-    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    consumer = await consume_all(tmp_path / "b", nats_url, prefix)
     committed = _ticks_in_commit_order(tmp_path / "b" / MAIN)
     assert sorted(committed) == list(range(1, 1501))
     for symbol in range(3):  # the order of each symbol (topic) is kept

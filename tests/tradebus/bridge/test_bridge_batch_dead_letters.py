@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from schemas import Tick
 from tests.tradebus.bridge._helpers import (
     MAIN,
+    bot_node,
     dead_letters,
     make_stream,
     stored_tick_numbers,
@@ -25,15 +26,10 @@ from tests.tradebus.bridge._helpers import (
     unique_prefix,
 )
 from tests.writers._helpers import wait_until
-from tradebus import open_node
 from tradebus.bridge import JetStreamConsumer, stream_name
 
 pytestmark = pytest.mark.timeout(60)
 _INVALID = msgspec.msgpack.encode(Tick(symbol="S0", bid=-5.0, ask=1.0, ts=1))
-
-
-def _node(path: Path):  # type: ignore[no-untyped-def]
-    return open_node(path, roles=["chatgpt_bot"], candles=None, monitor=None)
 
 
 async def _publish_batch(
@@ -95,8 +91,8 @@ async def test_a_batchs_bad_event_is_recorded_after_a_failed_first_try(
         batch = await _publish_batch(js, prefix, 1, [*_ticks([1, 2]), _INVALID, *_ticks([3])])
         await _publish_batch(js, prefix, 2, _ticks([4, 5]))
         last = await _last(js, prefix)
-        async with _node(tmp_path / "b") as node:
-            store = node.store_writer("main").sqlite
+        async with bot_node(tmp_path / "b") as node:
+            store = node.writer("main").sqlite
             # What a database away for a moment raises (retryable for the consumer).
             flaky = _FailsOnce(store.record_dead_letters, error)
             monkeypatch.setattr(store, "record_dead_letters", flaky)
@@ -129,8 +125,8 @@ async def test_a_batchs_bad_event_is_recorded_by_the_next_run_if_the_consumer_di
         batch = await _publish_batch(js, prefix, 2, [*_ticks([2, 3]), _INVALID])
         await _publish_batch(js, prefix, 3, _ticks([4]))
         last = await _last(js, prefix)
-        async with _node(tmp_path / "b") as node:
-            store = node.store_writer("main").sqlite
+        async with bot_node(tmp_path / "b") as node:
+            store = node.writer("main").sqlite
             # The consumer dies between the batch's good events (committed) and its
             # bad event's dead letter (not recorded).
             dies = _FailsOnce(store.record_dead_letters, RuntimeError("the consumer dies"))
@@ -163,7 +159,7 @@ async def test_a_copy_of_a_batch_with_a_bad_event_records_it_once(
 ) -> None:
     prefix = unique_prefix(tmp_path)
     async with (
-        _node(tmp_path / "b") as node,
+        bot_node(tmp_path / "b") as node,
         JetStreamConsumer(node, nats_url, prefix=prefix, database="main", duplicate_window=0.1),
     ):
         pass
@@ -174,7 +170,7 @@ async def test_a_copy_of_a_batch_with_a_bad_event_records_it_once(
         await _publish_batch(js, prefix, 1, [*_ticks([1]), _INVALID], again=True)
         await _publish_batch(js, prefix, 2, _ticks([2]))
         last = await _last(js, prefix)
-        async with _node(tmp_path / "b") as node:
+        async with bot_node(tmp_path / "b") as node:
             consumer = JetStreamConsumer(node, nats_url, prefix=prefix, database="main")
             async with consumer:
                 with anyio.fail_after(30):

@@ -16,6 +16,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from schemas import Tick, TradeAlert
 from tests.tradebus.bridge._helpers import (
     MAIN,
+    bot_node,
     dead_letters,
     execution,
     make_stream,
@@ -26,25 +27,20 @@ from tests.tradebus.bridge._helpers import (
     unique_prefix,
 )
 from tests.writers._helpers import wait_until
-from tradebus import open_node
 from tradebus.bridge import JetStreamConsumer, JetStreamForwarder, stream_name
 
 pytestmark = pytest.mark.timeout(60)
 TOPICS = ["market.tick.>", "trade.execution.>"]
 
 
-def _node(path: Path):  # type: ignore[no-untyped-def]
-    return open_node(path, roles=["chatgpt_bot"], candles=None, monitor=None)
-
-
-async def _consume_all(path: Path, url: str, prefix: str, **options: object) -> JetStreamConsumer:
+async def consume_all(path: Path, url: str, prefix: str, **options: object) -> JetStreamConsumer:
     """Run a consumer into the node at ``path`` until it acknowledged the whole stream."""
     stream = stream_name("main", prefix)
     client = await nats.connect(url)
     try:
         js = client.jetstream()
         last = (await js.stream_info(stream)).state.last_seq
-        async with _node(path) as node:
+        async with bot_node(path) as node:
             consumer = JetStreamConsumer(node, url, prefix=prefix, database="main", **options)  # type: ignore[arg-type]
             async with consumer:
                 with anyio.fail_after(30):
@@ -82,7 +78,7 @@ async def test_bad_and_foreign_messages_go_to_dead_letters_and_are_acknowledged(
             await js.publish(f"{prefix}.{tick(n).topic}", msgspec.msgpack.encode(tick(n)))
             bad_seqs.append((await js.publish(bad_subject, data)).seq)
         await js.publish(f"{prefix}.{tick(6).topic}", msgspec.msgpack.encode(tick(6)))
-        consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+        consumer = await consume_all(tmp_path / "b", nats_url, prefix)
     finally:
         await client.close()
     path = tmp_path / "b" / MAIN
@@ -103,7 +99,7 @@ async def test_what_was_committed_and_not_acknowledged_comes_again_and_is_not_st
 ) -> None:
     prefix = unique_prefix(tmp_path)
     async with (
-        _node(tmp_path / "a") as a,
+        bot_node(tmp_path / "a") as a,
         JetStreamForwarder(a, nats_url, prefix=prefix, topics=TOPICS),
     ):
         for n in range(1, 301):
@@ -115,7 +111,7 @@ async def test_what_was_committed_and_not_acknowledged_comes_again_and_is_not_st
         await a.bus.flush()
     # One message per fetch: the last ones hold ticks only (the cursor they commit is
     # their forwarder lanes' high-water marks, not the stream's).
-    await _consume_all(tmp_path / "b", nats_url, prefix, batch=1)
+    await consume_all(tmp_path / "b", nats_url, prefix, batch=1)
     # As if the consumer died after its commits and before its acknowledgements:
     # JetStream delivers everything again from the start.
     stream = stream_name("main", prefix)
@@ -130,7 +126,7 @@ async def test_what_was_committed_and_not_acknowledged_comes_again_and_is_not_st
         )  # fmt: skip
     finally:
         await client.close()
-    again = await _consume_all(tmp_path / "b", nats_url, prefix)
+    again = await consume_all(tmp_path / "b", nats_url, prefix)
     path = tmp_path / "b" / MAIN
     assert stored_tick_numbers(path) == list(range(1, 301))
     assert stored_executions(path) == list(range(10, 101, 10))
@@ -164,7 +160,7 @@ async def test_a_retry_after_the_duplicate_window_is_stored_once(
     prefix = unique_prefix(tmp_path)
     stream = stream_name("main", prefix)
     async with (
-        _node(tmp_path / "a") as a,
+        bot_node(tmp_path / "a") as a,
         JetStreamForwarder(a, nats_url, prefix=prefix, topics=TOPICS, duplicate_window=0.1),
     ):
         for n in range(1, 101):
@@ -190,7 +186,7 @@ async def test_a_retry_after_the_duplicate_window_is_stored_once(
             assert not ack.duplicate  # stored a second time: the window is past
     finally:
         await client.close()
-    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    consumer = await consume_all(tmp_path / "b", nats_url, prefix)
     path = tmp_path / "b" / MAIN
     assert stored_tick_numbers(path) == list(range(1, 101))
     assert stored_executions(path) == list(range(10, 101, 10))
@@ -204,7 +200,7 @@ async def test_the_forwarder_holds_a_bounded_number_while_the_server_is_away(
     prefix = "away"
     published = 0
     try:
-        async with _node(tmp_path / "a") as a:
+        async with bot_node(tmp_path / "a") as a:
             forwarder = JetStreamForwarder(
                 a, server.url, prefix=prefix, topics=TOPICS, lanes=4, max_in_flight=100,
                 publish_timeout=0.2,
@@ -233,7 +229,7 @@ async def test_the_forwarder_holds_a_bounded_number_while_the_server_is_away(
                     server.start()
                 assert forwarder.statistics().in_flight == 0
                 assert forwarder.statistics().retries > 0
-        await _consume_all(tmp_path / "b", server.url, prefix)
+        await consume_all(tmp_path / "b", server.url, prefix)
     finally:
         server.stop()
     assert stored_tick_numbers(tmp_path / "b" / MAIN) == list(range(1, 2001))
@@ -253,7 +249,7 @@ async def test_a_message_deleted_from_the_stream_is_a_gap_the_consumer_passes(
         await js.delete_msg(stream, 5)
     finally:
         await client.close()
-    consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+    consumer = await consume_all(tmp_path / "b", nats_url, prefix)
     assert stored_tick_numbers(tmp_path / "b" / MAIN) == [1, 2, 3, 4, 6, 7, 8, 9, 10]
     assert consumer.statistics().restarts == 1  # not made again: the gap is a deletion
 
@@ -269,7 +265,7 @@ async def test_a_delivery_lost_to_another_reader_is_fetched_again_not_skipped(
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        async with _node(tmp_path / "b") as node:
+        async with bot_node(tmp_path / "b") as node:
             consumer = JetStreamConsumer(
                 node, nats_url, prefix=prefix, database="main", batch=5, fetch_wait=0.05
             )
@@ -314,7 +310,7 @@ async def test_messages_with_bad_forwarder_headers_go_to_dead_letters(
             data = msgspec.msgpack.encode(Tick(symbol="S1", bid=2000.0 + n, ask=2001.0 + n, ts=n))
             bad_seqs.append((await js.publish(subject, data, headers=headers)).seq)
         await js.publish(f"{prefix}.{tick(5).topic}", msgspec.msgpack.encode(tick(5)))
-        await _consume_all(tmp_path / "b", nats_url, prefix)
+        await consume_all(tmp_path / "b", nats_url, prefix)
     finally:
         await client.close()
     path = tmp_path / "b" / MAIN
@@ -357,7 +353,7 @@ async def test_a_message_the_server_never_delivers_is_read_directly(
         await js.publish(f"{prefix}.{tick(3).topic}", msgspec.msgpack.encode(tick(3)))
         info = await js.stream_info(stream_name("main", prefix))
         assert info.state.messages == 3  # the raw one is in the stream
-        consumer = await _consume_all(tmp_path / "b", nats_url, prefix)
+        consumer = await consume_all(tmp_path / "b", nats_url, prefix)
     finally:
         await client.close()
     path = tmp_path / "b" / MAIN

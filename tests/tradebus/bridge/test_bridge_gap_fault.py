@@ -16,6 +16,7 @@ from nats.js.api import StreamInfo
 from bench.servers import NatsServer
 from tests.tradebus.bridge._helpers import (
     MAIN,
+    bot_node,
     execution,
     private_nats,
     stored_executions,
@@ -23,15 +24,10 @@ from tests.tradebus.bridge._helpers import (
     tick,
 )
 from tests.writers._helpers import wait_until
-from tradebus import open_node
 from tradebus.bridge import JetStreamConsumer, JetStreamForwarder, stream_name
 
 pytestmark = pytest.mark.timeout(60)
 TOPICS = ["market.tick.>", "trade.execution.>"]
-
-
-def _node(path: Path):  # type: ignore[no-untyped-def]
-    return open_node(path, roles=["chatgpt_bot"], candles=None, monitor=None)
 
 
 class _ServerGoesAway(JetStreamContext):
@@ -64,7 +60,7 @@ async def test_a_failed_gap_check_mid_batch_loses_none_of_the_batch(tmp_path: Pa
     stream = stream_name("main", prefix)
     try:
         async with (
-            _node(tmp_path / "a") as a,
+            bot_node(tmp_path / "a") as a,
             JetStreamForwarder(a, server.url, prefix=prefix, topics=TOPICS) as forwarder,
         ):
             for n in range(1, 201):
@@ -88,7 +84,7 @@ async def test_a_failed_gap_check_mid_batch_loses_none_of_the_batch(tmp_path: Pa
             last = (await client.jetstream().stream_info(stream)).state.last_seq
         finally:
             await client.close()
-        async with _node(tmp_path / "b") as node:
+        async with bot_node(tmp_path / "b") as node:
             consumer = JetStreamConsumer(node, server.url, prefix=prefix, database="main")
             async with consumer:
                 assert consumer._client is not None

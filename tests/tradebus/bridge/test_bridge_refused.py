@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import anyio
 import msgspec
 import nats
 import pytest
@@ -16,36 +15,16 @@ from schemas import TradeExecution
 from tests.reliability._helpers import read_only
 from tests.tradebus.bridge._helpers import (
     MAIN,
+    consume_all,
     dead_letters,
     make_stream,
     stored_tick_numbers,
     tick,
     unique_prefix,
 )
-from tests.writers._helpers import wait_until
-from tradebus import open_node
-from tradebus.bridge import JetStreamConsumer, stream_name
+from tradebus.bridge import stream_name
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _node(path: Path):  # type: ignore[no-untyped-def]
-    return open_node(path, roles=["chatgpt_bot"], candles=None, monitor=None)
-
-
-async def _consume_all(path: Path, url: str, prefix: str, **options: object) -> JetStreamConsumer:
-    """Run a consumer into the node at ``path`` until it acknowledged the whole stream."""
-    client = await nats.connect(url)
-    try:
-        last = (await client.jetstream().stream_info(stream_name("main", prefix))).state.last_seq
-    finally:
-        await client.close()
-    async with _node(path) as node:
-        consumer = JetStreamConsumer(node, url, prefix=prefix, database="main", **options)  # type: ignore[arg-type]
-        async with consumer:
-            with anyio.fail_after(30):
-                await wait_until(lambda: consumer.statistics().acked >= last)
-    return consumer
 
 
 def _executions(path: Path) -> list[tuple[int, str, float]]:
@@ -110,7 +89,7 @@ async def test_a_refused_event_takes_no_good_event_of_its_fetch_to_dead_letters(
         refused = []
         for k in range(5):  # all in the stream first: the consumer fetches them at once
             refused += await _round(js, prefix, 90 + k, lane_seq=k + 1)
-        first = await _consume_all(tmp_path / "b", nats_url, prefix)
+        first = await consume_all(tmp_path / "b", nats_url, prefix)
         last = (await js.stream_info(stream_name("main", prefix))).state.last_seq
         # Stored once each, refused ones alone in dead_letters with their own reason.
         assert _executions(path) == [(90 + k, "BUY", 1.0) for k in range(5)]
@@ -130,11 +109,11 @@ async def test_a_refused_event_takes_no_good_event_of_its_fetch_to_dead_letters(
         # groups of one fetch and the next meet), store the rest once too.
         for k in range(5, 8):
             refused += await _round(js, prefix, 90 + k, lane_seq=k + 1)
-        await _consume_all(tmp_path / "b", nats_url, prefix, batch=4)
+        await consume_all(tmp_path / "b", nats_url, prefix, batch=4)
         last = (await js.stream_info(stream_name("main", prefix))).state.last_seq
     finally:
         await client.close()
-    again = await _consume_all(tmp_path / "b", nats_url, prefix)
+    again = await consume_all(tmp_path / "b", nats_url, prefix)
     assert again.statistics().consumed == 0
     assert _executions(path) == [(90 + k, "BUY", 1.0) for k in range(8)]
     ticks = sorted(10 * t + i for t in range(90, 98) for i in (1, 2, 3, 4))
