@@ -17,7 +17,7 @@ async def test_the_demo_trades_fewer_lots_of_a_bigger_contract_and_counts_it(
     tmp_path: Path,
 ) -> None:
     config = DemoConfig(
-        data_dir=tmp_path, seconds=3.0, symbols=("EURUSD",), rate=2_000.0, seed=7,
+        data_dir=tmp_path, seconds=8.0, symbols=("EURUSD",), rate=2_000.0, seed=7,
         contract_sizes={"EURUSD": 100_000.0},
     )  # fmt: skip
     result = await run_demo(config, Console(file=io.StringIO()), StopSignals())
@@ -35,7 +35,7 @@ async def test_the_demo_trades_fewer_lots_of_a_bigger_contract_and_counts_it(
         ).fetchall()
     # 1,000 units (0.01 lot of 100,000): the P&L stays in the default run's range.
     assert volumes == {0.01}
-    assert closed + updates, "no P&L figure in 3 s"
+    assert closed + updates, "no P&L figure in 8 s"
     # Whoever closed or updated it (the monitor at a stop or target, the strategy at
     # market): price distance x 0.01 lot x 100,000.
     for direction, entry, volume, price, pnl in closed + updates:
