@@ -86,7 +86,7 @@ class EventBus(GroupPublishing):
         router = self._router
         router.owner = threading.get_ident()
         router.running = True
-        self._set_owner(router.owner)
+        self._set_owner()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         return self
