@@ -38,6 +38,9 @@ def deliver(
         message = Message(topic, seq, payload, router.local, headers)
     for inbox in route.inboxes:
         inbox.append(message)
+    for inbox in route.inboxes:
+        if inbox.on_ready is not None:
+            inbox.ready()
     return seq
 
 
@@ -131,4 +134,7 @@ def deliver_group(
             inboxes = recipients[id(member.route)] = member.route.recipients(origin).inboxes
         for inbox in inboxes:
             inbox.append(message)
+    for inbox in dict.fromkeys(i for inboxes in recipients.values() for i in inboxes):
+        if inbox.on_ready is not None:
+            inbox.ready()
     return list(range(first, last + 1))

@@ -41,6 +41,8 @@ class Inbox:
         "max_buffer",
         "muted_origin",
         "on_drop",
+        "on_ready",
+        "ready_at",
         "receivers_waiting",
         "room",
         "subscription",
@@ -69,9 +71,13 @@ class Inbox:
         self.waiter: anyio.Event | None = None
         self.receivers_waiting = 0
         self.wake_at = NEVER  # buffer length at which the waiting receiver is woken
-        # Below this length a publish only appends: min(max_buffer, wake_at - 1), and
-        # 0 while the buffer is empty (its first message starts the batch clock), so
-        # that the publish hot path compares once.
+        #: Called once (in the publisher's call) when a publish leaves ``ready_at`` or
+        #: more messages buffered (see ``Subscription.call_when_buffered``).
+        self.on_ready: Callable[[], None] | None = None
+        self.ready_at = NEVER
+        # Below this length a publish only appends: min(max_buffer, wake_at - 1,
+        # ready_at - 1), and 0 while the buffer is empty (its first message starts the
+        # batch clock), so that the publish hot path compares once.
         self.append_below = 0
         self.dropped = 0
         self.room: anyio.Event | None = None
@@ -96,11 +102,29 @@ class Inbox:
         if len(buffer) >= self.wake_at:
             self.wake()
         elif len(buffer) == 1:
-            self.append_below = min(self.max_buffer, self.wake_at - 1)
+            self.append_below = self._limit()
+
+    def _limit(self) -> int:
+        return min(self.max_buffer, self.wake_at - 1, self.ready_at - 1)
 
     def set_wake_at(self, count: int) -> None:
         self.wake_at = count
-        self.append_below = min(self.max_buffer, count - 1) if self.buffer else 0
+        self.append_below = self._limit() if self.buffer else 0
+
+    def call_when_buffered(self, count: int, callback: Callable[[], None] | None) -> None:
+        """Arm (or, with ``callback`` None, disarm) the ``on_ready`` call."""
+        self.on_ready = callback
+        self.ready_at = NEVER if callback is None else count
+        self.append_below = self._limit() if self.buffer else 0
+
+    def ready(self) -> None:
+        """Call ``on_ready`` if a publish just left ``ready_at`` messages buffered (by
+        whoever delivers, once the message is in every inbox of its route); it is
+        disarmed first (the callback may arm it again)."""
+        callback = self.on_ready
+        if callback is not None and len(self.buffer) >= self.ready_at:
+            self.call_when_buffered(NEVER, None)
+            callback()
 
     def taken(self) -> None:
         """Messages were taken from the buffer (or it was cleared)."""

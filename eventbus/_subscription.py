@@ -122,6 +122,21 @@ class Subscription:
             raise ValueError(f"max_items must be >= 1, got {max_items}")
         return self._take(max_items)
 
+    def call_when_buffered(self, count: int, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` once, synchronously in the publisher's call, when a publish
+        leaves ``count`` or more messages buffered (after it delivered the message to
+        every subscription); ``callback=None`` disarms it. The callback may arm it
+        again.
+
+        For a consumer that can hand on a batch without its task running: a producer
+        that never yields keeps the consumer's task from taking one until the buffer
+        is full. The callback must not raise; it may take messages
+        (:meth:`receive_batch_nowait`) and acknowledge them in order.
+        """
+        if callback is not None and count < 1:
+            raise ValueError(f"count must be >= 1, got {count}")
+        self.inbox.call_when_buffered(count, callback)
+
     def unacknowledged(self) -> list[Message[Any]]:
         """The messages received and not yet acknowledged, oldest first."""
         return list(self._in_flight)

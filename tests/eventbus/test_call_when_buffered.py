@@ -1,0 +1,70 @@
+"""``Subscription.call_when_buffered``: a consumer's callback, run in the publisher's
+call once a publish leaves that many messages buffered, with no task of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventbus import EventBus, Subscription
+
+from ._bus_helpers import Item, numbers
+
+
+def _buffered(subscription: Subscription) -> int:
+    return subscription.statistics().buffered
+
+
+async def test_the_callback_runs_once_in_the_call_of_the_publish_that_fills_the_count() -> None:
+    async with EventBus() as bus:
+        consumer = bus.subscribe("items.>")
+        other = bus.subscribe("items.>")  # subscribed after: its copy comes after
+        seen: list[tuple[int, int]] = []
+        consumer.call_when_buffered(3, lambda: seen.append((_buffered(consumer), _buffered(other))))
+        for n in range(6):
+            bus.publish_nowait(Item(n=n))
+            if n == 1:
+                assert seen == []
+            if n == 2:
+                # In the third publish's call, once the message is in every subscription.
+                assert seen == [(3, 3)]
+        assert seen == [(3, 3)]  # once: not again at 4, 5 or 6 until armed again
+
+
+async def test_the_callback_may_take_a_batch_and_arm_itself_again() -> None:
+    async with EventBus() as bus:
+        consumer = bus.subscribe("items.>")
+        batches: list[list[int]] = []
+
+        def take() -> None:
+            batch = consumer.receive_batch_nowait(4)
+            batches.append(numbers(batch))
+            consumer.ack(len(batch))
+            consumer.call_when_buffered(4, take)
+
+        consumer.call_when_buffered(4, take)
+        for n in range(10):
+            bus.publish_nowait(Item(n=n))
+        bus.publish_each_nowait([Item(n=n) for n in range(10, 19)])
+        assert batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15]]
+        assert numbers(consumer.receive_batch_nowait(10)) == [16, 17, 18]
+
+
+async def test_an_atomic_group_calls_it_once_whole_and_disarming_stops_it() -> None:
+    async with EventBus() as bus:
+        consumer = bus.subscribe("items.>")
+        calls: list[int] = []
+        consumer.call_when_buffered(2, lambda: calls.append(_buffered(consumer)))
+        bus.publish_many_nowait([Item(n=n) for n in range(5)])
+        assert calls == [5]  # after the whole group, never inside it
+        consumer.call_when_buffered(7, lambda: calls.append(-1))
+        consumer.call_when_buffered(7, None)
+        for n in range(5):
+            bus.publish_nowait(Item(n=n))
+        assert calls == [5]
+
+
+async def test_a_count_below_one_is_refused() -> None:
+    async with EventBus() as bus:
+        consumer = bus.subscribe("items.>")
+        with pytest.raises(ValueError, match="count must be >= 1, got 0"):
+            consumer.call_when_buffered(0, lambda: None)
