@@ -37,7 +37,7 @@ class _Entry:
     """A batch in the pipeline: submitted (``pending``) or not (deferred, or its plan
     failed with ``error``)."""
 
-    __slots__ = ("batch", "cut_at", "error", "pending", "transaction")
+    __slots__ = ("batch", "cut_at", "error", "pending", "settled", "settling", "transaction")
 
     def __init__(self, batch: list[Message]) -> None:
         self.batch = batch
@@ -45,6 +45,10 @@ class _Entry:
         self.pending: Pending | None = None
         self.transaction: Transaction | None = None
         self.error: Exception | None = None
+        #: Acknowledged by :meth:`Pipeline.settle_committed` (and gone from the entries).
+        self.settled = False
+        #: Being acknowledged by :meth:`Pipeline.settle` (past its outcome).
+        self.settling = False
 
 
 class Pipeline:
@@ -70,6 +74,12 @@ class Pipeline:
         self.entries: collections.deque[_Entry] = collections.deque()
         #: No more batches will come (the subscription ended).
         self.finished = False
+        #: The writer's receiving task waits for a batch: a place is kept for it (a
+        #: batch launched meanwhile from a publisher's call must leave it room).
+        self.reserved = False
+        #: What went wrong where it could not be raised (a publisher's call): the
+        #: settling task raises it.
+        self.failure: Exception | None = None
         # The head is being stored alone: whatever comes meanwhile waits, unplanned.
         self._blocked = False
         self._changed = anyio.Event()
@@ -82,12 +92,24 @@ class Pipeline:
     def has_room(self) -> bool:
         return len(self.entries) < self.depth
 
+    def may_take(self) -> bool:
+        """Whether a batch may be launched now by someone other than the writer's
+        receiving task: room besides the place kept for it, nothing stored alone."""
+        return (
+            len(self.entries) + self.reserved < self.depth
+            and not self._blocked
+            and not self.finished
+        )
+
     def launch(self, batch: list[Message]) -> None:
         """Plan and submit ``batch`` (after every entry before it)."""
         entries = self.entries
         entry = _Entry(batch)
         if not self._blocked and (not entries or entries[-1].pending is not None):
-            self._submit(entry)
+            try:
+                self._submit(entry)
+            except Exception as exc:  # settled in its turn: stored alone
+                entry.pending, entry.error = None, exc
         entries.append(entry)
         self._notify()
 
@@ -124,6 +146,34 @@ class Pipeline:
         self.entries.append(entry)
         self._notify()
 
+    def settle_committed(self) -> None:
+        """Acknowledge here and now, oldest first, the entries whose transactions have
+        committed (their outcome is out) while the store's files are unchanged, as
+        :meth:`settle` would once it ran: a producer that does not yield keeps the
+        settling task from running. Stops at the first entry not committed yet."""
+        entries = self.entries
+        settled = False
+        while entries and not self._blocked:
+            entry = entries[0]
+            pending, transaction = entry.pending, entry.transaction
+            if pending is None or transaction is None or entry.settling:
+                break
+            seconds = pending.committed()
+            if seconds is None or not self.store.verified():
+                break
+            entry.settled = True
+            entries.popleft()
+            self._acknowledged(entry.batch, {}, transaction.rows, seconds)
+            self.counters.settled(time.monotonic() - entry.cut_at)
+            settled = True
+        if settled:
+            self._notify()
+
+    def fail(self, error: Exception) -> None:
+        """Make the settling task raise ``error`` (a writer's bug met elsewhere)."""
+        self.failure = error
+        self._notify()
+
     def finish(self) -> None:
         self.finished = True
         self._notify()
@@ -143,6 +193,8 @@ class Pipeline:
     async def settle_all(self) -> None:
         """Settle entries as they come, until the pipeline is finished and empty."""
         while True:
+            if self.failure is not None:
+                raise self.failure
             if self.entries:
                 await self.settle()
             elif self.finished:
@@ -169,6 +221,9 @@ class Pipeline:
                 except Exception as exc:
                     error = exc
                 else:
+                    if entry.settled:  # by settle_committed, meanwhile
+                        return
+                    entry.settling = True
                     await self.acknowledge(entry.batch, {}, entry.transaction.rows, seconds)
                     self.counters.settled(time.monotonic() - entry.cut_at)
                     self.entries.popleft()

@@ -19,6 +19,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from eventbus import BusClosed, EventBus, Message, Subscription
 
+from ._exceptions import WriterError
 from ._options import check_count, check_seconds
 from ._pipeline import Pipeline
 from ._store import Store
@@ -192,10 +193,12 @@ class Writer:
                 tg.start_soon(self._feed, subscription, pipeline)
                 self._pipeline = pipeline
                 subscription.assist = self._assist
+                subscription.call_when_buffered(self.max_batch, self._batch_ready)
                 try:
                     await pipeline.settle_all()
                 finally:
                     subscription.assist = None
+                    subscription.call_when_buffered(0, None)
                     self._pipeline = None
         except BaseExceptionGroup as group:
             if len(group.exceptions) == 1:
@@ -225,18 +228,53 @@ class Writer:
         if batch:
             pipeline.express(batch)
 
+    def _batch_ready(self) -> None:
+        """Called in a publisher's call when a batch's worth is buffered
+        (``Subscription.call_when_buffered``): acknowledge what has committed, and
+        launch the batch if the pipeline has room, as the writer's tasks would once
+        they ran. A producer that never yields (a replay, a burst) keeps them from
+        running until the buffer is full; the SQLite thread would wait meanwhile.
+
+        Only whole batches are taken here (a partial one is cut by age, by the
+        writer's task). Armed again for the next batch, or, while a batch is left
+        for want of room, for a quarter of a batch more (then it looks again whether a
+        commit has made room).
+        """
+        pipeline, subscription = self._pipeline, self._subscription
+        if pipeline is None or subscription is None or subscription.closed:
+            return
+        max_batch = self.max_batch
+        try:
+            pipeline.settle_committed()
+            buffered = subscription.statistics().buffered
+            while buffered >= max_batch and pipeline.may_take():
+                pipeline.launch(subscription.receive_batch_nowait(max_batch))
+                buffered = subscription.statistics().buffered
+        except BusClosed:
+            return
+        except Exception as exc:  # a bug: not the publisher's to hear of; the writer stops
+            error = WriterError(f"writer {self.name!r}: handing on a batch failed: {exc!r}")
+            error.__cause__ = exc
+            pipeline.fail(error)
+            return
+        again = max_batch if buffered < max_batch else buffered + max(1, max_batch // 4)
+        subscription.call_when_buffered(again, self._batch_ready)
+
     async def _feed(self, subscription: Subscription, pipeline: Pipeline) -> None:
         while True:
             await pipeline.wait_room()
             batch: list[Message] | None = None
             # Only the wait is cut short (a batch not yet taken stays buffered, and its
             # age counts from its first publish), never a commit.
-            with anyio.move_on_after(_WATCH_FILES_EVERY):
-                try:
+            pipeline.reserved = True
+            try:
+                with anyio.move_on_after(_WATCH_FILES_EVERY):
                     batch = await subscription.receive_batch(self.max_batch, self._cut_after())
-                except BusClosed:
-                    pipeline.finish()
-                    return
+            except BusClosed:
+                pipeline.finish()
+                return
+            finally:
+                pipeline.reserved = False
             if batch is not None:
                 pipeline.launch(batch)
             elif not pipeline.entries:
