@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -84,9 +83,8 @@ class EventBus(GroupPublishing):
         self._entered = True
         self._token = current_token()
         router = self._router
-        router.owner = threading.get_ident()
         router.running = True
-        self._set_owner()
+        self._set_owner(router.take_over())
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         return self
@@ -347,7 +345,7 @@ class EventBus(GroupPublishing):
         """
         if self._token is None:
             raise BusClosed("the bus is not running: enter it with 'async with' first")
-        if threading.get_ident() == self._router.owner:
+        if self._router.owns():
             raise RuntimeError("publish_threadsafe() called from the event loop: use publish()")
         if self._router.closed:
             raise self._router.ledger.closed_error()

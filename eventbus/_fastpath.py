@@ -28,34 +28,29 @@ def fast_publish_nowait(
     router: Router,
     slow: Callable[[Any, str, Headers | None], int],
     admit: Callable[[Any], str] | None,
-) -> tuple[Publish, Callable[[], None]]:
+) -> tuple[Publish, Callable[[threading.local], None]]:
     """``publish_nowait`` for a bus (with an ``admit`` hook every event is admitted;
     without, an event's own topic is asked for only when none is given), and the
-    function that the thread the bus now belongs to (``router.owner``) calls to make
-    the closure its own.
+    function that hands it the mark of the thread the bus now belongs to
+    (``Router.take_over``).
 
     ``slow(event, topic, headers)`` delivers an admitted event the way the bus does.
 
-    Two costs of a plain closure are avoided on purpose (each about 5% of a publish,
-    measured with Python 3.11):
-
-    - The owner thread is told apart by a ``threading.local`` that only it has
-      filled in, not by comparing ``threading.get_ident()`` (a new int per call).
-    - ``headers`` is not keyword-only here (as it is in the documented signature):
-      Python 3.11 does not specialize calls of functions with keyword-only
-      parameters.
+    ``headers`` is not keyword-only here (as it is in the documented signature):
+    Python 3.11 does not specialize calls of functions with keyword-only parameters,
+    which costs about 5% of a publish.
     """
     single = router.single.get
     several = router.several.get
     envelope = router.local
-    mark = _owner_mark()
+    mark = router.owner_mark
 
-    def set_owner() -> None:
+    def set_owner(new_mark: threading.local) -> None:
         nonlocal mark
-        mark = _owner_mark()
+        mark = new_mark
 
     def publish_nowait(event: Any, topic: str | None = None, headers: Headers | None = None) -> int:
-        if not mark.__dict__:  # another thread's view of the mark is empty
+        if not mark.__dict__:  # another thread's view of the mark is empty (see Router)
             raise foreign_thread("publish_nowait", router.running)
         if topic is None:
             # own_topic(event), inlined: a call less per event.
@@ -111,13 +106,6 @@ def fast_publish_nowait(
         return slow(event, topic, headers)
 
     return admitting, set_owner
-
-
-def _owner_mark() -> threading.local:
-    """A thread-local that only the calling thread sees filled in."""
-    mark = threading.local()
-    mark.owner = True
-    return mark
 
 
 def publish_each_nowait(

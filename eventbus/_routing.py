@@ -15,7 +15,7 @@ from ._outcomes import Ledger
 from ._subscription import Subscription
 from ._topics import check_topic
 
-__all__ = ["Route", "Router", "foreign_thread", "not_its_topic", "own_topic"]
+__all__ = ["Route", "Router", "foreign_thread", "not_its_topic", "own_topic", "owner_mark"]
 
 #: Routes cached at most; a flood of distinct topics must not grow the cache forever.
 MAX_ROUTES = 100_000
@@ -75,9 +75,12 @@ class Router:
         self.several: dict[str, tuple[Inbox, ...]] = {}
         self.ledger = Ledger()
         self.closed = False
-        #: The thread the bus belongs to: the one running its event loop once it is
-        #: entered (before that, the one that made it). Only it may publish.
-        self.owner = threading.get_ident()
+        #: What tells the thread the bus belongs to: the one running its event loop
+        #: once it is entered (before that, the one that made it). Only it may
+        #: publish. A thread-local that only that thread sees filled in: cheaper to
+        #: look at than comparing ``threading.get_ident()`` (a new int per call), and
+        #: a later thread given a dead owner's ident is not taken for it.
+        self.owner_mark = owner_mark()
         #: Whether the bus was entered (``owner`` runs its event loop).
         self.running = False
         #: What the messages published alone share (in-process, and foreign).
@@ -91,8 +94,17 @@ class Router:
 
         :raises EventBusError: naming ``method`` and ``publish_threadsafe``.
         """
-        if threading.get_ident() != self.owner:
+        if not self.owner_mark.__dict__:
             raise foreign_thread(method, self.running)
+
+    def owns(self) -> bool:
+        """Whether the calling thread is the one the bus belongs to."""
+        return bool(self.owner_mark.__dict__)
+
+    def take_over(self) -> threading.local:
+        """Make the calling thread the one the bus belongs to; return its mark."""
+        self.owner_mark = owner_mark()
+        return self.owner_mark
 
     def forget_routes(self) -> None:
         self.routes.clear()
@@ -171,6 +183,13 @@ def own_topic(event: Any) -> str:
     if type(topic) is not str:
         raise EventBusError(f"{type(event).__name__} has no topic of its own: pass topic=...")
     return topic
+
+
+def owner_mark() -> threading.local:
+    """A thread-local that only the calling thread sees filled in."""
+    mark = threading.local()
+    mark.owner = True
+    return mark
 
 
 def foreign_thread(method: str, running: bool) -> EventBusError:

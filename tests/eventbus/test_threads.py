@@ -129,3 +129,42 @@ async def test_a_bus_made_in_another_thread_belongs_to_the_loop_that_enters_it()
         assert bus.publish_many_nowait([tick(3), tick(4)]) == [4, 5]
         received = await sub.receive_batch(100, 0)
     assert [m.seq for m in received] == [1, 2, 3, 4, 5]
+
+
+def test_a_thread_given_the_ident_of_the_dead_maker_is_not_taken_for_it() -> None:
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        made["bus"] = EventBus()
+        made["ident"] = threading.get_ident()
+
+    maker = threading.Thread(target=make)
+    maker.start()
+    maker.join()
+    bus: EventBus = made["bus"]
+    sub = bus.subscribe("market.>")
+    outcomes: list[tuple[bool, dict[str, str]]] = []
+
+    def attempt() -> None:
+        seen: dict[str, str] = {}
+        for name, call in {**NOWAIT, "publish_each_nowait": _each}.items():
+            try:
+                call(bus, 0)
+                seen[name] = "delivered"
+            except EventBusError:
+                seen[name] = "refused"
+        outcomes.append((threading.get_ident() == made["ident"], seen))
+
+    # Threads started one after another usually get the ident of the one before.
+    for _ in range(20):
+        thread = threading.Thread(target=attempt)
+        thread.start()
+        thread.join()
+    assert all(set(seen.values()) == {"refused"} for _, seen in outcomes)
+    assert any(reused for reused, _ in outcomes)
+    assert bus.published == 0
+    assert sub.statistics().buffered == 0
+
+
+def _each(bus: EventBus, n: int) -> int:
+    return bus.publish_each_nowait([tick(n)])
