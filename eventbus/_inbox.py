@@ -7,6 +7,7 @@ them directly, without a method call per message.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections import deque
@@ -25,6 +26,8 @@ __all__ = ["NEVER", "Inbox"]
 NEVER = sys.maxsize
 
 _monotonic = time.monotonic
+
+logger = logging.getLogger("eventbus")
 
 
 class Inbox:
@@ -120,11 +123,18 @@ class Inbox:
     def ready(self) -> None:
         """Call ``on_ready`` if a publish just left ``ready_at`` messages buffered (by
         whoever delivers, once the message is in every inbox of its route); it is
-        disarmed first (the callback may arm it again)."""
+        disarmed first (the callback may arm it again). What it raises is logged,
+        never raised to the publisher, whose message is delivered."""
         callback = self.on_ready
         if callback is not None and len(self.buffer) >= self.ready_at:
             self.call_when_buffered(NEVER, None)
-            callback()
+            try:
+                callback()
+            except Exception:  # the message is delivered: the publish must not raise
+                logger.exception(
+                    "subscription %r: its call_when_buffered callback raised; it is disarmed",
+                    self.subscription.name,
+                )
 
     def taken(self) -> None:
         """Messages were taken from the buffer (or it was cleared)."""

@@ -128,10 +128,11 @@ class Subscription:
         every subscription); ``callback=None`` disarms it. The callback may arm it
         again.
 
-        For a consumer that can hand on a batch without its task running: a producer
-        that never yields keeps the consumer's task from taking one until the buffer
-        is full. The callback must not raise; it may take messages
-        (:meth:`receive_batch_nowait`) and acknowledge them in order.
+        For a consumer that can hand on a batch without its task running (which a
+        producer that never yields keeps from running). It may take messages
+        (:meth:`receive_batch_nowait`) and acknowledge them in order. What it raises
+        is logged (logger ``eventbus``) and leaves it disarmed; the publish returns
+        as usual (its message is delivered).
         """
         if callback is not None and count < 1:
             raise ValueError(f"count must be >= 1, got {count}")

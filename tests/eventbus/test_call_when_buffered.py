@@ -68,3 +68,26 @@ async def test_a_count_below_one_is_refused() -> None:
         consumer = bus.subscribe("items.>")
         with pytest.raises(ValueError, match="count must be >= 1, got 0"):
             consumer.call_when_buffered(0, lambda: None)
+
+
+async def test_a_callback_that_raises_is_logged_and_the_publish_returns_its_seq(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with EventBus() as bus:
+        first = bus.subscribe("items.>", name="first")
+        second = bus.subscribe("items.>", name="second")
+        later: list[int] = []
+
+        def fail() -> None:
+            raise RuntimeError("the consumer's bug")
+
+        first.call_when_buffered(1, fail)
+        second.call_when_buffered(1, lambda: later.append(_buffered(second)))
+        assert bus.publish_nowait(Item(n=0)) == 1  # delivered, not raised
+        assert bus.publish_many_nowait([Item(n=1), Item(n=2)]) == [2, 3]
+        assert later == [1]  # the other subscription's callback ran all the same
+        assert numbers(first.receive_batch_nowait(10)) == [0, 1, 2]
+        assert numbers(second.receive_batch_nowait(10)) == [0, 1, 2]
+    [record] = [r for r in caplog.records if r.name == "eventbus"]
+    assert "subscription 'first'" in record.getMessage()
+    assert "disarmed" in record.getMessage()
