@@ -16,6 +16,7 @@ from typing import Self
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
+from anyio.lowlevel import checkpoint
 
 from eventbus import BusClosed, EventBus, Message, Subscription
 
@@ -312,6 +313,11 @@ class Writer:
         """Commit what was received but not yet acknowledged, then all that is buffered."""
         await pipeline.recover()
         while True:
+            if not pipeline.entries:
+                # The drain's timeout lands here, with nothing in flight (settling an
+                # inline commit awaits nothing: an on_commit that publishes to this
+                # writer would otherwise keep the drain going for ever).
+                await checkpoint()
             while pipeline.has_room():
                 try:
                     batch = subscription.receive_batch_nowait(self.max_batch)

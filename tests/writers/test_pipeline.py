@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -287,3 +288,30 @@ def test_the_generic_writer_imports_no_database_driver(module: str) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             assert "sqlite" not in node.module, f"{module} imports {node.module}"
     assert not imported & {"sqlite3", "aiosqlite", "asyncpg"}
+
+
+async def test_an_on_commit_that_publishes_to_its_writer_ends_the_drain_at_its_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / MAIN.filename
+    await create_database(MAIN, path)
+    buses: list[EventBus] = []
+
+    def on_commit(batch: list[Message], _at: float) -> None:
+        buses[0].publish_nowait(tick(len(batch)))  # one more event per commit, for ever
+
+    async with EventBus(admit=schemas.admit) as bus:
+        buses.append(bus)
+        async with WriterActor(
+            bus, MAIN, path, max_batch=_BATCH, drain_timeout=0.5, on_commit=on_commit
+        ):
+            for n in range(3 * _BATCH):
+                bus.publish_nowait(tick(n))
+            with anyio.fail_after(10):
+                await bus.flush()
+            left_at = time.monotonic()
+        # Leaving drains what is buffered, and what each commit publishes, until the
+        # drain's timeout: not for ever.
+        assert time.monotonic() - left_at < 5
+    assert count(path, "unified_ticks") > 3 * _BATCH
+    assert "could not be committed before shutdown (drain timed out)" in caplog.text
