@@ -200,3 +200,12 @@ async def test_a_full_subscription_without_echo_does_not_hold_back_its_own_outpu
         with anyio.fail_after(5):
             await bus.publish(Item(n=3), headers=Headers(origin="svc"), wait=True)
         assert [m.event.n for m in service.receive_batch_nowait()] == [0]
+
+
+async def test_headers_that_are_not_headers_are_refused_by_name() -> None:
+    async with EventBus() as bus:
+        sub = bus.subscribe("items.>")
+        with pytest.raises(TypeError, match=r"headers must be eventbus\.Headers or None, got True"):
+            bus.publish_nowait(Item(n=0), "items.0", True)  # type: ignore[call-arg, arg-type]
+        assert sub.statistics().buffered == 0
+        assert bus.published == 0
