@@ -40,7 +40,7 @@ def deliver(
         inbox.append(message)
     for inbox in route.inboxes:
         if inbox.on_ready is not None:
-            inbox.ready()
+            inbox.call_if_ready()
     return seq
 
 
@@ -134,7 +134,7 @@ def deliver_group(
             inboxes = recipients[id(member.route)] = member.route.recipients(origin).inboxes
         for inbox in inboxes:
             inbox.append(message)
-    for inbox in dict.fromkeys(i for inboxes in recipients.values() for i in inboxes):
-        if inbox.on_ready is not None:
-            inbox.ready()
+    armed = [i for inboxes in recipients.values() for i in inboxes if i.on_ready is not None]
+    for inbox in dict.fromkeys(armed):  # each once, in order
+        inbox.call_if_ready()
     return list(range(first, last + 1))

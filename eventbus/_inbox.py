@@ -120,7 +120,7 @@ class Inbox:
         self.ready_at = NEVER if callback is None else count
         self.append_below = self._limit() if self.buffer else 0
 
-    def ready(self) -> None:
+    def call_if_ready(self) -> None:
         """Call ``on_ready`` if a publish just left ``ready_at`` messages buffered (by
         whoever delivers, once the message is in every inbox of its route); it is
         disarmed first (the callback may arm it again). What it raises is logged,

@@ -15,7 +15,7 @@ from ._outcomes import Ledger
 from ._subscription import Subscription
 from ._topics import check_topic
 
-__all__ = ["Route", "Router", "foreign_thread", "not_its_topic", "own_topic", "owner_mark"]
+__all__ = ["Route", "Router", "foreign_thread", "not_its_topic", "own_topic"]
 
 #: Routes cached at most; a flood of distinct topics must not grow the cache forever.
 MAX_ROUTES = 100_000
@@ -80,8 +80,8 @@ class Router:
         #: publish. A thread-local that only that thread sees filled in: cheaper to
         #: look at than comparing ``threading.get_ident()`` (a new int per call), and
         #: a later thread given a dead owner's ident is not taken for it.
-        self.owner_mark = owner_mark()
-        #: Whether the bus was entered (``owner`` runs its event loop).
+        self.owner_mark = _new_mark()
+        #: Whether the bus was entered (its owner thread runs its event loop).
         self.running = False
         #: What the messages published alone share (in-process, and foreign).
         self.local = Envelope(self.encode, foreign=False)
@@ -103,7 +103,7 @@ class Router:
 
     def take_over(self) -> threading.local:
         """Make the calling thread the one the bus belongs to; return its mark."""
-        self.owner_mark = owner_mark()
+        self.owner_mark = _new_mark()
         return self.owner_mark
 
     def forget_routes(self) -> None:
@@ -185,7 +185,7 @@ def own_topic(event: Any) -> str:
     return topic
 
 
-def owner_mark() -> threading.local:
+def _new_mark() -> threading.local:
     """A thread-local that only the calling thread sees filled in."""
     mark = threading.local()
     mark.owner = True

