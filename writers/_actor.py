@@ -46,8 +46,10 @@ class WriterActor(Writer):
         feel backpressure.
     :param on_commit: called after each commit with the events it committed (a batch, or
         a part of one bisected around an event that went to dead_letters; never the
-        events moved there) and the monotonic time. What it raises is logged and
-        changes nothing: the events are stored and acknowledged.
+        events moved there) and the monotonic time, in the writer's task or, when a
+        producer does not yield, inside a publish of the writer's topics (the one
+        that found the commit done). What it raises is logged and changes nothing:
+        the events are stored and acknowledged.
     :param switch_interval: while the writer runs, the interpreter's thread switch
         interval (``sys.setswitchinterval``) is at most this many seconds, so that the
         SQLite thread wins the GIL back from a busy event loop after each statement

@@ -60,6 +60,9 @@ class PostgresStore:
         past the deadline is dropped.
     """
 
+    #: Its transactions run in a task on the event loop.
+    runs_off_loop = False
+
     def __init__(
         self,
         spec: DatabaseSpec,

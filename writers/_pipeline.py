@@ -9,7 +9,11 @@ stored, see :mod:`._rescue`), and plans the entries after it again from scratch.
 
 A batch taken for a waiter while the pipeline is idle (:meth:`Pipeline.express`) is
 settled at once when the store committed it as it was submitted: no task of the
-writer's is woken for it.
+writer's is woken for it. A publisher's call that finds committed entries at the
+head (:meth:`Pipeline.settle_committed`, when a producer that never yields keeps
+the writer's tasks from running) settles them there, as :meth:`Pipeline.settle`
+would; an entry is acknowledged by exactly one of them (``_Entry.settled``,
+``_Entry.settling``).
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ class _Entry:
         self.pending: Pending | None = None
         self.transaction: Transaction | None = None
         self.error: Exception | None = None
-        #: Acknowledged by :meth:`Pipeline.settle_committed` (and gone from the entries).
+        #: Acknowledged (and gone from the entries): what :meth:`Pipeline.settle`
+        #: awaiting its outcome meanwhile must not acknowledge again.
         self.settled = False
         #: Being acknowledged by :meth:`Pipeline.settle` (past its outcome).
         self.settling = False
@@ -106,10 +111,7 @@ class Pipeline:
         entries = self.entries
         entry = _Entry(batch)
         if not self._blocked and (not entries or entries[-1].pending is not None):
-            try:
-                self._submit(entry)
-            except Exception as exc:  # settled in its turn: stored alone
-                entry.pending, entry.error = None, exc
+            self._submit(entry)
         entries.append(entry)
         self._notify()
 
@@ -136,15 +138,23 @@ class Pipeline:
             self._submit(entry)
         except Exception as exc:  # in the waiter's task: the writer's task sorts it out
             entry.pending, entry.error = None, exc
+        if not self._settle_now(entry):
+            self.entries.append(entry)
+            self._notify()
+
+    def _settle_now(self, entry: _Entry) -> bool:
+        """Acknowledge ``entry`` here and now if its transaction has committed and the
+        store's files are unchanged; return whether it did."""
         pending, transaction = entry.pending, entry.transaction
-        if pending is not None and transaction is not None:
-            seconds = pending.committed()
-            if seconds is not None and self.store.verified():
-                self._acknowledged(batch, {}, transaction.rows, seconds)
-                self.counters.settled(time.monotonic() - entry.cut_at)
-                return
-        self.entries.append(entry)
-        self._notify()
+        if pending is None or transaction is None:
+            return False
+        seconds = pending.committed()
+        if seconds is None or not self.store.verified():
+            return False
+        entry.settled = True
+        self._acknowledged(entry.batch, {}, transaction.rows, seconds)
+        self.counters.settled(time.monotonic() - entry.cut_at)
+        return True
 
     def settle_committed(self) -> None:
         """Acknowledge here and now, oldest first, the entries whose transactions have
@@ -153,18 +163,11 @@ class Pipeline:
         settling task from running. Stops at the first entry not committed yet."""
         entries = self.entries
         settled = False
-        while entries and not self._blocked:
-            entry = entries[0]
-            pending, transaction = entry.pending, entry.transaction
-            if pending is None or transaction is None or entry.settling:
+        while entries and not self._blocked and not entries[0].settling:
+            entry = entries.popleft()
+            if not self._settle_now(entry):
+                entries.appendleft(entry)
                 break
-            seconds = pending.committed()
-            if seconds is None or not self.store.verified():
-                break
-            entry.settled = True
-            entries.popleft()
-            self._acknowledged(entry.batch, {}, transaction.rows, seconds)
-            self.counters.settled(time.monotonic() - entry.cut_at)
             settled = True
         if settled:
             self._notify()
@@ -225,6 +228,7 @@ class Pipeline:
                         return
                     entry.settling = True
                     await self.acknowledge(entry.batch, {}, entry.transaction.rows, seconds)
+                    entry.settled = True
                     self.counters.settled(time.monotonic() - entry.cut_at)
                     self.entries.popleft()
                     self._notify()

@@ -44,6 +44,8 @@ class SqliteStore:
     holding the file's :class:`WriterLock`; transactions run there back to back.
     """
 
+    runs_off_loop = True
+
     def __init__(
         self,
         spec: DatabaseSpec,

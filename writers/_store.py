@@ -12,8 +12,9 @@ contract:
   and the next :meth:`Store.plan` continues from the last committed transaction (for
   example the next tick seq), whatever was planned since;
 - it acknowledges a transaction's messages only after its outcome and a
-  :meth:`Store.verify` both returned (or, settling at once for a waiter, after
-  :meth:`Pending.committed` and :meth:`Store.verified` both said so).
+  :meth:`Store.verify` both returned (or, settling at once for a waiter or in a
+  publisher's call, after :meth:`Pending.committed` and :meth:`Store.verified` both
+  said so).
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ class Store(Protocol):
     @property
     def target(self) -> str: ...
 
+    #: Whether its transactions run while the event loop is busy (in a thread of its
+    #: own): a publisher's call may then hand it batches (see ``Writer``).
+    @property
+    def runs_off_loop(self) -> bool: ...
+
     async def open(self) -> None:
         """Take the database for this writer alone, bring its schema up to date.
 
@@ -144,7 +150,8 @@ class Store(Protocol):
 
     async def maintain(self) -> None:
         """Housekeeping after a transaction that the writer settled in its own task (not
-        after one settled at once for a waiter, see ``Pipeline.express``)."""
+        after one settled at once, for a waiter or in a publisher's call: see
+        ``Pipeline.express`` and ``Pipeline.settle_committed``)."""
         ...
 
     def backlog(self) -> int:

@@ -16,7 +16,7 @@ from typing import Self
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from anyio.lowlevel import checkpoint
+from anyio.lowlevel import cancel_shielded_checkpoint
 
 from eventbus import BusClosed, EventBus, Message, Subscription
 
@@ -34,6 +34,12 @@ _WATCH_FILES_EVERY = 0.1  # seconds an idle writer waits before it looks at its 
 # How late the batch timer may fire (s): the event loop's timers are rounded to whole
 # milliseconds (asyncio's epoll wait), so a cut is planned that much early.
 _TIMER_SLACK = 0.001
+
+
+def _look_again(max_batch: int) -> int:
+    """How many more events a publisher's call waits for before it looks again for
+    room in a full pipeline."""
+    return max(max_batch // 4, 256)
 
 
 class Writer:
@@ -174,8 +180,9 @@ class Writer:
                     if failure is None:
                         self.stopping()
                         try:
+                            deadline = anyio.current_time() + self.drain_timeout
                             with anyio.move_on_after(self.drain_timeout, shield=True):
-                                await self._drain(subscription, pipeline)
+                                await self._drain(subscription, pipeline, deadline)
                         except Exception as exc:
                             failure = exc
                             raise
@@ -194,12 +201,12 @@ class Writer:
                 tg.start_soon(self._feed, subscription, pipeline)
                 self._pipeline = pipeline
                 subscription.assist = self._assist
-                subscription.call_when_buffered(self.max_batch, self._batch_ready)
+                self._arm(subscription, self.max_batch)
                 try:
                     await pipeline.settle_all()
                 finally:
                     subscription.assist = None
-                    subscription.call_when_buffered(0, None)
+                    subscription.call_when_buffered(1, None)
                     self._pipeline = None
         except BaseExceptionGroup as group:
             if len(group.exceptions) == 1:
@@ -238,8 +245,9 @@ class Writer:
 
         Only whole batches are taken here (a partial one is cut by age, by the
         writer's task). Armed again for the next batch, or, while a batch is left
-        for want of room, for a quarter of a batch more (then it looks again whether a
-        commit has made room).
+        for want of room, for a quarter of a batch more, and never fewer than 256
+        events (then it looks again whether a commit has made room; with small
+        batches, looking at every publish would slow the producers down).
         """
         pipeline, subscription = self._pipeline, self._subscription
         if pipeline is None or subscription is None or subscription.closed:
@@ -251,15 +259,21 @@ class Writer:
             while buffered >= max_batch and pipeline.may_take():
                 pipeline.launch(subscription.receive_batch_nowait(max_batch))
                 buffered = subscription.statistics().buffered
-        except BusClosed:
-            return
         except Exception as exc:  # a bug: not the publisher's to hear of; the writer stops
             error = WriterError(f"writer {self.name!r}: handing on a batch failed: {exc!r}")
             error.__cause__ = exc
             pipeline.fail(error)
             return
-        again = max_batch if buffered < max_batch else buffered + max(1, max_batch // 4)
-        subscription.call_when_buffered(again, self._batch_ready)
+        again = max_batch if buffered < max_batch else buffered + _look_again(max_batch)
+        self._arm(subscription, again)
+
+    def _arm(self, subscription: Subscription, count: int) -> None:
+        """Have :meth:`_batch_ready` called when ``count`` events are buffered (at most
+        a full buffer), for a store whose transactions run while the event loop is
+        busy (in a thread of its own): another one's need the loop, which a producer
+        that never yields keeps busy."""
+        if self.store.runs_off_loop and self.max_batch <= subscription.max_buffer:
+            subscription.call_when_buffered(min(count, subscription.max_buffer), self._batch_ready)
 
     async def _feed(self, subscription: Subscription, pipeline: Pipeline) -> None:
         while True:
@@ -278,6 +292,8 @@ class Writer:
                 pipeline.reserved = False
             if batch is not None:
                 pipeline.launch(batch)
+                # Armed afresh: while there was no room, publishes put it off further.
+                self._arm(subscription, self.max_batch)
             elif not pipeline.entries:
                 # An idle writer still watches its files: a -wal deleted between two
                 # batches holds what was acknowledged before; copy it back in time.
@@ -309,16 +325,18 @@ class Writer:
         expected = counters.cut_to_ack + counters.cut_to_ack_deviation + _TIMER_SLACK
         return max(self.max_delay - expected, self.max_delay / 2)
 
-    async def _drain(self, subscription: Subscription, pipeline: Pipeline) -> None:
-        """Commit what was received but not yet acknowledged, then all that is buffered."""
+    async def _drain(self, subscription: Subscription, pipeline: Pipeline, deadline: float) -> None:
+        """Commit what was received but not yet acknowledged, then what is buffered,
+        taking no new batch after ``deadline`` (what is in flight is settled).
+
+        The deadline is looked at here, not left to the caller's timeout alone: that
+        timeout lands only where the drain awaits, and settling a batch committed
+        inline awaits nothing (an ``on_commit`` that publishes to this writer, or a
+        producer as fast as the drain, would keep it going for ever).
+        """
         await pipeline.recover()
         while True:
-            if not pipeline.entries:
-                # The drain's timeout lands here, with nothing in flight (settling an
-                # inline commit awaits nothing: an on_commit that publishes to this
-                # writer would otherwise keep the drain going for ever).
-                await checkpoint()
-            while pipeline.has_room():
+            while pipeline.has_room() and anyio.current_time() < deadline:
                 try:
                     batch = subscription.receive_batch_nowait(self.max_batch)
                 except BusClosed:
@@ -329,6 +347,7 @@ class Writer:
             if not pipeline.entries:
                 return
             await pipeline.settle()
+            await cancel_shielded_checkpoint()  # other tasks run meanwhile
 
     def _report_undrained(self, subscription: Subscription) -> None:
         stats = subscription.statistics()

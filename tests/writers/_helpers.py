@@ -69,6 +69,19 @@ WALL_CLOCK_NS = 1_700_000_000_000_000_000
 SECOND_NS = 1_000_000_000
 
 
+@contextmanager
+def write_lock(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another connection holding the database's write lock until it is rolled back."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+
+
 @asynccontextmanager
 async def running_writer(
     path: Path, spec: DatabaseSpec, **options: Any

@@ -11,8 +11,7 @@ import ast
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 from typing import cast
 
@@ -25,7 +24,16 @@ from writers import MAIN, WriterActor, create_database
 from writers._rescue import split_point
 from writers._sqlite_plan import tick_statements
 
-from ._helpers import count, execution, query, running_writer, tick, wait_until, writer_process
+from ._helpers import (
+    count,
+    execution,
+    query,
+    running_writer,
+    tick,
+    wait_until,
+    write_lock,
+    writer_process,
+)
 
 _BATCH = 100
 _POISON_BID = 50_013.0  # the bid of tick(13)
@@ -39,19 +47,6 @@ def _refuse_bid(path: Path, bid: float) -> None:
             "BEGIN SELECT RAISE(ABORT, 'this bid is refused'); END"
         )
         conn.commit()
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[sqlite3.Connection]:
-    """Another connection holding the database's write lock until it is rolled back."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield conn
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        conn.close()
 
 
 def _received(bus: EventBus) -> int:
@@ -290,8 +285,9 @@ def test_the_generic_writer_imports_no_database_driver(module: str) -> None:
     assert not imported & {"sqlite3", "aiosqlite", "asyncpg"}
 
 
+@pytest.mark.parametrize("buffered", [1, 10 * _BATCH])
 async def test_an_on_commit_that_publishes_to_its_writer_ends_the_drain_at_its_timeout(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, buffered: int
 ) -> None:
     path = tmp_path / MAIN.filename
     await create_database(MAIN, path)
@@ -309,9 +305,11 @@ async def test_an_on_commit_that_publishes_to_its_writer_ends_the_drain_at_its_t
                 bus.publish_nowait(tick(n))
             with anyio.fail_after(10):
                 await bus.flush()
+            for n in range(buffered - 1):  # with the one on_commit published
+                bus.publish_nowait(tick(n))
             left_at = time.monotonic()
         # Leaving drains what is buffered, and what each commit publishes, until the
         # drain's timeout: not for ever.
         assert time.monotonic() - left_at < 5
-    assert count(path, "unified_ticks") > 3 * _BATCH
+    assert count(path, "unified_ticks") >= 3 * _BATCH + buffered
     assert "could not be committed before shutdown (drain timed out)" in caplog.text

@@ -13,10 +13,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from eventbus import NotStored
+from eventbus import EventBus, Message, NotStored
 from writers import MAIN, create_database
 
-from ._helpers import count, query, running_writer, tick
+from ._helpers import count, query, running_writer, tick, write_lock
 
 _BATCH = 100
 
@@ -49,22 +49,109 @@ async def test_batches_commit_and_are_acknowledged_while_the_producer_never_yiel
         on_commit=lambda batch, _: commits.append(len(batch)),
     ) as (bus, actor):
         # From here to the flush, no await: none of the writer's tasks runs.
-        for n in range(3 * _BATCH):
-            bus.publish_nowait(tick(n))
-        assert _hold_the_loop_until(lambda: count(path, "unified_ticks") >= _BATCH, within=10)
+        for n in range(_BATCH):
+            bus.publish_nowait(tick(n))  # the last one hands the batch on
+        assert _hold_the_loop_until(lambda: count(path, "unified_ticks") == _BATCH, within=10)
         assert commits == []  # committed, not yet acknowledged: nobody has looked
-        # The publishes of the next batch's worth look, and acknowledge it.
-        for n in range(3 * _BATCH, 4 * _BATCH):
+        # The publish that makes the next batch looks, and acknowledges the first.
+        for n in range(_BATCH, 2 * _BATCH):
             bus.publish_nowait(tick(n))
-        assert commits[:1] == [_BATCH]
-        assert actor.statistics().batches >= 1
+        assert commits == [_BATCH]
+        assert actor.statistics().batches == 1
         with anyio.fail_after(10):
             await bus.flush()
-    assert sum(commits) == 4 * _BATCH
-    assert _stored_bids(path) == [tick(n).bid for n in range(4 * _BATCH)]
+    assert commits == [_BATCH, _BATCH]
+    assert _stored_bids(path) == [tick(n).bid for n in range(2 * _BATCH)]
     assert query(path, "SELECT value FROM writer_state WHERE key = 'tick_seq'") == [
-        (4 * _BATCH + 1,)
+        (2 * _BATCH + 1,)
     ]
+
+
+async def test_a_batch_acknowledged_by_a_publish_while_the_writer_awaits_it_counts_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    await create_database(MAIN, path)
+    commits: list[int] = []
+    async with running_writer(
+        path,
+        MAIN,
+        max_batch=_BATCH,
+        max_delay=3600.0,
+        on_commit=lambda batch, _: commits.append(len(batch)),
+    ) as (bus, actor):
+        with write_lock(path) as foreign:
+            for n in range(_BATCH):
+                bus.publish_nowait(tick(n))  # handed on: its commit waits for the lock
+            await anyio.sleep(0.1)  # the writer's task comes to await that commit
+            foreign.execute("ROLLBACK")
+        assert _hold_the_loop_until(lambda: count(path, "unified_ticks") == _BATCH, within=10)
+        # Committed while the loop is held: the next batch's publishes acknowledge it,
+        # before the writer's task (still awaiting the commit) hears of it.
+        for n in range(_BATCH, 2 * _BATCH):
+            bus.publish_nowait(tick(n))
+        assert commits == [_BATCH]
+        with anyio.fail_after(10):
+            await bus.flush()
+        assert commits == [_BATCH, _BATCH]  # that task did not acknowledge it again
+        assert actor.statistics().batches == 2
+    assert _stored_bids(path) == [tick(n).bid for n in range(2 * _BATCH)]
+
+
+async def test_an_on_commit_that_publishes_a_batch_is_acknowledged_once(tmp_path: Path) -> None:
+    path = tmp_path / MAIN.filename
+    await create_database(MAIN, path)
+    commits: list[int] = []
+    buses: list[EventBus] = []
+
+    def on_commit(batch: list[Message], _at: float) -> None:
+        commits.append(len(batch))
+        if len(commits) == 1:  # the writer's task is acknowledging the first batch
+            for n in range(_BATCH, 2 * _BATCH):
+                buses[0].publish_nowait(tick(n))  # the last one hands a batch on
+
+    async with running_writer(
+        path, MAIN, max_batch=_BATCH, max_delay=3600.0, on_commit=on_commit
+    ) as (bus, _):
+        buses.append(bus)
+        for n in range(_BATCH):
+            bus.publish_nowait(tick(n))
+        with anyio.fail_after(10):
+            await bus.flush()
+            await bus.flush()
+    assert commits == [_BATCH, _BATCH]
+    assert _stored_bids(path) == [tick(n).bid for n in range(2 * _BATCH)]
+
+
+async def test_a_burst_after_a_full_buffer_is_still_handed_on_by_its_publishes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    await create_database(MAIN, path)
+    async with running_writer(
+        path, MAIN, max_batch=_BATCH, max_delay=3600.0, max_buffer=10 * _BATCH
+    ) as (bus, _):
+        [subscription] = bus.subscriptions()
+        room = subscription.max_buffer
+        with write_lock(path) as foreign:
+            # No commit ends: the publishes find no room for a third batch, look again
+            # and again, until the buffer is full.
+            for n in range(room + 2 * _BATCH):
+                bus.publish_nowait(tick(n))
+            assert subscription.statistics().buffered == room
+            foreign.execute("ROLLBACK")
+        with anyio.fail_after(10):
+            await bus.flush()
+        stored = count(path, "unified_ticks")
+        # A burst later on: its publishes hand it on, with no task of the writer's.
+        for n in range(3 * _BATCH):
+            bus.publish_nowait(tick(n))
+        assert _hold_the_loop_until(
+            lambda: count(path, "unified_ticks") >= stored + _BATCH, within=10
+        )
+        with anyio.fail_after(10):
+            await bus.flush()
+    assert count(path, "unified_ticks") == room + 5 * _BATCH
 
 
 async def test_poison_in_a_batch_handed_on_by_a_publisher_is_dead_lettered_alone(
