@@ -29,7 +29,7 @@ def deliver(
     if headers is not None:
         route = route.recipients(headers.origin)
     for inbox in route.blocking:
-        if len(inbox.buffer) >= inbox.max_buffer:
+        if len(inbox.buffer) + inbox.lent >= inbox.max_buffer:
             raise BusFull(inbox.subscription)
     router.seq = seq = router.seq + 1
     if foreign:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from anyio.lowlevel import checkpoint
 
 from ._message import Message
 
@@ -37,10 +38,12 @@ class Inbox:
         "append_below",
         "buffer",
         "bus_closed",
+        "calling",
         "closed",
         "drop_oldest",
         "dropped",
         "first_at",
+        "lent",
         "max_buffer",
         "muted_origin",
         "on_drop",
@@ -78,6 +81,13 @@ class Inbox:
         #: more messages buffered (see ``Subscription.call_when_buffered``).
         self.on_ready: Callable[[], None] | None = None
         self.ready_at = NEVER
+        #: ``on_ready`` is running: what it takes is ``lent``.
+        self.calling = False
+        #: Messages ``on_ready`` took from a ``block`` buffer since a publisher last
+        #: waited for room: they still count against ``max_buffer`` for publishers, so
+        #: that a producer that never yields is held back (and yields) as often as it
+        #: would be if nobody took them in its calls.
+        self.lent = 0
         # Below this length a publish only appends: min(max_buffer, wake_at - 1,
         # ready_at - 1), and 0 while the buffer is empty (its first message starts the
         # batch clock), so that the publish hot path compares once.
@@ -89,7 +99,7 @@ class Inbox:
 
     def full_for(self, count: int) -> bool:
         """Whether ``count`` more messages would not fit (a ``block`` buffer)."""
-        return len(self.buffer) + count > self.max_buffer
+        return len(self.buffer) + self.lent + count > self.max_buffer
 
     def append(self, message: Message[Any]) -> None:
         """Append ``message``: start the batch clock, drop the oldest if full (a
@@ -108,7 +118,7 @@ class Inbox:
             self.append_below = self._limit()
 
     def _limit(self) -> int:
-        return min(self.max_buffer, self.wake_at - 1, self.ready_at - 1)
+        return min(self.max_buffer - self.lent, self.wake_at - 1, self.ready_at - 1)
 
     def set_wake_at(self, count: int) -> None:
         self.wake_at = count
@@ -128,6 +138,7 @@ class Inbox:
         callback = self.on_ready
         if callback is not None and len(self.buffer) >= self.ready_at:
             self.call_when_buffered(NEVER, None)
+            self.calling = True
             try:
                 callback()
             except Exception:  # the message is delivered: the publish must not raise
@@ -135,9 +146,14 @@ class Inbox:
                     "subscription %r: its call_when_buffered callback raised; it is disarmed",
                     self.subscription.name,
                 )
+            finally:
+                self.calling = False
+                self.append_below = self._limit() if self.buffer else 0
 
-    def taken(self) -> None:
-        """Messages were taken from the buffer (or it was cleared)."""
+    def took(self, count: int) -> None:
+        """``count`` messages were taken from the buffer (see ``lent``)."""
+        if self.calling and not self.drop_oldest:
+            self.lent += count
         if not self.buffer:
             self.append_below = 0
 
@@ -157,7 +173,14 @@ class Inbox:
             room.set()
 
     async def wait_room(self, count: int = 1) -> None:
-        """Wait until ``count`` more messages fit, or the subscription or bus closes."""
+        """Wait until ``count`` more messages fit, or the subscription or bus closes.
+
+        A publisher waiting here lets the event loop run: what ``on_ready`` took is
+        no longer held against it (``lent``)."""
+        if self.lent:
+            self.lent = 0
+            self.append_below = self._limit() if self.buffer else 0
+            await checkpoint()
         while not self.closed and not self.bus_closed and self.full_for(count):
             room = self.room
             if room is None:

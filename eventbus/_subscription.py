@@ -123,16 +123,16 @@ class Subscription:
         return self._take(max_items)
 
     def call_when_buffered(self, count: int, callback: Callable[[], None] | None) -> None:
-        """Call ``callback`` once, synchronously in the publisher's call, when a publish
-        leaves ``count`` or more messages buffered (after it delivered the message to
-        every subscription); ``callback=None`` disarms it. The callback may arm it
-        again.
+        """Call ``callback`` once, in the publisher's call, when a publish leaves
+        ``count`` or more messages buffered (once it reached every subscription);
+        ``callback=None`` disarms it. The callback may arm it again.
 
-        For a consumer that can hand on a batch without its task running (which a
-        producer that never yields keeps from running). It may take messages
-        (:meth:`receive_batch_nowait`) and acknowledge them in order. What it raises
-        is logged (logger ``eventbus``) and leaves it disarmed; the publish returns
-        as usual (its message is delivered).
+        For a consumer that hands on work without its task running (a producer that
+        never yields keeps it from running). It may take messages
+        (:meth:`receive_batch_nowait`) and acknowledge them; those it takes from a
+        ``block`` buffer still count against ``max_buffer`` until a publisher waits
+        for room, so that the producer yields as often as without it. What it
+        raises is logged (logger ``eventbus``) and disarms it; the publish returns.
         """
         if callback is not None and not 1 <= count <= self.max_buffer:
             raise ValueError(f"count must be from 1 to max_buffer ({self.max_buffer}), got {count}")
@@ -245,7 +245,7 @@ class Subscription:
             # The leftovers arrived before now; counting their wait from now errs late
             # by at most the time the previous batch took.
             inbox.first_at = _monotonic()
-        inbox.taken()
+        inbox.took(len(batch))
         self._in_flight.extend(batch)
         self._received += len(batch)
         inbox.release_room()
@@ -370,7 +370,7 @@ class Subscription:
             done.abandoned_from = self._oldest_pending_seq()
         self._on_close(self, done.abandoned_from, error)
         inbox.buffer.clear()
-        inbox.taken()
+        inbox.took(0)
         self._in_flight.clear()
         self._iter_pending = 0  # what `async for` would acknowledge next is gone
         inbox.wake()

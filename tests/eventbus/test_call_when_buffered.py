@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventbus import EventBus, Subscription
+from eventbus import BusFull, EventBus, Subscription
 
 from ._bus_helpers import Item, numbers
 
@@ -94,3 +94,39 @@ async def test_a_callback_that_raises_is_logged_and_the_publish_returns_its_seq(
     [record] = [r for r in caplog.records if r.name == "eventbus"]
     assert "subscription 'first'" in record.getMessage()
     assert "disarmed" in record.getMessage()
+
+
+async def test_what_the_callback_takes_counts_against_max_buffer_until_a_publisher_waits() -> None:
+    async with EventBus() as bus:
+        consumer = bus.subscribe("items.>", max_buffer=4)
+
+        def take() -> None:
+            consumer.ack(len(consumer.receive_batch_nowait(2)))
+            consumer.call_when_buffered(2, take)
+
+        consumer.call_when_buffered(2, take)
+        for n in range(4):
+            bus.publish_nowait(Item(n=n))
+        assert _buffered(consumer) == 0  # all taken by the callback...
+        with pytest.raises(BusFull):  # ... yet a producer that never yields must wait
+            bus.publish_nowait(Item(n=4))
+        assert await bus.publish(Item(n=4)) == 5  # waiting (it yielded) frees the room
+        for n in range(5, 8):
+            bus.publish_nowait(Item(n=n))
+        assert consumer.statistics().acknowledged == 8
+
+
+async def test_a_drop_oldest_subscription_never_holds_what_its_callback_took() -> None:
+    async with EventBus() as bus:
+        consumer = bus.subscribe("items.>", max_buffer=2, overflow="drop_oldest")
+        taken: list[int] = []
+
+        def take() -> None:
+            taken.extend(numbers(consumer.receive_batch_nowait(2)))
+            consumer.call_when_buffered(2, take)
+
+        consumer.call_when_buffered(2, take)
+        for n in range(10):
+            bus.publish_nowait(Item(n=n))
+        assert taken == list(range(10))
+        assert consumer.statistics().dropped == 0

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import anyio
 import pytest
+from anyio.lowlevel import checkpoint
 
-from eventbus import EventBus, Message, NotStored
+from eventbus import BusFull, EventBus, Message, NotStored
 from writers import MAIN, create_database
 
 from ._helpers import count, query, running_writer, tick, write_lock
@@ -134,11 +135,15 @@ async def test_a_burst_after_a_full_buffer_is_still_handed_on_by_its_publishes(
         [subscription] = bus.subscriptions()
         room = subscription.max_buffer
         with write_lock(path) as foreign:
-            # No commit ends: the publishes find no room for a third batch, look again
-            # and again, until the buffer is full.
-            for n in range(room + 2 * _BATCH):
+            # No commit ends: the publishes find no room for a third batch and look
+            # again and again, until the buffer is full.
+            for n in range(room):
                 bus.publish_nowait(tick(n))
-            assert subscription.statistics().buffered == room
+            # Handed on or buffered, as many as the buffer holds: the producer must now
+            # wait for room (and so yield), as it would if nothing were handed on.
+            with pytest.raises(BusFull):
+                bus.publish_nowait(tick(room))
+            assert subscription.statistics().buffered < room  # some were handed on
             foreign.execute("ROLLBACK")
         with anyio.fail_after(10):
             await bus.flush()
@@ -151,7 +156,46 @@ async def test_a_burst_after_a_full_buffer_is_still_handed_on_by_its_publishes(
         )
         with anyio.fail_after(10):
             await bus.flush()
-    assert count(path, "unified_ticks") == room + 5 * _BATCH
+    assert count(path, "unified_ticks") == room + 3 * _BATCH
+
+
+async def test_a_producer_that_never_yields_still_waits_for_room_every_max_buffer_events(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / MAIN.filename
+    await create_database(MAIN, path)
+    total = 30 * _BATCH
+    waits, turns = 0, 0
+    async with running_writer(
+        path, MAIN, max_batch=_BATCH, max_delay=3600.0, max_buffer=5 * _BATCH
+    ) as (bus, _):
+        [subscription] = bus.subscriptions()
+        room = subscription.max_buffer
+        async with anyio.create_task_group() as tg:
+
+            async def another_task() -> None:
+                nonlocal turns
+                while True:
+                    turns += 1
+                    await checkpoint()
+
+            tg.start_soon(another_task)
+            for n in range(total):  # yields only when it must wait for room
+                time.sleep(0.00002)  # noqa: ASYNC251 - a producer slower than the writer
+                try:
+                    bus.publish_nowait(tick(n))
+                except BusFull:
+                    waits += 1
+                    await bus.publish(tick(n))
+            tg.cancel_scope.cancel()
+        with anyio.fail_after(10):
+            await bus.flush()
+    # The writer keeps up, yet what its publishes hand on counts until the producer
+    # waits: at most a buffer's worth of events between two waits, and the event
+    # loop (another task) runs at each.
+    assert waits >= total // room - 1
+    assert turns >= waits
+    assert _stored_bids(path) == [tick(n).bid for n in range(total)]
 
 
 async def test_poison_in_a_batch_handed_on_by_a_publisher_is_dead_lettered_alone(
