@@ -228,9 +228,6 @@ class EventBus(GroupPublishing):
     def _publish_slow(self, event: Any, topic: str, headers: Headers | None) -> int:
         """Deliver what the fast path does not (the event is admitted already)."""
         router = self._router
-        if headers is not None and not isinstance(headers, Headers):
-            # publish_nowait takes headers by position too (see fast_publish_nowait)
-            raise TypeError(f"headers must be eventbus.Headers or None, got {headers!r}")
         if router.closed:
             raise router.ledger.closed_error()
         return deliver(router, topic, event, router.route(topic), headers)

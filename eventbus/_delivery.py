@@ -27,7 +27,7 @@ def deliver(
     :raises BusFull: if a ``block`` inbox of the route is full (nothing delivered).
     """
     if headers is not None:
-        route = route.recipients(headers.origin)
+        route = route.recipients(origin_of(headers))
     for inbox in route.blocking:
         if len(inbox.buffer) + inbox.lent >= inbox.max_buffer:
             raise BusFull(inbox.subscription)
@@ -53,13 +53,26 @@ class Member(NamedTuple):
     route: Route
 
 
+def origin_of(headers: Headers | None) -> str | None:
+    """The origin ``headers`` name (None without headers).
+
+    :raises TypeError: if ``headers`` are not :class:`Headers` (``publish_nowait``
+        takes them by position too).
+    """
+    if headers is None:
+        return None
+    if not isinstance(headers, Headers):
+        raise TypeError(f"headers must be eventbus.Headers or None, got {headers!r}")
+    return headers.origin
+
+
 def room_needed(members: Sequence[Member], headers: Headers | None) -> dict[Inbox, int]:
     """How many messages of the group each ``block`` inbox must take.
 
     :raises EventBusError: if the group is larger than one of those inboxes can ever
         hold (it would wait forever).
     """
-    origin = None if headers is None else headers.origin
+    origin = origin_of(headers)
     # Members of one topic share their (cached) route: count them per route first.
     per_route: dict[int, list[Any]] = {}
     for member in members:
@@ -119,7 +132,7 @@ def deliver_group(
     router.seq = last = router.seq + len(members)
     codec = router.foreign.codec if foreign else router.encode
     envelope = Envelope(codec, foreign=foreign, group=last)
-    origin = None if headers is None else headers.origin
+    origin = origin_of(headers)
     # The inboxes of each route, worked out once per group (members share routes).
     recipients: dict[int, tuple[Inbox, ...]] = {}
     for seq, member in enumerate(members, first):

@@ -120,15 +120,19 @@ class Inbox:
     def _limit(self) -> int:
         return min(self.max_buffer - self.lent, self.wake_at - 1, self.ready_at - 1)
 
+    def _reset_limit(self) -> None:
+        """``append_below`` again, after what it depends on changed."""
+        self.append_below = self._limit() if self.buffer else 0
+
     def set_wake_at(self, count: int) -> None:
         self.wake_at = count
-        self.append_below = self._limit() if self.buffer else 0
+        self._reset_limit()
 
     def call_when_buffered(self, count: int, callback: Callable[[], None] | None) -> None:
         """Arm (or, with ``callback`` None, disarm) the ``on_ready`` call."""
         self.on_ready = callback
         self.ready_at = NEVER if callback is None else count
-        self.append_below = self._limit() if self.buffer else 0
+        self._reset_limit()
 
     def call_if_ready(self) -> None:
         """Call ``on_ready`` if a publish just left ``ready_at`` messages buffered (by
@@ -148,7 +152,7 @@ class Inbox:
                 )
             finally:
                 self.calling = False
-                self.append_below = self._limit() if self.buffer else 0
+                self._reset_limit()
 
     def took(self, count: int) -> None:
         """``count`` messages were taken from the buffer (see ``lent``)."""
@@ -179,7 +183,7 @@ class Inbox:
         no longer held against it (``lent``)."""
         if self.lent:
             self.lent = 0
-            self.append_below = self._limit() if self.buffer else 0
+            self._reset_limit()
             await checkpoint()
         while not self.closed and not self.bus_closed and self.full_for(count):
             room = self.room

@@ -207,5 +207,9 @@ async def test_headers_that_are_not_headers_are_refused_by_name() -> None:
         sub = bus.subscribe("items.>")
         with pytest.raises(TypeError, match=r"headers must be eventbus\.Headers or None, got True"):
             bus.publish_nowait(Item(n=0), "items.0", True)  # type: ignore[call-arg, arg-type]
+        with pytest.raises(TypeError, match=r"headers must be eventbus\.Headers or None"):
+            await bus.publish(Item(n=0), headers={"origin": "x"})  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"headers must be eventbus\.Headers or None"):
+            bus.publish_many_nowait([Item(n=0)], headers="x")  # type: ignore[arg-type]
         assert sub.statistics().buffered == 0
         assert bus.published == 0
