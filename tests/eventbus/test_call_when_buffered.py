@@ -14,6 +14,21 @@ def _buffered(subscription: Subscription) -> int:
     return subscription.statistics().buffered
 
 
+def _take_every(consumer: Subscription, count: int) -> list[list[int]]:
+    """Arm ``consumer``'s callback to take and acknowledge ``count`` messages each
+    time, and arm itself again; return the numbers of each batch it takes."""
+    batches: list[list[int]] = []
+
+    def take() -> None:
+        batch = consumer.receive_batch_nowait(count)
+        batches.append(numbers(batch))
+        consumer.ack(len(batch))
+        consumer.call_when_buffered(count, take)
+
+    consumer.call_when_buffered(count, take)
+    return batches
+
+
 async def test_the_callback_runs_once_in_the_call_of_the_publish_that_fills_the_count() -> None:
     async with EventBus() as bus:
         consumer = bus.subscribe("items.>")
@@ -33,15 +48,7 @@ async def test_the_callback_runs_once_in_the_call_of_the_publish_that_fills_the_
 async def test_the_callback_may_take_a_batch_and_arm_itself_again() -> None:
     async with EventBus() as bus:
         consumer = bus.subscribe("items.>")
-        batches: list[list[int]] = []
-
-        def take() -> None:
-            batch = consumer.receive_batch_nowait(4)
-            batches.append(numbers(batch))
-            consumer.ack(len(batch))
-            consumer.call_when_buffered(4, take)
-
-        consumer.call_when_buffered(4, take)
+        batches = _take_every(consumer, 4)
         for n in range(10):
             bus.publish_nowait(Item(n=n))
         bus.publish_each_nowait([Item(n=n) for n in range(10, 19)])
@@ -99,12 +106,7 @@ async def test_a_callback_that_raises_is_logged_and_the_publish_returns_its_seq(
 async def test_what_the_callback_takes_counts_against_max_buffer_until_a_publisher_waits() -> None:
     async with EventBus() as bus:
         consumer = bus.subscribe("items.>", max_buffer=4)
-
-        def take() -> None:
-            consumer.ack(len(consumer.receive_batch_nowait(2)))
-            consumer.call_when_buffered(2, take)
-
-        consumer.call_when_buffered(2, take)
+        _take_every(consumer, 2)
         for n in range(4):
             bus.publish_nowait(Item(n=n))
         assert _buffered(consumer) == 0  # all taken by the callback...
@@ -119,14 +121,8 @@ async def test_what_the_callback_takes_counts_against_max_buffer_until_a_publish
 async def test_a_drop_oldest_subscription_never_holds_what_its_callback_took() -> None:
     async with EventBus() as bus:
         consumer = bus.subscribe("items.>", max_buffer=2, overflow="drop_oldest")
-        taken: list[int] = []
-
-        def take() -> None:
-            taken.extend(numbers(consumer.receive_batch_nowait(2)))
-            consumer.call_when_buffered(2, take)
-
-        consumer.call_when_buffered(2, take)
+        batches = _take_every(consumer, 2)
         for n in range(10):
             bus.publish_nowait(Item(n=n))
-        assert taken == list(range(10))
+        assert [n for batch in batches for n in batch] == list(range(10))
         assert consumer.statistics().dropped == 0

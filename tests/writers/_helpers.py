@@ -38,7 +38,7 @@ from schemas import (
     TradeMonitoring,
     TradeRecommendation,
 )
-from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor
+from writers import ANALYSIS, LOGS, MAIN, DatabaseSpec, WriterActor, create_database
 
 #: The helper script that runs a writer in another process.
 WRITER_PROCESS = Path(__file__).with_name("writer_process.py")
@@ -80,6 +80,21 @@ def write_lock(path: Path) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.close()
+
+
+@asynccontextmanager
+async def counting_writer(
+    tmp_path: Path, commits: list[int], **options: Any
+) -> AsyncIterator[tuple[Path, EventBus, WriterActor]]:
+    """A new main database in ``tmp_path`` and a writer on it whose batches are cut by
+    size alone (``max_delay`` an hour), each commit's size appended to ``commits``."""
+    path = tmp_path / MAIN.filename
+    await create_database(MAIN, path)
+    options.setdefault("max_delay", 3600.0)
+    async with running_writer(
+        path, MAIN, on_commit=lambda batch, _: commits.append(len(batch)), **options
+    ) as (bus, actor):
+        yield path, bus, actor
 
 
 @asynccontextmanager

@@ -26,6 +26,7 @@ from writers._sqlite_plan import tick_statements
 
 from ._helpers import (
     count,
+    counting_writer,
     execution,
     query,
     running_writer,
@@ -99,18 +100,10 @@ async def test_poison_in_a_batch_with_the_next_in_flight_is_dead_lettered_and_th
 async def test_a_lock_held_elsewhere_mid_pipeline_is_waited_out_and_nothing_is_doubled(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / MAIN.filename
-    await create_database(MAIN, path)
     commits: list[int] = []
-    async with running_writer(
-        path,
-        MAIN,
-        max_batch=_BATCH,
-        max_delay=3600.0,
-        busy_timeout=0.3,
-        max_backoff=0.05,
-        on_commit=lambda b, _: commits.append(len(b)),
-    ) as (bus, actor):
+    async with counting_writer(
+        tmp_path, commits, max_batch=_BATCH, busy_timeout=0.3, max_backoff=0.05
+    ) as (path, bus, actor):
         with write_lock(path) as foreign:
             for n in range(2 * _BATCH):
                 bus.publish_nowait(tick(n))

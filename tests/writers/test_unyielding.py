@@ -17,7 +17,7 @@ from anyio.lowlevel import checkpoint
 from eventbus import BusFull, EventBus, Message, NotStored
 from writers import MAIN, create_database
 
-from ._helpers import count, query, running_writer, tick, write_lock
+from ._helpers import count, counting_writer, query, running_writer, tick, write_lock
 
 _BATCH = 100
 
@@ -39,16 +39,8 @@ def _stored_bids(path: Path) -> list[float]:
 async def test_batches_commit_and_are_acknowledged_while_the_producer_never_yields(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / MAIN.filename
-    await create_database(MAIN, path)
     commits: list[int] = []
-    async with running_writer(
-        path,
-        MAIN,
-        max_batch=_BATCH,
-        max_delay=3600.0,
-        on_commit=lambda batch, _: commits.append(len(batch)),
-    ) as (bus, actor):
+    async with counting_writer(tmp_path, commits, max_batch=_BATCH) as (path, bus, actor):
         # From here to the flush, no await: none of the writer's tasks runs.
         for n in range(_BATCH):
             bus.publish_nowait(tick(n))  # the last one hands the batch on
@@ -71,16 +63,8 @@ async def test_batches_commit_and_are_acknowledged_while_the_producer_never_yiel
 async def test_a_batch_acknowledged_by_a_publish_while_the_writer_awaits_it_counts_once(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / MAIN.filename
-    await create_database(MAIN, path)
     commits: list[int] = []
-    async with running_writer(
-        path,
-        MAIN,
-        max_batch=_BATCH,
-        max_delay=3600.0,
-        on_commit=lambda batch, _: commits.append(len(batch)),
-    ) as (bus, actor):
+    async with counting_writer(tmp_path, commits, max_batch=_BATCH) as (path, bus, actor):
         with write_lock(path) as foreign:
             for n in range(_BATCH):
                 bus.publish_nowait(tick(n))  # handed on: its commit waits for the lock
